@@ -1,0 +1,40 @@
+import { ExitCodes } from '../exit-codes.js';
+import { withGuard } from '../guard.js';
+import type { Output } from '../output.js';
+
+/** `noburn prices MODEL`: the price noburn will use and where it comes from. */
+export async function pricesCommand(model: string | undefined, opts: { json?: boolean }, out: Output): Promise<number> {
+  if (model === undefined) {
+    // Without a model: the configured overrides (the price data itself is too large to list usefully).
+    const { resolveConfig } = await import('../../lib/config.js');
+    const cfg = resolveConfig();
+    if (opts.json) out.json({ overrides: cfg.prices, fallbackPrice: cfg.fallbackPrice, unknownModel: cfg.unknownModel });
+    else {
+      const names = Object.keys(cfg.prices);
+      out.out(names.length ? names.map((m) => `${m}: in $${cfg.prices[m]?.inputPerMTok}/MTok, out $${cfg.prices[m]?.outputPerMTok}/MTok (config)`).join('\n') : 'no price overrides in config');
+      out.err(`unknown models: ${cfg.unknownModel}${cfg.fallbackPrice ? ' (fallback price set)' : ''}. Give a model name to see its price: noburn prices gpt-4o`);
+    }
+    return ExitCodes.OK;
+  }
+  const p = await withGuard((g) => g.price(model));
+  if (opts.json) {
+    out.json(p);
+    return p.source === 'unknown' ? ExitCodes.NOT_FOUND : ExitCodes.OK;
+  }
+  if (p.source === 'unknown') {
+    out.err(`no price known for ${model}: checks for it are blocked (unknown_model_price) unless config sets unknownModel "allow", a fallbackPrice, or prices.${model}`);
+    return ExitCodes.NOT_FOUND;
+  }
+  const opt = (v: number | null) => (v === null ? '-' : `$${v}`);
+  out.out(
+    [
+      `model        ${p.model}${p.matched ? ` (matched ${p.matched})` : ''}`,
+      `input        $${p.inputPerMTok} / MTok`,
+      `output       $${p.outputPerMTok} / MTok`,
+      `cache read   ${opt(p.cacheReadPerMTok)} / MTok`,
+      `cache write  ${opt(p.cacheWritePerMTok)} / MTok`,
+      `source       ${p.source}`,
+    ].join('\n'),
+  );
+  return ExitCodes.OK;
+}

@@ -1,0 +1,17 @@
+import { ExitCodes } from '../exit-codes.js';
+import { withGuard } from '../guard.js';
+import type { Output } from '../output.js';
+
+export interface RunStartOptions {
+  cap?: number;
+  label?: string;
+  json?: boolean;
+}
+
+/** `noburn run start`: prints the new run id alone on stdout (ID=$(noburn run start --cap 1)). */
+export async function runStartCommand(opts: RunStartOptions, out: Output): Promise<number> {
+  const run = await withGuard((g) => g.startRun({ budgetCapUsd: opts.cap ?? null, label: opts.label }));
+  if (opts.json) out.json(run);
+  else out.out(run.runId);
+  return ExitCodes.OK;
+}

@@ -1,0 +1,16 @@
+import { NoburnGuard } from '../lib/guard.js';
+
+/** The CLI's guard: config from env and $NOBURN_HOME only (flags that change config are passed in). */
+export function cliGuard(): NoburnGuard {
+  return new NoburnGuard({ onRecordError: () => {} });
+}
+
+/** Runs fn with a guard and always closes it (the ledger file handle, pending records). */
+export async function withGuard<T>(fn: (g: NoburnGuard) => Promise<T>): Promise<T> {
+  const g = cliGuard();
+  try {
+    return await fn(g);
+  } finally {
+    await g.close();
+  }
+}

@@ -1,0 +1,35 @@
+import { InvalidArgumentError } from 'commander';
+import { MAX_TOKENS } from '../lib/validate.js';
+import { usdToNano, nanoToUsd } from '../lib/money.js';
+import { NoburnValidationError } from '../lib/errors.js';
+
+/** Commander argument parsers: a bad value becomes a one-line usage error (exit 2). */
+export function tokensArg(value: string): number {
+  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('must be a whole number of tokens');
+  const n = Number(value);
+  if (n > MAX_TOKENS) throw new InvalidArgumentError(`must be at most ${MAX_TOKENS}`);
+  return n;
+}
+
+export function usdArg(value: string): number {
+  try {
+    return nanoToUsd(usdToNano(value, 'amount'));
+  } catch (e) {
+    if (e instanceof NoburnValidationError) throw new InvalidArgumentError('must be a USD amount such as 0.50');
+    throw e;
+  }
+}
+
+export function idArg(value: string): string {
+  if (value.length === 0 || value.length > 256 || /[\u0000-\u001f\u007f]/.test(value)) {
+    throw new InvalidArgumentError('must be 1-256 printable characters');
+  }
+  return value;
+}
+
+export function choiceArg<T extends string>(choices: readonly T[]) {
+  return (value: string): T => {
+    if ((choices as readonly string[]).includes(value)) return value as T;
+    throw new InvalidArgumentError(`must be one of ${choices.join(', ')}`);
+  };
+}

@@ -1,0 +1,169 @@
+import { Command, CommanderError, Option } from 'commander';
+import { isNoburnError } from '../lib/errors.js';
+import { PERIODS } from '../lib/periods.js';
+import type { Period } from '../lib/periods.js';
+import { ExitCodes, exitCodeFor } from './exit-codes.js';
+import type { Output } from './output.js';
+import { choiceArg, idArg, tokensArg, usdArg } from './parse.js';
+import { VERSION } from './version.js';
+
+/**
+ * Wires every command into commander. Each action imports its command file lazily, so
+ * `noburn check` parses only what check needs. Actions store their exit code; runCli
+ * returns it (only the entry point sets process.exitCode).
+ */
+type Opts = Record<string, unknown>;
+
+function json(cmd: Command): Command {
+  return cmd.option('--json', 'print JSON on stdout (messages go to stderr)');
+}
+
+function example(cmd: Command, text: string): Command {
+  return cmd.addHelpText('after', `\nExample:\n  ${text}`);
+}
+
+export function buildProgram(out: Output, setCode: (code: number) => void): Command {
+  const program = new Command('noburn')
+    .description('Hard LLM spend enforcement: check before each call, record after it, never past a cap.')
+    .version(VERSION)
+    .showSuggestionAfterError(true)
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s), outputError: (s) => out.err(s.trimEnd()) });
+
+  const act = <A extends unknown[]>(fn: (...args: A) => Promise<number>) => async (...args: A) => setCode(await fn(...args));
+
+  example(
+    json(
+      program
+        .command('check')
+        .description('ask whether a call fits every cap; exit 0 = allowed (reservation id on stdout), 1 = blocked')
+        .requiredOption('--model <model>', 'model name, e.g. gpt-4o')
+        .option('--tokens-in <n>', 'estimated input tokens', tokensArg)
+        .requiredOption('--tokens-out <n>', 'estimated output tokens (e.g. max_tokens)', tokensArg)
+        .option('--prompt-file <file>', 'estimate input tokens from this file (- for stdin) with a tokenizer')
+        .option('--user <id>', 'end user id', idArg)
+        .option('--run <id>', 'run id (default: $NOBURN_RUN_ID)', idArg),
+    ),
+    'noburn check --model gpt-4o --tokens-in 1000 --tokens-out 300 --user u1 && curl ...',
+  ).action(act(async (o: Opts) => (await import('./commands/check.js')).checkCommand(o as never, out)));
+
+  example(
+    json(
+      program
+        .command('record')
+        .description("record a call's real cost (settles its hold)")
+        .requiredOption('--model <model>', 'model name')
+        .requiredOption('--tokens-in <n>', 'input tokens (all, cached included)', tokensArg)
+        .requiredOption('--tokens-out <n>', 'output tokens', tokensArg)
+        .option('--cached-tokens-in <n>', 'input tokens read from the prompt cache', tokensArg)
+        .option('--cost <usd>', 'actual cost in USD (else priced from tokens)', usdArg)
+        .option('--user <id>', 'end user id', idArg)
+        .option('--run <id>', 'run id (default: $NOBURN_RUN_ID)', idArg)
+        .option('--reservation <id>', 'the reservation id check printed', idArg)
+        .option('--idempotency-key <key>', 'recording the same key twice counts once', idArg)
+        .option('--blocked', 'the call was not made: release the hold, count it as blocked'),
+    ),
+    'noburn record --model gpt-4o --tokens-in 980 --tokens-out 290 --reservation "$RES"',
+  ).action(act(async (o: Opts) => (await import('./commands/record.js')).recordCommand(o as never, out)));
+
+  const run = program
+    .command('run')
+    .description('start, end, show and list runs; or wrap a command with a run cap: noburn run --cap 0.50 -- CMD ARGS')
+    .argument('[command...]', 'the command to run under a run cap (after --)')
+    .option('--cap <usd>', 'the run cap in USD', usdArg)
+    .option('--label <label>', 'a label for the run', idArg)
+    .option('--no-proxy', 'do not start the metering proxy')
+    .option('--stop-on-exhaust', 'stop the command (exit 124) at the first call blocked by the run cap')
+    .option('--json', 'print the summary as JSON on stdout')
+    .passThroughOptions()
+    .action(
+      act(async (command: string[], o: Opts) => {
+        if (command.length === 0) {
+          out.err('usage: noburn run --cap USD -- COMMAND [ARGS...]   or   noburn run start|end|show|list (see noburn run --help)');
+          return ExitCodes.USAGE;
+        }
+        return (await import('./commands/run-exec.js')).runExecCommand(command, o as never, out);
+      }),
+    );
+  example(run, 'noburn run --cap 0.50 -- python agent.py');
+  example(
+    json(run.command('start').description('start a run; prints its id alone').option('--cap <usd>', 'run cap in USD', usdArg).option('--label <label>', 'label', idArg)),
+    'ID=$(noburn run start --cap 1 --label nightly)',
+  ).action(act(async (o: Opts) => (await import('./commands/run-start.js')).runStartCommand(o as never, out)));
+  example(json(run.command('end').description('end a run and print its result').argument('<id>', 'run id', idArg)), 'noburn run end "$ID"').action(
+    act(async (id: string, o: Opts) => (await import('./commands/run-end.js')).runEndCommand(id, o as never, out)),
+  );
+  example(json(run.command('show').description('show a run').argument('<id>', 'run id', idArg)), 'noburn run show "$ID" --json').action(
+    act(async (id: string, o: Opts) => (await import('./commands/run-show.js')).runShowCommand(id, o as never, out)),
+  );
+  example(json(run.command('list').description('list runs, open first').addOption(new Option('--status <status>', 'only open or ended runs').argParser(choiceArg(['open', 'ended'] as const)))), 'noburn run list --status open').action(
+    act(async (o: Opts) => (await import('./commands/run-show.js')).runListCommand(o as never, out)),
+  );
+
+  const budget = program.command('budget').description('set and show caps');
+  example(
+    json(
+      budget
+        .command('set')
+        .description('set a cap (USD, or "none" to remove it)')
+        .argument('<usd>', 'cap in USD, or none', (v: string) => (v === 'none' ? null : usdArg(v)))
+        .option('--project', 'the project cap')
+        .option('--user <id>', "an end user's cap", idArg)
+        .option('--default-user', 'the cap of every user without their own')
+        .addOption(new Option('--period <period>', 'UTC calendar window').argParser(choiceArg<Period>(PERIODS)).default('month')),
+    ),
+    'noburn budget set --user u1 5 --period day',
+  ).action(act(async (amount: number | null, o: Opts) => (await import('./commands/budget.js')).budgetSetCommand(amount, o as never, out)));
+  example(json(budget.command('show').description('every cap with its spend in the current window')), 'noburn budget show --json').action(
+    act(async (o: Opts) => (await import('./commands/budget.js')).budgetShowCommand(o as never, out)),
+  );
+
+  example(
+    json(
+      program
+        .command('spend')
+        .description('what was spent, grouped')
+        .addOption(new Option('--by <group>', 'group by').argParser(choiceArg(['user', 'run', 'model', 'day'] as const)))
+        .option('--since <date>', 'from this date (YYYY-MM-DD or ISO time, inclusive)')
+        .option('--until <date>', 'until this date (exclusive)'),
+    ),
+    'noburn spend --by user --since 2026-11-01',
+  ).action(act(async (o: Opts) => (await import('./commands/spend.js')).spendCommand(o as never, out)));
+
+  example(json(program.command('prices').description('the price noburn uses for a model, and its source').argument('[model]', 'model name')), 'noburn prices gpt-4o').action(
+    act(async (model: string | undefined, o: Opts) => (await import('./commands/prices.js')).pricesCommand(model, o as never, out)),
+  );
+
+  registerLater(program, out, act);
+  return program;
+}
+
+/** Commands whose files other work streams provide (watch, serve, keys). */
+function registerLater(program: Command, out: Output, act: <A extends unknown[]>(fn: (...args: A) => Promise<number>) => (...args: A) => Promise<void>): void {
+  void program;
+  void out;
+  void act;
+}
+
+/** Parses argv, runs the command, and returns the exit code. Never throws. */
+export async function runCli(argv: readonly string[], out: Output): Promise<number> {
+  let code: number = ExitCodes.OK;
+  const program = buildProgram(out, (c) => (code = c));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCodes.OK;
+      return ExitCodes.USAGE;
+    }
+    if (isNoburnError(e)) {
+      out.err(`noburn: ${e.message}`);
+      return exitCodeFor(e.code);
+    }
+    out.err(`noburn: internal error: ${e instanceof Error ? e.message : String(e)}`);
+    if (process.env['NOBURN_DEBUG']) out.err(e instanceof Error ? (e.stack ?? '') : '');
+    return ExitCodes.INTERNAL;
+  }
+}

@@ -1,0 +1,39 @@
+import type {
+  Budget,
+  Decision,
+  EndRunResult,
+  LedgerEvent,
+  PriceInfo,
+  RecordResult,
+  RunInfo,
+  SetBudgetRequest,
+  SpendQuery,
+  SpendReport,
+  StartRunRequest,
+} from '../types.js';
+import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
+import type { UserSummary } from '../ledger/store.js';
+
+/**
+ * What the guard (and the CLI through it) asks: the local ledger in embedded mode, a
+ * `noburn serve` over HTTP in remote mode. Bound to one project.
+ * Transport failures throw NoburnUnreachableError / NoburnTimeoutError / NoburnStoreError;
+ * the guard turns them into fallback decisions for check().
+ */
+export interface Authority {
+  readonly kind: 'local' | 'remote';
+  check(c: NormalizedCheck): Promise<Decision>;
+  /** Delivers records now (idempotency keys make a retry safe). */
+  record(rs: readonly NormalizedRecord[], ts: readonly number[]): Promise<RecordResult>;
+  startRun(req: StartRunRequest): Promise<RunInfo>;
+  endRun(runId: string): Promise<EndRunResult>;
+  getRun(runId: string): Promise<RunInfo>;
+  listRuns(status?: 'open' | 'ended'): Promise<RunInfo[]>;
+  setBudget(b: SetBudgetRequest): Promise<void>;
+  getBudgets(): Promise<Budget[]>;
+  listUsers(): Promise<UserSummary[]>;
+  spend(q: SpendQuery): Promise<SpendReport>;
+  events(after: number, limit?: number): Promise<LedgerEvent[]>;
+  price(model: string): Promise<PriceInfo>;
+  close(): Promise<void>;
+}

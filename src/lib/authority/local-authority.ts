@@ -1,0 +1,74 @@
+import type { NoburnConfig } from '../config.js';
+import { Ledger } from '../ledger/ledger.js';
+import { SqliteStore } from '../ledger/sqlite/sqlite-store.js';
+import type { LedgerStore, UserSummary } from '../ledger/store.js';
+import type {
+  Budget,
+  Decision,
+  EndRunResult,
+  LedgerEvent,
+  PriceInfo,
+  RecordResult,
+  RunInfo,
+  SetBudgetRequest,
+  SpendQuery,
+  SpendReport,
+  StartRunRequest,
+} from '../types.js';
+import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
+import type { Authority } from './authority.js';
+
+/** Embedded mode: the ledger file in $NOBURN_HOME is the authority. */
+export class LocalAuthority implements Authority {
+  readonly kind = 'local' as const;
+
+  constructor(
+    readonly ledger: Ledger,
+    private readonly projectId: string,
+  ) {}
+
+  static open(config: NoburnConfig, opts: { now?: () => number; store?: LedgerStore } = {}): LocalAuthority {
+    const store = opts.store ?? new SqliteStore(config.dbPath);
+    return new LocalAuthority(new Ledger(store, config, { now: opts.now }), config.projectId);
+  }
+
+  check(c: NormalizedCheck): Promise<Decision> {
+    return this.ledger.check(this.projectId, c);
+  }
+  record(rs: readonly NormalizedRecord[], ts: readonly number[]): Promise<RecordResult> {
+    return this.ledger.record(this.projectId, rs, ts);
+  }
+  startRun(req: StartRunRequest): Promise<RunInfo> {
+    return this.ledger.startRun(this.projectId, req);
+  }
+  endRun(runId: string): Promise<EndRunResult> {
+    return this.ledger.endRun(this.projectId, runId);
+  }
+  getRun(runId: string): Promise<RunInfo> {
+    return this.ledger.getRun(this.projectId, runId);
+  }
+  listRuns(status?: 'open' | 'ended'): Promise<RunInfo[]> {
+    return this.ledger.listRuns(this.projectId, status);
+  }
+  setBudget(b: SetBudgetRequest): Promise<void> {
+    return this.ledger.setBudget(this.projectId, b);
+  }
+  getBudgets(): Promise<Budget[]> {
+    return this.ledger.getBudgets(this.projectId);
+  }
+  listUsers(): Promise<UserSummary[]> {
+    return this.ledger.listUsers(this.projectId);
+  }
+  spend(q: SpendQuery): Promise<SpendReport> {
+    return this.ledger.spend(this.projectId, q);
+  }
+  events(after: number, limit?: number): Promise<LedgerEvent[]> {
+    return this.ledger.events(this.projectId, after, limit);
+  }
+  price(model: string): Promise<PriceInfo> {
+    return this.ledger.price(model);
+  }
+  close(): Promise<void> {
+    return this.ledger.close();
+  }
+}

@@ -1,0 +1,109 @@
+import type { Period } from '../periods.js';
+
+/**
+ * One plain, JSON-serialisable picture of a project's ledger for the `noburn watch`
+ * dashboard (and `watch --once --json`). Money is integer nano-dollars (`...Nano`), times
+ * are epoch milliseconds (UTC). Produced by DashboardReader; rendered by src/tui.
+ */
+export interface DashboardSnapshot {
+  projectId: string;
+  dbPath: string;
+  /** The clock the snapshot was taken at. */
+  generatedAt: number;
+  /**
+   * ok: data to show. empty: the ledger exists but this project has no spend and no runs yet.
+   * missing: there is no ledger file yet. error: the file cannot be read (message says why).
+   */
+  status: 'ok' | 'empty' | 'missing' | 'error';
+  message: string | null;
+  project: DashboardProject;
+  burn: DashboardBurn;
+  /** Every end user of the project (sorted and filtered by the view). */
+  users: DashboardUser[];
+  /** Open runs first (newest first), then ended ones (newest first), at most the reader's run limit. */
+  runs: DashboardRun[];
+  runsTotal: number;
+  runsOpen: number;
+  /** The most recent blocked decisions, newest first. */
+  blocked: DashboardBlocked[];
+  /** Records stored without a price (all time): their cost is not in the figures. */
+  unpricedTotal: number;
+}
+
+export interface DashboardProject {
+  /** Null: no project cap (spend is then shown for all time). */
+  capNano: number | null;
+  period: Period | null;
+  /** The UTC window the figures cover: [windowStart, windowEnd); windowEnd null for "total". */
+  windowStart: number;
+  windowEnd: number | null;
+  spentNano: number;
+  /** Open holds (reservations) that have not expired. */
+  heldNano: number;
+  calls: number;
+  blockedCalls: number;
+  unpricedCalls: number;
+  lastAt: number | null;
+}
+
+export interface DashboardBurn {
+  /** Width of one sparkline bucket. */
+  bucketMs: number;
+  /** Spend per bucket, oldest first; the last bucket holds the current moment. */
+  buckets: number[];
+  /** The span the rate is averaged over (the last minutes). */
+  rateWindowMs: number;
+  /** Nano-dollars per minute over rateWindowMs (a float). */
+  rateNanoPerMin: number;
+  /**
+   * Projected exhaustion of the project cap at the current rate.
+   * none: no cap. idle: nothing is burning. exhausted: spent + held >= cap.
+   * at: at `atMs`. afterReset: the window resets before the cap would run out.
+   */
+  exhaustion: { kind: 'none' | 'idle' | 'exhausted' | 'at' | 'afterReset'; atMs: number | null };
+}
+
+export interface DashboardUser {
+  userId: string;
+  /** Spend in the current window of the cap that applies (explicit or default), else all time. */
+  spentNano: number;
+  heldNano: number;
+  capNano: number | null;
+  period: Period | null;
+  capSource: 'user' | 'default' | null;
+  calls: number;
+  blockedCalls: number;
+  unpricedCalls: number;
+  lastAt: number | null;
+}
+
+export interface DashboardRun {
+  runId: string;
+  label: string | null;
+  open: boolean;
+  /** A call was blocked by the run's cap. */
+  exhausted: boolean;
+  /** What the table shows: exhausted wins over open/ended. */
+  status: 'open' | 'ended' | 'exhausted';
+  capNano: number | null;
+  spentNano: number;
+  heldNano: number;
+  calls: number;
+  blockedCalls: number;
+  unpricedCalls: number;
+  startedAt: number;
+  endedAt: number | null;
+  lastAt: number | null;
+}
+
+export interface DashboardBlocked {
+  seq: number;
+  ts: number;
+  kind: string;
+  userId: string | null;
+  runId: string | null;
+  model: string | null;
+  /** The estimate of the blocked call (check) or 0. */
+  amountNano: number;
+  reason: string | null;
+}

@@ -1,0 +1,185 @@
+import type { Authority } from './authority/authority.js';
+import { resolveConfig } from './config.js';
+import type { ConfigOverrides, NoburnConfig } from './config.js';
+import { NoburnAuthError, NoburnError, NoburnValidationError } from './errors.js';
+import { newIdempotencyKey } from './ids.js';
+import type { UserSummary } from './ledger/store.js';
+import { usdToNano, nanoToUsd } from './money.js';
+import { MemoryRecordQueue } from './record-queue.js';
+import type { RecordSink } from './record-queue.js';
+import type {
+  Budget,
+  CheckRequest,
+  Decision,
+  EndRunResult,
+  PriceInfo,
+  RecordRequest,
+  RecordResult,
+  RunInfo,
+  SetBudgetRequest,
+  SpendQuery,
+  SpendReport,
+  StartRunRequest,
+} from './types.js';
+import { normalizeCheck, normalizeRecord } from './validate.js';
+
+export interface GuardOptions extends ConfigOverrides {
+  /** Injected clock (ms since epoch), for tests. */
+  now?: () => number;
+  /** Use this authority instead of the one the config names. */
+  authority?: Authority;
+  /** Called when background delivery of records fails (record() itself never throws). */
+  onRecordError?: (err: unknown) => void;
+  /** Environment to read NOBURN_* from (defaults to process.env). */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * The client library: check before each LLM call, record after it.
+ * Embedded by default (the SQLite ledger in $NOBURN_HOME); remote when NOBURN_URL is set.
+ */
+export class NoburnGuard {
+  readonly config: NoburnConfig;
+  private readonly now: () => number;
+  private authorityP: Promise<Authority> | null = null;
+  private sinkP: Promise<RecordSink> | null = null;
+  /** Spend recorded through this guard, for the fallback check when the authority is unreachable. */
+  private localSpentNano = 0;
+  private closed = false;
+
+  constructor(private readonly options: GuardOptions = {}) {
+    const { now: _n, authority: _a, onRecordError: _o, env, ...overrides } = options;
+    this.config = resolveConfig(overrides, env ?? process.env);
+    this.now = options.now ?? Date.now;
+    if (options.authority) this.authorityP = Promise.resolve(options.authority);
+  }
+
+  /** The authority, created on first use so that constructing a guard never touches disk or network. */
+  authority(): Promise<Authority> {
+    this.authorityP ??= this.config.url
+      ? import('./remote/remote.js').then((m) => m.createRemoteAuthority(this.config, { now: this.now }))
+      : import('./authority/local-authority.js').then((m) => m.LocalAuthority.open(this.config, { now: this.now }));
+    return this.authorityP;
+  }
+
+  private sink(): Promise<RecordSink> {
+    this.sinkP ??= this.authority().then(async (a) => {
+      const onError = this.options.onRecordError ?? (() => {});
+      if (a.kind === 'remote') {
+        const m = await import('./remote/remote.js');
+        return m.createOutbox(this.config, a, onError);
+      }
+      return new MemoryRecordQueue((rs, ts) => a.record(rs, ts), onError);
+    });
+    return this.sinkP;
+  }
+
+  /**
+   * Asks whether a call fits every cap that applies and holds its estimate if it does.
+   * Throws only NoburnValidationError (bad arguments) and NoburnAuthError (bad key);
+   * when the authority cannot be reached it decides locally (source "fallback").
+   */
+  async check(req: CheckRequest): Promise<Decision> {
+    const c = normalizeCheck(req, this.config.runId);
+    try {
+      return await (await this.authority()).check(c);
+    } catch (e) {
+      if (e instanceof NoburnAuthError || e instanceof NoburnValidationError) throw e;
+      if (e instanceof NoburnError && (e.code === 'NOBURN_FORBIDDEN' || e.code === 'NOBURN_CONFIG')) throw e;
+      return this.fallback(e);
+    }
+  }
+
+  private fallback(cause: unknown): Decision {
+    const base = { estimatedCostUsd: 0, reservationId: null, remaining: {}, source: 'fallback' as const, unpriced: false };
+    const cap = this.config.budgetCapUsd;
+    if (cap !== null && this.localSpentNano >= usdToNano(cap)) {
+      return { ...base, blocked: true, blockReason: 'local_budget_exceeded', remaining: { projectUsd: 0 } };
+    }
+    const remaining = cap === null ? {} : { projectUsd: nanoToUsd(usdToNano(cap) - this.localSpentNano) };
+    void cause;
+    if (this.config.onError === 'block') return { ...base, remaining, blocked: true, blockReason: 'noburn_unreachable' };
+    return { ...base, remaining, blocked: false, blockReason: null };
+  }
+
+  /** Records what a call really cost. Returns at once and never throws; delivery is in the background. */
+  record(req: RecordRequest): void {
+    try {
+      const r = normalizeRecord(req, this.config.runId, newIdempotencyKey);
+      if (r.costUsd !== null && !r.wasBlocked) this.localSpentNano += usdToNano(r.costUsd);
+      const ts = this.now();
+      this.sink().then(
+        (s) => s.enqueue(r, ts),
+        (e) => this.options.onRecordError?.(e),
+      );
+    } catch (e) {
+      this.options.onRecordError?.(e);
+    }
+  }
+
+  /** Records and waits until the authority has it (the CLI uses this). Throws on bad input. */
+  async recordNow(req: RecordRequest): Promise<RecordResult> {
+    const r = normalizeRecord(req, this.config.runId, newIdempotencyKey);
+    const a = await this.authority();
+    if (a.kind === 'remote') {
+      const s = await this.sink();
+      s.enqueue(r, this.now());
+      await s.flush();
+      return { accepted: 1, duplicates: 0 };
+    }
+    return a.record([r], [this.now()]);
+  }
+
+  async startRun(req: StartRunRequest = {}): Promise<RunInfo> {
+    return (await this.authority()).startRun(req);
+  }
+
+  async endRun(runId: string): Promise<EndRunResult> {
+    // Settle what this process recorded first, so the result includes it.
+    await this.flush().catch(() => {});
+    return (await this.authority()).endRun(runId);
+  }
+
+  async getRun(runId: string): Promise<RunInfo> {
+    return (await this.authority()).getRun(runId);
+  }
+
+  async listRuns(status?: 'open' | 'ended'): Promise<RunInfo[]> {
+    return (await this.authority()).listRuns(status);
+  }
+
+  async setBudget(b: SetBudgetRequest): Promise<void> {
+    return (await this.authority()).setBudget(b);
+  }
+
+  async getBudgets(): Promise<Budget[]> {
+    return (await this.authority()).getBudgets();
+  }
+
+  async listUsers(): Promise<UserSummary[]> {
+    return (await this.authority()).listUsers();
+  }
+
+  async spend(q: SpendQuery = {}): Promise<SpendReport> {
+    return (await this.authority()).spend(q);
+  }
+
+  async price(model: string): Promise<PriceInfo> {
+    return (await this.authority()).price(model);
+  }
+
+  /** Waits until every record so far is delivered. */
+  async flush(): Promise<void> {
+    if (this.sinkP) await (await this.sinkP).flush();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      if (this.sinkP) await (await this.sinkP).close();
+    } finally {
+      if (this.authorityP) await (await this.authorityP.catch(() => null))?.close();
+    }
+  }
+}

@@ -1,0 +1,192 @@
+import type { NoburnConfig } from '../config.js';
+import { NoburnValidationError } from '../errors.js';
+import { newId } from '../ids.js';
+import { nanoToUsd, usdToNano } from '../money.js';
+import { parsePeriod } from '../periods.js';
+import { costNano } from '../pricing/cost.js';
+import { Pricer, priceInfo } from '../pricing/pricer.js';
+import type {
+  Budget,
+  Decision,
+  EndRunResult,
+  LedgerEvent,
+  PriceInfo,
+  RecordResult,
+  RunInfo,
+  SetBudgetRequest,
+  SpendQuery,
+  SpendReport,
+  StartRunRequest,
+} from '../types.js';
+import { idString } from '../validate.js';
+import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
+import { GroupCommit } from './group-commit.js';
+import type { LedgerStore, StoreCheck, StoreDecision, StoreRecord, UserSummary } from './store.js';
+
+export type LedgerSettings = Pick<NoburnConfig, 'prices' | 'fallbackPrice' | 'unknownModel' | 'holdTtlMs'>;
+
+export interface LedgerOptions {
+  now?: () => number;
+  /** Batch checks that arrive together into one transaction (serve). */
+  groupCommit?: boolean;
+}
+
+function parseDate(v: string | undefined, name: string): number | null {
+  if (v === undefined) return null;
+  const ms = /^\d{4}-\d{2}-\d{2}$/.test(v) ? Date.parse(`${v}T00:00:00Z`) : Date.parse(v);
+  if (Number.isNaN(ms)) throw new NoburnValidationError(`${name} must be a date (YYYY-MM-DD) or an ISO date-time (got ${JSON.stringify(v)})`);
+  return ms;
+}
+
+/**
+ * The authority's logic over a store: pricing, the unknown-model rule, USD <-> nano at the
+ * edge. The embedded guard and `noburn serve` both decide through this class.
+ */
+export class Ledger {
+  readonly pricer: Pricer;
+  private readonly now: () => number;
+  private readonly batcher: GroupCommit<StoreCheck, StoreDecision> | null;
+
+  constructor(
+    readonly store: LedgerStore,
+    private readonly settings: LedgerSettings,
+    opts: LedgerOptions = {},
+  ) {
+    this.pricer = new Pricer(settings, store);
+    this.now = opts.now ?? Date.now;
+    this.batcher = opts.groupCommit ? new GroupCommit((cs) => store.checkBatch(cs)) : null;
+  }
+
+  async check(projectId: string, c: NormalizedCheck): Promise<Decision> {
+    const price = await this.pricer.resolve(c.model);
+    const unpriced = price.source === 'unknown';
+    const allowUnpriced = unpriced && this.settings.unknownModel === 'allow';
+    const estimate = unpriced ? 0 : costNano(price, { tokensIn: c.tokensIn, tokensOut: c.tokensOut });
+    const sc: StoreCheck = {
+      projectId,
+      userId: c.userId,
+      runId: c.runId,
+      model: c.model,
+      estimateNano: estimate,
+      tokensIn: c.tokensIn,
+      tokensOut: c.tokensOut,
+      unpriced,
+      forceBlock: unpriced && !allowUnpriced ? 'unknown_model_price' : undefined,
+      now: this.now(),
+      holdTtlMs: this.settings.holdTtlMs,
+    };
+    const d = this.batcher ? await this.batcher.submit(sc) : await this.store.check(sc);
+    const remaining: Decision['remaining'] = {};
+    if (d.remainingNano.project !== undefined) remaining.projectUsd = nanoToUsd(d.remainingNano.project);
+    if (d.remainingNano.user !== undefined) remaining.userUsd = nanoToUsd(d.remainingNano.user);
+    if (d.remainingNano.run !== undefined) remaining.runUsd = nanoToUsd(d.remainingNano.run);
+    return {
+      blocked: d.blocked,
+      blockReason: d.blockReason,
+      estimatedCostUsd: nanoToUsd(estimate),
+      reservationId: d.reservationId,
+      remaining,
+      source: 'ledger',
+      unpriced,
+    };
+  }
+
+  async toStoreRecord(projectId: string, r: NormalizedRecord, ts: number): Promise<StoreRecord> {
+    let cost = 0;
+    let unpriced = false;
+    if (r.costUsd !== null) {
+      cost = usdToNano(r.costUsd, 'costUsd');
+    } else if (!r.wasBlocked) {
+      const price = await this.pricer.resolve(r.model);
+      unpriced = price.source === 'unknown';
+      if (!unpriced) cost = costNano(price, r);
+    }
+    return {
+      projectId,
+      userId: r.userId,
+      runId: r.runId,
+      model: r.model,
+      tokensIn: r.tokensIn,
+      tokensOut: r.tokensOut,
+      cachedTokensIn: r.cachedTokensIn,
+      cacheWriteTokensIn: r.cacheWriteTokensIn,
+      costNano: cost,
+      unpriced,
+      wasBlocked: r.wasBlocked,
+      reservationId: r.reservationId,
+      idempotencyKey: r.idempotencyKey,
+      ts,
+    };
+  }
+
+  async record(projectId: string, rs: readonly NormalizedRecord[], ts?: readonly number[]): Promise<RecordResult> {
+    const now = this.now();
+    const rows = await Promise.all(rs.map((r, i) => this.toStoreRecord(projectId, r, ts?.[i] ?? now)));
+    return this.store.record(rows);
+  }
+
+  async startRun(projectId: string, req: StartRunRequest): Promise<RunInfo> {
+    const cap = req.budgetCapUsd === undefined || req.budgetCapUsd === null ? null : usdToNano(req.budgetCapUsd, 'budgetCapUsd');
+    const label = req.label === undefined ? null : idString(req.label, 'label');
+    return this.store.startRun({ projectId, runId: newId('run'), capNano: cap, label, now: this.now() });
+  }
+
+  async endRun(projectId: string, runId: string): Promise<EndRunResult> {
+    const r = await this.store.endRun(projectId, idString(runId, 'runId'), this.now());
+    return endRunResult(r);
+  }
+
+  getRun(projectId: string, runId: string): Promise<RunInfo> {
+    return this.store.getRun(projectId, idString(runId, 'runId'), this.now());
+  }
+
+  listRuns(projectId: string, status?: 'open' | 'ended', limit?: number): Promise<RunInfo[]> {
+    return this.store.listRuns(projectId, { status, limit, now: this.now() });
+  }
+
+  async setBudget(projectId: string, b: SetBudgetRequest): Promise<void> {
+    if (!['project', 'user', 'default_user'].includes(b.scope)) throw new NoburnValidationError('scope must be project, user or default_user');
+    const userId = b.scope === 'user' ? idString(b.userId, 'userId') : null;
+    const capNano = b.capUsd === null ? null : usdToNano(b.capUsd, 'capUsd');
+    const period = parsePeriod(b.period ?? 'month');
+    await this.store.setBudget({ projectId, scope: b.scope, userId, capNano, period, now: this.now() });
+  }
+
+  getBudgets(projectId: string): Promise<Budget[]> {
+    return this.store.getBudgets(projectId, this.now());
+  }
+
+  listUsers(projectId: string, limit?: number): Promise<UserSummary[]> {
+    return this.store.listUsers(projectId, { now: this.now(), limit });
+  }
+
+  spend(projectId: string, q: SpendQuery): Promise<SpendReport> {
+    if (q.by !== undefined && !['user', 'run', 'model', 'day'].includes(q.by)) throw new NoburnValidationError('by must be user, run, model or day');
+    return this.store.spend({ projectId, by: q.by ?? null, sinceMs: parseDate(q.since, 'since'), untilMs: parseDate(q.until, 'until') });
+  }
+
+  events(projectId: string | null, after: number, limit = 1000): Promise<LedgerEvent[]> {
+    return this.store.events(projectId, after, limit);
+  }
+
+  async price(model: string): Promise<PriceInfo> {
+    return priceInfo(await this.pricer.resolve(idString(model, 'model')));
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
+
+export function endRunResult(r: RunInfo): EndRunResult {
+  return {
+    runId: r.runId,
+    status: r.exhausted ? 'exhausted' : 'completed',
+    spendUsd: r.spendUsd,
+    budgetCapUsd: r.budgetCapUsd,
+    calls: r.calls,
+    blockedCalls: r.blockedCalls,
+    startedAt: r.startedAt,
+    endedAt: r.endedAt ?? r.startedAt,
+  };
+}

@@ -1,0 +1,145 @@
+import type { Database } from 'better-sqlite3';
+
+/**
+ * Schema migrations, applied in order by PRAGMA user_version inside BEGIN IMMEDIATE so
+ * that two processes opening a new ledger at once migrate it exactly once.
+ *
+ * Money columns are integer nano-dollars. Times are integer epoch milliseconds (UTC).
+ * `usage` holds summary rows per scope and window, updated in the same transaction as
+ * each record or blocked check, so totals read from one row instead of a scan.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE budgets (
+    project_id TEXT NOT NULL,
+    scope TEXT NOT NULL,              -- project | user | default_user
+    subject TEXT NOT NULL DEFAULT '', -- the user id for scope=user, '' otherwise
+    cap_nano INTEGER NOT NULL,
+    period TEXT NOT NULL,             -- day | week | month | total
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (project_id, scope, subject)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    label TEXT,
+    cap_nano INTEGER,
+    status TEXT NOT NULL,             -- open | ended
+    exhausted INTEGER NOT NULL DEFAULT 0,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    spent_nano INTEGER NOT NULL DEFAULT 0,
+    calls INTEGER NOT NULL DEFAULT 0,
+    blocked_calls INTEGER NOT NULL DEFAULT 0,
+    unpriced_calls INTEGER NOT NULL DEFAULT 0,
+    last_at INTEGER
+  );
+  CREATE INDEX runs_project_status ON runs (project_id, status, started_at);
+
+  CREATE TABLE holds (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    user_id TEXT,
+    run_id TEXT,
+    model TEXT NOT NULL,
+    amount_nano INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE INDEX holds_expiry ON holds (expires_at);
+  CREATE INDEX holds_project ON holds (project_id, expires_at);
+  CREATE INDEX holds_user ON holds (project_id, user_id, expires_at) WHERE user_id IS NOT NULL;
+  CREATE INDEX holds_run ON holds (run_id, expires_at) WHERE run_id IS NOT NULL;
+
+  CREATE TABLE records (
+    seq INTEGER PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    idem_key TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    user_id TEXT,
+    run_id TEXT,
+    model TEXT NOT NULL,
+    tokens_in INTEGER NOT NULL,
+    tokens_out INTEGER NOT NULL,
+    cached_in INTEGER NOT NULL DEFAULT 0,
+    cache_write_in INTEGER NOT NULL DEFAULT 0,
+    cost_nano INTEGER NOT NULL,
+    unpriced INTEGER NOT NULL DEFAULT 0,
+    was_blocked INTEGER NOT NULL DEFAULT 0,
+    reservation_id TEXT,
+    UNIQUE (project_id, idem_key)
+  );
+  CREATE INDEX records_ts ON records (project_id, ts);
+
+  CREATE TABLE usage (
+    project_id TEXT NOT NULL,
+    scope TEXT NOT NULL,              -- project | user
+    subject TEXT NOT NULL,            -- '' for project, the user id for user
+    window TEXT NOT NULL,             -- see periods.ts windowKey: d2026-11-28, w2026-11-23, m2026-11, total
+    spent_nano INTEGER NOT NULL DEFAULT 0,
+    calls INTEGER NOT NULL DEFAULT 0,
+    blocked_calls INTEGER NOT NULL DEFAULT 0,
+    unpriced_calls INTEGER NOT NULL DEFAULT 0,
+    tokens_in INTEGER NOT NULL DEFAULT 0,
+    tokens_out INTEGER NOT NULL DEFAULT 0,
+    last_at INTEGER,
+    PRIMARY KEY (project_id, scope, subject, window)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    kind TEXT NOT NULL,               -- check | record | run_start | run_end | budget
+    user_id TEXT,
+    run_id TEXT,
+    model TEXT,
+    amount_nano INTEGER NOT NULL DEFAULT 0,
+    blocked INTEGER NOT NULL DEFAULT 0,
+    reason TEXT,
+    unpriced INTEGER NOT NULL DEFAULT 0,
+    tokens_in INTEGER NOT NULL DEFAULT 0,
+    tokens_out INTEGER NOT NULL DEFAULT 0,
+    ref TEXT
+  );
+  CREATE INDEX events_project ON events (project_id, seq);
+  CREATE INDEX events_blocked ON events (blocked, seq) WHERE blocked = 1;
+
+  CREATE TABLE prices (
+    model TEXT PRIMARY KEY,
+    input_nano_per_mtok INTEGER NOT NULL,
+    output_nano_per_mtok INTEGER NOT NULL,
+    cache_read_nano_per_mtok INTEGER,
+    cache_write_nano_per_mtok INTEGER,
+    source TEXT NOT NULL,
+    matched TEXT,
+    data_version TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    label TEXT,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function migrate(db: Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current >= SCHEMA_VERSION) return;
+  db.transaction(() => {
+    // Re-read inside the write lock: another process may have migrated meanwhile.
+    const v = db.pragma('user_version', { simple: true }) as number;
+    for (let i = v; i < MIGRATIONS.length; i++) {
+      db.exec(MIGRATIONS[i] as string);
+    }
+    if (v < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}

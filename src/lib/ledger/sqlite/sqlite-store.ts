@@ -1,0 +1,272 @@
+import type { Database } from 'better-sqlite3';
+import { NoburnConflictError, NoburnNotFoundError, NoburnStoreError } from '../../errors.js';
+import { nanoToUsd } from '../../money.js';
+import { windowKey, windowStart } from '../../periods.js';
+import type { Period } from '../../periods.js';
+import type { Budget, BudgetScope, LedgerEvent, RecordResult, RunInfo, SpendReport } from '../../types.js';
+import type {
+  ApiKeyRow,
+  CachedPrice,
+  LedgerStore,
+  StoreCheck,
+  StoreDecision,
+  StoreRecord,
+  StoreSetBudget,
+  StoreSpendQuery,
+  StoreStartRun,
+  UserSummary,
+} from '../store.js';
+import { decide, settle } from './decide.js';
+import { openLedgerFile } from './open.js';
+import { eventOf, iso, keyOf, runInfo } from './rows.js';
+import type { KeyDbRow } from './rows.js';
+import { spendReport } from './spend.js';
+import { prepareStatements } from './statements.js';
+import type { EventRow, RunRow, Statements } from './statements.js';
+
+/**
+ * The embedded ledger: one SQLite file shared by every process on the machine.
+ * Each decision runs in BEGIN IMMEDIATE (the write lock is taken before the caps are
+ * read), so concurrent processes serialise on it and never overshoot.
+ */
+export class SqliteStore implements LedgerStore {
+  readonly kind = 'sqlite' as const;
+  readonly db: Database;
+  private readonly st: Statements;
+  private readonly checkTx: (cs: readonly StoreCheck[]) => StoreDecision[];
+  private readonly recordTx: (rs: readonly StoreRecord[]) => RecordResult;
+  private closed = false;
+
+  constructor(readonly path: string, opts: { busyTimeoutMs?: number } = {}) {
+    this.db = openLedgerFile(path, opts);
+    this.st = prepareStatements(this.db);
+    const checkMany = this.db.transaction((cs: readonly StoreCheck[]) => cs.map((c) => decide(this.st, c)));
+    const recordMany = this.db.transaction((rs: readonly StoreRecord[]) => {
+      let accepted = 0;
+      let duplicates = 0;
+      for (const r of rs) {
+        if (settle(this.st, r)) accepted++;
+        else duplicates++;
+      }
+      return { accepted, duplicates };
+    });
+    this.checkTx = (cs) => checkMany.immediate(cs);
+    this.recordTx = (rs) => recordMany.immediate(rs);
+  }
+
+  private guard<T>(fn: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new NoburnStoreError('the ledger is closed'));
+    try {
+      return Promise.resolve(fn());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Synchronous forms for the embedded hot path (no extra promise hop inside). */
+  checkSync(c: StoreCheck): StoreDecision {
+    return this.checkTx([c])[0] as StoreDecision;
+  }
+
+  recordSync(rs: readonly StoreRecord[]): RecordResult {
+    return this.recordTx(rs);
+  }
+
+  check(c: StoreCheck): Promise<StoreDecision> {
+    return this.guard(() => this.checkSync(c));
+  }
+
+  checkBatch(cs: readonly StoreCheck[]): Promise<StoreDecision[]> {
+    return this.guard(() => this.checkTx(cs));
+  }
+
+  record(rs: readonly StoreRecord[]): Promise<RecordResult> {
+    return this.guard(() => this.recordTx(rs));
+  }
+
+  private heldRun(runId: string, now: number): number {
+    return (this.st.heldRun.get(runId, now) as { held: number }).held;
+  }
+
+  private runOrThrow(projectId: string, runId: string): RunRow {
+    const r = this.st.getRun.get(runId, projectId) as RunRow | undefined;
+    if (!r) throw new NoburnNotFoundError(`run not found: ${runId}`);
+    return r;
+  }
+
+  startRun(r: StoreStartRun): Promise<RunInfo> {
+    return this.guard(() =>
+      this.db
+        .transaction(() => {
+          this.st.insertRun.run(r.runId, r.projectId, r.label, r.capNano, r.now);
+          this.st.insertEvent.run(r.projectId, r.now, 'run_start', null, r.runId, null, r.capNano ?? 0, 0, null, 0, 0, 0, r.runId);
+          return runInfo(this.runOrThrow(r.projectId, r.runId), 0);
+        })
+        .immediate(),
+    );
+  }
+
+  endRun(projectId: string, runId: string, now: number): Promise<RunInfo> {
+    return this.guard(() =>
+      this.db
+        .transaction(() => {
+          const before = this.runOrThrow(projectId, runId);
+          if (before.status !== 'open') throw new NoburnConflictError(`run ${runId} has already ended`);
+          this.st.endRun.run(now, runId);
+          const after = this.runOrThrow(projectId, runId);
+          this.st.insertEvent.run(projectId, now, 'run_end', null, runId, null, after.spent_nano, after.exhausted, null, 0, 0, 0, runId);
+          return runInfo(after, this.heldRun(runId, now));
+        })
+        .immediate(),
+    );
+  }
+
+  getRun(projectId: string, runId: string, now: number): Promise<RunInfo> {
+    return this.guard(() => runInfo(this.runOrThrow(projectId, runId), this.heldRun(runId, now)));
+  }
+
+  listRuns(projectId: string, opts: { status?: 'open' | 'ended' | undefined; limit?: number | undefined; now: number }): Promise<RunInfo[]> {
+    return this.guard(() => {
+      const limit = opts.limit ?? 1000;
+      const rows = (opts.status ? this.st.listRunsByStatus.all(projectId, opts.status, limit) : this.st.listRuns.all(projectId, limit)) as RunRow[];
+      return rows.map((r) => runInfo(r, r.status === 'open' ? this.heldRun(r.id, opts.now) : 0));
+    });
+  }
+
+  setBudget(b: StoreSetBudget): Promise<void> {
+    return this.guard(() =>
+      this.db
+        .transaction(() => {
+          const subject = b.scope === 'user' ? (b.userId ?? '') : '';
+          if (b.capNano === null) this.st.deleteBudget.run(b.projectId, b.scope, subject);
+          else this.st.upsertBudget.run(b.projectId, b.scope, subject, b.capNano, b.period, b.now);
+          this.st.insertEvent.run(b.projectId, b.now, 'budget', b.scope === 'user' ? subject : null, null, null, b.capNano ?? 0, 0, null, 0, 0, 0, `${b.scope}:${subject}:${b.period}`);
+        })
+        .immediate(),
+    );
+  }
+
+  private spentIn(projectId: string, scope: 'project' | 'user', subject: string, period: Period, now: number): number {
+    const row = this.st.getSpent.get(projectId, scope, subject, windowKey(period, now)) as { spent_nano: number } | undefined;
+    return row?.spent_nano ?? 0;
+  }
+
+  getBudgets(projectId: string, now: number): Promise<Budget[]> {
+    return this.guard(() => {
+      const rows = this.st.listBudgets.all(projectId) as { scope: BudgetScope; subject: string; cap_nano: number; period: Period }[];
+      return rows.map((r) => {
+        const isUser = r.scope === 'user';
+        const spent = r.scope === 'default_user' ? 0 : this.spentIn(projectId, isUser ? 'user' : 'project', r.subject, r.period, now);
+        const held =
+          r.scope === 'project'
+            ? (this.st.heldProject.get(projectId, now) as { held: number }).held
+            : isUser
+              ? (this.st.heldUser.get(projectId, r.subject, now) as { held: number }).held
+              : 0;
+        return {
+          scope: r.scope,
+          userId: isUser ? r.subject : null,
+          capUsd: nanoToUsd(r.cap_nano),
+          period: r.period,
+          spentUsd: nanoToUsd(spent),
+          heldUsd: nanoToUsd(held),
+          windowStart: iso(windowStart(r.period, now)),
+        };
+      });
+    });
+  }
+
+  listUsers(projectId: string, opts: { now: number; limit?: number | undefined }): Promise<UserSummary[]> {
+    return this.guard(() => {
+      const rows = this.st.userTotals.all(projectId, opts.limit ?? 1000) as {
+        user_id: string; calls: number; blocked_calls: number; unpriced_calls: number; last_at: number | null;
+      }[];
+      const dflt = this.st.getBudget.get(projectId, 'default_user', '') as { cap_nano: number; period: Period } | undefined;
+      return rows.map((u) => {
+        const b = (this.st.getBudget.get(projectId, 'user', u.user_id) as { cap_nano: number; period: Period } | undefined) ?? dflt;
+        const period = b?.period ?? 'total';
+        return {
+          userId: u.user_id,
+          spentUsd: nanoToUsd(this.spentIn(projectId, 'user', u.user_id, period, opts.now)),
+          heldUsd: nanoToUsd((this.st.heldUser.get(projectId, u.user_id, opts.now) as { held: number }).held),
+          capUsd: b ? nanoToUsd(b.cap_nano) : null,
+          period: b ? b.period : null,
+          calls: u.calls,
+          blockedCalls: u.blocked_calls,
+          unpricedCalls: u.unpriced_calls,
+          lastAt: u.last_at === null ? null : iso(u.last_at),
+        };
+      });
+    });
+  }
+
+  spend(q: StoreSpendQuery): Promise<SpendReport> {
+    return this.guard(() => spendReport(this.db, q));
+  }
+
+  events(projectId: string | null, afterSeq: number, limit: number): Promise<LedgerEvent[]> {
+    return this.guard(() => {
+      const rows = (projectId === null ? this.st.eventsAll.all(afterSeq, limit) : this.st.eventsProject.all(projectId, afterSeq, limit)) as EventRow[];
+      return rows.map(eventOf);
+    });
+  }
+
+  getCachedPrice(model: string): Promise<CachedPrice | null> {
+    return this.guard(() => this.getCachedPriceSync(model));
+  }
+
+  getCachedPriceSync(model: string): CachedPrice | null {
+    const r = this.st.getPrice.get(model) as
+      | { model: string; input_nano_per_mtok: number; output_nano_per_mtok: number; cache_read_nano_per_mtok: number | null; cache_write_nano_per_mtok: number | null; source: string; matched: string | null; data_version: string }
+      | undefined;
+    if (!r) return null;
+    return {
+      model: r.model,
+      inputNanoPerMTok: r.input_nano_per_mtok,
+      outputNanoPerMTok: r.output_nano_per_mtok,
+      cacheReadNanoPerMTok: r.cache_read_nano_per_mtok,
+      cacheWriteNanoPerMTok: r.cache_write_nano_per_mtok,
+      source: r.source as CachedPrice['source'],
+      matched: r.matched,
+      dataVersion: r.data_version,
+    };
+  }
+
+  putCachedPrice(p: CachedPrice): Promise<void> {
+    return this.guard(() => {
+      this.st.putPrice.run(p.model, p.inputNanoPerMTok, p.outputNanoPerMTok, p.cacheReadNanoPerMTok, p.cacheWriteNanoPerMTok, p.source, p.matched, p.dataVersion);
+    });
+  }
+
+  createKey(k: ApiKeyRow): Promise<void> {
+    return this.guard(() => {
+      this.st.insertKey.run(k.id, k.projectId, k.role, k.hash, k.label, Date.parse(k.createdAt));
+    });
+  }
+
+  listKeys(projectId: string | null): Promise<ApiKeyRow[]> {
+    return this.guard(() => ((projectId === null ? this.st.listKeysAll.all() : this.st.listKeysProject.all(projectId)) as KeyDbRow[]).map(keyOf));
+  }
+
+  revokeKey(id: string, now: number): Promise<void> {
+    return this.guard(() => {
+      if (!this.st.getKey.get(id)) throw new NoburnNotFoundError(`key not found: ${id}`);
+      this.st.revokeKey.run(now, id);
+    });
+  }
+
+  findKeyByHash(hash: string): Promise<ApiKeyRow | null> {
+    return this.guard(() => {
+      const r = this.st.keyByHash.get(hash) as KeyDbRow | undefined;
+      return r ? keyOf(r) : null;
+    });
+  }
+
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.db.close();
+    }
+    return Promise.resolve();
+  }
+}

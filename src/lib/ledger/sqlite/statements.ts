@@ -1,0 +1,99 @@
+import type { Database, Statement } from 'better-sqlite3';
+
+/** Every statement the SQLite store runs, prepared once per connection. */
+const SQL = {
+  getBudget: 'SELECT cap_nano, period FROM budgets WHERE project_id = ? AND scope = ? AND subject = ?',
+  upsertBudget: `INSERT INTO budgets (project_id, scope, subject, cap_nano, period, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (project_id, scope, subject) DO UPDATE SET cap_nano = excluded.cap_nano, period = excluded.period, updated_at = excluded.updated_at`,
+  deleteBudget: 'DELETE FROM budgets WHERE project_id = ? AND scope = ? AND subject = ?',
+  listBudgets: 'SELECT scope, subject, cap_nano, period FROM budgets WHERE project_id = ? ORDER BY scope, subject',
+
+  getSpent: 'SELECT spent_nano FROM usage WHERE project_id = ? AND scope = ? AND subject = ? AND window = ?',
+  addUsage: `INSERT INTO usage (project_id, scope, subject, window, spent_nano, calls, blocked_calls, unpriced_calls, tokens_in, tokens_out, last_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (project_id, scope, subject, window) DO UPDATE SET
+        spent_nano = spent_nano + excluded.spent_nano, calls = calls + excluded.calls,
+        blocked_calls = blocked_calls + excluded.blocked_calls, unpriced_calls = unpriced_calls + excluded.unpriced_calls,
+        tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out,
+        last_at = max(coalesce(last_at, 0), excluded.last_at)`,
+  userTotals: `SELECT u.subject AS user_id, u.calls, u.blocked_calls, u.unpriced_calls, u.last_at
+      FROM usage u WHERE u.project_id = ? AND u.scope = 'user' AND u.window = 'total' ORDER BY u.last_at DESC LIMIT ?`,
+
+  sweepHolds: 'DELETE FROM holds WHERE expires_at <= ?',
+  heldProject: 'SELECT coalesce(sum(amount_nano), 0) AS held FROM holds WHERE project_id = ? AND expires_at > ?',
+  heldUser: 'SELECT coalesce(sum(amount_nano), 0) AS held FROM holds WHERE project_id = ? AND user_id = ? AND expires_at > ?',
+  heldRun: 'SELECT coalesce(sum(amount_nano), 0) AS held FROM holds WHERE run_id = ? AND expires_at > ?',
+  insertHold: 'INSERT INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  deleteHold: 'DELETE FROM holds WHERE id = ? AND project_id = ?',
+  oldestHold: `SELECT id FROM holds WHERE project_id = ? AND user_id IS ? AND run_id IS ? AND model = ? AND expires_at > ?
+      ORDER BY created_at, rowid LIMIT 1`,
+
+  getRun: 'SELECT * FROM runs WHERE id = ? AND project_id = ?',
+  insertRun: `INSERT INTO runs (id, project_id, label, cap_nano, status, started_at) VALUES (?, ?, ?, ?, 'open', ?)`,
+  endRun: `UPDATE runs SET status = 'ended', ended_at = ? WHERE id = ? AND status = 'open'`,
+  runBlocked: 'UPDATE runs SET blocked_calls = blocked_calls + 1, exhausted = max(exhausted, ?), last_at = ? WHERE id = ?',
+  runRecord: `UPDATE runs SET spent_nano = spent_nano + ?, calls = calls + ?, blocked_calls = blocked_calls + ?,
+      unpriced_calls = unpriced_calls + ?, last_at = max(coalesce(last_at, 0), ?) WHERE id = ? AND project_id = ?`,
+  listRuns: `SELECT * FROM runs WHERE project_id = ? ORDER BY (status = 'open') DESC, started_at DESC LIMIT ?`,
+  listRunsByStatus: 'SELECT * FROM runs WHERE project_id = ? AND status = ? ORDER BY started_at DESC LIMIT ?',
+
+  insertRecord: `INSERT OR IGNORE INTO records (project_id, idem_key, ts, user_id, run_id, model, tokens_in, tokens_out,
+      cached_in, cache_write_in, cost_nano, unpriced, was_blocked, reservation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+
+  insertEvent: `INSERT INTO events (project_id, ts, kind, user_id, run_id, model, amount_nano, blocked, reason, unpriced, tokens_in, tokens_out, ref)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  eventsAll: 'SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?',
+  eventsProject: 'SELECT * FROM events WHERE project_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+
+  getPrice: 'SELECT * FROM prices WHERE model = ?',
+  putPrice: `INSERT OR REPLACE INTO prices (model, input_nano_per_mtok, output_nano_per_mtok, cache_read_nano_per_mtok,
+      cache_write_nano_per_mtok, source, matched, data_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+
+  insertKey: 'INSERT INTO api_keys (id, project_id, role, hash, label, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+  listKeysAll: 'SELECT * FROM api_keys ORDER BY created_at',
+  listKeysProject: 'SELECT * FROM api_keys WHERE project_id = ? ORDER BY created_at',
+  revokeKey: 'UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+  getKey: 'SELECT * FROM api_keys WHERE id = ?',
+  keyByHash: 'SELECT * FROM api_keys WHERE hash = ?',
+} as const;
+
+export type Statements = { readonly [K in keyof typeof SQL]: Statement };
+
+export function prepareStatements(db: Database): Statements {
+  const out: Partial<Record<keyof typeof SQL, Statement>> = {};
+  for (const [name, sql] of Object.entries(SQL)) out[name as keyof typeof SQL] = db.prepare(sql);
+  return out as Statements;
+}
+
+export interface RunRow {
+  id: string;
+  project_id: string;
+  label: string | null;
+  cap_nano: number | null;
+  status: 'open' | 'ended';
+  exhausted: number;
+  started_at: number;
+  ended_at: number | null;
+  spent_nano: number;
+  calls: number;
+  blocked_calls: number;
+  unpriced_calls: number;
+  last_at: number | null;
+}
+
+export interface EventRow {
+  seq: number;
+  project_id: string;
+  ts: number;
+  kind: string;
+  user_id: string | null;
+  run_id: string | null;
+  model: string | null;
+  amount_nano: number;
+  blocked: number;
+  reason: string | null;
+  unpriced: number;
+  tokens_in: number;
+  tokens_out: number;
+  ref: string | null;
+}

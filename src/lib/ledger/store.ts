@@ -1,0 +1,152 @@
+import type {
+  BlockReason,
+  Budget,
+  BudgetScope,
+  LedgerEvent,
+  RecordResult,
+  RunInfo,
+  SpendGroupBy,
+  SpendReport,
+} from '../types.js';
+import type { Period } from '../periods.js';
+
+/**
+ * The ledger store: the one place that holds caps, holds, records, runs, keys and the
+ * event feed. Money crosses this interface as integer nano-dollars; reads come back in
+ * the library's public shapes (USD numbers derived from integer sums).
+ *
+ * Promise-based so that SQLite (synchronous better-sqlite3 underneath) and PostgreSQL
+ * implement the same shape. Every method that decides (check) is atomic: evaluate all
+ * caps and take the hold in one transaction.
+ */
+export interface StoreCheck {
+  projectId: string;
+  userId: string | null;
+  runId: string | null;
+  model: string;
+  estimateNano: number;
+  tokensIn: number;
+  tokensOut: number;
+  unpriced: boolean;
+  /** Decided above the store (unknown_model_price): count and log the block, take no hold. */
+  forceBlock?: BlockReason | undefined;
+  now: number;
+  holdTtlMs: number;
+}
+
+export interface StoreDecision {
+  blocked: boolean;
+  blockReason: BlockReason | null;
+  reservationId: string | null;
+  /** Nano-dollars left under each cap that applies, after the hold. */
+  remainingNano: { project?: number; user?: number; run?: number };
+}
+
+export interface StoreRecord {
+  projectId: string;
+  userId: string | null;
+  runId: string | null;
+  model: string;
+  tokensIn: number;
+  tokensOut: number;
+  cachedTokensIn: number;
+  cacheWriteTokensIn: number;
+  /** Priced cost; 0 when unpriced or wasBlocked. */
+  costNano: number;
+  unpriced: boolean;
+  wasBlocked: boolean;
+  reservationId: string | null;
+  idempotencyKey: string;
+  ts: number;
+}
+
+export interface StoreStartRun {
+  projectId: string;
+  runId: string;
+  capNano: number | null;
+  label: string | null;
+  now: number;
+}
+
+export interface StoreSetBudget {
+  projectId: string;
+  scope: BudgetScope;
+  userId: string | null;
+  /** null removes the cap. */
+  capNano: number | null;
+  period: Period;
+  now: number;
+}
+
+export interface StoreSpendQuery {
+  projectId: string;
+  by: SpendGroupBy | null;
+  sinceMs: number | null;
+  untilMs: number | null;
+}
+
+export interface CachedPrice {
+  model: string;
+  /** Nano-dollars per million tokens. */
+  inputNanoPerMTok: number;
+  outputNanoPerMTok: number;
+  cacheReadNanoPerMTok: number | null;
+  cacheWriteNanoPerMTok: number | null;
+  /** genai-prices: known; unknown: looked up and not found (cached so we do not look again). */
+  source: 'genai-prices' | 'unknown';
+  matched: string | null;
+  dataVersion: string;
+}
+
+export type KeyRole = 'app' | 'admin';
+
+export interface ApiKeyRow {
+  id: string;
+  projectId: string;
+  role: KeyRole;
+  hash: string;
+  label: string | null;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface UserSummary {
+  userId: string;
+  /** Spend in the window of the cap that applies (explicit or default), else all-time. */
+  spentUsd: number;
+  heldUsd: number;
+  capUsd: number | null;
+  period: Period | null;
+  calls: number;
+  blockedCalls: number;
+  unpricedCalls: number;
+  lastAt: string | null;
+}
+
+export interface LedgerStore {
+  readonly kind: 'sqlite' | 'postgres';
+  check(c: StoreCheck): Promise<StoreDecision>;
+  /** Decides several checks in one transaction, in order (group commit). Same result as calling check() in sequence. */
+  checkBatch(cs: readonly StoreCheck[]): Promise<StoreDecision[]>;
+  record(rs: readonly StoreRecord[]): Promise<RecordResult>;
+  startRun(r: StoreStartRun): Promise<RunInfo>;
+  /** Throws NoburnNotFoundError / NoburnConflictError (already ended). */
+  endRun(projectId: string, runId: string, now: number): Promise<RunInfo>;
+  /** Throws NoburnNotFoundError. */
+  getRun(projectId: string, runId: string, now: number): Promise<RunInfo>;
+  listRuns(projectId: string, opts: { status?: 'open' | 'ended' | undefined; limit?: number | undefined; now: number }): Promise<RunInfo[]>;
+  setBudget(b: StoreSetBudget): Promise<void>;
+  getBudgets(projectId: string, now: number): Promise<Budget[]>;
+  listUsers(projectId: string, opts: { now: number; limit?: number | undefined }): Promise<UserSummary[]>;
+  spend(q: StoreSpendQuery): Promise<SpendReport>;
+  /** The feed after a cursor, oldest first. projectId null = every project (local dashboard). */
+  events(projectId: string | null, afterSeq: number, limit: number): Promise<LedgerEvent[]>;
+  getCachedPrice(model: string): Promise<CachedPrice | null>;
+  putCachedPrice(p: CachedPrice): Promise<void>;
+  createKey(k: ApiKeyRow): Promise<void>;
+  listKeys(projectId: string | null): Promise<ApiKeyRow[]>;
+  /** Throws NoburnNotFoundError. */
+  revokeKey(id: string, now: number): Promise<void>;
+  findKeyByHash(hash: string): Promise<ApiKeyRow | null>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,93 @@
+import type { NormalizedRecord } from './validate.js';
+
+/** Where record() puts a record: returns at once; delivery happens in the background. */
+export interface RecordSink {
+  enqueue(r: NormalizedRecord, ts: number): void;
+  /** Resolves when everything enqueued so far is delivered; rejects if delivery fails. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Embedded mode: records wait in memory for at most one turn of the event loop and are
+ * written to the ledger in one transaction per batch. Keeping the SQLite write off the
+ * caller's path is what makes record() cost microseconds. A failed write keeps the batch
+ * and retries with backoff.
+ */
+export class MemoryRecordQueue implements RecordSink {
+  private pending: { r: NormalizedRecord; ts: number }[] = [];
+  private inflight: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private immediate = false;
+  private failures = 0;
+  lastError: unknown = null;
+
+  constructor(
+    private readonly deliver: (rs: readonly NormalizedRecord[], ts: readonly number[]) => Promise<unknown>,
+    private readonly onError: (e: unknown) => void = () => {},
+  ) {}
+
+  enqueue(r: NormalizedRecord, ts: number): void {
+    this.pending.push({ r, ts });
+    if (!this.immediate && !this.inflight && !this.timer) {
+      this.immediate = true;
+      setImmediate(() => {
+        this.immediate = false;
+        void this.drain().catch(() => {});
+      });
+    }
+  }
+
+  private drain(): Promise<void> {
+    if (this.inflight) return this.inflight;
+    if (this.pending.length === 0) return Promise.resolve();
+    const batch = this.pending;
+    this.pending = [];
+    this.inflight = (async () => {
+      try {
+        await this.deliver(batch.map((b) => b.r), batch.map((b) => b.ts));
+        this.failures = 0;
+        this.lastError = null;
+      } catch (e) {
+        this.pending = batch.concat(this.pending);
+        this.failures++;
+        this.lastError = e;
+        this.onError(e);
+        this.scheduleRetry();
+        throw e;
+      } finally {
+        this.inflight = null;
+      }
+    })();
+    return this.inflight;
+  }
+
+  private scheduleRetry(): void {
+    if (this.timer) return;
+    const delay = Math.min(30_000, 50 * 2 ** Math.min(this.failures, 10));
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.drain().catch(() => {});
+    }, delay);
+    this.timer.unref();
+  }
+
+  get size(): number {
+    return this.pending.length;
+  }
+
+  async flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    while (this.inflight || this.pending.length > 0) {
+      if (this.inflight) await this.inflight.catch(() => {});
+      if (this.pending.length > 0) await this.drain();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * Input-token estimation from text with gpt-tokenizer (o200k_base, the encoding of
+ * current OpenAI models; for other providers it is an estimate, which is what a hold is).
+ * The tokenizer is large: it is imported only when text is actually estimated.
+ */
+let encoder: Promise<(text: string) => number> | undefined;
+
+export async function estimateTokens(text: string): Promise<number> {
+  encoder ??= import('gpt-tokenizer/encoding/o200k_base').then((m) => (t: string) => m.countTokens(t, { disallowedSpecial: new Set() }));
+  const count = await encoder;
+  return count(text);
+}

@@ -1,0 +1,185 @@
+import type { Period } from './periods.js';
+
+export type BlockReason =
+  | 'project_budget_exceeded'
+  | 'user_budget_exceeded'
+  | 'run_budget_exceeded'
+  | 'run_not_found'
+  | 'run_ended'
+  | 'unknown_model_price'
+  | 'local_budget_exceeded'
+  | 'noburn_unreachable';
+
+/** Who decided: the local ledger, the remote server, or the in-memory fallback when the server was unreachable. */
+export type DecisionSource = 'ledger' | 'server' | 'fallback';
+
+export interface CheckRequest {
+  model: string;
+  estimatedTokensIn: number;
+  estimatedTokensOut: number;
+  endUserId?: string | undefined;
+  /** Defaults to NOBURN_RUN_ID from the environment. Pass null to check without a run. */
+  runId?: string | null | undefined;
+}
+
+export interface Remaining {
+  /** USD left under each cap that applies, after this call's hold; absent where no cap is set. */
+  projectUsd?: number;
+  userUsd?: number;
+  runUsd?: number;
+}
+
+export interface Decision {
+  blocked: boolean;
+  blockReason: BlockReason | null;
+  estimatedCostUsd: number;
+  /** The hold taken for an allowed call; pass it to record(). Null when blocked. */
+  reservationId: string | null;
+  remaining: Remaining;
+  source: DecisionSource;
+  /** True when the model has no known price (only allowed when unknownModel is "allow"). */
+  unpriced: boolean;
+}
+
+export interface RecordRequest {
+  model: string;
+  tokensIn: number;
+  tokensOut: number;
+  /** Input tokens read from the provider's prompt cache (part of tokensIn). */
+  cachedTokensIn?: number | undefined;
+  /** Input tokens written to the provider's prompt cache (part of tokensIn). */
+  cacheWriteTokensIn?: number | undefined;
+  costUsd?: number | undefined;
+  wasBlocked?: boolean | undefined;
+  endUserId?: string | undefined;
+  runId?: string | null | undefined;
+  reservationId?: string | null | undefined;
+  /** Recording the same key twice counts once. Generated when absent. */
+  idempotencyKey?: string | undefined;
+}
+
+export interface RecordResult {
+  accepted: number;
+  duplicates: number;
+}
+
+export type RunStatus = 'open' | 'ended';
+
+export interface RunInfo {
+  runId: string;
+  label: string | null;
+  status: RunStatus;
+  /** A call was blocked by this run's cap. */
+  exhausted: boolean;
+  budgetCapUsd: number | null;
+  spendUsd: number;
+  heldUsd: number;
+  calls: number;
+  blockedCalls: number;
+  unpricedCalls: number;
+  startedAt: string;
+  endedAt: string | null;
+}
+
+export interface EndRunResult {
+  runId: string;
+  status: 'completed' | 'exhausted';
+  spendUsd: number;
+  budgetCapUsd: number | null;
+  calls: number;
+  blockedCalls: number;
+  startedAt: string;
+  endedAt: string;
+}
+
+export interface StartRunRequest {
+  budgetCapUsd?: number | null | undefined;
+  label?: string | undefined;
+}
+
+export type BudgetScope = 'project' | 'user' | 'default_user';
+
+export interface Budget {
+  scope: BudgetScope;
+  /** The end user id for scope "user"; null otherwise. */
+  userId: string | null;
+  capUsd: number;
+  period: Period;
+  /** Spend in the current window of the period (UTC). */
+  spentUsd: number;
+  heldUsd: number;
+  windowStart: string;
+}
+
+export interface SetBudgetRequest {
+  scope: BudgetScope;
+  userId?: string | undefined;
+  /** null removes the cap. */
+  capUsd: number | null;
+  period?: Period | undefined;
+}
+
+export type SpendGroupBy = 'user' | 'run' | 'model' | 'day';
+
+export interface SpendQuery {
+  by?: SpendGroupBy | undefined;
+  /** ISO date or date-time, inclusive. */
+  since?: string | undefined;
+  /** ISO date or date-time, exclusive. */
+  until?: string | undefined;
+}
+
+export interface SpendRow {
+  key: string | null;
+  spendUsd: number;
+  calls: number;
+  blockedCalls: number;
+  unpricedCalls: number;
+  tokensIn: number;
+  tokensOut: number;
+}
+
+export interface SpendReport {
+  by: SpendGroupBy | null;
+  since: string | null;
+  until: string | null;
+  totalUsd: number;
+  calls: number;
+  blockedCalls: number;
+  unpricedCalls: number;
+  rows: SpendRow[];
+}
+
+export type EventKind = 'check' | 'record' | 'run_start' | 'run_end' | 'budget';
+
+/** One entry of the event feed (dashboard, mirror, GET /v1/events). */
+export interface LedgerEvent {
+  seq: number;
+  ts: string;
+  kind: EventKind;
+  projectId: string;
+  userId: string | null;
+  runId: string | null;
+  model: string | null;
+  /** check: the estimate; record: the cost. */
+  amountUsd: number;
+  blocked: boolean;
+  reason: BlockReason | null;
+  unpriced: boolean;
+  tokensIn: number;
+  tokensOut: number;
+  /** Stable across mirrors: the idempotency key of a record, the reservation/decision id of a check, the run id... */
+  ref: string | null;
+}
+
+export interface PriceInfo {
+  model: string;
+  /** USD per million tokens. */
+  inputPerMTok: number;
+  outputPerMTok: number;
+  cacheReadPerMTok: number | null;
+  cacheWritePerMTok: number | null;
+  source: 'config' | 'genai-prices' | 'fallback' | 'unknown';
+  /** The provider and model the price data matched, when it came from genai-prices. */
+  matched: string | null;
+}

@@ -1,0 +1,95 @@
+import { NoburnValidationError } from './errors.js';
+import type { CheckRequest, RecordRequest } from './types.js';
+
+/**
+ * Argument checks shared by the guard, the ledger and the server: one set of rules, so a
+ * bad value gets the same message wherever it enters.
+ */
+export const MAX_TOKENS = 100_000_000;
+const MAX_ID = 256;
+
+export function tokenCount(v: unknown, name: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_TOKENS) {
+    throw new NoburnValidationError(`${name} must be a whole number from 0 to ${MAX_TOKENS} (got ${JSON.stringify(v)})`);
+  }
+  return v;
+}
+
+export function optionalTokenCount(v: unknown, name: string): number {
+  return v === undefined || v === null ? 0 : tokenCount(v, name);
+}
+
+export function idString(v: unknown, name: string): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_ID || /[\u0000-\u001f\u007f]/.test(v)) {
+    throw new NoburnValidationError(`${name} must be a non-empty string of at most ${MAX_ID} printable characters`);
+  }
+  return v;
+}
+
+export function optionalId(v: unknown, name: string): string | null {
+  return v === undefined || v === null ? null : idString(v, name);
+}
+
+export interface NormalizedCheck {
+  model: string;
+  tokensIn: number;
+  tokensOut: number;
+  userId: string | null;
+  runId: string | null;
+}
+
+export function normalizeCheck(req: CheckRequest, defaultRunId: string | null): NormalizedCheck {
+  if (typeof req !== 'object' || req === null) throw new NoburnValidationError('check needs an object');
+  return {
+    model: idString(req.model, 'model'),
+    tokensIn: tokenCount(req.estimatedTokensIn, 'estimatedTokensIn'),
+    tokensOut: tokenCount(req.estimatedTokensOut, 'estimatedTokensOut'),
+    userId: optionalId(req.endUserId, 'endUserId'),
+    runId: req.runId === undefined ? defaultRunId : optionalId(req.runId, 'runId'),
+  };
+}
+
+export interface NormalizedRecord {
+  model: string;
+  tokensIn: number;
+  tokensOut: number;
+  cachedTokensIn: number;
+  cacheWriteTokensIn: number;
+  costUsd: number | null;
+  wasBlocked: boolean;
+  userId: string | null;
+  runId: string | null;
+  reservationId: string | null;
+  idempotencyKey: string;
+}
+
+export function normalizeRecord(req: RecordRequest, defaultRunId: string | null, makeKey: () => string): NormalizedRecord {
+  if (typeof req !== 'object' || req === null) throw new NoburnValidationError('record needs an object');
+  const tokensIn = tokenCount(req.tokensIn, 'tokensIn');
+  const cachedTokensIn = optionalTokenCount(req.cachedTokensIn, 'cachedTokensIn');
+  const cacheWriteTokensIn = optionalTokenCount(req.cacheWriteTokensIn, 'cacheWriteTokensIn');
+  if (cachedTokensIn + cacheWriteTokensIn > tokensIn) {
+    throw new NoburnValidationError('cachedTokensIn + cacheWriteTokensIn must not exceed tokensIn (tokensIn counts all input tokens)');
+  }
+  let costUsd: number | null = null;
+  if (req.costUsd !== undefined && req.costUsd !== null) {
+    if (typeof req.costUsd !== 'number' || !Number.isFinite(req.costUsd) || req.costUsd < 0 || req.costUsd > 1_000_000) {
+      throw new NoburnValidationError(`costUsd must be a number from 0 to 1000000 (got ${JSON.stringify(req.costUsd)})`);
+    }
+    costUsd = req.costUsd;
+  }
+  if (req.wasBlocked !== undefined && typeof req.wasBlocked !== 'boolean') throw new NoburnValidationError('wasBlocked must be a boolean');
+  return {
+    model: idString(req.model, 'model'),
+    tokensIn,
+    tokensOut: tokenCount(req.tokensOut, 'tokensOut'),
+    cachedTokensIn,
+    cacheWriteTokensIn,
+    costUsd,
+    wasBlocked: req.wasBlocked === true,
+    userId: optionalId(req.endUserId, 'endUserId'),
+    runId: req.runId === undefined ? defaultRunId : optionalId(req.runId, 'runId'),
+    reservationId: optionalId(req.reservationId, 'reservationId'),
+    idempotencyKey: req.idempotencyKey === undefined ? makeKey() : idString(req.idempotencyKey, 'idempotencyKey'),
+  };
+}
