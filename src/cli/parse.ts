@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { MAX_TOKENS } from '../lib/validate.js';
+import { MAX_TOKENS, hasControlChars } from '../lib/validate.js';
 import { usdToNano, nanoToUsd } from '../lib/money.js';
 import { NoburnValidationError } from '../lib/errors.js';
 
@@ -21,7 +21,7 @@ export function usdArg(value: string): number {
 }
 
 export function idArg(value: string): string {
-  if (value.length === 0 || value.length > 256 || /[\u0000-\u001f\u007f]/.test(value)) {
+  if (value.length === 0 || value.length > 256 || hasControlChars(value)) {
     throw new InvalidArgumentError('must be 1-256 printable characters');
   }
   return value;

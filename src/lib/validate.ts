@@ -8,6 +8,15 @@ import type { CheckRequest, RecordRequest } from './types.js';
 export const MAX_TOKENS = 100_000_000;
 const MAX_ID = 256;
 
+/** True when a string holds ASCII control characters (ids end up in logs and terminals). */
+export function hasControlChars(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
 export function tokenCount(v: unknown, name: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_TOKENS) {
     throw new NoburnValidationError(`${name} must be a whole number from 0 to ${MAX_TOKENS} (got ${JSON.stringify(v)})`);
@@ -20,7 +29,7 @@ export function optionalTokenCount(v: unknown, name: string): number {
 }
 
 export function idString(v: unknown, name: string): string {
-  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_ID || /[\u0000-\u001f\u007f]/.test(v)) {
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_ID || hasControlChars(v)) {
     throw new NoburnValidationError(`${name} must be a non-empty string of at most ${MAX_ID} printable characters`);
   }
   return v;

@@ -1,0 +1,46 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/lib/config.js';
+import { NoburnConfigError } from '../../src/lib/errors.js';
+
+function home(config?: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nb-config-'));
+  if (config !== undefined) writeFileSync(join(dir, 'config.json'), typeof config === 'string' ? config : JSON.stringify(config));
+  return dir;
+}
+
+describe('resolveConfig precedence: flags > env > config.json > defaults', () => {
+  it('uses defaults with no file and no env', () => {
+    const h = home();
+    const c = resolveConfig({}, { NOBURN_HOME: h });
+    expect(c).toMatchObject({ home: h, dbPath: join(h, 'noburn.db'), store: join(h, 'noburn.db'), url: null, projectId: 'default', timeoutMs: 2000, holdTtlMs: 600_000, onError: 'allow', unknownModel: 'block' });
+  });
+  it('config file beats defaults, env beats file, flags beat env', () => {
+    const h = home({ timeoutMs: 100, onError: 'block', projectId: 'fromfile', holdTtlSeconds: 5 });
+    expect(resolveConfig({}, { NOBURN_HOME: h })).toMatchObject({ timeoutMs: 100, onError: 'block', projectId: 'fromfile', holdTtlMs: 5000 });
+    const env = { NOBURN_HOME: h, NOBURN_TIMEOUT_MS: '200', NOBURN_ON_ERROR: 'allow', NOBURN_HOLD_TTL_SECONDS: '7' };
+    expect(resolveConfig({}, env)).toMatchObject({ timeoutMs: 200, onError: 'allow', projectId: 'fromfile', holdTtlMs: 7000 });
+    expect(resolveConfig({ timeoutMs: 300, projectId: 'flag' }, env)).toMatchObject({ timeoutMs: 300, projectId: 'flag' });
+  });
+  it('merges per-model prices from the file with those given in code', () => {
+    const h = home({ prices: { a: { inputPerMTok: 1, outputPerMTok: 2 } } });
+    const c = resolveConfig({ prices: { b: { inputPerMTok: 3, outputPerMTok: 4 } } }, { NOBURN_HOME: h });
+    expect(Object.keys(c.prices).sort()).toEqual(['a', 'b']);
+  });
+  it.each([
+    ['not json', '{nope'],
+    ['not an object', '[1,2]'],
+    ['wrong type', { timeoutMs: 'soon' }],
+    ['bad enum', { onError: 'maybe' }],
+    ['price without output', { prices: { m: { inputPerMTok: 1 } } }],
+    ['negative price', { prices: { m: { inputPerMTok: -1, outputPerMTok: 1 } } }],
+  ])('rejects a config file with %s', (_name, content) => {
+    const h = home(content);
+    expect(() => resolveConfig({}, { NOBURN_HOME: h })).toThrow(NoburnConfigError);
+  });
+  it('rejects a bad env value', () => {
+    expect(() => resolveConfig({}, { NOBURN_HOME: home(), NOBURN_TIMEOUT_MS: 'x' })).toThrow(/NOBURN_TIMEOUT_MS/);
+  });
+});
