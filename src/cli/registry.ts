@@ -6,6 +6,8 @@ import { ExitCodes, exitCodeFor } from './exit-codes.js';
 import type { Output } from './output.js';
 import { choiceArg, idArg, tokensArg, usdArg } from './parse.js';
 import { VERSION } from './version.js';
+// Static: `check` is the command scripts run before every call, so it skips the extra chunk load.
+import { checkCommand } from './commands/check.js';
 
 /**
  * Wires every command into commander. Each action imports its command file lazily, so
@@ -46,7 +48,7 @@ export function buildProgram(out: Output, setCode: (code: number) => void): Comm
         .option('--run <id>', 'run id (default: $NOBURN_RUN_ID)', idArg),
     ),
     'noburn check --model gpt-4o --tokens-in 1000 --tokens-out 300 --user u1 && curl ...',
-  ).action(act(async (o: Opts) => (await import('./commands/check.js')).checkCommand(o as never, out)));
+  ).action(act(async (o: Opts) => checkCommand(o as never, out)));
 
   example(
     json(

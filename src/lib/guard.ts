@@ -1,4 +1,6 @@
 import type { Authority } from './authority/authority.js';
+// Static: embedded mode is the default and the hot path of `noburn check`.
+import { LocalAuthority } from './authority/local-authority.js';
 import { resolveConfig } from './config.js';
 import type { ConfigOverrides, NoburnConfig } from './config.js';
 import { NoburnAuthError, NoburnError, NoburnValidationError } from './errors.js';
@@ -58,7 +60,7 @@ export class NoburnGuard {
   authority(): Promise<Authority> {
     this.authorityP ??= this.config.url
       ? import('./remote/remote.js').then((m) => m.createRemoteAuthority(this.config, { now: this.now }))
-      : import('./authority/local-authority.js').then((m) => m.LocalAuthority.open(this.config, { now: this.now }));
+      : Promise.resolve().then(() => LocalAuthority.open(this.config, { now: this.now }));
     return this.authorityP;
   }
 

@@ -1,9 +1,31 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
 import { NoburnStoreError } from '../../errors.js';
 import { migrate } from './schema.js';
+
+let binding: string | undefined;
+const require = createRequire(import.meta.url);
+// Loaded with require(): an ESM import of this CommonJS package makes Node lex its source
+// for named exports on every start-up.
+let DatabaseCtor: typeof BetterSqlite3 | undefined;
+
+/**
+ * The addon's path, given to better-sqlite3 directly: its default lookup goes through the
+ * `bindings` package, which probes several folders on every start-up.
+ */
+function nativeBinding(): string | undefined {
+  if (binding === undefined) {
+    try {
+      binding = require.resolve('better-sqlite3/build/Release/better_sqlite3.node');
+    } catch {
+      binding = '';
+    }
+  }
+  return binding === '' ? undefined : binding;
+}
 
 /**
  * Opens (creating if needed) a ledger file: folder 0700, file 0600, WAL, a busy timeout
@@ -21,7 +43,8 @@ export function openLedgerFile(path: string, opts: { busyTimeoutMs?: number } = 
         // not our file to change (shared ledger owned by another user): leave it
       }
     }
-    const db = new Database(path);
+    DatabaseCtor ??= require('better-sqlite3') as typeof BetterSqlite3;
+    const db = new DatabaseCtor(path, { nativeBinding: nativeBinding() });
     db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
     db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a commit survives a process crash (kill -9); only a power loss

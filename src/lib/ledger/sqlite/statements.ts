@@ -59,10 +59,27 @@ const SQL = {
 
 export type Statements = { readonly [K in keyof typeof SQL]: Statement };
 
+/**
+ * Statements are prepared on first use: a one-shot `noburn check` needs a handful of the
+ * forty, and preparing the rest would be start-up time spent for nothing.
+ */
 export function prepareStatements(db: Database): Statements {
-  const out: Partial<Record<keyof typeof SQL, Statement>> = {};
-  for (const [name, sql] of Object.entries(SQL)) out[name as keyof typeof SQL] = db.prepare(sql);
-  return out as Statements;
+  const cache = new Map<string, Statement>();
+  const out = {} as Record<keyof typeof SQL, Statement>;
+  for (const [name, sql] of Object.entries(SQL)) {
+    Object.defineProperty(out, name, {
+      enumerable: true,
+      get(): Statement {
+        let st = cache.get(name);
+        if (!st) {
+          st = db.prepare(sql);
+          cache.set(name, st);
+        }
+        return st;
+      },
+    });
+  }
+  return out;
 }
 
 export interface RunRow {
