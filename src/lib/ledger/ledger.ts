@@ -31,9 +31,18 @@ export interface LedgerOptions {
   groupCommit?: boolean;
 }
 
+// Only ISO forms: Date.parse alone also takes "1" (2001-01-01), "March 5" and 2026-02-30 (March 2).
+const ISO_DATE = /^(\d{4}-\d{2}-\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+
+function isCalendarDay(day: string): boolean {
+  const ms = Date.parse(`${day}T00:00:00Z`);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === day;
+}
+
 function parseDate(v: string | undefined, name: string): number | null {
   if (v === undefined) return null;
-  const ms = /^\d{4}-\d{2}-\d{2}$/.test(v) ? Date.parse(`${v}T00:00:00Z`) : Date.parse(v);
+  const day = ISO_DATE.exec(v)?.[1];
+  const ms = day === undefined || !isCalendarDay(day) ? NaN : v === day ? Date.parse(`${v}T00:00:00Z`) : Date.parse(v);
   if (Number.isNaN(ms)) throw new NoburnValidationError(`${name} must be a date (YYYY-MM-DD) or an ISO date-time (got ${JSON.stringify(v)})`);
   return ms;
 }
@@ -88,6 +97,7 @@ export class Ledger {
       remaining,
       source: 'ledger',
       unpriced,
+      decisionId: d.decisionId ?? d.reservationId,
     };
   }
 

@@ -1,0 +1,74 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeHomes, runCli, snapshotDist, tempHome, writeConfig } from '../helpers/cli.js';
+import type { Dist } from '../helpers/cli.js';
+
+/**
+ * DESIGN §4/§7, issue 2: nothing heavy is imported on the `check` path. The built CLI runs
+ * with a preload that records every module the process resolves (ESM and CommonJS), and
+ * the test reads which packages were loaded.
+ */
+const RECORDER = join(dirname(fileURLToPath(import.meta.url)), '../helpers/record-loads.mjs');
+const HEAVY = ['ink', 'react', '@pydantic/genai-prices', 'gpt-tokenizer', 'undici', 'pg', 'prom-client', 'zod', 'openai', '@anthropic-ai/sdk'];
+
+let dist: Dist;
+let home: string;
+
+beforeAll(async () => {
+  dist = await snapshotDist();
+  home = tempHome('noburn-imports-');
+});
+
+afterAll(() => {
+  dist?.dispose();
+  removeHomes();
+});
+
+/** Runs the CLI under the recorder and returns the set of npm packages it loaded. */
+async function packagesLoaded(args: string[], input?: string, env: Record<string, string> = {}): Promise<Set<string>> {
+  const file = join(home, `loads-${Math.random().toString(36).slice(2)}.txt`);
+  const r = await runCli(dist.cli, args, { home, nodeArgs: ['--import', RECORDER], env: { ...env, NOBURN_TEST_LOADS: file }, input });
+  expect(r.code, r.stderr).toBe(0);
+  const text = readFileSync(file, 'utf8');
+  rmSync(file);
+  const pkgs = new Set<string>();
+  // Our own copy of dist/ lives under node_modules/.cache: it is noburn itself, not a dependency.
+  const deps = text.split('\n').filter((l) => !l.includes(dist.dir)).join('\n');
+  for (const m of deps.matchAll(/node_modules\/((?:@[^/]+\/)?[^/\s]+)\//g)) pkgs.add(m[1] as string);
+  return pkgs;
+}
+
+const CHECK = ['check', '--model', 'gpt-4o', '--tokens-in', '1000', '--tokens-out', '300'];
+
+describe('the check path loads nothing heavy', () => {
+  it('first check of a model looks its price up once (the recorder sees the price package)', async () => {
+    const pkgs = await packagesLoaded(CHECK);
+    expect(pkgs.has('better-sqlite3')).toBe(true);
+    expect(pkgs.has('@pydantic/genai-prices')).toBe(true);
+  });
+
+  it('once the price is cached in the ledger, check loads only better-sqlite3', async () => {
+    const pkgs = await packagesLoaded(CHECK);
+    expect(pkgs.has('better-sqlite3')).toBe(true); // the recorder works
+    for (const p of HEAVY) expect(pkgs.has(p), `${p} was loaded by check`).toBe(false);
+    expect([...pkgs]).toEqual(['better-sqlite3']);
+  });
+
+  it('check --json, with a user and a config price, stays as light', async () => {
+    writeConfig(home, { prices: { m1: { inputPerMTok: 1, outputPerMTok: 2 } } });
+    try {
+      const pkgs = await packagesLoaded(['check', '--model', 'm1', '--tokens-in', '5', '--tokens-out', '5', '--user', 'u1', '--json']);
+      expect([...pkgs]).toEqual(['better-sqlite3']);
+    } finally {
+      rmSync(join(home, 'config.json'));
+    }
+  });
+
+  it('--prompt-file loads the tokenizer (and only then)', async () => {
+    const pkgs = await packagesLoaded(['check', '--model', 'gpt-4o', '--prompt-file', '-', '--tokens-out', '10'], 'hello there');
+    expect(pkgs.has('gpt-tokenizer')).toBe(true);
+    for (const p of HEAVY.filter((x) => x !== 'gpt-tokenizer')) expect(pkgs.has(p), `${p} was loaded by check --prompt-file`).toBe(false);
+  });
+});

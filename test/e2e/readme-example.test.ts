@@ -1,0 +1,73 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, cleanEnv, removeHomes, snapshotDist, tempHome } from '../helpers/cli.js';
+import type { Dist } from '../helpers/cli.js';
+import { quickStartBlocks, quickStartExample } from '../helpers/readme.js';
+
+/**
+ * The README's quick-start example, run against the built CLI on every `npm test` (the
+ * torture suite runs it again from a fresh clone with `npx`). `noburn` and `npx noburn`
+ * are shell functions that run this tree's dist/cli.js.
+ */
+let dist: Dist;
+
+beforeAll(async () => {
+  dist = await snapshotDist();
+});
+
+afterAll(() => {
+  dist?.dispose();
+  removeHomes();
+});
+
+const SHIMS = [
+  'noburn() { node "$NOBURN_CLI" "$@"; }',
+  'npx() { if [ "$1" = noburn ]; then shift; node "$NOBURN_CLI" "$@"; else echo "the example runs npx $*" >&2; return 127; fi; }',
+  'curl() { echo "curl (stub) $*"; }',
+].join('\n');
+
+describe('README quick start', () => {
+  it('the example runs, and every command in it succeeds', () => {
+    const readme = join(REPO_ROOT, 'README.md');
+    expect(existsSync(readme), 'README.md is missing').toBe(true);
+    const script = quickStartExample(readFileSync(readme, 'utf8'));
+    expect(script, 'no ```sh block that runs noburn under "Quick start"').toMatch(/noburn check\b/);
+    const home = tempHome('noburn-readme-');
+    const r = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', `${SHIMS}\n${script}`], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: cleanEnv({ NOBURN_HOME: join(home, 'ledger'), HOME: home, NOBURN_CLI: dist.cli }),
+    });
+    expect(r.status, `${script}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`).toBe(0);
+    expect(r.stderr).not.toMatch(/^\s+at |internal error|the example runs npx/m);
+    expect(r.stdout).not.toBe('');
+  });
+});
+
+describe('quickStartExample', () => {
+  const sample = [
+    '# tool',
+    '## Install',
+    '```sh\nnpm install\n```',
+    '## Quick start',
+    'Some words.',
+    '```sh\ngit clone x\ncd x\nnpm install\n$ npx noburn check --model m\nnpm test\n```',
+    '```sh\nnoburn watch\n```',
+    '### Sub-section',
+    '```bash\necho in a sub-section\n```',
+    '## Next',
+    '```sh\necho not quick start\n```',
+  ].join('\n');
+
+  it('takes the blocks under the heading, up to the next heading of its level', () => {
+    expect(quickStartBlocks(sample)).toHaveLength(3); // its sub-section's block included
+    expect(quickStartBlocks(sample).join('')).not.toContain('not quick start');
+  });
+
+  it('keeps the first block that runs noburn, without clone/install/test lines and prompts', () => {
+    expect(quickStartExample(sample)).toBe('npx noburn check --model m');
+    expect(quickStartExample('# no quick start here\n```sh\nnoburn check\n```')).toBe('');
+  });
+});
