@@ -104,6 +104,7 @@ export function buildProgram(out: Output, setCode: (code: number) => void): Comm
   );
 
   const budget = program.command('budget').description('set and show caps');
+  example(budget, 'noburn budget set --project 50 --period month && noburn budget show');
   example(
     json(
       budget
@@ -146,6 +147,53 @@ function registerLater(program: Command, out: Output, act: <A extends unknown[]>
   void program;
   void out;
   void act;
+
+  example(
+    json(
+      program
+        .command('watch')
+        .description('live dashboard of spend per user and per run (q quits)')
+        .option('--remote', "also pull the server's event feed (NOBURN_URL) into the local mirror")
+        .option('--once', 'print one frame and exit'),
+    ),
+    'noburn watch',
+  ).action(act(async (o: Opts) => (await import('./commands/watch.js')).watchCommand(o as never, out)));
+
+  // serve + keys (shared authority)
+  const storeOpt = '--store <spec>';
+  const storeHelp = 'SQLite file or postgres:// URL (default: $NOBURN_STORE, else $NOBURN_HOME/noburn.db)';
+  example(
+    json(
+      program
+        .command('serve')
+        .description('run the HTTP authority (docs/api.md) until SIGTERM/SIGINT; JSON logs on stderr')
+        .option('--host <host>', 'address to bind', '127.0.0.1')
+        .option('--port <port>', 'port to listen on (0 = any free port)', '8787')
+        .option(storeOpt, storeHelp),
+    ),
+    'noburn serve --port 8787 --store /var/lib/noburn/noburn.db',
+  ).action(act(async (o: Opts) => (await import('./commands/serve.js')).serveCommand(o as never, out)));
+  const keys = program.command('keys').description('API keys for noburn serve (stored only as hashes)');
+  example(
+    json(
+      keys
+        .command('create')
+        .description('create a key and print it alone on stdout (shown once)')
+        .addOption(new Option('--role <role>', 'app: check, record, runs; admin: also budgets and keys').argParser(choiceArg(['app', 'admin'] as const)).default('app'))
+        .option('--project <id>', 'the project the key belongs to', idArg, 'default')
+        .option('--label <label>', 'a note to recognise the key by', idArg)
+        .option(storeOpt, storeHelp),
+    ),
+    'KEY=$(noburn keys create --role admin --project acme)',
+  ).action(act(async (o: Opts) => (await import('./commands/keys.js')).keysCreateCommand(o as never, out)));
+  example(
+    json(keys.command('list').description('list keys (never the keys themselves)').option('--project <id>', 'only this project', idArg).option(storeOpt, storeHelp)),
+    'noburn keys list --project acme',
+  ).action(act(async (o: Opts) => (await import('./commands/keys.js')).keysListCommand(o as never, out)));
+  example(
+    json(keys.command('revoke').description('revoke a key (a running server refuses it within a second)').argument('<id>', 'key id (key_...)', idArg).option(storeOpt, storeHelp)),
+    'noburn keys revoke key_AbCdEf123456',
+  ).action(act(async (id: string, o: Opts) => (await import('./commands/keys.js')).keysRevokeCommand(id, o as never, out)));
 }
 
 /** Parses argv, runs the command, and returns the exit code. Never throws. */

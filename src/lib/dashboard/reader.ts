@@ -2,8 +2,11 @@ import { existsSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database, Statement } from 'better-sqlite3';
 import { windowKey, windowStart, type Period } from '../periods.js';
-import { BURN_BUCKET_MS, BURN_BUCKETS, BURN_RATE_WINDOW_MS, BurnTracker } from './burn.js';
-import type { DashboardBlocked, DashboardBurn, DashboardProject, DashboardRun, DashboardSnapshot, DashboardUser } from './snapshot.js';
+import { BURN_BUCKET_MS, BURN_BUCKETS, BURN_RATE_WINDOW_MS, BURN_SPAN_MS, BurnTracker } from './burn.js';
+import type { DashboardBlocked, DashboardBurn, DashboardProject, DashboardRun, DashboardSnapshot } from './snapshot.js';
+import { EventTail } from './tail.js';
+import { UserUsageCache } from './users.js';
+import type { UserBudget } from './users.js';
 
 export interface DashboardReaderOptions {
   dbPath: string;
@@ -26,9 +29,6 @@ interface UsageRow {
   blocked_calls: number;
   unpriced_calls: number;
   last_at: number | null;
-}
-interface UserUsageRow extends UsageRow {
-  subject: string;
 }
 interface BudgetRow {
   scope: string;
@@ -69,7 +69,6 @@ interface Statements {
   budgets: Statement<[string], BudgetRow>;
   projectUsage: Statement<[string, string], UsageRow>;
   projectHeld: Statement<[string, number], { n: number | null }>;
-  userUsage: Statement<[string, string, string, string], UserUsageRow>;
   userHeld: Statement<[string, number], HeldRow>;
   runs: Statement<[string, string, number], RunRow>;
   runsFiltered: Statement<[string, string, string, number], RunRow>;
@@ -86,10 +85,6 @@ function prepare(db: Database): Statements {
     budgets: db.prepare('SELECT scope, subject, cap_nano, period FROM budgets WHERE project_id = ?'),
     projectUsage: db.prepare(`SELECT ${USAGE_COLS} FROM usage WHERE project_id = ? AND scope = 'project' AND subject = '' AND window = ?`),
     projectHeld: db.prepare('SELECT SUM(amount_nano) AS n FROM holds WHERE project_id = ? AND expires_at > ?'),
-    // One pass over the project's user rows (primary key prefix), keeping the windows a cap can use.
-    userUsage: db.prepare(
-      `SELECT subject, ${USAGE_COLS} FROM usage WHERE project_id = ? AND scope = 'user' AND window IN (?, ?, ?, 'total')`,
-    ),
     userHeld: db.prepare(
       'SELECT user_id AS k, SUM(amount_nano) AS n FROM holds WHERE project_id = ? AND user_id IS NOT NULL AND expires_at > ? GROUP BY user_id',
     ),
@@ -101,9 +96,10 @@ function prepare(db: Database): Statements {
     runHeld: db.prepare(
       'SELECT run_id AS k, SUM(amount_nano) AS n FROM holds WHERE project_id = ? AND run_id IS NOT NULL AND expires_at > ? GROUP BY run_id',
     ),
-    // Newest first through the partial index events_blocked (blocked, seq).
+    // Newest first through the partial index events_blocked (blocked, seq). A run_end event
+    // carries blocked = exhausted: it is not a decision.
     blocked: db.prepare(
-      'SELECT seq, ts, kind, user_id, run_id, model, amount_nano, reason FROM events WHERE blocked = 1 AND project_id = ? ORDER BY seq DESC LIMIT ?',
+      "SELECT seq, ts, kind, user_id, run_id, model, amount_nano, reason FROM events WHERE blocked = 1 AND project_id = ? AND kind IN ('check', 'record') ORDER BY seq DESC LIMIT ?",
     ),
   };
 }
@@ -179,21 +175,32 @@ function projectExhaustion(project: DashboardProject, rate: number, now: number)
   return { kind: 'at', atMs };
 }
 
+const TAIL_SLACK_MS = 5 * 60_000;
+
 function toHeldMap(rows: readonly HeldRow[]): Map<string, number> {
   return new Map(rows.map((r) => [r.k, r.n]));
+}
+
+/** What is kept between refreshes of one open ledger. */
+interface Live {
+  db: Database;
+  stmts: Statements;
+  tail: EventTail;
+  burn: BurnTracker;
+  users: UserUsageCache;
 }
 
 /**
  * A read-only view of the SQLite ledger for the dashboard. Opens the file read-only (it
  * never takes a write lock), notices other processes' commits with `PRAGMA data_version`
- * (one cheap call, no query), and reads one consistent snapshot inside a read transaction
- * from the summary rows (usage, runs, budgets), the holds, the blocked-events index and
- * the recent record events.
+ * (one cheap call, no query), and reads one consistent snapshot inside a read transaction.
+ * Each refresh costs what was written since the last one: totals come from the summary
+ * rows (usage, runs, budgets), new events are read after a seq cursor (the burn rate and
+ * which users to re-read), runs are read newest first with a LIMIT, the blocked feed
+ * through its partial index. Nothing scans the event table.
  */
 export class DashboardReader {
-  private db: Database | null = null;
-  private stmts: Statements | null = null;
-  private burn: BurnTracker | null = null;
+  private live: Live | null = null;
   private lastVersion: number | null = null;
   /** Why the ledger is not open: no file yet, a file without tables yet, or an error message. */
   private closedWhy: 'missing' | 'unmigrated' | { error: string } = 'missing';
@@ -214,13 +221,14 @@ export class DashboardReader {
    * The first call returns true.
    */
   changed(): boolean {
-    if (!this.ensureOpen()) {
+    const live = this.ensureOpen();
+    if (live === null) {
       const was = this.lastVersion;
       this.lastVersion = this.closedWhy === 'missing' ? -1 : this.closedWhy === 'unmigrated' ? -2 : -3;
       return was !== this.lastVersion;
     }
     try {
-      const v = (this.db as Database).pragma('data_version', { simple: true }) as number;
+      const v = live.db.pragma('data_version', { simple: true }) as number;
       if (v === this.lastVersion) return false;
       this.lastVersion = v;
       return true;
@@ -232,7 +240,8 @@ export class DashboardReader {
   /** Reads the whole dashboard. Never throws: problems come back as status "error". */
   read(now: number, options: ReadOptions = {}): DashboardSnapshot {
     const { projectId, dbPath } = this.opts;
-    if (!this.ensureOpen()) {
+    const live = this.ensureOpen();
+    if (live === null) {
       const why = this.closedWhy;
       if (why === 'missing') {
         return emptySnapshot(projectId, dbPath, now, 'missing', `No ledger at ${dbPath} yet: it is created by the first noburn check, record or run.`);
@@ -240,66 +249,52 @@ export class DashboardReader {
       if (why === 'unmigrated') return emptySnapshot(projectId, dbPath, now, 'empty', `No spend recorded yet in ${dbPath}.`);
       return emptySnapshot(projectId, dbPath, now, 'error', why.error);
     }
-    const db = this.db as Database;
     try {
-      return db.transaction(() => this.readIn(now, options))();
+      return live.db.transaction(() => this.readIn(live, now, options))();
     } catch (e) {
-      const msg = (e as Error).message;
-      if (/no such table/i.test(msg)) {
-        // A ledger file that has not been migrated yet: nothing recorded.
-        this.close();
-        return emptySnapshot(projectId, dbPath, now, 'empty', `No spend recorded yet in ${dbPath}.`);
-      }
-      return emptySnapshot(projectId, dbPath, now, 'error', `Cannot read the ledger ${dbPath}: ${msg}`);
+      // Start again from a fresh connection on the next read (the file may have been replaced).
+      this.close();
+      return emptySnapshot(projectId, dbPath, now, 'error', `Cannot read the ledger ${dbPath}: ${(e as Error).message}`);
     }
   }
 
   close(): void {
-    this.db?.close();
-    this.db = null;
-    this.stmts = null;
-    this.burn = null;
+    this.live?.db.close();
+    this.live = null;
   }
 
-  private ensureOpen(): boolean {
-    if (this.db !== null) return true;
-    if (!existsSync(this.opts.dbPath)) {
+  private ensureOpen(): Live | null {
+    if (this.live !== null) return this.live;
+    const { dbPath, projectId } = this.opts;
+    if (!existsSync(dbPath)) {
       this.closedWhy = 'missing';
-      return false;
+      return null;
     }
+    let db: Database | null = null;
     try {
-      const db = new BetterSqlite3(this.opts.dbPath, { readonly: true, fileMustExist: true });
-      try {
-        this.stmts = prepare(db);
-        this.burn = new BurnTracker(db, this.opts.projectId);
-      } catch (e) {
-        db.close();
-        // The tables are not there yet (a brand-new file): try again on the next poll.
-        if (/no such table/i.test((e as Error).message)) {
-          this.closedWhy = 'unmigrated';
-          return false;
-        }
-        throw e;
-      }
-      this.db = db;
-      return true;
+      db = new BetterSqlite3(dbPath, { readonly: true, fileMustExist: true });
+      this.live = { db, stmts: prepare(db), tail: new EventTail(db, projectId), burn: new BurnTracker(), users: new UserUsageCache(db, projectId) };
+      return this.live;
     } catch (e) {
-      this.closedWhy = { error: `Cannot open the ledger ${this.opts.dbPath}: ${(e as Error).message}` };
-      return false;
+      db?.close();
+      const msg = (e as Error).message;
+      // A brand-new file whose tables are not there yet: try again on the next poll.
+      this.closedWhy = /no such table/i.test(msg) ? 'unmigrated' : { error: `Cannot open the ledger ${dbPath}: ${msg}` };
+      return null;
     }
   }
 
-  private readIn(now: number, options: ReadOptions): DashboardSnapshot {
-    const s = this.stmts as Statements;
+  private readIn(live: Live, now: number, options: ReadOptions): DashboardSnapshot {
+    const s = live.stmts;
     const { projectId, dbPath } = this.opts;
 
     let projectBudget: BudgetRow | undefined;
-    let defaultUser: BudgetRow | undefined;
-    const userBudgets = new Map<string, BudgetRow>();
+    let defaultUser: UserBudget | null = null;
+    const userBudgets = new Map<string, UserBudget>();
     for (const b of s.budgets.all(projectId)) {
       if (b.scope === 'project') projectBudget = b;
-      else if (b.scope === 'default_user') defaultUser = b;
-      else if (b.scope === 'user') userBudgets.set(b.subject, b);
+      else if (b.scope === 'default_user') defaultUser = { capNano: b.cap_nano, period: b.period };
+      else if (b.scope === 'user') userBudgets.set(b.subject, { capNano: b.cap_nano, period: b.period });
     }
 
     const total = s.projectUsage.get(projectId, 'total');
@@ -320,8 +315,17 @@ export class DashboardReader {
       lastAt: total?.last_at ?? null,
     };
 
-    const users = this.readUsers(projectId, now, userBudgets, defaultUser);
-    const runs = this.readRuns(projectId, now, options.runFilter);
+    // New events: the burn rate, and which users to re-read. The first read looks a little
+    // further back than the sparkline: writers' clocks and batching reorder events slightly.
+    const touched = new Set<string>();
+    const continued = live.tail.read(now, BURN_SPAN_MS + TAIL_SLACK_MS, () => live.burn.clear(), (e) => {
+      if (e.kind === 'record') live.burn.add(e.ts, e.amount_nano, now);
+      if (e.user_id !== null) touched.add(e.user_id);
+    });
+    live.users.sync(now, continued ? touched : null);
+    const users = live.users.users(userBudgets, defaultUser, toHeldMap(s.userHeld.all(projectId, now)));
+
+    const runs = this.readRuns(s, projectId, now, options.runFilter);
     let runsTotal = 0;
     let runsOpen = 0;
     for (const c of s.runCounts.all(projectId)) {
@@ -339,9 +343,7 @@ export class DashboardReader {
       reason: r.reason,
     }));
 
-    const tracker = this.burn as BurnTracker;
-    tracker.update(now);
-    const { buckets, rateNanoPerMin } = tracker.view(now);
+    const { buckets, rateNanoPerMin } = live.burn.view(now);
     const burn: DashboardBurn = {
       bucketMs: BURN_BUCKET_MS,
       buckets,
@@ -368,61 +370,7 @@ export class DashboardReader {
     };
   }
 
-  private readUsers(
-    projectId: string,
-    now: number,
-    budgets: ReadonlyMap<string, BudgetRow>,
-    defaultUser: BudgetRow | undefined,
-  ): DashboardUser[] {
-    const s = this.stmts as Statements;
-    const keys = { day: windowKey('day', now), week: windowKey('week', now), month: windowKey('month', now), total: 'total' };
-    // subject -> window key -> row
-    const rows = new Map<string, Map<string, UserUsageRow>>();
-    for (const r of s.userUsage.iterate(projectId, keys.day, keys.week, keys.month)) {
-      let m = rows.get(r.subject);
-      if (m === undefined) rows.set(r.subject, (m = new Map()));
-      m.set(r.window, r);
-    }
-    const held = toHeldMap(s.userHeld.all(projectId, now));
-    const out: DashboardUser[] = [];
-    for (const [userId, windows] of rows) {
-      const own = budgets.get(userId);
-      const budget = own ?? defaultUser;
-      const row = windows.get(budget === undefined ? 'total' : keys[budget.period]);
-      out.push({
-        userId,
-        spentNano: row?.spent_nano ?? 0,
-        heldNano: held.get(userId) ?? 0,
-        capNano: budget?.cap_nano ?? null,
-        period: budget?.period ?? null,
-        capSource: own !== undefined ? 'user' : budget !== undefined ? 'default' : null,
-        calls: row?.calls ?? 0,
-        blockedCalls: row?.blocked_calls ?? 0,
-        unpricedCalls: row?.unpriced_calls ?? 0,
-        lastAt: windows.get('total')?.last_at ?? row?.last_at ?? null,
-      });
-    }
-    // Users with an explicit cap and no spend yet are shown too.
-    for (const [userId, b] of budgets) {
-      if (rows.has(userId)) continue;
-      out.push({
-        userId,
-        spentNano: 0,
-        heldNano: held.get(userId) ?? 0,
-        capNano: b.cap_nano,
-        period: b.period,
-        capSource: 'user',
-        calls: 0,
-        blockedCalls: 0,
-        unpricedCalls: 0,
-        lastAt: null,
-      });
-    }
-    return out;
-  }
-
-  private readRuns(projectId: string, now: number, filter: string | undefined): DashboardRun[] {
-    const s = this.stmts as Statements;
+  private readRuns(s: Statements, projectId: string, now: number, filter: string | undefined): DashboardRun[] {
     const needle = filter?.trim().toLowerCase() ?? '';
     const fetch = (status: string, limit: number): RunRow[] =>
       limit <= 0 ? [] : needle === '' ? s.runs.all(projectId, status, limit) : s.runsFiltered.all(projectId, status, needle, limit);

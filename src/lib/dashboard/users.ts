@@ -1,0 +1,99 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { windowKey, type Period } from '../periods.js';
+import type { DashboardUser } from './snapshot.js';
+
+interface UsageRow {
+  window: string;
+  spent_nano: number;
+  calls: number;
+  blocked_calls: number;
+  unpriced_calls: number;
+  last_at: number | null;
+}
+interface SubjectRow extends UsageRow {
+  subject: string;
+}
+
+export interface UserBudget {
+  capNano: number;
+  period: Period;
+}
+
+type Keys = Readonly<Record<Period, string>>;
+
+/** More users touched than this since the last refresh: one pass over all of them is cheaper. */
+const FULL_RELOAD_OVER = 200;
+
+function keysAt(now: number): Keys {
+  return { day: windowKey('day', now), week: windowKey('week', now), month: windowKey('month', now), total: 'total' };
+}
+
+/**
+ * The end users' usage rows for the current day, week and month windows and all time, kept
+ * between refreshes. A full load is one pass over the project's user rows (their primary
+ * key prefix); after it, a refresh re-reads only the users that new events touched (four
+ * primary-key seeks each), and a full load happens again only when a window rolls over.
+ */
+export class UserUsageCache {
+  private keys: Keys | null = null;
+  private readonly rows = new Map<string, Map<string, UsageRow>>();
+  private readonly all: Statement<[string, string, string, string], SubjectRow>;
+  private readonly one: Statement<[string, string, string, string, string], UsageRow>;
+
+  constructor(db: Database, private readonly projectId: string) {
+    const cols = 'window, spent_nano, calls, blocked_calls, unpriced_calls, last_at';
+    const windows = "window IN (?, ?, ?, 'total')";
+    this.all = db.prepare(`SELECT subject, ${cols} FROM usage WHERE project_id = ? AND scope = 'user' AND ${windows}`);
+    this.one = db.prepare(`SELECT ${cols} FROM usage WHERE project_id = ? AND scope = 'user' AND subject = ? AND ${windows}`);
+  }
+
+  /** Brings the cache up to date: `touched` users re-read, or everything when null. */
+  sync(now: number, touched: ReadonlySet<string> | null): void {
+    const keys = keysAt(now);
+    const same = this.keys !== null && this.keys.day === keys.day && this.keys.week === keys.week && this.keys.month === keys.month;
+    if (touched === null || !same || touched.size > FULL_RELOAD_OVER) {
+      this.keys = keys;
+      this.rows.clear();
+      for (const r of this.all.iterate(this.projectId, keys.day, keys.week, keys.month)) this.put(r.subject, r);
+      return;
+    }
+    for (const userId of touched) {
+      this.rows.delete(userId);
+      for (const r of this.one.iterate(this.projectId, userId, keys.day, keys.week, keys.month)) this.put(userId, r);
+    }
+  }
+
+  private put(userId: string, r: UsageRow): void {
+    let m = this.rows.get(userId);
+    if (m === undefined) this.rows.set(userId, (m = new Map()));
+    m.set(r.window, r);
+  }
+
+  /** One row per user: spend in the window of the cap that applies (explicit, else default), else all time. */
+  users(budgets: ReadonlyMap<string, UserBudget>, defaultCap: UserBudget | null, held: ReadonlyMap<string, number>): DashboardUser[] {
+    const keys = this.keys;
+    if (keys === null) return [];
+    const out: DashboardUser[] = [];
+    const row = (userId: string, windows: ReadonlyMap<string, UsageRow> | undefined): DashboardUser => {
+      const own = budgets.get(userId);
+      const b = own ?? defaultCap;
+      const r = windows?.get(keys[b?.period ?? 'total']);
+      return {
+        userId,
+        spentNano: r?.spent_nano ?? 0,
+        heldNano: held.get(userId) ?? 0,
+        capNano: b?.capNano ?? null,
+        period: b?.period ?? null,
+        capSource: own !== undefined ? 'user' : b !== null ? 'default' : null,
+        calls: r?.calls ?? 0,
+        blockedCalls: r?.blocked_calls ?? 0,
+        unpricedCalls: r?.unpriced_calls ?? 0,
+        lastAt: windows?.get('total')?.last_at ?? r?.last_at ?? null,
+      };
+    };
+    for (const [userId, windows] of this.rows) out.push(row(userId, windows));
+    // Users with their own cap and no spend yet are shown too.
+    for (const userId of budgets.keys()) if (!this.rows.has(userId)) out.push(row(userId, undefined));
+    return out;
+  }
+}

@@ -1,0 +1,42 @@
+import type { NoburnConfig } from '../lib/config.js';
+import { NoburnConfigError } from '../lib/errors.js';
+import type { SyncFn } from './hooks/use-remote-sync.js';
+
+interface MirrorSyncModule {
+  syncMirror?: (config: NoburnConfig) => Promise<number>;
+  closeMirrorSync?: () => Promise<void>;
+}
+
+export type MirrorSyncLoader = () => Promise<unknown>;
+
+/** The pull of `watch --remote`, and what to close when the dashboard ends. */
+export interface MirrorSync {
+  sync: SyncFn;
+  close(): Promise<void>;
+}
+
+/** src/lib/remote/mirror-sync.ts, imported only by `watch --remote`. */
+const loadDefault: MirrorSyncLoader = () => import('../lib/remote/mirror-sync.js');
+
+/**
+ * Loads the mirror sync. A build without it, or a module that fails to load, becomes a
+ * pull that fails with a clear message (shown on screen), never a crash.
+ */
+export async function loadMirrorSync(config: NoburnConfig, load: MirrorSyncLoader = loadDefault): Promise<MirrorSync> {
+  let failure: Error;
+  try {
+    const mod = (await load()) as MirrorSyncModule;
+    const { syncMirror, closeMirrorSync } = mod;
+    if (typeof syncMirror === 'function') {
+      return { sync: () => syncMirror(config), close: () => (typeof closeMirrorSync === 'function' ? closeMirrorSync() : Promise.resolve()) };
+    }
+    failure = new NoburnConfigError('remote sync (watch --remote) is not available in this build');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    failure =
+      code === 'ERR_MODULE_NOT_FOUND'
+        ? new NoburnConfigError('remote sync (watch --remote) is not available in this build')
+        : new NoburnConfigError(`remote sync could not be loaded: ${(e as Error).message}`);
+  }
+  return { sync: () => Promise.reject(failure), close: () => Promise.resolve() };
+}

@@ -1,0 +1,170 @@
+import { render } from 'ink-testing-library';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ReadOptions } from '../../src/lib/dashboard/reader.js';
+import type { DashboardSnapshot } from '../../src/lib/dashboard/snapshot.js';
+import { NoburnAuthError, NoburnUnreachableError } from '../../src/lib/errors.js';
+import { App } from '../../src/tui/App.js';
+import type { SyncFn } from '../../src/tui/hooks/use-remote-sync.js';
+import { NOW, USD, fixedSnapshot } from './fixtures.js';
+
+/**
+ * The container with a fake ledger source: polling (re-read only when changed), keys,
+ * the remote banner, and that unmounting stops every timer.
+ */
+class FakeSource {
+  snapshot: DashboardSnapshot = fixedSnapshot();
+  dirty = false;
+  reads = 0;
+  lastOptions: ReadOptions | undefined;
+  changed(): boolean {
+    const d = this.dirty;
+    this.dirty = false;
+    return d;
+  }
+  read(now: number, options?: ReadOptions): DashboardSnapshot {
+    this.reads++;
+    this.lastOptions = options;
+    return { ...this.snapshot, generatedAt: now };
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const KEYS = { tab: '\t', down: '\u001b[B', up: '\u001b[A', pageDown: '\u001b[6~', enter: '\r', escape: '\u001b', ctrlC: '\u0003' };
+
+async function until(cond: () => boolean, what: string, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+const mounted: (() => void)[] = [];
+afterEach(() => {
+  for (const u of mounted.splice(0)) u();
+});
+
+function mount(source: FakeSource, sync: SyncFn | null = null) {
+  const app = render(<App source={source} clock={() => NOW} color={false} mode={sync ? 'remote' : 'local'} sync={sync} keys pollMs={10} staleMs={60_000} />);
+  mounted.push(app.unmount);
+  const frame = () => app.lastFrame() ?? '';
+  const press = async (...keys: string[]) => {
+    for (const k of keys) {
+      app.stdin.write(k);
+      await sleep(20);
+    }
+  };
+  return { app, frame, press };
+}
+
+describe('App (container)', () => {
+  it('re-reads only when the ledger changed, and shows the new figures', async () => {
+    const src = new FakeSource();
+    const { frame } = mount(src);
+    expect(frame()).toMatch(/alice +\$1\.70 /);
+    const before = src.reads;
+    await sleep(100);
+    expect(src.reads).toBe(before); // ten polls, nothing changed, no read
+
+    src.snapshot = fixedSnapshot({
+      users: fixedSnapshot().users.map((u) => (u.userId === 'alice' ? { ...u, spentNano: 1.95 * USD } : u)),
+    });
+    src.dirty = true;
+    await until(() => /alice +\$1\.95 /.test(frame()), 'the new figure');
+    expect(src.reads).toBe(before + 1);
+  });
+
+  it('tab moves the focus, s cycles the sort of the focused table', async () => {
+    const { frame, press } = mount(new FakeSource());
+    expect(frame()).toContain('▶ Users');
+    await press('s');
+    expect(frame()).toContain('sort % of cap ↓');
+    await press(KEYS.tab);
+    expect(frame()).toContain('▶ Runs');
+    expect(frame()).toContain('  Users');
+    await press('s');
+    expect(frame()).toContain('sort spend ↓ · 1-3 of 3'); // runs by spend
+    const runs = frame().split('\n').filter((l) => l.startsWith('run_'));
+    expect(runs.map((l) => l.split(' ')[0])).toEqual(['run_old', 'run_agent7', 'run_nightly']);
+    await press(KEYS.tab, KEYS.tab);
+    expect(frame()).toContain('▶ Users');
+  });
+
+  it('arrows and PageDown scroll the focused table', async () => {
+    const src = new FakeSource();
+    const user = fixedSnapshot().users[0]!;
+    src.snapshot = fixedSnapshot({ users: Array.from({ length: 30 }, (_, i) => ({ ...user, userId: `u${String(i).padStart(2, '0')}`, spentNano: (100 - i) * USD })) });
+    const { frame, press } = mount(src);
+    expect(frame()).toContain('1-5 of 30');
+    await press(KEYS.down);
+    expect(frame()).toContain('2-6 of 30');
+    await press(KEYS.pageDown);
+    expect(frame()).toContain('6-10 of 30');
+    await press(KEYS.up);
+    expect(frame()).toContain('5-9 of 30');
+    for (let i = 0; i < 8; i++) await press(KEYS.pageDown);
+    expect(frame()).toContain('26-30 of 30');
+  });
+
+  it('/ filters by id (the runs through the reader too); enter keeps it, escape clears it', async () => {
+    const src = new FakeSource();
+    const { frame, press } = mount(src);
+    await press('/', 'a', 'l', 'i');
+    expect(frame()).toContain('/ filter by id: ali█');
+    expect(frame()).toContain('Users 5 · filter "ali": 1');
+    await until(() => src.lastOptions?.runFilter === 'ali', 'the reader to get the filter');
+    await press(KEYS.enter);
+    expect(frame()).toContain('filter "ali" · tab focus');
+    // q while typing a filter is a letter, not quit
+    await press('/', 'q');
+    expect(frame()).toContain('/ filter by id: aliq█');
+    await press(KEYS.escape);
+    await until(() => !frame().includes('filter "'), 'the filter to clear');
+    expect(frame()).toContain('Users 5 · *default cap');
+  });
+
+  it('q quits: the app unmounts and stops polling', async () => {
+    const src = new FakeSource();
+    const { frame, press } = mount(src);
+    await press('q');
+    const reads = src.reads;
+    src.dirty = true;
+    await sleep(60);
+    expect(src.reads).toBe(reads);
+    expect(frame()).toContain('noburn watch'); // the last frame stays on screen
+  });
+
+  it('Ctrl-C quits too', async () => {
+    const src = new FakeSource();
+    const { press } = mount(src);
+    await press(KEYS.ctrlC);
+    const reads = src.reads;
+    src.dirty = true;
+    await sleep(60);
+    expect(src.reads).toBe(reads);
+  });
+
+  it('remote: an unreachable server is a banner (no stack trace) and clears once the server answers', async () => {
+    let fail: Error | null = new NoburnUnreachableError('connect ECONNREFUSED 127.0.0.1:9');
+    let calls = 0;
+    const sync: SyncFn = () => {
+      calls++;
+      return fail ? Promise.reject(fail) : Promise.resolve(0);
+    };
+    const { frame } = mount(new FakeSource(), sync);
+    await until(() => frame().includes('Server unreachable'), 'the banner');
+    expect(frame()).toContain('Server unreachable (connect ECONNREFUSED 127.0.0.1:9) · showing the local mirror, retrying in 1s');
+    expect(frame()).not.toMatch(/\n\s+at /);
+    fail = null;
+    await until(() => !frame().includes('Server unreachable'), 'the banner to clear', 3000);
+    const n = calls;
+    await sleep(100);
+    expect(calls).toBeGreaterThan(n); // pulls on every tick while healthy
+  });
+
+  it('remote: a refused key says so', async () => {
+    const { frame } = mount(new FakeSource(), () => Promise.reject(new NoburnAuthError('the server refused the API key (401)')));
+    await until(() => frame().includes('Server refused the API key'), 'the banner');
+    expect(frame()).toContain('check NOBURN_API_KEY');
+  });
+});
