@@ -1,0 +1,316 @@
+import type { Period } from '../../../src/lib/periods.js';
+import type { BlockReason } from '../../../src/lib/types.js';
+import { FALLBACK, PRICED, modelCost } from './prices.js';
+import type { NanoPrice } from './prices.js';
+import { sameWindow } from './windows.js';
+
+/**
+ * A reference model of DESIGN §3 in plain integers (nano-dollars): caps, holds, records,
+ * runs. It is deliberately naive (lists and sums, no summary rows, no SQL) so that it can
+ * be read against the design and trusted as the oracle of the property tests.
+ */
+export interface MCap {
+  cap: number;
+  period: Period;
+}
+
+export interface MHold {
+  id: string;
+  project: string;
+  user: string | null;
+  run: string | null;
+  model: string;
+  amount: number;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface MRun {
+  id: string;
+  project: string;
+  cap: number | null;
+  open: boolean;
+  exhausted: boolean;
+  spent: number;
+  calls: number;
+  blocked: number;
+  unpriced: number;
+  startedAt: number;
+  endedAt: number | null;
+}
+
+export interface MRecord {
+  project: string;
+  key: string;
+  ts: number;
+  user: string | null;
+  run: string | null;
+  model: string;
+  tokensIn: number;
+  tokensOut: number;
+  cached: number;
+  cacheWrite: number;
+  cost: number;
+  unpriced: boolean;
+  wasBlocked: boolean;
+  reservationId: string | null;
+}
+
+/** What a settled record or a blocked check adds to the counters of its scopes. */
+export interface MContribution {
+  project: string;
+  kind: 'record' | 'check';
+  ts: number;
+  user: string | null;
+  run: string | null;
+  model: string;
+  spent: number;
+  calls: number;
+  blocked: number;
+  unpriced: number;
+  tokensIn: number;
+  tokensOut: number;
+}
+
+export interface MCheck {
+  model: string;
+  tokensIn: number;
+  tokensOut: number;
+  user: string | null;
+  run: string | null;
+}
+
+export interface MRecordIn extends MCheck {
+  cached: number;
+  cacheWrite: number;
+  /** Given cost (costUsd), or null to price from tokens. */
+  costNano: number | null;
+  wasBlocked: boolean;
+  reservationId: string | null;
+  key: string;
+}
+
+export interface MDecision {
+  blocked: boolean;
+  reason: BlockReason | null;
+  estimate: number;
+  unpriced: boolean;
+  remaining: { project?: number; user?: number; run?: number };
+}
+
+/** One entry of the event feed, as far as DESIGN pins it (ids of blocked checks are random). */
+export interface MEvent {
+  kind: 'check' | 'record' | 'run_start' | 'run_end' | 'budget';
+  ts: number;
+  user: string | null;
+  run: string | null;
+  model: string | null;
+  amount: number;
+  blocked: boolean;
+  reason: BlockReason | null;
+  /** The idempotency key of a record, the id of a run; null where not pinned. */
+  ref: string | null;
+}
+
+export class ProjectState {
+  readonly events: MEvent[] = [];
+  projectCap: MCap | null = null;
+  defaultUserCap: MCap | null = null;
+  readonly userCaps = new Map<string, MCap>();
+  readonly records = new Map<string, MRecord>();
+  readonly contributions: MContribution[] = [];
+}
+
+export class LedgerModel {
+  readonly projects = new Map<string, ProjectState>();
+  readonly runs = new Map<string, MRun>();
+  /** Holds in creation order (the order "oldest open hold" follows). Released holds are removed. */
+  holds: MHold[] = [];
+
+  constructor(
+    public now: number,
+    readonly holdTtlMs: number,
+    /** DESIGN §3 for a model with no price: block it, allow it unpriced, or price it at the configured fallback. */
+    readonly unknownModel: 'block' | 'allow' | 'fallback',
+  ) {}
+
+  priceOf(model: string): NanoPrice | undefined {
+    return PRICED[model] ?? (this.unknownModel === 'fallback' ? FALLBACK : undefined);
+  }
+
+  project(p: string): ProjectState {
+    let s = this.projects.get(p);
+    if (!s) {
+      s = new ProjectState();
+      this.projects.set(p, s);
+    }
+    return s;
+  }
+
+  live(h: MHold): boolean {
+    return h.expiresAt > this.now;
+  }
+
+  held(filter: (h: MHold) => boolean): number {
+    return this.holds.filter((h) => this.live(h) && filter(h)).reduce((a, h) => a + h.amount, 0);
+  }
+
+  /** Settled spend of a scope in the window of `period` that contains now. */
+  spentInWindow(p: string, user: string | null, period: Period): number {
+    return this.project(p)
+      .contributions.filter((c) => (user === null || c.user === user) && sameWindow(period, c.ts, this.now))
+      .reduce((a, c) => a + c.spent, 0);
+  }
+
+  userCap(p: string, user: string): MCap | null {
+    const s = this.project(p);
+    return s.userCaps.get(user) ?? s.defaultUserCap;
+  }
+
+  /** The run a check or record names, if it exists in this project. */
+  runOf(p: string, runId: string | null): MRun | undefined {
+    if (runId === null) return undefined;
+    const r = this.runs.get(runId);
+    return r && r.project === p ? r : undefined;
+  }
+
+  estimate(model: string, tokensIn: number, tokensOut: number): { estimate: number; unpriced: boolean } {
+    const price = this.priceOf(model);
+    return price ? { estimate: modelCost(price, { tokensIn, tokensOut }), unpriced: false } : { estimate: 0, unpriced: true };
+  }
+
+  /** The decision DESIGN §3 prescribes. Call takeHold() with the ledger's id when it allows. */
+  check(p: string, c: MCheck): MDecision {
+    const { estimate: e, unpriced } = this.estimate(c.model, c.tokensIn, c.tokensOut);
+    const remaining: MDecision['remaining'] = {};
+    const out = (reason: BlockReason | null): MDecision => ({ blocked: reason !== null, reason, estimate: e, unpriced, remaining });
+    const run = this.runOf(p, c.run);
+    const block = (reason: BlockReason): MDecision => {
+      this.countBlocked(p, c, e, reason, run);
+      return out(reason);
+    };
+    if (c.run !== null && !run) return block('run_not_found');
+    if (run && !run.open) return block('run_ended');
+    if (unpriced && this.unknownModel === 'block') return block('unknown_model_price');
+
+    const caps: { k: 'project' | 'user' | 'run'; cap: number; used: number; reason: BlockReason }[] = [];
+    const s = this.project(p);
+    if (s.projectCap) {
+      const used = this.spentInWindow(p, null, s.projectCap.period) + this.held((h) => h.project === p);
+      caps.push({ k: 'project', cap: s.projectCap.cap, used, reason: 'project_budget_exceeded' });
+    }
+    const ucap = c.user === null ? null : this.userCap(p, c.user);
+    if (ucap && c.user !== null) {
+      const used = this.spentInWindow(p, c.user, ucap.period) + this.held((h) => h.project === p && h.user === c.user);
+      caps.push({ k: 'user', cap: ucap.cap, used, reason: 'user_budget_exceeded' });
+    }
+    if (run && run.cap !== null) {
+      caps.push({ k: 'run', cap: run.cap, used: run.spent + this.held((h) => h.run === run.id), reason: 'run_budget_exceeded' });
+    }
+    // Blocked when spent + held + estimate > cap for any cap; the first one exceeded names the
+    // reason (project, user, run). A blocked call takes no hold: what remains is shown without it.
+    const over = caps.find((x) => x.used + e > x.cap);
+    for (const x of caps) remaining[x.k] = over ? Math.max(0, x.cap - x.used) : x.cap - x.used - e;
+    return over ? block(over.reason) : out(null);
+  }
+
+  takeHold(p: string, c: MCheck, d: MDecision, id: string): void {
+    this.holds.push({ id, project: p, user: c.user, run: c.run, model: c.model, amount: d.estimate, createdAt: this.now, expiresAt: this.now + this.holdTtlMs });
+  }
+
+  /** A blocked check counts as a blocked call of its project, user and run; it takes no hold and costs nothing. */
+  private countBlocked(p: string, c: MCheck, e: number, reason: BlockReason, run: MRun | undefined): void {
+    this.event(p, { kind: 'check', user: c.user, run: c.run, model: c.model, amount: e, blocked: true, reason, ref: null });
+    this.project(p).contributions.push({
+      project: p, kind: 'check', ts: this.now, user: c.user, run: c.run, model: c.model,
+      spent: 0, calls: 0, blocked: 1, unpriced: 0, tokensIn: 0, tokensOut: 0,
+    });
+    if (run) {
+      run.blocked++;
+      if (reason === 'run_budget_exceeded') run.exhausted = true;
+    }
+  }
+
+  /** Settles a batch in order; returns what the ledger must answer. */
+  record(p: string, rs: readonly MRecordIn[]): { accepted: number; duplicates: number } {
+    let accepted = 0;
+    let duplicates = 0;
+    for (const r of rs) {
+      if (this.settle(p, r)) accepted++;
+      else duplicates++;
+    }
+    return { accepted, duplicates };
+  }
+
+  private settle(p: string, r: MRecordIn): boolean {
+    const s = this.project(p);
+    if (s.records.has(r.key)) return false;
+    const price = this.priceOf(r.model);
+    let cost = 0;
+    let unpriced = false;
+    if (r.costNano !== null) cost = r.costNano;
+    else if (!r.wasBlocked) {
+      if (price) cost = modelCost(price, { tokensIn: r.tokensIn, tokensOut: r.tokensOut, cached: r.cached, cacheWrite: r.cacheWrite });
+      else unpriced = true;
+    }
+    if (r.wasBlocked) cost = 0;
+    s.records.set(r.key, {
+      project: p, key: r.key, ts: this.now, user: r.user, run: r.run, model: r.model, tokensIn: r.tokensIn, tokensOut: r.tokensOut,
+      cached: r.cached, cacheWrite: r.cacheWrite, cost, unpriced, wasBlocked: r.wasBlocked, reservationId: r.reservationId,
+    });
+
+    // Release: the named hold, else the oldest open hold of the same call shape.
+    const release =
+      r.reservationId !== null
+        ? this.holds.find((h) => h.id === r.reservationId && h.project === p)
+        : this.holds.find((h) => this.live(h) && h.project === p && h.user === r.user && h.run === r.run && h.model === r.model);
+    if (release) this.holds = this.holds.filter((h) => h !== release);
+
+    const made = !r.wasBlocked;
+    s.contributions.push({
+      project: p, kind: 'record', ts: this.now, user: r.user, run: r.run, model: r.model,
+      spent: cost, calls: made ? 1 : 0, blocked: made ? 0 : 1, unpriced: made && unpriced ? 1 : 0,
+      tokensIn: made ? r.tokensIn : 0, tokensOut: made ? r.tokensOut : 0,
+    });
+    this.event(p, { kind: 'record', user: r.user, run: r.run, model: r.model, amount: cost, blocked: r.wasBlocked, reason: null, ref: r.key });
+    const run = this.runOf(p, r.run);
+    if (run) {
+      run.spent += cost;
+      run.calls += made ? 1 : 0;
+      run.blocked += made ? 0 : 1;
+      run.unpriced += made && unpriced ? 1 : 0;
+    }
+    return true;
+  }
+
+  startRun(p: string, id: string, cap: number | null): MRun {
+    const r: MRun = { id, project: p, cap, open: true, exhausted: false, spent: 0, calls: 0, blocked: 0, unpriced: 0, startedAt: this.now, endedAt: null };
+    this.runs.set(id, r);
+    this.event(p, { kind: 'run_start', user: null, run: id, model: null, amount: cap ?? 0, blocked: false, reason: null, ref: id });
+    return r;
+  }
+
+  /** 'not_found' / 'conflict' when the ledger must refuse. */
+  endRun(p: string, id: string): MRun | 'not_found' | 'conflict' {
+    const r = this.runOf(p, id);
+    if (!r) return 'not_found';
+    if (!r.open) return 'conflict';
+    r.open = false;
+    r.endedAt = this.now;
+    this.event(p, { kind: 'run_end', user: null, run: id, model: null, amount: r.spent, blocked: r.exhausted, reason: null, ref: id });
+    return r;
+  }
+
+  setCap(p: string, scope: 'project' | 'user' | 'default_user', user: string, cap: MCap | null): void {
+    const s = this.project(p);
+    this.event(p, { kind: 'budget', user: scope === 'user' ? user : null, run: null, model: null, amount: cap?.cap ?? 0, blocked: false, reason: null, ref: null });
+    if (scope === 'project') s.projectCap = cap;
+    else if (scope === 'default_user') s.defaultUserCap = cap;
+    else if (cap) s.userCaps.set(user, cap);
+    else s.userCaps.delete(user);
+  }
+
+  private event(p: string, e: Omit<MEvent, 'ts'>): void {
+    this.project(p).events.push({ ...e, ts: this.now });
+  }
+}

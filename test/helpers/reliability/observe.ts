@@ -1,0 +1,197 @@
+import type { Database } from 'better-sqlite3';
+import { nanoToUsd } from '../../../src/lib/money.js';
+import { PERIODS } from '../../../src/lib/periods.js';
+import type { Period } from '../../../src/lib/periods.js';
+import type { UserSummary } from '../../../src/lib/ledger/store.js';
+import type { Budget, LedgerEvent, SpendGroupBy, SpendReport, SpendRow } from '../../../src/lib/types.js';
+import type { LedgerModel, MContribution } from './model.js';
+import { isoDay, parseWindowKey, windowIndex, windowStartMs } from './windows.js';
+
+/**
+ * Reads a ledger file's tables as plain rows and builds the same shapes from the
+ * reference model, so a test compares them with one toEqual (which shows the difference).
+ */
+export interface UsageRow {
+  scope: string;
+  subject: string;
+  period: Period;
+  index: number;
+  spent: number;
+  calls: number;
+  blocked: number;
+  unpriced: number;
+  tokensIn: number;
+  tokensOut: number;
+}
+
+const byJson = <T>(a: T, b: T): number => (JSON.stringify(a) < JSON.stringify(b) ? -1 : JSON.stringify(a) > JSON.stringify(b) ? 1 : 0);
+export const sorted = <T>(xs: T[]): T[] => [...xs].sort(byJson);
+
+export function dbUsage(db: Database, project: string): UsageRow[] {
+  const rows = db
+    .prepare('SELECT scope, subject, window, spent_nano, calls, blocked_calls, unpriced_calls, tokens_in, tokens_out FROM usage WHERE project_id = ?')
+    .all(project) as { scope: string; subject: string; window: string; spent_nano: number; calls: number; blocked_calls: number; unpriced_calls: number; tokens_in: number; tokens_out: number }[];
+  return sorted(
+    rows.map((r) => ({
+      scope: r.scope, subject: r.subject, ...parseWindowKey(r.window), spent: r.spent_nano, calls: r.calls,
+      blocked: r.blocked_calls, unpriced: r.unpriced_calls, tokensIn: r.tokens_in, tokensOut: r.tokens_out,
+    })),
+  );
+}
+
+/** Every summary row the model's settled records and blocked checks imply: one per scope and window. */
+export function modelUsage(contributions: readonly MContribution[]): UsageRow[] {
+  const acc = new Map<string, UsageRow>();
+  for (const c of contributions) {
+    const scopes: [string, string][] = [['project', '']];
+    if (c.user !== null) scopes.push(['user', c.user]);
+    for (const [scope, subject] of scopes) {
+      for (const period of PERIODS) {
+        const index = windowIndex(period, c.ts);
+        const k = JSON.stringify([scope, subject, period, index]);
+        const row = acc.get(k) ?? { scope, subject, period, index, spent: 0, calls: 0, blocked: 0, unpriced: 0, tokensIn: 0, tokensOut: 0 };
+        row.spent += c.spent;
+        row.calls += c.calls;
+        row.blocked += c.blocked;
+        row.unpriced += c.unpriced;
+        row.tokensIn += c.tokensIn;
+        row.tokensOut += c.tokensOut;
+        acc.set(k, row);
+      }
+    }
+  }
+  return sorted([...acc.values()]);
+}
+
+export function dbRecords(db: Database, project: string): unknown[] {
+  return sorted(
+    db
+      .prepare(`SELECT idem_key AS key, ts, user_id AS user, run_id AS run, model, tokens_in AS tokensIn, tokens_out AS tokensOut,
+          cached_in AS cached, cache_write_in AS cacheWrite, cost_nano AS cost, unpriced = 1 AS unpriced, was_blocked = 1 AS wasBlocked,
+          reservation_id AS reservationId FROM records WHERE project_id = ?`)
+      .all(project)
+      .map((r) => ({ ...(r as object), unpriced: (r as { unpriced: number }).unpriced === 1, wasBlocked: (r as { wasBlocked: number }).wasBlocked === 1 })),
+  );
+}
+
+export function modelRecords(m: LedgerModel, project: string): unknown[] {
+  return sorted([...m.project(project).records.values()].map(({ project: _p, ...r }) => r));
+}
+
+/** Holds that still count at `now` (an expired hold may linger until the next sweep; it must not count). */
+export function dbLiveHolds(db: Database, now: number): unknown[] {
+  return sorted(
+    db
+      .prepare('SELECT id, project_id AS project, user_id AS user, run_id AS run, model, amount_nano AS amount, created_at AS createdAt, expires_at AS expiresAt FROM holds WHERE expires_at > ?')
+      .all(now),
+  );
+}
+
+export function modelLiveHolds(m: LedgerModel): unknown[] {
+  return sorted(m.holds.filter((h) => m.live(h)).map((h) => ({ ...h })));
+}
+
+export function dbRuns(db: Database): unknown[] {
+  const rows = db
+    .prepare('SELECT id, project_id AS project, cap_nano AS cap, status, exhausted, spent_nano AS spent, calls, blocked_calls AS blocked, unpriced_calls AS unpriced, started_at AS startedAt, ended_at AS endedAt FROM runs')
+    .all() as { status: string; exhausted: number }[];
+  return sorted(rows.map(({ status, exhausted, ...r }) => ({ ...r, open: status === 'open', exhausted: exhausted === 1 })));
+}
+
+export function modelRuns(m: LedgerModel): unknown[] {
+  return sorted([...m.runs.values()].map((r) => ({ ...r })));
+}
+
+/**
+ * Every row of every ledger table, to prove that an operation changed nothing. The
+ * `prices` table is left out: it is a cache of price lookups (pricing a record may fill
+ * it before the idempotency key is seen), not ledger state.
+ */
+export function dumpTables(db: Database): Record<string, unknown[]> {
+  const out: Record<string, unknown[]> = {};
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'prices' ORDER BY name").pluck().all() as string[];
+  for (const t of tables) out[t] = sorted(db.prepare(`SELECT * FROM "${t}"`).raw().all());
+  return out;
+}
+
+const GROUP: Record<SpendGroupBy, (c: MContribution) => string | null> = {
+  user: (c) => c.user,
+  run: (c) => c.run,
+  model: (c) => c.model,
+  day: (c) => isoDay(c.ts),
+};
+
+/** The spend report the model implies (records settle spend; blocked checks add blocked calls). */
+export function modelSpend(m: LedgerModel, project: string, by: SpendGroupBy | null): Pick<SpendReport, 'totalUsd' | 'calls' | 'blockedCalls' | 'unpricedCalls' | 'rows'> {
+  const cs = m.project(project).contributions;
+  const rows = new Map<string | null, SpendRow & { nano: number }>();
+  for (const c of by ? cs : []) {
+    const key = GROUP[by as SpendGroupBy](c);
+    const row = rows.get(key) ?? { key, spendUsd: 0, nano: 0, calls: 0, blockedCalls: 0, unpricedCalls: 0, tokensIn: 0, tokensOut: 0 };
+    row.nano += c.spent;
+    row.calls += c.calls;
+    row.blockedCalls += c.blocked;
+    row.unpricedCalls += c.unpriced;
+    row.tokensIn += c.tokensIn;
+    row.tokensOut += c.tokensOut;
+    rows.set(key, row);
+  }
+  const sum = (f: (c: MContribution) => number) => cs.reduce((a, c) => a + f(c), 0);
+  return {
+    totalUsd: nanoToUsd(sum((c) => c.spent)),
+    calls: sum((c) => c.calls),
+    blockedCalls: sum((c) => c.blocked),
+    unpricedCalls: sum((c) => c.unpriced),
+    rows: sorted([...rows.values()].map(({ nano, ...r }) => ({ ...r, spendUsd: nanoToUsd(nano) }))),
+  };
+}
+
+export function reportShape(r: SpendReport): ReturnType<typeof modelSpend> {
+  return { totalUsd: r.totalUsd, calls: r.calls, blockedCalls: r.blockedCalls, unpricedCalls: r.unpricedCalls, rows: sorted(r.rows) };
+}
+
+/** getBudgets() as the model sees it: spend in the current window and the holds that count now. */
+export function modelBudgets(m: LedgerModel, project: string): Budget[] {
+  const s = m.project(project);
+  const out: Budget[] = [];
+  const add = (scope: Budget['scope'], userId: string | null, cap: { cap: number; period: Period }, spent: number, held: number) =>
+    out.push({ scope, userId, capUsd: nanoToUsd(cap.cap), period: cap.period, spentUsd: nanoToUsd(spent), heldUsd: nanoToUsd(held), windowStart: new Date(windowStartMs(cap.period, m.now)).toISOString() });
+  if (s.projectCap) add('project', null, s.projectCap, m.spentInWindow(project, null, s.projectCap.period), m.held((h) => h.project === project));
+  if (s.defaultUserCap) add('default_user', null, s.defaultUserCap, 0, 0);
+  for (const [u, cap] of s.userCaps) add('user', u, cap, m.spentInWindow(project, u, cap.period), m.held((h) => h.project === project && h.user === u));
+  return sorted(out);
+}
+
+/** The event feed of a project, oldest first, with what the model cannot know (a blocked check's random id, a budget's ref) left out. */
+export function feedShape(events: readonly LedgerEvent[]): unknown[] {
+  return events.map((e) => ({
+    kind: e.kind, ts: e.ts, userId: e.userId, runId: e.runId, model: e.model, amountUsd: e.amountUsd, blocked: e.blocked, reason: e.reason,
+    ref: e.kind === 'record' || e.kind === 'run_start' || e.kind === 'run_end' ? e.ref : null,
+  }));
+}
+
+export function modelFeed(m: LedgerModel, project: string): unknown[] {
+  return m.project(project).events.map((e) => ({
+    kind: e.kind, ts: new Date(e.ts).toISOString(), userId: e.user, runId: e.run, model: e.model, amountUsd: nanoToUsd(e.amount), blocked: e.blocked, reason: e.reason, ref: e.ref,
+  }));
+}
+
+/** listUsers() as the model sees it: every user with a settled record or a blocked check. */
+export function modelUsers(m: LedgerModel, project: string): UserSummary[] {
+  const byUser = new Map<string, MContribution[]>();
+  for (const c of m.project(project).contributions) if (c.user !== null) byUser.set(c.user, [...(byUser.get(c.user) ?? []), c]);
+  return [...byUser].map(([u, cs]) => {
+    const cap = m.userCap(project, u);
+    return {
+      userId: u,
+      spentUsd: nanoToUsd(m.spentInWindow(project, u, cap?.period ?? 'total')),
+      heldUsd: nanoToUsd(m.held((h) => h.project === project && h.user === u)),
+      capUsd: cap ? nanoToUsd(cap.cap) : null,
+      period: cap ? cap.period : null,
+      calls: cs.reduce((a, c) => a + c.calls, 0),
+      blockedCalls: cs.reduce((a, c) => a + c.blocked, 0),
+      unpricedCalls: cs.reduce((a, c) => a + c.unpriced, 0),
+      lastAt: new Date(Math.max(...cs.map((c) => c.ts))).toISOString(),
+    };
+  }).sort((a, b) => (a.userId < b.userId ? -1 : 1));
+}
