@@ -1,9 +1,299 @@
-import { NoburnConfigError } from '../../errors.js';
-import type { LedgerStore } from '../store.js';
+import type { Pool, PoolClient } from 'pg';
+import { NoburnConflictError, NoburnNotFoundError, NoburnStoreError } from '../../errors.js';
+import { newId } from '../../ids.js';
+import type { Budget, LedgerEvent, RecordResult, RunInfo, SpendReport } from '../../types.js';
+import { eventOf, keyOf, runInfo } from '../sqlite/rows.js';
+import type { KeyDbRow } from '../sqlite/rows.js';
+import type { EventRow, RunRow } from '../sqlite/statements.js';
+import type {
+  ApiKeyRow,
+  CachedPrice,
+  LedgerStore,
+  StoreCheck,
+  StoreDecision,
+  StoreRecord,
+  StoreSetBudget,
+  StoreSpendQuery,
+  StoreStartRun,
+  UserSummary,
+} from '../store.js';
+import { createPool, storeError } from './pool.js';
+import type { PostgresStoreOptions } from './pool.js';
+import { readBudgets, readSpend, readUsers, windowsAt } from './reads.js';
+import { migrate } from './schema.js';
 
-/** Placeholder until the PostgreSQL store lands. */
-export class PostgresStore {
-  static connect(_url: string): Promise<LedgerStore> {
-    return Promise.reject(new NoburnConfigError('the PostgreSQL store is not available in this build'));
+export type { PostgresStoreOptions } from './pool.js';
+
+interface DecisionJson {
+  blocked: boolean;
+  reason: StoreDecision['blockReason'];
+  id: string | null;
+  rem: StoreDecision['remainingNano'];
+  /** The ref of the blocked check's event; absent when allowed. */
+  dec?: string;
+}
+
+interface PriceRow {
+  model: string;
+  input_nano_per_mtok: number;
+  output_nano_per_mtok: number;
+  cache_read_nano_per_mtok: number | null;
+  cache_write_nano_per_mtok: number | null;
+  source: string;
+  matched: string | null;
+  data_version: string;
+}
+
+/**
+ * The ledger on PostgreSQL, so that several `noburn serve` replicas share one authority.
+ * Same semantics as SqliteStore: a check (or a batch) and a batch of records are each one
+ * call of a PL/pgSQL function (functions.ts) that locks the project's row first, so
+ * decisions are serialised per project across every replica and never overshoot.
+ */
+export class PostgresStore implements LedgerStore {
+  readonly kind = 'postgres' as const;
+  private closed = false;
+
+  private constructor(readonly pool: Pool) {}
+
+  /** Connects, applies migrations (safe when replicas start together) and returns the store. */
+  static async connect(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    let pool: Pool;
+    try {
+      pool = createPool(url, opts);
+    } catch (e) {
+      throw storeError(e);
+    }
+    try {
+      await migrate(pool, opts.schema ?? null);
+    } catch (e) {
+      await pool.end().catch(() => undefined);
+      throw storeError(e);
+    }
+    return new PostgresStore(pool);
+  }
+
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new NoburnStoreError('the ledger is closed');
+    try {
+      return await fn();
+    } catch (e) {
+      throw storeError(e);
+    }
+  }
+
+  /** One transaction on one connection; rolled back when fn throws. */
+  private tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    return this.guard(async () => {
+      const c = await this.pool.connect();
+      try {
+        await c.query('BEGIN');
+        const out = await fn(c);
+        await c.query('COMMIT');
+        return out;
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        c.release();
+      }
+    });
+  }
+
+  check(c: StoreCheck): Promise<StoreDecision> {
+    return this.checkBatch([c]).then((ds) => ds[0] as StoreDecision);
+  }
+
+  checkBatch(cs: readonly StoreCheck[]): Promise<StoreDecision[]> {
+    if (cs.length === 0) return Promise.resolve([]);
+    // Ids are made here (same generator as SQLite); the function uses them only if it holds / blocks.
+    const payload = cs.map((c) => ({ ...c, forceBlock: c.forceBlock ?? null, windows: windowsAt(c.now), reservationId: newId('res'), decisionId: newId('dec') }));
+    return this.guard(async () => {
+      const { rows } = await this.pool.query<{ d: DecisionJson[] }>('SELECT nb_check($1::jsonb) AS d', [JSON.stringify(payload)]);
+      return (rows[0]?.d ?? []).map((d) => ({
+        blocked: d.blocked,
+        blockReason: d.reason,
+        reservationId: d.id,
+        remainingNano: d.rem,
+        ...(d.dec === undefined ? {} : { decisionId: d.dec }),
+      }));
+    });
+  }
+
+  record(rs: readonly StoreRecord[]): Promise<RecordResult> {
+    if (rs.length === 0) return Promise.resolve({ accepted: 0, duplicates: 0 });
+    const payload = rs.map((r) => ({ ...r, windows: windowsAt(r.ts) }));
+    return this.guard(async () => {
+      const { rows } = await this.pool.query<{ r: RecordResult }>('SELECT nb_record($1::jsonb) AS r', [JSON.stringify(payload)]);
+      return rows[0]?.r ?? { accepted: 0, duplicates: 0 };
+    });
+  }
+
+  private async heldRun(q: Pool | PoolClient, runId: string, now: number): Promise<number> {
+    const { rows } = await q.query<{ held: number }>('SELECT coalesce(sum(amount_nano), 0)::bigint AS held FROM holds WHERE run_id = $1 AND expires_at > $2', [runId, now]);
+    return rows[0]?.held ?? 0;
+  }
+
+  private async runRow(q: Pool | PoolClient, projectId: string, runId: string): Promise<RunRow> {
+    const { rows } = await q.query<RunRow>('SELECT * FROM runs WHERE id = $1 AND project_id = $2', [runId, projectId]);
+    const r = rows[0];
+    if (!r) throw new NoburnNotFoundError(`run not found: ${runId}`);
+    return r;
+  }
+
+  private async event(c: PoolClient, projectId: string, ts: number, kind: string, f: { userId?: string | null; runId?: string | null; amount?: number; blocked?: number; ref: string }): Promise<void> {
+    await c.query(
+      `INSERT INTO events (project_id, ts, kind, user_id, run_id, amount_nano, blocked, ref) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [projectId, ts, kind, f.userId ?? null, f.runId ?? null, f.amount ?? 0, f.blocked ?? 0, f.ref],
+    );
+  }
+
+  // Runs and budgets also take the project lock: their events then get their seq in commit
+  // order within the project, so a feed reader's cursor never skips one.
+  startRun(r: StoreStartRun): Promise<RunInfo> {
+    return this.tx(async (c) => {
+      await c.query('SELECT nb_lock_projects(ARRAY[$1])', [r.projectId]);
+      await c.query(`INSERT INTO runs (id, project_id, label, cap_nano, status, started_at) VALUES ($1, $2, $3, $4, 'open', $5)`, [
+        r.runId, r.projectId, r.label, r.capNano, r.now,
+      ]);
+      await this.event(c, r.projectId, r.now, 'run_start', { runId: r.runId, amount: r.capNano ?? 0, ref: r.runId });
+      return runInfo(await this.runRow(c, r.projectId, r.runId), 0);
+    });
+  }
+
+  endRun(projectId: string, runId: string, now: number): Promise<RunInfo> {
+    return this.tx(async (c) => {
+      await c.query('SELECT nb_lock_projects(ARRAY[$1])', [projectId]);
+      const before = await this.runRow(c, projectId, runId);
+      if (before.status !== 'open') throw new NoburnConflictError(`run ${runId} has already ended`);
+      await c.query(`UPDATE runs SET status = 'ended', ended_at = $1 WHERE id = $2 AND status = 'open'`, [now, runId]);
+      const after = await this.runRow(c, projectId, runId);
+      await this.event(c, projectId, now, 'run_end', { runId, amount: after.spent_nano, blocked: after.exhausted, ref: runId });
+      return runInfo(after, await this.heldRun(c, runId, now));
+    });
+  }
+
+  getRun(projectId: string, runId: string, now: number): Promise<RunInfo> {
+    return this.guard(async () => runInfo(await this.runRow(this.pool, projectId, runId), await this.heldRun(this.pool, runId, now)));
+  }
+
+  listRuns(projectId: string, opts: { status?: 'open' | 'ended' | undefined; limit?: number | undefined; now: number }): Promise<RunInfo[]> {
+    return this.guard(async () => {
+      const { rows } = await this.pool.query<RunRow & { held: number }>(
+        `SELECT r.*, CASE WHEN r.status = 'open' THEN (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM holds h
+           WHERE h.run_id = r.id AND h.expires_at > $4) ELSE 0 END AS held
+         FROM runs r WHERE r.project_id = $1 AND ($2::text IS NULL OR r.status = $2)
+         ORDER BY (r.status = 'open') DESC, r.started_at DESC LIMIT $3`,
+        [projectId, opts.status ?? null, opts.limit ?? 1000, opts.now],
+      );
+      return rows.map((r) => runInfo(r, Number(r.held)));
+    });
+  }
+
+  setBudget(b: StoreSetBudget): Promise<void> {
+    return this.tx(async (c) => {
+      await c.query('SELECT nb_lock_projects(ARRAY[$1])', [b.projectId]);
+      const subject = b.scope === 'user' ? (b.userId ?? '') : '';
+      if (b.capNano === null) {
+        await c.query('DELETE FROM budgets WHERE project_id = $1 AND scope = $2 AND subject = $3', [b.projectId, b.scope, subject]);
+      } else {
+        await c.query(
+          `INSERT INTO budgets (project_id, scope, subject, cap_nano, period, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (project_id, scope, subject) DO UPDATE SET cap_nano = excluded.cap_nano, period = excluded.period, updated_at = excluded.updated_at`,
+          [b.projectId, b.scope, subject, b.capNano, b.period, b.now],
+        );
+      }
+      await this.event(c, b.projectId, b.now, 'budget', { userId: b.scope === 'user' ? subject : null, amount: b.capNano ?? 0, ref: `${b.scope}:${subject}:${b.period}` });
+    });
+  }
+
+  getBudgets(projectId: string, now: number): Promise<Budget[]> {
+    return this.guard(() => readBudgets(this.pool, projectId, now));
+  }
+
+  listUsers(projectId: string, opts: { now: number; limit?: number | undefined }): Promise<UserSummary[]> {
+    return this.guard(() => readUsers(this.pool, projectId, opts.now, opts.limit ?? 1000));
+  }
+
+  spend(q: StoreSpendQuery): Promise<SpendReport> {
+    return this.guard(() => readSpend(this.pool, q));
+  }
+
+  events(projectId: string | null, afterSeq: number, limit: number): Promise<LedgerEvent[]> {
+    return this.guard(async () => {
+      const { rows } =
+        projectId === null
+          ? await this.pool.query<EventRow>('SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2', [afterSeq, limit])
+          : await this.pool.query<EventRow>('SELECT * FROM events WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [projectId, afterSeq, limit]);
+      return rows.map(eventOf);
+    });
+  }
+
+  getCachedPrice(model: string): Promise<CachedPrice | null> {
+    return this.guard(async () => {
+      const r = (await this.pool.query<PriceRow>('SELECT * FROM prices WHERE model = $1', [model])).rows[0];
+      if (!r) return null;
+      return {
+        model: r.model,
+        inputNanoPerMTok: r.input_nano_per_mtok,
+        outputNanoPerMTok: r.output_nano_per_mtok,
+        cacheReadNanoPerMTok: r.cache_read_nano_per_mtok,
+        cacheWriteNanoPerMTok: r.cache_write_nano_per_mtok,
+        source: r.source as CachedPrice['source'],
+        matched: r.matched,
+        dataVersion: r.data_version,
+      };
+    });
+  }
+
+  putCachedPrice(p: CachedPrice): Promise<void> {
+    return this.guard(async () => {
+      await this.pool.query(
+        `INSERT INTO prices (model, input_nano_per_mtok, output_nano_per_mtok, cache_read_nano_per_mtok, cache_write_nano_per_mtok, source, matched, data_version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (model) DO UPDATE SET input_nano_per_mtok = excluded.input_nano_per_mtok, output_nano_per_mtok = excluded.output_nano_per_mtok,
+           cache_read_nano_per_mtok = excluded.cache_read_nano_per_mtok, cache_write_nano_per_mtok = excluded.cache_write_nano_per_mtok,
+           source = excluded.source, matched = excluded.matched, data_version = excluded.data_version`,
+        [p.model, p.inputNanoPerMTok, p.outputNanoPerMTok, p.cacheReadNanoPerMTok, p.cacheWriteNanoPerMTok, p.source, p.matched, p.dataVersion],
+      );
+    });
+  }
+
+  createKey(k: ApiKeyRow): Promise<void> {
+    return this.guard(async () => {
+      await this.pool.query('INSERT INTO api_keys (id, project_id, role, hash, label, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+        k.id, k.projectId, k.role, k.hash, k.label, Date.parse(k.createdAt),
+      ]);
+    });
+  }
+
+  listKeys(projectId: string | null): Promise<ApiKeyRow[]> {
+    return this.guard(async () => {
+      const { rows } =
+        projectId === null
+          ? await this.pool.query<KeyDbRow>('SELECT * FROM api_keys ORDER BY created_at, id COLLATE "C"')
+          : await this.pool.query<KeyDbRow>('SELECT * FROM api_keys WHERE project_id = $1 ORDER BY created_at, id COLLATE "C"', [projectId]);
+      return rows.map(keyOf);
+    });
+  }
+
+  revokeKey(id: string, now: number): Promise<void> {
+    return this.guard(async () => {
+      const { rowCount } = await this.pool.query('UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2', [now, id]);
+      if (rowCount === 0) throw new NoburnNotFoundError(`key not found: ${id}`);
+    });
+  }
+
+  findKeyByHash(hash: string): Promise<ApiKeyRow | null> {
+    return this.guard(async () => {
+      const r = (await this.pool.query<KeyDbRow>('SELECT * FROM api_keys WHERE hash = $1', [hash])).rows[0];
+      return r ? keyOf(r) : null;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
   }
 }

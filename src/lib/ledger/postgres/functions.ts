@@ -1,0 +1,222 @@
+/**
+ * The decision and settlement logic of the PostgreSQL store, as PL/pgSQL functions: the
+ * same rules as sqlite/decide.ts, run server-side so that one check or one batch of
+ * records is one round trip, and the per-project lock is held for one function call and
+ * its commit rather than across a chain of network round trips.
+ *
+ * Atomicity: every function that decides or settles first locks the `projects` row of each
+ * project it touches (SELECT ... FOR UPDATE, in sorted order so that two batches cannot
+ * deadlock). Checks and records of one project therefore run one at a time, on every
+ * replica; under READ COMMITTED each later statement in the function reads a fresh
+ * snapshot, so it sees everything the previous lock holder committed. That is what makes
+ * N concurrent checks approve exactly floor(cap / estimate) across replicas.
+ *
+ * Inputs arrive as jsonb built by the store (ids, clock and UTC window keys computed in
+ * TypeScript, so there is no date logic here). Variables are prefixed v_ / p_ so that they
+ * never shadow a column name.
+ */
+export const FUNCTIONS_SQL = `
+CREATE OR REPLACE FUNCTION nb_lock_projects(p_ids text[]) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE v_id text;
+BEGIN
+  FOR v_id IN SELECT DISTINCT x COLLATE "C" FROM unnest(p_ids) AS x ORDER BY 1 LOOP
+    PERFORM 1 FROM projects WHERE project_id = v_id FOR UPDATE;
+    IF NOT FOUND THEN
+      -- First use of this project: create its lock row (a concurrent creator makes us wait, then do nothing).
+      INSERT INTO projects (project_id) VALUES (v_id) ON CONFLICT DO NOTHING;
+      PERFORM 1 FROM projects WHERE project_id = v_id FOR UPDATE;
+    END IF;
+  END LOOP;
+END $fn$;
+
+-- PL/pgSQL rather than LANGUAGE sql: its statement plans are cached per connection.
+CREATE OR REPLACE FUNCTION nb_add_usage(p_project text, p_scope text, p_subject text, p_windows jsonb, p_ts bigint,
+    p_spent bigint, p_calls bigint, p_blocked bigint, p_unpriced bigint, p_tin bigint, p_tout bigint)
+  RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO usage AS u (project_id, scope, subject, win, spent_nano, calls, blocked_calls, unpriced_calls, tokens_in, tokens_out, last_at)
+  SELECT p_project, p_scope, p_subject, w.value, p_spent, p_calls, p_blocked, p_unpriced, p_tin, p_tout, p_ts
+  FROM jsonb_each_text(p_windows) AS w
+  ON CONFLICT (project_id, scope, subject, win) DO UPDATE SET
+    spent_nano = u.spent_nano + excluded.spent_nano, calls = u.calls + excluded.calls,
+    blocked_calls = u.blocked_calls + excluded.blocked_calls, unpriced_calls = u.unpriced_calls + excluded.unpriced_calls,
+    tokens_in = u.tokens_in + excluded.tokens_in, tokens_out = u.tokens_out + excluded.tokens_out,
+    last_at = greatest(coalesce(u.last_at, 0), excluded.last_at);
+END $fn$;
+
+-- A blocked check: counted for the project, the user and the run, logged, no hold.
+CREATE OR REPLACE FUNCTION nb_block(p_c jsonb, p_reason text, p_run text, p_rem jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_project text := p_c->>'projectId';
+  v_user text := p_c->>'userId';
+  v_now bigint := (p_c->>'now')::bigint;
+BEGIN
+  PERFORM nb_add_usage(v_project, 'project', '', p_c->'windows', v_now, 0, 0, 1, 0, 0, 0);
+  IF v_user IS NOT NULL THEN
+    PERFORM nb_add_usage(v_project, 'user', v_user, p_c->'windows', v_now, 0, 0, 1, 0, 0, 0);
+  END IF;
+  IF p_run IS NOT NULL THEN
+    UPDATE runs SET blocked_calls = blocked_calls + 1,
+      exhausted = greatest(exhausted, CASE WHEN p_reason = 'run_budget_exceeded' THEN 1 ELSE 0 END), last_at = v_now
+    WHERE id = p_run;
+  END IF;
+  INSERT INTO events (project_id, ts, kind, user_id, run_id, model, amount_nano, blocked, reason, unpriced, tokens_in, tokens_out, ref)
+  VALUES (v_project, v_now, 'check', v_user, p_c->>'runId', p_c->>'model', (p_c->>'estimateNano')::bigint, 1, p_reason,
+    CASE WHEN (p_c->>'unpriced')::boolean THEN 1 ELSE 0 END, (p_c->>'tokensIn')::bigint, (p_c->>'tokensOut')::bigint, p_c->>'decisionId');
+  RETURN jsonb_build_object('blocked', true, 'reason', p_reason, 'id', NULL, 'rem', p_rem, 'dec', p_c->>'decisionId');
+END $fn$;
+
+CREATE OR REPLACE FUNCTION nb_decide(p_c jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_project text := p_c->>'projectId';
+  v_user text := p_c->>'userId';
+  v_run_id text := p_c->>'runId';
+  v_e bigint := (p_c->>'estimateNano')::bigint;
+  v_now bigint := (p_c->>'now')::bigint;
+  v_windows jsonb := p_c->'windows';
+  v_run runs%ROWTYPE;
+  v_found_run text;
+  v_reason text;
+  v_rem jsonb := '{}'::jsonb;
+  v_cap bigint;
+  v_period text;
+  v_used bigint;
+BEGIN
+  DELETE FROM holds WHERE project_id = v_project AND expires_at <= v_now;
+  IF v_run_id IS NOT NULL THEN
+    SELECT * INTO v_run FROM runs WHERE id = v_run_id AND project_id = v_project;
+    IF NOT FOUND THEN RETURN nb_block(p_c, 'run_not_found', NULL, v_rem); END IF;
+    v_found_run := v_run.id;
+    IF v_run.status <> 'open' THEN RETURN nb_block(p_c, 'run_ended', v_found_run, v_rem); END IF;
+  END IF;
+  IF p_c->>'forceBlock' IS NOT NULL THEN RETURN nb_block(p_c, p_c->>'forceBlock', v_found_run, v_rem); END IF;
+
+  SELECT cap_nano, period INTO v_cap, v_period FROM budgets WHERE project_id = v_project AND scope = 'project' AND subject = '';
+  IF FOUND THEN
+    v_used := coalesce((SELECT spent_nano FROM usage WHERE project_id = v_project AND scope = 'project' AND subject = ''
+                          AND win = v_windows->>v_period), 0)
+            + (SELECT coalesce(sum(amount_nano), 0)::bigint FROM holds WHERE project_id = v_project AND expires_at > v_now);
+    v_rem := v_rem || jsonb_build_object('project', v_cap - v_used - v_e);
+    IF v_used + v_e > v_cap THEN v_reason := coalesce(v_reason, 'project_budget_exceeded'); END IF;
+  END IF;
+
+  IF v_user IS NOT NULL THEN
+    -- The user's own cap wins over the default one.
+    SELECT cap_nano, period INTO v_cap, v_period FROM budgets WHERE project_id = v_project AND scope = 'user' AND subject = v_user;
+    IF NOT FOUND THEN
+      SELECT cap_nano, period INTO v_cap, v_period FROM budgets WHERE project_id = v_project AND scope = 'default_user' AND subject = '';
+    END IF;
+    IF FOUND THEN
+      v_used := coalesce((SELECT spent_nano FROM usage WHERE project_id = v_project AND scope = 'user' AND subject = v_user
+                            AND win = v_windows->>v_period), 0)
+              + (SELECT coalesce(sum(amount_nano), 0)::bigint FROM holds
+                   WHERE project_id = v_project AND user_id = v_user AND expires_at > v_now);
+      v_rem := v_rem || jsonb_build_object('user', v_cap - v_used - v_e);
+      IF v_used + v_e > v_cap THEN v_reason := coalesce(v_reason, 'user_budget_exceeded'); END IF;
+    END IF;
+  END IF;
+
+  IF v_found_run IS NOT NULL AND v_run.cap_nano IS NOT NULL THEN
+    v_used := v_run.spent_nano + (SELECT coalesce(sum(amount_nano), 0)::bigint FROM holds WHERE run_id = v_found_run AND expires_at > v_now);
+    v_rem := v_rem || jsonb_build_object('run', v_run.cap_nano - v_used - v_e);
+    IF v_used + v_e > v_run.cap_nano THEN v_reason := coalesce(v_reason, 'run_budget_exceeded'); END IF;
+  END IF;
+
+  IF v_reason IS NOT NULL THEN
+    -- A blocked call takes no hold: report what is left without it.
+    SELECT coalesce(jsonb_object_agg(key, greatest(0, value::text::bigint + v_e)), '{}'::jsonb) INTO v_rem FROM jsonb_each(v_rem);
+    RETURN nb_block(p_c, v_reason, v_found_run, v_rem);
+  END IF;
+  INSERT INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at)
+  VALUES (p_c->>'reservationId', v_project, v_user, v_run_id, p_c->>'model', v_e, v_now, v_now + (p_c->>'holdTtlMs')::bigint);
+  RETURN jsonb_build_object('blocked', false, 'reason', NULL, 'id', p_c->>'reservationId', 'rem', v_rem);
+END $fn$;
+
+-- Decides a batch of checks in order, in one transaction: the same result as one by one.
+CREATE OR REPLACE FUNCTION nb_check(p_cs jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_c jsonb;
+  v_out jsonb := '[]'::jsonb;
+BEGIN
+  PERFORM nb_lock_projects(ARRAY(SELECT x->>'projectId' FROM jsonb_array_elements(p_cs) AS x));
+  FOR v_c IN SELECT x FROM jsonb_array_elements(p_cs) WITH ORDINALITY AS t(x, i) ORDER BY i LOOP
+    v_out := v_out || jsonb_build_array(nb_decide(v_c));
+  END LOOP;
+  RETURN v_out;
+END $fn$;
+
+-- Settles a batch of records in order, in one transaction: the same result as one by one.
+-- Records, events and summary rows are written set-wise (one statement each for the whole
+-- batch: updating one summary row once per record would cost PostgreSQL a walk over all
+-- its earlier versions each time); holds are then released record by record, in order.
+CREATE OR REPLACE FUNCTION nb_record(p_rs jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_done jsonb;
+  v_h jsonb;
+BEGIN
+  PERFORM nb_lock_projects(ARRAY(SELECT x->>'projectId' FROM jsonb_array_elements(p_rs) AS x));
+
+  WITH input AS (
+    -- The first record of each idempotency key in the batch; the others are duplicates.
+    SELECT DISTINCT ON (x->>'projectId', x->>'idempotencyKey') t.i, x->>'projectId' AS p, x->>'idempotencyKey' AS k,
+      x->>'userId' AS u, x->>'runId' AS r, x->>'model' AS m, (x->>'ts')::bigint AS ts, x->'windows' AS w,
+      x->>'reservationId' AS res, (x->>'wasBlocked')::boolean AS wb, (x->>'unpriced')::boolean AS up,
+      (x->>'tokensIn')::bigint AS tin, (x->>'tokensOut')::bigint AS tout,
+      (x->>'cachedTokensIn')::bigint AS cin, (x->>'cacheWriteTokensIn')::bigint AS cwin,
+      CASE WHEN (x->>'wasBlocked')::boolean THEN 0 ELSE (x->>'costNano')::bigint END AS cost
+    FROM jsonb_array_elements(p_rs) WITH ORDINALITY AS t(x, i)
+    ORDER BY x->>'projectId', x->>'idempotencyKey', t.i
+  ), ins AS (
+    INSERT INTO records (project_id, idem_key, ts, user_id, run_id, model, tokens_in, tokens_out, cached_in, cache_write_in,
+      cost_nano, unpriced, was_blocked, reservation_id)
+    SELECT p, k, ts, u, r, m, tin, tout, cin, cwin, cost, CASE WHEN up THEN 1 ELSE 0 END, CASE WHEN wb THEN 1 ELSE 0 END, res
+    FROM input ORDER BY i
+    ON CONFLICT (project_id, idem_key) DO NOTHING
+    RETURNING seq, project_id, idem_key
+  ), d AS (
+    -- What each accepted record adds: a blocked call costs nothing and has no tokens.
+    SELECT ins.seq, input.p, input.k, input.u, input.r, input.m, input.ts, input.w, input.res, input.cost,
+      CASE WHEN input.wb THEN 0 ELSE 1 END AS calls, CASE WHEN input.wb THEN 1 ELSE 0 END AS blocked,
+      CASE WHEN input.up AND NOT input.wb THEN 1 ELSE 0 END AS unpriced,
+      CASE WHEN input.wb THEN 0 ELSE input.tin END AS tin, CASE WHEN input.wb THEN 0 ELSE input.tout END AS tout
+    FROM ins JOIN input ON input.p = ins.project_id AND input.k = ins.idem_key
+  ), ev AS (
+    INSERT INTO events (project_id, ts, kind, user_id, run_id, model, amount_nano, blocked, reason, unpriced, tokens_in, tokens_out, ref)
+    SELECT p, ts, 'record', u, r, m, cost, blocked, NULL, unpriced, tin, tout, k FROM d ORDER BY seq
+  ), uk AS (
+    SELECT d.*, 'project' AS scope, '' AS subject, w.value AS win FROM d, jsonb_each_text(d.w) AS w
+    UNION ALL
+    SELECT d.*, 'user', d.u, w.value FROM d, jsonb_each_text(d.w) AS w WHERE d.u IS NOT NULL
+  ), us AS (
+    INSERT INTO usage AS t (project_id, scope, subject, win, spent_nano, calls, blocked_calls, unpriced_calls, tokens_in, tokens_out, last_at)
+    SELECT p, scope, subject, win, sum(cost), sum(calls), sum(blocked), sum(unpriced), sum(tin), sum(tout), max(ts)
+    FROM uk GROUP BY p, scope, subject, win
+    ON CONFLICT (project_id, scope, subject, win) DO UPDATE SET
+      spent_nano = t.spent_nano + excluded.spent_nano, calls = t.calls + excluded.calls,
+      blocked_calls = t.blocked_calls + excluded.blocked_calls, unpriced_calls = t.unpriced_calls + excluded.unpriced_calls,
+      tokens_in = t.tokens_in + excluded.tokens_in, tokens_out = t.tokens_out + excluded.tokens_out,
+      last_at = greatest(coalesce(t.last_at, 0), excluded.last_at)
+  ), ru AS (
+    UPDATE runs AS t SET spent_nano = t.spent_nano + a.cost, calls = t.calls + a.calls, blocked_calls = t.blocked_calls + a.blocked,
+      unpriced_calls = t.unpriced_calls + a.unpriced, last_at = greatest(coalesce(t.last_at, 0), a.ts)
+    FROM (SELECT p, r, sum(cost) AS cost, sum(calls) AS calls, sum(blocked) AS blocked, sum(unpriced) AS unpriced, max(ts) AS ts
+          FROM d WHERE r IS NOT NULL GROUP BY p, r) AS a
+    WHERE t.id = a.r AND t.project_id = a.p
+  )
+  SELECT coalesce(jsonb_agg(jsonb_build_array(p, u, r, m, ts, res) ORDER BY seq), '[]'::jsonb) INTO v_done FROM d;
+
+  -- Release the holds in record order: the one named, else the oldest open one for the same call shape.
+  FOR v_h IN SELECT x FROM jsonb_array_elements(v_done) AS x LOOP
+    IF v_h->>5 IS NOT NULL THEN
+      DELETE FROM holds WHERE id = v_h->>5 AND project_id = v_h->>0;
+    ELSE
+      DELETE FROM holds WHERE id = (
+        SELECT id FROM holds WHERE project_id = v_h->>0 AND user_id IS NOT DISTINCT FROM v_h->>1
+          AND run_id IS NOT DISTINCT FROM v_h->>2 AND model = v_h->>3 AND expires_at > (v_h->>4)::bigint
+        ORDER BY created_at, seq LIMIT 1);
+    END IF;
+  END LOOP;
+
+  RETURN jsonb_build_object('accepted', jsonb_array_length(v_done), 'duplicates', jsonb_array_length(p_rs) - jsonb_array_length(v_done));
+END $fn$;
+`;

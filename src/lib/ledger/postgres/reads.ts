@@ -1,0 +1,154 @@
+import type { Pool } from 'pg';
+import { nanoToUsd } from '../../money.js';
+import { PERIODS, windowKey, windowStart } from '../../periods.js';
+import type { Period } from '../../periods.js';
+import type { Budget, BudgetScope, SpendReport, SpendRow } from '../../types.js';
+import { iso } from '../sqlite/rows.js';
+import type { StoreSpendQuery, UserSummary } from '../store.js';
+
+/**
+ * The report reads of the PostgreSQL store, each one query, with the same results (and the
+ * same orderings: binary collation, NULL keys first) as the SQLite store.
+ */
+
+/** The UTC window keys of a moment, by period: what usage rows are keyed by. */
+export function windowsAt(ms: number): Record<Period, string> {
+  const out = {} as Record<Period, string>;
+  for (const p of PERIODS) out[p] = windowKey(p, ms);
+  return out;
+}
+
+export async function readBudgets(pool: Pool, projectId: string, now: number): Promise<Budget[]> {
+  const { rows } = await pool.query<{ scope: BudgetScope; subject: string; cap_nano: number; period: Period; spent: number; held: number }>(
+    `SELECT b.scope, b.subject, b.cap_nano, b.period,
+       CASE WHEN b.scope = 'default_user' THEN 0 ELSE coalesce((SELECT u.spent_nano FROM usage u
+         WHERE u.project_id = b.project_id AND u.scope = CASE WHEN b.scope = 'user' THEN 'user' ELSE 'project' END
+           AND u.subject = b.subject AND u.win = $2::jsonb->>b.period), 0) END AS spent,
+       CASE b.scope
+         WHEN 'project' THEN (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM holds h WHERE h.project_id = b.project_id AND h.expires_at > $3)
+         WHEN 'user' THEN (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM holds h
+                           WHERE h.project_id = b.project_id AND h.user_id = b.subject AND h.expires_at > $3)
+         ELSE 0 END AS held
+     FROM budgets b WHERE b.project_id = $1 ORDER BY b.scope COLLATE "C", b.subject COLLATE "C"`,
+    [projectId, JSON.stringify(windowsAt(now)), now],
+  );
+  return rows.map((r) => ({
+    scope: r.scope,
+    userId: r.scope === 'user' ? r.subject : null,
+    capUsd: nanoToUsd(r.cap_nano),
+    period: r.period,
+    spentUsd: nanoToUsd(Number(r.spent)),
+    heldUsd: nanoToUsd(Number(r.held)),
+    windowStart: iso(windowStart(r.period, now)),
+  }));
+}
+
+export async function readUsers(pool: Pool, projectId: string, now: number, limit: number): Promise<UserSummary[]> {
+  const { rows } = await pool.query<{
+    user_id: string; calls: number; blocked_calls: number; unpriced_calls: number; last_at: number | null;
+    cap_nano: number | null; period: Period | null; spent: number; held: number;
+  }>(
+    `WITH d AS (SELECT cap_nano, period FROM budgets WHERE project_id = $1 AND scope = 'default_user' AND subject = ''),
+     t AS (SELECT u.subject AS user_id, u.calls, u.blocked_calls, u.unpriced_calls, u.last_at FROM usage u
+           WHERE u.project_id = $1 AND u.scope = 'user' AND u.win = 'total' ORDER BY u.last_at DESC NULLS LAST LIMIT $4),
+     c AS (SELECT t.*, coalesce(ub.cap_nano, d.cap_nano) AS cap_nano, coalesce(ub.period, d.period) AS period
+           FROM t LEFT JOIN budgets ub ON ub.project_id = $1 AND ub.scope = 'user' AND ub.subject = t.user_id LEFT JOIN d ON true)
+     SELECT c.*,
+       coalesce((SELECT s.spent_nano FROM usage s WHERE s.project_id = $1 AND s.scope = 'user' AND s.subject = c.user_id
+                 AND s.win = $2::jsonb->>coalesce(c.period, 'total')), 0) AS spent,
+       (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM holds h WHERE h.project_id = $1 AND h.user_id = c.user_id AND h.expires_at > $3) AS held
+     FROM c ORDER BY c.last_at DESC NULLS LAST`,
+    [projectId, JSON.stringify(windowsAt(now)), now, limit],
+  );
+  return rows.map((u) => ({
+    userId: u.user_id,
+    spentUsd: nanoToUsd(Number(u.spent)),
+    heldUsd: nanoToUsd(Number(u.held)),
+    capUsd: u.cap_nano === null ? null : nanoToUsd(u.cap_nano),
+    period: u.cap_nano === null ? null : u.period,
+    calls: u.calls,
+    blockedCalls: u.blocked_calls,
+    unpricedCalls: u.unpriced_calls,
+    lastAt: u.last_at === null ? null : iso(u.last_at),
+  }));
+}
+
+const GROUP_EXPR = {
+  user: 'user_id',
+  run: 'run_id',
+  model: 'model',
+  // ts is epoch ms: the UTC calendar day, independent of the session's TimeZone.
+  day: `to_char(timestamp '1970-01-01' + ts * interval '1 millisecond', 'YYYY-MM-DD')`,
+} as const;
+
+interface Agg { key: string | null; spent: number | null; calls: number | null; blocked: number | null; unpriced: number | null; tin: number | null; tout: number | null }
+
+/** Spend grouped from the records table, plus blocked checks from the event log (as spend.ts). */
+export async function readSpend(pool: Pool, q: StoreSpendQuery): Promise<SpendReport> {
+  const where = ['project_id = $1'];
+  const args: (string | number)[] = [q.projectId];
+  if (q.sinceMs !== null) {
+    args.push(q.sinceMs);
+    where.push(`ts >= $${args.length}`);
+  }
+  if (q.untilMs !== null) {
+    args.push(q.untilMs);
+    where.push(`ts < $${args.length}`);
+  }
+  const key = q.by ? GROUP_EXPR[q.by] : 'NULL::text';
+  const group = q.by ? 'GROUP BY 1' : '';
+  const { rows } = await pool.query<Agg>(
+    `SELECT * FROM (SELECT ${key} AS key, sum(cost_nano)::bigint AS spent, sum(1 - was_blocked)::bigint AS calls, sum(was_blocked)::bigint AS blocked,
+       sum(unpriced * (1 - was_blocked))::bigint AS unpriced, sum(tokens_in * (1 - was_blocked))::bigint AS tin,
+       sum(tokens_out * (1 - was_blocked))::bigint AS tout
+     FROM records WHERE ${where.join(' AND ')} ${group}) s ORDER BY s.spent DESC, s.key COLLATE "C" NULLS FIRST`,
+    args,
+  );
+  const { rows: blockedChecks } = await pool.query<{ key: string | null; n: number }>(
+    `SELECT ${key} AS key, count(*) AS n FROM events WHERE kind = 'check' AND blocked = 1 AND ${where.join(' AND ')} ${group}`,
+    args,
+  );
+  const out: SpendRow[] = rows
+    .filter((r) => r.spent !== null)
+    .map((r) => ({
+      key: r.key,
+      spendUsd: nanoToUsd(r.spent ?? 0),
+      calls: r.calls ?? 0,
+      blockedCalls: r.blocked ?? 0,
+      unpricedCalls: r.unpriced ?? 0,
+      tokensIn: r.tin ?? 0,
+      tokensOut: r.tout ?? 0,
+    }));
+  const byKey = new Map(out.map((r) => [r.key, r]));
+  let total = 0;
+  let calls = 0;
+  let blocked = 0;
+  let unpriced = 0;
+  for (const r of rows) {
+    total += r.spent ?? 0;
+    calls += r.calls ?? 0;
+    blocked += r.blocked ?? 0;
+    unpriced += r.unpriced ?? 0;
+  }
+  for (const b of blockedChecks) {
+    if (b.n === 0) continue;
+    blocked += b.n;
+    let row = byKey.get(b.key);
+    if (!row) {
+      row = { key: b.key, spendUsd: 0, calls: 0, blockedCalls: 0, unpricedCalls: 0, tokensIn: 0, tokensOut: 0 };
+      out.push(row);
+      byKey.set(b.key, row);
+    }
+    row.blockedCalls += b.n;
+  }
+  return {
+    by: q.by,
+    since: q.sinceMs === null ? null : iso(q.sinceMs),
+    until: q.untilMs === null ? null : iso(q.untilMs),
+    totalUsd: nanoToUsd(total),
+    calls,
+    blockedCalls: blocked,
+    unpricedCalls: unpriced,
+    rows: q.by ? out : [],
+  };
+}

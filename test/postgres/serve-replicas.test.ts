@@ -1,0 +1,154 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { Pool } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanEnv, removeHomes, runCli, snapshotDist, tempHome, writeConfig } from '../helpers/cli.js';
+import type { Dist } from '../helpers/cli.js';
+import { PG_URL, SKIP_TITLE, dropSchemas, newSchemaName } from './pg-env.js';
+
+/**
+ * Issue 7 end to end: two `noburn serve` processes (the built CLI) on one PostgreSQL
+ * schema, as replicas behind a load balancer. Keys are made with `noburn keys create
+ * --store postgres://...`.
+ */
+const PRICES = { prices: { 'test-model': { inputPerMTok: 1, outputPerMTok: 2 } } };
+
+interface Replica {
+  child: ChildProcessWithoutNullStreams;
+  url: string;
+  pool: Pool;
+  exit: Promise<unknown>;
+}
+
+async function startReplica(cli: string, home: string, store: string): Promise<Replica> {
+  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--store', store], { env: cleanEnv({ NOBURN_HOME: home, HOME: home }) });
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exit = new Promise((r) => child.on('close', r));
+  const deadline = Date.now() + 20_000;
+  while (!/"msg":"listening"/.test(err)) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`serve did not start: ${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const url = (JSON.parse(err.split('\n').find((l) => l.includes('"listening"')) as string) as { url: string }).url;
+  return { child, url, exit, pool: new Pool(url, { connections: 64 }) };
+}
+
+async function post(r: Replica, key: string, path: string, body: unknown, method: 'POST' | 'PUT' = 'POST'): Promise<{ status: number; body: unknown }> {
+  const res = await r.pool.request({ path, method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.statusCode, body: await res.body.json() };
+}
+
+async function get(r: Replica, key: string, path: string): Promise<unknown> {
+  const res = await r.pool.request({ path, method: 'GET', headers: { authorization: `Bearer ${key}` } });
+  return res.body.json();
+}
+
+const check = { model: 'test-model', estimatedTokensIn: 30_000, estimatedTokensOut: 0 }; // $0.03
+const record = (key: string) => ({ model: 'test-model', tokensIn: 1000, tokensOut: 0, costUsd: 0.000001, wasBlocked: false, idempotencyKey: key });
+
+if (PG_URL === '') {
+  console.warn(SKIP_TITLE);
+  describe('serve replicas on PostgreSQL', () => {
+    it.skip(SKIP_TITLE, () => undefined);
+  });
+} else {
+  describe('serve replicas on PostgreSQL', () => {
+    let dist: Dist;
+    const schemas: string[] = [];
+    const running: Replica[] = [];
+    beforeAll(async () => {
+      dist = await snapshotDist();
+    });
+    afterAll(async () => {
+      for (const r of running) {
+        r.child.kill('SIGKILL');
+        await r.exit;
+        await r.pool.close();
+      }
+      dist.dispose();
+      removeHomes();
+      await dropSchemas(schemas);
+    });
+
+    /** A fresh schema, an admin key made by the CLI, a project cap, and two replicas. */
+    async function cluster(capUsd: number): Promise<{ a: Replica; b: Replica; key: string }> {
+      const schema = newSchemaName();
+      schemas.push(schema);
+      const u = new URL(PG_URL);
+      u.searchParams.set('options', `-c search_path=${schema}`);
+      const store = u.toString();
+      const home = tempHome();
+      writeConfig(home, PRICES);
+      const created = await runCli(dist.cli, ['keys', 'create', '--role', 'admin', '--project', 'acme'], { home, env: { NOBURN_STORE: store } });
+      expect(created.code, created.stderr).toBe(0);
+      const key = created.stdout.trim();
+      const [a, b] = await Promise.all([startReplica(dist.cli, home, store), startReplica(dist.cli, home, store)]);
+      running.push(a, b);
+      expect((await post(a, key, '/v1/budgets/project', { capUsd, period: 'day' }, 'PUT')).status).toBe(200);
+      return { a, b, key };
+    }
+
+    it('128 concurrent connections over two replicas approve exactly floor(cap / estimate); records to either count once', async () => {
+      const { a, b, key } = await cluster(1.0);
+      const decisions = await Promise.all(Array.from({ length: 128 }, (_, i) => post(i % 2 ? b : a, key, '/v1/check', check)));
+      expect(decisions.every((d) => d.status === 200)).toBe(true);
+      expect(decisions.filter((d) => !(d.body as { blocked: boolean }).blocked)).toHaveLength(33);
+
+      const sends = Array.from({ length: 60 }, (_, i) => [post(a, key, '/v1/records', { records: [record(`r-${i}`)] }), post(b, key, '/v1/records', { records: [record(`r-${i}`)] })]).flat();
+      const res = await Promise.all(sends);
+      expect(res.every((r) => r.status === 202)).toBe(true);
+      const sum = (f: 'accepted' | 'duplicates') => res.reduce((s, r) => s + (r.body as Record<string, number>)[f]!, 0);
+      expect([sum('accepted'), sum('duplicates')]).toEqual([60, 60]);
+      expect(await get(b, key, '/v1/spend')).toMatchObject({ calls: 60, totalUsd: 0.00006 });
+    });
+
+    it('a replica killed with kill -9 mid-traffic loses nothing acknowledged; the other keeps serving', async () => {
+      const { a, b, key } = await cluster(1000);
+      const acked = new Set<string>();
+      let sent = 0;
+      let killed = false;
+      // 8 clients send one record at a time, alternating replicas; a failure is retried on the other one.
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, w) => {
+          for (let i = 0; i < 40; i++) {
+            const id = `k-${w}-${i}`;
+            sent++;
+            if (sent === 120 && !killed) {
+              killed = true;
+              a.child.kill('SIGKILL');
+            }
+            let target = (w + i) % 2 ? a : b;
+            for (let attempt = 0; attempt < 3; attempt++) {
+              try {
+                const r = await post(target, key, '/v1/records', { records: [record(id)] });
+                if (r.status === 202) {
+                  acked.add(id);
+                  break;
+                }
+              } catch {
+                // connection refused or reset by the killed replica
+              }
+              target = target === a ? b : a;
+            }
+          }
+        }),
+      );
+      expect(killed).toBe(true);
+      expect(await a.exit).toBeDefined();
+      expect(acked.size).toBe(320); // every record was acknowledged by one replica or the other
+      const spend = (await get(b, key, '/v1/spend')) as { calls: number; totalUsd: number };
+      expect(spend.calls).toBe(320); // all acknowledged, none twice
+      expect(spend.totalUsd).toBe(0.00032);
+      const feed = (await get(b, key, '/v1/events?after=0&limit=1000')) as { events: { kind: string; ref: string | null }[]; more: boolean };
+      expect(feed.more).toBe(false);
+      const refs = new Set(feed.events.filter((e) => e.kind === 'record').map((e) => e.ref));
+      expect(refs.size).toBe(320);
+      for (const id of acked) expect(refs.has(id)).toBe(true);
+      expect((await post(b, key, '/v1/check', check)).status).toBe(200);
+    });
+  });
+}
