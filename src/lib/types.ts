@@ -39,6 +39,8 @@ export interface Decision {
   source: DecisionSource;
   /** True when the model has no known price (only allowed when unknownModel is "allow"). */
   unpriced: boolean;
+  /** The id of this decision in the event feed (the reservation id when allowed); null when decided by the fallback. */
+  decisionId?: string | null;
 }
 
 export interface RecordRequest {

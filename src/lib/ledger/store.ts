@@ -40,6 +40,8 @@ export interface StoreDecision {
   reservationId: string | null;
   /** Nano-dollars left under each cap that applies, after the hold. */
   remainingNano: { project?: number; user?: number; run?: number };
+  /** The ref of the decision's event (blocked decisions), so that mirrors can recognise it in the feed. */
+  decisionId?: string | undefined;
 }
 
 export interface StoreRecord {

@@ -16,13 +16,14 @@ interface CapState {
   used: number; // spent in window + held
 }
 
+/** Open holds of a scope; exact inside a decision because decide() sweeps expired holds first. */
+function heldIn(st: Statements, projectId: string, scope: 'project' | 'user' | 'run', subject: string): number {
+  return (st.heldSum.get(projectId, scope, subject) as { held: number } | undefined)?.held ?? 0;
+}
+
 function budgetState(st: Statements, projectId: string, scope: 'project' | 'user', subject: string, budget: { cap_nano: number; period: Period }, now: number): CapState {
   const spentRow = st.getSpent.get(projectId, scope, subject, windowKey(budget.period, now)) as { spent_nano: number } | undefined;
-  const held =
-    scope === 'project'
-      ? (st.heldProject.get(projectId, now) as { held: number }).held
-      : (st.heldUser.get(projectId, subject, now) as { held: number }).held;
-  return { cap: budget.cap_nano, used: (spentRow?.spent_nano ?? 0) + held };
+  return { cap: budget.cap_nano, used: (spentRow?.spent_nano ?? 0) + heldIn(st, projectId, scope, subject) };
 }
 
 function userBudget(st: Statements, projectId: string, userId: string) {
@@ -31,34 +32,72 @@ function userBudget(st: Statements, projectId: string, userId: string) {
     | undefined;
 }
 
+export interface UsageDelta {
+  spent: number;
+  calls: number;
+  blocked: number;
+  unpriced: number;
+  tokensIn: number;
+  tokensOut: number;
+}
+
 /** Adds one row per period window for a scope: the summary rows reads use. */
-export function addUsage(
-  st: Statements,
-  projectId: string,
-  scope: 'project' | 'user',
-  subject: string,
-  ts: number,
-  d: { spent: number; calls: number; blocked: number; unpriced: number; tokensIn: number; tokensOut: number },
-): void {
+export function addUsage(st: Statements, projectId: string, scope: 'project' | 'user', subject: string, ts: number, d: UsageDelta): void {
   for (const p of PERIODS) {
     st.addUsage.run(projectId, scope, subject, windowKey(p, ts), d.spent, d.calls, d.blocked, d.unpriced, d.tokensIn, d.tokensOut, ts);
   }
 }
 
-function countBlocked(st: Statements, c: StoreCheck, reason: BlockReason, run: RunRow | undefined): void {
+/**
+ * Sums a batch's usage per (scope, window) row before writing it: a batch of records for a
+ * few users then costs a few upserts instead of eight per record.
+ */
+export class UsageBatch {
+  private readonly rows = new Map<string, { projectId: string; scope: 'project' | 'user'; subject: string; window: string; d: UsageDelta; last: number }>();
+
+  add(projectId: string, scope: 'project' | 'user', subject: string, ts: number, d: UsageDelta): void {
+    for (const p of PERIODS) {
+      const window = windowKey(p, ts);
+      const key = `${projectId}\u0000${scope}\u0000${subject}\u0000${window}`;
+      const row = this.rows.get(key);
+      if (!row) {
+        this.rows.set(key, { projectId, scope, subject, window, d: { ...d }, last: ts });
+        continue;
+      }
+      row.d.spent += d.spent;
+      row.d.calls += d.calls;
+      row.d.blocked += d.blocked;
+      row.d.unpriced += d.unpriced;
+      row.d.tokensIn += d.tokensIn;
+      row.d.tokensOut += d.tokensOut;
+      row.last = Math.max(row.last, ts);
+    }
+  }
+
+  write(st: Statements): void {
+    for (const r of this.rows.values()) {
+      st.addUsage.run(r.projectId, r.scope, r.subject, r.window, r.d.spent, r.d.calls, r.d.blocked, r.d.unpriced, r.d.tokensIn, r.d.tokensOut, r.last);
+    }
+    this.rows.clear();
+  }
+}
+
+function countBlocked(st: Statements, c: StoreCheck, reason: BlockReason, run: RunRow | undefined): string {
   const zero = { spent: 0, calls: 0, blocked: 1, unpriced: 0, tokensIn: 0, tokensOut: 0 };
   addUsage(st, c.projectId, 'project', '', c.now, zero);
   if (c.userId !== null) addUsage(st, c.projectId, 'user', c.userId, c.now, zero);
   if (run) st.runBlocked.run(reason === 'run_budget_exceeded' ? 1 : 0, c.now, run.id);
-  st.insertEvent.run(c.projectId, c.now, 'check', c.userId, c.runId, c.model, c.estimateNano, 1, reason, c.unpriced ? 1 : 0, c.tokensIn, c.tokensOut, newId('dec'));
+  const decisionId = newId('dec');
+  st.insertEvent.run(c.projectId, c.now, 'check', c.userId, c.runId, c.model, c.estimateNano, 1, reason, c.unpriced ? 1 : 0, c.tokensIn, c.tokensOut, decisionId);
+  return decisionId;
 }
 
 export function decide(st: Statements, c: StoreCheck): StoreDecision {
   st.sweepHolds.run(c.now);
   const remaining: StoreDecision['remainingNano'] = {};
   const block = (reason: BlockReason, run?: RunRow): StoreDecision => {
-    countBlocked(st, c, reason, run);
-    return { blocked: true, blockReason: reason, reservationId: null, remainingNano: remaining };
+    const decisionId = countBlocked(st, c, reason, run);
+    return { blocked: true, blockReason: reason, reservationId: null, remainingNano: remaining, decisionId };
   };
 
   let run: RunRow | undefined;
@@ -87,7 +126,7 @@ export function decide(st: Statements, c: StoreCheck): StoreDecision {
     }
   }
   if (run && run.cap_nano !== null) {
-    const held = (st.heldRun.get(run.id, c.now) as { held: number }).held;
+    const held = heldIn(st, c.projectId, 'run', run.id);
     remaining.run = run.cap_nano - run.spent_nano - held - e;
     if (run.spent_nano + held + e > run.cap_nano) reason ??= 'run_budget_exceeded';
   }
@@ -104,8 +143,12 @@ export function decide(st: Statements, c: StoreCheck): StoreDecision {
   return { blocked: false, blockReason: null, reservationId, remainingNano: remaining };
 }
 
-/** Settles one record. Returns false when its idempotency key was already recorded. */
-export function settle(st: Statements, r: StoreRecord): boolean {
+/**
+ * Settles one record. Returns false when its idempotency key was already recorded.
+ * With `usage`, the summary rows are summed into the batch (written by the caller before
+ * commit); without it they are written at once.
+ */
+export function settle(st: Statements, r: StoreRecord, usage?: UsageBatch): boolean {
   const ins = st.insertRecord.run(
     r.projectId, r.idempotencyKey, r.ts, r.userId, r.runId, r.model, r.tokensIn, r.tokensOut,
     r.cachedTokensIn, r.cacheWriteTokensIn, r.wasBlocked ? 0 : r.costNano, r.unpriced ? 1 : 0, r.wasBlocked ? 1 : 0, r.reservationId,
@@ -129,8 +172,13 @@ export function settle(st: Statements, r: StoreRecord): boolean {
     tokensIn: r.wasBlocked ? 0 : r.tokensIn,
     tokensOut: r.wasBlocked ? 0 : r.tokensOut,
   };
-  addUsage(st, r.projectId, 'project', '', r.ts, d);
-  if (r.userId !== null) addUsage(st, r.projectId, 'user', r.userId, r.ts, d);
+  if (usage) {
+    usage.add(r.projectId, 'project', '', r.ts, d);
+    if (r.userId !== null) usage.add(r.projectId, 'user', r.userId, r.ts, d);
+  } else {
+    addUsage(st, r.projectId, 'project', '', r.ts, d);
+    if (r.userId !== null) addUsage(st, r.projectId, 'user', r.userId, r.ts, d);
+  }
   if (r.runId !== null) st.runRecord.run(cost, d.calls, d.blocked, d.unpriced, r.ts, r.runId, r.projectId);
   st.insertEvent.run(r.projectId, r.ts, 'record', r.userId, r.runId, r.model, cost, r.wasBlocked ? 1 : 0, null, d.unpriced, d.tokensIn, d.tokensOut, r.idempotencyKey);
   return true;

@@ -48,9 +48,30 @@ const MIGRATIONS: readonly string[] = [
     expires_at INTEGER NOT NULL
   );
   CREATE INDEX holds_expiry ON holds (expires_at);
-  CREATE INDEX holds_project ON holds (project_id, expires_at);
-  CREATE INDEX holds_user ON holds (project_id, user_id, expires_at) WHERE user_id IS NOT NULL;
-  CREATE INDEX holds_run ON holds (run_id, expires_at) WHERE run_id IS NOT NULL;
+
+  -- Open holds summed per scope, kept by triggers so that a decision reads one row per cap
+  -- instead of summing the holds, and a hold costs fewer index pages to write. Decisions
+  -- sweep expired holds first, so these sums are exact when a check reads them.
+  CREATE TABLE held (
+    project_id TEXT NOT NULL,
+    scope TEXT NOT NULL,              -- project | user | run
+    subject TEXT NOT NULL,            -- '' for project, the user id, the run id
+    held_nano INTEGER NOT NULL,
+    PRIMARY KEY (project_id, scope, subject)
+  ) WITHOUT ROWID;
+  CREATE TRIGGER holds_add AFTER INSERT ON holds BEGIN
+    INSERT INTO held VALUES (NEW.project_id, 'project', '', NEW.amount_nano)
+      ON CONFLICT DO UPDATE SET held_nano = held_nano + excluded.held_nano;
+    INSERT INTO held SELECT NEW.project_id, 'user', NEW.user_id, NEW.amount_nano WHERE NEW.user_id IS NOT NULL
+      ON CONFLICT DO UPDATE SET held_nano = held_nano + excluded.held_nano;
+    INSERT INTO held SELECT NEW.project_id, 'run', NEW.run_id, NEW.amount_nano WHERE NEW.run_id IS NOT NULL
+      ON CONFLICT DO UPDATE SET held_nano = held_nano + excluded.held_nano;
+  END;
+  CREATE TRIGGER holds_remove AFTER DELETE ON holds BEGIN
+    UPDATE held SET held_nano = held_nano - OLD.amount_nano
+      WHERE project_id = OLD.project_id AND ((scope = 'project' AND subject = '')
+        OR (scope = 'user' AND subject = OLD.user_id) OR (scope = 'run' AND subject = OLD.run_id));
+  END;
 
   CREATE TABLE records (
     seq INTEGER PRIMARY KEY,

@@ -16,7 +16,7 @@ import type {
   StoreStartRun,
   UserSummary,
 } from '../store.js';
-import { decide, settle } from './decide.js';
+import { UsageBatch, decide, settle } from './decide.js';
 import { openLedgerFile } from './open.js';
 import { eventOf, iso, keyOf, runInfo } from './rows.js';
 import type { KeyDbRow } from './rows.js';
@@ -44,10 +44,12 @@ export class SqliteStore implements LedgerStore {
     const recordMany = this.db.transaction((rs: readonly StoreRecord[]) => {
       let accepted = 0;
       let duplicates = 0;
+      const usage = new UsageBatch();
       for (const r of rs) {
-        if (settle(this.st, r)) accepted++;
+        if (settle(this.st, r, usage)) accepted++;
         else duplicates++;
       }
+      usage.write(this.st);
       return { accepted, duplicates };
     });
     this.checkTx = (cs) => checkMany.immediate(cs);

@@ -20,6 +20,8 @@ const SQL = {
       FROM usage u WHERE u.project_id = ? AND u.scope = 'user' AND u.window = 'total' ORDER BY u.last_at DESC LIMIT ?`,
 
   sweepHolds: 'DELETE FROM holds WHERE expires_at <= ?',
+  // For decisions, after the sweep: the trigger-maintained sums.
+  heldSum: 'SELECT held_nano AS held FROM held WHERE project_id = ? AND scope = ? AND subject = ?',
   heldProject: 'SELECT coalesce(sum(amount_nano), 0) AS held FROM holds WHERE project_id = ? AND expires_at > ?',
   heldUser: 'SELECT coalesce(sum(amount_nano), 0) AS held FROM holds WHERE project_id = ? AND user_id = ? AND expires_at > ?',
   heldRun: 'SELECT coalesce(sum(amount_nano), 0) AS held FROM holds WHERE run_id = ? AND expires_at > ?',
