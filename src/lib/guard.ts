@@ -24,6 +24,7 @@ import type {
   StartRunRequest,
 } from './types.js';
 import { normalizeCheck, normalizeRecord } from './validate.js';
+import type { NormalizedCheck } from './validate.js';
 
 export interface GuardOptions extends ConfigOverrides {
   /** Injected clock (ms since epoch), for tests. */
@@ -88,18 +89,33 @@ export class NoburnGuard {
     } catch (e) {
       if (e instanceof NoburnAuthError || e instanceof NoburnValidationError) throw e;
       if (e instanceof NoburnError && (e.code === 'NOBURN_FORBIDDEN' || e.code === 'NOBURN_CONFIG')) throw e;
-      return this.fallback(e);
+      return this.fallback(c, e);
     }
   }
 
-  private fallback(cause: unknown): Decision {
-    const base = { estimatedCostUsd: 0, reservationId: null, remaining: {}, source: 'fallback' as const, unpriced: false };
-    const cap = this.config.budgetCapUsd;
-    if (cap !== null && this.localSpentNano >= usdToNano(cap)) {
-      return { ...base, blocked: true, blockReason: 'local_budget_exceeded', remaining: { projectUsd: 0 } };
-    }
-    const remaining = cap === null ? {} : { projectUsd: nanoToUsd(usdToNano(cap) - this.localSpentNano) };
+  /**
+   * The authority is unreachable: decide locally against budgetCapUsd (spend recorded
+   * through this guard plus this call's estimate, priced locally), then onError.
+   */
+  private async fallback(c: NormalizedCheck, cause: unknown): Promise<Decision> {
     void cause;
+    let est = 0;
+    let unpriced = false;
+    try {
+      ({ nano: est, unpriced } = await (await import('./remote/fallback.js')).fallbackEstimate(this.config, c));
+    } catch {
+      // no price to be had: decide on the spend alone
+    }
+    const base = { estimatedCostUsd: nanoToUsd(est), reservationId: null, remaining: {}, source: 'fallback' as const, unpriced, decisionId: null };
+    if (unpriced && this.config.unknownModel === 'block' && this.config.fallbackPrice === null) {
+      return { ...base, blocked: true, blockReason: 'unknown_model_price' };
+    }
+    const cap = this.config.budgetCapUsd;
+    const capNano = cap === null ? null : usdToNano(cap);
+    if (capNano !== null && (this.localSpentNano >= capNano || this.localSpentNano + est > capNano)) {
+      return { ...base, blocked: true, blockReason: 'local_budget_exceeded', remaining: { projectUsd: nanoToUsd(Math.max(0, capNano - this.localSpentNano)) } };
+    }
+    const remaining = capNano === null ? {} : { projectUsd: nanoToUsd(capNano - this.localSpentNano - est) };
     if (this.config.onError === 'block') return { ...base, remaining, blocked: true, blockReason: 'noburn_unreachable' };
     return { ...base, remaining, blocked: false, blockReason: null };
   }

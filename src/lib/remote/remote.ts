@@ -2,15 +2,18 @@ import type { Authority } from '../authority/authority.js';
 import type { NoburnConfig } from '../config.js';
 import { NoburnConfigError } from '../errors.js';
 import type { RecordSink } from '../record-queue.js';
+import { RemoteAuthority } from './remote-authority.js';
 
 /**
- * Remote mode (NOBURN_URL set): an HTTP authority and a durable outbox for records.
- * Placeholder until the shared-authority work lands; loaded lazily by the guard.
+ * Remote mode (NOBURN_URL set), loaded lazily by the guard: an HTTP authority and the
+ * durable outbox for records. undici and the outbox code load only here.
  */
-export function createRemoteAuthority(_config: NoburnConfig, _opts: { now?: () => number }): Authority {
-  throw new NoburnConfigError('remote mode (NOBURN_URL) is not available in this build');
+export function createRemoteAuthority(config: NoburnConfig, opts: { now?: () => number; onError?: (e: unknown) => void } = {}): Authority {
+  if (!config.url) throw new NoburnConfigError('remote mode needs NOBURN_URL');
+  return new RemoteAuthority(config, opts);
 }
 
-export function createOutbox(_config: NoburnConfig, _authority: Authority, _onError: (e: unknown) => void): RecordSink {
-  throw new NoburnConfigError('remote mode (NOBURN_URL) is not available in this build');
+export function createOutbox(_config: NoburnConfig, authority: Authority, onError: (e: unknown) => void): RecordSink {
+  if (!(authority instanceof RemoteAuthority)) throw new NoburnConfigError('the outbox needs the remote authority');
+  return authority.outbox(onError);
 }

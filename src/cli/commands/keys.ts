@@ -1,0 +1,71 @@
+import { resolveConfig } from '../../lib/config.js';
+import type { KeyRole, LedgerStore } from '../../lib/ledger/store.js';
+import { ExitCodes } from '../exit-codes.js';
+import { table } from '../format.js';
+import type { Output } from '../output.js';
+
+/** `noburn keys create|list|revoke`: API keys in the store `serve` uses (--store, NOBURN_STORE, $NOBURN_HOME/noburn.db). */
+export interface KeysCommonOptions {
+  store?: string;
+  json?: boolean;
+}
+
+export interface KeysCreateOptions extends KeysCommonOptions {
+  role?: KeyRole;
+  project?: string;
+  label?: string;
+}
+
+export interface KeysListOptions extends KeysCommonOptions {
+  project?: string;
+}
+
+async function withStore<T>(opts: KeysCommonOptions, fn: (s: LedgerStore) => Promise<T>): Promise<T> {
+  const config = resolveConfig(opts.store !== undefined ? { store: opts.store } : {});
+  const { openStore } = await import('../../lib/ledger/open-store.js');
+  const store = await openStore(config.store);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Prints the new key alone on stdout (KEY=$(noburn keys create)); it is never shown again. */
+export async function keysCreateCommand(opts: KeysCreateOptions, out: Output): Promise<number> {
+  const { createApiKey, keyView } = await import('../../server/keys.js');
+  const { key, row } = await withStore(opts, (s) => createApiKey(s, { projectId: opts.project ?? 'default', role: opts.role ?? 'app', label: opts.label ?? null }));
+  if (opts.json) {
+    out.json({ ...keyView(row), key });
+  } else {
+    out.out(key);
+    out.err(`created ${row.role} key ${row.id} for project "${row.projectId}"; it is shown only now, store it safely`);
+  }
+  return ExitCodes.OK;
+}
+
+export async function keysListCommand(opts: KeysListOptions, out: Output): Promise<number> {
+  const { keyView } = await import('../../server/keys.js');
+  const keys = (await withStore(opts, (s) => s.listKeys(opts.project ?? null))).map(keyView);
+  if (opts.json) {
+    out.json(keys);
+    return ExitCodes.OK;
+  }
+  if (keys.length === 0) {
+    out.err('no keys (create one with: noburn keys create --role admin)');
+    return ExitCodes.OK;
+  }
+  out.out(table(['ID', 'PROJECT', 'ROLE', 'LABEL', 'CREATED', 'REVOKED'], keys.map((k) => [k.id, k.projectId, k.role, k.label ?? '', k.createdAt, k.revokedAt ?? ''])));
+  return ExitCodes.OK;
+}
+
+export async function keysRevokeCommand(id: string, opts: KeysCommonOptions, out: Output): Promise<number> {
+  const { keyView } = await import('../../server/keys.js');
+  const row = await withStore(opts, async (s) => {
+    await s.revokeKey(id, Date.now());
+    return (await s.listKeys(null)).find((k) => k.id === id);
+  });
+  if (opts.json) out.json(row ? keyView(row) : { id });
+  else out.err(`revoked key ${id} (a running server stops accepting it within a second)`);
+  return ExitCodes.OK;
+}

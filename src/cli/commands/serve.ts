@@ -1,0 +1,77 @@
+import { resolveConfig } from '../../lib/config.js';
+import { NoburnConfigError, NoburnValidationError } from '../../lib/errors.js';
+import { ExitCodes } from '../exit-codes.js';
+import type { Output } from '../output.js';
+
+export interface ServeOptions {
+  host?: string;
+  /** A string from commander: checked here so that a bad value is a usage error (exit 2). */
+  port?: string | number;
+  store?: string;
+  json?: boolean;
+}
+
+export function parsePort(v: string | number): number {
+  const s = String(v);
+  if (!/^\d{1,5}$/.test(s) || Number(s) > 65535) throw new NoburnValidationError(`--port must be a port number from 0 to 65535 (got ${JSON.stringify(s)})`);
+  return Number(s);
+}
+
+/** A store spec for logs: a postgres:// URL without its password. */
+export function redactStore(spec: string): string {
+  return spec.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@]*@/i, '$1:***@');
+}
+
+/**
+ * `noburn serve`: the HTTP API over the store named by --store / NOBURN_STORE /
+ * $NOBURN_HOME/noburn.db. Runs until SIGTERM or SIGINT, then shuts down gracefully
+ * (stop accepting, finish in-flight requests, close the store) and returns 0.
+ * Logs are JSON lines on stderr (NOBURN_LOG_LEVEL=debug|info|warn|error).
+ */
+export async function serveCommand(opts: ServeOptions, out: Output): Promise<number> {
+  const config = resolveConfig(opts.store !== undefined ? { store: opts.store } : {});
+  const [{ openStore }, { startServer, DEFAULT_PORT }, { createLogger, parseLogLevel }] = await Promise.all([
+    import('../../lib/ledger/open-store.js'),
+    import('../../server/server.js'),
+    import('../../server/log.js'),
+  ]);
+  const log = createLogger(parseLogLevel(process.env['NOBURN_LOG_LEVEL']));
+  const store = await openStore(config.store);
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port === undefined ? DEFAULT_PORT : parsePort(opts.port);
+  let server;
+  try {
+    server = await startServer({ store, settings: config, host, port, logger: log, closeStore: true });
+  } catch (e) {
+    await store.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new NoburnConfigError(`cannot listen on ${host}:${port}: the address is in use`);
+    if (code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new NoburnConfigError(`cannot listen on ${host}:${port}: ${code}`);
+    throw e;
+  }
+  log.log('info', 'listening', { url: server.url, store: redactStore(config.store), pid: process.pid });
+  if (opts.json) out.json({ url: server.url, store: redactStore(config.store), pid: process.pid });
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const on = (s: NodeJS.Signals) => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(s);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+  log.log('info', 'shutting down', { signal });
+  // A second signal cuts in-flight requests short.
+  const hurry = () => void server.close(0);
+  process.once('SIGTERM', hurry);
+  process.once('SIGINT', hurry);
+  try {
+    await server.close();
+  } finally {
+    process.off('SIGTERM', hurry);
+    process.off('SIGINT', hurry);
+  }
+  log.log('info', 'stopped', {});
+  return ExitCodes.OK;
+}

@@ -1,0 +1,253 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { usdToNano } from '../../money.js';
+import type { Budget, LedgerEvent, RunInfo } from '../../types.js';
+import type { StoreRecord } from '../store.js';
+import { addUsage, settle } from './decide.js';
+import { openLedgerFile } from './open.js';
+import { prepareStatements } from './statements.js';
+import type { Statements } from './statements.js';
+
+/**
+ * The mirror: in remote mode the local ledger file holds a copy of what the client saw
+ * (its decisions, records and runs) and, through syncMirror, of the server's event feed,
+ * so that `noburn watch` reads the same tables in both modes.
+ *
+ * Everything is applied idempotently, by ref: a record by its idempotency key (the records
+ * table is unique on it), anything else through `mirror_applied`. The same decision seen
+ * by the client and later pulled from the feed therefore counts once. These two tables
+ * are created here (IF NOT EXISTS), outside the ledger's migrations: only mirrors use them.
+ */
+const MIRROR_TABLES = `
+  CREATE TABLE IF NOT EXISTS mirror_applied (
+    project_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    PRIMARY KEY (project_id, key)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS mirror_cursor (
+    feed TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+  ) WITHOUT ROWID;
+`;
+
+/** A decision the server (or this client) made, as the mirror keeps it. */
+export interface MirrorDecision {
+  projectId: string;
+  ts: number;
+  model: string;
+  userId: string | null;
+  runId: string | null;
+  tokensIn: number;
+  tokensOut: number;
+  estimateNano: number;
+  blocked: boolean;
+  reason: string | null;
+  unpriced: boolean;
+  reservationId: string | null;
+  /** The server's event ref for the decision; dedupes it against the feed. */
+  decisionId: string | null;
+  holdTtlMs: number;
+}
+
+export type MirrorItem =
+  | { kind: 'decision'; d: MirrorDecision }
+  | { kind: 'record'; r: StoreRecord }
+  | { kind: 'run'; projectId: string; run: RunInfo; ts: number }
+  | { kind: 'budget'; projectId: string; scope: string; userId: string | null; capNano: number | null; period: string; ts: number };
+
+interface MirrorStatements {
+  mark: Statement;
+  ensureRun: Statement;
+  upsertRun: Statement;
+  endRun: Statement;
+  insertHold: Statement;
+  getCursor: Statement;
+  setCursor: Statement;
+  clearBudgets: Statement;
+}
+
+export class SqliteMirror {
+  readonly db: Database;
+  private readonly st: Statements;
+  private readonly m: MirrorStatements;
+  private closed = false;
+
+  constructor(readonly path: string) {
+    this.db = openLedgerFile(path);
+    this.db.exec(MIRROR_TABLES);
+    this.st = prepareStatements(this.db);
+    this.m = {
+      mark: this.db.prepare('INSERT OR IGNORE INTO mirror_applied (project_id, key) VALUES (?, ?)'),
+      ensureRun: this.db.prepare(`INSERT OR IGNORE INTO runs (id, project_id, label, cap_nano, status, started_at) VALUES (?, ?, NULL, NULL, 'open', ?)`),
+      upsertRun: this.db.prepare(`INSERT INTO runs (id, project_id, label, cap_nano, status, exhausted, started_at, ended_at, spent_nano, calls, blocked_calls, unpriced_calls, last_at)
+        VALUES (@id, @project, @label, @cap, @status, @exhausted, @started, @ended, @spent, @calls, @blocked, @unpriced, NULL)
+        ON CONFLICT (id) DO UPDATE SET label = excluded.label, cap_nano = excluded.cap_nano, status = excluded.status,
+          exhausted = excluded.exhausted, started_at = excluded.started_at, ended_at = excluded.ended_at, spent_nano = excluded.spent_nano,
+          calls = excluded.calls, blocked_calls = excluded.blocked_calls, unpriced_calls = excluded.unpriced_calls`),
+      endRun: this.db.prepare(`UPDATE runs SET status = 'ended', ended_at = coalesce(ended_at, ?), exhausted = max(exhausted, ?) WHERE id = ? AND project_id = ?`),
+      insertHold: this.db.prepare('INSERT OR IGNORE INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      getCursor: this.db.prepare('SELECT seq FROM mirror_cursor WHERE feed = ?'),
+      setCursor: this.db.prepare('INSERT INTO mirror_cursor (feed, seq) VALUES (?, ?) ON CONFLICT (feed) DO UPDATE SET seq = excluded.seq'),
+      clearBudgets: this.db.prepare('DELETE FROM budgets WHERE project_id = ?'),
+    };
+  }
+
+  /** True the first time `key` is seen for the project (and marks it). */
+  private first(projectId: string, key: string): boolean {
+    return this.m.mark.run(projectId, key).changes > 0;
+  }
+
+  private blocked(projectId: string, ts: number, e: { userId: string | null; runId: string | null; model: string | null; amountNano: number; reason: string | null; unpriced: boolean; tokensIn: number; tokensOut: number; ref: string }): void {
+    const one = { spent: 0, calls: 0, blocked: 1, unpriced: 0, tokensIn: 0, tokensOut: 0 };
+    addUsage(this.st, projectId, 'project', '', ts, one);
+    if (e.userId !== null) addUsage(this.st, projectId, 'user', e.userId, ts, one);
+    if (e.runId !== null) {
+      this.m.ensureRun.run(e.runId, projectId, ts);
+      this.st.runBlocked.run(e.reason === 'run_budget_exceeded' ? 1 : 0, ts, e.runId);
+    }
+    this.st.insertEvent.run(projectId, ts, 'check', e.userId, e.runId, e.model, e.amountNano, 1, e.reason, e.unpriced ? 1 : 0, e.tokensIn, e.tokensOut, e.ref);
+  }
+
+  private record(r: StoreRecord): boolean {
+    if (r.runId !== null) this.m.ensureRun.run(r.runId, r.projectId, r.ts);
+    return settle(this.st, r);
+  }
+
+  private run(projectId: string, run: RunInfo, ts: number): void {
+    this.m.upsertRun.run({
+      id: run.runId,
+      project: projectId,
+      label: run.label,
+      cap: run.budgetCapUsd === null ? null : usdToNano(run.budgetCapUsd),
+      status: run.status,
+      exhausted: run.exhausted ? 1 : 0,
+      started: Date.parse(run.startedAt),
+      ended: run.endedAt === null ? null : Date.parse(run.endedAt),
+      spent: usdToNano(run.spendUsd),
+      calls: run.calls,
+      blocked: run.blockedCalls,
+      unpriced: run.unpricedCalls,
+    });
+    if (this.first(projectId, `run_start:${run.runId}`)) {
+      this.st.insertEvent.run(projectId, Date.parse(run.startedAt), 'run_start', null, run.runId, null, run.budgetCapUsd === null ? 0 : usdToNano(run.budgetCapUsd), 0, null, 0, 0, 0, run.runId);
+    }
+    if (run.status === 'ended' && this.first(projectId, `run_end:${run.runId}`)) {
+      this.st.insertEvent.run(projectId, run.endedAt === null ? ts : Date.parse(run.endedAt), 'run_end', null, run.runId, null, usdToNano(run.spendUsd), run.exhausted ? 1 : 0, null, 0, 0, 0, run.runId);
+    }
+  }
+
+  /** What this client saw, in one transaction. */
+  applyLocal(items: readonly MirrorItem[]): void {
+    if (items.length === 0) return;
+    this.db
+      .transaction(() => {
+        for (const it of items) {
+          switch (it.kind) {
+            case 'decision': {
+              const d = it.d;
+              if (d.blocked) {
+                const ref = d.decisionId ?? `local:${d.ts}:${Math.random().toString(36).slice(2)}`;
+                if (this.first(d.projectId, `check:${ref}`)) {
+                  this.blocked(d.projectId, d.ts, { userId: d.userId, runId: d.runId, model: d.model, amountNano: d.estimateNano, reason: d.reason, unpriced: d.unpriced, tokensIn: d.tokensIn, tokensOut: d.tokensOut, ref });
+                }
+              } else if (d.reservationId !== null) {
+                this.m.insertHold.run(d.reservationId, d.projectId, d.userId, d.runId, d.model, d.estimateNano, d.ts, d.ts + d.holdTtlMs);
+              }
+              break;
+            }
+            case 'record':
+              this.record(it.r);
+              break;
+            case 'run':
+              this.run(it.projectId, it.run, it.ts);
+              break;
+            case 'budget': {
+              const subject = it.scope === 'user' ? (it.userId ?? '') : '';
+              if (it.capNano === null) this.st.deleteBudget.run(it.projectId, it.scope, subject);
+              else this.st.upsertBudget.run(it.projectId, it.scope, subject, it.capNano, it.period, it.ts);
+              break;
+            }
+          }
+        }
+      })
+      .immediate();
+  }
+
+  /**
+   * Applies a page of the server's feed under the local project id and moves the feed's
+   * cursor in the same transaction. Returns how many events were new to this mirror.
+   */
+  applyEvents(projectId: string, events: readonly LedgerEvent[], feed: string, cursor: number): number {
+    return this.db
+      .transaction(() => {
+        let applied = 0;
+        for (const e of events) {
+          const ts = Date.parse(e.ts);
+          const amountNano = usdToNano(e.amountUsd);
+          switch (e.kind) {
+            case 'record':
+              if (e.ref === null) break;
+              if (
+                this.record({
+                  projectId, userId: e.userId, runId: e.runId, model: e.model ?? 'unknown', tokensIn: e.tokensIn, tokensOut: e.tokensOut,
+                  cachedTokensIn: 0, cacheWriteTokensIn: 0, costNano: amountNano, unpriced: e.unpriced, wasBlocked: e.blocked,
+                  reservationId: null, idempotencyKey: e.ref, ts,
+                })
+              ) applied++;
+              break;
+            case 'check': {
+              const ref = e.ref ?? `srv:${feed}:${e.seq}`;
+              if (!this.first(projectId, `check:${ref}`)) break;
+              applied++;
+              if (e.blocked) this.blocked(projectId, ts, { ...e, amountNano, ref });
+              else this.st.insertEvent.run(projectId, ts, 'check', e.userId, e.runId, e.model, amountNano, 0, null, e.unpriced ? 1 : 0, e.tokensIn, e.tokensOut, ref);
+              break;
+            }
+            case 'run_start':
+            case 'run_end': {
+              const runId = e.runId ?? e.ref;
+              if (runId === null || !this.first(projectId, `${e.kind}:${runId}`)) break;
+              applied++;
+              this.m.ensureRun.run(runId, projectId, ts);
+              if (e.kind === 'run_end') this.m.endRun.run(ts, e.blocked ? 1 : 0, runId, projectId);
+              this.st.insertEvent.run(projectId, ts, e.kind, null, runId, null, amountNano, e.blocked ? 1 : 0, null, 0, 0, 0, runId);
+              break;
+            }
+            case 'budget':
+              // Keyed by what the change was and when, so that another key's feed of the same server does not repeat it.
+              if (!this.first(projectId, `budget:${e.ts}:${e.ref ?? ''}:${amountNano}`)) break;
+              applied++;
+              this.st.insertEvent.run(projectId, ts, 'budget', e.userId, null, null, amountNano, 0, null, 0, 0, 0, e.ref);
+              break;
+          }
+        }
+        this.m.setCursor.run(feed, cursor);
+        return applied;
+      })
+      .immediate();
+  }
+
+  /** The server's run summaries win over what the mirror summed itself. */
+  upsertRuns(projectId: string, runs: readonly RunInfo[], now: number): void {
+    this.db.transaction(() => runs.forEach((r) => this.run(projectId, r, now))).immediate();
+  }
+
+  /** The project's caps, replaced by the server's. */
+  replaceBudgets(projectId: string, budgets: readonly Budget[], now: number): void {
+    this.db
+      .transaction(() => {
+        this.m.clearBudgets.run(projectId);
+        for (const b of budgets) this.st.upsertBudget.run(projectId, b.scope, b.userId ?? '', usdToNano(b.capUsd), b.period, now);
+      })
+      .immediate();
+  }
+
+  cursor(feed: string): number {
+    return (this.m.getCursor.get(feed) as { seq: number } | undefined)?.seq ?? 0;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}

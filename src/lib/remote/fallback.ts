@@ -1,0 +1,48 @@
+import type { NoburnConfig } from '../config.js';
+import { SqliteStore } from '../ledger/sqlite/sqlite-store.js';
+import type { CachedPrice } from '../ledger/store.js';
+import { costNano } from '../pricing/cost.js';
+import { Pricer } from '../pricing/pricer.js';
+import type { PriceCache } from '../pricing/pricer.js';
+import type { NormalizedCheck } from '../validate.js';
+
+/**
+ * Prices a check locally for the fallback decision, when the authority cannot be reached:
+ * config overrides, else the price cache of the local ledger file (the mirror), else the
+ * price data (loaded only now). Pricers are kept per ledger file, so each model is looked
+ * up once per process.
+ */
+const pricers = new Map<string, Pricer>();
+
+function memoryCache(): PriceCache {
+  const m = new Map<string, CachedPrice>();
+  return {
+    getCachedPrice: (model) => Promise.resolve(m.get(model) ?? null),
+    putCachedPrice: (p) => {
+      m.set(p.model, p);
+      return Promise.resolve();
+    },
+  };
+}
+
+function pricerFor(config: NoburnConfig): Pricer {
+  let p = pricers.get(config.dbPath);
+  if (!p) {
+    let cache: PriceCache;
+    try {
+      cache = new SqliteStore(config.dbPath, { busyTimeoutMs: 200 });
+    } catch {
+      // The ledger file is what failed (embedded mode): keep looked-up prices in memory.
+      cache = memoryCache();
+    }
+    p = new Pricer(config, cache);
+    pricers.set(config.dbPath, p);
+  }
+  return p;
+}
+
+export async function fallbackEstimate(config: NoburnConfig, c: NormalizedCheck): Promise<{ nano: number; unpriced: boolean }> {
+  const price = await pricerFor(config).resolve(c.model);
+  if (price.source === 'unknown') return { nano: 0, unpriced: true };
+  return { nano: costNano(price, { tokensIn: c.tokensIn, tokensOut: c.tokensOut }), unpriced: false };
+}

@@ -1,0 +1,246 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Authority } from '../authority/authority.js';
+import type { NoburnConfig } from '../config.js';
+import type { StoreRecord, UserSummary } from '../ledger/store.js';
+import { usdToNano } from '../money.js';
+import type {
+  Budget,
+  Decision,
+  EndRunResult,
+  LedgerEvent,
+  PriceInfo,
+  RecordResult,
+  RunInfo,
+  SetBudgetRequest,
+  SpendQuery,
+  SpendReport,
+  StartRunRequest,
+} from '../types.js';
+import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
+import type {
+  BudgetsResponse,
+  CheckBody,
+  DecisionResponse,
+  EndRunResponse,
+  EventsResponse,
+  PriceResponse,
+  RecordItem,
+  RecordsResponse,
+  RunResponse,
+  RunsResponse,
+  SetBudgetResponse,
+  UsersResponse,
+} from '../wire/schemas.js';
+import { HttpClient } from './http-client.js';
+import { MirrorWriter } from './mirror-writer.js';
+import { Outbox, toWire } from './outbox.js';
+
+/** Which server and key outbox rows and mirror cursors belong to: a hash, never the key. */
+export function targetOf(config: Pick<NoburnConfig, 'url' | 'apiKey'>): string {
+  return createHash('sha256').update(`${config.url ?? ''}\n${config.apiKey ?? ''}`).digest('hex').slice(0, 32);
+}
+
+function query(params: Record<string, string | number | undefined>): string {
+  const parts = Object.entries(params)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`);
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+/**
+ * Remote mode: the authority is a `noburn serve` over HTTP. Every decision, record and run
+ * this client sees is also written to the local mirror (config.dbPath) in the background,
+ * under config.projectId, so that `noburn watch` has something to show.
+ */
+export class RemoteAuthority implements Authority {
+  readonly kind = 'remote' as const;
+  readonly http: HttpClient;
+  readonly mirror: MirrorWriter;
+  private outboxI: Outbox | null = null;
+  private readonly now: () => number;
+  private closed = false;
+
+  constructor(
+    readonly config: NoburnConfig,
+    opts: { now?: () => number; onError?: (e: unknown) => void } = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.http = new HttpClient(config.url ?? '', config.apiKey, { timeoutMs: config.timeoutMs });
+    this.mirror = new MirrorWriter(config.dbPath, opts.onError);
+    // Records an earlier process left behind (crash, outage) are delivered by this one.
+    setImmediate(() => {
+      if (!this.closed && !this.outboxI && existsSync(this.outboxPath)) this.outbox().kick();
+    });
+  }
+
+  get outboxPath(): string {
+    return join(this.config.home, 'outbox.db');
+  }
+
+  /** The durable record sink for this server and key (one per authority). */
+  outbox(onError?: (e: unknown) => void): Outbox {
+    this.outboxI ??= new Outbox({
+      path: this.outboxPath,
+      target: targetOf(this.config),
+      timeoutMs: this.config.timeoutMs,
+      now: this.now,
+      send: (records) => this.http.request<RecordsResponse>('POST', '/v1/records', { records }),
+      onDelivered: (records, res) => this.mirrorDelivered(records, res),
+    });
+    if (onError) {
+      this.outboxI.onError = onError;
+      this.mirror.onError = onError;
+    }
+    return this.outboxI;
+  }
+
+  private mirrorRecord(w: RecordItem, costUsd: number, unpriced: boolean): void {
+    const r: StoreRecord = {
+      projectId: this.config.projectId,
+      userId: w.endUserId ?? null,
+      runId: w.runId ?? null,
+      model: w.model,
+      tokensIn: w.tokensIn,
+      tokensOut: w.tokensOut,
+      cachedTokensIn: w.cachedTokensIn ?? 0,
+      cacheWriteTokensIn: w.cacheWriteTokensIn ?? 0,
+      costNano: usdToNano(costUsd),
+      unpriced,
+      wasBlocked: w.wasBlocked,
+      reservationId: w.reservationId ?? null,
+      idempotencyKey: w.idempotencyKey,
+      ts: w.ts ?? this.now(),
+    };
+    this.mirror.add({ kind: 'record', r });
+  }
+
+  private mirrorDelivered(records: readonly RecordItem[], res: RecordsResponse): void {
+    records.forEach((w, i) => {
+      const item = res.items[i];
+      if (item && item.idempotencyKey === w.idempotencyKey) this.mirrorRecord(w, item.costUsd, item.unpriced);
+    });
+  }
+
+  private mirrorRun(run: RunInfo): RunInfo {
+    this.mirror.add({ kind: 'run', projectId: this.config.projectId, run, ts: this.now() });
+    return run;
+  }
+
+  async check(c: NormalizedCheck): Promise<Decision> {
+    const body: CheckBody = { model: c.model, estimatedTokensIn: c.tokensIn, estimatedTokensOut: c.tokensOut };
+    if (c.userId !== null) body.endUserId = c.userId;
+    if (c.runId !== null) body.runId = c.runId;
+    const d = await this.http.request<DecisionResponse>('POST', '/v1/check', body);
+    this.mirror.add({
+      kind: 'decision',
+      d: {
+        projectId: this.config.projectId,
+        ts: this.now(),
+        model: c.model,
+        userId: c.userId,
+        runId: c.runId,
+        tokensIn: c.tokensIn,
+        tokensOut: c.tokensOut,
+        estimateNano: usdToNano(d.estimatedCostUsd),
+        blocked: d.blocked,
+        reason: d.blockReason,
+        unpriced: d.unpriced,
+        reservationId: d.reservationId,
+        decisionId: d.decisionId,
+        holdTtlMs: this.config.holdTtlMs,
+      },
+    });
+    return {
+      blocked: d.blocked,
+      blockReason: d.blockReason,
+      estimatedCostUsd: d.estimatedCostUsd,
+      reservationId: d.reservationId,
+      remaining: d.remaining,
+      source: 'server',
+      unpriced: d.unpriced,
+      decisionId: d.decisionId,
+    };
+  }
+
+  /** Sends records now (not through the outbox): idempotency keys make a retry safe. */
+  async record(rs: readonly NormalizedRecord[], ts: readonly number[]): Promise<RecordResult> {
+    const records = rs.map((r, i) => toWire(r, ts[i] ?? this.now()));
+    const res = await this.http.request<RecordsResponse>('POST', '/v1/records', { records });
+    this.mirrorDelivered(records, res);
+    return { accepted: res.accepted, duplicates: res.duplicates };
+  }
+
+  async startRun(req: StartRunRequest): Promise<RunInfo> {
+    const body: { budgetCapUsd?: number | null; label?: string } = {};
+    if (req.budgetCapUsd !== undefined) body.budgetCapUsd = req.budgetCapUsd;
+    if (req.label !== undefined) body.label = req.label;
+    return this.mirrorRun(await this.http.request<RunResponse>('POST', '/v1/runs', body));
+  }
+
+  async endRun(runId: string): Promise<EndRunResult> {
+    const r = await this.http.request<EndRunResponse>('POST', `/v1/runs/${encodeURIComponent(runId)}/end`);
+    // The full run (label, held, unpriced) for the mirror; the end result is what the caller gets.
+    await this.getRun(runId).catch(() => {});
+    return r;
+  }
+
+  async getRun(runId: string): Promise<RunInfo> {
+    return this.mirrorRun(await this.http.request<RunResponse>('GET', `/v1/runs/${encodeURIComponent(runId)}`));
+  }
+
+  async listRuns(status?: 'open' | 'ended'): Promise<RunInfo[]> {
+    const r = await this.http.request<RunsResponse>('GET', `/v1/runs${query({ status })}`);
+    r.runs.forEach((run) => this.mirrorRun(run));
+    return r.runs;
+  }
+
+  async setBudget(b: SetBudgetRequest): Promise<void> {
+    const path =
+      b.scope === 'project' ? '/v1/budgets/project' : b.scope === 'default_user' ? '/v1/budgets/default-user' : `/v1/budgets/users/${encodeURIComponent(b.userId ?? '')}`;
+    const body: { capUsd: number | null; period?: string } = { capUsd: b.capUsd };
+    if (b.period !== undefined) body.period = b.period;
+    const r = await this.http.request<SetBudgetResponse>('PUT', path, body);
+    this.mirror.add({
+      kind: 'budget',
+      projectId: this.config.projectId,
+      scope: r.scope,
+      userId: r.userId,
+      capNano: r.capUsd === null ? null : usdToNano(r.capUsd),
+      period: r.period,
+      ts: this.now(),
+    });
+  }
+
+  async getBudgets(): Promise<Budget[]> {
+    return (await this.http.request<BudgetsResponse>('GET', '/v1/budgets')).budgets;
+  }
+
+  async listUsers(): Promise<UserSummary[]> {
+    return (await this.http.request<UsersResponse>('GET', '/v1/users')).users;
+  }
+
+  spend(q: SpendQuery): Promise<SpendReport> {
+    return this.http.request<SpendReport>('GET', `/v1/spend${query({ by: q.by, since: q.since, until: q.until })}`);
+  }
+
+  async events(after: number, limit?: number): Promise<LedgerEvent[]> {
+    return (await this.http.request<EventsResponse>('GET', `/v1/events${query({ after, limit })}`)).events;
+  }
+
+  price(model: string): Promise<PriceInfo> {
+    return this.http.request<PriceResponse>('GET', `/v1/prices/${encodeURIComponent(model)}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.outboxI?.close();
+    } finally {
+      this.mirror.close();
+      await this.http.close();
+    }
+  }
+}

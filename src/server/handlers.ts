@@ -1,0 +1,210 @@
+import type { z } from 'zod';
+import { NoburnNotFoundError } from '../lib/errors.js';
+import type { Ledger } from '../lib/ledger/ledger.js';
+import { nanoToUsd } from '../lib/money.js';
+import type { BudgetScope } from '../lib/types.js';
+import type { NormalizedCheck, NormalizedRecord } from '../lib/validate.js';
+import { idString } from '../lib/validate.js';
+import {
+  BudgetBody,
+  CheckBody,
+  EventsQuery,
+  KeyBody,
+  RecordBatchBody,
+  RunBody,
+  RunsQuery,
+  SpendQuery,
+  UsersQuery,
+} from '../lib/wire/schemas.js';
+import type { CreatedKeyResponse, DecisionResponse, RecordsResponse, SetBudgetResponse } from '../lib/wire/schemas.js';
+import type { Authenticator, Principal } from './auth.js';
+import { requireAdmin } from './auth.js';
+import { HttpError } from './http.js';
+import { createApiKey, keyView } from './keys.js';
+import type { Metrics } from './metrics.js';
+
+/** What every handler gets: the caller, the parsed body (if the route has one), path params and query. */
+export interface Ctx {
+  p: Principal;
+  body: unknown;
+  params: readonly string[];
+  query: Record<string, string>;
+}
+
+export interface Reply {
+  status: number;
+  body: unknown;
+}
+
+export interface Services {
+  ledger: Ledger;
+  auth: Authenticator;
+  metrics: Metrics;
+  now: () => number;
+}
+
+/** Validates with a wire schema; a violation is a 422 naming the first offending field. */
+export function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+  throw new HttpError(422, 'NOBURN_VALIDATION', `${where}${issue?.message ?? 'invalid request'}`);
+}
+
+function param(ctx: Ctx, i: number, name: string): string {
+  return idString(ctx.params[i], name);
+}
+
+export function makeHandlers(s: Services) {
+  const { ledger } = s;
+
+  async function setBudget(ctx: Ctx, scope: BudgetScope, userId: string | null): Promise<Reply> {
+    requireAdmin(ctx.p);
+    const b = parse(BudgetBody, ctx.body);
+    const period = b.period ?? 'month';
+    await ledger.setBudget(ctx.p.projectId, { scope, userId: userId ?? undefined, capUsd: b.capUsd, period });
+    const body: SetBudgetResponse = { scope, userId, capUsd: b.capUsd, period };
+    return { status: 200, body };
+  }
+
+  return {
+    async check(ctx: Ctx): Promise<Reply> {
+      const b = parse(CheckBody, ctx.body);
+      const c: NormalizedCheck = {
+        model: b.model,
+        tokensIn: b.estimatedTokensIn,
+        tokensOut: b.estimatedTokensOut,
+        userId: b.endUserId ?? null,
+        runId: b.runId ?? null,
+      };
+      const d = await ledger.check(ctx.p.projectId, c);
+      s.metrics.decision(d.blocked, d.blockReason);
+      const body: DecisionResponse = {
+        blocked: d.blocked,
+        blockReason: d.blockReason,
+        estimatedCostUsd: d.estimatedCostUsd,
+        reservationId: d.reservationId,
+        decisionId: d.decisionId ?? d.reservationId,
+        remaining: d.remaining,
+        unpriced: d.unpriced,
+      };
+      return { status: 200, body };
+    },
+
+    async records(ctx: Ctx): Promise<Reply> {
+      const b = parse(RecordBatchBody, ctx.body);
+      const now = s.now();
+      const rows = await Promise.all(
+        b.records.map((w) => {
+          const r: NormalizedRecord = {
+            model: w.model,
+            tokensIn: w.tokensIn,
+            tokensOut: w.tokensOut,
+            cachedTokensIn: w.cachedTokensIn ?? 0,
+            cacheWriteTokensIn: w.cacheWriteTokensIn ?? 0,
+            costUsd: w.costUsd ?? null,
+            wasBlocked: w.wasBlocked,
+            userId: w.endUserId ?? null,
+            runId: w.runId ?? null,
+            reservationId: w.reservationId ?? null,
+            idempotencyKey: w.idempotencyKey,
+          };
+          // When the call happened (the outbox may deliver it much later), never in the future.
+          const ts = w.ts === null || w.ts === undefined ? now : Math.min(w.ts, now);
+          return ledger.toStoreRecord(ctx.p.projectId, r, ts);
+        }),
+      );
+      const res = await ledger.store.record(rows);
+      for (const w of b.records) if (typeof w.ts === 'number') s.metrics.recordLag((now - w.ts) / 1000);
+      const body: RecordsResponse = {
+        accepted: res.accepted,
+        duplicates: res.duplicates,
+        items: rows.map((r) => ({ idempotencyKey: r.idempotencyKey, costUsd: nanoToUsd(r.wasBlocked ? 0 : r.costNano), unpriced: r.unpriced })),
+      };
+      return { status: 202, body };
+    },
+
+    async startRun(ctx: Ctx): Promise<Reply> {
+      const b = parse(RunBody, ctx.body);
+      const run = await ledger.startRun(ctx.p.projectId, { budgetCapUsd: b.budgetCapUsd ?? null, label: b.label ?? undefined });
+      return { status: 201, body: run };
+    },
+
+    async listRuns(ctx: Ctx): Promise<Reply> {
+      const q = parse(RunsQuery, ctx.query);
+      return { status: 200, body: { runs: await ledger.listRuns(ctx.p.projectId, q.status, q.limit) } };
+    },
+
+    async getRun(ctx: Ctx): Promise<Reply> {
+      return { status: 200, body: await ledger.getRun(ctx.p.projectId, param(ctx, 0, 'run id')) };
+    },
+
+    async endRun(ctx: Ctx): Promise<Reply> {
+      return { status: 200, body: await ledger.endRun(ctx.p.projectId, param(ctx, 0, 'run id')) };
+    },
+
+    async getBudgets(ctx: Ctx): Promise<Reply> {
+      return { status: 200, body: { budgets: await ledger.getBudgets(ctx.p.projectId) } };
+    },
+
+    setProjectBudget: (ctx: Ctx) => setBudget(ctx, 'project', null),
+    setDefaultUserBudget: (ctx: Ctx) => setBudget(ctx, 'default_user', null),
+    setUserBudget: (ctx: Ctx) => {
+      requireAdmin(ctx.p);
+      return setBudget(ctx, 'user', param(ctx, 0, 'user id'));
+    },
+
+    async listUsers(ctx: Ctx): Promise<Reply> {
+      const q = parse(UsersQuery, ctx.query);
+      return { status: 200, body: { users: await ledger.listUsers(ctx.p.projectId, q.limit) } };
+    },
+
+    async spend(ctx: Ctx): Promise<Reply> {
+      const q = parse(SpendQuery, ctx.query);
+      return { status: 200, body: await ledger.spend(ctx.p.projectId, q) };
+    },
+
+    async events(ctx: Ctx): Promise<Reply> {
+      const q = parse(EventsQuery, ctx.query);
+      const after = q.after ?? 0;
+      const limit = q.limit ?? 1000;
+      const rows = await ledger.events(ctx.p.projectId, after, limit + 1);
+      const more = rows.length > limit;
+      const events = more ? rows.slice(0, limit) : rows;
+      const cursor = events.length > 0 ? (events[events.length - 1]?.seq ?? after) : after;
+      return { status: 200, body: { events, cursor, more } };
+    },
+
+    async price(ctx: Ctx): Promise<Reply> {
+      return { status: 200, body: await ledger.price(param(ctx, 0, 'model')) };
+    },
+
+    async createKey(ctx: Ctx): Promise<Reply> {
+      requireAdmin(ctx.p);
+      const b = parse(KeyBody, ctx.body);
+      const { key, row } = await createApiKey(ledger.store, { projectId: ctx.p.projectId, role: b.role ?? 'app', label: b.label ?? null, now: s.now() });
+      const body: CreatedKeyResponse = { ...keyView(row), key };
+      return { status: 201, body };
+    },
+
+    async listKeys(ctx: Ctx): Promise<Reply> {
+      requireAdmin(ctx.p);
+      return { status: 200, body: { keys: (await ledger.store.listKeys(ctx.p.projectId)).map(keyView) } };
+    },
+
+    async revokeKey(ctx: Ctx): Promise<Reply> {
+      requireAdmin(ctx.p);
+      const id = param(ctx, 0, 'key id');
+      const mine = (await ledger.store.listKeys(ctx.p.projectId)).find((k) => k.id === id);
+      // Another project's key is "not found": a key never learns what other projects hold.
+      if (!mine) throw new NoburnNotFoundError(`key not found: ${id}`);
+      if (mine.revokedAt === null) await ledger.store.revokeKey(id, s.now());
+      s.auth.forget(id);
+      const after = (await ledger.store.listKeys(ctx.p.projectId)).find((k) => k.id === id) ?? mine;
+      return { status: 200, body: keyView(after) };
+    },
+  };
+}
+
+export type Handlers = ReturnType<typeof makeHandlers>;

@@ -1,0 +1,187 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Ledger } from '../lib/ledger/ledger.js';
+import type { LedgerSettings } from '../lib/ledger/ledger.js';
+import type { LedgerStore } from '../lib/ledger/store.js';
+import { Authenticator } from './auth.js';
+import { makeHandlers } from './handlers.js';
+import { HttpError, errorResponse, parseQuery, readJson, sendError, sendJson } from './http.js';
+import { silentLogger } from './log.js';
+import type { Logger } from './log.js';
+import { createMetrics } from './metrics.js';
+import type { Metrics } from './metrics.js';
+import { buildRouter } from './router.js';
+
+export interface ServerOptions {
+  store: LedgerStore;
+  settings: LedgerSettings;
+  /** Default 127.0.0.1: never listen beyond the machine unless told to. */
+  host?: string;
+  /** Default 8787; 0 picks a free port. */
+  port?: number;
+  /** Default 1 MiB. */
+  maxBodyBytes?: number;
+  logger?: Logger;
+  /** How long a verified key is trusted without asking the store again (default 1000 ms). */
+  authCacheMs?: number;
+  now?: () => number;
+  /** Close the store when the server closes (serve does; tests that reuse it do not). */
+  closeStore?: boolean;
+  /** Include Node's default process metrics in /metrics (default true). */
+  processMetrics?: boolean;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly ledger: Ledger;
+  readonly metrics: Metrics;
+  readonly http: Server;
+  /**
+   * Graceful shutdown: stop accepting, let in-flight requests finish (for at most
+   * `graceMs`, default 10 s, then cut the remaining connections), close the store.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+export const DEFAULT_PORT = 8787;
+export const DEFAULT_MAX_BODY = 1024 * 1024;
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const now = opts.now ?? Date.now;
+  const log = opts.logger ?? silentLogger;
+  const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  // Group commit: checks that arrive in the same turn of the event loop share one
+  // transaction (decided one after another inside it, so still exact).
+  const ledger = new Ledger(opts.store, opts.settings, { now, groupCommit: true });
+  const auth = new Authenticator(opts.store, opts.authCacheMs ?? 1000, now);
+  const metrics = createMetrics(opts.store, { now, defaults: opts.processMetrics !== false });
+  const route = buildRouter(makeHandlers({ ledger, auth, metrics, now }));
+  let closing = false;
+  let inflight = 0;
+  let drained: (() => void) | null = null;
+  const debug = log.enabled('debug');
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const t0 = performance.now();
+    const method = req.method ?? 'GET';
+    const raw = req.url ?? '/';
+    const q = raw.indexOf('?');
+    const path = q < 0 ? raw : raw.slice(0, q);
+    let name = 'unknown';
+    let status = 500;
+    let keyId: string | undefined;
+    try {
+      if (path === '/healthz' && method === 'GET') {
+        status = 200;
+        name = '/healthz';
+        sendJson(res, 200, { ok: !closing, store: opts.store.kind }, closing);
+        return;
+      }
+      if (path === '/metrics' && method === 'GET') {
+        status = 200;
+        name = '/metrics';
+        const text = await metrics.render();
+        res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+        return;
+      }
+      let m;
+      try {
+        m = route(method, path);
+      } catch {
+        throw new HttpError(400, 'NOBURN_MALFORMED', 'the request path is not valid percent-encoding');
+      }
+      if ('status' in m) {
+        name = m.name;
+        throw m.status === 405
+          ? new HttpError(405, 'NOBURN_METHOD_NOT_ALLOWED', `${method} is not allowed on ${m.name}`)
+          : new HttpError(404, 'NOBURN_NOT_FOUND', `no such endpoint: ${method} ${path}`);
+      }
+      name = m.route.name;
+      const p = await auth.authenticate(req.headers.authorization);
+      keyId = p.keyId;
+      const body = m.route.body ? await readJson(req, limit) : undefined;
+      const reply = await m.route.run({ p, body, params: m.params, query: q < 0 ? {} : parseQuery(raw.slice(q + 1)) });
+      status = reply.status;
+      sendJson(res, reply.status, reply.body, closing);
+      if (debug) log.log('debug', 'request', { method, route: name, status, key: keyId, ms: +(performance.now() - t0).toFixed(3) });
+    } catch (e) {
+      const er = errorResponse(e);
+      status = er.status;
+      // An over-large body is not read: close the connection rather than drain it.
+      const close = closing || er.status === 413;
+      if (!res.headersSent) sendError(res, er.status, er.code, er.message, close);
+      else res.destroy();
+      if (er.internal) {
+        log.log('error', 'request failed', { method, route: name, status, key: keyId, error: e instanceof Error ? e.message : String(e) });
+      } else {
+        log.log('info', 'request refused', { method, route: name, status, code: er.code, key: keyId });
+      }
+    } finally {
+      metrics.request(name, method, status, (performance.now() - t0) / 1000);
+    }
+  }
+
+  const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+    inflight++;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      inflight--;
+      if (inflight === 0 && drained) drained();
+    };
+    res.on('finish', finish);
+    res.on('close', finish);
+    void handle(req, res);
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: Error) => reject(e);
+    server.once('error', onError);
+    server.listen(opts.port ?? DEFAULT_PORT, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+
+  let closeP: Promise<void> | null = null;
+  return {
+    url: `http://${urlHost}:${addr.port}`,
+    host: addr.address,
+    port: addr.port,
+    ledger,
+    metrics,
+    http: server,
+    close(graceMs = 10_000) {
+      closeP ??= (async () => {
+        closing = true;
+        const stopped = new Promise<void>((r) => server.close(() => r()));
+        server.closeIdleConnections();
+        if (inflight > 0) {
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, graceMs);
+            drained = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+        }
+        server.closeAllConnections();
+        await stopped;
+        if (opts.closeStore) await opts.store.close();
+      })();
+      return closeP;
+    },
+  };
+}
