@@ -92,13 +92,8 @@ function countBlocked(st: Statements, c: StoreCheck, reason: BlockReason, run: R
   return decisionId;
 }
 
-/**
- * Decides one check. `swept`: the caller already removed holds expired at or before c.now
- * (a batch sweeps once, at its earliest time: a hold expiring later in the batch still
- * counts, which can only block, never overshoot).
- */
-export function decide(st: Statements, c: StoreCheck, swept = false): StoreDecision {
-  if (!swept) st.sweepHolds.run(c.now);
+export function decide(st: Statements, c: StoreCheck): StoreDecision {
+  st.sweepHolds.run(c.now);
   const remaining: StoreDecision['remainingNano'] = {};
   const block = (reason: BlockReason, run?: RunRow): StoreDecision => {
     const decisionId = countBlocked(st, c, reason, run);

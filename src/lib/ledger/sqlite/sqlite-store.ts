@@ -40,11 +40,7 @@ export class SqliteStore implements LedgerStore {
   constructor(readonly path: string, opts: { busyTimeoutMs?: number } = {}) {
     this.db = openLedgerFile(path, opts);
     this.st = prepareStatements(this.db);
-    const checkMany = this.db.transaction((cs: readonly StoreCheck[]) => {
-      if (cs.length === 1) return [decide(this.st, cs[0] as StoreCheck)];
-      this.st.sweepHolds.run(Math.min(...cs.map((c) => c.now)));
-      return cs.map((c) => decide(this.st, c, true));
-    });
+    const checkMany = this.db.transaction((cs: readonly StoreCheck[]) => cs.map((c) => decide(this.st, c)));
     const recordMany = this.db.transaction((rs: readonly StoreRecord[]) => {
       let accepted = 0;
       let duplicates = 0;
