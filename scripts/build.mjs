@@ -1,35 +1,67 @@
-// Builds the CLI and the library with esbuild: one bundled ESM entry per target, code
-// splitting so that dynamic imports (ink/react, the price data, the tokenizer, the server)
-// stay out of `noburn check`'s start-up. Dependencies stay in node_modules except
-// commander, which every command needs and which is cheaper to parse inside the bundle.
+// Builds the CLI and the library with esbuild.
+//
+// `noburn check` runs before every LLM call in a script, so its start-up matters most:
+// dist/cli.js is ONE file holding the entry, commander and everything `check` needs. The
+// other commands (and remote mode) are separate builds under dist/commands and dist/lib,
+// loaded by dynamic import only when used; they share chunks among themselves. Loading
+// one file instead of a dozen split chunks is most of the start-up difference.
+// Dependencies stay in node_modules (better-sqlite3 is native; ink, the price data, the
+// tokenizer, undici, pg... are imported only where used), except commander, which every
+// command needs and which is cheaper to parse inside the bundle.
 import { build } from 'esbuild';
-import { readFileSync, rmSync, chmodSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { chmodSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 
+const root = new URL('..', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-const bundled = new Set(['commander']);
 const external = Object.keys(pkg.dependencies ?? {})
-  .filter((d) => !bundled.has(d))
+  .filter((d) => d !== 'commander')
   .flatMap((d) => [d, `${d}/*`]);
 
-rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
-await build({
-  entryPoints: { cli: 'src/cli/main.ts', index: 'src/lib/index.ts' },
-  outdir: 'dist',
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  minify: true,
-  sourcemap: false,
-  jsx: 'automatic',
-  external,
-  chunkNames: 'chunks/[name]-[hash]',
-  // commander is CommonJS: give the ESM bundle a require() for its node: built-ins.
-  banner: { js: '#!/usr/bin/env node\nimport{createRequire as __nbcr}from"node:module";const require=__nbcr(import.meta.url);' },
-  logLevel: 'warning',
-});
-chmodSync(new URL('../dist/cli.js', import.meta.url), 0o755);
+// commander is CommonJS: give ESM output a require() for its node: built-ins.
+const requireShim = 'import{createRequire as __nbcr}from"node:module";const require=__nbcr(import.meta.url);';
+const common = { bundle: true, format: 'esm', platform: 'node', target: 'node20', minify: true, jsx: 'automatic', external, logLevel: 'warning' };
+
+const commandsDir = resolve(root, 'src/cli/commands');
+const lazyCommands = readdirSync(commandsDir).filter((f) => f.endsWith('.ts') && f !== 'check.ts').map((f) => basename(f, '.ts'));
+const lazyLib = { [resolve(root, 'src/lib/remote/remote.ts')]: './lib/remote.js', [resolve(root, 'src/lib/remote/fallback.ts')]: './lib/fallback.js' };
+
+/** In the one-file CLI, dynamic imports of other commands and of remote mode point at their own builds. */
+const lazyBoundary = {
+  name: 'lazy-boundary',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.?\// }, (args) => {
+      if (args.kind !== 'dynamic-import') return undefined;
+      const target = resolve(args.resolveDir, args.path).replace(/\.js$/, '.ts');
+      if (target.startsWith(commandsDir + '/')) {
+        const name = basename(target, '.ts');
+        if (lazyCommands.includes(name)) return { path: `./commands/${name}.js`, external: true };
+      }
+      if (lazyLib[target]) return { path: lazyLib[target], external: true };
+      return undefined;
+    });
+  },
+};
+
+rmSync(resolve(root, 'dist'), { recursive: true, force: true });
+await Promise.all([
+  build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', plugins: [lazyBoundary], banner: { js: `#!/usr/bin/env node\n${requireShim}` } }),
+  build({
+    ...common,
+    entryPoints: {
+      ...Object.fromEntries(lazyCommands.map((n) => [`commands/${n}`, `src/cli/commands/${n}.ts`])),
+      'lib/remote': 'src/lib/remote/remote.ts',
+      'lib/fallback': 'src/lib/remote/fallback.ts',
+    },
+    outdir: 'dist',
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    banner: { js: requireShim },
+  }),
+  build({ ...common, entryPoints: { index: 'src/lib/index.ts' }, outdir: 'dist', splitting: true, chunkNames: 'lib-chunks/[name]-[hash]', banner: { js: requireShim } }),
+]);
+chmodSync(resolve(root, 'dist/cli.js'), 0o755);
+
 // Type declarations for the library's users.
-execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit', cwd: root });

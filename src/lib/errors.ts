@@ -15,17 +15,46 @@ export type NoburnErrorCode =
   | 'NOBURN_STORE'
   | 'NOBURN_INTERNAL';
 
+// A registry-wide brand: `instanceof` then works across copies of this module (two
+// installed versions of noburn, or the CLI's separately bundled commands), where class
+// identity would not.
+const BRAND = Symbol.for('noburn.error');
+
+const NAMES: Record<NoburnErrorCode, string> = {
+  NOBURN_VALIDATION: 'NoburnValidationError',
+  NOBURN_CONFIG: 'NoburnConfigError',
+  NOBURN_AUTH: 'NoburnAuthError',
+  NOBURN_FORBIDDEN: 'NoburnForbiddenError',
+  NOBURN_TIMEOUT: 'NoburnTimeoutError',
+  NOBURN_UNREACHABLE: 'NoburnUnreachableError',
+  NOBURN_NOT_FOUND: 'NoburnNotFoundError',
+  NOBURN_CONFLICT: 'NoburnConflictError',
+  NOBURN_STORE: 'NoburnStoreError',
+  NOBURN_INTERNAL: 'NoburnError',
+};
+
 export class NoburnError extends Error {
+  /** The code every instance of a subclass carries; undefined on the base class. */
+  static readonly errorCode: NoburnErrorCode | undefined = undefined;
   readonly code: NoburnErrorCode;
+  readonly [BRAND] = true;
+
   constructor(code: NoburnErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
+    this.name = NAMES[code];
     this.code = code;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[BRAND] !== true) return false;
+    const want = this.errorCode;
+    return want === undefined || (value as NoburnError).code === want;
   }
 }
 
 /** Bad arguments: negative tokens, bad money, unknown period... */
 export class NoburnValidationError extends NoburnError {
+  static override readonly errorCode = 'NOBURN_VALIDATION' as const;
   constructor(message: string, options?: { cause?: unknown }) {
     super('NOBURN_VALIDATION', message, options);
   }
@@ -33,6 +62,7 @@ export class NoburnValidationError extends NoburnError {
 
 /** Unreadable or malformed configuration (config.json, env values, NOBURN_HOME). */
 export class NoburnConfigError extends NoburnError {
+  static override readonly errorCode = 'NOBURN_CONFIG' as const;
   constructor(message: string, options?: { cause?: unknown }) {
     super('NOBURN_CONFIG', message, options);
   }
@@ -40,6 +70,7 @@ export class NoburnConfigError extends NoburnError {
 
 /** The key was missing or not accepted (HTTP 401). */
 export class NoburnAuthError extends NoburnError {
+  static override readonly errorCode = 'NOBURN_AUTH' as const;
   constructor(message = 'authentication failed', options?: { cause?: unknown }) {
     super('NOBURN_AUTH', message, options);
   }
@@ -47,30 +78,35 @@ export class NoburnAuthError extends NoburnError {
 
 /** The key is valid but may not do this (wrong role or project, HTTP 403). */
 export class NoburnForbiddenError extends NoburnError {
+  static override readonly errorCode = 'NOBURN_FORBIDDEN' as const;
   constructor(message = 'forbidden', options?: { cause?: unknown }) {
     super('NOBURN_FORBIDDEN', message, options);
   }
 }
 
 export class NoburnTimeoutError extends NoburnError {
+  static override readonly errorCode = 'NOBURN_TIMEOUT' as const;
   constructor(message = 'the noburn authority did not answer in time', options?: { cause?: unknown }) {
     super('NOBURN_TIMEOUT', message, options);
   }
 }
 
 export class NoburnUnreachableError extends NoburnError {
+  static override readonly errorCode = 'NOBURN_UNREACHABLE' as const;
   constructor(message = 'the noburn authority cannot be reached', options?: { cause?: unknown }) {
     super('NOBURN_UNREACHABLE', message, options);
   }
 }
 
 export class NoburnNotFoundError extends NoburnError {
+  static override readonly errorCode = 'NOBURN_NOT_FOUND' as const;
   constructor(message: string, options?: { cause?: unknown }) {
     super('NOBURN_NOT_FOUND', message, options);
   }
 }
 
 export class NoburnConflictError extends NoburnError {
+  static override readonly errorCode = 'NOBURN_CONFLICT' as const;
   constructor(message: string, options?: { cause?: unknown }) {
     super('NOBURN_CONFLICT', message, options);
   }
@@ -78,6 +114,7 @@ export class NoburnConflictError extends NoburnError {
 
 /** The ledger could not be opened or written (unwritable file, corrupt database). */
 export class NoburnStoreError extends NoburnError {
+  static override readonly errorCode = 'NOBURN_STORE' as const;
   constructor(message: string, options?: { cause?: unknown }) {
     super('NOBURN_STORE', message, options);
   }

@@ -1,24 +1,24 @@
-import { randomFillSync, randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 
-// Random bytes drawn in blocks: one system call per 4 KiB of ids instead of one per id.
-const pool = Buffer.alloc(4096);
-let offset = pool.length;
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
-function randomChunk(bytes: number): Buffer {
-  if (offset + bytes > pool.length) {
-    randomFillSync(pool);
-    offset = 0;
-  }
-  const out = pool.subarray(offset, offset + bytes);
-  offset += bytes;
+/**
+ * Short random ids with a readable prefix: run_3f9c..., res_..., dec_... (12 characters,
+ * 72 random bits). They name rows and must be unique, not secret (a reservation id only
+ * settles holds of its own project), so they come from Math.random, which V8 seeds from
+ * the OS per process: loading node:crypto would add ~3 ms to every `noburn check`.
+ * Secrets (API keys) use node:crypto.
+ */
+export function newId(prefix: string, chars = 12): string {
+  let out = `${prefix}_`;
+  for (let i = 0; i < chars; i++) out += ALPHABET[Math.floor(Math.random() * 64)];
   return out;
 }
 
-/** Short random ids with a readable prefix: run_3f9c..., res_..., key_... (72 random bits by default). */
-export function newId(prefix: string, bytes = 9): string {
-  return `${prefix}_${randomChunk(bytes).toString('base64url')}`;
-}
+let uuid: (() => string) | undefined;
 
+/** A v4 UUID from node:crypto, loaded on first use (records, never the check path). */
 export function newIdempotencyKey(): string {
-  return randomUUID();
+  uuid ??= (createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).randomUUID;
+  return uuid();
 }
