@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type * as Crypto from 'node:crypto';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
@@ -19,6 +20,6 @@ let uuid: (() => string) | undefined;
 
 /** A v4 UUID from node:crypto, loaded on first use (records, never the check path). */
 export function newIdempotencyKey(): string {
-  uuid ??= (createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).randomUUID;
+  uuid ??= (createRequire(import.meta.url)('node:crypto') as typeof Crypto).randomUUID;
   return uuid();
 }
