@@ -12,6 +12,10 @@ export const ExitCodes = {
   INTERNAL: 70,
   /** `noburn run --stop-on-exhaust`: the child was stopped because the run cap was reached. */
   EXHAUSTED: 124,
+  /** `noburn run -- CMD`: CMD exists but cannot be executed (as in shells). */
+  COMMAND_NOT_EXECUTABLE: 126,
+  /** `noburn run -- CMD`: CMD was not found (as in shells). */
+  COMMAND_NOT_FOUND: 127,
   INTERRUPTED: 130,
 } as const;
 

@@ -1,0 +1,187 @@
+import { NoburnConfigError, NoburnConflictError } from '../../lib/errors.js';
+import type { NoburnGuard } from '../../lib/guard.js';
+import type { EndRunResult, RunInfo } from '../../lib/types.js';
+import type { RunningProxy, Upstreams } from '../../proxy/index.js';
+import { ExitCodes } from '../exit-codes.js';
+import { cliGuard } from '../guard.js';
+import type { Output } from '../output.js';
+import { exitCodeOf, superviseChild, type ChildOutcome, type SupervisedChild } from '../run-exec/child.js';
+import { priceModels } from '../run-exec/model-spend.js';
+import { resolveCommand } from '../run-exec/resolve-command.js';
+import { formatSummary, type RunSummary } from '../run-exec/summary.js';
+
+export interface RunExecOptions {
+  cap?: number;
+  label?: string;
+  /** false with --no-proxy. */
+  proxy?: boolean;
+  stopOnExhaust?: boolean;
+  json?: boolean;
+}
+
+const DEFAULT_GRACE_MS = 5000;
+// How often --stop-on-exhaust looks at the run for blocks the proxy did not see (calls
+// the child checked itself through the library with NOBURN_RUN_ID).
+const EXHAUST_POLL_MS = 500;
+
+/**
+ * `noburn run [--cap USD] [--label S] [--no-proxy] [--stop-on-exhaust] -- COMMAND [ARGS...]`
+ * (docs/run.md). Exit code: the child's own; 128+N when signal N ended it; 124 when
+ * --stop-on-exhaust stopped it; 127 / 126 when COMMAND is not found / not executable.
+ */
+export async function runExecCommand(command: string[], opts: RunExecOptions, out: Output): Promise<number> {
+  const name = command[0] ?? '';
+  const resolved = resolveCommand(name, process.env, process.cwd());
+  if (!resolved.ok) {
+    out.err(`noburn: ${name}: ${resolved.reason === 'not_found' ? 'command not found' : 'cannot execute'} (${resolved.detail})`);
+    return resolved.reason === 'not_found' ? ExitCodes.COMMAND_NOT_FOUND : ExitCodes.COMMAND_NOT_EXECUTABLE;
+  }
+  const upstreams = opts.proxy === false ? null : await upstreamsFromEnv(process.env);
+  const graceMs = graceFromEnv(process.env);
+
+  const guard = cliGuard();
+  try {
+    const run = await guard.startRun({ budgetCapUsd: opts.cap ?? null, label: opts.label });
+    let proxy: RunningProxy | null = null;
+    let outcome: ChildOutcome;
+    try {
+      let child: SupervisedChild | null = null;
+      const onExhausted = (): void => {
+        if (opts.stopOnExhaust) child?.stop();
+      };
+      if (upstreams) proxy = await openProxy(guard, run.runId, upstreams, onExhausted);
+      child = superviseChild({ path: resolved.path, argv0: name, args: command.slice(1), env: childEnv(guard, run.runId, proxy), graceMs });
+      const poll = opts.stopOnExhaust ? pollExhaustion(guard, run.runId, onExhausted) : null;
+      outcome = await child.done;
+      poll?.stop();
+    } catch (e) {
+      // The command never ran: do not leave its run open.
+      await proxy?.close(0);
+      await guard.endRun(run.runId).catch(() => undefined);
+      throw e;
+    }
+    // Requests still in flight are recorded before the run ends.
+    await proxy?.close();
+    const ended = await endRun(guard, run);
+
+    if (outcome.spawnError) {
+      const e = outcome.spawnError;
+      out.err(`noburn: ${name}: cannot be started (${e.code ?? e.message})`);
+      return e.code === 'ENOENT' ? ExitCodes.COMMAND_NOT_FOUND : ExitCodes.COMMAND_NOT_EXECUTABLE;
+    }
+    const exitCode = outcome.stopped ? ExitCodes.EXHAUSTED : exitCodeOf(outcome.code, outcome.signal);
+    const summary: RunSummary = {
+      runId: ended.runId,
+      label: run.label,
+      status: ended.status,
+      command,
+      exitCode,
+      signal: outcome.signal,
+      stoppedOnExhaust: outcome.stopped,
+      spendUsd: ended.spendUsd,
+      budgetCapUsd: ended.budgetCapUsd,
+      calls: ended.calls,
+      blockedCalls: ended.blockedCalls,
+      durationMs: Math.round(outcome.durationMs),
+      startedAt: ended.startedAt,
+      endedAt: ended.endedAt,
+      proxyUrl: proxy?.url ?? null,
+      topModels: proxy ? (await priceModels(guard, proxy.stats())).slice(0, 5) : [],
+    };
+    if (opts.json) out.json(summary);
+    else out.err(formatSummary(summary));
+    return exitCode;
+  } finally {
+    await guard.close();
+  }
+}
+
+async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams, onExhausted: () => void): Promise<RunningProxy> {
+  // Loaded only here: `noburn run --` is the one command that needs the proxy and tokenizer.
+  const [{ startProxy }, { estimateTokens }] = await Promise.all([import('../../proxy/index.js'), import('../../lib/tokens.js')]);
+  return startProxy({
+    guard,
+    runId,
+    upstreams,
+    countTokens: estimateTokens,
+    onBlocked: (reason) => {
+      if (reason === 'run_budget_exceeded') onExhausted();
+    },
+  });
+}
+
+/** The run ends when the child does; if someone ended it meanwhile, report it as it stands. */
+async function endRun(guard: NoburnGuard, run: RunInfo): Promise<EndRunResult> {
+  try {
+    return await guard.endRun(run.runId);
+  } catch (e) {
+    if (!(e instanceof NoburnConflictError)) throw e;
+    const r = await guard.getRun(run.runId);
+    return {
+      runId: r.runId,
+      status: r.exhausted ? 'exhausted' : 'completed',
+      spendUsd: r.spendUsd,
+      budgetCapUsd: r.budgetCapUsd,
+      calls: r.calls,
+      blockedCalls: r.blockedCalls,
+      startedAt: r.startedAt,
+      endedAt: r.endedAt ?? new Date().toISOString(),
+    };
+  }
+}
+
+function pollExhaustion(guard: NoburnGuard, runId: string, onExhausted: () => void): { stop(): void } {
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    guard.getRun(runId).then(
+      (r) => {
+        busy = false;
+        if (r.exhausted) onExhausted();
+      },
+      () => {
+        busy = false;
+      },
+    );
+  }, EXHAUST_POLL_MS);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
+/** The child's environment: everything noburn has, plus the run and, with the proxy, the base URLs. */
+function childEnv(guard: NoburnGuard, runId: string, proxy: RunningProxy | null): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NOBURN_RUN_ID: runId, NOBURN_HOME: guard.config.home };
+  if (proxy) Object.assign(env, proxy.env, { NOBURN_PROXY_URL: proxy.url });
+  return env;
+}
+
+/** The upstreams are what OPENAI_BASE_URL / ANTHROPIC_BASE_URL named before noburn replaced them. */
+async function upstreamsFromEnv(env: NodeJS.ProcessEnv): Promise<Upstreams> {
+  const { DEFAULT_UPSTREAMS } = await import('../../proxy/routes.js');
+  const upstreams: Upstreams = {
+    openai: env['OPENAI_BASE_URL'] || DEFAULT_UPSTREAMS.openai,
+    anthropic: env['ANTHROPIC_BASE_URL'] || DEFAULT_UPSTREAMS.anthropic,
+  };
+  for (const [name, value] of [
+    ['OPENAI_BASE_URL', upstreams.openai],
+    ['ANTHROPIC_BASE_URL', upstreams.anthropic],
+  ] as const) {
+    let ok = false;
+    try {
+      ok = ['http:', 'https:'].includes(new URL(value).protocol);
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new NoburnConfigError(`${name} must be an http(s) URL (got ${JSON.stringify(value)})`);
+  }
+  return upstreams;
+}
+
+function graceFromEnv(env: NodeJS.ProcessEnv): number {
+  const raw = env['NOBURN_STOP_GRACE_MS'];
+  if (raw === undefined || raw === '') return DEFAULT_GRACE_MS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 600_000) throw new NoburnConfigError(`NOBURN_STOP_GRACE_MS must be a whole number of milliseconds (got ${JSON.stringify(raw)})`);
+  return n;
+}

@@ -1,0 +1,79 @@
+import { usd, table } from '../format.js';
+
+/** What `noburn run -- CMD` reports when the child is gone (stderr as text, or stdout with --json). */
+export interface ModelLine {
+  model: string;
+  calls: number;
+  blockedCalls: number;
+  tokensIn: number;
+  tokensOut: number;
+  cachedTokensIn: number;
+  /** Priced from the tokens the proxy saw; null when the model has no price. */
+  spendUsd: number | null;
+}
+
+export interface RunSummary {
+  runId: string;
+  label: string | null;
+  /** completed, or exhausted (a call was blocked by the run cap). */
+  status: 'completed' | 'exhausted';
+  command: string[];
+  exitCode: number;
+  /** The signal that ended the child, if one did. */
+  signal: string | null;
+  /** The child was stopped by --stop-on-exhaust. */
+  stoppedOnExhaust: boolean;
+  spendUsd: number;
+  budgetCapUsd: number | null;
+  calls: number;
+  blockedCalls: number;
+  durationMs: number;
+  startedAt: string;
+  endedAt: string;
+  /** The metering proxy's address, or null with --no-proxy. */
+  proxyUrl: string | null;
+  /** Models seen by the proxy, most spent first (at most 5). */
+  topModels: ModelLine[];
+}
+
+/** The command as a shell would show it: arguments with spaces or quotes are quoted. */
+export function shellQuote(args: readonly string[]): string {
+  return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+function seconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(2)} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+function outcome(s: RunSummary): string {
+  if (s.stoppedOnExhaust) return `stopped: run cap reached (exit ${s.exitCode})`;
+  if (s.signal) return `killed by ${s.signal} (exit ${s.exitCode})`;
+  return `exit ${s.exitCode}`;
+}
+
+export function formatSummary(s: RunSummary): string {
+  const cap = s.budgetCapUsd === null ? 'no cap' : `of ${usd(s.budgetCapUsd)} cap`;
+  const pct = s.budgetCapUsd ? ` (${((s.spendUsd / s.budgetCapUsd) * 100).toFixed(1)}%)` : '';
+  const lines = [
+    `noburn run ${s.runId}${s.label ? ` "${s.label}"` : ''}: ${s.status}`,
+    `  command   ${shellQuote(s.command)}  ->  ${outcome(s)}`,
+    `  spend     ${usd(s.spendUsd)} ${cap}${pct}`,
+    `  calls     ${s.calls}, ${s.blockedCalls} blocked`,
+    `  duration  ${seconds(s.durationMs)}`,
+  ];
+  if (s.topModels.length > 0) {
+    const rows = s.topModels.map((m) => [
+      m.model,
+      String(m.calls),
+      String(m.blockedCalls),
+      String(m.tokensIn),
+      String(m.tokensOut),
+      m.spendUsd === null ? 'unpriced' : usd(m.spendUsd),
+    ]);
+    const t = table(['model', 'calls', 'blocked', 'tokens in', 'tokens out', 'spend'], rows);
+    lines.push('  top models (through the proxy)', ...t.split('\n').map((l) => `    ${l}`));
+  } else if (s.proxyUrl === null) {
+    lines.push('  (no proxy: only calls made with NOBURN_RUN_ID through the noburn library were counted)');
+  }
+  return lines.join('\n');
+}

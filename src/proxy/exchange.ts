@@ -1,0 +1,213 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { BlockReason } from '../lib/types.js';
+import { estimateRequest } from './estimate.js';
+import { forwardRequestHeaders, forwardResponseHeaders, headerString } from './headers.js';
+import { ResponseMeter } from './meter.js';
+import { errorResponse, refusal, type ProxyErrorResponse } from './refusal.js';
+import { matchRoute, type Route, type RouteTable } from './routes.js';
+import type { StatsTable } from './stats.js';
+import type { CountTokens, EndpointKind, ProxyGuard, Usage } from './types.js';
+
+/** Everything one request needs from the running proxy. */
+export interface ProxyContext {
+  table: RouteTable;
+  dispatcher: Dispatcher;
+  guard: ProxyGuard;
+  runId: string;
+  countTokens: CountTokens;
+  onBlocked: ((reason: BlockReason | null, model: string) => void) | undefined;
+  stats: StatsTable;
+  maxBodyBytes: number;
+}
+
+type Json = Record<string, unknown>;
+
+function isObj(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    const route = matchRoute(req.url ?? '/', ctx.table);
+    if (!route) {
+      req.resume();
+      const msg = 'noburn proxy: unknown path; OpenAI requests go under /openai/v1, Anthropic requests under /anthropic';
+      return send(res, errorResponse('openai', 404, 'not_found', msg, false));
+    }
+    if (route.kind === null || req.method !== 'POST') return await forward(ctx, route, req, res, req, null);
+    return await metered(ctx, route, route.kind, req, res);
+  } catch {
+    // Never let one request take the proxy down; the message carries no request data.
+    if (!res.headersSent && !res.destroyed) send(res, errorResponse('openai', 500, 'noburn_proxy_error', 'noburn proxy: internal error', false));
+    else res.destroy();
+  }
+}
+
+async function metered(ctx: ProxyContext, route: Route, kind: EndpointKind, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const raw = await readBody(req, ctx.maxBodyBytes);
+  if (raw === null) {
+    res.setHeader('connection', 'close');
+    return send(res, errorResponse(route.provider, 413, 'request_too_large', `noburn proxy: request body over ${ctx.maxBodyBytes} bytes`, false));
+  }
+  let body: unknown = null;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    // not JSON: the upstream will refuse it; nothing to meter
+  }
+  const model = isObj(body) ? body['model'] : undefined;
+  // Without a model there is nothing to price; the providers reject such requests anyway.
+  if (!isObj(body) || typeof model !== 'string' || model === '') return forward(ctx, route, req, res, raw, null);
+
+  const estimate = await estimateRequest(kind, body, model, ctx.countTokens);
+  let decision;
+  try {
+    decision = await ctx.guard.check({ model, estimatedTokensIn: estimate.tokensIn, estimatedTokensOut: estimate.tokensOut, runId: ctx.runId });
+  } catch (e) {
+    const msg = `noburn could not check this request: ${e instanceof Error ? e.message : String(e)}`;
+    return send(res, errorResponse(route.provider, 500, 'noburn_check_failed', msg, false));
+  }
+  if (decision.blocked) {
+    ctx.stats.blocked(model);
+    ctx.onBlocked?.(decision.blockReason, model);
+    return send(res, refusal(route.provider, decision.blockReason, model));
+  }
+
+  // OpenAI only reports a stream's usage when asked; ask, and hide the answer from a
+  // client that did not ask itself.
+  let outBody = raw;
+  let strip = false;
+  if ((kind === 'chat' || kind === 'completions') && body['stream'] === true) {
+    const so = body['stream_options'];
+    if (!(isObj(so) && so['include_usage'] === true)) {
+      body['stream_options'] = { ...(isObj(so) ? so : {}), include_usage: true };
+      outBody = Buffer.from(JSON.stringify(body), 'utf8');
+      strip = true;
+    }
+  }
+
+  const meter = new ResponseMeter({ kind, estimate, countTokens: ctx.countTokens, stripUsageChunk: strip });
+  try {
+    await forward(ctx, route, req, res, outBody, meter);
+  } finally {
+    let usage: Usage;
+    try {
+      usage = await meter.usage();
+    } catch {
+      usage = { tokensIn: estimate.tokensIn, tokensOut: estimate.tokensOut, cachedTokensIn: 0, cacheWriteTokensIn: 0 };
+    }
+    ctx.guard.record({
+      model,
+      tokensIn: usage.tokensIn,
+      tokensOut: usage.tokensOut,
+      cachedTokensIn: usage.cachedTokensIn,
+      cacheWriteTokensIn: usage.cacheWriteTokensIn,
+      wasBlocked: false,
+      runId: ctx.runId,
+      reservationId: decision.reservationId,
+    });
+    ctx.stats.recorded(model, usage);
+  }
+}
+
+/**
+ * Sends the request upstream and the response back, chunk by chunk. With a meter, each
+ * chunk goes through it (it reads usage, and may drop the usage chunk it asked for).
+ * undici's dispatch handler is used rather than request(): no intermediate stream per
+ * response, and backpressure is a direct pause/resume of the upstream socket.
+ * A client that goes away aborts the upstream request; an upstream that cuts the body
+ * off cuts the client's too, so neither side mistakes a cut for a complete answer.
+ */
+function forward(
+  ctx: ProxyContext,
+  route: Route,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer | IncomingMessage,
+  meter: ResponseMeter | null,
+): Promise<void> {
+  const method = req.method ?? 'GET';
+  const buffered = Buffer.isBuffer(body);
+  const headers = forwardRequestHeaders(req.rawHeaders, { dropContentLength: buffered, identityEncoding: meter !== null });
+  return new Promise<void>((resolve) => {
+    let controller: Dispatcher.DispatchController | null = null;
+    let started = false;
+    let finished = false;
+    const onClose = (): void => {
+      if (!res.writableFinished) controller?.abort(new Error('the client went away'));
+    };
+    const onDrain = (): void => controller?.resume();
+    res.on('close', onClose);
+    res.on('drain', onDrain);
+    const done = (): void => {
+      if (finished) return;
+      finished = true;
+      res.off('close', onClose);
+      res.off('drain', onDrain);
+      resolve();
+    };
+    const flushRest = (): void => {
+      const rest = meter ? meter.endBody() : '';
+      if (rest !== '' && !res.destroyed) res.write(rest);
+    };
+    ctx.dispatcher.dispatch(
+      { origin: route.origin, path: route.path, method: method as Dispatcher.HttpMethod, headers, body: method === 'GET' || method === 'HEAD' ? null : body },
+      {
+        onRequestStart(c) {
+          controller = c;
+          if (res.destroyed) c.abort(new Error('the client went away'));
+        },
+        onResponseStart(_c, status, upHeaders) {
+          started = true;
+          const mayChange = meter ? meter.start(status, headerString(upHeaders['content-type']), headerString(upHeaders['content-encoding'])) : false;
+          if (!res.destroyed) res.writeHead(status, forwardResponseHeaders(upHeaders, mayChange));
+        },
+        onResponseData(c, chunk) {
+          const out = meter ? meter.push(chunk) : chunk;
+          if (out.length > 0 && !res.destroyed && !res.write(out)) c.pause();
+        },
+        onResponseEnd() {
+          flushRest();
+          if (!res.destroyed) res.end();
+          done();
+        },
+        onResponseError(_c, err) {
+          if (!started) {
+            if (!res.headersSent && !res.destroyed) {
+              const code = (err as { code?: unknown }).code;
+              const msg = `noburn proxy: the upstream ${route.origin} could not be reached${typeof code === 'string' ? ` (${code})` : ''}`;
+              send(res, errorResponse(route.provider, 502, 'upstream_unreachable', msg, true));
+            }
+          } else {
+            flushRest();
+            res.destroy();
+          }
+          done();
+        },
+      },
+    );
+  });
+}
+
+/** Reads the whole request body, or returns null past `limit` bytes (the rest is drained, not kept). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size > limit ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)));
+    req.on('error', reject);
+    req.on('close', () => {
+      if (!req.complete) reject(new Error('client aborted'));
+    });
+  });
+}
+
+function send(res: ServerResponse, r: ProxyErrorResponse): void {
+  res.writeHead(r.status, { ...r.headers, 'content-length': Buffer.byteLength(r.body) });
+  res.end(r.body);
+}

@@ -1,0 +1,71 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent } from 'undici';
+import { handleRequest, type ProxyContext } from './exchange.js';
+import { ANTHROPIC_PREFIX, OPENAI_PREFIX, routeTable } from './routes.js';
+import { StatsTable } from './stats.js';
+import type { ProxyOptions, RunningProxy } from './types.js';
+
+const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Starts the metering proxy on 127.0.0.1 on a free port. Upstream connections are kept
+ * alive in one undici pool; no timeouts of its own, because model calls can take many
+ * minutes and the client's own timeout (an abort) already ends the upstream request.
+ */
+export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
+  const table = routeTable(opts.upstreams);
+  const dispatcher = new Agent({ headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 30_000 });
+  const stats = new StatsTable();
+  const ctx: ProxyContext = {
+    table,
+    dispatcher,
+    guard: opts.guard,
+    runId: opts.runId,
+    countTokens: opts.countTokens,
+    onBlocked: opts.onBlocked,
+    stats,
+    maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+  };
+  const inflight = new Set<Promise<void>>();
+  const server = createServer({ noDelay: true }, (req, res) => {
+    const p = handleRequest(ctx, req, res).finally(() => inflight.delete(p));
+    inflight.add(p);
+  });
+  // Loads the tokenizer now, while the child starts, rather than on its first call.
+  void Promise.resolve()
+    .then(() => opts.countTokens('warm up'))
+    .catch(() => undefined);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+
+  return {
+    url,
+    env: { OPENAI_BASE_URL: url + OPENAI_PREFIX, ANTHROPIC_BASE_URL: url + ANTHROPIC_PREFIX },
+    stats: () => stats.list(),
+    async close(timeoutMs = 5000) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // Requests still in flight are finished (and recorded) before the run is ended.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...inflight]),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      server.closeAllConnections();
+      await closed;
+      await dispatcher.destroy();
+    },
+  };
+}

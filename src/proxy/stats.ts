@@ -1,0 +1,32 @@
+import type { ModelStats, Usage } from './types.js';
+
+/** Per-model counts of what went through the proxy, for the wrapper's summary. */
+export class StatsTable {
+  private readonly byModel = new Map<string, ModelStats>();
+
+  private entry(model: string): ModelStats {
+    let s = this.byModel.get(model);
+    if (!s) {
+      s = { model, calls: 0, blockedCalls: 0, tokensIn: 0, tokensOut: 0, cachedTokensIn: 0, cacheWriteTokensIn: 0 };
+      this.byModel.set(model, s);
+    }
+    return s;
+  }
+
+  blocked(model: string): void {
+    this.entry(model).blockedCalls += 1;
+  }
+
+  recorded(model: string, u: Usage): void {
+    const s = this.entry(model);
+    s.calls += 1;
+    s.tokensIn += u.tokensIn;
+    s.tokensOut += u.tokensOut;
+    s.cachedTokensIn += u.cachedTokensIn;
+    s.cacheWriteTokensIn += u.cacheWriteTokensIn;
+  }
+
+  list(): ModelStats[] {
+    return [...this.byModel.values()].map((s) => ({ ...s }));
+  }
+}

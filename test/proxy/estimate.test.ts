@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { estimateTokens } from '../../src/lib/tokens.js';
+import {
+  DEFAULT_MAX_OUTPUT_TOKENS,
+  estimateOutputTokens,
+  estimateRequest,
+  MEDIA_PART_TOKENS,
+  modelOutputLimit,
+  PER_MESSAGE_TOKENS,
+  REPLY_PRIMING_TOKENS,
+  requestText,
+} from '../../src/proxy/estimate.js';
+
+const PROMPT = 'Summarise the plot of Hamlet in three short sentences, please.';
+
+describe('input estimate', () => {
+  it('chat: message text with the tokenizer, plus per-message and priming overheads', async () => {
+    const body = { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: PROMPT }] };
+    const e = await estimateRequest('chat', body, 'gpt-4o-mini', estimateTokens);
+    const text = await estimateTokens('Be brief.\n' + PROMPT);
+    expect(e.tokensIn).toBe(text + 2 * PER_MESSAGE_TOKENS + REPLY_PRIMING_TOKENS);
+  });
+
+  it('counts tools, tool call arguments and tool results', async () => {
+    const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+    const base = { model: 'm', messages: [{ role: 'user', content: PROMPT }] };
+    const without = await estimateRequest('chat', base, 'm', estimateTokens);
+    const withTools = await estimateRequest('chat', { ...base, tools }, 'm', estimateTokens);
+    expect(withTools.tokensIn - without.tokensIn).toBe(await estimateTokens(JSON.stringify(tools)));
+
+    const anthropic = requestText('messages', {
+      system: [{ type: 'text', text: 'SYS' }],
+      messages: [
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'lookup', input: { q: 'QUERY' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'RESULT' }] },
+      ],
+    });
+    expect(anthropic.text).toContain('SYS');
+    expect(anthropic.text).toContain('{"q":"QUERY"}');
+    expect(anthropic.text).toContain('RESULT');
+    expect(anthropic.text).not.toContain('toolu_1');
+  });
+
+  it('images count as a fixed number of tokens, never as their base64 text', () => {
+    const data = 'A'.repeat(200_000);
+    const chat = requestText('chat', { messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${data}` } }] }] });
+    expect(chat.text).toBe('What is this?');
+    expect(chat.extraTokens).toBe(PER_MESSAGE_TOKENS + MEDIA_PART_TOKENS + REPLY_PRIMING_TOKENS);
+    const claude = requestText('messages', { messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data } }] }] });
+    expect(claude.text).toBe('');
+    expect(claude.extraTokens).toBe(PER_MESSAGE_TOKENS + MEDIA_PART_TOKENS + REPLY_PRIMING_TOKENS);
+  });
+
+  it('Responses: instructions and input (string or items)', () => {
+    const r = requestText('responses', { instructions: 'INSTR', input: [{ role: 'user', content: [{ type: 'input_text', text: 'HELLO' }] }, { type: 'function_call_output', call_id: 'c1', output: 'OUT' }] });
+    expect(r.text).toBe('INSTR\nHELLO\nOUT');
+    const s = requestText('responses', { input: 'just text' });
+    expect(s.text).toBe('just text');
+    expect(s.extraTokens).toBe(PER_MESSAGE_TOKENS + REPLY_PRIMING_TOKENS);
+  });
+
+  it('embeddings: strings are tokenized, token-id arrays count one token per id', async () => {
+    const e = await estimateRequest('embeddings', { input: ['alpha beta', [1, 2, 3], [4, 5]] }, 'text-embedding-3-small', estimateTokens);
+    expect(e).toEqual({ tokensIn: (await estimateTokens('alpha beta')) + 5, tokensOut: 0 });
+  });
+});
+
+describe('output estimate', () => {
+  it('takes max_completion_tokens, then max_output_tokens, then max_tokens', () => {
+    expect(estimateOutputTokens('chat', { max_completion_tokens: 10, max_tokens: 99 }, 'gpt-4o')).toBe(10);
+    expect(estimateOutputTokens('responses', { max_output_tokens: 20 }, 'gpt-4o')).toBe(20);
+    expect(estimateOutputTokens('messages', { max_tokens: 30 }, 'claude-sonnet-4-5')).toBe(30);
+  });
+
+  it("without a limit in the request, the model's output limit bounds it", () => {
+    expect(estimateOutputTokens('chat', {}, 'gpt-4o-mini')).toBe(16_384);
+    expect(modelOutputLimit('openai/gpt-4.1-mini')).toBe(32_768);
+    expect(modelOutputLimit('claude-3-5-haiku-latest')).toBe(8_192);
+    expect(modelOutputLimit('some-local-model')).toBe(DEFAULT_MAX_OUTPUT_TOKENS);
+  });
+
+  it('n choices multiply the output bound; embeddings produce none', () => {
+    expect(estimateOutputTokens('chat', { max_tokens: 50, n: 3 }, 'gpt-4o')).toBe(150);
+    expect(estimateOutputTokens('embeddings', { max_tokens: 50 }, 'x')).toBe(0);
+  });
+});
