@@ -16,9 +16,8 @@ describe('NoburnError', () => {
     // What a second copy of errors.ts produces: a different class, the same global brand.
     class OtherCopy extends Error {
       readonly code = 'NOBURN_VALIDATION';
-      readonly [Symbol.for('noburn.error')] = true;
     }
-    const foreign = new OtherCopy('negative tokens');
+    const foreign = Object.assign(new OtherCopy('negative tokens'), { [Symbol.for('noburn.error')]: true });
     expect(foreign instanceof NoburnError).toBe(true);
     expect(foreign instanceof NoburnValidationError).toBe(true);
     expect(foreign instanceof NoburnAuthError).toBe(false);
