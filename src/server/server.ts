@@ -138,9 +138,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     res.on('close', finish);
     void handle(req, res);
   });
+  // Requests Node's parser refuses (bad Content-Length, broken chunking...) still get the
+  // documented `{error: {code, message}}` body.
+  const malformed = JSON.stringify({ error: { code: 'NOBURN_MALFORMED', message: 'malformed HTTP request' } });
   server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    else socket.destroy();
+    if (socket.writable) {
+      socket.end(`HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(malformed)}\r\n\r\n${malformed}`);
+    } else socket.destroy();
   });
 
   const host = opts.host ?? '127.0.0.1';

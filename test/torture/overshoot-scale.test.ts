@@ -10,11 +10,8 @@ import type { WorkerResult, WorkerSpec } from '../helpers/workers.js';
 /**
  * DESIGN §3/§7 at scale, embedded half: 8 OS processes x 1,000 checks each against one cap
  * on one ledger file approve exactly floor(cap / estimate), never one more, never a
- * fallback decision.
- *
- * TODO(serve, issue 6 item 3): the serve half — 256 concurrent HTTP connections to one
- * `noburn serve` against one cap, approvals exactly floor(cap / estimate) — is to be added
- * beside this file by whoever owns src/server (it needs their server test helpers).
+ * fallback decision. The serve half (256 concurrent HTTP connections to one `noburn serve`)
+ * is overshoot-serve.test.ts.
  */
 const WORKERS = 8;
 const ATTEMPTS = 1_000;

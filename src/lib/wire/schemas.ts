@@ -24,10 +24,17 @@ function printable(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 32 || c === 127) return false;
+    // A lone UTF-16 surrogate (JSON allows "\ud800") is no character: it would be stored as
+    // invalid UTF-8 (SQLite) or U+FFFD (pg), so the id read back differs and ids collide.
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const next = s.charCodeAt(i + 1);
+      if (c > 0xdbff || !(next >= 0xdc00 && next <= 0xdfff)) return false;
+      i++;
+    }
   }
   return true;
 }
-const id = z.string().min(1).max(256).refine(printable, 'must not contain control characters');
+const id = z.string().min(1).max(256).refine(printable, 'must not contain control characters or lone surrogates');
 const tokens = z.number().int().min(0).max(MAX_TOKENS);
 const usd = z.number().finite().min(0).max(MAX_USD);
 const period = z.enum(PERIODS);
