@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { MAX_TOKENS, hasControlChars } from '../lib/validate.js';
+import { MAX_TOKENS, printable } from '../lib/validate.js';
 import { usdToNano, nanoToUsd } from '../lib/money.js';
 import { NoburnValidationError } from '../lib/errors.js';
 
@@ -21,7 +21,7 @@ export function usdArg(value: string): number {
 }
 
 export function idArg(value: string): string {
-  if (value.length === 0 || value.length > 256 || hasControlChars(value)) {
+  if (value.length === 0 || value.length > 256 || !printable(value)) {
     throw new InvalidArgumentError('must be 1-256 printable characters');
   }
   return value;

@@ -8,13 +8,23 @@ import type { CheckRequest, RecordRequest } from './types.js';
 export const MAX_TOKENS = 100_000_000;
 const MAX_ID = 256;
 
-/** True when a string holds ASCII control characters (ids end up in logs and terminals). */
-export function hasControlChars(s: string): boolean {
+/**
+ * True when every character of an id is printable: no ASCII control characters (ids end
+ * up in logs and terminals) and no lone UTF-16 surrogate (JSON allows "\ud800"; it would be
+ * stored as invalid UTF-8 by SQLite or U+FFFD by pg, so the id read back would differ and
+ * distinct ids could collide). Shared by the library, the CLI and the HTTP schemas.
+ */
+export function printable(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
+    if (c < 32 || c === 127) return false;
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const next = s.charCodeAt(i + 1);
+      if (c > 0xdbff || !(next >= 0xdc00 && next <= 0xdfff)) return false;
+      i++;
+    }
   }
-  return false;
+  return true;
 }
 
 export function tokenCount(v: unknown, name: string): number {
@@ -29,8 +39,8 @@ export function optionalTokenCount(v: unknown, name: string): number {
 }
 
 export function idString(v: unknown, name: string): string {
-  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_ID || hasControlChars(v)) {
-    throw new NoburnValidationError(`${name} must be a non-empty string of at most ${MAX_ID} printable characters`);
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_ID || !printable(v)) {
+    throw new NoburnValidationError(`${name} must be a non-empty string of at most ${MAX_ID} printable characters (no control characters or lone surrogates)`);
   }
   return v;
 }

@@ -10,7 +10,7 @@ import type {
   SpendReport,
 } from '../types.js';
 import type { UserSummary } from '../ledger/store.js';
-import { MAX_TOKENS } from '../validate.js';
+import { MAX_TOKENS, printable } from '../validate.js';
 
 /**
  * The HTTP API's payloads (docs/api.md), one zod schema each. The server validates every
@@ -20,20 +20,6 @@ import { MAX_TOKENS } from '../validate.js';
  * Request objects are strict: an unknown field is a 422, so that a misspelt optional field
  * (say `endUserID`) is reported instead of silently ignored.
  */
-function printable(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 32 || c === 127) return false;
-    // A lone UTF-16 surrogate (JSON allows "\ud800") is no character: it would be stored as
-    // invalid UTF-8 (SQLite) or U+FFFD (pg), so the id read back differs and ids collide.
-    if (c >= 0xd800 && c <= 0xdfff) {
-      const next = s.charCodeAt(i + 1);
-      if (c > 0xdbff || !(next >= 0xdc00 && next <= 0xdfff)) return false;
-      i++;
-    }
-  }
-  return true;
-}
 const id = z.string().min(1).max(256).refine(printable, 'must not contain control characters or lone surrogates');
 const tokens = z.number().int().min(0).max(MAX_TOKENS);
 const usd = z.number().finite().min(0).max(MAX_USD);
