@@ -2,8 +2,10 @@ import type { Pool } from 'pg';
 import { nanoToUsd } from '../../money.js';
 import { PERIODS, windowKey, windowStart } from '../../periods.js';
 import type { Period } from '../../periods.js';
-import type { Budget, BudgetScope, SpendReport, SpendRow } from '../../types.js';
+import type { Budget, BudgetScope, SpendReport } from '../../types.js';
 import { iso } from '../sqlite/rows.js';
+import { assembleSpendReport } from '../spend-report.js';
+import type { SpendAgg } from '../spend-report.js';
 import type { StoreSpendQuery, UserSummary } from '../store.js';
 
 /**
@@ -81,7 +83,7 @@ const GROUP_EXPR = {
   day: `to_char(timestamp '1970-01-01' + ts * interval '1 millisecond', 'YYYY-MM-DD')`,
 } as const;
 
-interface Agg { key: string | null; spent: number | null; calls: number | null; blocked: number | null; unpriced: number | null; tin: number | null; tout: number | null }
+type Agg = SpendAgg;
 
 /** Spend grouped from the records table, plus blocked checks from the event log (as spend.ts). */
 export async function readSpend(pool: Pool, q: StoreSpendQuery): Promise<SpendReport> {
@@ -108,47 +110,5 @@ export async function readSpend(pool: Pool, q: StoreSpendQuery): Promise<SpendRe
     `SELECT ${key} AS key, count(*) AS n FROM events WHERE kind = 'check' AND blocked = 1 AND ${where.join(' AND ')} ${group}`,
     args,
   );
-  const out: SpendRow[] = rows
-    .filter((r) => r.spent !== null)
-    .map((r) => ({
-      key: r.key,
-      spendUsd: nanoToUsd(r.spent ?? 0),
-      calls: r.calls ?? 0,
-      blockedCalls: r.blocked ?? 0,
-      unpricedCalls: r.unpriced ?? 0,
-      tokensIn: r.tin ?? 0,
-      tokensOut: r.tout ?? 0,
-    }));
-  const byKey = new Map(out.map((r) => [r.key, r]));
-  let total = 0;
-  let calls = 0;
-  let blocked = 0;
-  let unpriced = 0;
-  for (const r of rows) {
-    total += r.spent ?? 0;
-    calls += r.calls ?? 0;
-    blocked += r.blocked ?? 0;
-    unpriced += r.unpriced ?? 0;
-  }
-  for (const b of blockedChecks) {
-    if (b.n === 0) continue;
-    blocked += b.n;
-    let row = byKey.get(b.key);
-    if (!row) {
-      row = { key: b.key, spendUsd: 0, calls: 0, blockedCalls: 0, unpricedCalls: 0, tokensIn: 0, tokensOut: 0 };
-      out.push(row);
-      byKey.set(b.key, row);
-    }
-    row.blockedCalls += b.n;
-  }
-  return {
-    by: q.by,
-    since: q.sinceMs === null ? null : iso(q.sinceMs),
-    until: q.untilMs === null ? null : iso(q.untilMs),
-    totalUsd: nanoToUsd(total),
-    calls,
-    blockedCalls: blocked,
-    unpricedCalls: unpriced,
-    rows: q.by ? out : [],
-  };
+  return assembleSpendReport(q, rows, blockedChecks);
 }
