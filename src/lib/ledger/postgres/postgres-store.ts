@@ -1,6 +1,8 @@
 import type { Pool, PoolClient } from 'pg';
 import { NoburnConflictError, NoburnNotFoundError, NoburnStoreError } from '../../errors.js';
 import { newId } from '../../ids.js';
+import { cachedPriceOf } from '../price-row.js';
+import type { PriceRow } from '../price-row.js';
 import type { Budget, LedgerEvent, RecordResult, RunInfo, SpendReport } from '../../types.js';
 import { eventOf, keyOf, runInfo } from '../sqlite/rows.js';
 import type { KeyDbRow } from '../sqlite/rows.js';
@@ -33,16 +35,6 @@ interface DecisionJson {
   dec?: string;
 }
 
-interface PriceRow {
-  model: string;
-  input_nano_per_mtok: number;
-  output_nano_per_mtok: number;
-  cache_read_nano_per_mtok: number | null;
-  cache_write_nano_per_mtok: number | null;
-  source: string;
-  matched: string | null;
-  data_version: string;
-}
 
 /**
  * The ledger on PostgreSQL, so that several `noburn serve` replicas share one authority.
@@ -232,17 +224,7 @@ export class PostgresStore implements LedgerStore {
   getCachedPrice(model: string): Promise<CachedPrice | null> {
     return this.guard(async () => {
       const r = (await this.pool.query<PriceRow>('SELECT * FROM prices WHERE model = $1', [model])).rows[0];
-      if (!r) return null;
-      return {
-        model: r.model,
-        inputNanoPerMTok: r.input_nano_per_mtok,
-        outputNanoPerMTok: r.output_nano_per_mtok,
-        cacheReadNanoPerMTok: r.cache_read_nano_per_mtok,
-        cacheWriteNanoPerMTok: r.cache_write_nano_per_mtok,
-        source: r.source as CachedPrice['source'],
-        matched: r.matched,
-        dataVersion: r.data_version,
-      };
+      return r ? cachedPriceOf(r) : null;
     });
   }
 

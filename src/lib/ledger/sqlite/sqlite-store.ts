@@ -17,6 +17,8 @@ import type {
   UserSummary,
 } from '../store.js';
 import { UsageBatch, decide, settle } from './decide.js';
+import { cachedPriceOf } from '../price-row.js';
+import type { PriceRow } from '../price-row.js';
 import { openLedgerFile } from './open.js';
 import { eventOf, iso, keyOf, runInfo } from './rows.js';
 import type { KeyDbRow } from './rows.js';
@@ -218,20 +220,8 @@ export class SqliteStore implements LedgerStore {
   }
 
   getCachedPriceSync(model: string): CachedPrice | null {
-    const r = this.st.getPrice.get(model) as
-      | { model: string; input_nano_per_mtok: number; output_nano_per_mtok: number; cache_read_nano_per_mtok: number | null; cache_write_nano_per_mtok: number | null; source: string; matched: string | null; data_version: string }
-      | undefined;
-    if (!r) return null;
-    return {
-      model: r.model,
-      inputNanoPerMTok: r.input_nano_per_mtok,
-      outputNanoPerMTok: r.output_nano_per_mtok,
-      cacheReadNanoPerMTok: r.cache_read_nano_per_mtok,
-      cacheWriteNanoPerMTok: r.cache_write_nano_per_mtok,
-      source: r.source as CachedPrice['source'],
-      matched: r.matched,
-      dataVersion: r.data_version,
-    };
+    const r = this.st.getPrice.get(model) as PriceRow | undefined;
+    return r ? cachedPriceOf(r) : null;
   }
 
   putCachedPrice(p: CachedPrice): Promise<void> {
