@@ -7,6 +7,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     fileParallelism: false,
-    env: { TZ: 'UTC', FORCE_COLOR: '0' },
+    // CI=false: Ink renders nothing but the last frame when it believes it runs in CI, and the
+    // TUI tests read frames as they are drawn (CI itself sets CI=true).
+    env: { TZ: 'UTC', FORCE_COLOR: '0', CI: 'false' },
   },
 });
