@@ -1,9 +1,10 @@
-import { usdToNano, formatUsd } from '../lib/money.js';
+import { formatUsd, usdNumberToNano } from '../lib/money.js';
 
 /** "$0.001500" from a USD number (exact for the nano-dollar values noburn produces). */
 export function usd(v: number | null | undefined, decimals = 6): string {
   if (v === null || v === undefined) return '-';
-  return `$${formatUsd(usdToNano(Math.abs(v)) * Math.sign(v || 1), decimals)}`;
+  // Sums may exceed the $1M input limit: convert without validating.
+  return `$${formatUsd(usdNumberToNano(v), decimals)}`;
 }
 
 /** Pads columns of a plain-text table. */

@@ -138,16 +138,12 @@ export function buildProgram(out: Output, setCode: (code: number) => void): Comm
     act(async (model: string | undefined, o: Opts) => (await import('./commands/prices.js')).pricesCommand(model, o as never, out)),
   );
 
-  registerLater(program, out, act);
+  registerOperatorCommands(program, out, act);
   return program;
 }
 
-/** Commands whose files other work streams provide (watch, serve, keys). */
-function registerLater(program: Command, out: Output, act: <A extends unknown[]>(fn: (...args: A) => Promise<number>) => (...args: A) => Promise<void>): void {
-  void program;
-  void out;
-  void act;
-
+/** The long-running and operator commands: watch, serve, keys. */
+function registerOperatorCommands(program: Command, out: Output, act: <A extends unknown[]>(fn: (...args: A) => Promise<number>) => (...args: A) => Promise<void>): void {
   example(
     json(
       program

@@ -117,6 +117,19 @@ function prices(v: unknown): Record<string, ModelPriceOverride> {
   return out;
 }
 
+/** NOBURN_URL must be an http(s) URL: checked here so that a typo is a config error, not a fallback. */
+function httpUrl(v: string | null): string | null {
+  if (v === null) return null;
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new NoburnConfigError(`NOBURN_URL is not a URL: ${JSON.stringify(v)}`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new NoburnConfigError(`NOBURN_URL must be http:// or https:// (got ${u.protocol})`);
+  return v;
+}
+
 export function resolveConfig(overrides: ConfigOverrides = {}, env: Env = process.env): NoburnConfig {
   const home = resolveHome(overrides, env);
   const file = readConfigFile(home);
@@ -135,7 +148,7 @@ export function resolveConfig(overrides: ConfigOverrides = {}, env: Env = proces
     home,
     dbPath,
     store: pick(overrides.store, env['NOBURN_STORE'] || undefined, str(file['store'], 'store'), dbPath),
-    url: pick(overrides.url, env['NOBURN_URL'] || undefined, str(file['url'], 'url'), null),
+    url: httpUrl(pick(overrides.url, env['NOBURN_URL'] || undefined, str(file['url'], 'url'), null)),
     apiKey: pick(overrides.apiKey, env['NOBURN_API_KEY'] || undefined, str(file['apiKey'], 'apiKey'), null),
     projectId: pick(overrides.projectId, env['NOBURN_PROJECT_ID'] || undefined, str(file['projectId'], 'projectId'), DEFAULT_PROJECT),
     runId: pick(overrides.runId, env['NOBURN_RUN_ID'] || undefined, undefined, null),

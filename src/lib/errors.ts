@@ -48,7 +48,10 @@ export class NoburnError extends Error {
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[BRAND] !== true) return false;
     const want = this.errorCode;
-    return want === undefined || (value as NoburnError).code === want;
+    if (want === undefined) return true;
+    const code = (value as NoburnError).code;
+    // A forbidden key (valid, wrong role or project) is an authentication failure too.
+    return code === want || (want === 'NOBURN_AUTH' && code === 'NOBURN_FORBIDDEN');
   }
 }
 
@@ -76,7 +79,7 @@ export class NoburnAuthError extends NoburnError {
   }
 }
 
-/** The key is valid but may not do this (wrong role or project, HTTP 403). */
+/** The key is valid but may not do this (wrong role or project, HTTP 403). `instanceof NoburnAuthError` holds for it. */
 export class NoburnForbiddenError extends NoburnError {
   static override readonly errorCode = 'NOBURN_FORBIDDEN' as const;
   constructor(message = 'forbidden', options?: { cause?: unknown }) {

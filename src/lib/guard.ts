@@ -3,7 +3,7 @@ import type { Authority } from './authority/authority.js';
 import { LocalAuthority } from './authority/local-authority.js';
 import { resolveConfig } from './config.js';
 import type { ConfigOverrides, NoburnConfig } from './config.js';
-import { NoburnAuthError, NoburnError, NoburnValidationError } from './errors.js';
+import { NoburnAuthError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
 import { newIdempotencyKey } from './ids.js';
 import type { UserSummary } from './ledger/store.js';
 import { usdToNano, nanoToUsd } from './money.js';
@@ -24,7 +24,7 @@ import type {
   StartRunRequest,
 } from './types.js';
 import { normalizeCheck, normalizeRecord } from './validate.js';
-import type { NormalizedCheck } from './validate.js';
+import type { NormalizedCheck, NormalizedRecord } from './validate.js';
 
 export interface GuardOptions extends ConfigOverrides {
   /** Injected clock (ms since epoch), for tests. */
@@ -48,6 +48,7 @@ export class NoburnGuard {
   private sinkP: Promise<RecordSink> | null = null;
   /** Spend recorded through this guard, for the fallback check when the authority is unreachable. */
   private localSpentNano = 0;
+  private readonly localTokens = new Map<string, { tokensIn: number; tokensOut: number; cachedTokensIn: number; cacheWriteTokensIn: number }>();
   private closed = false;
 
   constructor(private readonly options: GuardOptions = {}) {
@@ -59,21 +60,33 @@ export class NoburnGuard {
 
   /** The authority, created on first use so that constructing a guard never touches disk or network. */
   authority(): Promise<Authority> {
-    this.authorityP ??= this.config.url
-      ? import('./remote/remote.js').then((m) => m.createRemoteAuthority(this.config, { now: this.now }))
-      : Promise.resolve().then(() => LocalAuthority.open(this.config, { now: this.now }));
+    // A failed open is not remembered: the next call tries again (a transient SQLITE_BUSY
+    // or a home folder mounted late must not leave a long-lived guard in fallback).
+    this.authorityP ??= (
+      this.config.url
+        ? import('./remote/remote.js').then((m) => m.createRemoteAuthority(this.config, { now: this.now }))
+        : Promise.resolve().then(() => LocalAuthority.open(this.config, { now: this.now }))
+    ).catch((e: unknown) => {
+      this.authorityP = null;
+      throw e;
+    });
     return this.authorityP;
   }
 
   private sink(): Promise<RecordSink> {
-    this.sinkP ??= this.authority().then(async (a) => {
-      const onError = this.options.onRecordError ?? (() => {});
-      if (a.kind === 'remote') {
-        const m = await import('./remote/remote.js');
-        return m.createOutbox(this.config, a, onError);
-      }
-      return new MemoryRecordQueue((rs, ts) => a.record(rs, ts), onError);
-    });
+    this.sinkP ??= this.authority()
+      .then(async (a) => {
+        const onError = this.options.onRecordError ?? (() => {});
+        if (a.kind === 'remote') {
+          const m = await import('./remote/remote.js');
+          return m.createOutbox(this.config, a, onError);
+        }
+        return new MemoryRecordQueue((rs, ts) => a.record(rs, ts), onError);
+      })
+      .catch((e: unknown) => {
+        this.sinkP = null;
+        throw e;
+      });
     return this.sinkP;
   }
 
@@ -87,8 +100,8 @@ export class NoburnGuard {
     try {
       return await (await this.authority()).check(c);
     } catch (e) {
+      // NoburnForbiddenError is a NoburnAuthError (the key is valid, its role or project is not).
       if (e instanceof NoburnAuthError || e instanceof NoburnValidationError) throw e;
-      if (e instanceof NoburnError && (e.code === 'NOBURN_FORBIDDEN' || e.code === 'NOBURN_CONFIG')) throw e;
       return this.fallback(c, e);
     }
   }
@@ -112,19 +125,48 @@ export class NoburnGuard {
     }
     const cap = this.config.budgetCapUsd;
     const capNano = cap === null ? null : usdToNano(cap);
-    if (capNano !== null && (this.localSpentNano >= capNano || this.localSpentNano + est > capNano)) {
-      return { ...base, blocked: true, blockReason: 'local_budget_exceeded', remaining: { projectUsd: nanoToUsd(Math.max(0, capNano - this.localSpentNano)) } };
+    const spent = capNano === null ? 0 : await this.localSpent();
+    if (capNano !== null && (spent >= capNano || spent + est > capNano)) {
+      return { ...base, blocked: true, blockReason: 'local_budget_exceeded', remaining: { projectUsd: nanoToUsd(Math.max(0, capNano - spent)) } };
     }
-    const remaining = capNano === null ? {} : { projectUsd: nanoToUsd(capNano - this.localSpentNano - est) };
+    const remaining = capNano === null ? {} : { projectUsd: nanoToUsd(capNano - spent - est) };
     if (this.config.onError === 'block') return { ...base, remaining, blocked: true, blockReason: 'noburn_unreachable' };
     return { ...base, remaining, blocked: false, blockReason: null };
+  }
+
+  /**
+   * Spend recorded through this guard, for the fallback: costs given in USD, plus the
+   * token counts of records without a cost, priced now (only when a fallback needs them).
+   */
+  private async localSpent(): Promise<number> {
+    let spent = this.localSpentNano;
+    if (this.localTokens.size > 0) {
+      const { fallbackRecordCost } = await import('./remote/fallback.js');
+      for (const [model, t] of this.localTokens) spent += await fallbackRecordCost(this.config, model, t).catch(() => 0);
+    }
+    return spent;
+  }
+
+  private noteLocalSpend(r: NormalizedRecord): void {
+    if (r.wasBlocked) return;
+    if (r.costUsd !== null) {
+      this.localSpentNano += usdToNano(r.costUsd);
+      return;
+    }
+    // Summed per model (bounded memory); priced only if a fallback decision needs it.
+    const t = this.localTokens.get(r.model) ?? { tokensIn: 0, tokensOut: 0, cachedTokensIn: 0, cacheWriteTokensIn: 0 };
+    t.tokensIn += r.tokensIn;
+    t.tokensOut += r.tokensOut;
+    t.cachedTokensIn += r.cachedTokensIn;
+    t.cacheWriteTokensIn += r.cacheWriteTokensIn;
+    this.localTokens.set(r.model, t);
   }
 
   /** Records what a call really cost. Returns at once and never throws; delivery is in the background. */
   record(req: RecordRequest): void {
     try {
       const r = normalizeRecord(req, this.config.runId, newIdempotencyKey);
-      if (r.costUsd !== null && !r.wasBlocked) this.localSpentNano += usdToNano(r.costUsd);
+      this.noteLocalSpend(r);
       const ts = this.now();
       this.sink().then(
         (s) => s.enqueue(r, ts),
@@ -135,17 +177,25 @@ export class NoburnGuard {
     }
   }
 
-  /** Records and waits until the authority has it (the CLI uses this). Throws on bad input. */
-  async recordNow(req: RecordRequest): Promise<RecordResult> {
+  /**
+   * Records and waits until the authority has it (the CLI uses this). Throws on bad input.
+   * Remote mode: sent directly, so the answer says whether it was a duplicate; when the
+   * server cannot be reached the record goes to the durable outbox instead (`queued: 1`)
+   * and is delivered later, exactly once — so a caller must not retry it.
+   */
+  async recordNow(req: RecordRequest): Promise<RecordResult & { queued: number }> {
     const r = normalizeRecord(req, this.config.runId, newIdempotencyKey);
+    this.noteLocalSpend(r);
+    const ts = this.now();
     const a = await this.authority();
-    if (a.kind === 'remote') {
+    try {
+      return { ...(await a.record([r], [ts])), queued: 0 };
+    } catch (e) {
+      if (a.kind !== 'remote' || !(e instanceof NoburnUnreachableError || e instanceof NoburnTimeoutError)) throw e;
       const s = await this.sink();
-      s.enqueue(r, this.now());
-      await s.flush();
-      return { accepted: 1, duplicates: 0 };
+      s.enqueue(r, ts);
+      return { accepted: 0, duplicates: 0, queued: 1 };
     }
-    return a.record([r], [this.now()]);
   }
 
   async startRun(req: StartRunRequest = {}): Promise<RunInfo> {

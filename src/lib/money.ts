@@ -37,6 +37,15 @@ export function usdToNano(value: number | string, what = 'amount'): number {
   return nano;
 }
 
+/**
+ * Converts a USD number that noburn itself produced (a sum read back, a wire value already
+ * validated) to nano-dollars, without the input limits of usdToNano: sums may exceed
+ * MAX_USD. Exact for any amount below 2^53 nano-dollars.
+ */
+export function usdNumberToNano(usd: number): number {
+  return Math.round(usd * NANO_PER_USD);
+}
+
 /** Converts nano-dollars to a USD number for display and the wire (exact to 1e-9 for realistic sums). */
 export function nanoToUsd(nano: number): number {
   return nano / NANO_PER_USD;

@@ -50,8 +50,3 @@ export function windowStart(period: Period, ms: number): number {
       return 0;
   }
 }
-
-/** The four window keys a spend at `ms` counts in. */
-export function allWindowKeys(ms: number): string[] {
-  return PERIODS.map((p) => windowKey(p, ms));
-}

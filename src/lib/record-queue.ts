@@ -20,7 +20,6 @@ export class MemoryRecordQueue implements RecordSink {
   private timer: NodeJS.Timeout | null = null;
   private immediate = false;
   private failures = 0;
-  lastError: unknown = null;
 
   constructor(
     private readonly deliver: (rs: readonly NormalizedRecord[], ts: readonly number[]) => Promise<unknown>,
@@ -47,11 +46,9 @@ export class MemoryRecordQueue implements RecordSink {
       try {
         await this.deliver(batch.map((b) => b.r), batch.map((b) => b.ts));
         this.failures = 0;
-        this.lastError = null;
       } catch (e) {
         this.pending = batch.concat(this.pending);
         this.failures++;
-        this.lastError = e;
         this.onError(e);
         this.scheduleRetry();
         throw e;
@@ -70,10 +67,6 @@ export class MemoryRecordQueue implements RecordSink {
       void this.drain().catch(() => {});
     }, delay);
     this.timer.unref();
-  }
-
-  get size(): number {
-    return this.pending.length;
   }
 
   async flush(): Promise<void> {

@@ -168,8 +168,8 @@ describe('noburn record', () => {
 
   it('--idempotency-key K twice counts once', async () => {
     const args = ['record', '--model', 'm1', '--tokens-in', '10', '--tokens-out', '20', '--idempotency-key', 'K-1'];
-    expect(await cli.json(args)).toEqual({ accepted: 1, duplicates: 0 });
-    expect(await cli.json(args)).toEqual({ accepted: 0, duplicates: 1 });
+    expect(await cli.json(args)).toEqual({ accepted: 1, duplicates: 0, queued: 0 });
+    expect(await cli.json(args)).toEqual({ accepted: 0, duplicates: 1, queued: 0 });
     const plain = await cli(args);
     expect(plain.code).toBe(0);
     expect(plain.stderr).toMatch(/already recorded/);
@@ -191,7 +191,7 @@ describe('noburn record', () => {
 
   it('a record without --cost for an unpriced model is stored and counted as unpriced', async () => {
     const r = await cli.json(['record', '--model', 'no-such-model-xyz', '--tokens-in', '10', '--tokens-out', '5']);
-    expect(r).toEqual({ accepted: 1, duplicates: 0 });
+    expect(r).toEqual({ accepted: 1, duplicates: 0, queued: 0 });
     const s = await cli(['spend']);
     expect(s.stdout).toMatch(/unpriced 1/);
     expect(s.stderr).toMatch(/1 unpriced call/);

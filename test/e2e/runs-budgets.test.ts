@@ -96,7 +96,7 @@ describe('noburn run', () => {
     expect(plain.stdout).toMatch(/^status\s+open \(exhausted\)$/m);
 
     const end = await cli.json<Record<string, unknown>>(['run', 'end', id]);
-    expect(Object.keys(end).sort()).toEqual(['blockedCalls', 'budgetCapUsd', 'calls', 'endedAt', 'runId', 'spendUsd', 'startedAt', 'status']);
+    expect(Object.keys(end).sort()).toEqual(['blockedCalls', 'budgetCapUsd', 'calls', 'endedAt', 'runId', 'spendUsd', 'startedAt', 'status', 'unpricedCalls']);
     expect(end).toMatchObject({ runId: id, status: 'exhausted', budgetCapUsd: 0.002, calls: 1, blockedCalls: 1 });
     expect(nano(end['spendUsd'])).toBe(m1Nano(900, 300));
     expect(end['endedAt']).toMatch(ISO);
@@ -107,7 +107,7 @@ describe('noburn run', () => {
     const id = (await cli(['run', 'start', '--cap', '1'])).stdout.trim();
     const r = await cli(['run', 'end', id]);
     expect(r.code).toBe(0);
-    expect(lines(r.stdout)).toEqual([`${id} completed: spent $0.000000 of $1.000000, 0 calls, 0 blocked`]);
+    expect(lines(r.stdout)).toEqual([`${id} completed: spent $0.000000 of $1.000000, 0 calls, 0 blocked, 0 unpriced`]);
     expect((await cli.json<Run>(['run', 'show', id])).status).toBe('ended');
   });
 

@@ -26,3 +26,13 @@ describe('NoburnError', () => {
     expect(isNoburnError({ code: 'NOBURN_AUTH' })).toBe(false);
   });
 });
+
+describe('NoburnForbiddenError', () => {
+  it('is an authentication failure to callers that catch NoburnAuthError (check() may only throw Auth or Validation)', async () => {
+    const { NoburnForbiddenError } = await import('../../src/lib/errors.js');
+    const e = new NoburnForbiddenError('wrong project');
+    expect(e.code).toBe('NOBURN_FORBIDDEN');
+    expect(e instanceof NoburnAuthError).toBe(true);
+    expect(new NoburnAuthError() instanceof NoburnForbiddenError).toBe(false);
+  });
+});

@@ -36,6 +36,10 @@ export async function recordCommand(opts: RecordOptions, out: Output): Promise<n
     });
   });
   if (opts.json) out.json(result);
-  else out.err(result.duplicates > 0 ? 'already recorded (same idempotency key): counted once' : 'recorded');
+  if (result.queued > 0) {
+    out.err('the server could not be reached: the record waits in the outbox and will be delivered once (do not retry it)');
+  } else if (!opts.json) {
+    out.err(result.duplicates > 0 ? 'already recorded (same idempotency key): counted once' : 'recorded');
+  }
   return ExitCodes.OK;
 }

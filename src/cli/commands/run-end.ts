@@ -5,8 +5,17 @@ import type { Output } from '../output.js';
 
 /** `noburn run end ID`: closes a run (exit 6 if it had already ended) and prints its result. */
 export async function runEndCommand(id: string, opts: { json?: boolean }, out: Output): Promise<number> {
-  const r = await withGuard((g) => g.endRun(id));
-  if (opts.json) out.json(r);
-  else out.out(`${r.runId} ${r.status}: spent ${usd(r.spendUsd)} of ${usd(r.budgetCapUsd)}, ${r.calls} calls, ${r.blockedCalls} blocked`);
+  const { r, unpricedCalls } = await withGuard(async (g) => {
+    const ended = await g.endRun(id);
+    // Every report shows the unpriced count (DESIGN §3); the end result itself does not carry it.
+    const info = await g.getRun(id).catch(() => null);
+    return { r: ended, unpricedCalls: info?.unpricedCalls ?? 0 };
+  });
+  if (opts.json) {
+    out.json({ ...r, unpricedCalls });
+    return ExitCodes.OK;
+  }
+  out.out(`${r.runId} ${r.status}: spent ${usd(r.spendUsd)} of ${usd(r.budgetCapUsd)}, ${r.calls} calls, ${r.blockedCalls} blocked, ${unpricedCalls} unpriced`);
+  if (unpricedCalls > 0) out.err(`note: ${unpricedCalls} unpriced call(s) are not in the spend: set a price for their models (see noburn prices)`);
   return ExitCodes.OK;
 }

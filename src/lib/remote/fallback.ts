@@ -46,3 +46,13 @@ export async function fallbackEstimate(config: NoburnConfig, c: NormalizedCheck)
   if (price.source === 'unknown') return { nano: 0, unpriced: true };
   return { nano: costNano(price, { tokensIn: c.tokensIn, tokensOut: c.tokensOut }), unpriced: false };
 }
+
+/** The cost of token counts recorded through a guard without a USD cost (for the fallback's local cap). */
+export async function fallbackRecordCost(
+  config: NoburnConfig,
+  model: string,
+  t: { tokensIn: number; tokensOut: number; cachedTokensIn: number; cacheWriteTokensIn: number },
+): Promise<number> {
+  const price = await pricerFor(config).resolve(model);
+  return price.source === 'unknown' ? 0 : costNano(price, t);
+}

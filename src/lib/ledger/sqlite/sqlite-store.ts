@@ -67,17 +67,8 @@ export class SqliteStore implements LedgerStore {
     }
   }
 
-  /** Synchronous forms for the embedded hot path (no extra promise hop inside). */
-  checkSync(c: StoreCheck): StoreDecision {
-    return this.checkTx([c])[0] as StoreDecision;
-  }
-
-  recordSync(rs: readonly StoreRecord[]): RecordResult {
-    return this.recordTx(rs);
-  }
-
   check(c: StoreCheck): Promise<StoreDecision> {
-    return this.guard(() => this.checkSync(c));
+    return this.guard(() => this.checkTx([c])[0] as StoreDecision);
   }
 
   checkBatch(cs: readonly StoreCheck[]): Promise<StoreDecision[]> {
@@ -216,12 +207,10 @@ export class SqliteStore implements LedgerStore {
   }
 
   getCachedPrice(model: string): Promise<CachedPrice | null> {
-    return this.guard(() => this.getCachedPriceSync(model));
-  }
-
-  getCachedPriceSync(model: string): CachedPrice | null {
-    const r = this.st.getPrice.get(model) as PriceRow | undefined;
-    return r ? cachedPriceOf(r) : null;
+    return this.guard(() => {
+      const r = this.st.getPrice.get(model) as PriceRow | undefined;
+      return r ? cachedPriceOf(r) : null;
+    });
   }
 
   putCachedPrice(p: CachedPrice): Promise<void> {
