@@ -1,3 +1,4 @@
+import { NoburnConfigError } from '../lib/errors.js';
 import type { EndpointKind, Provider, Upstreams } from './types.js';
 
 /**
@@ -34,6 +35,7 @@ export interface RouteTable {
   anthropic: Base;
 }
 
+/** Throws NoburnConfigError (a usage error, exit 2) naming the variable of a bad upstream. */
 export function routeTable(upstreams: Upstreams): RouteTable {
   return { openai: splitBase(upstreams.openai, 'OPENAI_BASE_URL'), anthropic: splitBase(upstreams.anthropic, 'ANTHROPIC_BASE_URL') };
 }
@@ -43,9 +45,9 @@ function splitBase(raw: string, name: string): Base {
   try {
     u = new URL(raw);
   } catch {
-    throw new Error(`${name} is not a valid URL: ${JSON.stringify(raw)}`);
+    throw new NoburnConfigError(`${name} must be an http(s) URL (got ${JSON.stringify(raw)})`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`${name} must be an http(s) URL (got ${u.protocol})`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new NoburnConfigError(`${name} must be an http(s) URL (got ${JSON.stringify(raw)})`);
   return { origin: u.origin, path: u.pathname.replace(/\/+$/, '') };
 }
 

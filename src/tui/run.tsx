@@ -33,19 +33,24 @@ export interface RunWatchOptions {
   loadSync?: MirrorSyncLoader;
 }
 
-// Exit codes, as in src/cli/exit-codes.ts (the tui does not import the cli).
-const EXIT = { OK: 0, USAGE: 2, AUTH: 3, UNREACHABLE: 4, INTERNAL: 70, INTERRUPTED: 130 } as const;
+/**
+ * How the dashboard ended. The CLI maps it to an exit code (src/cli/commands/watch.ts,
+ * with the one table in src/cli/exit-codes.ts); the tui does not import the cli.
+ */
+export type WatchOutcome =
+  | { readonly kind: 'ok' }
+  /** The live dashboard was ended by SIGTERM or SIGHUP (Ctrl-C and `q` are `ok`). */
+  | { readonly kind: 'interrupted' }
+  /** One frame (`--once`): the ledger could not be read. */
+  | { readonly kind: 'ledger-error'; readonly message: string }
+  /** One frame (`--once --remote`): the pull from the server failed with `error`. */
+  | { readonly kind: 'sync-failed'; readonly error: unknown };
+
+const OK: WatchOutcome = { kind: 'ok' };
 
 /** Alternate screen on/off, cursor show. */
 const ENTER_ALT = '\u001b[?1049h\u001b[H';
 const LEAVE_ALT = '\u001b[?25h\u001b[?1049l';
-
-function exitFor(e: unknown): number {
-  const code = (e as { code?: unknown } | null)?.code;
-  if (code === 'NOBURN_AUTH' || code === 'NOBURN_FORBIDDEN') return EXIT.AUTH;
-  if (code === 'NOBURN_CONFIG' || code === 'NOBURN_VALIDATION') return EXIT.USAGE;
-  return EXIT.UNREACHABLE;
-}
 
 /** One frame as text (for --once and the benchmark). */
 export function renderFrame(
@@ -68,36 +73,36 @@ export function renderFrame(
   );
 }
 
-async function once(o: RunWatchOptions, reader: DashboardReader, sync: SyncFn | null, stdout: NodeJS.WriteStream): Promise<number> {
+async function once(o: RunWatchOptions, reader: DashboardReader, sync: SyncFn | null, stdout: NodeJS.WriteStream): Promise<WatchOutcome> {
   const clock = o.clock ?? Date.now;
   let banner: Banner | null = null;
-  let code: number = EXIT.OK;
+  let outcome: WatchOutcome = OK;
   if (sync !== null) {
     try {
       await sync();
     } catch (e) {
       banner = syncProblem(e, null);
-      code = exitFor(e);
+      outcome = { kind: 'sync-failed', error: e };
       o.out.err(`noburn watch: ${banner.text}`);
     }
   }
   const snapshot = reader.read(clock());
-  if (snapshot.status === 'error') code = EXIT.INTERNAL;
+  if (snapshot.status === 'error') outcome = { kind: 'ledger-error', message: snapshot.message ?? 'cannot read the ledger' };
   if (o.json) {
     o.out.json(snapshot);
     if (snapshot.message !== null) o.out.err(snapshot.message);
-    return code;
+    return outcome;
   }
   const columns = stdout.isTTY && stdout.columns ? stdout.columns : 80;
   const rows = stdout.isTTY && stdout.rows ? stdout.rows : 24;
   o.out.out(renderFrame(snapshot, { columns, rows, color: o.out.color, mode: o.remote ? 'remote' : 'local', banner }));
-  return code;
+  return outcome;
 }
 
-async function live(o: RunWatchOptions, reader: DashboardReader, sync: SyncFn | null, stdout: NodeJS.WriteStream): Promise<number> {
+async function live(o: RunWatchOptions, reader: DashboardReader, sync: SyncFn | null, stdout: NodeJS.WriteStream): Promise<WatchOutcome> {
   const stdin = o.stdin ?? process.stdin;
   const keys = stdin.isTTY === true;
-  let code: number = EXIT.OK;
+  let outcome: WatchOutcome = OK;
   stdout.write(ENTER_ALT);
   const app = render(
     <App source={reader} clock={o.clock ?? Date.now} color={o.out.color} mode={o.remote ? 'remote' : 'local'} sync={sync} keys={keys} />,
@@ -106,7 +111,7 @@ async function live(o: RunWatchOptions, reader: DashboardReader, sync: SyncFn | 
   // Ctrl-C is a quit key (raw mode reads it as a key; before raw mode, or without a
   // terminal on stdin, it arrives as SIGINT): exit 0 either way. SIGTERM/SIGHUP interrupt.
   const onSignal = (signal: NodeJS.Signals) => {
-    if (signal !== 'SIGINT') code = EXIT.INTERRUPTED;
+    if (signal !== 'SIGINT') outcome = { kind: 'interrupted' };
     app.unmount();
   };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -117,14 +122,15 @@ async function live(o: RunWatchOptions, reader: DashboardReader, sync: SyncFn | 
     for (const s of signals) process.off(s, onSignal);
     stdout.write(LEAVE_ALT);
   }
-  return code;
+  return outcome;
 }
 
 /**
  * `noburn watch`: the live dashboard in a terminal, or one frame (`--once`, or when stdout
- * is not a terminal), or the snapshot as JSON (`--once --json`). Returns the exit code.
+ * is not a terminal), or the snapshot as JSON (`--once --json`). Returns how it ended;
+ * the CLI turns that into the exit code.
  */
-export async function runWatch(o: RunWatchOptions): Promise<number> {
+export async function runWatch(o: RunWatchOptions): Promise<WatchOutcome> {
   const stdout = o.stdout ?? process.stdout;
   const reader = new DashboardReader({ dbPath: o.config.dbPath, projectId: o.config.projectId });
   let mirror: MirrorSync | null = null;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { NoburnConfigError } from '../../src/lib/errors.js';
 import { errorResponse, refusal } from '../../src/proxy/refusal.js';
 import { matchRoute, routeTable } from '../../src/proxy/routes.js';
 
@@ -26,6 +27,7 @@ describe('routes', () => {
 
   it('rejects a non-http upstream', () => {
     expect(() => routeTable({ openai: 'ftp://x', anthropic: 'http://y' })).toThrow(/OPENAI_BASE_URL/);
+    expect(() => routeTable({ openai: 'http://x', anthropic: 'not a url' })).toThrow(NoburnConfigError);
   });
 });
 

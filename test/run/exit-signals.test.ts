@@ -92,6 +92,15 @@ describe('noburn run -- CMD: exit codes', () => {
     expect((await runNoburn(['run', '--cap', '1'], env)).code).toBe(2);
     expect((await runNoburn(['run', '--cap', 'lots', '--', node, '-e', '0'], env)).code).toBe(2);
   });
+
+  it('a bad OPENAI_BASE_URL is a one-line usage error (exit 2), and no run is started', async () => {
+    for (const bad of ['not a url', 'ftp://example.com/v1']) {
+      const r = await runNoburn(['run', '--', node, '-e', '0'], { ...env, OPENAI_BASE_URL: bad });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`noburn: OPENAI_BASE_URL must be an http(s) URL (got ${JSON.stringify(bad)})\n`);
+    }
+    expect(await runs()).toEqual([]);
+  });
 });
 
 describe('noburn run -- CMD: signals', () => {

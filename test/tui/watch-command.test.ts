@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { watchCommand } from '../../src/cli/commands/watch.js';
+import { watchCommand, watchExitCode } from '../../src/cli/commands/watch.js';
 import type { Output } from '../../src/cli/output.js';
 import { resolveConfig } from '../../src/lib/config.js';
 import { NoburnConfigError } from '../../src/lib/errors.js';
@@ -83,9 +83,30 @@ describe('watch --once', () => {
   it('without --once, a stdout that is not a terminal gets one frame and a note', async () => {
     const out = capture();
     const fake = Object.assign(new (await import('node:stream')).PassThrough(), { isTTY: false }) as unknown as NodeJS.WriteStream;
-    expect(await runWatch({ config: resolveConfig(), remote: false, once: false, json: false, out, stdout: fake })).toBe(0);
+    expect(await runWatch({ config: resolveConfig(), remote: false, once: false, json: false, out, stdout: fake })).toEqual({ kind: 'ok' });
     expect(out.stderr).toContain('stdout is not a terminal, printing one frame');
     expect(out.stdout).toContain('No ledger at');
+  });
+});
+
+describe('watch exit codes (src/cli/exit-codes.ts)', () => {
+  it('maps how the dashboard ended through the one table', () => {
+    expect(watchExitCode({ kind: 'ok' })).toBe(0);
+    expect(watchExitCode({ kind: 'interrupted' })).toBe(130);
+    expect(watchExitCode({ kind: 'ledger-error', message: 'x' })).toBe(70);
+    const failed = (error: unknown) => watchExitCode({ kind: 'sync-failed', error });
+    expect(failed(Object.assign(new Error('x'), { code: 'NOBURN_TIMEOUT' }))).toBe(4);
+    expect(failed(Object.assign(new Error('x'), { code: 'NOBURN_FORBIDDEN' }))).toBe(3);
+    expect(failed(new NoburnConfigError('x'))).toBe(2);
+    expect(failed(Object.assign(new Error('x'), { code: 'NOBURN_INTERNAL' }))).toBe(70);
+    expect(failed(new Error('a bug'))).toBe(70);
+  });
+
+  it('a file that is not a ledger: exit 70 with --once', async () => {
+    writeFileSync(join(home, 'noburn.db'), 'not a database, just text that is long enough to not be a header');
+    const out = capture();
+    expect(await watchCommand({ once: true }, out)).toBe(70);
+    expect(out.stdout).toContain('Cannot open the ledger');
   });
 });
 
@@ -102,7 +123,7 @@ describe('watch --remote', () => {
       "export async function syncMirror(c) { const e = new Error(`connect ECONNREFUSED ${new URL(c.url).host}`); e.code = 'NOBURN_UNREACHABLE'; throw e; }",
     );
     const out = capture();
-    const code = await runWatch({ config: resolveConfig(), remote: true, once: true, json: false, out, loadSync: () => import(pathToFileURL(mod).href) });
+    const code = watchExitCode(await runWatch({ config: resolveConfig(), remote: true, once: true, json: false, out, loadSync: () => import(pathToFileURL(mod).href) }));
     expect(code).toBe(4);
     expect(out.stderr).toBe('noburn watch: Server unreachable (connect ECONNREFUSED 127.0.0.1:9) · showing the local mirror\n');
     expect(out.stdout).toContain('Server unreachable (connect ECONNREFUSED 127.0.0.1:9)');
@@ -114,7 +135,7 @@ describe('watch --remote', () => {
     await expect(sync()).rejects.toThrow('remote sync (watch --remote) is not available in this build');
     const out = capture();
     vi.stubEnv('NOBURN_URL', 'http://127.0.0.1:9');
-    const code = await runWatch({ config: resolveConfig(), remote: true, once: true, json: true, out, loadSync: missing });
+    const code = watchExitCode(await runWatch({ config: resolveConfig(), remote: true, once: true, json: true, out, loadSync: missing }));
     expect(code).toBe(2);
     expect(out.docs).toHaveLength(1);
   });
@@ -125,7 +146,7 @@ describe('watch --remote', () => {
     writeFileSync(mod, 'export let seen = null; export let closed = 0; export async function syncMirror(c) { seen = c; return 3; } export async function closeMirrorSync() { closed++; }');
     const load = () => import(pathToFileURL(mod).href);
     const out = capture();
-    expect(await runWatch({ config: resolveConfig(), remote: true, once: true, json: true, out, loadSync: load })).toBe(0);
+    expect(watchExitCode(await runWatch({ config: resolveConfig(), remote: true, once: true, json: true, out, loadSync: load }))).toBe(0);
     const m = (await load()) as { seen: { url: string }; closed: number };
     expect(m.seen.url).toBe('http://127.0.0.1:9');
     expect(m.closed).toBe(1);

@@ -1,5 +1,6 @@
 import { NoburnConfigError, NoburnConflictError } from '../../lib/errors.js';
 import type { NoburnGuard } from '../../lib/guard.js';
+import { endRunResult } from '../../lib/ledger/ledger.js';
 import type { EndRunResult, RunInfo } from '../../lib/types.js';
 import type { RunningProxy, Upstreams } from '../../proxy/index.js';
 import { ExitCodes } from '../exit-codes.js';
@@ -116,17 +117,7 @@ async function endRun(guard: NoburnGuard, run: RunInfo): Promise<EndRunResult> {
     return await guard.endRun(run.runId);
   } catch (e) {
     if (!(e instanceof NoburnConflictError)) throw e;
-    const r = await guard.getRun(run.runId);
-    return {
-      runId: r.runId,
-      status: r.exhausted ? 'exhausted' : 'completed',
-      spendUsd: r.spendUsd,
-      budgetCapUsd: r.budgetCapUsd,
-      calls: r.calls,
-      blockedCalls: r.blockedCalls,
-      startedAt: r.startedAt,
-      endedAt: r.endedAt ?? new Date().toISOString(),
-    };
+    return endRunResult(await guard.getRun(run.runId));
   }
 }
 
@@ -156,25 +147,17 @@ function childEnv(guard: NoburnGuard, runId: string, proxy: RunningProxy | null)
   return env;
 }
 
-/** The upstreams are what OPENAI_BASE_URL / ANTHROPIC_BASE_URL named before noburn replaced them. */
+/**
+ * The upstreams are what OPENAI_BASE_URL / ANTHROPIC_BASE_URL named before noburn replaced
+ * them; checked here, before the run starts, by the proxy's own route table.
+ */
 async function upstreamsFromEnv(env: NodeJS.ProcessEnv): Promise<Upstreams> {
-  const { DEFAULT_UPSTREAMS } = await import('../../proxy/routes.js');
+  const { DEFAULT_UPSTREAMS, routeTable } = await import('../../proxy/routes.js');
   const upstreams: Upstreams = {
     openai: env['OPENAI_BASE_URL'] || DEFAULT_UPSTREAMS.openai,
     anthropic: env['ANTHROPIC_BASE_URL'] || DEFAULT_UPSTREAMS.anthropic,
   };
-  for (const [name, value] of [
-    ['OPENAI_BASE_URL', upstreams.openai],
-    ['ANTHROPIC_BASE_URL', upstreams.anthropic],
-  ] as const) {
-    let ok = false;
-    try {
-      ok = ['http:', 'https:'].includes(new URL(value).protocol);
-    } catch {
-      ok = false;
-    }
-    if (!ok) throw new NoburnConfigError(`${name} must be an http(s) URL (got ${JSON.stringify(value)})`);
-  }
+  routeTable(upstreams);
   return upstreams;
 }
 

@@ -1,11 +1,52 @@
 import { resolveConfig } from '../../lib/config.js';
 import { NoburnConfigError } from '../../lib/errors.js';
+import type { NoburnErrorCode } from '../../lib/errors.js';
+import type { WatchOutcome } from '../../tui/run.js';
+import { ExitCodes, exitCodeFor } from '../exit-codes.js';
 import type { Output } from '../output.js';
 
 export interface WatchOptions {
   remote?: boolean;
   once?: boolean;
   json?: boolean;
+}
+
+/** Every library error code (a Record, so the compiler keeps it complete). */
+const ERROR_CODES: Record<NoburnErrorCode, true> = {
+  NOBURN_VALIDATION: true,
+  NOBURN_CONFIG: true,
+  NOBURN_AUTH: true,
+  NOBURN_FORBIDDEN: true,
+  NOBURN_TIMEOUT: true,
+  NOBURN_UNREACHABLE: true,
+  NOBURN_NOT_FOUND: true,
+  NOBURN_CONFLICT: true,
+  NOBURN_STORE: true,
+  NOBURN_INTERNAL: true,
+};
+
+/**
+ * The exit code of a failed pull: by the error's stable code (whichever copy of the
+ * library threw it, so not by `instanceof`), anything else is an internal error.
+ */
+function syncExitCode(e: unknown): number {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && Object.hasOwn(ERROR_CODES, code)) return exitCodeFor(code as NoburnErrorCode);
+  return ExitCodes.INTERNAL;
+}
+
+/** How the dashboard ended, as an exit code (docs/watch.md). */
+export function watchExitCode(outcome: WatchOutcome): number {
+  switch (outcome.kind) {
+    case 'ok':
+      return ExitCodes.OK;
+    case 'interrupted':
+      return ExitCodes.INTERRUPTED;
+    case 'ledger-error':
+      return ExitCodes.INTERNAL;
+    case 'sync-failed':
+      return syncExitCode(outcome.error);
+  }
 }
 
 /**
@@ -21,5 +62,5 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<num
   // dashboard is a product, not a component under development.
   process.env['NODE_ENV'] ??= 'production';
   const { runWatch } = await import('../../tui/run.js');
-  return runWatch({ config, remote: opts.remote === true, once: opts.once === true, json: opts.json === true, out });
+  return watchExitCode(await runWatch({ config, remote: opts.remote === true, once: opts.once === true, json: opts.json === true, out }));
 }

@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database, Statement } from 'better-sqlite3';
+import type { RunRow as LedgerRunRow } from '../ledger/sqlite/statements.js';
 import { windowKey, windowStart, type Period } from '../periods.js';
 import { BURN_BUCKET_MS, BURN_BUCKETS, BURN_RATE_WINDOW_MS, BURN_SPAN_MS, BurnTracker } from './burn.js';
 import type { DashboardBlocked, DashboardBurn, DashboardProject, DashboardRun, DashboardSnapshot } from './snapshot.js';
 import { EventTail } from './tail.js';
 import { UserUsageCache } from './users.js';
-import type { UserBudget } from './users.js';
+import type { UsageRow, UserBudget } from './users.js';
 
 export interface DashboardReaderOptions {
   dbPath: string;
@@ -22,34 +23,14 @@ export interface ReadOptions {
   runFilter?: string;
 }
 
-interface UsageRow {
-  window: string;
-  spent_nano: number;
-  calls: number;
-  blocked_calls: number;
-  unpriced_calls: number;
-  last_at: number | null;
-}
 interface BudgetRow {
   scope: string;
   subject: string;
   cap_nano: number;
   period: Period;
 }
-interface RunRow {
-  id: string;
-  label: string | null;
-  cap_nano: number | null;
-  status: string;
-  exhausted: number;
-  started_at: number;
-  ended_at: number | null;
-  spent_nano: number;
-  calls: number;
-  blocked_calls: number;
-  unpriced_calls: number;
-  last_at: number | null;
-}
+/** A row of RUN_COLS: the ledger's run row without its project. */
+type RunRow = Omit<LedgerRunRow, 'project_id'>;
 interface BlockedRow {
   seq: number;
   ts: number;

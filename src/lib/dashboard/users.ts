@@ -2,7 +2,8 @@ import type { Database, Statement } from 'better-sqlite3';
 import { windowKey, type Period } from '../periods.js';
 import type { DashboardUser } from './snapshot.js';
 
-interface UsageRow {
+/** A usage row as the dashboard selects it (one window of one subject). */
+export interface UsageRow {
   window: string;
   spent_nano: number;
   calls: number;

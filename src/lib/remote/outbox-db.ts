@@ -1,9 +1,5 @@
-import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import type BetterSqlite3 from 'better-sqlite3';
 import type { Database, Statement } from 'better-sqlite3';
-import { NoburnStoreError } from '../errors.js';
+import { openError, openSqliteFile } from '../sqlite-file.js';
 
 /**
  * The outbox file ($NOBURN_HOME/outbox.db): records waiting to reach the server. A row is
@@ -37,8 +33,6 @@ const SCHEMA = `
   );
 `;
 
-const require = createRequire(import.meta.url);
-
 export interface OutboxStatements {
   insert: Statement;
   claim: Statement;
@@ -52,19 +46,9 @@ export interface OutboxStatements {
 
 export function openOutboxDb(path: string): { db: Database; st: OutboxStatements } {
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    closeSync(openSync(path, 'a', 0o600));
-    try {
-      chmodSync(path, 0o600);
-    } catch {
-      // not ours to change
-    }
-    const Ctor = require('better-sqlite3') as typeof BetterSqlite3;
-    const db = new Ctor(path);
-    db.pragma('busy_timeout = 10000');
-    db.pragma('journal_mode = WAL');
-    // NORMAL in WAL: a committed row survives the process being killed.
-    db.pragma('synchronous = NORMAL');
+    // Folder 0700, file 0600, WAL with synchronous NORMAL: a committed row survives the
+    // process being killed.
+    const db = openSqliteFile(path);
     db.exec(SCHEMA);
     const st: OutboxStatements = {
       insert: db.prepare('INSERT OR IGNORE INTO outbox (target, idem_key, ts, body) VALUES (?, ?, ?, ?)'),
@@ -81,7 +65,6 @@ export function openOutboxDb(path: string): { db: Database; st: OutboxStatements
     };
     return { db, st };
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new NoburnStoreError(`cannot open the outbox ${path}: ${err.code && !err.code.startsWith('SQLITE') ? err.code : err.message}`, { cause: e });
+    throw openError('the outbox', path, e);
   }
 }

@@ -82,21 +82,40 @@ export class UsageBatch {
   }
 }
 
-function countBlocked(st: Statements, c: StoreCheck, reason: BlockReason, run: RunRow | undefined): string {
-  const zero = { spent: 0, calls: 0, blocked: 1, unpriced: 0, tokensIn: 0, tokensOut: 0 };
-  addUsage(st, c.projectId, 'project', '', c.now, zero);
-  if (c.userId !== null) addUsage(st, c.projectId, 'user', c.userId, c.now, zero);
-  if (run) st.runBlocked.run(reason === 'run_budget_exceeded' ? 1 : 0, c.now, run.id);
-  const decisionId = newId('dec');
-  st.insertEvent.run(c.projectId, c.now, 'check', c.userId, c.runId, c.model, c.estimateNano, 1, reason, c.unpriced ? 1 : 0, c.tokensIn, c.tokensOut, decisionId);
-  return decisionId;
+/** A refused check, as it is counted and logged (by decide, and by the mirror for the server's). */
+export interface BlockedCheck {
+  projectId: string;
+  ts: number;
+  userId: string | null;
+  /** Logged on the event; counted on the run only with `countOnRun`. */
+  runId: string | null;
+  model: string | null;
+  amountNano: number;
+  reason: string | null;
+  unpriced: boolean;
+  tokensIn: number;
+  tokensOut: number;
+}
+
+/**
+ * Counts a block in the project's and user's usage and, when `countOnRun` (a run row
+ * exists for b.runId), in the run's blocked calls; logs the check event under `ref`.
+ */
+export function countBlocked(st: Statements, b: BlockedCheck, ref: string, countOnRun: boolean): void {
+  const one = { spent: 0, calls: 0, blocked: 1, unpriced: 0, tokensIn: 0, tokensOut: 0 };
+  addUsage(st, b.projectId, 'project', '', b.ts, one);
+  if (b.userId !== null) addUsage(st, b.projectId, 'user', b.userId, b.ts, one);
+  if (countOnRun && b.runId !== null) st.runBlocked.run(b.reason === 'run_budget_exceeded' ? 1 : 0, b.ts, b.runId);
+  st.insertEvent.run(b.projectId, b.ts, 'check', b.userId, b.runId, b.model, b.amountNano, 1, b.reason, b.unpriced ? 1 : 0, b.tokensIn, b.tokensOut, ref);
 }
 
 export function decide(st: Statements, c: StoreCheck): StoreDecision {
   st.sweepHolds.run(c.now);
   const remaining: StoreDecision['remainingNano'] = {};
   const block = (reason: BlockReason, run?: RunRow): StoreDecision => {
-    const decisionId = countBlocked(st, c, reason, run);
+    const decisionId = newId('dec');
+    const b = { projectId: c.projectId, ts: c.now, userId: c.userId, runId: c.runId, model: c.model, amountNano: c.estimateNano, reason, unpriced: c.unpriced, tokensIn: c.tokensIn, tokensOut: c.tokensOut };
+    countBlocked(st, b, decisionId, run !== undefined);
     return { blocked: true, blockReason: reason, reservationId: null, remainingNano: remaining, decisionId };
   };
 

@@ -1,8 +1,9 @@
 import type { Database, Statement } from 'better-sqlite3';
-import { usdToNano } from '../../money.js';
+import { usdNumberToNano } from '../../money.js';
 import type { Budget, LedgerEvent, RunInfo } from '../../types.js';
 import type { StoreRecord } from '../store.js';
-import { addUsage, settle } from './decide.js';
+import { countBlocked, settle } from './decide.js';
+import type { BlockedCheck } from './decide.js';
 import { openLedgerFile } from './open.js';
 import { prepareStatements } from './statements.js';
 import type { Statements } from './statements.js';
@@ -96,15 +97,9 @@ export class SqliteMirror {
     return this.m.mark.run(projectId, key).changes > 0;
   }
 
-  private blocked(projectId: string, ts: number, e: { userId: string | null; runId: string | null; model: string | null; amountNano: number; reason: string | null; unpriced: boolean; tokensIn: number; tokensOut: number; ref: string }): void {
-    const one = { spent: 0, calls: 0, blocked: 1, unpriced: 0, tokensIn: 0, tokensOut: 0 };
-    addUsage(this.st, projectId, 'project', '', ts, one);
-    if (e.userId !== null) addUsage(this.st, projectId, 'user', e.userId, ts, one);
-    if (e.runId !== null) {
-      this.m.ensureRun.run(e.runId, projectId, ts);
-      this.st.runBlocked.run(e.reason === 'run_budget_exceeded' ? 1 : 0, ts, e.runId);
-    }
-    this.st.insertEvent.run(projectId, ts, 'check', e.userId, e.runId, e.model, e.amountNano, 1, e.reason, e.unpriced ? 1 : 0, e.tokensIn, e.tokensOut, e.ref);
+  private blocked(b: BlockedCheck, ref: string): void {
+    if (b.runId !== null) this.m.ensureRun.run(b.runId, b.projectId, b.ts);
+    countBlocked(this.st, b, ref, true);
   }
 
   private record(r: StoreRecord): boolean {
@@ -117,21 +112,21 @@ export class SqliteMirror {
       id: run.runId,
       project: projectId,
       label: run.label,
-      cap: run.budgetCapUsd === null ? null : usdToNano(run.budgetCapUsd),
+      cap: run.budgetCapUsd === null ? null : usdNumberToNano(run.budgetCapUsd),
       status: run.status,
       exhausted: run.exhausted ? 1 : 0,
       started: Date.parse(run.startedAt),
       ended: run.endedAt === null ? null : Date.parse(run.endedAt),
-      spent: usdToNano(run.spendUsd),
+      spent: usdNumberToNano(run.spendUsd),
       calls: run.calls,
       blocked: run.blockedCalls,
       unpriced: run.unpricedCalls,
     });
     if (this.first(projectId, `run_start:${run.runId}`)) {
-      this.st.insertEvent.run(projectId, Date.parse(run.startedAt), 'run_start', null, run.runId, null, run.budgetCapUsd === null ? 0 : usdToNano(run.budgetCapUsd), 0, null, 0, 0, 0, run.runId);
+      this.st.insertEvent.run(projectId, Date.parse(run.startedAt), 'run_start', null, run.runId, null, run.budgetCapUsd === null ? 0 : usdNumberToNano(run.budgetCapUsd), 0, null, 0, 0, 0, run.runId);
     }
     if (run.status === 'ended' && this.first(projectId, `run_end:${run.runId}`)) {
-      this.st.insertEvent.run(projectId, run.endedAt === null ? ts : Date.parse(run.endedAt), 'run_end', null, run.runId, null, usdToNano(run.spendUsd), run.exhausted ? 1 : 0, null, 0, 0, 0, run.runId);
+      this.st.insertEvent.run(projectId, run.endedAt === null ? ts : Date.parse(run.endedAt), 'run_end', null, run.runId, null, usdNumberToNano(run.spendUsd), run.exhausted ? 1 : 0, null, 0, 0, 0, run.runId);
     }
   }
 
@@ -147,7 +142,8 @@ export class SqliteMirror {
               if (d.blocked) {
                 const ref = d.decisionId ?? `local:${d.ts}:${Math.random().toString(36).slice(2)}`;
                 if (this.first(d.projectId, `check:${ref}`)) {
-                  this.blocked(d.projectId, d.ts, { userId: d.userId, runId: d.runId, model: d.model, amountNano: d.estimateNano, reason: d.reason, unpriced: d.unpriced, tokensIn: d.tokensIn, tokensOut: d.tokensOut, ref });
+                  const b = { projectId: d.projectId, ts: d.ts, userId: d.userId, runId: d.runId, model: d.model, amountNano: d.estimateNano, reason: d.reason, unpriced: d.unpriced, tokensIn: d.tokensIn, tokensOut: d.tokensOut };
+                  this.blocked(b, ref);
                 }
               } else if (d.reservationId !== null) {
                 this.m.insertHold.run(d.reservationId, d.projectId, d.userId, d.runId, d.model, d.estimateNano, d.ts, d.ts + d.holdTtlMs);
@@ -182,7 +178,7 @@ export class SqliteMirror {
         let applied = 0;
         for (const e of events) {
           const ts = Date.parse(e.ts);
-          const amountNano = usdToNano(e.amountUsd);
+          const amountNano = usdNumberToNano(e.amountUsd);
           switch (e.kind) {
             case 'record':
               if (e.ref === null) break;
@@ -198,7 +194,7 @@ export class SqliteMirror {
               const ref = e.ref ?? `srv:${feed}:${e.seq}`;
               if (!this.first(projectId, `check:${ref}`)) break;
               applied++;
-              if (e.blocked) this.blocked(projectId, ts, { ...e, amountNano, ref });
+              if (e.blocked) this.blocked({ projectId, ts, userId: e.userId, runId: e.runId, model: e.model, amountNano, reason: e.reason, unpriced: e.unpriced, tokensIn: e.tokensIn, tokensOut: e.tokensOut }, ref);
               else this.st.insertEvent.run(projectId, ts, 'check', e.userId, e.runId, e.model, amountNano, 0, null, e.unpriced ? 1 : 0, e.tokensIn, e.tokensOut, ref);
               break;
             }
@@ -236,7 +232,7 @@ export class SqliteMirror {
     this.db
       .transaction(() => {
         this.m.clearBudgets.run(projectId);
-        for (const b of budgets) this.st.upsertBudget.run(projectId, b.scope, b.userId ?? '', usdToNano(b.capUsd), b.period, now);
+        for (const b of budgets) this.st.upsertBudget.run(projectId, b.scope, b.userId ?? '', usdNumberToNano(b.capUsd), b.period, now);
       })
       .immediate();
   }

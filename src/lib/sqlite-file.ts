@@ -1,0 +1,83 @@
+// The SQLite files of noburn (the ledger, the outbox): how they are created and opened.
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Database as Db } from 'better-sqlite3';
+import { NoburnStoreError } from './errors.js';
+
+let binding: string | undefined;
+const require = createRequire(import.meta.url);
+// Loaded with require(): an ESM import of this CommonJS package makes Node lex its source
+// for named exports on every start-up.
+let DatabaseCtor: typeof BetterSqlite3 | undefined;
+
+/**
+ * The addon's path, given to better-sqlite3 directly: its default lookup goes through the
+ * `bindings` package, which probes several folders on every start-up.
+ */
+function nativeBinding(): string | undefined {
+  if (binding === undefined) {
+    try {
+      binding = require.resolve('better-sqlite3/build/Release/better_sqlite3.node');
+    } catch {
+      binding = '';
+    }
+  }
+  return binding === '' ? undefined : binding;
+}
+
+function connect(path: string, fileMustExist: boolean): Db {
+  DatabaseCtor ??= require('better-sqlite3') as typeof BetterSqlite3;
+  return new DatabaseCtor(path, { nativeBinding: nativeBinding(), fileMustExist });
+}
+
+/** Creates the folder (0700) and an empty file (0600) before SQLite opens it. */
+function createFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600));
+  try {
+    chmodSync(path, 0o600);
+  } catch {
+    // not our file to change (shared ledger owned by another user): leave it
+  }
+}
+
+/** The error of a failed open, without a stack trace's worth of detail. */
+export function openError(what: string, path: string, e: unknown): NoburnStoreError {
+  if (e instanceof NoburnStoreError) return e;
+  const err = e as NodeJS.ErrnoException;
+  const why = err.code && !err.code.startsWith('SQLITE') ? err.code : err.message;
+  return new NoburnStoreError(`cannot open ${what} ${path}: ${why}`, { cause: e });
+}
+
+export interface OpenSqliteOptions {
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Opens a SQLite file of noburn's (the ledger, the outbox), creating it if needed: folder
+ * 0700, file 0600, WAL, a busy timeout so that concurrent writers queue instead of
+ * failing. An existing file costs one open (the `noburn check` path): the folder and
+ * file are created, and the mode set, only when opening it as it is fails.
+ */
+export function openSqliteFile(path: string, opts: OpenSqliteOptions = {}): Db {
+  let db: Db | null = null;
+  if (path === ':memory:') db = connect(path, false);
+  else {
+    try {
+      db = connect(path, true);
+    } catch {
+      // Missing (or not openable as it is): create what is missing; a real problem is
+      // reported by the open below.
+      createFile(path);
+      db = connect(path, false);
+    }
+  }
+  db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode: a commit survives a process crash (kill -9); only a power loss
+  // can drop the last transactions. See docs/operations.md.
+  db.pragma('synchronous = NORMAL');
+  return db;
+}
