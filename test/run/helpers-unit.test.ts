@@ -53,6 +53,7 @@ describe('summary', () => {
     budgetCapUsd: 0.5,
     calls: 12,
     blockedCalls: 1,
+    unpricedCalls: 2,
     durationMs: 3210,
     startedAt: '2026-01-01T00:00:00.000Z',
     endedAt: '2026-01-01T00:00:03.210Z',
@@ -64,10 +65,13 @@ describe('summary', () => {
     expect(text).toContain('noburn run run_x "nightly": exhausted');
     expect(text).toContain("python agent.py 'two words'  ->  stopped: run cap reached (exit 124)");
     expect(text).toContain('$0.250000 of $0.500000 cap (50.0%)');
-    expect(text).toContain('12, 1 blocked');
+    expect(text).toContain('12, 1 blocked, 2 unpriced (not in the spend');
     expect(text).toContain('3.21 s');
     expect(text).toMatch(/gpt-4o-mini\s+12\s+1\s+1000\s+200\s+\$0\.250000/);
     expect(text.split('\n').length).toBeLessThan(20);
+  });
+  it('says nothing more when no call was unpriced', () => {
+    expect(formatSummary({ ...s, unpricedCalls: 0 })).toContain('12, 1 blocked, 0 unpriced\n');
   });
   it('quotes arguments a shell would need quoted', () => {
     expect(shellQuote(['echo', "it's", 'a b', 'plain-arg'])).toBe(`echo 'it'\\''s' 'a b' plain-arg`);

@@ -64,6 +64,8 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
     // Requests still in flight are recorded before the run ends.
     await proxy?.close();
     const ended = await endRun(guard, run);
+    // Every report shows the unpriced count (DESIGN §3); the end result does not carry it.
+    const unpricedCalls = (await guard.getRun(run.runId).catch(() => null))?.unpricedCalls ?? 0;
 
     if (outcome.spawnError) {
       const e = outcome.spawnError;
@@ -83,6 +85,7 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
       budgetCapUsd: ended.budgetCapUsd,
       calls: ended.calls,
       blockedCalls: ended.blockedCalls,
+      unpricedCalls,
       durationMs: Math.round(outcome.durationMs),
       startedAt: ended.startedAt,
       endedAt: ended.endedAt,

@@ -27,6 +27,8 @@ export interface RunSummary {
   budgetCapUsd: number | null;
   calls: number;
   blockedCalls: number;
+  /** Calls of models with no price: recorded with their tokens, not in the spend. */
+  unpricedCalls: number;
   durationMs: number;
   startedAt: string;
   endedAt: string;
@@ -58,7 +60,7 @@ export function formatSummary(s: RunSummary): string {
     `noburn run ${s.runId}${s.label ? ` "${s.label}"` : ''}: ${s.status}`,
     `  command   ${shellQuote(s.command)}  ->  ${outcome(s)}`,
     `  spend     ${usd(s.spendUsd)} ${cap}${pct}`,
-    `  calls     ${s.calls}, ${s.blockedCalls} blocked`,
+    `  calls     ${s.calls}, ${s.blockedCalls} blocked, ${s.unpricedCalls} unpriced${s.unpricedCalls > 0 ? ' (not in the spend: see noburn prices)' : ''}`,
     `  duration  ${seconds(s.durationMs)}`,
   ];
   if (s.topModels.length > 0) {
