@@ -55,7 +55,8 @@ async function noburnServer(dir: string, cap: boolean): Promise<void> {
   const { SqliteStore } = await import('../src/lib/ledger/sqlite/sqlite-store.js');
   const { startServer } = await import('../src/server/server.js');
   const { createApiKey } = await import('../src/server/keys.js');
-  const store = new SqliteStore(join(dir, 'bench.db'));
+  // As `noburn serve` opens it (openStore with longLived).
+  const store = new SqliteStore(join(dir, 'bench.db'), { checkpointEveryMs: 500 });
   const key = (await createApiKey(store, { projectId: 'bench', role: 'admin' })).key;
   const settings = { prices: { 'gpt-4o': { inputPerMTok: 2.5, outputPerMTok: 10 } }, fallbackPrice: null, unknownModel: 'block' as const, holdTtlMs: 600_000 };
   const server = await startServer({ store, settings, port: 0, closeStore: true });

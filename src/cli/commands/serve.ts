@@ -36,7 +36,7 @@ export async function serveCommand(opts: ServeOptions, out: Output): Promise<num
     import('../../server/log.js'),
   ]);
   const log = createLogger(parseLogLevel(process.env['NOBURN_LOG_LEVEL']));
-  const store = await openStore(config.store);
+  const store = await openStore(config.store, { longLived: true });
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port === undefined ? DEFAULT_PORT : parsePort(opts.port);
   let server;
