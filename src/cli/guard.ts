@@ -1,8 +1,8 @@
 import { NoburnGuard } from '../lib/guard.js';
 
 /** The CLI's guard: config from env and $NOBURN_HOME only (flags that change config are passed in). */
-export function cliGuard(): NoburnGuard {
-  return new NoburnGuard({ onRecordError: () => {} });
+export function cliGuard(opts: { longLived?: boolean } = {}): NoburnGuard {
+  return new NoburnGuard({ onRecordError: () => {}, longLived: opts.longLived === true });
 }
 
 /** Runs fn with a guard and always closes it (the ledger file handle, pending records). */

@@ -40,7 +40,8 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
   const upstreams = opts.proxy === false ? null : await upstreamsFromEnv(process.env);
   const graceMs = graceFromEnv(process.env);
 
-  const guard = cliGuard();
+  // Lives as long as the child, metering every call: a long-lived guard.
+  const guard = cliGuard({ longLived: true });
   try {
     const run = await guard.startRun({ budgetCapUsd: opts.cap ?? null, label: opts.label });
     let proxy: RunningProxy | null = null;

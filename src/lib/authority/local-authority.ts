@@ -27,8 +27,9 @@ export class LocalAuthority implements Authority {
     private readonly projectId: string,
   ) {}
 
-  static open(config: NoburnConfig, opts: { now?: () => number; store?: LedgerStore } = {}): LocalAuthority {
-    const store = opts.store ?? new SqliteStore(config.dbPath);
+  static open(config: NoburnConfig, opts: { now?: () => number; store?: LedgerStore; longLived?: boolean } = {}): LocalAuthority {
+    // A long-lived process checkpoints the WAL between calls, not inside one (see SqliteStore).
+    const store = opts.store ?? new SqliteStore(config.dbPath, opts.longLived ? { checkpointEveryMs: 500 } : {});
     return new LocalAuthority(new Ledger(store, config, { now: opts.now }), config.projectId);
   }
 
