@@ -3,7 +3,7 @@ import type { Authority } from './authority/authority.js';
 import { LocalAuthority } from './authority/local-authority.js';
 import { resolveConfig } from './config.js';
 import type { ConfigOverrides, NoburnConfig } from './config.js';
-import { NoburnAuthError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
+import { NoburnAuthError, NoburnBlockedError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
 import { newIdempotencyKey } from './ids.js';
 import type { UserSummary } from './ledger/store.js';
 import { usdToNano, nanoToUsd } from './money.js';
@@ -111,6 +111,15 @@ export class NoburnGuard {
       if (e instanceof NoburnAuthError || e instanceof NoburnValidationError) throw e;
       return this.fallback(c, e);
     }
+  }
+
+  /**
+   * Throws NoburnBlockedError (with the decision's figures) when the decision is blocked;
+   * returns it otherwise: `const d = guard.assert(await guard.check(req))`.
+   */
+  assert(decision: Decision): Decision {
+    if (decision.blocked) throw new NoburnBlockedError(decision);
+    return decision;
   }
 
   /**
