@@ -25,7 +25,11 @@ const common = { bundle: true, format: 'esm', platform: 'node', target: 'node20'
 
 const commandsDir = resolve(root, 'src/cli/commands');
 const lazyCommands = readdirSync(commandsDir).filter((f) => f.endsWith('.ts') && f !== 'check.ts').map((f) => basename(f, '.ts'));
-const lazyLib = { [resolve(root, 'src/lib/remote/remote.ts')]: './lib/remote.js', [resolve(root, 'src/lib/remote/fallback.ts')]: './lib/fallback.js' };
+const lazyLib = {
+  [resolve(root, 'src/lib/remote/remote.ts')]: './lib/remote.js',
+  [resolve(root, 'src/lib/remote/fallback.ts')]: './lib/fallback.js',
+  [resolve(root, 'src/lib/fetch/guard-fetch.ts')]: './lib/guard-fetch.js',
+};
 
 /** In the one-file CLI, dynamic imports of other commands and of remote mode point at their own builds. */
 const lazyBoundary = {
@@ -56,6 +60,7 @@ await Promise.all([
       ...Object.fromEntries(lazyCommands.map((n) => [`commands/${n}`, `src/cli/commands/${n}.ts`])),
       'lib/remote': 'src/lib/remote/remote.ts',
       'lib/fallback': 'src/lib/remote/fallback.ts',
+      'lib/guard-fetch': 'src/lib/fetch/guard-fetch.ts',
     },
     outdir: 'dist',
     splitting: true,

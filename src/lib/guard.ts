@@ -4,6 +4,7 @@ import { LocalAuthority } from './authority/local-authority.js';
 import { resolveConfig } from './config.js';
 import type { ConfigOverrides, NoburnConfig } from './config.js';
 import { NoburnAuthError, NoburnBlockedError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
+import type { GuardFetchOptions } from './fetch/guard-fetch.js';
 import { newIdempotencyKey } from './ids.js';
 import type { UserSummary } from './ledger/store.js';
 import { usdToNano, nanoToUsd } from './money.js';
@@ -111,6 +112,20 @@ export class NoburnGuard {
       if (e instanceof NoburnAuthError || e instanceof NoburnValidationError) throw e;
       return this.fallback(c, e);
     }
+  }
+
+  /**
+   * A `fetch` that meters every OpenAI / Anthropic request passing through it, as the
+   * `noburn run` proxy does: `new OpenAI({ fetch: guard.fetch({ endUserId }) })`. Refused
+   * calls get the provider's 402 (not retried by the SDKs); other requests pass untouched.
+   * The metering code is loaded on the first request.
+   */
+  fetch(opts: GuardFetchOptions = {}): typeof fetch {
+    let impl: Promise<typeof fetch> | undefined;
+    return (input, init) => {
+      impl ??= import('./fetch/guard-fetch.js').then((m) => m.createGuardFetch(this, opts));
+      return impl.then((f) => f(input, init));
+    };
   }
 
   /**

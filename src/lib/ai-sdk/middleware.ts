@@ -1,5 +1,7 @@
 import type { LanguageModelMiddleware } from 'ai';
 import type { NoburnGuard } from '../guard.js';
+import { modelOutputLimit } from '../metering/estimate.js';
+import { releaseHold } from '../release-hold.js';
 import { estimateTokens } from '../tokens.js';
 import type { Decision } from '../types.js';
 import { estimatePromptTokens } from './prompt.js';
@@ -26,8 +28,6 @@ interface Held {
   v5Anthropic: boolean;
 }
 
-/** Output bound when the call sets no maxOutputTokens: the proxy's default for an unknown model. */
-const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
 
 /**
  * Vercel AI SDK middleware: `wrapLanguageModel({ model, middleware: noburnMiddleware(guard, { endUserId }) })`.
@@ -42,9 +42,7 @@ export function noburnMiddleware(guard: NoburnGuard, opts: NoburnMiddlewareOptio
   // hands that same object to wrapGenerate / wrapStream of this middleware.
   const held = new WeakMap<object, Held>();
 
-  const release = (h: Held) => {
-    if (h.decision.reservationId !== null) releaseHold(guard, h.decision.reservationId);
-  };
+  const release = (h: Held) => releaseHold(guard, h.decision.reservationId);
 
   const record = (h: Held, usage: { tokensIn: number; tokensOut: number; cachedTokensIn: number; cacheWriteTokensIn: number }) => {
     guard.record({
@@ -60,7 +58,8 @@ export function noburnMiddleware(guard: NoburnGuard, opts: NoburnMiddlewareOptio
     specificationVersion: 'v3',
     transformParams: async ({ params, model }) => {
       const tokensIn = await estimatePromptTokens(params);
-      const tokensOut = positive(params.maxOutputTokens) ?? DEFAULT_MAX_OUTPUT_TOKENS;
+      // No bound set: the model's output limit, as the proxy holds (and the call then gets it as its bound).
+      const tokensOut = positive(params.maxOutputTokens) ?? modelOutputLimit(model.modelId);
       const decision = guard.assert(
         await guard.check({ model: model.modelId, estimatedTokensIn: tokensIn, estimatedTokensOut: tokensOut, endUserId: opts.endUserId, runId: opts.runId }),
       );
@@ -165,8 +164,3 @@ function anthropicMeta(h: Held, providerMetadata: unknown): { cacheCreationInput
   return a ?? {};
 }
 
-/** Frees a hold (guard.release: no call counted). */
-function releaseHold(guard: NoburnGuard, reservationId: string): void {
-  const g = guard as unknown as { release?: (id: string) => void };
-  g.release?.(reservationId);
-}

@@ -1,3 +1,4 @@
+import { MEDIA_PART_TOKENS, PER_MESSAGE_TOKENS, REPLY_PRIMING_TOKENS } from '../metering/estimate.js';
 import { estimateTokens } from '../tokens.js';
 
 /**
@@ -7,12 +8,6 @@ import { estimateTokens } from '../tokens.js';
  * proxy counts for a provider request (per message, reply priming, media parts). The
  * ledger then scales a tokenizer count to cover the provider's own (margin + calibration).
  */
-
-/** Per-message framing and reply priming, as in OpenAI's counting guide (the proxy uses the same). */
-const PER_MESSAGE_TOKENS = 4;
-const REPLY_PRIMING_TOKENS = 3;
-/** A non-text part (image, audio, PDF) cannot be counted as text; each counts as this many tokens. */
-const MEDIA_PART_TOKENS = 1600;
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
