@@ -136,6 +136,7 @@ export class RemoteAuthority implements Authority {
     const body: CheckBody = { model: c.model, estimatedTokensIn: c.tokensIn, estimatedTokensOut: c.tokensOut };
     if (c.userId !== null) body.endUserId = c.userId;
     if (c.runId !== null) body.runId = c.runId;
+    if (c.provider) body.provider = c.provider;
     const d = await this.http.request<DecisionResponse>('POST', '/v1/check', body);
     this.mirror.add({
       kind: 'decision',
