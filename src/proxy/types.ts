@@ -33,6 +33,10 @@ export interface ModelStats {
   cacheWriteTokensIn: number;
   /** Allowed calls the upstream failed (4xx/5xx, unreachable): not billed, not in `calls`. */
   errors: number;
+  /** Streams the proxy ended at their hold (the upstream went on past the output bound). */
+  cutStreams: number;
+  /** Answers that reported more output than was held (a non-streamed answer from an upstream that ignored the bound). */
+  overHolds: number;
 }
 
 export interface ProxyOptions {
