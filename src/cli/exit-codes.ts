@@ -40,6 +40,7 @@ export function exitCodeFor(code: NoburnErrorCode): number {
       return ExitCodes.NOT_FOUND;
     case 'NOBURN_CONFLICT':
       return ExitCodes.CONFLICT;
+    case 'NOBURN_CLOSED':
     case 'NOBURN_INTERNAL':
       return ExitCodes.INTERNAL;
   }

@@ -13,7 +13,10 @@ export type NoburnErrorCode =
   | 'NOBURN_NOT_FOUND'
   | 'NOBURN_CONFLICT'
   | 'NOBURN_STORE'
+  | 'NOBURN_CLOSED'
   | 'NOBURN_INTERNAL';
+
+import { redactSecrets } from './redact.js';
 
 // A registry-wide brand: `instanceof` then works across copies of this module (two
 // installed versions of noburn, or the CLI's separately bundled commands), where class
@@ -30,6 +33,7 @@ const NAMES: Record<NoburnErrorCode, string> = {
   NOBURN_NOT_FOUND: 'NoburnNotFoundError',
   NOBURN_CONFLICT: 'NoburnConflictError',
   NOBURN_STORE: 'NoburnStoreError',
+  NOBURN_CLOSED: 'NoburnClosedError',
   NOBURN_INTERNAL: 'NoburnError',
 };
 
@@ -40,7 +44,9 @@ export class NoburnError extends Error {
   readonly [BRAND] = true;
 
   constructor(code: NoburnErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    // Every message passes through the one redaction helper: a NOBURN_URL or store URL
+    // with a password never reaches a terminal or a log through an error.
+    super(redactSecrets(message), options);
     this.name = NAMES[code];
     this.code = code;
   }
@@ -120,6 +126,14 @@ export class NoburnStoreError extends NoburnError {
   static override readonly errorCode = 'NOBURN_STORE' as const;
   constructor(message: string, options?: { cause?: unknown }) {
     super('NOBURN_STORE', message, options);
+  }
+}
+
+/** The guard was closed: check() and the other calls refuse (never a silent fail-open). */
+export class NoburnClosedError extends NoburnError {
+  static override readonly errorCode = 'NOBURN_CLOSED' as const;
+  constructor(message = 'this NoburnGuard is closed (close() was called): create a new one', options?: { cause?: unknown }) {
+    super('NOBURN_CLOSED', message, options);
   }
 }
 
