@@ -6,6 +6,8 @@ import type { ConfigOverrides, NoburnConfig } from './config.js';
 import { NoburnAuthError, NoburnClosedError, NoburnStoreError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
 import { newIdempotencyKey } from './ids.js';
 import type { UserSummary } from './ledger/store.js';
+import { LocalCaps } from './local-caps.js';
+import type { LocalRunView } from './local-caps.js';
 import { usdToNano, nanoToUsd } from './money.js';
 import { MemoryRecordQueue } from './record-queue.js';
 import type { FlushResult, OutboxWarning, RecordSink } from './record-queue.js';
@@ -49,6 +51,11 @@ export interface GuardOptions extends ConfigOverrides {
   longLived?: boolean;
   /** Environment to read NOBURN_* from (defaults to process.env). */
   env?: Record<string, string | undefined>;
+  /**
+   * Called when a check is decided without the authority (source "fallback") after one
+   * that was not: once per outage, with the reason (`noburn run` warns on stderr with it).
+   */
+  onFallback?: (cause: unknown) => void;
 }
 
 /**
@@ -60,8 +67,13 @@ export class NoburnGuard {
   private readonly now: () => number;
   private authorityP: Promise<Authority> | null = null;
   private sinkP: Promise<RecordSink> | null = null;
-  /** Spend recorded through this guard, for the fallback check when the authority is unreachable. */
-  private localSpentNano = 0;
+  /** Caps this guard knows (fallback cap, runs it started), with its holds: enforced in an outage. */
+  private readonly caps: LocalCaps;
+  /** The last check was decided by the fallback (onFallback fires on the way in). */
+  private inOutage = false;
+  /** After an outage, checks stay local until the authority has every record and no local hold is open. */
+  private recovering = false;
+  private recoveryP: Promise<unknown> | null = null;
   private readonly localTokens = new Map<string, { tokensIn: number; tokensOut: number; cachedTokensIn: number; cacheWriteTokensIn: number }>();
   private closed = false;
   /** Records refused before reaching a sink (invalid, no sink), since the start. */
@@ -71,9 +83,10 @@ export class NoburnGuard {
   private readonly warnedKinds = new Set<string>();
 
   constructor(private readonly options: GuardOptions = {}) {
-    const { now: _n, authority: _a, onRecordError: _o, onWarning: _w, longLived: _l, env, ...overrides } = options;
+    const { now: _n, authority: _a, onRecordError: _o, onWarning: _w, longLived: _l, onFallback: _f, env, ...overrides } = options;
     this.config = resolveConfig(overrides, env ?? process.env);
     this.now = options.now ?? Date.now;
+    this.caps = new LocalCaps(this.now, this.config.holdTtlMs, this.config.budgetCapUsd === null ? null : usdToNano(this.config.budgetCapUsd));
     if (options.authority) this.authorityP = Promise.resolve(options.authority);
   }
 
@@ -145,21 +158,59 @@ export class NoburnGuard {
   async check(req: CheckRequest): Promise<Decision> {
     this.assertOpen();
     const c = normalizeCheck(req, this.config.runId);
+    if (this.recovering) {
+      const stillOut = await this.recovered();
+      if (stillOut !== null) return this.fallback(c, stillOut);
+    }
+    let d: Decision;
     try {
-      return await (await this.authority()).check(c);
+      d = await (await this.authority()).check(c);
     } catch (e) {
       // NoburnForbiddenError is a NoburnAuthError (the key is valid, its role or project is not).
       if (e instanceof NoburnAuthError || e instanceof NoburnValidationError) throw e;
       return this.fallback(c, e);
     }
+    this.inOutage = false;
+    this.caps.noteServerDecision(c.runId, d);
+    return d;
   }
 
   /**
-   * The authority is unreachable: decide locally against budgetCapUsd (spend recorded
-   * through this guard plus this call's estimate, priced locally), then onError.
+   * After an outage in which the fallback approved calls: the authority does not know
+   * those calls until their records are delivered and they are over. Until then checks
+   * stay local (so the authority cannot approve past a cap for lack of them). Resolves
+   * null when recovered, else the reason it is not.
+   */
+  private recovered(): Promise<unknown> {
+    if (this.caps.localHolds() > 0) return Promise.resolve(new NoburnUnreachableError('calls approved during the outage are still in flight'));
+    this.recoveryP ??= this.flushSink().then(
+      () => {
+        this.recovering = false;
+        this.recoveryP = null;
+        return null;
+      },
+      (e: unknown) => {
+        this.recoveryP = null;
+        return e ?? new NoburnUnreachableError();
+      },
+    );
+    return this.recoveryP;
+  }
+
+  /**
+   * The authority is unreachable: decide locally (docs/contract.md, "Outages") against
+   * every cap this guard knows, holding the estimate of what it approves: the fallback cap
+   * (budgetCapUsd) and the cap of a run it started or read. Then onError.
    */
   private async fallback(c: NormalizedCheck, cause: unknown): Promise<Decision> {
-    void cause;
+    if (!this.inOutage) {
+      this.inOutage = true;
+      try {
+        this.options.onFallback?.(cause);
+      } catch {
+        // a failing listener must not change the decision
+      }
+    }
     let est = 0;
     let unpriced = false;
     try {
@@ -167,27 +218,20 @@ export class NoburnGuard {
     } catch {
       // no price to be had: decide on the spend alone
     }
-    const base = { estimatedCostUsd: nanoToUsd(est), reservationId: null, remaining: {}, source: 'fallback' as const, unpriced, decisionId: null };
+    const base = { estimatedCostUsd: nanoToUsd(est), source: 'fallback' as const, unpriced, decisionId: null };
     if (unpriced && this.config.unknownModel === 'block' && this.config.fallbackPrice === null) {
-      return { ...base, blocked: true, blockReason: 'unknown_model_price' };
+      return { ...base, blocked: true, blockReason: 'unknown_model_price', reservationId: null, remaining: {} };
     }
-    const cap = this.config.budgetCapUsd;
-    const capNano = cap === null ? null : usdToNano(cap);
-    const spent = capNano === null ? 0 : await this.localSpent();
-    if (capNano !== null && (spent >= capNano || spent + est > capNano)) {
-      return { ...base, blocked: true, blockReason: 'local_budget_exceeded', remaining: { projectUsd: nanoToUsd(Math.max(0, capNano - spent)) } };
-    }
-    const remaining = capNano === null ? {} : { projectUsd: nanoToUsd(capNano - spent - est) };
-    if (this.config.onError === 'block') return { ...base, remaining, blocked: true, blockReason: 'noburn_unreachable' };
-    return { ...base, remaining, blocked: false, blockReason: null };
+    const extra = this.config.budgetCapUsd === null ? 0 : await this.localTokenSpent();
+    // Everything awaited is done: compare and hold in one synchronous step.
+    const d = this.caps.decide(c.runId, est, extra, this.config.onError === 'block' ? 'noburn_unreachable' : null);
+    if (d.reservationId !== null) this.recovering = true;
+    return { ...base, ...d };
   }
 
-  /**
-   * Spend recorded through this guard, for the fallback: costs given in USD, plus the
-   * token counts of records without a cost, priced now (only when a fallback needs them).
-   */
-  private async localSpent(): Promise<number> {
-    let spent = this.localSpentNano;
+  /** Token-only records through this guard, priced now (only when a fallback decision needs them). */
+  private async localTokenSpent(): Promise<number> {
+    let spent = 0;
     if (this.localTokens.size > 0) {
       const { fallbackRecordCost } = await import('./remote/fallback.js');
       for (const [model, t] of this.localTokens) spent += await fallbackRecordCost(this.config, model, t).catch(() => 0);
@@ -196,18 +240,22 @@ export class NoburnGuard {
   }
 
   private noteLocalSpend(r: NormalizedRecord): void {
-    if (r.wasBlocked) return;
-    if (r.costUsd !== null) {
-      this.localSpentNano += usdToNano(r.costUsd);
-      return;
+    const costNano = r.costUsd === null || r.wasBlocked ? null : usdToNano(r.costUsd);
+    if (costNano === null && !r.wasBlocked) {
+      // Summed per model (bounded memory); priced only if a fallback decision needs it.
+      const t = this.localTokens.get(r.model) ?? { tokensIn: 0, tokensOut: 0, cachedTokensIn: 0, cacheWriteTokensIn: 0 };
+      t.tokensIn += r.tokensIn;
+      t.tokensOut += r.tokensOut;
+      t.cachedTokensIn += r.cachedTokensIn;
+      t.cacheWriteTokensIn += r.cacheWriteTokensIn;
+      this.localTokens.set(r.model, t);
     }
-    // Summed per model (bounded memory); priced only if a fallback decision needs it.
-    const t = this.localTokens.get(r.model) ?? { tokensIn: 0, tokensOut: 0, cachedTokensIn: 0, cacheWriteTokensIn: 0 };
-    t.tokensIn += r.tokensIn;
-    t.tokensOut += r.tokensOut;
-    t.cachedTokensIn += r.cachedTokensIn;
-    t.cacheWriteTokensIn += r.cacheWriteTokensIn;
-    this.localTokens.set(r.model, t);
+    // A run this guard knows is priced now: its cap must hold in an outage that starts any moment.
+    const price =
+      costNano === null && this.caps.isTracked(r.runId)
+        ? async () => (await import('./remote/fallback.js')).fallbackRecordCost(this.config, r.model, r)
+        : undefined;
+    this.caps.settle(r.reservationId, r.runId, r.wasBlocked, costNano, price);
   }
 
   /** Records what a call really cost. Returns at once and never throws; delivery is in the background. */
@@ -241,6 +289,7 @@ export class NoburnGuard {
   async recordNow(req: RecordRequest): Promise<RecordResult & { queued: number }> {
     this.assertOpen();
     const r = normalizeRecord(req, this.config.runId, newIdempotencyKey);
+    this.noteLocalSpend(r);
     const ts = this.now();
     const a = await this.authority();
     let result: RecordResult & { queued: number };
@@ -256,26 +305,61 @@ export class NoburnGuard {
       }
       result = { accepted: 0, duplicates: 0, queued: 1 };
     }
-    this.noteLocalSpend(r);
     return result;
   }
 
   async startRun(req: StartRunRequest = {}): Promise<RunInfo> {
     this.assertOpen();
-    return (await this.authority()).startRun(req);
+    const run = await (await this.authority()).startRun(req);
+    // Its cap is enforced by this guard too when the authority cannot be reached.
+    this.caps.trackRun(run);
+    return run;
   }
 
   async endRun(runId: string): Promise<EndRunResult> {
     // Settle what this process recorded first, so the result includes it (the counts stay
     // for the caller's own flush()).
-    await Promise.resolve(this.sinkP)
-      .then((sink) => sink?.flush())
-      .catch(() => {});
+    await this.flushSink().catch(() => {});
     return (await this.authority()).endRun(runId);
   }
 
+  /**
+   * Ends the run; when the server cannot be reached (remote mode), queues the end durably
+   * (delivered after the run's records by the next client of that server) and returns
+   * this guard's own figures for a run it started (`queued: true`). Throws otherwise.
+   */
+  async endRunOrQueue(runId: string): Promise<{ result: EndRunResult; queued: boolean }> {
+    try {
+      return { result: await this.endRun(runId), queued: false };
+    } catch (e) {
+      const view = this.caps.runView(runId);
+      const a = await this.authority().catch(() => null);
+      if (!view || a?.kind !== 'remote' || !(e instanceof NoburnUnreachableError || e instanceof NoburnTimeoutError)) throw e;
+      const { queueEndRun } = await import('./remote/remote.js');
+      queueEndRun(a, runId);
+      const result: EndRunResult = {
+        runId,
+        status: view.exhausted ? 'exhausted' : 'completed',
+        spendUsd: view.spendUsd,
+        budgetCapUsd: view.budgetCapUsd,
+        calls: view.calls,
+        blockedCalls: view.blockedCalls,
+        startedAt: view.startedAt,
+        endedAt: new Date(this.now()).toISOString(),
+      };
+      return { result, queued: true };
+    }
+  }
+
+  /** What this guard saw of a run it started or read (null for others): spend, holds, calls, blocks. */
+  localRun(runId: string): LocalRunView | null {
+    return this.caps.runView(runId);
+  }
+
   async getRun(runId: string): Promise<RunInfo> {
-    return (await this.authority()).getRun(runId);
+    const run = await (await this.authority()).getRun(runId);
+    this.caps.trackRun(run);
+    return run;
   }
 
   async listRuns(status?: 'open' | 'ended'): Promise<RunInfo[]> {
@@ -320,7 +404,12 @@ export class NoburnGuard {
    * authority cannot take them now (remote: they stay in the outbox, `pending`).
    */
   async flush(): Promise<FlushResult> {
-    return this.withOwnCounts(this.sinkP ? await (await this.sinkP).flush() : null);
+    return this.withOwnCounts(await this.flushSink());
+  }
+
+  /** Drains the sink without touching the counts flush() reports (endRun, recovery). */
+  private async flushSink(): Promise<FlushResult | null> {
+    return this.sinkP ? (await this.sinkP).flush() : null;
   }
 
   /** Delivers what it can (bounded), closes files and connections; resolves with the counts like flush(). */

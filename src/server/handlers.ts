@@ -77,6 +77,7 @@ export function makeHandlers(s: Services) {
         tokensOut: b.estimatedTokensOut,
         userId: b.endUserId ?? null,
         runId: b.runId ?? null,
+        provider: b.provider ?? null,
       };
       const d = await ledger.check(ctx.p.projectId, c);
       s.metrics.decision(d.blocked, d.blockReason);
@@ -108,6 +109,7 @@ export function makeHandlers(s: Services) {
             userId: w.endUserId ?? null,
             runId: w.runId ?? null,
             reservationId: w.reservationId ?? null,
+            provider: w.provider ?? null,
             idempotencyKey: w.idempotencyKey,
           };
           // When the call happened (the outbox may deliver it much later), never in the future.
