@@ -5,8 +5,11 @@ import { resolveConfig } from './config.js';
 import type { ConfigOverrides, NoburnConfig } from './config.js';
 import { NoburnAuthError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
 import { newIdempotencyKey } from './ids.js';
-import type { UserSummary } from './ledger/store.js';
-import { usdToNano, nanoToUsd } from './money.js';
+import { chooseOutput, holdNano } from './ledger/clamp.js';
+import { decisionOf } from './ledger/decision.js';
+import type { StoreLimit, UserSummary } from './ledger/store.js';
+import type { FallbackEstimate } from './remote/fallback.js';
+import { usdToNano } from './money.js';
 import { MemoryRecordQueue } from './record-queue.js';
 import type { RecordSink } from './record-queue.js';
 import type {
@@ -119,26 +122,35 @@ export class NoburnGuard {
    */
   private async fallback(c: NormalizedCheck, cause: unknown): Promise<Decision> {
     void cause;
-    let est = 0;
-    let unpriced = false;
+    let fe: FallbackEstimate = { nano: 0, unpriced: false, tokensIn: c.tokensIn, prices: null };
     try {
-      ({ nano: est, unpriced } = await (await import('./remote/fallback.js')).fallbackEstimate(this.config, c));
+      fe = await (await import('./remote/fallback.js')).fallbackEstimate(this.config, c);
     } catch {
       // no price to be had: decide on the spend alone
-    }
-    const base = { estimatedCostUsd: nanoToUsd(est), reservationId: null, remaining: {}, source: 'fallback' as const, unpriced, decisionId: null };
-    if (unpriced && this.config.unknownModel === 'block' && this.config.fallbackPrice === null) {
-      return { ...base, blocked: true, blockReason: 'unknown_model_price' };
     }
     const cap = this.config.budgetCapUsd;
     const capNano = cap === null ? null : usdToNano(cap);
     const spent = capNano === null ? 0 : await this.localSpent();
-    if (capNano !== null && (spent >= capNano || spent + est > capNano)) {
-      return { ...base, blocked: true, blockReason: 'local_budget_exceeded', remaining: { projectUsd: nanoToUsd(Math.max(0, capNano - spent)) } };
+    // The fallback's one cap is the local budgetCapUsd; it clamps like the ledger does.
+    const limit: StoreLimit | null = capNano === null ? null : { scope: 'project', capNano, spentNano: spent, heldNano: 0 };
+    const minTokensOut = Math.floor(c.minTokensOut ?? this.config.minTokensOut);
+    const out = chooseOutput(fe.unpriced ? null : fe.prices, fe.tokensIn, c.tokensOut, fe.nano, limit, c.clamp === true, minTokensOut);
+    const est = out.estimateNano;
+    const inputNano = fe.prices === null ? 0 : Math.min(est, holdNano(fe.prices, fe.tokensIn, 0));
+    const ctx = { estimate: fe.nano, tokensIn: fe.tokensIn, tokensOut: c.tokensOut, unpriced: fe.unpriced, minTokensOut, clamp: c.clamp === true, inputNano };
+    const decide = (blocked: boolean, blockReason: Decision['blockReason'], remainingNano: { project?: number }): Decision => {
+      const sd = { blocked, blockReason, reservationId: null, remainingNano, estimateNano: est, tokensOut: out.tokensOut, clamped: out.clamped && !blocked, maxTokensOut: out.maxTokensOut, limit };
+      return { ...decisionOf(sd, ctx), source: 'fallback', decisionId: null };
+    };
+    if (fe.unpriced && this.config.unknownModel === 'block' && this.config.fallbackPrice === null) {
+      return { ...decide(true, 'unknown_model_price', {}), limit: null, maxTokensOut: null, hint: null };
     }
-    const remaining = capNano === null ? {} : { projectUsd: nanoToUsd(capNano - spent - est) };
-    if (this.config.onError === 'block') return { ...base, remaining, blocked: true, blockReason: 'noburn_unreachable' };
-    return { ...base, remaining, blocked: false, blockReason: null };
+    if (capNano !== null && (spent >= capNano || spent + est > capNano)) {
+      return decide(true, 'local_budget_exceeded', { project: Math.max(0, capNano - spent) });
+    }
+    const remaining = capNano === null ? {} : { project: capNano - spent - est };
+    if (this.config.onError === 'block') return decide(true, 'noburn_unreachable', remaining);
+    return decide(false, null, remaining);
   }
 
   /**
