@@ -27,7 +27,7 @@ export interface CheckRequest {
   clamp?: boolean | undefined;
   /** The floor for clamping; defaults to config minTokensOut (256). */
   minTokensOut?: number | undefined;
-  /** 'openai' | 'anthropic' | 'google' | ...: keys the input calibration. */
+  /** 'openai' | 'anthropic' | 'google' | 'groq' | ...: prices the model by that provider's entry in the price data, and keys the input calibration. */
   provider?: string | undefined;
   /**
    * 'tokenizer': estimatedTokensIn is a local tokenizer count, scaled by the ledger (margin x
@@ -98,6 +98,8 @@ export interface RecordRequest {
   reservationId?: string | null | undefined;
   /** Recording the same key twice counts once. Generated when absent. */
   idempotencyKey?: string | undefined;
+  /** As in CheckRequest: the provider whose price the model is charged at. */
+  provider?: string | undefined;
 }
 
 export interface RecordResult {

@@ -58,7 +58,8 @@ export interface NormalizedCheck {
   /** Absent means false / the config default / none / 'exact' (older callers build this shape by hand). */
   clamp?: boolean;
   minTokensOut?: number | null;
-  provider?: string | null;
+  /** Absent or null: priced by the model alone. */
+  provider?: string | null | undefined;
   tokensInSource?: 'exact' | 'tokenizer';
 }
 
@@ -101,6 +102,7 @@ export interface NormalizedRecord {
   runId: string | null;
   reservationId: string | null;
   idempotencyKey: string;
+  provider?: string | null | undefined;
 }
 
 export function normalizeRecord(req: RecordRequest, defaultRunId: string | null, makeKey: () => string): NormalizedRecord {
@@ -131,5 +133,6 @@ export function normalizeRecord(req: RecordRequest, defaultRunId: string | null,
     runId: req.runId === undefined ? defaultRunId : optionalId(req.runId, 'runId'),
     reservationId: optionalId(req.reservationId, 'reservationId'),
     idempotencyKey: req.idempotencyKey === undefined ? makeKey() : idString(req.idempotencyKey, 'idempotencyKey'),
+    provider: optionalId(req.provider, 'provider'),
   };
 }

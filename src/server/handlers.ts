@@ -119,6 +119,7 @@ export function makeHandlers(s: Services) {
             userId: w.endUserId ?? null,
             runId: w.runId ?? null,
             reservationId: w.reservationId ?? null,
+            provider: w.provider ?? null,
             idempotencyKey: w.idempotencyKey,
           };
           // When the call happened (the outbox may deliver it much later), never in the future.

@@ -152,16 +152,14 @@ function childEnv(guard: NoburnGuard, runId: string, proxy: RunningProxy | null)
 }
 
 /**
- * The upstreams are what OPENAI_BASE_URL / ANTHROPIC_BASE_URL named before noburn replaced
- * them; checked here, before the run starts, by the proxy's own route table.
+ * The upstreams are what each provider's base-URL variables (OPENAI_BASE_URL,
+ * ANTHROPIC_BASE_URL... from the adapter table) named before noburn replaced them;
+ * checked here, before the run starts, by the proxy's own route table.
  */
 async function upstreamsFromEnv(env: NodeJS.ProcessEnv): Promise<Upstreams> {
-  const { DEFAULT_UPSTREAMS, routeTable } = await import('../../proxy/routes.js');
-  const upstreams: Upstreams = {
-    openai: env['OPENAI_BASE_URL'] || DEFAULT_UPSTREAMS.openai,
-    anthropic: env['ANTHROPIC_BASE_URL'] || DEFAULT_UPSTREAMS.anthropic,
-  };
-  routeTable(upstreams);
+  const routes = await import('../../proxy/routes.js');
+  const upstreams = routes.upstreamsFromEnv(env);
+  routes.routeTable(upstreams);
   return upstreams;
 }
 

@@ -52,7 +52,7 @@ export interface FallbackEstimate {
 }
 
 export async function fallbackEstimate(config: NoburnConfig, c: NormalizedCheck): Promise<FallbackEstimate> {
-  const price = await pricerFor(config).resolve(c.model);
+  const price = await pricerFor(config).resolve(c.model, c.provider);
   // No ledger to learn from here: the configured (or built-in) margin alone.
   const tokensIn = c.tokensInSource === 'tokenizer' ? scaledTokensIn(c.tokensIn, marginFor(config.inputMargin, c.provider ?? null, c.model)) : c.tokensIn;
   if (price.source === 'unknown') return { nano: 0, unpriced: true, tokensIn, prices: null };

@@ -138,7 +138,7 @@ export class RemoteAuthority implements Authority {
     if (c.runId !== null) body.runId = c.runId;
     if (c.clamp === true) body.clamp = true;
     if (c.minTokensOut !== undefined && c.minTokensOut !== null) body.minTokensOut = c.minTokensOut;
-    if (c.provider !== undefined && c.provider !== null) body.provider = c.provider;
+    if (c.provider) body.provider = c.provider;
     if (c.tokensInSource === 'tokenizer') body.tokensInSource = 'tokenizer';
     const d = await this.http.request<OlderDecision>('POST', '/v1/check', body);
     this.mirror.add({

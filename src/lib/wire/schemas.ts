@@ -68,6 +68,7 @@ export const RecordItem = z
     reservationId: id.nullish(),
     idempotencyKey: id,
     ts: z.number().int().min(0).nullish(),
+    provider: id.nullish(),
   })
   .refine((r) => (r.cachedTokensIn ?? 0) + (r.cacheWriteTokensIn ?? 0) <= r.tokensIn, {
     message: 'cachedTokensIn + cacheWriteTokensIn must not exceed tokensIn (tokensIn counts all input tokens)',

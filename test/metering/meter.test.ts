@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ResponseMeter } from '../../src/proxy/meter.js';
+import { ResponseMeter } from '../../src/lib/metering/meter.js';
+import { MESSAGES } from '../../src/lib/metering/providers/anthropic.js';
+import { CHAT } from '../../src/lib/metering/providers/openai.js';
 
 const estimate = { tokensIn: 50, tokensOut: 100 };
 const count = (t: string) => t.length;
@@ -11,13 +13,13 @@ const done = 'data: [DONE]\n\n';
 
 function run(meter: ResponseMeter, parts: string[]): string {
   let out = '';
-  for (const p of parts) out += meter.push(Buffer.from(p)).toString();
+  for (const p of parts) out += Buffer.from(meter.push(Buffer.from(p))).toString();
   return out + meter.endBody();
 }
 
 describe('ResponseMeter', () => {
   it('drops the usage-only chunk it asked for, passing every other event byte for byte', async () => {
-    const m = new ResponseMeter({ kind: 'chat', estimate, countTokens: count, stripUsageChunk: true });
+    const m = new ResponseMeter({ endpoint: CHAT, estimate, countTokens: count, stripUsageChunk: true });
     expect(m.start(200, 'text/event-stream', '')).toBe(true);
     // cut in awkward places
     const all = content + usage + done;
@@ -27,17 +29,17 @@ describe('ResponseMeter', () => {
   });
 
   it('passes the chunks untouched when the client asked for usage itself', async () => {
-    const m = new ResponseMeter({ kind: 'chat', estimate, countTokens: count, stripUsageChunk: false });
+    const m = new ResponseMeter({ endpoint: CHAT, estimate, countTokens: count, stripUsageChunk: false });
     expect(m.start(200, 'text/event-stream', '')).toBe(false);
     const parts = [content.slice(0, 7), content.slice(7) + usage, done];
     const outs = parts.map((p) => m.push(Buffer.from(p)));
-    expect(outs.map((o) => o.toString())).toEqual(parts);
+    expect(outs.map((o) => Buffer.from(o).toString())).toEqual(parts);
     m.endBody();
     expect((await m.usage()).tokensIn).toBe(7);
   });
 
   it('an error response costs nothing', async () => {
-    const m = new ResponseMeter({ kind: 'chat', estimate, countTokens: count, stripUsageChunk: false });
+    const m = new ResponseMeter({ endpoint: CHAT, estimate, countTokens: count, stripUsageChunk: false });
     m.start(429, 'application/json', '');
     m.push(Buffer.from('{"error":{}}'));
     m.endBody();
@@ -45,13 +47,13 @@ describe('ResponseMeter', () => {
   });
 
   it('a successful body without readable usage is charged as estimated', async () => {
-    const gz = new ResponseMeter({ kind: 'chat', estimate, countTokens: count, stripUsageChunk: false });
+    const gz = new ResponseMeter({ endpoint: CHAT, estimate, countTokens: count, stripUsageChunk: false });
     gz.start(200, 'application/json', 'gzip');
     gz.push(Buffer.from([0x1f, 0x8b]));
     gz.endBody();
     expect(await gz.usage()).toEqual({ tokensIn: 50, tokensOut: 100, cachedTokensIn: 0, cacheWriteTokensIn: 0 });
 
-    const cut = new ResponseMeter({ kind: 'messages', estimate, countTokens: count, stripUsageChunk: false });
+    const cut = new ResponseMeter({ endpoint: MESSAGES, estimate, countTokens: count, stripUsageChunk: false });
     cut.start(200, 'application/json', '');
     cut.push(Buffer.from('{"usage": {"input_tok'));
     cut.endBody();

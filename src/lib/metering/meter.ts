@@ -1,7 +1,6 @@
 import { SseSplitter } from './sse.js';
-import { isUsageOnlyChunk, StreamUsage, usageFromBody, ZERO_USAGE } from './usage.js';
-import type { CountTokens, EndpointKind, Usage } from './types.js';
-import type { TokenEstimate } from './estimate.js';
+import { ZERO_USAGE } from './usage.js';
+import type { CountTokens, Endpoint, StreamUsage, TokenEstimate, Usage } from './types.js';
 
 /** A successful call whose usage cannot be read is charged as estimated (an upper bound). */
 function estimated(e: TokenEstimate): Usage {
@@ -13,33 +12,34 @@ function estimated(e: TokenEstimate): Usage {
 const MAX_JSON_COPY_BYTES = 32 * 1024 * 1024;
 
 export interface MeterOptions {
-  kind: EndpointKind;
+  endpoint: Endpoint;
   estimate: TokenEstimate;
   countTokens: CountTokens;
-  /** The proxy added stream_options.include_usage: drop the usage-only chunk before the client sees it. */
+  /** ensureStreamUsage changed the request: drop the usage event it added before the client sees it. */
   stripUsageChunk: boolean;
 }
 
 /**
  * Watches one upstream response on its way to the client and works out its usage.
- * Bytes are forwarded as they arrive; only when the proxy must drop the usage chunk it
- * added does it forward whole SSE events (holding back at most one unfinished event).
+ * Bytes are forwarded as they arrive; only when the usage event the proxy asked for must
+ * be dropped does it forward whole SSE events (holding back at most one unfinished event).
+ * Works on plain Uint8Array chunks: a socket's or a fetch Response body's (meterResponse).
  */
 export class ResponseMeter {
   private mode: 'sse' | 'json' | 'ignore' = 'ignore';
   private readonly splitter = new SseSplitter();
   private readonly stream: StreamUsage;
-  private readonly copy: Buffer[] = [];
+  private readonly copy: Uint8Array[] = [];
   private copyBytes = 0;
   private strip = false;
   /** A successful body the meter cannot read (compressed): charged as estimated. */
   private unreadable = false;
 
   constructor(private readonly opts: MeterOptions) {
-    this.stream = new StreamUsage(opts.kind);
+    this.stream = opts.endpoint.streamUsage();
   }
 
-  /** Call once with the upstream status and headers. Returns whether the body length may change. */
+  /** Call once with the upstream status and headers (lower-cased values). Returns whether the body length may change. */
   start(status: number, contentType: string, contentEncoding: string): boolean {
     // Errors are not billed by the providers; a compressed body cannot be read here
     // (the proxy asks for identity, so this only happens with a misbehaving upstream).
@@ -57,7 +57,7 @@ export class ResponseMeter {
   }
 
   /** Takes an upstream chunk; returns what to send on to the client (possibly empty). */
-  push(chunk: Buffer): Buffer | string {
+  push(chunk: Uint8Array): Uint8Array | string {
     if (this.mode === 'json') {
       this.copyBytes += chunk.length;
       if (this.copyBytes <= MAX_JSON_COPY_BYTES) this.copy.push(chunk);
@@ -91,7 +91,7 @@ export class ResponseMeter {
 
   /** The usage to record for this exchange. Call after endBody(). */
   async usage(): Promise<Usage> {
-    const { estimate, countTokens, kind } = this.opts;
+    const { estimate, countTokens, endpoint } = this.opts;
     if (this.mode === 'ignore') return this.unreadable ? estimated(estimate) : ZERO_USAGE;
     if (this.mode === 'sse') return this.stream.result(estimate.tokensIn, countTokens);
     if (this.copyBytes <= MAX_JSON_COPY_BYTES) {
@@ -101,13 +101,13 @@ export class ResponseMeter {
       } catch {
         // cut off or not JSON: fall through to the estimate
       }
-      const u = usageFromBody(kind, body);
+      const u = endpoint.usage(body);
       if (u) return u;
     }
     return estimated(estimate);
   }
 
-  /** Meters one event's data; returns true when it is the usage-only chunk to drop. */
+  /** Meters one event's data; returns true when it is the added usage event to drop. */
   private feed(data: string | null): boolean {
     if (data === null || data === '[DONE]') return false;
     let parsed: unknown;
@@ -117,6 +117,6 @@ export class ResponseMeter {
       return false;
     }
     this.stream.add(parsed);
-    return this.strip && isUsageOnlyChunk(parsed);
+    return this.strip && this.opts.endpoint.isAddedUsageEvent(parsed);
   }
 }
