@@ -5,9 +5,11 @@ import { resolveConfig } from './config.js';
 import type { ConfigOverrides, NoburnConfig } from './config.js';
 import { NoburnAuthError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
 import { newIdempotencyKey } from './ids.js';
-import { chooseOutput, holdNano } from './ledger/clamp.js';
+import { chooseOutput, holdNano, tightest } from './ledger/clamp.js';
 import { decisionOf } from './ledger/decision.js';
-import type { StoreLimit, UserSummary } from './ledger/store.js';
+import type { StoreDecision, UserSummary } from './ledger/store.js';
+import { LocalCaps } from './local-caps.js';
+import type { LocalRunView } from './local-caps.js';
 import type { FallbackEstimate } from './remote/fallback.js';
 import { usdToNano } from './money.js';
 import { MemoryRecordQueue } from './record-queue.js';
@@ -45,6 +47,11 @@ export interface GuardOptions extends ConfigOverrides {
   longLived?: boolean;
   /** Environment to read NOBURN_* from (defaults to process.env). */
   env?: Record<string, string | undefined>;
+  /**
+   * Called when a check is decided without the authority (source "fallback") after one
+   * that was not: once per outage, with the reason (`noburn run` warns on stderr with it).
+   */
+  onFallback?: (cause: unknown) => void;
 }
 
 /**
@@ -56,15 +63,21 @@ export class NoburnGuard {
   private readonly now: () => number;
   private authorityP: Promise<Authority> | null = null;
   private sinkP: Promise<RecordSink> | null = null;
-  /** Spend recorded through this guard, for the fallback check when the authority is unreachable. */
-  private localSpentNano = 0;
+  /** Caps this guard knows (fallback cap, runs it started), with its holds: enforced in an outage. */
+  private readonly caps: LocalCaps;
+  /** The last check was decided by the fallback (onFallback fires on the way in). */
+  private inOutage = false;
+  /** After an outage, checks stay local until the authority has every record and no local hold is open. */
+  private recovering = false;
+  private recoveryP: Promise<unknown> | null = null;
   private readonly localTokens = new Map<string, { tokensIn: number; tokensOut: number; cachedTokensIn: number; cacheWriteTokensIn: number }>();
   private closed = false;
 
   constructor(private readonly options: GuardOptions = {}) {
-    const { now: _n, authority: _a, onRecordError: _o, longLived: _l, env, ...overrides } = options;
+    const { now: _n, authority: _a, onRecordError: _o, longLived: _l, onFallback: _f, env, ...overrides } = options;
     this.config = resolveConfig(overrides, env ?? process.env);
     this.now = options.now ?? Date.now;
+    this.caps = new LocalCaps(this.now, this.config.holdTtlMs, this.config.budgetCapUsd === null ? null : usdToNano(this.config.budgetCapUsd));
     if (options.authority) this.authorityP = Promise.resolve(options.authority);
   }
 
@@ -107,58 +120,88 @@ export class NoburnGuard {
    */
   async check(req: CheckRequest): Promise<Decision> {
     const c = normalizeCheck(req, this.config.runId);
+    if (this.recovering) {
+      const stillOut = await this.recovered();
+      if (stillOut !== null) return this.fallback(c, stillOut);
+    }
+    let d: Decision;
     try {
-      return await (await this.authority()).check(c);
+      d = await (await this.authority()).check(c);
     } catch (e) {
       // NoburnForbiddenError is a NoburnAuthError (the key is valid, its role or project is not).
       if (e instanceof NoburnAuthError || e instanceof NoburnValidationError) throw e;
       return this.fallback(c, e);
     }
+    this.inOutage = false;
+    this.caps.noteServerDecision(c.runId, d);
+    return d;
   }
 
   /**
-   * The authority is unreachable: decide locally against budgetCapUsd (spend recorded
-   * through this guard plus this call's estimate, priced locally), then onError.
+   * After an outage in which the fallback approved calls: the authority does not know
+   * those calls until their records are delivered and they are over. Until then checks
+   * stay local (so the authority cannot approve past a cap for lack of them). Resolves
+   * null when recovered, else the reason it is not.
+   */
+  private recovered(): Promise<unknown> {
+    if (this.caps.localHolds() > 0) return Promise.resolve(new NoburnUnreachableError('calls approved during the outage are still in flight'));
+    this.recoveryP ??= this.flush().then(
+      () => {
+        this.recovering = false;
+        this.recoveryP = null;
+        return null;
+      },
+      (e: unknown) => {
+        this.recoveryP = null;
+        return e ?? new NoburnUnreachableError();
+      },
+    );
+    return this.recoveryP;
+  }
+
+  /**
+   * The authority is unreachable: decide locally (docs/contract.md, "Outages") against
+   * every cap this guard knows, holding the estimate of what it approves: the fallback cap
+   * (budgetCapUsd) and the cap of a run it started or read. Then onError.
    */
   private async fallback(c: NormalizedCheck, cause: unknown): Promise<Decision> {
-    void cause;
+    if (!this.inOutage) {
+      this.inOutage = true;
+      try {
+        this.options.onFallback?.(cause);
+      } catch {
+        // a failing listener must not change the decision
+      }
+    }
     let fe: FallbackEstimate = { nano: 0, unpriced: false, tokensIn: c.tokensIn, prices: null };
     try {
       fe = await (await import('./remote/fallback.js')).fallbackEstimate(this.config, c);
     } catch {
       // no price to be had: decide on the spend alone
     }
-    const cap = this.config.budgetCapUsd;
-    const capNano = cap === null ? null : usdToNano(cap);
-    const spent = capNano === null ? 0 : await this.localSpent();
-    // The fallback's one cap is the local budgetCapUsd; it clamps like the ledger does.
-    const limit: StoreLimit | null = capNano === null ? null : { scope: 'project', capNano, spentNano: spent, heldNano: 0 };
+    const clamp = c.clamp === true;
     const minTokensOut = Math.floor(c.minTokensOut ?? this.config.minTokensOut);
-    const out = chooseOutput(fe.unpriced ? null : fe.prices, fe.tokensIn, c.tokensOut, fe.nano, limit, c.clamp === true, minTokensOut);
-    const est = out.estimateNano;
-    const inputNano = fe.prices === null ? 0 : Math.min(est, holdNano(fe.prices, fe.tokensIn, 0));
-    const ctx = { estimate: fe.nano, tokensIn: fe.tokensIn, tokensOut: c.tokensOut, unpriced: fe.unpriced, minTokensOut, clamp: c.clamp === true, inputNano };
-    const decide = (blocked: boolean, blockReason: Decision['blockReason'], remainingNano: { project?: number }): Decision => {
-      const sd = { blocked, blockReason, reservationId: null, remainingNano, estimateNano: est, tokensOut: out.tokensOut, clamped: out.clamped && !blocked, maxTokensOut: out.maxTokensOut, limit };
-      return { ...decisionOf(sd, ctx), source: 'fallback', decisionId: null };
-    };
+    const inputNano = fe.prices === null ? 0 : holdNano(fe.prices, fe.tokensIn, 0);
+    const ctx = { estimate: fe.nano, tokensIn: fe.tokensIn, tokensOut: c.tokensOut, unpriced: fe.unpriced, minTokensOut, clamp, inputNano };
+    const decision = (sd: StoreDecision): Decision => ({ ...decisionOf(sd, ctx), source: 'fallback', decisionId: null });
     if (fe.unpriced && this.config.unknownModel === 'block' && this.config.fallbackPrice === null) {
-      return { ...decide(true, 'unknown_model_price', {}), limit: null, maxTokensOut: null, hint: null };
+      return decision({ blocked: true, blockReason: 'unknown_model_price', reservationId: null, remainingNano: {}, estimateNano: fe.nano, limit: null, maxTokensOut: null });
     }
-    if (capNano !== null && (spent >= capNano || spent + est > capNano)) {
-      return decide(true, 'local_budget_exceeded', { project: Math.max(0, capNano - spent) });
-    }
-    const remaining = capNano === null ? {} : { project: capNano - spent - est };
-    if (this.config.onError === 'block') return decide(true, 'noburn_unreachable', remaining);
-    return decide(false, null, remaining);
+    const extra = this.config.budgetCapUsd === null ? 0 : await this.localTokenSpent();
+    // Everything awaited is done: the room, the clamp, compare and hold in one synchronous step.
+    const caps = this.caps.limits(c.runId, extra);
+    const out = chooseOutput(fe.unpriced ? null : fe.prices, fe.tokensIn, c.tokensOut, fe.nano, tightest(caps), clamp, minTokensOut);
+    const d = this.caps.decide(c.runId, out.estimateNano, extra, this.config.onError === 'block' ? 'noburn_unreachable' : null);
+    if (d.reservationId !== null) this.recovering = true;
+    const blockedBy = d.blockReason === 'run_budget_exceeded' ? 'run' : d.blockReason === 'local_budget_exceeded' ? 'project' : null;
+    const limit = caps.find((k) => k.scope === blockedBy) ?? tightest(caps);
+    const sd: StoreDecision = { ...d, remainingNano: {}, estimateNano: out.estimateNano, tokensOut: out.tokensOut, clamped: out.clamped && !d.blocked, maxTokensOut: out.maxTokensOut, limit };
+    return { ...decision(sd), remaining: d.remaining };
   }
 
-  /**
-   * Spend recorded through this guard, for the fallback: costs given in USD, plus the
-   * token counts of records without a cost, priced now (only when a fallback needs them).
-   */
-  private async localSpent(): Promise<number> {
-    let spent = this.localSpentNano;
+  /** Token-only records through this guard, priced now (only when a fallback decision needs them). */
+  private async localTokenSpent(): Promise<number> {
+    let spent = 0;
     if (this.localTokens.size > 0) {
       const { fallbackRecordCost } = await import('./remote/fallback.js');
       for (const [model, t] of this.localTokens) spent += await fallbackRecordCost(this.config, model, t).catch(() => 0);
@@ -167,18 +210,22 @@ export class NoburnGuard {
   }
 
   private noteLocalSpend(r: NormalizedRecord): void {
-    if (r.wasBlocked) return;
-    if (r.costUsd !== null) {
-      this.localSpentNano += usdToNano(r.costUsd);
-      return;
+    const costNano = r.costUsd === null || r.wasBlocked ? null : usdToNano(r.costUsd);
+    if (costNano === null && !r.wasBlocked) {
+      // Summed per model (bounded memory); priced only if a fallback decision needs it.
+      const t = this.localTokens.get(r.model) ?? { tokensIn: 0, tokensOut: 0, cachedTokensIn: 0, cacheWriteTokensIn: 0 };
+      t.tokensIn += r.tokensIn;
+      t.tokensOut += r.tokensOut;
+      t.cachedTokensIn += r.cachedTokensIn;
+      t.cacheWriteTokensIn += r.cacheWriteTokensIn;
+      this.localTokens.set(r.model, t);
     }
-    // Summed per model (bounded memory); priced only if a fallback decision needs it.
-    const t = this.localTokens.get(r.model) ?? { tokensIn: 0, tokensOut: 0, cachedTokensIn: 0, cacheWriteTokensIn: 0 };
-    t.tokensIn += r.tokensIn;
-    t.tokensOut += r.tokensOut;
-    t.cachedTokensIn += r.cachedTokensIn;
-    t.cacheWriteTokensIn += r.cacheWriteTokensIn;
-    this.localTokens.set(r.model, t);
+    // A run this guard knows is priced now: its cap must hold in an outage that starts any moment.
+    const price =
+      costNano === null && this.caps.isTracked(r.runId)
+        ? async () => (await import('./remote/fallback.js')).fallbackRecordCost(this.config, r.model, r)
+        : undefined;
+    this.caps.settle(r.reservationId, r.runId, r.wasBlocked, costNano, price);
   }
 
   /** Records what a call really cost. Returns at once and never throws; delivery is in the background. */
@@ -218,7 +265,10 @@ export class NoburnGuard {
   }
 
   async startRun(req: StartRunRequest = {}): Promise<RunInfo> {
-    return (await this.authority()).startRun(req);
+    const run = await (await this.authority()).startRun(req);
+    // Its cap is enforced by this guard too when the authority cannot be reached.
+    this.caps.trackRun(run);
+    return run;
   }
 
   async endRun(runId: string): Promise<EndRunResult> {
@@ -227,8 +277,43 @@ export class NoburnGuard {
     return (await this.authority()).endRun(runId);
   }
 
+  /**
+   * Ends the run; when the server cannot be reached (remote mode), queues the end durably
+   * (delivered after the run's records by the next client of that server) and returns
+   * this guard's own figures for a run it started (`queued: true`). Throws otherwise.
+   */
+  async endRunOrQueue(runId: string): Promise<{ result: EndRunResult; queued: boolean }> {
+    try {
+      return { result: await this.endRun(runId), queued: false };
+    } catch (e) {
+      const view = this.caps.runView(runId);
+      const a = await this.authority().catch(() => null);
+      if (!view || a?.kind !== 'remote' || !(e instanceof NoburnUnreachableError || e instanceof NoburnTimeoutError)) throw e;
+      const { queueEndRun } = await import('./remote/remote.js');
+      queueEndRun(a, runId);
+      const result: EndRunResult = {
+        runId,
+        status: view.exhausted ? 'exhausted' : 'completed',
+        spendUsd: view.spendUsd,
+        budgetCapUsd: view.budgetCapUsd,
+        calls: view.calls,
+        blockedCalls: view.blockedCalls,
+        startedAt: view.startedAt,
+        endedAt: new Date(this.now()).toISOString(),
+      };
+      return { result, queued: true };
+    }
+  }
+
+  /** What this guard saw of a run it started or read (null for others): spend, holds, calls, blocks. */
+  localRun(runId: string): LocalRunView | null {
+    return this.caps.runView(runId);
+  }
+
   async getRun(runId: string): Promise<RunInfo> {
-    return (await this.authority()).getRun(runId);
+    const run = await (await this.authority()).getRun(runId);
+    this.caps.trackRun(run);
+    return run;
   }
 
   async listRuns(status?: 'open' | 'ended'): Promise<RunInfo[]> {

@@ -23,6 +23,8 @@ export interface RunSummary {
   signal: string | null;
   /** The child was stopped by --stop-on-exhaust. */
   stoppedOnExhaust: boolean;
+  /** The authority could not be reached at the end: the run's end is queued, the figures are the wrapper's own. */
+  endQueued?: boolean;
   spendUsd: number;
   budgetCapUsd: number | null;
   calls: number;
@@ -57,7 +59,7 @@ export function formatSummary(s: RunSummary): string {
   const cap = s.budgetCapUsd === null ? 'no cap' : `of ${usd(s.budgetCapUsd)} cap`;
   const pct = s.budgetCapUsd ? ` (${((s.spendUsd / s.budgetCapUsd) * 100).toFixed(1)}%)` : '';
   const lines = [
-    `noburn run ${s.runId}${s.label ? ` "${s.label}"` : ''}: ${s.status}`,
+    `noburn run ${s.runId}${s.label ? ` "${s.label}"` : ''}: ${s.status}${s.endQueued ? ' (end queued: the authority could not be reached)' : ''}`,
     `  command   ${shellQuote(s.command)}  ->  ${outcome(s)}`,
     `  spend     ${usd(s.spendUsd)} ${cap}${pct}`,
     `  calls     ${s.calls}, ${s.blockedCalls} blocked, ${s.unpricedCalls} unpriced${s.unpricedCalls > 0 ? ' (not in the spend: see noburn prices)' : ''}`,
