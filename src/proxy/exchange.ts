@@ -12,6 +12,9 @@ import { matchRoute, type Route, type RouteTable } from './routes.js';
 import type { StatsTable } from './stats.js';
 import type { CountTokens, ProxyGuard, Usage } from './types.js';
 
+/** Set on the response when the proxy lowered the request's output bound: the bound it sent (docs/run.md). */
+export const CLAMPED_HEADER = 'x-noburn-clamped';
+
 /** Everything one request needs from the running proxy. */
 export interface ProxyContext {
   table: RouteTable;
@@ -22,6 +25,7 @@ export interface ProxyContext {
   onBlocked: ((reason: BlockReason | null, model: string) => void) | undefined;
   stats: StatsTable;
   maxBodyBytes: number;
+  clamp: boolean;
 }
 
 export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -59,7 +63,17 @@ async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req:
   const estimate = await estimateEndpoint(endpoint, body, model, ctx.countTokens);
   let decision;
   try {
-    decision = await ctx.guard.check({ model, estimatedTokensIn: estimate.tokensIn, estimatedTokensOut: estimate.tokensOut, runId: ctx.runId });
+    // The input is the tokenizer's count, which the ledger scales to cover the provider's;
+    // the output asked for is the request's bound (or the model's limit), clamped to fit.
+    decision = await ctx.guard.check({
+      model,
+      estimatedTokensIn: estimate.tokensIn,
+      estimatedTokensOut: estimate.tokensOut,
+      runId: ctx.runId,
+      provider: route.provider.id,
+      clamp: ctx.clamp,
+      tokensInSource: 'tokenizer',
+    });
   } catch (e) {
     const msg = `noburn could not check this request: ${e instanceof Error ? e.message : String(e)}`;
     return send(res, errorResponse(route.provider, 500, 'noburn_check_failed', msg, false));
@@ -67,20 +81,25 @@ async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req:
   if (decision.blocked) {
     ctx.stats.blocked(model);
     ctx.onBlocked?.(decision.blockReason, model);
-    return send(res, refusal(route.provider, decision.blockReason, model));
+    return send(res, refusal(route.provider, decision, model, endpoint.outputBound?.fieldOf(body)));
   }
 
+  // The output held for the call: what was asked, or less when the check clamped it. A
+  // clamped bound is written into the request (added when the request set none).
+  const heldOut = Math.min(decision.tokensOut, estimate.tokensOut);
+  const clamped = heldOut < estimate.tokensOut && endpoint.outputBound !== null;
+  if (clamped) endpoint.outputBound?.set(body, heldOut);
   // Some APIs (OpenAI chat) report a stream's usage only when asked: the adapter asks, and
   // the meter hides the answer from a client that did not ask itself.
   const strip = endpoint.ensureStreamUsage(body);
-  const outBody = strip ? Buffer.from(JSON.stringify(body), 'utf8') : raw;
+  const outBody = strip || clamped ? Buffer.from(JSON.stringify(body), 'utf8') : raw;
+  const extraHeaders = clamped ? { [CLAMPED_HEADER]: String(heldOut) } : null;
 
-  // The output held for the call bounds what a stream may pass on, whatever the upstream does with the bound.
-  const heldOut = estimate.tokensOut;
   const cutAt = endpoint.outputBound !== null && endpoint.isStream(body) ? { tokens: heldOut, count: await loadTokenCounter() } : null;
   const meter = new ResponseMeter({ endpoint, estimate, countTokens: ctx.countTokens, stripUsageChunk: strip, cutAt });
   try {
-    await forward(ctx, route, req, res, outBody, meter);
+    // The held output also bounds what a stream may pass on, whatever the upstream does with the bound.
+    await forward(ctx, route, req, res, outBody, meter, extraHeaders);
   } finally {
     let usage: Usage;
     try {
@@ -117,6 +136,7 @@ function forward(
   res: ServerResponse,
   body: Buffer | IncomingMessage,
   meter: ResponseMeter | null,
+  extraHeaders: Record<string, string> | null = null,
 ): Promise<void> {
   const method = req.method ?? 'GET';
   const buffered = Buffer.isBuffer(body);
@@ -152,7 +172,7 @@ function forward(
         onResponseStart(_c, status, upHeaders) {
           started = true;
           const mayChange = meter ? meter.start(status, headerString(upHeaders['content-type']), headerString(upHeaders['content-encoding'])) : false;
-          if (!res.destroyed) res.writeHead(status, forwardResponseHeaders(upHeaders, mayChange));
+          if (!res.destroyed) res.writeHead(status, extraHeaders ? { ...forwardResponseHeaders(upHeaders, mayChange), ...extraHeaders } : forwardResponseHeaders(upHeaders, mayChange));
         },
         onResponseData(c, chunk) {
           if (meter?.cut) return;

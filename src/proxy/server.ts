@@ -26,6 +26,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     onBlocked: opts.onBlocked,
     stats,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    clamp: opts.clamp ?? true,
   };
   const inflight = new Set<Promise<void>>();
   const server = createServer({ noDelay: true }, (req, res) => {

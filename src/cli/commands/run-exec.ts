@@ -16,6 +16,8 @@ export interface RunExecOptions {
   label?: string;
   /** false with --no-proxy. */
   proxy?: boolean;
+  /** false with --no-clamp: the proxy refuses a call whose output bound does not fit. */
+  clamp?: boolean;
   stopOnExhaust?: boolean;
   json?: boolean;
 }
@@ -26,7 +28,7 @@ const DEFAULT_GRACE_MS = 5000;
 const EXHAUST_POLL_MS = 500;
 
 /**
- * `noburn run [--cap USD] [--label S] [--no-proxy] [--stop-on-exhaust] -- COMMAND [ARGS...]`
+ * `noburn run [--cap USD] [--label S] [--no-proxy] [--no-clamp] [--stop-on-exhaust] -- COMMAND [ARGS...]`
  * (docs/run.md). Exit code: the child's own; 128+N when signal N ended it; 124 when
  * --stop-on-exhaust stopped it; 127 / 126 when COMMAND is not found / not executable.
  */
@@ -58,7 +60,7 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
       const onExhausted = (): void => {
         if (opts.stopOnExhaust) child?.stop();
       };
-      if (upstreams) proxy = await openProxy(guard, run.runId, upstreams, onExhausted);
+      if (upstreams) proxy = await openProxy(guard, run.runId, upstreams, opts.clamp !== false, onExhausted);
       child = superviseChild({ path: resolved.path, argv0: name, args: command.slice(1), env: childEnv(guard, run.runId, proxy), graceMs });
       const poll = opts.stopOnExhaust ? pollExhaustion(guard, run.runId, onExhausted) : null;
       outcome = await child.done;
@@ -111,7 +113,7 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
   }
 }
 
-async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams, onExhausted: () => void): Promise<RunningProxy> {
+async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams, clamp: boolean, onExhausted: () => void): Promise<RunningProxy> {
   // Loaded only here: `noburn run --` is the one command that needs the proxy and tokenizer.
   const [{ startProxy }, { estimateTokens }] = await Promise.all([import('../../proxy/index.js'), import('../../lib/tokens.js')]);
   return startProxy({
@@ -119,6 +121,7 @@ async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams
     runId,
     upstreams,
     countTokens: estimateTokens,
+    clamp,
     onBlocked: (reason) => {
       if (reason === 'run_budget_exceeded') onExhausted();
     },
