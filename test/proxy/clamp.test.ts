@@ -78,13 +78,13 @@ describe('the proxy clamps by default', () => {
     expect(upstream.served[0]!.outputBound).toEqual(['max_tokens', 500]);
   });
 
-  it('anthropic: max_tokens 32000 on opus under a small cap is rewritten to fit', async () => {
+  it('anthropic: max_tokens 20000 on opus under a small cap is rewritten to fit', async () => {
     await open(0.1);
     const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: proxy.env['ANTHROPIC_BASE_URL'], maxRetries: 0 });
-    const { response } = await client.messages.create({ model: 'claude-opus-4-1', max_tokens: 32_000, messages: [{ role: 'user', content: PROMPT }] }).withResponse();
+    const { response } = await client.messages.create({ model: 'claude-opus-4-1', max_tokens: 20_000, messages: [{ role: 'user', content: PROMPT }] }).withResponse();
     const [field, bound] = upstream.served[0]!.outputBound ?? [];
     expect(field).toBe('max_tokens');
-    expect(bound).toBeLessThan(32_000);
+    expect(bound).toBeLessThan(20_000);
     expect((bound as number) * 75 * 1000).toBeLessThanOrEqual(toNano(0.1));
     expect(response.headers.get('x-noburn-clamped')).toBe(String(bound));
     expect(await spendNano()).toBeLessThanOrEqual(toNano(0.1));
@@ -136,7 +136,7 @@ describe('--no-clamp: strict refusal, with the figures', () => {
   it('anthropic: the figures are in the error object too', async () => {
     await open(0.1, false);
     const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: proxy.env['ANTHROPIC_BASE_URL'], maxRetries: 0 });
-    const err = (await client.messages.create({ model: 'claude-opus-4-1', max_tokens: 32_000, messages: [{ role: 'user', content: PROMPT }] }).catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
+    const err = (await client.messages.create({ model: 'claude-opus-4-1', max_tokens: 20_000, messages: [{ role: 'user', content: PROMPT }] }).catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
     expect(err.status).toBe(402);
     const body = err.error as { error: { type: string; noburn: Record<string, unknown> } };
     expect(body.error.type).toBe('billing_error');
