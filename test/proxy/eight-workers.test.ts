@@ -54,7 +54,7 @@ function prompt(worker: number, call: number): string {
   return `Worker ${worker}, call ${call}: describe ${topic} in detail. `.repeat(1 + ((worker + call) % 5));
 }
 
-const headers = (user: string | null) => ({ 'x-fake-inflate': String(INFLATE), ...(user ? { 'x-noburn-user': user } : {}) });
+const headers = { 'x-fake-inflate': String(INFLATE) };
 
 /** One call as worker `w` makes it; resolves true when it went through, false on a 402. */
 async function call(w: number, n: number, user: string | null): Promise<boolean> {
@@ -62,13 +62,14 @@ async function call(w: number, n: number, user: string | null): Promise<boolean>
   const content = prompt(w, n);
   try {
     if (w % 2 === 0) {
-      const client = new OpenAI({ apiKey: 'sk-test', baseURL: proxy.env['OPENAI_BASE_URL'], maxRetries: 0, defaultHeaders: headers(user) });
-      const req = { model: 'gpt-4o-mini', max_tokens: MAX_TOKENS, messages: [{ role: 'user' as const, content }] };
+      const client = new OpenAI({ apiKey: 'sk-test', baseURL: proxy.env['OPENAI_BASE_URL'], maxRetries: 0, defaultHeaders: headers });
+      // The end user in the provider's own field (user / metadata.user_id), as apps send it.
+      const req = { model: 'gpt-4o-mini', max_tokens: MAX_TOKENS, messages: [{ role: 'user' as const, content }], ...(user ? { user } : {}) };
       if (stream) for await (const _ of await client.chat.completions.create({ ...req, stream: true })) void _;
       else await client.chat.completions.create(req);
     } else {
-      const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: proxy.env['ANTHROPIC_BASE_URL'], maxRetries: 0, defaultHeaders: headers(user) });
-      const req = { model: 'claude-sonnet-4-5', max_tokens: MAX_TOKENS, messages: [{ role: 'user' as const, content }] };
+      const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: proxy.env['ANTHROPIC_BASE_URL'], maxRetries: 0, defaultHeaders: headers });
+      const req = { model: 'claude-sonnet-4-5', max_tokens: MAX_TOKENS, messages: [{ role: 'user' as const, content }], ...(user ? { metadata: { user_id: user } } : {}) };
       if (stream) await client.messages.stream(req).finalMessage();
       else await client.messages.create(req);
     }
