@@ -6,10 +6,13 @@ import type { ConfigOverrides, NoburnConfig } from './config.js';
 import { NoburnAuthError, NoburnBlockedError, NoburnClosedError, NoburnStoreError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
 import type { GuardFetchOptions } from './fetch/guard-fetch.js';
 import { newIdempotencyKey } from './ids.js';
-import type { UserSummary } from './ledger/store.js';
+import { chooseOutput, holdNano, tightest } from './ledger/clamp.js';
+import { decisionOf } from './ledger/decision.js';
+import type { StoreDecision, UserSummary } from './ledger/store.js';
 import { LocalCaps } from './local-caps.js';
 import type { LocalRunView } from './local-caps.js';
-import { usdToNano, nanoToUsd } from './money.js';
+import type { FallbackEstimate } from './remote/fallback.js';
+import { usdToNano } from './money.js';
 import { MemoryRecordQueue } from './record-queue.js';
 import type { FlushResult, OutboxWarning, RecordSink } from './record-queue.js';
 import type {
@@ -235,22 +238,30 @@ export class NoburnGuard {
         // a failing listener must not change the decision
       }
     }
-    let est = 0;
-    let unpriced = false;
+    let fe: FallbackEstimate = { nano: 0, unpriced: false, tokensIn: c.tokensIn, prices: null };
     try {
-      ({ nano: est, unpriced } = await (await import('./remote/fallback.js')).fallbackEstimate(this.config, c));
+      fe = await (await import('./remote/fallback.js')).fallbackEstimate(this.config, c);
     } catch {
       // no price to be had: decide on the spend alone
     }
-    const base = { estimatedCostUsd: nanoToUsd(est), source: 'fallback' as const, unpriced, decisionId: null };
-    if (unpriced && this.config.unknownModel === 'block' && this.config.fallbackPrice === null) {
-      return { ...base, blocked: true, blockReason: 'unknown_model_price', reservationId: null, remaining: {} };
+    const clamp = c.clamp === true;
+    const minTokensOut = Math.floor(c.minTokensOut ?? this.config.minTokensOut);
+    const inputNano = fe.prices === null ? 0 : holdNano(fe.prices, fe.tokensIn, 0);
+    const ctx = { estimate: fe.nano, tokensIn: fe.tokensIn, tokensOut: c.tokensOut, unpriced: fe.unpriced, minTokensOut, clamp, inputNano };
+    const decision = (sd: StoreDecision): Decision => ({ ...decisionOf(sd, ctx), source: 'fallback', decisionId: null });
+    if (fe.unpriced && this.config.unknownModel === 'block' && this.config.fallbackPrice === null) {
+      return decision({ blocked: true, blockReason: 'unknown_model_price', reservationId: null, remainingNano: {}, estimateNano: fe.nano, limit: null, maxTokensOut: null });
     }
     const extra = this.config.budgetCapUsd === null ? 0 : await this.localTokenSpent();
-    // Everything awaited is done: compare and hold in one synchronous step.
-    const d = this.caps.decide(c.runId, est, extra, this.config.onError === 'block' ? 'noburn_unreachable' : null);
+    // Everything awaited is done: the room, the clamp, compare and hold in one synchronous step.
+    const caps = this.caps.limits(c.runId, extra);
+    const out = chooseOutput(fe.unpriced ? null : fe.prices, fe.tokensIn, c.tokensOut, fe.nano, tightest(caps), clamp, minTokensOut);
+    const d = this.caps.decide(c.runId, out.estimateNano, extra, this.config.onError === 'block' ? 'noburn_unreachable' : null);
     if (d.reservationId !== null) this.recovering = true;
-    return { ...base, ...d };
+    const blockedBy = d.blockReason === 'run_budget_exceeded' ? 'run' : d.blockReason === 'local_budget_exceeded' ? 'project' : null;
+    const limit = caps.find((k) => k.scope === blockedBy) ?? tightest(caps);
+    const sd: StoreDecision = { ...d, remainingNano: {}, estimateNano: out.estimateNano, tokensOut: out.tokensOut, clamped: out.clamped && !d.blocked, maxTokensOut: out.maxTokensOut, limit };
+    return { ...decision(sd), remaining: d.remaining };
   }
 
   /** Token-only records through this guard, priced now (only when a fallback decision needs them). */
