@@ -5,10 +5,13 @@ import { resolveConfig } from './config.js';
 import type { ConfigOverrides, NoburnConfig } from './config.js';
 import { NoburnAuthError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
 import { newIdempotencyKey } from './ids.js';
+import { chooseOutput, holdNano } from './ledger/clamp.js';
+import { decisionOf } from './ledger/decision.js';
 import type { UserSummary } from './ledger/store.js';
 import { LocalCaps } from './local-caps.js';
 import type { LocalRunView } from './local-caps.js';
-import { usdToNano, nanoToUsd } from './money.js';
+import type { FallbackEstimate } from './remote/fallback.js';
+import { usdToNano } from './money.js';
 import { MemoryRecordQueue } from './record-queue.js';
 import type { RecordSink } from './record-queue.js';
 import type {
@@ -170,22 +173,29 @@ export class NoburnGuard {
         // a failing listener must not change the decision
       }
     }
-    let est = 0;
-    let unpriced = false;
+    let fe: FallbackEstimate = { nano: 0, unpriced: false, tokensIn: c.tokensIn, prices: null };
     try {
-      ({ nano: est, unpriced } = await (await import('./remote/fallback.js')).fallbackEstimate(this.config, c));
+      fe = await (await import('./remote/fallback.js')).fallbackEstimate(this.config, c);
     } catch {
       // no price to be had: decide on the spend alone
     }
-    const base = { estimatedCostUsd: nanoToUsd(est), source: 'fallback' as const, unpriced, decisionId: null };
-    if (unpriced && this.config.unknownModel === 'block' && this.config.fallbackPrice === null) {
-      return { ...base, blocked: true, blockReason: 'unknown_model_price', reservationId: null, remaining: {} };
-    }
     const extra = this.config.budgetCapUsd === null ? 0 : await this.localTokenSpent();
-    // Everything awaited is done: compare and hold in one synchronous step.
+    // Everything awaited is done: from here to the hold is one synchronous step.
+    // The known cap with the least room clamps, as the ledger's does.
+    const limit = this.caps.limit(c.runId, extra);
+    const minTokensOut = Math.floor(c.minTokensOut ?? this.config.minTokensOut);
+    const out = chooseOutput(fe.unpriced ? null : fe.prices, fe.tokensIn, c.tokensOut, fe.nano, limit, c.clamp === true, minTokensOut);
+    const est = out.estimateNano;
+    const inputNano = fe.prices === null ? 0 : Math.min(est, holdNano(fe.prices, fe.tokensIn, 0));
+    const ctx = { estimate: fe.nano, tokensIn: fe.tokensIn, tokensOut: c.tokensOut, unpriced: fe.unpriced, minTokensOut, clamp: c.clamp === true, inputNano };
+    if (fe.unpriced && this.config.unknownModel === 'block' && this.config.fallbackPrice === null) {
+      const sd = { blocked: true, blockReason: 'unknown_model_price' as const, reservationId: null, remainingNano: {}, estimateNano: est, tokensOut: out.tokensOut, clamped: false, maxTokensOut: null, limit: null };
+      return { ...decisionOf(sd, ctx), source: 'fallback', decisionId: null };
+    }
     const d = this.caps.decide(c.runId, est, extra, this.config.onError === 'block' ? 'noburn_unreachable' : null);
     if (d.reservationId !== null) this.recovering = true;
-    return { ...base, ...d };
+    const sd = { ...d, estimateNano: est, tokensOut: out.tokensOut, clamped: out.clamped && !d.blocked, maxTokensOut: out.maxTokensOut, limit };
+    return { ...decisionOf(sd, ctx), source: 'fallback', decisionId: null };
   }
 
   /** Token-only records through this guard, priced now (only when a fallback decision needs them). */

@@ -1,6 +1,7 @@
 import { newId } from './ids.js';
+import type { StoreLimit } from './ledger/store.js';
 import { nanoToUsd, usdToNano } from './money.js';
-import type { BlockReason, Decision, Remaining, RunInfo } from './types.js';
+import type { BlockReason, Decision, RunInfo } from './types.js';
 
 /**
  * What a guard knows about caps without asking the authority, so that an outage never
@@ -43,7 +44,8 @@ export interface LocalDecision {
   blocked: boolean;
   blockReason: BlockReason | null;
   reservationId: string | null;
-  remaining: Remaining;
+  /** Nano-dollars left under each cap known here, after this call's hold (0 when blocked by it). */
+  remainingNano: { project?: number; run?: number };
 }
 
 /** A run as this guard saw it: for a summary when the authority cannot be asked. */
@@ -145,40 +147,58 @@ export class LocalCaps {
     return n;
   }
 
+  /** The known cap with the least room for this call (for clamping and refusal figures), or null. */
+  limit(runId: string | null, extraSpentNano: number): StoreLimit | null {
+    this.sweep();
+    const limits: StoreLimit[] = [];
+    const v = runId === null ? undefined : this.runs.get(runId);
+    if (v && v.capNano !== null) {
+      limits.push({ scope: 'run', capNano: v.capNano, spentNano: v.othersNano + v.spentNano + v.pricingNano, heldNano: this.heldNano(runId as string) });
+    }
+    if (this.fallbackCapNano !== null) limits.push({ scope: 'project', capNano: this.fallbackCapNano, spentNano: this.spentNano + extraSpentNano, heldNano: this.heldNano() });
+    const room = (l: StoreLimit): number => l.capNano - l.spentNano - l.heldNano;
+    return limits.reduce<StoreLimit | null>((a, l) => (a === null || room(l) < room(a) ? l : a), null);
+  }
+
   /**
    * Decides a call locally and holds its estimate when it fits: the run cap of a tracked
    * run, and the fallback cap (with `extraSpentNano` = token-only spend priced by the
    * caller). `gate` is applied last: the reason to block a call that fits.
    */
   decide(runId: string | null, estNano: number, extraSpentNano: number, gate: BlockReason | null): LocalDecision {
-    const fallbackCapNano = this.fallbackCapNano;
     this.sweep();
-    const remaining: Remaining = {};
+    const fallbackCapNano = this.fallbackCapNano;
+    const remainingNano: LocalDecision['remainingNano'] = {};
     let reason: BlockReason | null = null;
     const v = runId === null ? undefined : this.runs.get(runId);
     if (v && v.capNano !== null) {
       const used = v.othersNano + this.ours(runId as string, v);
-      remaining.runUsd = nanoToUsd(Math.max(0, v.capNano - used - estNano));
+      remainingNano.run = v.capNano - used - estNano;
       if (used + estNano > v.capNano) reason = 'run_budget_exceeded';
     }
     if (fallbackCapNano !== null) {
       const used = this.spentNano + extraSpentNano + this.heldNano();
-      remaining.projectUsd = nanoToUsd(Math.max(0, fallbackCapNano - used - estNano));
+      remainingNano.project = fallbackCapNano - used - estNano;
       if (used + estNano > fallbackCapNano) reason ??= 'local_budget_exceeded';
     }
     reason ??= gate;
     if (reason !== null) {
+      // A blocked call takes no hold: report what is left without it.
+      for (const k of ['project', 'run'] as const) {
+        const r = remainingNano[k];
+        if (r !== undefined) remainingNano[k] = Math.max(0, r + estNano);
+      }
       if (v) {
         v.blockedCalls++;
         if (reason === 'run_budget_exceeded') v.exhausted = true;
       }
-      return { blocked: true, blockReason: reason, reservationId: null, remaining };
+      return { blocked: true, blockReason: reason, reservationId: null, remainingNano };
     }
-    if ((!v || v.capNano === null) && fallbackCapNano === null) return { blocked: false, blockReason: null, reservationId: null, remaining };
+    if ((!v || v.capNano === null) && fallbackCapNano === null) return { blocked: false, blockReason: null, reservationId: null, remainingNano };
     // A local id: the authority settles no hold of its own for it when the record arrives.
     const reservationId = newId('fbk');
     this.hold(reservationId, estNano, runId, true);
-    return { blocked: false, blockReason: null, reservationId, remaining };
+    return { blocked: false, blockReason: null, reservationId, remainingNano };
   }
 
   /**

@@ -77,7 +77,10 @@ export function makeHandlers(s: Services) {
         tokensOut: b.estimatedTokensOut,
         userId: b.endUserId ?? null,
         runId: b.runId ?? null,
+        clamp: b.clamp === true,
+        minTokensOut: b.minTokensOut ?? null,
         provider: b.provider ?? null,
+        tokensInSource: b.tokensInSource ?? 'exact',
       };
       const d = await ledger.check(ctx.p.projectId, c);
       s.metrics.decision(d.blocked, d.blockReason);
@@ -89,6 +92,13 @@ export function makeHandlers(s: Services) {
         decisionId: d.decisionId ?? d.reservationId,
         remaining: d.remaining,
         unpriced: d.unpriced,
+        tokensIn: d.tokensIn,
+        tokensOut: d.tokensOut,
+        clamped: d.clamped,
+        estimate: d.estimate,
+        limit: d.limit,
+        maxTokensOut: d.maxTokensOut,
+        hint: d.hint,
       };
       return { status: 200, body };
     },

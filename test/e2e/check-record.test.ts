@@ -66,6 +66,14 @@ describe('noburn check', () => {
       source: 'ledger',
       unpriced: false,
       estimatedTokensIn: 1000,
+      // The hold's figures (docs/semantics.md, "Refusal figures").
+      tokensIn: 1000,
+      tokensOut: 300,
+      clamped: false,
+      estimate: { inputUsd: m1Nano(1000, 0) / 1e9, outputUsd: (m1Nano(1000, 300) - m1Nano(1000, 0)) / 1e9 },
+      limit: { scope: 'project', capUsd: 1, spentUsd: 0, heldUsd: 0, leftUsd: 1 },
+      maxTokensOut: 499500,
+      hint: null,
     });
   });
 

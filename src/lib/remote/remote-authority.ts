@@ -55,6 +55,10 @@ function query(params: Record<string, string | number | undefined>): string {
  * this client sees is also written to the local mirror (config.dbPath) in the background,
  * under config.projectId, so that `noburn watch` has something to show.
  */
+/** A server older than this client answers without the clamp figures. */
+type NewKeys = 'tokensIn' | 'tokensOut' | 'clamped' | 'estimate' | 'limit' | 'maxTokensOut' | 'hint';
+type OlderDecision = Omit<DecisionResponse, NewKeys> & Partial<Pick<DecisionResponse, NewKeys>>;
+
 export class RemoteAuthority implements Authority {
   readonly kind = 'remote' as const;
   readonly http: HttpClient;
@@ -136,8 +140,11 @@ export class RemoteAuthority implements Authority {
     const body: CheckBody = { model: c.model, estimatedTokensIn: c.tokensIn, estimatedTokensOut: c.tokensOut };
     if (c.userId !== null) body.endUserId = c.userId;
     if (c.runId !== null) body.runId = c.runId;
+    if (c.clamp === true) body.clamp = true;
+    if (c.minTokensOut !== undefined && c.minTokensOut !== null) body.minTokensOut = c.minTokensOut;
     if (c.provider) body.provider = c.provider;
-    const d = await this.http.request<DecisionResponse>('POST', '/v1/check', body);
+    if (c.tokensInSource === 'tokenizer') body.tokensInSource = 'tokenizer';
+    const d = await this.http.request<OlderDecision>('POST', '/v1/check', body);
     this.mirror.add({
       kind: 'decision',
       d: {
@@ -146,8 +153,8 @@ export class RemoteAuthority implements Authority {
         model: c.model,
         userId: c.userId,
         runId: c.runId,
-        tokensIn: c.tokensIn,
-        tokensOut: c.tokensOut,
+        tokensIn: d.tokensIn ?? c.tokensIn,
+        tokensOut: d.tokensOut ?? c.tokensOut,
         estimateNano: usdToNano(d.estimatedCostUsd),
         blocked: d.blocked,
         reason: d.blockReason,
@@ -166,6 +173,14 @@ export class RemoteAuthority implements Authority {
       source: 'server',
       unpriced: d.unpriced,
       decisionId: d.decisionId,
+      // A server older than the client answers without these: fill them with what is known.
+      tokensIn: d.tokensIn ?? c.tokensIn,
+      tokensOut: d.tokensOut ?? c.tokensOut,
+      clamped: d.clamped ?? false,
+      estimate: d.estimate ?? { inputUsd: 0, outputUsd: d.estimatedCostUsd },
+      limit: d.limit ?? null,
+      maxTokensOut: d.maxTokensOut ?? null,
+      hint: d.hint ?? null,
     };
   }
 

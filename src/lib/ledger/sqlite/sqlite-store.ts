@@ -7,6 +7,7 @@ import type { Budget, BudgetScope, LedgerEvent, RecordResult, RunInfo, SpendRepo
 import type {
   ApiKeyRow,
   CachedPrice,
+  Calibration,
   LedgerStore,
   StoreCheck,
   StoreDecision,
@@ -248,6 +249,13 @@ export class SqliteStore implements LedgerStore {
     return this.guard(() => {
       const r = this.st.keyByHash.get(hash) as KeyDbRow | undefined;
       return r ? keyOf(r) : null;
+    });
+  }
+
+  getCalibration(provider: string, model: string): Promise<Calibration | null> {
+    return this.guard(() => {
+      const r = this.st.getCalibration.get(provider, model) as { provider: string; model: string; samples: number; ratio: number; max_ratio: number } | undefined;
+      return r ? { provider: r.provider, model: r.model, samples: r.samples, ratio: r.ratio, maxRatio: r.max_ratio } : null;
     });
   }
 
