@@ -5,6 +5,7 @@ import { ResponseMeter } from '../lib/metering/meter.js';
 import { FALLBACK_PROVIDER } from '../lib/metering/providers/index.js';
 import { errorResponse, refusal, type ProviderErrorResponse } from '../lib/metering/refusal.js';
 import { isObj, type Endpoint } from '../lib/metering/types.js';
+import { loadTokenCounter } from '../lib/tokens.js';
 import type { BlockReason } from '../lib/types.js';
 import { forwardRequestHeaders, forwardResponseHeaders, headerString } from './headers.js';
 import { matchRoute, type Route, type RouteTable } from './routes.js';
@@ -74,7 +75,10 @@ async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req:
   const strip = endpoint.ensureStreamUsage(body);
   const outBody = strip ? Buffer.from(JSON.stringify(body), 'utf8') : raw;
 
-  const meter = new ResponseMeter({ endpoint, estimate, countTokens: ctx.countTokens, stripUsageChunk: strip });
+  // The output held for the call bounds what a stream may pass on, whatever the upstream does with the bound.
+  const heldOut = estimate.tokensOut;
+  const cutAt = endpoint.outputBound !== null && endpoint.isStream(body) ? { tokens: heldOut, count: await loadTokenCounter() } : null;
+  const meter = new ResponseMeter({ endpoint, estimate, countTokens: ctx.countTokens, stripUsageChunk: strip, cutAt });
   try {
     await forward(ctx, route, req, res, outBody, meter);
   } finally {
@@ -94,7 +98,7 @@ async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req:
       runId: ctx.runId,
       reservationId: decision.reservationId,
     });
-    ctx.stats.recorded(model, usage);
+    ctx.stats.recorded(model, usage, { cut: meter.cut, overHold: usage.tokensOut > heldOut });
   }
 }
 
@@ -151,15 +155,24 @@ function forward(
           if (!res.destroyed) res.writeHead(status, forwardResponseHeaders(upHeaders, mayChange));
         },
         onResponseData(c, chunk) {
+          if (meter?.cut) return;
           const out = meter ? meter.push(chunk) : chunk;
+          if (meter?.cut) {
+            // Ended at the hold: the client gets a complete, length-limited answer; the upstream is let go.
+            if (!res.destroyed) res.end(out);
+            c.abort(new Error('noburn: output reached the hold'));
+            return;
+          }
           if (out.length > 0 && !res.destroyed && !res.write(out)) c.pause();
         },
         onResponseEnd() {
+          if (meter?.cut) return done();
           flushRest();
           if (!res.destroyed) res.end();
           done();
         },
         onResponseError(_c, err) {
+          if (meter?.cut) return done();
           if (!started) {
             if (!res.headersSent && !res.destroyed) {
               const code = (err as { code?: unknown }).code;

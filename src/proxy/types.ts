@@ -29,6 +29,10 @@ export interface ModelStats {
   tokensOut: number;
   cachedTokensIn: number;
   cacheWriteTokensIn: number;
+  /** Streams the proxy ended at their hold (the upstream went on past the output bound). */
+  cutStreams: number;
+  /** Answers that reported more output than was held (a non-streamed answer from an upstream that ignored the bound). */
+  overHolds: number;
 }
 
 export interface ProxyOptions {

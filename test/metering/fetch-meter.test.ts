@@ -70,3 +70,35 @@ describe('estimateRequest(provider, body)', () => {
     await expect(estimateRequest('nope', {})).rejects.toThrow(/unknown provider/);
   });
 });
+
+describe('meterResponse cutting at the hold', () => {
+  it('ends an Anthropic stream with max_tokens and message_stop, and cancels the upstream body', async () => {
+    let cancelled = false;
+    const enc = new TextEncoder();
+    const ev = (o: { type: string; [k: string]: unknown }) => `event: ${o.type}\ndata: ${JSON.stringify(o)}\n\n`;
+    let i = 0;
+    const upstreamBody = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (i === 0) c.enqueue(enc.encode(ev({ type: 'message_start', message: { usage: { input_tokens: 9, output_tokens: 1 } } }) + ev({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })));
+        else c.enqueue(enc.encode(ev({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'xxxx' } })));
+        i += 1;
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const m = meterResponse(new Response(upstreamBody, { headers: { 'content-type': 'text/event-stream' } }), {
+      endpoint: MESSAGES,
+      estimate,
+      countTokens: count,
+      stripUsageChunk: false,
+      cutAt: { tokens: 10, count },
+    });
+    const text = await m.response.text();
+    const types = [...text.matchAll(/^event: (\S+)$/gm)].map((x) => x[1]);
+    expect(types).toEqual(['message_start', 'content_block_start', 'content_block_delta', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+    expect(text).toContain('"stop_reason":"max_tokens"');
+    expect(cancelled).toBe(true);
+    expect(await m.usage).toEqual({ tokensIn: 9, tokensOut: 8, cachedTokensIn: 0, cacheWriteTokensIn: 0 });
+  });
+});

@@ -60,3 +60,36 @@ describe('ResponseMeter', () => {
     expect(await cut.usage()).toEqual({ tokensIn: 50, tokensOut: 100, cachedTokensIn: 0, cacheWriteTokensIn: 0 });
   });
 });
+
+describe('ResponseMeter cutting at the hold', () => {
+  const words = (n: number) => chunk({ id: 'c1', object: 'chat.completion.chunk', model: 'm', choices: [{ index: 0, delta: { content: 'ab'.repeat(n) } }] });
+  // count = characters, so 'ab' x n is 2n tokens.
+  const cutAt = { tokens: 10, count: (t: string) => t.length };
+
+  it('passes whole-event chunks uncopied while the output fits', () => {
+    const m = new ResponseMeter({ endpoint: CHAT, estimate, countTokens: count, stripUsageChunk: false, cutAt });
+    m.start(200, 'text/event-stream', '');
+    const c = Buffer.from(words(2) + words(2));
+    expect(m.push(c)).toBe(c);
+    expect(m.cut).toBe(false);
+  });
+
+  it('ends the stream at the event that would pass the hold, with finish_reason length and [DONE], and records what was passed on', async () => {
+    const m = new ResponseMeter({ endpoint: CHAT, estimate, countTokens: count, stripUsageChunk: true, cutAt });
+    m.start(200, 'text/event-stream', '');
+    const all = words(2) + words(2) + words(2) + words(2);
+    // cut mid-event: the unfinished tail is held back, never half-sent
+    const first = Buffer.from(m.push(Buffer.from(all.slice(0, words(2).length + 7)))).toString();
+    expect(first).toBe(words(2));
+    const rest = Buffer.from(m.push(Buffer.from(all.slice(words(2).length + 7)))).toString();
+    expect(m.cut).toBe(true);
+    const events = (first + rest).split('\n\n').filter(Boolean);
+    // 4 + 4 tokens fit; the third event (12) does not
+    expect(events.length).toBe(2 + 2);
+    expect(JSON.parse(events[2]!.slice(6))).toMatchObject({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'length' }] });
+    expect(events[3]).toBe('data: [DONE]');
+    expect(m.push(Buffer.from(words(1)))).toBe('');
+    expect(m.endBody()).toBe('');
+    expect(await m.usage()).toEqual({ tokensIn: 50, tokensOut: 8, cachedTokensIn: 0, cacheWriteTokensIn: 0 });
+  });
+});

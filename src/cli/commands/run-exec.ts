@@ -101,6 +101,7 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
       endedAt: ended.endedAt,
       proxyUrl: proxy?.url ?? null,
       topModels: proxy ? (await priceModels(guard, proxy.stats())).slice(0, 5) : [],
+      proxyBounds: boundsOf(proxy),
     };
     if (opts.json) out.json(summary);
     else out.err(formatSummary(summary));
@@ -122,6 +123,11 @@ async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams
       if (reason === 'run_budget_exceeded') onExhausted();
     },
   });
+}
+
+function boundsOf(proxy: RunningProxy | null): RunSummary['proxyBounds'] {
+  const stats = proxy?.stats() ?? [];
+  return { cutStreams: stats.reduce((n, s) => n + s.cutStreams, 0), overHolds: stats.reduce((n, s) => n + s.overHolds, 0) };
 }
 
 /**

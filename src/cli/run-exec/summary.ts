@@ -38,6 +38,8 @@ export interface RunSummary {
   proxyUrl: string | null;
   /** Models seen by the proxy, most spent first (at most 5). */
   topModels: ModelLine[];
+  /** Streams the proxy ended at their hold, and answers that reported more output than held (docs/run.md). */
+  proxyBounds: { cutStreams: number; overHolds: number };
 }
 
 /** The command as a shell would show it: arguments with spaces or quotes are quoted. */
@@ -65,6 +67,8 @@ export function formatSummary(s: RunSummary): string {
     `  calls     ${s.calls}, ${s.blockedCalls} blocked, ${s.unpricedCalls} unpriced${s.unpricedCalls > 0 ? ' (not in the spend: see noburn prices)' : ''}`,
     `  duration  ${seconds(s.durationMs)}`,
   ];
+  const { cutStreams, overHolds } = s.proxyBounds;
+  if (cutStreams > 0 || overHolds > 0) lines.push(`  bounds    ${cutStreams} stream${cutStreams === 1 ? '' : 's'} cut at the hold, ${overHolds} answer${overHolds === 1 ? '' : 's'} over the hold`);
   if (s.topModels.length > 0) {
     const rows = s.topModels.map((m) => [
       m.model,

@@ -16,7 +16,8 @@ const encoder = new TextEncoder();
 
 /**
  * Meters a fetch Response (for guard.fetch() and the AI SDK middleware): the same
- * ResponseMeter as the proxy, over a Web ReadableStream. fetch has already decoded any
+ * ResponseMeter as the proxy, over a Web ReadableStream. With `cutAt`, a stream is ended
+ * at the hold and the upstream body cancelled, as the proxy does. fetch has already decoded any
  * content-encoding, so the body is always readable here.
  */
 export function meterResponse(upstream: Response, opts: MeterOptions): MeteredResponse {
@@ -52,6 +53,14 @@ export function meterResponse(upstream: Response, opts: MeterOptions): MeteredRe
             return;
           }
           const out = meter.push(value);
+          if (meter.cut) {
+            // Ended at the hold: the reader gets a complete, length-limited answer; the upstream is let go.
+            if (out.length > 0) controller.enqueue(typeof out === 'string' ? encoder.encode(out) : out);
+            controller.close();
+            finish();
+            await reader.cancel(new Error('noburn: output reached the hold'));
+            return;
+          }
           if (out.length === 0) continue;
           controller.enqueue(typeof out === 'string' ? encoder.encode(out) : out);
           return;

@@ -50,6 +50,16 @@ export interface StreamUsage {
   readonly complete: boolean;
   /** The usage to record: the final one, else what the partial stream shows. */
   result(estimatedTokensIn: number, count: CountTokens): Promise<Usage>;
+  /** Called with each piece of output text as it is seen (set by a meter that cuts streams at the hold). */
+  onText: ((text: string) => void) | null;
+  /** The usage of a stream cut after `tokensOut` output tokens: the input as far as the stream showed it, else the estimate. */
+  cutUsage(estimatedTokensIn: number, tokensOut: number): Usage;
+  /**
+   * The SSE text that ends the stream, after the events seen so far, the way the provider
+   * ends an answer that reached its output limit. `hideUsage`: the client did not ask
+   * for a usage event (so none is added).
+   */
+  endAtLimit(usage: Usage, hideUsage: boolean): string;
 }
 
 /** The request's output limit, in the field this endpoint's API uses. */

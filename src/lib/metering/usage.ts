@@ -37,7 +37,15 @@ export abstract class StreamText implements StreamUsage {
   private textChars = 0;
   private droppedChars = 0;
 
+  onText: ((text: string) => void) | null = null;
+
   abstract add(data: unknown): void;
+  abstract endAtLimit(usage: Usage, hideUsage: boolean): string;
+
+  cutUsage(estimatedTokensIn: number, tokensOut: number): Usage {
+    const partial = this.partial();
+    return partial ? { ...partial, tokensOut } : { tokensIn: estimatedTokensIn, tokensOut, cachedTokensIn: 0, cacheWriteTokensIn: 0 };
+  }
 
   get complete(): boolean {
     return this.final !== null;
@@ -59,6 +67,7 @@ export abstract class StreamText implements StreamUsage {
 
   protected keep(v: unknown): void {
     if (typeof v !== 'string' || v === '' || this.final) return;
+    this.onText?.(v);
     if (this.textChars + v.length > MAX_TEXT_CHARS) {
       this.droppedChars += v.length;
       return;
@@ -68,3 +77,7 @@ export abstract class StreamText implements StreamUsage {
   }
 }
 
+/** One SSE event as text: an optional `event:` line and one `data:` line. */
+export function sseEvent(data: unknown, event?: string): string {
+  return `${event ? `event: ${event}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
+}

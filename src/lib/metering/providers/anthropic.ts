@@ -1,5 +1,5 @@
 import { bodyModel, modelOutputLimit, positiveInt, TextCollector } from '../estimate.js';
-import { count, hasNumber, StreamText, stripNulls } from '../usage.js';
+import { count, hasNumber, sseEvent, StreamText, stripNulls } from '../usage.js';
 import { isObj, type Endpoint, type Json, type ProviderAdapter, type Usage } from '../types.js';
 
 /**
@@ -20,10 +20,14 @@ export function anthropicUsage(u: unknown): Usage | null {
 export class MessagesStreamUsage extends StreamText {
   /** The usage of message_start, updated by message_delta (cumulative totals). */
   private seen: Json | null = null;
+  /** The content block started and not yet stopped, which an end at the limit must close. */
+  private openBlock: number | null = null;
 
   add(d: unknown): void {
     if (!isObj(d)) return;
     const type = d['type'];
+    if (type === 'content_block_start' && typeof d['index'] === 'number') this.openBlock = d['index'];
+    else if (type === 'content_block_stop') this.openBlock = null;
     if (type === 'message_start') {
       const m = d['message'];
       if (isObj(m) && isObj(m['usage'])) this.seen = { ...m['usage'] };
@@ -42,6 +46,13 @@ export class MessagesStreamUsage extends StreamText {
 
   protected override partial(): Usage | null {
     return this.seen ? anthropicUsage(this.seen) : null;
+  }
+
+  /** content_block_stop for an open block, message_delta with stop_reason "max_tokens", message_stop. */
+  endAtLimit(u: Usage): string {
+    let out = this.openBlock === null ? '' : sseEvent({ type: 'content_block_stop', index: this.openBlock }, 'content_block_stop');
+    out += sseEvent({ type: 'message_delta', delta: { stop_reason: 'max_tokens', stop_sequence: null }, usage: { output_tokens: u.tokensOut } }, 'message_delta');
+    return out + sseEvent({ type: 'message_stop' }, 'message_stop');
   }
 }
 

@@ -1,5 +1,5 @@
 import { bodyModel, modelOutputLimit, positiveInt, TextCollector, REPLY_PRIMING_TOKENS } from '../estimate.js';
-import { count, hasNumber, StreamText } from '../usage.js';
+import { count, hasNumber, sseEvent, StreamText } from '../usage.js';
 import { isObj, type Endpoint, type EndpointKind, type Json, type OutputBound, type ProviderAdapter, type Usage } from '../types.js';
 
 /**
@@ -33,16 +33,33 @@ export function isUsageOnlyChunk(chunk: unknown): boolean {
   return isObj(chunk) && Array.isArray(chunk['choices']) && chunk['choices'].length === 0 && isObj(chunk['usage']);
 }
 
+/** The usage object of a chat/completions answer, from ledger terms. */
+function chatUsageJson(u: Usage): Json {
+  return { prompt_tokens: u.tokensIn, completion_tokens: u.tokensOut, total_tokens: u.tokensIn + u.tokensOut, prompt_tokens_details: { cached_tokens: u.cachedTokensIn } };
+}
+
 /** Chat and legacy completions streams: the usage chunk is final; deltas carry the text. */
 export class ChatStreamUsage extends StreamText {
+  /** id, object, created, model... of the first chunk, repeated in the chunks noburn adds. */
+  private head: Json | null = null;
+  private readonly choiceIndexes = new Set<number>();
+  /** The chunks carry a `usage` key: the stream was asked to report its usage. */
+  private usageAsked = false;
+
   add(d: unknown): void {
     if (!isObj(d)) return;
+    if (this.head === null) {
+      const { choices: _c, usage: _u, ...head } = d;
+      this.head = head;
+    }
+    if ('usage' in d) this.usageAsked = true;
     const usage = openaiUsage(d['usage']);
     if (usage) this.final = usage;
     const choices = d['choices'];
     if (!Array.isArray(choices)) return;
     for (const c of choices) {
       if (!isObj(c)) continue;
+      if (typeof c['index'] === 'number') this.choiceIndexes.add(c['index']);
       this.keep(c['text']);
       const delta = c['delta'];
       if (!isObj(delta)) continue;
@@ -59,14 +76,32 @@ export class ChatStreamUsage extends StreamText {
       }
     }
   }
+
+  /** A last chunk with finish_reason "length" for every choice, the usage chunk if the client asked for it, and [DONE]. */
+  endAtLimit(usage: Usage, hideUsage: boolean): string {
+    const head = this.head ?? { object: 'chat.completion.chunk' };
+    const legacy = head['object'] === 'text_completion';
+    const indexes = this.choiceIndexes.size > 0 ? [...this.choiceIndexes].sort((a, b) => a - b) : [0];
+    const choices = indexes.map((index) => (legacy ? { index, text: '', logprobs: null, finish_reason: 'length' } : { index, delta: {}, logprobs: null, finish_reason: 'length' }));
+    const withUsage = this.usageAsked && !hideUsage;
+    let out = sseEvent({ ...head, choices, ...(withUsage ? { usage: null } : {}) });
+    if (withUsage) out += sseEvent({ ...head, choices: [], usage: chatUsageJson(usage) });
+    return out + sseEvent('[DONE]');
+  }
 }
 
 /** Responses streams: response.completed (or .incomplete / .failed) carries the usage. */
 export class ResponsesStreamUsage extends StreamText {
+  /** The response object of response.created / .in_progress, for the response.incomplete noburn adds. */
+  private response: Json | null = null;
+  private sequence = -1;
+
   add(d: unknown): void {
     if (!isObj(d)) return;
     const type = d['type'];
     if (typeof type !== 'string') return;
+    if (typeof d['sequence_number'] === 'number') this.sequence = d['sequence_number'];
+    if ((type === 'response.created' || type === 'response.in_progress') && isObj(d['response'])) this.response = d['response'];
     if (type === 'response.completed' || type === 'response.incomplete' || type === 'response.failed') {
       const r = d['response'];
       const usage = isObj(r) ? openaiUsage(r['usage']) : null;
@@ -74,6 +109,19 @@ export class ResponsesStreamUsage extends StreamText {
     } else if (type.endsWith('.delta')) {
       this.keep(d['delta']);
     }
+  }
+
+  /** response.incomplete with incomplete_details.reason "max_output_tokens", as the API ends a capped answer. */
+  endAtLimit(u: Usage): string {
+    const usage = {
+      input_tokens: u.tokensIn,
+      input_tokens_details: { cached_tokens: u.cachedTokensIn },
+      output_tokens: u.tokensOut,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: u.tokensIn + u.tokensOut,
+    };
+    const response = { ...(this.response ?? { object: 'response', output: [] }), status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' }, usage };
+    return sseEvent({ type: 'response.incomplete', sequence_number: this.sequence + 1, response }, 'response.incomplete');
   }
 }
 
