@@ -3,7 +3,8 @@ import type { Authority } from './authority/authority.js';
 import { LocalAuthority } from './authority/local-authority.js';
 import { resolveConfig } from './config.js';
 import type { ConfigOverrides, NoburnConfig } from './config.js';
-import { NoburnAuthError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
+import { NoburnAuthError, NoburnBlockedError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
+import type { GuardFetchOptions } from './fetch/guard-fetch.js';
 import { newIdempotencyKey } from './ids.js';
 import { chooseOutput, holdNano } from './ledger/clamp.js';
 import { decisionOf } from './ledger/decision.js';
@@ -135,6 +136,29 @@ export class NoburnGuard {
     this.inOutage = false;
     this.caps.noteServerDecision(c.runId, d);
     return d;
+  }
+
+  /**
+   * A `fetch` that meters every OpenAI / Anthropic request passing through it, as the
+   * `noburn run` proxy does: `new OpenAI({ fetch: guard.fetch({ endUserId }) })`. Refused
+   * calls get the provider's 402 (not retried by the SDKs); other requests pass untouched.
+   * The metering code is loaded on the first request.
+   */
+  fetch(opts: GuardFetchOptions = {}): typeof fetch {
+    let impl: Promise<typeof fetch> | undefined;
+    return (input, init) => {
+      impl ??= import('./fetch/guard-fetch.js').then((m) => m.createGuardFetch(this, opts));
+      return impl.then((f) => f(input, init));
+    };
+  }
+
+  /**
+   * Throws NoburnBlockedError (with the decision's figures) when the decision is blocked;
+   * returns it otherwise: `const d = guard.assert(await guard.check(req))`.
+   */
+  assert(decision: Decision): Decision {
+    if (decision.blocked) throw new NoburnBlockedError(decision);
+    return decision;
   }
 
   /**
