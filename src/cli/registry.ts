@@ -4,7 +4,7 @@ import { PERIODS } from '../lib/periods.js';
 import type { Period } from '../lib/periods.js';
 import { ExitCodes, exitCodeFor } from './exit-codes.js';
 import type { Output } from './output.js';
-import { choiceArg, idArg, tokensArg, usdArg } from './parse.js';
+import { choiceArg, deploymentArg, idArg, tokensArg, usdArg } from './parse.js';
 import { VERSION } from './version.js';
 // Static: `check` is the command scripts run before every call, so it skips the extra chunk load.
 import { checkCommand } from './commands/check.js';
@@ -77,6 +77,9 @@ export function buildProgram(out: Output, setCode: (code: number) => void): Comm
     .option('--label <label>', 'a label for the run', idArg)
     .option('--no-proxy', 'do not start the metering proxy')
     .option('--stop-on-exhaust', 'stop the command (exit 124) at the first call blocked by the run cap')
+    .option('--user <id>', 'the end user of every call that names none (user caps apply)', idArg)
+    .option('--allow-unmetered', 'forward calls noburn cannot price (unknown endpoint or model, unreadable body) instead of refusing them; they are counted')
+    .option('--azure-deployment <NAME=MODEL>', 'an Azure deployment and the model it serves (repeatable)', deploymentArg, [])
     .option('--json', 'print the summary as JSON on stdout')
     .passThroughOptions()
     .action(

@@ -42,6 +42,10 @@ export interface NoburnConfig {
    * factors keyed by "provider/model", "model", "provider" or "default" (built-in defaults otherwise).
    */
   inputMargin: number | Record<string, number>;
+  /** `noburn run`: forward calls the proxy cannot price instead of refusing them (docs/run.md). */
+  allowUnmetered: boolean;
+  /** `noburn run`: Azure deployment name -> the model it serves, for pricing. */
+  azureDeployments: Record<string, string>;
 }
 
 export type ConfigOverrides = Partial<NoburnConfig>;
@@ -203,5 +207,24 @@ export function resolveConfig(overrides: ConfigOverrides = {}, env: Env = proces
       256,
     ),
     inputMargin: pick(overrides.inputMargin, undefined, inputMargin(file['inputMargin']), {}),
+    allowUnmetered: pick(overrides.allowUnmetered, undefined, bool(file['allowUnmetered'], 'allowUnmetered'), false),
+    azureDeployments: { ...deployments(file['azureDeployments']), ...(overrides.azureDeployments ?? {}) },
   };
+}
+
+function bool(v: unknown, name: string): boolean | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw new NoburnConfigError(`config: ${name} must be true or false`);
+  return v;
+}
+
+function deployments(v: unknown): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new NoburnConfigError('config: azureDeployments must be an object of deployment name -> model');
+  const out: Record<string, string> = {};
+  for (const [name, model] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof model !== 'string' || model === '') throw new NoburnConfigError(`config: azureDeployments.${name} must be a model name`);
+    out[name] = model;
+  }
+  return out;
 }

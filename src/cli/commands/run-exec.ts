@@ -18,6 +18,11 @@ export interface RunExecOptions {
   proxy?: boolean;
   stopOnExhaust?: boolean;
   json?: boolean;
+  /** --user: the end user of calls that name none. */
+  user?: string;
+  allowUnmetered?: boolean;
+  /** --azure-deployment NAME=MODEL, repeated. */
+  azureDeployment?: Array<[string, string]>;
 }
 
 const DEFAULT_GRACE_MS = 5000;
@@ -58,7 +63,7 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
       const onExhausted = (): void => {
         if (opts.stopOnExhaust) child?.stop();
       };
-      if (upstreams) proxy = await openProxy(guard, run.runId, upstreams, onExhausted);
+      if (upstreams) proxy = await openProxy(guard, run.runId, upstreams, onExhausted, opts);
       child = superviseChild({ path: resolved.path, argv0: name, args: command.slice(1), env: childEnv(guard, run.runId, proxy), graceMs });
       const poll = opts.stopOnExhaust ? pollExhaustion(guard, run.runId, onExhausted) : null;
       outcome = await child.done;
@@ -99,7 +104,7 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
       durationMs: Math.round(outcome.durationMs),
       startedAt: ended.startedAt,
       endedAt: ended.endedAt,
-      proxyUrl: proxy?.url ?? null,
+      proxyUrl: proxy?.origin ?? null,
       topModels: proxy ? (await priceModels(guard, proxy.stats())).slice(0, 5) : [],
       proxyBounds: boundsOf(proxy),
     };
@@ -111,7 +116,7 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
   }
 }
 
-async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams, onExhausted: () => void): Promise<RunningProxy> {
+async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams, onExhausted: () => void, opts: RunExecOptions): Promise<RunningProxy> {
   // Loaded only here: `noburn run --` is the one command that needs the proxy and tokenizer.
   const [{ startProxy }, { estimateTokens }] = await Promise.all([import('../../proxy/index.js'), import('../../lib/tokens.js')]);
   return startProxy({
@@ -119,6 +124,7 @@ async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams
     runId,
     upstreams,
     countTokens: estimateTokens,
+    defaultUser: opts.user ?? null,
     onBlocked: (reason) => {
       if (reason === 'run_budget_exceeded') onExhausted();
     },

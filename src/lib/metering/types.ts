@@ -123,4 +123,6 @@ export interface ProviderAdapter {
   /** The endpoint a body alone looks like, for callers that have no path (estimateRequest without one). */
   endpointForBody(body: Json): Endpoint | null;
   readonly errorBody: ErrorBody;
+  /** The end user a request body names in this provider's own field (OpenAI `user`), or null. */
+  endUser?(body: Json): string | null;
 }

@@ -268,4 +268,10 @@ export const openai: ProviderAdapter = {
   endpoint,
   endpointForBody,
   errorBody: (status, code, message) => ({ error: { message, type: errorType(status), param: null, code } }),
+  // `user` is deprecated in favour of `safety_identifier`; either names the end user.
+  endUser: (body) => nonEmpty(body['safety_identifier']) ?? nonEmpty(body['user']),
 };
+
+function nonEmpty(v: unknown): string | null {
+  return typeof v === 'string' && v !== '' ? v : null;
+}
