@@ -16,7 +16,7 @@ import {
   SpendQuery,
   UsersQuery,
 } from '../lib/wire/schemas.js';
-import type { CreatedKeyResponse, DecisionResponse, RecordsResponse, SetBudgetResponse } from '../lib/wire/schemas.js';
+import type { CreatedKeyResponse, DecisionResponse, RecordsResponse, SetBudgetResponse, WhoamiResponse } from '../lib/wire/schemas.js';
 import type { Authenticator, Principal } from './auth.js';
 import { requireAdmin } from './auth.js';
 import { HttpError } from './http.js';
@@ -190,6 +190,11 @@ export function makeHandlers(s: Services) {
 
     async price(ctx: Ctx): Promise<Reply> {
       return { status: 200, body: await ledger.price(param(ctx, 0, 'model')) };
+    },
+
+    whoami(ctx: Ctx): Promise<Reply> {
+      const body: WhoamiResponse = { keyId: ctx.p.keyId, projectId: ctx.p.projectId, role: ctx.p.role };
+      return Promise.resolve({ status: 200, body });
     },
 
     async createKey(ctx: Ctx): Promise<Reply> {

@@ -120,6 +120,24 @@ describe('guard.fetch() with the official openai client', () => {
     expect(spent.nano).toBeLessThan(toNano(1));
   });
 
+  it('a stream that runs past its hold is ended there (as a length-limited answer), and the upstream stopped', async () => {
+    w = await makeWorld();
+    const c = client('u1');
+    const s = await c.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 50, stream: true }, { headers: { 'x-fake-long-output': '5000' } });
+    let finish: string | null = null;
+    let text = '';
+    for await (const chunk of s) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(finish).toBe('length');
+    const words = text.split(' ').filter(Boolean).length;
+    expect(words).toBeLessThanOrEqual(50);
+    await eventually(async () => (await userSpend(w.guard, 'u1')).calls === 1, 'the record');
+    await eventually(async () => w.upstream.long[0]?.aborted === true, 'the upstream to see the abort');
+    expect(w.upstream.long[0]?.written).toBeLessThan(5000);
+  });
+
   it('requests that are not LLM calls pass untouched (and are not charged)', async () => {
     w = await makeWorld();
     const c = client('u1');

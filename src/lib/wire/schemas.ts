@@ -297,6 +297,10 @@ export const KeyResponse = z.object({
 });
 export type KeyResponse = z.infer<typeof KeyResponse>;
 /** POST /v1/keys: the key itself is in this response only. */
+/** GET /v1/whoami: which key is calling, the project it names and its role. */
+export const WhoamiResponse = z.object({ keyId: z.string(), projectId: z.string(), role: z.enum(['app', 'admin']) });
+export type WhoamiResponse = z.infer<typeof WhoamiResponse>;
+
 export const CreatedKeyResponse = KeyResponse.extend({ key: z.string() });
 export type CreatedKeyResponse = z.infer<typeof CreatedKeyResponse>;
 export const KeysResponse = z.object({ keys: z.array(KeyResponse) });

@@ -270,7 +270,13 @@ export class SqliteStore implements LedgerStore {
     this.db.pragma('wal_autocheckpoint = 20000');
     this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
     this.checkpointTimer = setInterval(() => {
-      if (!this.closed) this.db.pragma('wal_checkpoint(PASSIVE)');
+      if (this.closed) return;
+      try {
+        this.db.pragma('wal_checkpoint(PASSIVE)');
+      } catch {
+        // A full disk or a busy file: the WAL still holds every commit; the next tick
+        // tries again. Thrown from a timer it would kill the server.
+      }
     }, everyMs);
     this.checkpointTimer.unref();
   }
