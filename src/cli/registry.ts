@@ -46,7 +46,9 @@ export function buildProgram(out: Output, setCode: (code: number) => void): Comm
         .requiredOption('--tokens-out <n>', 'estimated output tokens (e.g. max_tokens)', tokensArg)
         .option('--prompt-file <file>', 'estimate input tokens from this file (- for stdin) with a tokenizer')
         .option('--user <id>', 'end user id', idArg)
-        .option('--run <id>', 'run id (default: $NOBURN_RUN_ID)', idArg),
+        .option('--run <id>', 'run id (default: $NOBURN_RUN_ID)', idArg)
+        .option('--clamp', 'if --tokens-out does not fit, hold the largest output that does (down to --min-tokens-out) instead of refusing')
+        .option('--min-tokens-out <n>', 'the smallest output a clamped check holds (default: config minTokensOut, 256)', tokensArg),
     ),
     'noburn check --model gpt-4o --tokens-in 1000 --tokens-out 300 --user u1 && curl ...',
   ).action(act(async (o: Opts) => checkCommand(o as never, out)));

@@ -6,9 +6,9 @@ import type { ConfigOverrides, NoburnConfig } from './config.js';
 import { NoburnAuthError, NoburnBlockedError, NoburnClosedError, NoburnStoreError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
 import type { GuardFetchOptions } from './fetch/guard-fetch.js';
 import { newIdempotencyKey } from './ids.js';
-import { chooseOutput, holdNano } from './ledger/clamp.js';
+import { chooseOutput, holdNano, tightest } from './ledger/clamp.js';
 import { decisionOf } from './ledger/decision.js';
-import type { UserSummary } from './ledger/store.js';
+import type { StoreDecision, UserSummary } from './ledger/store.js';
 import { LocalCaps } from './local-caps.js';
 import type { LocalRunView } from './local-caps.js';
 import type { FallbackEstimate } from './remote/fallback.js';
@@ -244,23 +244,24 @@ export class NoburnGuard {
     } catch {
       // no price to be had: decide on the spend alone
     }
-    const extra = this.config.budgetCapUsd === null ? 0 : await this.localTokenSpent();
-    // Everything awaited is done: from here to the hold is one synchronous step.
-    // The known cap with the least room clamps, as the ledger's does.
-    const limit = this.caps.limit(c.runId, extra);
+    const clamp = c.clamp === true;
     const minTokensOut = Math.floor(c.minTokensOut ?? this.config.minTokensOut);
-    const out = chooseOutput(fe.unpriced ? null : fe.prices, fe.tokensIn, c.tokensOut, fe.nano, limit, c.clamp === true, minTokensOut);
-    const est = out.estimateNano;
-    const inputNano = fe.prices === null ? 0 : Math.min(est, holdNano(fe.prices, fe.tokensIn, 0));
-    const ctx = { estimate: fe.nano, tokensIn: fe.tokensIn, tokensOut: c.tokensOut, unpriced: fe.unpriced, minTokensOut, clamp: c.clamp === true, inputNano };
+    const inputNano = fe.prices === null ? 0 : holdNano(fe.prices, fe.tokensIn, 0);
+    const ctx = { estimate: fe.nano, tokensIn: fe.tokensIn, tokensOut: c.tokensOut, unpriced: fe.unpriced, minTokensOut, clamp, inputNano };
+    const decision = (sd: StoreDecision): Decision => ({ ...decisionOf(sd, ctx), source: 'fallback', decisionId: null });
     if (fe.unpriced && this.config.unknownModel === 'block' && this.config.fallbackPrice === null) {
-      const sd = { blocked: true, blockReason: 'unknown_model_price' as const, reservationId: null, remainingNano: {}, estimateNano: est, tokensOut: out.tokensOut, clamped: false, maxTokensOut: null, limit: null };
-      return { ...decisionOf(sd, ctx), source: 'fallback', decisionId: null };
+      return decision({ blocked: true, blockReason: 'unknown_model_price', reservationId: null, remainingNano: {}, estimateNano: fe.nano, limit: null, maxTokensOut: null });
     }
-    const d = this.caps.decide(c.runId, est, extra, this.config.onError === 'block' ? 'noburn_unreachable' : null);
+    const extra = this.config.budgetCapUsd === null ? 0 : await this.localTokenSpent();
+    // Everything awaited is done: the room, the clamp, compare and hold in one synchronous step.
+    const caps = this.caps.limits(c.runId, extra);
+    const out = chooseOutput(fe.unpriced ? null : fe.prices, fe.tokensIn, c.tokensOut, fe.nano, tightest(caps), clamp, minTokensOut);
+    const d = this.caps.decide(c.runId, out.estimateNano, extra, this.config.onError === 'block' ? 'noburn_unreachable' : null);
     if (d.reservationId !== null) this.recovering = true;
-    const sd = { ...d, estimateNano: est, tokensOut: out.tokensOut, clamped: out.clamped && !d.blocked, maxTokensOut: out.maxTokensOut, limit };
-    return { ...decisionOf(sd, ctx), source: 'fallback', decisionId: null };
+    const blockedBy = d.blockReason === 'run_budget_exceeded' ? 'run' : d.blockReason === 'local_budget_exceeded' ? 'project' : null;
+    const limit = caps.find((k) => k.scope === blockedBy) ?? tightest(caps);
+    const sd: StoreDecision = { ...d, remainingNano: {}, estimateNano: out.estimateNano, tokensOut: out.tokensOut, clamped: out.clamped && !d.blocked, maxTokensOut: out.maxTokensOut, limit };
+    return { ...decision(sd), remaining: d.remaining };
   }
 
   /** Token-only records through this guard, priced now (only when a fallback decision needs them). */

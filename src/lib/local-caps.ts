@@ -1,7 +1,7 @@
 import { newId } from './ids.js';
-import type { StoreLimit } from './ledger/store.js';
 import { nanoToUsd, usdToNano } from './money.js';
-import type { BlockReason, Decision, RunInfo } from './types.js';
+import type { StoreLimit } from './ledger/store.js';
+import type { BlockReason, Decision, Remaining, RunInfo } from './types.js';
 
 /**
  * What a guard knows about caps without asking the authority, so that an outage never
@@ -44,8 +44,7 @@ export interface LocalDecision {
   blocked: boolean;
   blockReason: BlockReason | null;
   reservationId: string | null;
-  /** Nano-dollars left under each cap known here, after this call's hold (0 when blocked by it). */
-  remainingNano: { project?: number; run?: number };
+  remaining: Remaining;
 }
 
 /** A run as this guard saw it: for a summary when the authority cannot be asked. */
@@ -147,17 +146,20 @@ export class LocalCaps {
     return n;
   }
 
-  /** The known cap with the least room for this call (for clamping and refusal figures), or null. */
-  limit(runId: string | null, extraSpentNano: number): StoreLimit | null {
+  /**
+   * The caps this guard knows, with what is used under each (for the clamp and the
+   * refusal figures: docs/semantics.md). Same figures as decide() reads.
+   */
+  limits(runId: string | null, extraSpentNano: number): StoreLimit[] {
     this.sweep();
-    const limits: StoreLimit[] = [];
+    const out: StoreLimit[] = [];
     const v = runId === null ? undefined : this.runs.get(runId);
-    if (v && v.capNano !== null) {
-      limits.push({ scope: 'run', capNano: v.capNano, spentNano: v.othersNano + v.spentNano + v.pricingNano, heldNano: this.heldNano(runId as string) });
+    if (runId !== null && v && v.capNano !== null) {
+      const held = this.heldNano(runId);
+      out.push({ scope: 'run', capNano: v.capNano, spentNano: v.othersNano + this.ours(runId, v) - held, heldNano: held });
     }
-    if (this.fallbackCapNano !== null) limits.push({ scope: 'project', capNano: this.fallbackCapNano, spentNano: this.spentNano + extraSpentNano, heldNano: this.heldNano() });
-    const room = (l: StoreLimit): number => l.capNano - l.spentNano - l.heldNano;
-    return limits.reduce<StoreLimit | null>((a, l) => (a === null || room(l) < room(a) ? l : a), null);
+    if (this.fallbackCapNano !== null) out.push({ scope: 'project', capNano: this.fallbackCapNano, spentNano: this.spentNano + extraSpentNano, heldNano: this.heldNano() });
+    return out;
   }
 
   /**
@@ -166,39 +168,34 @@ export class LocalCaps {
    * caller). `gate` is applied last: the reason to block a call that fits.
    */
   decide(runId: string | null, estNano: number, extraSpentNano: number, gate: BlockReason | null): LocalDecision {
-    this.sweep();
     const fallbackCapNano = this.fallbackCapNano;
-    const remainingNano: LocalDecision['remainingNano'] = {};
+    this.sweep();
+    const remaining: Remaining = {};
     let reason: BlockReason | null = null;
     const v = runId === null ? undefined : this.runs.get(runId);
     if (v && v.capNano !== null) {
       const used = v.othersNano + this.ours(runId as string, v);
-      remainingNano.run = v.capNano - used - estNano;
+      remaining.runUsd = nanoToUsd(Math.max(0, v.capNano - used - estNano));
       if (used + estNano > v.capNano) reason = 'run_budget_exceeded';
     }
     if (fallbackCapNano !== null) {
       const used = this.spentNano + extraSpentNano + this.heldNano();
-      remainingNano.project = fallbackCapNano - used - estNano;
+      remaining.projectUsd = nanoToUsd(Math.max(0, fallbackCapNano - used - estNano));
       if (used + estNano > fallbackCapNano) reason ??= 'local_budget_exceeded';
     }
     reason ??= gate;
     if (reason !== null) {
-      // A blocked call takes no hold: report what is left without it.
-      for (const k of ['project', 'run'] as const) {
-        const r = remainingNano[k];
-        if (r !== undefined) remainingNano[k] = Math.max(0, r + estNano);
-      }
       if (v) {
         v.blockedCalls++;
         if (reason === 'run_budget_exceeded') v.exhausted = true;
       }
-      return { blocked: true, blockReason: reason, reservationId: null, remainingNano };
+      return { blocked: true, blockReason: reason, reservationId: null, remaining };
     }
-    if ((!v || v.capNano === null) && fallbackCapNano === null) return { blocked: false, blockReason: null, reservationId: null, remainingNano };
+    if ((!v || v.capNano === null) && fallbackCapNano === null) return { blocked: false, blockReason: null, reservationId: null, remaining };
     // A local id: the authority settles no hold of its own for it when the record arrives.
     const reservationId = newId('fbk');
     this.hold(reservationId, estNano, runId, true);
-    return { blocked: false, blockReason: null, reservationId, remainingNano };
+    return { blocked: false, blockReason: null, reservationId, remaining };
   }
 
   /**
