@@ -138,6 +138,17 @@ describe('guard.fetch() with the official openai client', () => {
     expect(w.upstream.long[0]?.written).toBeLessThan(5000);
   });
 
+  it("the end user: the x-noburn-user header, else the provider's own field in the body, else the fetch's endUserId", async () => {
+    w = await makeWorld();
+    const c = client('default-user');
+    await c.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 40, user: 'body-user' });
+    await c.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 40, user: 'body-user' }, { headers: { 'x-noburn-user': 'header-user' } });
+    await c.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 40 });
+    await eventually(async () => (await w.guard.spend()).calls === 3, 'the records');
+    const rows = (await w.guard.spend({ by: 'user' })).rows.map((r) => [r.key, r.calls]).sort();
+    expect(rows).toEqual([['body-user', 1], ['default-user', 1], ['header-user', 1]]);
+  });
+
   it('requests that are not LLM calls pass untouched (and are not charged)', async () => {
     w = await makeWorld();
     const c = client('u1');

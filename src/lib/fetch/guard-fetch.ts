@@ -56,7 +56,9 @@ export function createGuardFetch(guard: NoburnGuard, opts: GuardFetchOptions = {
     if (!isObj(body) || model === null) return passThrough();
 
     const { provider, endpoint } = match;
-    const endUserId = user ?? opts.endUserId;
+    // As the proxy: the header, else the provider's own field in the body (OpenAI `user` /
+    // `safety_identifier`, Anthropic `metadata.user_id`), else this fetch's endUserId.
+    const endUserId = user ?? provider.endUser?.(body as Json) ?? opts.endUserId;
     const estimate = await estimateEndpoint(endpoint, body, model, estimateTokens);
     let decision;
     try {
