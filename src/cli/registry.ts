@@ -79,6 +79,7 @@ export function buildProgram(out: Output, setCode: (code: number) => void): Comm
     .option('--cap <usd>', 'the run cap in USD', usdArg)
     .option('--label <label>', 'a label for the run', idArg)
     .option('--no-proxy', 'do not start the metering proxy')
+    .option('--no-clamp', 'refuse a call whose output bound does not fit, instead of lowering the bound to fit')
     .option('--stop-on-exhaust', 'stop the command (exit 124) at the first call blocked by the run cap')
     .option('--user <id>', 'the end user of every call that names none (user caps apply)', idArg)
     .option('--allow-unmetered', 'forward calls noburn cannot price (unknown endpoint or model, unreadable body) instead of refusing them; they are counted')
