@@ -35,6 +35,13 @@ export interface NoburnConfig {
   prices: Record<string, ModelPriceOverride>;
   /** Local cap used by the in-memory fallback when the authority is unreachable. */
   budgetCapUsd: number | null;
+  /** The smallest output bound a clamped check holds; below it the call is refused. */
+  minTokensOut: number;
+  /**
+   * Input margin for checks whose input is a local tokenizer count: one factor for all, or
+   * factors keyed by "provider/model", "model", "provider" or "default" (built-in defaults otherwise).
+   */
+  inputMargin: number | Record<string, number>;
   /** `noburn run`: forward calls the proxy cannot price instead of refusing them (docs/run.md). */
   allowUnmetered: boolean;
   /** `noburn run`: Azure deployment name -> the model it serves, for pricing. */
@@ -113,6 +120,21 @@ function priceOverride(v: unknown, name: string): ModelPriceOverride {
   return out;
 }
 
+const MARGIN_RANGE = { min: 1, max: 10 };
+
+function inputMargin(v: unknown): number | Record<string, number> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number') return num(v, 'inputMargin', MARGIN_RANGE);
+  if (typeof v !== 'object' || Array.isArray(v)) throw new NoburnConfigError('config: inputMargin must be a number (1 to 10) or an object of provider/model -> number');
+  const out: Record<string, number> = {};
+  for (const [k, f] of Object.entries(v as Record<string, unknown>)) {
+    const n = num(f, `inputMargin.${k}`, MARGIN_RANGE);
+    if (n === undefined) throw new NoburnConfigError(`config: inputMargin.${k} must be a number between 1 and 10`);
+    out[k] = n;
+  }
+  return out;
+}
+
 function prices(v: unknown): Record<string, ModelPriceOverride> {
   if (v === undefined || v === null) return {};
   if (typeof v !== 'object' || Array.isArray(v)) throw new NoburnConfigError('config: prices must be an object of model -> price');
@@ -178,6 +200,13 @@ export function resolveConfig(overrides: ConfigOverrides = {}, env: Env = proces
       num(file['budgetCapUsd'], 'budgetCapUsd', capRange),
       null,
     ),
+    minTokensOut: pick(
+      overrides.minTokensOut,
+      num(env['NOBURN_MIN_TOKENS_OUT'], 'NOBURN_MIN_TOKENS_OUT', { min: 1, max: 1_000_000 }),
+      num(file['minTokensOut'], 'minTokensOut', { min: 1, max: 1_000_000 }),
+      256,
+    ),
+    inputMargin: pick(overrides.inputMargin, undefined, inputMargin(file['inputMargin']), {}),
     allowUnmetered: pick(overrides.allowUnmetered, undefined, bool(file['allowUnmetered'], 'allowUnmetered'), false),
     azureDeployments: { ...deployments(file['azureDeployments']), ...(overrides.azureDeployments ?? {}) },
   };

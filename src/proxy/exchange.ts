@@ -15,6 +15,9 @@ import { stripSecret } from './secret.js';
 import type { StatsTable } from './stats.js';
 import type { CountTokens, ProxyGuard, Usage } from './types.js';
 
+/** Set on the response when the proxy lowered the request's output bound: the bound it sent (docs/run.md). */
+export const CLAMPED_HEADER = 'x-noburn-clamped';
+
 /** Everything one request needs from the running proxy. */
 export interface ProxyContext {
   table: RouteTable;
@@ -25,6 +28,7 @@ export interface ProxyContext {
   onBlocked: ((reason: BlockReason | null, model: string) => void) | undefined;
   stats: StatsTable;
   maxBodyBytes: number;
+  clamp: boolean;
   /** The per-run path segment every request must start with (secret.ts). */
   secret: string;
   /** `noburn run --user`: the end user of calls that name none. */
@@ -101,7 +105,18 @@ async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req:
   const provider = route.priceProvider ?? undefined;
   let decision;
   try {
-    decision = await ctx.guard.check({ model, estimatedTokensIn: estimate.tokensIn, estimatedTokensOut: estimate.tokensOut, runId: ctx.runId, endUserId, provider });
+    // The input is the tokenizer's count, which the ledger scales to cover the provider's;
+    // the output asked for is the request's bound (or the model's limit), clamped to fit.
+    decision = await ctx.guard.check({
+      model,
+      estimatedTokensIn: estimate.tokensIn,
+      estimatedTokensOut: estimate.tokensOut,
+      runId: ctx.runId,
+      endUserId,
+      provider,
+      clamp: ctx.clamp,
+      tokensInSource: 'tokenizer',
+    });
   } catch (e) {
     // A bad end-user id (too long, control characters) is the client's error, not noburn's.
     const bad = e instanceof NoburnValidationError;
@@ -111,21 +126,26 @@ async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req:
   if (decision.blocked) {
     ctx.stats.blocked(model);
     ctx.onBlocked?.(decision.blockReason, model);
-    return send(res, refusal(route.provider, decision.blockReason, model));
+    return send(res, refusal(route.provider, decision, model, endpoint.outputBound?.fieldOf(body)));
   }
 
+  // The output held for the call: what was asked, or less when the check clamped it. A
+  // clamped bound is written into the request (added when the request set none).
+  const heldOut = Math.min(decision.tokensOut, estimate.tokensOut);
+  const clamped = heldOut < estimate.tokensOut && endpoint.outputBound !== null;
+  if (clamped) endpoint.outputBound?.set(body, heldOut);
   // Some APIs (OpenAI chat) report a stream's usage only when asked: the adapter asks, and
   // the meter hides the answer from a client that did not ask itself.
   const strip = endpoint.ensureStreamUsage(body);
-  const outBody = strip ? Buffer.from(JSON.stringify(body), 'utf8') : decoded;
+  const outBody = strip || clamped ? Buffer.from(JSON.stringify(body), 'utf8') : decoded;
+  const extraHeaders = clamped ? { [CLAMPED_HEADER]: String(heldOut) } : null;
 
-  // The output held for the call bounds what a stream may pass on, whatever the upstream does with the bound.
-  const heldOut = estimate.tokensOut;
   const cutAt = endpoint.outputBound !== null && endpoint.isStream(body) ? { tokens: heldOut, count: await loadTokenCounter() } : null;
   const meter = new ResponseMeter({ endpoint, estimate, countTokens: ctx.countTokens, stripUsageChunk: strip, cutAt });
   let status: number | null = null;
   try {
-    status = await forward(ctx, route, req, res, outBody, meter, plain);
+    // The held output also bounds what a stream may pass on, whatever the upstream does with the bound.
+    status = await forward(ctx, route, req, res, outBody, meter, extraHeaders, plain);
   } finally {
     // A call the upstream refused or never answered is not billed: its hold is freed and it
     // counts as an error, not as a call.
@@ -166,6 +186,7 @@ function forward(
   res: ServerResponse,
   body: Buffer | IncomingMessage,
   meter: ResponseMeter | null,
+  extraHeaders: Record<string, string> | null = null,
   decodedBody = false,
 ): Promise<number | null> {
   const method = req.method ?? 'GET';
@@ -204,7 +225,7 @@ function forward(
           started = true;
           status = code;
           const mayChange = meter ? meter.start(code, headerString(upHeaders['content-type']), headerString(upHeaders['content-encoding'])) : false;
-          if (!res.destroyed) res.writeHead(code, forwardResponseHeaders(upHeaders, mayChange));
+          if (!res.destroyed) res.writeHead(code, extraHeaders ? { ...forwardResponseHeaders(upHeaders, mayChange), ...extraHeaders } : forwardResponseHeaders(upHeaders, mayChange));
         },
         onResponseData(c, chunk) {
           if (meter?.cut) return;

@@ -28,6 +28,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     onBlocked: opts.onBlocked,
     stats,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    clamp: opts.clamp ?? true,
     secret,
     defaultUser: opts.defaultUser ?? null,
     allowUnmetered: opts.allowUnmetered === true,

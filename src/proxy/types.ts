@@ -49,6 +49,12 @@ export interface ProxyOptions {
   countTokens: CountTokens;
   /** Called for each request the guard refused (before the 402 is sent). */
   onBlocked?: ((reason: BlockReason | null, model: string) => void) | undefined;
+  /**
+   * true (the default): a call whose output bound does not fit is clamped (the largest
+   * output that fits is held and the request's bound rewritten to it) rather than refused.
+   * false (`noburn run --no-clamp`): strict refusal.
+   */
+  clamp?: boolean | undefined;
   /** Largest request body the proxy reads to meter (default 64 MiB); larger ones get 413. */
   maxBodyBytes?: number | undefined;
   /** `noburn run --user`: the end user of calls that name none (x-noburn-user header, body fields). */

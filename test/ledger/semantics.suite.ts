@@ -1,5 +1,6 @@
 import { describe } from 'vitest';
 import { defineCapTests } from './caps.suite.js';
+import { defineClampTests } from './clamp.suite.js';
 import type { StoreFactory, SuiteOptions } from './harness.js';
 import { defineRecordTests } from './records.suite.js';
 import { defineRunAndReportTests } from './runs-reports.suite.js';
@@ -16,5 +17,6 @@ export function defineLedgerSuite(name: string, makeStore: StoreFactory, opts: S
     defineCapTests(makeStore);
     defineRecordTests(makeStore, opts);
     defineRunAndReportTests(makeStore);
+    defineClampTests(makeStore);
   });
 }

@@ -16,6 +16,8 @@ export interface RunExecOptions {
   label?: string;
   /** false with --no-proxy. */
   proxy?: boolean;
+  /** false with --no-clamp: the proxy refuses a call whose output bound does not fit. */
+  clamp?: boolean;
   stopOnExhaust?: boolean;
   json?: boolean;
   /** --user: the end user of calls that name none. */
@@ -31,7 +33,7 @@ const DEFAULT_GRACE_MS = 5000;
 const EXHAUST_POLL_MS = 500;
 
 /**
- * `noburn run [--cap USD] [--label S] [--no-proxy] [--stop-on-exhaust] -- COMMAND [ARGS...]`
+ * `noburn run [--cap USD] [--label S] [--no-proxy] [--no-clamp] [--stop-on-exhaust] -- COMMAND [ARGS...]`
  * (docs/run.md). Exit code: the child's own; 128+N when signal N ended it; 124 when
  * --stop-on-exhaust stopped it; 127 / 126 when COMMAND is not found / not executable.
  */
@@ -131,6 +133,7 @@ async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams
     runId,
     upstreams,
     countTokens: estimateTokens,
+    clamp: opts.clamp !== false,
     defaultUser: opts.user ?? null,
     allowUnmetered: opts.allowUnmetered === true || guard.config.allowUnmetered,
     azureDeployments: { ...guard.config.azureDeployments, ...Object.fromEntries(opts.azureDeployment ?? []) },

@@ -2,8 +2,11 @@ import { newId } from '../../ids.js';
 import { PERIODS, windowKey } from '../../periods.js';
 import type { Period } from '../../periods.js';
 import type { BlockReason } from '../../types.js';
-import type { StoreCheck, StoreDecision, StoreRecord } from '../store.js';
-import type { RunRow, Statements } from './statements.js';
+import { chooseOutput, tightest } from '../clamp.js';
+import type { OutputChoice } from '../clamp.js';
+import type { StoreCheck, StoreDecision, StoreLimit, StoreRecord } from '../store.js';
+import { isOverHold, learntRatio } from '../calibration.js';
+import type { HoldRow, RunRow, Statements } from './statements.js';
 
 /**
  * The decision and settlement logic, run inside one BEGIN IMMEDIATE transaction by the
@@ -11,19 +14,14 @@ import type { RunRow, Statements } from './statements.js';
  * evaluate-then-hold step, which is what makes N concurrent checks approve exactly
  * floor(cap / estimate) across processes.
  */
-interface CapState {
-  cap: number;
-  used: number; // spent in window + held
-}
-
 /** Open holds of a scope; exact inside a decision because decide() sweeps expired holds first. */
 function heldIn(st: Statements, projectId: string, scope: 'project' | 'user' | 'run', subject: string): number {
   return (st.heldSum.get(projectId, scope, subject) as { held: number } | undefined)?.held ?? 0;
 }
 
-function budgetState(st: Statements, projectId: string, scope: 'project' | 'user', subject: string, budget: { cap_nano: number; period: Period }, now: number): CapState {
+function budgetLimit(st: Statements, projectId: string, scope: 'project' | 'user', subject: string, budget: { cap_nano: number; period: Period }, now: number): StoreLimit {
   const spentRow = st.getSpent.get(projectId, scope, subject, windowKey(budget.period, now)) as { spent_nano: number } | undefined;
-  return { cap: budget.cap_nano, used: (spentRow?.spent_nano ?? 0) + heldIn(st, projectId, scope, subject) };
+  return { scope, capNano: budget.cap_nano, spentNano: spentRow?.spent_nano ?? 0, heldNano: heldIn(st, projectId, scope, subject) };
 }
 
 function userBudget(st: Statements, projectId: string, userId: string) {
@@ -112,11 +110,13 @@ export function countBlocked(st: Statements, b: BlockedCheck, ref: string, count
 export function decide(st: Statements, c: StoreCheck): StoreDecision {
   st.sweepHolds.run(c.now);
   const remaining: StoreDecision['remainingNano'] = {};
+  let out: OutputChoice = { tokensOut: c.tokensOut, clamped: false, estimateNano: c.estimateNano, maxTokensOut: null };
+  let limit: StoreLimit | null = null;
   const block = (reason: BlockReason, run?: RunRow): StoreDecision => {
     const decisionId = newId('dec');
-    const b = { projectId: c.projectId, ts: c.now, userId: c.userId, runId: c.runId, model: c.model, amountNano: c.estimateNano, reason, unpriced: c.unpriced, tokensIn: c.tokensIn, tokensOut: c.tokensOut };
+    const b = { projectId: c.projectId, ts: c.now, userId: c.userId, runId: c.runId, model: c.model, amountNano: out.estimateNano, reason, unpriced: c.unpriced, tokensIn: c.tokensIn, tokensOut: out.tokensOut };
     countBlocked(st, b, decisionId, run !== undefined);
-    return { blocked: true, blockReason: reason, reservationId: null, remainingNano: remaining, decisionId };
+    return { blocked: true, blockReason: reason, reservationId: null, remainingNano: remaining, decisionId, estimateNano: out.estimateNano, tokensOut: out.tokensOut, clamped: false, maxTokensOut: out.maxTokensOut, limit };
   };
 
   let run: RunRow | undefined;
@@ -127,40 +127,41 @@ export function decide(st: Statements, c: StoreCheck): StoreDecision {
   }
   if (c.forceBlock) return block(c.forceBlock, run);
 
-  const e = c.estimateNano;
-  let reason: BlockReason | null = null;
-
+  // Every cap that applies, read once inside the write lock: the room, the clamp and the
+  // decision below all see the same figures.
+  const caps: StoreLimit[] = [];
   const pb = st.getBudget.get(c.projectId, 'project', '') as { cap_nano: number; period: Period } | undefined;
-  if (pb) {
-    const s = budgetState(st, c.projectId, 'project', '', pb, c.now);
-    remaining.project = s.cap - s.used - e;
-    if (s.used + e > s.cap) reason ??= 'project_budget_exceeded';
-  }
+  if (pb) caps.push(budgetLimit(st, c.projectId, 'project', '', pb, c.now));
   if (c.userId !== null) {
     const ub = userBudget(st, c.projectId, c.userId);
-    if (ub) {
-      const s = budgetState(st, c.projectId, 'user', c.userId, ub, c.now);
-      remaining.user = s.cap - s.used - e;
-      if (s.used + e > s.cap) reason ??= 'user_budget_exceeded';
-    }
+    if (ub) caps.push(budgetLimit(st, c.projectId, 'user', c.userId, ub, c.now));
   }
-  if (run && run.cap_nano !== null) {
-    const held = heldIn(st, c.projectId, 'run', run.id);
-    remaining.run = run.cap_nano - run.spent_nano - held - e;
-    if (run.spent_nano + held + e > run.cap_nano) reason ??= 'run_budget_exceeded';
+  if (run && run.cap_nano !== null) caps.push({ scope: 'run', capNano: run.cap_nano, spentNano: run.spent_nano, heldNano: heldIn(st, c.projectId, 'run', run.id) });
+  limit = tightest(caps);
+  out = chooseOutput(c.unpriced ? null : (c.prices ?? null), c.tokensIn, c.tokensOut, c.estimateNano, limit, c.clamp === true, c.minTokensOut ?? 256);
+
+  const e = out.estimateNano;
+  let reason: BlockReason | null = null;
+  for (const k of caps) {
+    remaining[k.scope] = k.capNano - k.spentNano - k.heldNano - e;
+    if (k.spentNano + k.heldNano + e > k.capNano) reason ??= REASON[k.scope];
   }
   if (reason !== null) {
-    // A blocked call takes no hold: report what is left without it.
+    // A blocked call takes no hold: report what is left without it; the limit is the cap that blocked.
     for (const k of ['project', 'user', 'run'] as const) {
       const v = remaining[k];
       if (v !== undefined) remaining[k] = Math.max(0, v + e);
     }
+    limit = caps.find((k) => REASON[k.scope] === reason) ?? limit;
     return block(reason, run);
   }
   const reservationId = newId('res');
-  st.insertHold.run(reservationId, c.projectId, c.userId, c.runId, c.model, e, c.now, c.now + c.holdTtlMs);
-  return { blocked: false, blockReason: null, reservationId, remainingNano: remaining };
+  st.insertHold.run(reservationId, c.projectId, c.userId, c.runId, c.model, e, c.now, c.now + c.holdTtlMs, c.provider ?? null, c.tokensInRaw ?? null);
+  if (out.clamped && run) st.runClamped.run(c.now, run.id);
+  return { blocked: false, blockReason: null, reservationId, remainingNano: remaining, estimateNano: e, tokensOut: out.tokensOut, clamped: out.clamped, maxTokensOut: out.maxTokensOut, limit };
 }
+
+const REASON = { project: 'project_budget_exceeded', user: 'user_budget_exceeded', run: 'run_budget_exceeded' } as const;
 
 /**
  * Settles one record. Returns false when its idempotency key was already recorded.
@@ -175,12 +176,10 @@ export function settle(st: Statements, r: StoreRecord, usage?: UsageBatch): bool
   if (ins.changes === 0) return false;
 
   // Release the hold: the one named, else the oldest open one for the same call shape.
-  if (r.reservationId !== null) {
-    st.deleteHold.run(r.reservationId, r.projectId);
-  } else {
-    const h = st.oldestHold.get(r.projectId, r.userId, r.runId, r.model, r.ts) as { id: string } | undefined;
-    if (h) st.deleteHold.run(h.id, r.projectId);
-  }
+  const h = (r.reservationId !== null
+    ? st.getHold.get(r.reservationId, r.projectId)
+    : st.oldestHold.get(r.projectId, r.userId, r.runId, r.model, r.ts)) as HoldRow | undefined;
+  if (h) st.deleteHold.run(h.id, r.projectId);
 
   const cost = r.wasBlocked ? 0 : r.costNano;
   const d = {
@@ -199,6 +198,12 @@ export function settle(st: Statements, r: StoreRecord, usage?: UsageBatch): bool
     if (r.userId !== null) addUsage(st, r.projectId, 'user', r.userId, r.ts, d);
   }
   if (r.runId !== null) st.runRecord.run(cost, d.calls, d.blocked, d.unpriced, r.ts, r.runId, r.projectId);
+  if (h && !r.wasBlocked) {
+    const over = isOverHold(h.amount_nano, cost);
+    if (over && r.runId !== null) st.runOverHold.run(r.runId, r.projectId);
+    const ratio = learntRatio(h.est_in_raw, r.tokensIn);
+    if (ratio !== null) st.learnCalibration.run(h.provider ?? '', r.model, ratio, ratio, r.ts);
+  }
   st.insertEvent.run(r.projectId, r.ts, 'record', r.userId, r.runId, r.model, cost, r.wasBlocked ? 1 : 0, null, d.unpriced, d.tokensIn, d.tokensOut, r.idempotencyKey);
   return true;
 }

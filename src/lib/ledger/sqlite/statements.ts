@@ -25,9 +25,10 @@ const SQL = {
   heldProject: 'SELECT coalesce(sum(amount_nano), 0) AS held FROM holds WHERE project_id = ? AND expires_at > ?',
   heldUser: 'SELECT coalesce(sum(amount_nano), 0) AS held FROM holds WHERE project_id = ? AND user_id = ? AND expires_at > ?',
   heldRun: 'SELECT coalesce(sum(amount_nano), 0) AS held FROM holds WHERE run_id = ? AND expires_at > ?',
-  insertHold: 'INSERT INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  insertHold: 'INSERT INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at, provider, est_in_raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  getHold: 'SELECT id, amount_nano, provider, est_in_raw FROM holds WHERE id = ? AND project_id = ?',
   deleteHold: 'DELETE FROM holds WHERE id = ? AND project_id = ?',
-  oldestHold: `SELECT id FROM holds WHERE project_id = ? AND user_id IS ? AND run_id IS ? AND model = ? AND expires_at > ?
+  oldestHold: `SELECT id, amount_nano, provider, est_in_raw FROM holds WHERE project_id = ? AND user_id IS ? AND run_id IS ? AND model = ? AND expires_at > ?
       ORDER BY created_at, rowid LIMIT 1`,
 
   getRun: 'SELECT * FROM runs WHERE id = ? AND project_id = ?',
@@ -36,6 +37,8 @@ const SQL = {
   runBlocked: 'UPDATE runs SET blocked_calls = blocked_calls + 1, exhausted = max(exhausted, ?), last_at = ? WHERE id = ?',
   runRecord: `UPDATE runs SET spent_nano = spent_nano + ?, calls = calls + ?, blocked_calls = blocked_calls + ?,
       unpriced_calls = unpriced_calls + ?, last_at = max(coalesce(last_at, 0), ?) WHERE id = ? AND project_id = ?`,
+  runClamped: 'UPDATE runs SET clamped_calls = clamped_calls + 1, last_at = max(coalesce(last_at, 0), ?) WHERE id = ?',
+  runOverHold: 'UPDATE runs SET over_holds = over_holds + 1 WHERE id = ? AND project_id = ?',
   listRuns: `SELECT * FROM runs WHERE project_id = ? ORDER BY (status = 'open') DESC, started_at DESC LIMIT ?`,
   listRunsByStatus: 'SELECT * FROM runs WHERE project_id = ? AND status = ? ORDER BY started_at DESC LIMIT ?',
 
@@ -46,6 +49,12 @@ const SQL = {
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   eventsAll: 'SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?',
   eventsProject: 'SELECT * FROM events WHERE project_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+
+  getCalibration: 'SELECT provider, model, samples, ratio, max_ratio FROM calibration WHERE provider = ? AND model = ?',
+  // A moving average that weighs the first samples equally (1/n) and then 1/20 each.
+  learnCalibration: `INSERT INTO calibration (provider, model, samples, ratio, max_ratio, updated_at) VALUES (?, ?, 1, ?, ?, ?)
+      ON CONFLICT (provider, model) DO UPDATE SET samples = samples + 1,
+        ratio = ratio + (excluded.ratio - ratio) / min(samples + 1, 20), max_ratio = max(max_ratio, excluded.ratio), updated_at = excluded.updated_at`,
 
   getPrice: 'SELECT * FROM prices WHERE model = ?',
   putPrice: `INSERT OR REPLACE INTO prices (model, input_nano_per_mtok, output_nano_per_mtok, cache_read_nano_per_mtok,
@@ -98,6 +107,15 @@ export interface RunRow {
   blocked_calls: number;
   unpriced_calls: number;
   last_at: number | null;
+  clamped_calls: number;
+  over_holds: number;
+}
+
+export interface HoldRow {
+  id: string;
+  amount_nano: number;
+  provider: string | null;
+  est_in_raw: number | null;
 }
 
 export interface EventRow {

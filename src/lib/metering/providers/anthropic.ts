@@ -70,6 +70,7 @@ export const MESSAGES: Endpoint = {
   outputBound: {
     field: 'max_tokens',
     get: (body) => positiveInt(body['max_tokens']),
+    fieldOf: () => 'max_tokens',
     set(body, tokens) {
       body['max_tokens'] = tokens;
     },

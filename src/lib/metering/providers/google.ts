@@ -128,10 +128,13 @@ function generate(model: string | null, streamed: boolean): Endpoint {
         const g = generationConfig(body);
         return g ? positiveInt(g['maxOutputTokens']) : null;
       },
+      fieldOf: () => 'generationConfig.maxOutputTokens',
+      // `tokens` bounds the whole output: split between the candidates asked for.
       set(body, tokens) {
         const g = generationConfig(body);
-        if (g) g['maxOutputTokens'] = tokens;
-        else body['generationConfig'] = { maxOutputTokens: tokens };
+        const per = Math.max(1, Math.floor(tokens / Math.max(1, (g ? positiveInt(g['candidateCount']) : null) ?? 1)));
+        if (g) g['maxOutputTokens'] = per;
+        else body['generationConfig'] = { maxOutputTokens: per };
       },
     },
     isStream: () => streamed,
