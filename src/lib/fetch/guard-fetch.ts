@@ -62,7 +62,18 @@ export function createGuardFetch(guard: NoburnGuard, opts: GuardFetchOptions = {
     const estimate = await estimateEndpoint(endpoint, body, model, estimateTokens);
     let decision;
     try {
-      decision = await guard.check({ model, estimatedTokensIn: estimate.tokensIn, estimatedTokensOut: estimate.tokensOut, endUserId, runId: opts.runId, provider: provider.id });
+      // clamp: when the request's output bound does not fit, hold the largest one that does
+      // (down to minTokensOut) and send the request with it, instead of refusing.
+      decision = await guard.check({
+        model,
+        estimatedTokensIn: estimate.tokensIn,
+        estimatedTokensOut: estimate.tokensOut,
+        endUserId,
+        runId: opts.runId,
+        provider: provider.id,
+        clamp: endpoint.outputBound !== null,
+        tokensInSource: 'tokenizer',
+      });
     } catch (e) {
       return answer(errorResponse(provider, 500, 'noburn_check_failed', `noburn could not check this request: ${e instanceof Error ? e.message : String(e)}`, false));
     }
@@ -70,6 +81,9 @@ export function createGuardFetch(guard: NoburnGuard, opts: GuardFetchOptions = {
 
     // Some APIs (OpenAI chat) report a stream's usage only when asked: ask, and hide the
     // answer from a caller that did not ask itself.
+    const heldOut = decision.tokensOut;
+    const clamped = decision.clamped && endpoint.outputBound !== null;
+    if (clamped) endpoint.outputBound?.set(body as Json, perChoice(body as Json, heldOut));
     const strip = endpoint.ensureStreamUsage(body as Json);
     headers.delete('content-length');
     let upstream: Response;
@@ -79,7 +93,7 @@ export function createGuardFetch(guard: NoburnGuard, opts: GuardFetchOptions = {
         ...init,
         method,
         headers,
-        body: strip ? JSON.stringify(body) : raw,
+        body: strip || clamped ? JSON.stringify(body) : raw,
       });
     } catch (e) {
       // Never answered (network error, aborted before the response): nothing to charge.
@@ -92,9 +106,9 @@ export function createGuardFetch(guard: NoburnGuard, opts: GuardFetchOptions = {
       return upstream;
     }
     // The output held bounds what a stream may pass on, whatever the upstream does with the bound (as in the proxy).
-    const heldOut = estimate.tokensOut;
     const cutAt = endpoint.outputBound !== null && endpoint.isStream(body as Json) ? { tokens: heldOut, count: await loadTokenCounter() } : null;
-    const metered = meterResponse(upstream, { endpoint, estimate, countTokens: estimateTokens, stripUsageChunk: strip, cutAt });
+    // Usage the response does not report is charged at the input estimate and the output held.
+    const metered = meterResponse(upstream, { endpoint, estimate: { tokensIn: estimate.tokensIn, tokensOut: heldOut }, countTokens: estimateTokens, stripUsageChunk: strip, cutAt });
     void metered.usage.then((u) =>
       guard.record({ model, ...u, wasBlocked: false, endUserId, runId: opts.runId, reservationId: decision.reservationId, provider: provider.id }),
     );
@@ -110,6 +124,12 @@ async function bodyText(request: Request | null, init: FetchInit): Promise<strin
   if (b instanceof ArrayBuffer) return new TextDecoder().decode(b);
   if (ArrayBuffer.isView(b)) return new TextDecoder().decode(b);
   return null;
+}
+
+/** Chat and legacy completions may ask for n choices, each up to the bound: the held output is shared among them. */
+function perChoice(body: Json, held: number): number {
+  const n = typeof body['n'] === 'number' && Number.isFinite(body['n']) && body['n'] > 1 ? Math.floor(body['n']) : 1;
+  return Math.max(1, Math.floor(held / n));
 }
 
 function answer(r: ProviderErrorResponse): Response {
