@@ -76,6 +76,9 @@ describe('guard.fetch() with the official openai client', () => {
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(402);
     expect(String((err as Error).message)).toContain('user_budget_exceeded');
+    // The refusal's figures, where the SDK exposes the error body.
+    const figures = ((err as InstanceType<typeof OpenAI.APIError>).error as { noburn?: Record<string, unknown> }).noburn;
+    expect(figures).toMatchObject({ reason: 'user_budget_exceeded', scope: 'user', capUsd: 0.0162 });
     expect(w.upstream.served.length, 'the refused call reached the upstream, or was retried').toBe(served);
     // The cap held: the spend is what the upstream reported for the one call that went through.
     expect((await userSpend(w.guard, 'capped')).nano).toBe(servedNano(w.upstream.served));
