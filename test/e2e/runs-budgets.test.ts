@@ -74,6 +74,8 @@ describe('noburn run', () => {
       calls: 0,
       blockedCalls: 0,
       unpricedCalls: 0,
+      clampedCalls: 0,
+      overHolds: 0,
       startedAt: expect.stringMatching(ISO) as unknown as string,
       endedAt: null,
     });
