@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { NoburnConfigError } from './errors.js';
+import { DEFAULT_RUN_IDLE_TTL_MS } from './ledger/runs.js';
 
 /**
  * The one module that resolves paths and settings.
@@ -35,6 +36,8 @@ export interface NoburnConfig {
   prices: Record<string, ModelPriceOverride>;
   /** Local cap used by the in-memory fallback when the authority is unreachable. */
   budgetCapUsd: number | null;
+  /** An open run with no activity for this long ends by itself, as `abandoned` (default 24 h). */
+  runIdleTtlMs: number;
 }
 
 export type ConfigOverrides = Partial<NoburnConfig>;
@@ -142,6 +145,8 @@ export function resolveConfig(overrides: ConfigOverrides = {}, env: Env = proces
   const ttlEnv = num(env['NOBURN_HOLD_TTL_SECONDS'], 'NOBURN_HOLD_TTL_SECONDS', ttlRange);
   const ttlFile = num(file['holdTtlSeconds'], 'holdTtlSeconds', ttlRange);
   const capRange = { min: 0, max: 1_000_000 };
+  // At least a minute (a shorter idle TTL would end runs between two calls); at most a year.
+  const idleRange = { min: 60_000, max: 366 * 24 * 3600 * 1000 };
 
   const fallbackFile = file['fallbackPrice'];
   return {
@@ -173,6 +178,12 @@ export function resolveConfig(overrides: ConfigOverrides = {}, env: Env = proces
       num(env['NOBURN_BUDGET_CAP_USD'], 'NOBURN_BUDGET_CAP_USD', capRange),
       num(file['budgetCapUsd'], 'budgetCapUsd', capRange),
       null,
+    ),
+    runIdleTtlMs: pick(
+      overrides.runIdleTtlMs,
+      num(env['NOBURN_RUN_IDLE_TTL_MS'], 'NOBURN_RUN_IDLE_TTL_MS', idleRange),
+      num(file['runIdleTtlMs'], 'runIdleTtlMs', idleRange),
+      DEFAULT_RUN_IDLE_TTL_MS,
     ),
   };
 }

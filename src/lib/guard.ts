@@ -5,7 +5,7 @@ import { resolveConfig } from './config.js';
 import type { ConfigOverrides, NoburnConfig } from './config.js';
 import { NoburnAuthError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
 import { newIdempotencyKey } from './ids.js';
-import type { UserSummary } from './ledger/store.js';
+import type { RunListStatus, UserSummary } from './ledger/store.js';
 import { usdToNano, nanoToUsd } from './money.js';
 import { MemoryRecordQueue } from './record-queue.js';
 import type { RecordSink } from './record-queue.js';
@@ -23,7 +23,7 @@ import type {
   SpendReport,
   StartRunRequest,
 } from './types.js';
-import { normalizeCheck, normalizeRecord } from './validate.js';
+import { idString, normalizeCheck, normalizeRecord } from './validate.js';
 import type { NormalizedCheck, NormalizedRecord } from './validate.js';
 
 export interface GuardOptions extends ConfigOverrides {
@@ -88,7 +88,7 @@ export class NoburnGuard {
           const m = await import('./remote/remote.js');
           return m.createOutbox(this.config, a, onError);
         }
-        return new MemoryRecordQueue((rs, ts) => a.record(rs, ts), onError);
+        return new MemoryRecordQueue((rs, ts) => a.record(rs, ts), onError, (ids) => a.release(ids));
       })
       .catch((e: unknown) => {
         this.sinkP = null;
@@ -185,6 +185,25 @@ export class NoburnGuard {
   }
 
   /**
+   * Frees the hold of a checked call that was not made or failed before it cost anything,
+   * without counting a call (record with wasBlocked counts a blocked call). Returns at once
+   * and never throws; delivered like records (durably through the outbox in remote mode), so
+   * flush() and close() wait for it. Unknown, expired or settled reservations are skipped.
+   */
+  release(reservationId: string): void {
+    try {
+      const id = idString(reservationId, 'reservationId');
+      const ts = this.now();
+      this.sink().then(
+        (s) => s.enqueueRelease(id, ts),
+        (e) => this.options.onRecordError?.(e),
+      );
+    } catch (e) {
+      this.options.onRecordError?.(e);
+    }
+  }
+
+  /**
    * Records and waits until the authority has it (the CLI uses this). Throws on bad input.
    * Remote mode: sent directly, so the answer says whether it was a duplicate; when the
    * server cannot be reached the record goes to the durable outbox instead (`queued: 1`)
@@ -219,8 +238,9 @@ export class NoburnGuard {
     return (await this.authority()).getRun(runId);
   }
 
-  async listRuns(status?: 'open' | 'ended'): Promise<RunInfo[]> {
-    return (await this.authority()).listRuns(status);
+  /** Runs, open first; `ended` lists every run that is not open. `parentRunId`: only its children. */
+  async listRuns(status?: RunListStatus, opts: { parentRunId?: string | undefined } = {}): Promise<RunInfo[]> {
+    return (await this.authority()).listRuns(status, opts);
   }
 
   async setBudget(b: SetBudgetRequest): Promise<void> {

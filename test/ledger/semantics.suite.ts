@@ -1,6 +1,8 @@
 import { describe } from 'vitest';
 import { defineCapTests } from './caps.suite.js';
 import type { StoreFactory, SuiteOptions } from './harness.js';
+import { defineHoldAndClockTests } from './holds-clock.suite.js';
+import { defineNestedRunTests } from './nested-runs.suite.js';
 import { defineRecordTests } from './records.suite.js';
 import { defineRunAndReportTests } from './runs-reports.suite.js';
 
@@ -16,5 +18,7 @@ export function defineLedgerSuite(name: string, makeStore: StoreFactory, opts: S
     defineCapTests(makeStore);
     defineRecordTests(makeStore, opts);
     defineRunAndReportTests(makeStore);
+    defineNestedRunTests(makeStore);
+    defineHoldAndClockTests(makeStore);
   });
 }

@@ -12,6 +12,8 @@ export interface OutboxOptions {
   target: string;
   /** POST /v1/records. */
   send: (records: RecordItem[]) => Promise<RecordsResponse>;
+  /** POST /v1/releases (guard.release): frees holds, counts nothing. */
+  sendReleases?: (reservationIds: string[]) => Promise<unknown>;
   /** Called after the server acknowledged a batch (the mirror uses it). */
   onDelivered?: (records: readonly RecordItem[], res: RecordsResponse) => void;
   onError?: (e: unknown) => void;
@@ -27,6 +29,17 @@ interface Claimed {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** An outbox row that frees a hold (guard.release) rather than records a call. */
+interface ReleaseBody {
+  release: string;
+}
+
+function isRelease(b: unknown): b is ReleaseBody {
+  return typeof (b as Partial<ReleaseBody>).release === 'string';
+}
+
+type Pending = { r: NormalizedRecord; ts: number } | { release: string; ts: number };
 
 export function toWire(r: NormalizedRecord, ts: number): RecordItem {
   const w: RecordItem = { model: r.model, tokensIn: r.tokensIn, tokensOut: r.tokensOut, wasBlocked: r.wasBlocked, idempotencyKey: r.idempotencyKey, ts };
@@ -49,7 +62,7 @@ export function toWire(r: NormalizedRecord, ts: number): RecordItem {
  * answer and the delete) still counts once.
  */
 export class Outbox implements RecordSink {
-  private buffer: { r: NormalizedRecord; ts: number }[] = [];
+  private buffer: Pending[] = [];
   private persistScheduled = false;
   private db: Database | null = null;
   private st: OutboxStatements | null = null;
@@ -72,11 +85,20 @@ export class Outbox implements RecordSink {
   }
 
   enqueue(r: NormalizedRecord, ts: number): void {
+    this.push({ r, ts });
+  }
+
+  /** Queues the release of a hold: delivered like a record (durable, retried; a repeat frees nothing more). */
+  enqueueRelease(reservationId: string, ts: number): void {
+    this.push({ release: reservationId, ts });
+  }
+
+  private push(p: Pending): void {
     if (this.closed) {
       this.onError(new Error('record() after close(): the record was not kept'));
       return;
     }
-    this.buffer.push({ r, ts });
+    this.buffer.push(p);
     if (!this.persistScheduled) {
       this.persistScheduled = true;
       setImmediate(() => {
@@ -104,7 +126,10 @@ export class Outbox implements RecordSink {
       const st = this.open();
       const db = this.db as Database;
       db.transaction(() => {
-        for (const { r, ts } of batch) st.insert.run(this.o.target, r.idempotencyKey, ts, JSON.stringify(toWire(r, ts)));
+        for (const p of batch) {
+          if ('release' in p) st.insert.run(this.o.target, `release:${p.release}`, p.ts, JSON.stringify({ release: p.release } satisfies ReleaseBody));
+          else st.insert.run(this.o.target, p.r.idempotencyKey, p.ts, JSON.stringify(toWire(p.r, p.ts)));
+        }
       }).immediate();
       return true;
     } catch (e) {
@@ -174,18 +199,38 @@ export class Outbox implements RecordSink {
     }
   }
 
+  /** Sends a claimed batch: releases (if any) and records, each in one request. */
   private async deliver(rows: Claimed[]): Promise<void> {
+    const bodies = rows.map((r) => JSON.parse(r.body) as unknown);
+    const releases = rows.filter((_, i) => isRelease(bodies[i]));
+    const records = rows.filter((_, i) => !isRelease(bodies[i]));
+    if (releases.length > 0) {
+      const send = this.o.sendReleases ?? (() => Promise.resolve());
+      await this.deliverGroup(releases, async (rs) => {
+        await send(rs.map((r) => (JSON.parse(r.body) as ReleaseBody).release));
+      });
+    }
+    if (records.length > 0) {
+      await this.deliverGroup(records, async (rs) => {
+        const items = rs.map((r) => JSON.parse(r.body) as RecordItem);
+        const res = await this.o.send(items);
+        return () => this.o.onDelivered?.(items, res);
+      });
+    }
+  }
+
+  /** Sends rows of one kind; removes them once acknowledged, backs them off on failure. */
+  private async deliverGroup(rows: Claimed[], send: (rows: Claimed[]) => Promise<(() => void) | void>): Promise<void> {
     const st = this.st as OutboxStatements;
     const db = this.db as Database;
-    const records = rows.map((r) => JSON.parse(r.body) as RecordItem);
-    let res: RecordsResponse;
+    let delivered: (() => void) | void;
     try {
-      res = await this.o.send(records);
+      delivered = await send(rows);
     } catch (e) {
       if (e instanceof NoburnValidationError) {
         if (rows.length > 1) {
           // One bad record must not hold back the others: send them one by one (still leased).
-          for (const r of rows) await this.deliver([r]);
+          for (const r of rows) await this.deliverGroup([r], send);
           return;
         }
         // The server will never take this one: keep it aside (outbox_dead) and go on.
@@ -209,7 +254,7 @@ export class Outbox implements RecordSink {
     this.retryAt = 0;
     this.lastError = null;
     try {
-      this.o.onDelivered?.(records, res);
+      delivered?.();
     } catch (e) {
       this.onError(e);
     }

@@ -162,6 +162,13 @@ export class LedgerModel {
       .reduce((a, c) => a + c.spent, 0);
   }
 
+  /** Unpriced calls of a scope in the window of `period` that contains now. */
+  unpricedInWindow(p: string, user: string | null, period: Period): number {
+    return this.project(p)
+      .contributions.filter((c) => (user === null || c.user === user) && sameWindow(period, c.ts, this.now))
+      .reduce((a, c) => a + c.unpriced, 0);
+  }
+
   userCap(p: string, user: string): MCap | null {
     const s = this.project(p);
     return s.userCaps.get(user) ?? s.defaultUserCap;
@@ -244,7 +251,11 @@ export class LedgerModel {
 
   private settle(p: string, r: MRecordIn): boolean {
     const s = this.project(p);
-    if (s.records.has(r.key)) return false;
+    if (s.records.has(r.key)) {
+      // A duplicate counts nothing but frees the hold it names (its own, from a retry that checked again).
+      if (r.reservationId !== null) this.holds = this.holds.filter((h) => !(h.id === r.reservationId && h.project === p));
+      return false;
+    }
     const price = this.priceOf(r.model);
     let cost = 0;
     let unpriced = false;

@@ -95,6 +95,12 @@ export interface BlockedCheck {
   unpriced: boolean;
   tokensIn: number;
   tokensOut: number;
+  /**
+   * Which runs of the chain become exhausted: those up to this depth (0 = the run itself, 1 =
+   * its parent...) when an ancestor's cap blocked the call; -1 = none. Default: the run itself
+   * when the reason is run_budget_exceeded.
+   */
+  exhaustDepth?: number | undefined;
 }
 
 /**
@@ -105,25 +111,35 @@ export function countBlocked(st: Statements, b: BlockedCheck, ref: string, count
   const one = { spent: 0, calls: 0, blocked: 1, unpriced: 0, tokensIn: 0, tokensOut: 0 };
   addUsage(st, b.projectId, 'project', '', b.ts, one);
   if (b.userId !== null) addUsage(st, b.projectId, 'user', b.userId, b.ts, one);
-  if (countOnRun && b.runId !== null) st.runBlocked.run(b.reason === 'run_budget_exceeded' ? 1 : 0, b.ts, b.runId);
+  if (countOnRun && b.runId !== null) {
+    st.runBlocked.run({ run: b.runId, depth: b.exhaustDepth ?? (b.reason === 'run_budget_exceeded' ? 0 : -1), ts: b.ts });
+  }
   st.insertEvent.run(b.projectId, b.ts, 'check', b.userId, b.runId, b.model, b.amountNano, 1, b.reason, b.unpriced ? 1 : 0, b.tokensIn, b.tokensOut, ref);
 }
+
+/** A run of the chain checked (the run itself, then its ancestors, nearest first). */
+type ChainRow = RunRow & { depth: number };
 
 export function decide(st: Statements, c: StoreCheck): StoreDecision {
   st.sweepHolds.run(c.now);
   const remaining: StoreDecision['remainingNano'] = {};
+  let exhaustDepth: number | undefined;
   const block = (reason: BlockReason, run?: RunRow): StoreDecision => {
     const decisionId = newId('dec');
-    const b = { projectId: c.projectId, ts: c.now, userId: c.userId, runId: c.runId, model: c.model, amountNano: c.estimateNano, reason, unpriced: c.unpriced, tokensIn: c.tokensIn, tokensOut: c.tokensOut };
+    const b = { projectId: c.projectId, ts: c.now, userId: c.userId, runId: c.runId, model: c.model, amountNano: c.estimateNano, reason, unpriced: c.unpriced, tokensIn: c.tokensIn, tokensOut: c.tokensOut, exhaustDepth };
     countBlocked(st, b, decisionId, run !== undefined);
     return { blocked: true, blockReason: reason, reservationId: null, remainingNano: remaining, decisionId };
   };
 
   let run: RunRow | undefined;
+  let chain: ChainRow[] = [];
   if (c.runId !== null) {
+    if (c.runIdleTtlMs !== undefined) abandonIdleRuns(st, c.projectId, c.now, c.runIdleTtlMs, c.runId);
     run = st.getRun.get(c.runId, c.projectId) as RunRow | undefined;
     if (!run) return block('run_not_found');
-    if (run.status !== 'open') return block('run_ended', run);
+    chain = st.runChain.all(run.id) as ChainRow[];
+    // A run is usable only while it and every ancestor are open.
+    if (run.status !== 'open' || chain.some((r) => r.status !== 'open')) return block('run_ended', run);
   }
   if (c.forceBlock) return block(c.forceBlock, run);
 
@@ -144,10 +160,17 @@ export function decide(st: Statements, c: StoreCheck): StoreDecision {
       if (s.used + e > s.cap) reason ??= 'user_budget_exceeded';
     }
   }
-  if (run && run.cap_nano !== null) {
-    const held = heldIn(st, c.projectId, 'run', run.id);
-    remaining.run = run.cap_nano - run.spent_nano - held - e;
-    if (run.spent_nano + held + e > run.cap_nano) reason ??= 'run_budget_exceeded';
+  // The run's cap and every ancestor's: a child's holds and spend count in each of them.
+  // `remaining.run` is the least room among them.
+  for (const r of chain) {
+    if (r.cap_nano === null) continue;
+    const held = heldIn(st, c.projectId, 'run', r.id);
+    const left = r.cap_nano - r.spent_nano - held - e;
+    remaining.run = remaining.run === undefined ? left : Math.min(remaining.run, left);
+    if (left < 0 && reason === null) {
+      reason = 'run_budget_exceeded';
+      exhaustDepth = r.depth;
+    }
   }
   if (reason !== null) {
     // A blocked call takes no hold: report what is left without it.
@@ -159,7 +182,27 @@ export function decide(st: Statements, c: StoreCheck): StoreDecision {
   }
   const reservationId = newId('res');
   st.insertHold.run(reservationId, c.projectId, c.userId, c.runId, c.model, e, c.now, c.now + c.holdTtlMs);
+  if (run) st.touchRuns.run(c.now, run.id);
   return { blocked: false, blockReason: null, reservationId, remainingNano: remaining };
+}
+
+/**
+ * Ends, as `abandoned`, the open runs of a project (or of one run's chain, when `runId` is
+ * given) with no activity for `ttlMs` and nothing in flight (no open hold of theirs or of a
+ * descendant's). A run ends at the moment it became idle past the TTL (last activity + TTL),
+ * whenever the ledger notices. Returns how many ended.
+ */
+export function abandonIdleRuns(st: Statements, projectId: string, now: number, ttlMs: number, runId: string | null = null): number {
+  const idle = st.idleRuns.all({ project: projectId, before: now - ttlMs, now, run: runId }) as { id: string; last: number }[];
+  let n = 0;
+  for (const r of idle) {
+    const at = r.last + ttlMs;
+    const row = st.abandonRun.get(at, r.id) as { spent_nano: number; exhausted: number } | undefined;
+    if (!row) continue;
+    st.insertEvent.run(projectId, at, 'run_end', null, r.id, null, row.spent_nano, row.exhausted, null, 0, 0, 0, r.id);
+    n++;
+  }
+  return n;
 }
 
 /**
@@ -171,8 +214,15 @@ export function settle(st: Statements, r: StoreRecord, usage?: UsageBatch): bool
   const ins = st.insertRecord.run(
     r.projectId, r.idempotencyKey, r.ts, r.userId, r.runId, r.model, r.tokensIn, r.tokensOut,
     r.cachedTokensIn, r.cacheWriteTokensIn, r.wasBlocked ? 0 : r.costNano, r.unpriced ? 1 : 0, r.wasBlocked ? 1 : 0, r.reservationId,
+    r.calledAt ?? null,
   );
-  if (ins.changes === 0) return false;
+  if (ins.changes === 0) {
+    // A duplicate counts nothing, but the hold it names is its own (a retry that checked
+    // again): free it now rather than let it block others until the TTL. The original's hold
+    // was released when the original settled, so this is a no-op when they name the same one.
+    if (r.reservationId !== null) st.deleteHold.run(r.reservationId, r.projectId);
+    return false;
+  }
 
   // Release the hold: the one named, else the oldest open one for the same call shape.
   if (r.reservationId !== null) {
