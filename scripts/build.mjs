@@ -10,12 +10,12 @@
 // command needs and which is cheaper to parse inside the bundle.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-const external = Object.keys(pkg.dependencies ?? {})
+const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.optionalDependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})]
   .filter((d) => d !== 'commander')
   .flatMap((d) => [d, `${d}/*`]);
 
@@ -25,7 +25,11 @@ const common = { bundle: true, format: 'esm', platform: 'node', target: 'node20'
 
 const commandsDir = resolve(root, 'src/cli/commands');
 const lazyCommands = readdirSync(commandsDir).filter((f) => f.endsWith('.ts') && f !== 'check.ts').map((f) => basename(f, '.ts'));
-const lazyLib = { [resolve(root, 'src/lib/remote/remote.ts')]: './lib/remote.js', [resolve(root, 'src/lib/remote/fallback.ts')]: './lib/fallback.js' };
+const lazyLib = {
+  [resolve(root, 'src/lib/remote/remote.ts')]: './lib/remote.js',
+  [resolve(root, 'src/lib/remote/fallback.ts')]: './lib/fallback.js',
+  [resolve(root, 'src/lib/fetch/guard-fetch.ts')]: './lib/guard-fetch.js',
+};
 
 /** In the one-file CLI, dynamic imports of other commands and of remote mode point at their own builds. */
 const lazyBoundary = {
@@ -44,6 +48,9 @@ const lazyBoundary = {
   },
 };
 
+/** The library's entries: the core (`noburn`) and each subpath export (`noburn/ai-sdk`). */
+const libEntries = { index: 'src/lib/index.ts', 'ai-sdk': 'src/lib/ai-sdk/index.ts' };
+
 rmSync(resolve(root, 'dist'), { recursive: true, force: true });
 await Promise.all([
   build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', plugins: [lazyBoundary], banner: { js: `#!/usr/bin/env node\n${requireShim}` } }),
@@ -53,15 +60,33 @@ await Promise.all([
       ...Object.fromEntries(lazyCommands.map((n) => [`commands/${n}`, `src/cli/commands/${n}.ts`])),
       'lib/remote': 'src/lib/remote/remote.ts',
       'lib/fallback': 'src/lib/remote/fallback.ts',
+      'lib/guard-fetch': 'src/lib/fetch/guard-fetch.ts',
     },
     outdir: 'dist',
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
     banner: { js: requireShim },
   }),
-  build({ ...common, entryPoints: { index: 'src/lib/index.ts' }, outdir: 'dist', splitting: true, chunkNames: 'lib-chunks/[name]-[hash]', banner: { js: requireShim } }),
+  build({ ...common, entryPoints: libEntries, outdir: 'dist', splitting: true, chunkNames: 'lib-chunks/[name]-[hash]', banner: { js: requireShim } }),
+  // The same library for CommonJS apps (`require('noburn')`): one file per entry (CommonJS
+  // has no shared chunks). Lazy parts stay lazy: relative dynamic imports become deferred
+  // module initialisers inside the file, and packages imported dynamically (the tokenizer,
+  // the price data, pg...) keep their import(), so nothing heavy loads at require().
+  build({
+    ...common,
+    format: 'cjs',
+    entryPoints: libEntries,
+    outdir: 'dist/cjs',
+    // import.meta does not exist in CommonJS: the library only uses its url (createRequire).
+    define: { 'import.meta.url': '__nb_import_meta_url' },
+    banner: { js: 'const __nb_import_meta_url=require("node:url").pathToFileURL(__filename).href;' },
+  }),
 ]);
+// The .js files under dist/cjs are CommonJS, and so are the declarations copied next to
+// them: TypeScript reads `require('noburn')`'s types as CommonJS ones from that folder.
+writeFileSync(resolve(root, 'dist/cjs/package.json'), '{ "type": "commonjs" }\n');
 chmodSync(resolve(root, 'dist/cli.js'), 0o755);
 
 // Type declarations for the library's users.
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit', cwd: root });
+cpSync(resolve(root, 'dist/types'), resolve(root, 'dist/cjs/types'), { recursive: true });

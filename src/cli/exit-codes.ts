@@ -40,6 +40,8 @@ export function exitCodeFor(code: NoburnErrorCode): number {
       return ExitCodes.NOT_FOUND;
     case 'NOBURN_CONFLICT':
       return ExitCodes.CONFLICT;
+    case 'NOBURN_BLOCKED':
+      return ExitCodes.BLOCKED;
     case 'NOBURN_INTERNAL':
       return ExitCodes.INTERNAL;
   }

@@ -1,3 +1,5 @@
+import type { BlockReason, Decision } from './types.js';
+
 /**
  * Every error the library throws extends NoburnError and carries a stable `code`.
  * The CLI maps codes to exit codes in one place (src/cli/exit-codes.ts); the server maps
@@ -13,6 +15,7 @@ export type NoburnErrorCode =
   | 'NOBURN_NOT_FOUND'
   | 'NOBURN_CONFLICT'
   | 'NOBURN_STORE'
+  | 'NOBURN_BLOCKED'
   | 'NOBURN_INTERNAL';
 
 // A registry-wide brand: `instanceof` then works across copies of this module (two
@@ -30,6 +33,7 @@ const NAMES: Record<NoburnErrorCode, string> = {
   NOBURN_NOT_FOUND: 'NoburnNotFoundError',
   NOBURN_CONFLICT: 'NoburnConflictError',
   NOBURN_STORE: 'NoburnStoreError',
+  NOBURN_BLOCKED: 'NoburnBlockedError',
   NOBURN_INTERNAL: 'NoburnError',
 };
 
@@ -145,6 +149,33 @@ export class NoburnLedgerVersionError extends NoburnStoreError {
   static override [Symbol.hasInstance](value: unknown): boolean {
     return value instanceof NoburnStoreError && typeof (value as { foundVersion?: unknown }).foundVersion === 'number';
   }
+}
+
+/**
+ * A call was refused by a cap (or by the fallback's rules): thrown by `guard.assert()`
+ * and the AI SDK middleware. Carries the decision with its figures, so a handler can tell
+ * the end user which cap, how much is left, and what would fit.
+ */
+export class NoburnBlockedError extends NoburnError {
+  static override readonly errorCode = 'NOBURN_BLOCKED' as const;
+  /** The refused decision, whole. */
+  readonly decision: Decision;
+  readonly reason: BlockReason | null;
+  /** The estimate of the refused call, USD. */
+  readonly estimatedCostUsd: number;
+  constructor(decision: Decision, options?: { cause?: unknown }) {
+    super('NOBURN_BLOCKED', blockedMessage(decision), options);
+    this.decision = decision;
+    this.reason = decision.blockReason;
+    this.estimatedCostUsd = decision.estimatedCostUsd;
+  }
+}
+
+function blockedMessage(d: Decision): string {
+  const left = Object.entries(d.remaining)
+    .map(([k, v]) => `${k.replace(/Usd$/, '')} $${(v as number).toFixed(6)} left`)
+    .join(', ');
+  return `blocked by noburn: ${d.blockReason ?? 'blocked'} (estimate $${d.estimatedCostUsd.toFixed(6)}${left ? `; ${left}` : ''})`;
 }
 
 export function isNoburnError(e: unknown): e is NoburnError {

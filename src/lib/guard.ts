@@ -3,9 +3,12 @@ import type { Authority } from './authority/authority.js';
 import { LocalAuthority } from './authority/local-authority.js';
 import { resolveConfig } from './config.js';
 import type { ConfigOverrides, NoburnConfig } from './config.js';
-import { NoburnAuthError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
+import { NoburnAuthError, NoburnBlockedError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
+import type { GuardFetchOptions } from './fetch/guard-fetch.js';
 import { newIdempotencyKey } from './ids.js';
 import type { RunListStatus, UserSummary } from './ledger/store.js';
+import { LocalCaps } from './local-caps.js';
+import type { LocalRunView } from './local-caps.js';
 import { usdToNano, nanoToUsd } from './money.js';
 import { MemoryRecordQueue } from './record-queue.js';
 import type { RecordSink } from './record-queue.js';
@@ -42,6 +45,11 @@ export interface GuardOptions extends ConfigOverrides {
   longLived?: boolean;
   /** Environment to read NOBURN_* from (defaults to process.env). */
   env?: Record<string, string | undefined>;
+  /**
+   * Called when a check is decided without the authority (source "fallback") after one
+   * that was not: once per outage, with the reason (`noburn run` warns on stderr with it).
+   */
+  onFallback?: (cause: unknown) => void;
 }
 
 /**
@@ -53,15 +61,21 @@ export class NoburnGuard {
   private readonly now: () => number;
   private authorityP: Promise<Authority> | null = null;
   private sinkP: Promise<RecordSink> | null = null;
-  /** Spend recorded through this guard, for the fallback check when the authority is unreachable. */
-  private localSpentNano = 0;
+  /** Caps this guard knows (fallback cap, runs it started), with its holds: enforced in an outage. */
+  private readonly caps: LocalCaps;
+  /** The last check was decided by the fallback (onFallback fires on the way in). */
+  private inOutage = false;
+  /** After an outage, checks stay local until the authority has every record and no local hold is open. */
+  private recovering = false;
+  private recoveryP: Promise<unknown> | null = null;
   private readonly localTokens = new Map<string, { tokensIn: number; tokensOut: number; cachedTokensIn: number; cacheWriteTokensIn: number }>();
   private closed = false;
 
   constructor(private readonly options: GuardOptions = {}) {
-    const { now: _n, authority: _a, onRecordError: _o, longLived: _l, env, ...overrides } = options;
+    const { now: _n, authority: _a, onRecordError: _o, longLived: _l, onFallback: _f, env, ...overrides } = options;
     this.config = resolveConfig(overrides, env ?? process.env);
     this.now = options.now ?? Date.now;
+    this.caps = new LocalCaps(this.now, this.config.holdTtlMs, this.config.budgetCapUsd === null ? null : usdToNano(this.config.budgetCapUsd));
     if (options.authority) this.authorityP = Promise.resolve(options.authority);
   }
 
@@ -104,21 +118,82 @@ export class NoburnGuard {
    */
   async check(req: CheckRequest): Promise<Decision> {
     const c = normalizeCheck(req, this.config.runId);
+    if (this.recovering) {
+      const stillOut = await this.recovered();
+      if (stillOut !== null) return this.fallback(c, stillOut);
+    }
+    let d: Decision;
     try {
-      return await (await this.authority()).check(c);
+      d = await (await this.authority()).check(c);
     } catch (e) {
       // NoburnForbiddenError is a NoburnAuthError (the key is valid, its role or project is not).
       if (e instanceof NoburnAuthError || e instanceof NoburnValidationError) throw e;
       return this.fallback(c, e);
     }
+    this.inOutage = false;
+    this.caps.noteServerDecision(c.runId, d);
+    return d;
   }
 
   /**
-   * The authority is unreachable: decide locally against budgetCapUsd (spend recorded
-   * through this guard plus this call's estimate, priced locally), then onError.
+   * A `fetch` that meters every OpenAI / Anthropic request passing through it, as the
+   * `noburn run` proxy does: `new OpenAI({ fetch: guard.fetch({ endUserId }) })`. Refused
+   * calls get the provider's 402 (not retried by the SDKs); other requests pass untouched.
+   * The metering code is loaded on the first request.
+   */
+  fetch(opts: GuardFetchOptions = {}): typeof fetch {
+    let impl: Promise<typeof fetch> | undefined;
+    return (input, init) => {
+      impl ??= import('./fetch/guard-fetch.js').then((m) => m.createGuardFetch(this, opts));
+      return impl.then((f) => f(input, init));
+    };
+  }
+
+  /**
+   * Throws NoburnBlockedError (with the decision's figures) when the decision is blocked;
+   * returns it otherwise: `const d = guard.assert(await guard.check(req))`.
+   */
+  assert(decision: Decision): Decision {
+    if (decision.blocked) throw new NoburnBlockedError(decision);
+    return decision;
+  }
+
+  /**
+   * After an outage in which the fallback approved calls: the authority does not know
+   * those calls until their records are delivered and they are over. Until then checks
+   * stay local (so the authority cannot approve past a cap for lack of them). Resolves
+   * null when recovered, else the reason it is not.
+   */
+  private recovered(): Promise<unknown> {
+    if (this.caps.localHolds() > 0) return Promise.resolve(new NoburnUnreachableError('calls approved during the outage are still in flight'));
+    this.recoveryP ??= this.flush().then(
+      () => {
+        this.recovering = false;
+        this.recoveryP = null;
+        return null;
+      },
+      (e: unknown) => {
+        this.recoveryP = null;
+        return e ?? new NoburnUnreachableError();
+      },
+    );
+    return this.recoveryP;
+  }
+
+  /**
+   * The authority is unreachable: decide locally (docs/contract.md, "Outages") against
+   * every cap this guard knows, holding the estimate of what it approves: the fallback cap
+   * (budgetCapUsd) and the cap of a run it started or read. Then onError.
    */
   private async fallback(c: NormalizedCheck, cause: unknown): Promise<Decision> {
-    void cause;
+    if (!this.inOutage) {
+      this.inOutage = true;
+      try {
+        this.options.onFallback?.(cause);
+      } catch {
+        // a failing listener must not change the decision
+      }
+    }
     let est = 0;
     let unpriced = false;
     try {
@@ -126,27 +201,20 @@ export class NoburnGuard {
     } catch {
       // no price to be had: decide on the spend alone
     }
-    const base = { estimatedCostUsd: nanoToUsd(est), reservationId: null, remaining: {}, source: 'fallback' as const, unpriced, decisionId: null };
+    const base = { estimatedCostUsd: nanoToUsd(est), source: 'fallback' as const, unpriced, decisionId: null };
     if (unpriced && this.config.unknownModel === 'block' && this.config.fallbackPrice === null) {
-      return { ...base, blocked: true, blockReason: 'unknown_model_price' };
+      return { ...base, blocked: true, blockReason: 'unknown_model_price', reservationId: null, remaining: {} };
     }
-    const cap = this.config.budgetCapUsd;
-    const capNano = cap === null ? null : usdToNano(cap);
-    const spent = capNano === null ? 0 : await this.localSpent();
-    if (capNano !== null && (spent >= capNano || spent + est > capNano)) {
-      return { ...base, blocked: true, blockReason: 'local_budget_exceeded', remaining: { projectUsd: nanoToUsd(Math.max(0, capNano - spent)) } };
-    }
-    const remaining = capNano === null ? {} : { projectUsd: nanoToUsd(capNano - spent - est) };
-    if (this.config.onError === 'block') return { ...base, remaining, blocked: true, blockReason: 'noburn_unreachable' };
-    return { ...base, remaining, blocked: false, blockReason: null };
+    const extra = this.config.budgetCapUsd === null ? 0 : await this.localTokenSpent();
+    // Everything awaited is done: compare and hold in one synchronous step.
+    const d = this.caps.decide(c.runId, est, extra, this.config.onError === 'block' ? 'noburn_unreachable' : null);
+    if (d.reservationId !== null) this.recovering = true;
+    return { ...base, ...d };
   }
 
-  /**
-   * Spend recorded through this guard, for the fallback: costs given in USD, plus the
-   * token counts of records without a cost, priced now (only when a fallback needs them).
-   */
-  private async localSpent(): Promise<number> {
-    let spent = this.localSpentNano;
+  /** Token-only records through this guard, priced now (only when a fallback decision needs them). */
+  private async localTokenSpent(): Promise<number> {
+    let spent = 0;
     if (this.localTokens.size > 0) {
       const { fallbackRecordCost } = await import('./remote/fallback.js');
       for (const [model, t] of this.localTokens) spent += await fallbackRecordCost(this.config, model, t).catch(() => 0);
@@ -155,18 +223,22 @@ export class NoburnGuard {
   }
 
   private noteLocalSpend(r: NormalizedRecord): void {
-    if (r.wasBlocked) return;
-    if (r.costUsd !== null) {
-      this.localSpentNano += usdToNano(r.costUsd);
-      return;
+    const costNano = r.costUsd === null || r.wasBlocked ? null : usdToNano(r.costUsd);
+    if (costNano === null && !r.wasBlocked) {
+      // Summed per model (bounded memory); priced only if a fallback decision needs it.
+      const t = this.localTokens.get(r.model) ?? { tokensIn: 0, tokensOut: 0, cachedTokensIn: 0, cacheWriteTokensIn: 0 };
+      t.tokensIn += r.tokensIn;
+      t.tokensOut += r.tokensOut;
+      t.cachedTokensIn += r.cachedTokensIn;
+      t.cacheWriteTokensIn += r.cacheWriteTokensIn;
+      this.localTokens.set(r.model, t);
     }
-    // Summed per model (bounded memory); priced only if a fallback decision needs it.
-    const t = this.localTokens.get(r.model) ?? { tokensIn: 0, tokensOut: 0, cachedTokensIn: 0, cacheWriteTokensIn: 0 };
-    t.tokensIn += r.tokensIn;
-    t.tokensOut += r.tokensOut;
-    t.cachedTokensIn += r.cachedTokensIn;
-    t.cacheWriteTokensIn += r.cacheWriteTokensIn;
-    this.localTokens.set(r.model, t);
+    // A run this guard knows is priced now: its cap must hold in an outage that starts any moment.
+    const price =
+      costNano === null && this.caps.isTracked(r.runId)
+        ? async () => (await import('./remote/fallback.js')).fallbackRecordCost(this.config, r.model, r)
+        : undefined;
+    this.caps.settle(r.reservationId, r.runId, r.wasBlocked, costNano, price);
   }
 
   /** Records what a call really cost. Returns at once and never throws; delivery is in the background. */
@@ -193,6 +265,9 @@ export class NoburnGuard {
   release(reservationId: string): void {
     try {
       const id = idString(reservationId, 'reservationId');
+      this.caps.release(id);
+      // A fallback decision's reservation (fbk_) is this guard's own: the authority never held it.
+      if (id.startsWith('fbk_')) return;
       const ts = this.now();
       this.sink().then(
         (s) => s.enqueueRelease(id, ts),
@@ -225,7 +300,10 @@ export class NoburnGuard {
   }
 
   async startRun(req: StartRunRequest = {}): Promise<RunInfo> {
-    return (await this.authority()).startRun(req);
+    const run = await (await this.authority()).startRun(req);
+    // Its cap is enforced by this guard too when the authority cannot be reached.
+    this.caps.trackRun(run);
+    return run;
   }
 
   async endRun(runId: string): Promise<EndRunResult> {
@@ -234,8 +312,43 @@ export class NoburnGuard {
     return (await this.authority()).endRun(runId);
   }
 
+  /**
+   * Ends the run; when the server cannot be reached (remote mode), queues the end durably
+   * (delivered after the run's records by the next client of that server) and returns
+   * this guard's own figures for a run it started (`queued: true`). Throws otherwise.
+   */
+  async endRunOrQueue(runId: string): Promise<{ result: EndRunResult; queued: boolean }> {
+    try {
+      return { result: await this.endRun(runId), queued: false };
+    } catch (e) {
+      const view = this.caps.runView(runId);
+      const a = await this.authority().catch(() => null);
+      if (!view || a?.kind !== 'remote' || !(e instanceof NoburnUnreachableError || e instanceof NoburnTimeoutError)) throw e;
+      const { queueEndRun } = await import('./remote/remote.js');
+      queueEndRun(a, runId);
+      const result: EndRunResult = {
+        runId,
+        status: view.exhausted ? 'exhausted' : 'completed',
+        spendUsd: view.spendUsd,
+        budgetCapUsd: view.budgetCapUsd,
+        calls: view.calls,
+        blockedCalls: view.blockedCalls,
+        startedAt: view.startedAt,
+        endedAt: new Date(this.now()).toISOString(),
+      };
+      return { result, queued: true };
+    }
+  }
+
+  /** What this guard saw of a run it started or read (null for others): spend, holds, calls, blocks. */
+  localRun(runId: string): LocalRunView | null {
+    return this.caps.runView(runId);
+  }
+
   async getRun(runId: string): Promise<RunInfo> {
-    return (await this.authority()).getRun(runId);
+    const run = await (await this.authority()).getRun(runId);
+    this.caps.trackRun(run);
+    return run;
   }
 
   /** Runs, open first; `ended` lists every run that is not open. `parentRunId`: only its children. */

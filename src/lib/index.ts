@@ -1,5 +1,6 @@
 export { NoburnGuard } from './guard.js';
 export type { GuardOptions } from './guard.js';
+export type { GuardFetchOptions } from './fetch/guard-fetch.js';
 export * from './errors.js';
 export type * from './types.js';
 export { resolveConfig } from './config.js';
@@ -7,3 +8,6 @@ export type { NoburnConfig, ConfigOverrides, ModelPriceOverride } from './config
 export { usdToNano, nanoToUsd, formatUsd } from './money.js';
 export type { Period } from './periods.js';
 export { estimateTokens } from './tokens.js';
+// The metering core: provider adapters, request estimates, usage readers, stream meters.
+export { estimateRequest, meterResponse, ResponseMeter, PROVIDERS, providerById, openaiUsage, anthropicUsage } from './metering/index.js';
+export type { RequestEstimate, MeteredResponse, MeterOptions, ProviderAdapter, Endpoint, EndpointKind, Usage, TokenEstimate, StreamUsage } from './metering/index.js';

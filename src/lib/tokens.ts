@@ -5,8 +5,13 @@
  */
 let encoder: Promise<(text: string) => number> | undefined;
 
-export async function estimateTokens(text: string): Promise<number> {
+/** The synchronous counter, once loaded (for per-chunk counting on a stream's hot path). */
+export function loadTokenCounter(): Promise<(text: string) => number> {
   encoder ??= import('gpt-tokenizer/encoding/o200k_base').then((m) => (t: string) => m.countTokens(t, { disallowedSpecial: new Set() }));
-  const count = await encoder;
+  return encoder;
+}
+
+export async function estimateTokens(text: string): Promise<number> {
+  const count = await loadTokenCounter();
   return count(text);
 }

@@ -20,6 +20,8 @@ export interface CheckRequest {
   endUserId?: string | undefined;
   /** Defaults to NOBURN_RUN_ID from the environment. Pass null to check without a run. */
   runId?: string | null | undefined;
+  /** 'openai' | 'anthropic' | 'google' | 'groq' | ...: prices the model by that provider's entry in the price data. */
+  provider?: string | undefined;
 }
 
 export interface Remaining {
@@ -58,6 +60,8 @@ export interface RecordRequest {
   reservationId?: string | null | undefined;
   /** Recording the same key twice counts once. Generated when absent. */
   idempotencyKey?: string | undefined;
+  /** As in CheckRequest: the provider whose price the model is charged at. */
+  provider?: string | undefined;
 }
 
 export interface RecordResult {

@@ -55,6 +55,8 @@ export interface NormalizedCheck {
   tokensOut: number;
   userId: string | null;
   runId: string | null;
+  /** Absent or null: priced by the model alone. */
+  provider?: string | null | undefined;
 }
 
 export function normalizeCheck(req: CheckRequest, defaultRunId: string | null): NormalizedCheck {
@@ -65,6 +67,7 @@ export function normalizeCheck(req: CheckRequest, defaultRunId: string | null): 
     tokensOut: tokenCount(req.estimatedTokensOut, 'estimatedTokensOut'),
     userId: optionalId(req.endUserId, 'endUserId'),
     runId: req.runId === undefined ? defaultRunId : optionalId(req.runId, 'runId'),
+    provider: optionalId(req.provider, 'provider'),
   };
 }
 
@@ -80,6 +83,7 @@ export interface NormalizedRecord {
   runId: string | null;
   reservationId: string | null;
   idempotencyKey: string;
+  provider?: string | null | undefined;
 }
 
 export function normalizeRecord(req: RecordRequest, defaultRunId: string | null, makeKey: () => string): NormalizedRecord {
@@ -110,5 +114,6 @@ export function normalizeRecord(req: RecordRequest, defaultRunId: string | null,
     runId: req.runId === undefined ? defaultRunId : optionalId(req.runId, 'runId'),
     reservationId: optionalId(req.reservationId, 'reservationId'),
     idempotencyKey: req.idempotencyKey === undefined ? makeKey() : idString(req.idempotencyKey, 'idempotencyKey'),
+    provider: optionalId(req.provider, 'provider'),
   };
 }

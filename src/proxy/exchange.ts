@@ -1,13 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { estimateEndpoint } from '../lib/metering/estimate.js';
+import { ResponseMeter } from '../lib/metering/meter.js';
+import { FALLBACK_PROVIDER } from '../lib/metering/providers/index.js';
+import { errorResponse, refusal, type ProviderErrorResponse } from '../lib/metering/refusal.js';
+import { isObj, type Endpoint } from '../lib/metering/types.js';
+import { loadTokenCounter } from '../lib/tokens.js';
 import type { BlockReason } from '../lib/types.js';
-import { estimateRequest } from './estimate.js';
 import { forwardRequestHeaders, forwardResponseHeaders, headerString } from './headers.js';
-import { ResponseMeter } from './meter.js';
-import { errorResponse, refusal, type ProxyErrorResponse } from './refusal.js';
 import { matchRoute, type Route, type RouteTable } from './routes.js';
 import type { StatsTable } from './stats.js';
-import type { CountTokens, EndpointKind, ProxyGuard, Usage } from './types.js';
+import type { CountTokens, ProxyGuard, Usage } from './types.js';
 
 /** Everything one request needs from the running proxy. */
 export interface ProxyContext {
@@ -21,30 +24,23 @@ export interface ProxyContext {
   maxBodyBytes: number;
 }
 
-type Json = Record<string, unknown>;
-
-function isObj(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
     const route = matchRoute(req.url ?? '/', ctx.table);
     if (!route) {
       req.resume();
-      const msg = 'noburn proxy: unknown path; OpenAI requests go under /openai/v1, Anthropic requests under /anthropic';
-      return send(res, errorResponse('openai', 404, 'not_found', msg, false));
+      return send(res, errorResponse(FALLBACK_PROVIDER, 404, 'not_found', unknownPathMessage(ctx.table), false));
     }
-    if (route.kind === null || req.method !== 'POST') return await forward(ctx, route, req, res, req, null);
-    return await metered(ctx, route, route.kind, req, res);
+    if (route.endpoint === null || req.method !== 'POST') return await forward(ctx, route, req, res, req, null);
+    return await metered(ctx, route, route.endpoint, req, res);
   } catch {
     // Never let one request take the proxy down; the message carries no request data.
-    if (!res.headersSent && !res.destroyed) send(res, errorResponse('openai', 500, 'noburn_proxy_error', 'noburn proxy: internal error', false));
+    if (!res.headersSent && !res.destroyed) send(res, errorResponse(FALLBACK_PROVIDER, 500, 'noburn_proxy_error', 'noburn proxy: internal error', false));
     else res.destroy();
   }
 }
 
-async function metered(ctx: ProxyContext, route: Route, kind: EndpointKind, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const raw = await readBody(req, ctx.maxBodyBytes);
   if (raw === null) {
     res.setHeader('connection', 'close');
@@ -56,11 +52,11 @@ async function metered(ctx: ProxyContext, route: Route, kind: EndpointKind, req:
   } catch {
     // not JSON: the upstream will refuse it; nothing to meter
   }
-  const model = isObj(body) ? body['model'] : undefined;
+  const model = isObj(body) ? endpoint.model(body) : null;
   // Without a model there is nothing to price; the providers reject such requests anyway.
-  if (!isObj(body) || typeof model !== 'string' || model === '') return forward(ctx, route, req, res, raw, null);
+  if (!isObj(body) || model === null) return forward(ctx, route, req, res, raw, null);
 
-  const estimate = await estimateRequest(kind, body, model, ctx.countTokens);
+  const estimate = await estimateEndpoint(endpoint, body, model, ctx.countTokens);
   let decision;
   try {
     decision = await ctx.guard.check({ model, estimatedTokensIn: estimate.tokensIn, estimatedTokensOut: estimate.tokensOut, runId: ctx.runId });
@@ -74,20 +70,15 @@ async function metered(ctx: ProxyContext, route: Route, kind: EndpointKind, req:
     return send(res, refusal(route.provider, decision.blockReason, model));
   }
 
-  // OpenAI only reports a stream's usage when asked; ask, and hide the answer from a
-  // client that did not ask itself.
-  let outBody = raw;
-  let strip = false;
-  if ((kind === 'chat' || kind === 'completions') && body['stream'] === true) {
-    const so = body['stream_options'];
-    if (!(isObj(so) && so['include_usage'] === true)) {
-      body['stream_options'] = { ...(isObj(so) ? so : {}), include_usage: true };
-      outBody = Buffer.from(JSON.stringify(body), 'utf8');
-      strip = true;
-    }
-  }
+  // Some APIs (OpenAI chat) report a stream's usage only when asked: the adapter asks, and
+  // the meter hides the answer from a client that did not ask itself.
+  const strip = endpoint.ensureStreamUsage(body);
+  const outBody = strip ? Buffer.from(JSON.stringify(body), 'utf8') : raw;
 
-  const meter = new ResponseMeter({ kind, estimate, countTokens: ctx.countTokens, stripUsageChunk: strip });
+  // The output held for the call bounds what a stream may pass on, whatever the upstream does with the bound.
+  const heldOut = estimate.tokensOut;
+  const cutAt = endpoint.outputBound !== null && endpoint.isStream(body) ? { tokens: heldOut, count: await loadTokenCounter() } : null;
+  const meter = new ResponseMeter({ endpoint, estimate, countTokens: ctx.countTokens, stripUsageChunk: strip, cutAt });
   try {
     await forward(ctx, route, req, res, outBody, meter);
   } finally {
@@ -107,7 +98,7 @@ async function metered(ctx: ProxyContext, route: Route, kind: EndpointKind, req:
       runId: ctx.runId,
       reservationId: decision.reservationId,
     });
-    ctx.stats.recorded(model, usage);
+    ctx.stats.recorded(model, usage, { cut: meter.cut, overHold: usage.tokensOut > heldOut });
   }
 }
 
@@ -164,15 +155,24 @@ function forward(
           if (!res.destroyed) res.writeHead(status, forwardResponseHeaders(upHeaders, mayChange));
         },
         onResponseData(c, chunk) {
+          if (meter?.cut) return;
           const out = meter ? meter.push(chunk) : chunk;
+          if (meter?.cut) {
+            // Ended at the hold: the client gets a complete, length-limited answer; the upstream is let go.
+            if (!res.destroyed) res.end(out);
+            c.abort(new Error('noburn: output reached the hold'));
+            return;
+          }
           if (out.length > 0 && !res.destroyed && !res.write(out)) c.pause();
         },
         onResponseEnd() {
+          if (meter?.cut) return done();
           flushRest();
           if (!res.destroyed) res.end();
           done();
         },
         onResponseError(_c, err) {
+          if (meter?.cut) return done();
           if (!started) {
             if (!res.headersSent && !res.destroyed) {
               const code = (err as { code?: unknown }).code;
@@ -207,7 +207,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
   });
 }
 
-function send(res: ServerResponse, r: ProxyErrorResponse): void {
+function send(res: ServerResponse, r: ProviderErrorResponse): void {
   res.writeHead(r.status, { ...r.headers, 'content-length': Buffer.byteLength(r.body) });
   res.end(r.body);
+}
+
+function unknownPathMessage(table: RouteTable): string {
+  return `noburn proxy: unknown path; requests go under ${table.map((b) => `${b.adapter.prefix} (${b.adapter.id})`).join(', ')}`;
 }

@@ -1,4 +1,4 @@
-/** The OpenAI/Anthropic-compatible metering proxy used by `noburn run -- CMD` (docs/run.md). */
+/** The metering proxy used by `noburn run -- CMD` (docs/run.md); providers come from src/lib/metering/providers. */
 export { startProxy } from './server.js';
-export { DEFAULT_UPSTREAMS, OPENAI_PREFIX, ANTHROPIC_PREFIX } from './routes.js';
+export { DEFAULT_UPSTREAMS, proxyEnv, upstreamsFromEnv } from './routes.js';
 export type { ModelStats, ProxyGuard, ProxyOptions, RunningProxy, Upstreams, CountTokens } from './types.js';

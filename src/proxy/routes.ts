@@ -1,24 +1,23 @@
 import { NoburnConfigError } from '../lib/errors.js';
-import type { EndpointKind, Provider, Upstreams } from './types.js';
+import { PROVIDERS } from '../lib/metering/providers/index.js';
+import type { Endpoint, ProviderAdapter } from '../lib/metering/types.js';
+import type { Upstreams } from './types.js';
 
 /**
- * The child is given OPENAI_BASE_URL = <proxy>/openai/v1 and ANTHROPIC_BASE_URL =
- * <proxy>/anthropic: the OpenAI SDK expects the version in its base URL and appends
- * "/chat/completions"; the Anthropic SDK appends "/v1/messages" itself. Each prefix maps
- * onto the upstream base the same way, so what follows the prefix is appended unchanged.
+ * Each adapter has a prefix on the proxy (OpenAI: /openai/v1, Anthropic: /anthropic) that
+ * stands for its upstream base, with the same path convention as its SDKs' base URL: the
+ * OpenAI SDK expects the version in its base URL and appends "/chat/completions"; the
+ * Anthropic SDK appends "/v1/messages" itself. So what follows the prefix is appended to
+ * the upstream base unchanged.
  */
-export const OPENAI_PREFIX = '/openai/v1';
-export const ANTHROPIC_PREFIX = '/anthropic';
 
-export const DEFAULT_UPSTREAMS: Upstreams = {
-  openai: 'https://api.openai.com/v1',
-  anthropic: 'https://api.anthropic.com',
-};
+/** The upstream of every provider when no base-URL variable names one. */
+export const DEFAULT_UPSTREAMS: Upstreams = Object.fromEntries(PROVIDERS.map((p) => [p.id, p.defaultUpstream]));
 
 export interface Route {
-  provider: Provider;
+  provider: ProviderAdapter;
   /** null: pass through without metering. */
-  kind: EndpointKind | null;
+  endpoint: Endpoint | null;
   /** scheme://host[:port] of the upstream. */
   origin: string;
   /** Path and query to request at the upstream. */
@@ -26,21 +25,22 @@ export interface Route {
 }
 
 interface Base {
+  adapter: ProviderAdapter;
   origin: string;
   path: string;
 }
 
-export interface RouteTable {
-  openai: Base;
-  anthropic: Base;
-}
+export type RouteTable = readonly Base[];
 
 /** Throws NoburnConfigError (a usage error, exit 2) naming the variable of a bad upstream. */
 export function routeTable(upstreams: Upstreams): RouteTable {
-  return { openai: splitBase(upstreams.openai, 'OPENAI_BASE_URL'), anthropic: splitBase(upstreams.anthropic, 'ANTHROPIC_BASE_URL') };
+  return PROVIDERS.map((adapter) => {
+    const raw = upstreams[adapter.id] ?? adapter.defaultUpstream;
+    return { adapter, ...splitBase(raw, adapter.baseUrlEnv[0] ?? `the ${adapter.id} upstream`) };
+  });
 }
 
-function splitBase(raw: string, name: string): Base {
+function splitBase(raw: string, name: string): { origin: string; path: string } {
   let u: URL;
   try {
     u = new URL(raw);
@@ -51,30 +51,33 @@ function splitBase(raw: string, name: string): Base {
   return { origin: u.origin, path: u.pathname.replace(/\/+$/, '') };
 }
 
-/** Maps a request URL on the proxy to its upstream, or null for a path outside both prefixes. */
+/** Maps a request URL on the proxy to its upstream, or null for a path outside every prefix. */
 export function matchRoute(url: string, table: RouteTable): Route | null {
   const q = url.indexOf('?');
   const pathname = q === -1 ? url : url.slice(0, q);
   const query = q === -1 ? '' : url.slice(q);
-  for (const [provider, prefix] of [
-    ['openai', OPENAI_PREFIX],
-    ['anthropic', ANTHROPIC_PREFIX],
-  ] as const) {
+  for (const base of table) {
+    const prefix = base.adapter.prefix;
     if (pathname !== prefix && !pathname.startsWith(prefix + '/')) continue;
     const rest = pathname.slice(prefix.length);
-    const base = table[provider];
-    return { provider, kind: endpointKind(provider, rest), origin: base.origin, path: base.path + rest + query };
+    return { provider: base.adapter, endpoint: base.adapter.endpoint(rest), origin: base.origin, path: base.path + rest + query };
   }
   return null;
 }
 
-/** Which metered shape a path (after the prefix) is; Azure-style deployment paths end the same way. */
-export function endpointKind(provider: Provider, rest: string): EndpointKind | null {
-  const p = rest.replace(/\/+$/, '');
-  if (provider === 'anthropic') return p === '/v1/messages' ? 'messages' : null;
-  if (p === '/chat/completions' || p.endsWith('/chat/completions')) return 'chat';
-  if (p === '/responses') return 'responses';
-  if (p === '/embeddings' || p.endsWith('/embeddings')) return 'embeddings';
-  if (p === '/completions' || p.endsWith('/completions')) return 'completions';
-  return null;
+/** The base-URL variables to give a child so that every provider's SDK talks to the proxy at `url`. */
+export function proxyEnv(url: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const p of PROVIDERS) for (const name of p.baseUrlEnv) env[name] = url + p.prefix;
+  return env;
+}
+
+/** The upstreams named by the environment noburn was started with (the first base-URL variable set per provider). */
+export function upstreamsFromEnv(env: NodeJS.ProcessEnv): Upstreams {
+  const out: Record<string, string> = {};
+  for (const p of PROVIDERS) {
+    const named = p.baseUrlEnv.map((n) => env[n]).find((v) => v !== undefined && v !== '');
+    out[p.id] = named ?? p.defaultUpstream;
+  }
+  return out;
 }

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { handleRequest, type ProxyContext } from './exchange.js';
-import { ANTHROPIC_PREFIX, OPENAI_PREFIX, routeTable } from './routes.js';
+import { proxyEnv, routeTable } from './routes.js';
 import { StatsTable } from './stats.js';
 import type { ProxyOptions, RunningProxy } from './types.js';
 
@@ -49,7 +49,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
 
   return {
     url,
-    env: { OPENAI_BASE_URL: url + OPENAI_PREFIX, ANTHROPIC_BASE_URL: url + ANTHROPIC_PREFIX },
+    env: proxyEnv(url),
     stats: () => stats.list(),
     async close(timeoutMs = 5000) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

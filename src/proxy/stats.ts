@@ -7,7 +7,7 @@ export class StatsTable {
   private entry(model: string): ModelStats {
     let s = this.byModel.get(model);
     if (!s) {
-      s = { model, calls: 0, blockedCalls: 0, tokensIn: 0, tokensOut: 0, cachedTokensIn: 0, cacheWriteTokensIn: 0 };
+      s = { model, calls: 0, blockedCalls: 0, tokensIn: 0, tokensOut: 0, cachedTokensIn: 0, cacheWriteTokensIn: 0, cutStreams: 0, overHolds: 0 };
       this.byModel.set(model, s);
     }
     return s;
@@ -17,9 +17,12 @@ export class StatsTable {
     this.entry(model).blockedCalls += 1;
   }
 
-  recorded(model: string, u: Usage): void {
+  /** `cut`: a stream ended at its hold; `overHold`: an answer that reported more output than was held. */
+  recorded(model: string, u: Usage, how: { cut: boolean; overHold: boolean } = { cut: false, overHold: false }): void {
     const s = this.entry(model);
     s.calls += 1;
+    if (how.cut) s.cutStreams += 1;
+    if (how.overHold) s.overHolds += 1;
     s.tokensIn += u.tokensIn;
     s.tokensOut += u.tokensOut;
     s.cachedTokensIn += u.cachedTokensIn;

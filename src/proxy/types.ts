@@ -1,3 +1,4 @@
+import type { CountTokens } from '../lib/metering/types.js';
 import type { BlockReason, CheckRequest, Decision, RecordRequest } from '../lib/types.js';
 
 /**
@@ -10,28 +11,14 @@ export interface ProxyGuard {
   record(req: RecordRequest): void;
 }
 
-export type Provider = 'openai' | 'anthropic';
+export type { CountTokens, Usage } from '../lib/metering/types.js';
 
-/** The request shapes the proxy meters; anything else is passed through unmetered. */
-export type EndpointKind = 'chat' | 'completions' | 'responses' | 'embeddings' | 'messages';
-
-/** Token usage as the ledger wants it: cached reads and cache writes are parts of tokensIn. */
-export interface Usage {
-  tokensIn: number;
-  tokensOut: number;
-  cachedTokensIn: number;
-  cacheWriteTokensIn: number;
-}
-
-/** Counts tokens in text with a real tokenizer (src/lib/tokens.ts in production). */
-export type CountTokens = (text: string) => Promise<number> | number;
-
-export interface Upstreams {
-  /** Includes the API version path, like OPENAI_BASE_URL: https://api.openai.com/v1 */
-  openai: string;
-  /** Without the version path, like ANTHROPIC_BASE_URL: https://api.anthropic.com */
-  anthropic: string;
-}
+/**
+ * The upstream base per provider id (src/lib/metering/providers), with the path
+ * convention of that provider's SDKs (OpenAI: with /v1; Anthropic: without). A provider
+ * left out uses its adapter's default upstream.
+ */
+export type Upstreams = Readonly<Record<string, string>>;
 
 /** Per-model figures the proxy saw, for the wrapper's summary. */
 export interface ModelStats {
@@ -42,6 +29,10 @@ export interface ModelStats {
   tokensOut: number;
   cachedTokensIn: number;
   cacheWriteTokensIn: number;
+  /** Streams the proxy ended at their hold (the upstream went on past the output bound). */
+  cutStreams: number;
+  /** Answers that reported more output than was held (a non-streamed answer from an upstream that ignored the bound). */
+  overHolds: number;
 }
 
 export interface ProxyOptions {
@@ -59,8 +50,8 @@ export interface ProxyOptions {
 export interface RunningProxy {
   /** http://127.0.0.1:PORT */
   readonly url: string;
-  /** The values to give the child: OPENAI_BASE_URL and ANTHROPIC_BASE_URL. */
-  readonly env: { OPENAI_BASE_URL: string; ANTHROPIC_BASE_URL: string };
+  /** The values to give the child: every adapter's base-URL variables, pointing at the proxy. */
+  readonly env: Readonly<Record<string, string>>;
   stats(): ModelStats[];
   /** Stops listening, waits (up to timeoutMs) for requests in flight to be recorded, then closes the upstream pool. */
   close(timeoutMs?: number): Promise<void>;

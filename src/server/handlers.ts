@@ -78,6 +78,7 @@ export function makeHandlers(s: Services) {
         tokensOut: b.estimatedTokensOut,
         userId: b.endUserId ?? null,
         runId: b.runId ?? null,
+        provider: b.provider ?? null,
       };
       const d = await ledger.check(ctx.p.projectId, c);
       s.metrics.decision(d.blocked, d.blockReason);
@@ -109,6 +110,7 @@ export function makeHandlers(s: Services) {
             userId: w.endUserId ?? null,
             runId: w.runId ?? null,
             reservationId: w.reservationId ?? null,
+            provider: w.provider ?? null,
             idempotencyKey: w.idempotencyKey,
           };
           // Spend is dated by this server's clock when it settles (docs/semantics.md): a record

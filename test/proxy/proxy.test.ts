@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NoburnGuard } from '../../src/lib/guard.js';
 import { estimateTokens } from '../../src/lib/tokens.js';
-import { estimateRequest } from '../../src/proxy/estimate.js';
+import { estimateRequest } from '../../src/lib/metering/index.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
 import type { BlockReason } from '../../src/lib/types.js';
 import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
@@ -180,9 +180,9 @@ describe('metering', () => {
     const body = chatBody({ stream: true });
     const r2 = await post('/openai/v1/chat/completions', body, { 'x-fake-cut-after': '3' });
     await expect(r2.text()).rejects.toThrow();
-    const est = await estimateRequest('chat', body, 'gpt-4o-mini', estimateTokens);
+    const est = await estimateRequest('openai', body, { path: '/chat/completions', countTokens: estimateTokens });
     const run2 = await settledRun();
-    const chatNano = costNano('gpt-4o-mini', { tokensIn: est.tokensIn, cachedTokensIn: 0, cacheWriteTokensIn: 0, tokensOut: await estimateTokens('Hello from') });
+    const chatNano = costNano('gpt-4o-mini', { tokensIn: est?.tokensIn ?? -1, cachedTokensIn: 0, cacheWriteTokensIn: 0, tokensOut: await estimateTokens('Hello from') });
     expect(toNano(run2.spendUsd) - toNano(run.spendUsd)).toBe(chatNano);
   });
 

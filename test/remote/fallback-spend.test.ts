@@ -22,8 +22,9 @@ it('counts records priced from tokens (no costUsd) against the local cap', async
   try {
     const before = await g.check({ model: 'm', estimatedTokensIn: 1000, estimatedTokensOut: 0 });
     expect(before).toMatchObject({ source: 'fallback', blocked: false });
-    // 4,000 input tokens at $2/M = $0.008 of the $0.01 cap, recorded without a USD cost.
-    g.record({ model: 'm', tokensIn: 4000, tokensOut: 0 });
+    // 4,000 input tokens at $2/M = $0.008 of the $0.01 cap, recorded without a USD cost
+    // (settling the first check's hold).
+    g.record({ model: 'm', tokensIn: 4000, tokensOut: 0, reservationId: before.reservationId });
     const fits = await g.check({ model: 'm', estimatedTokensIn: 1000, estimatedTokensOut: 0 }); // +$0.002 = exactly the cap
     expect(fits).toMatchObject({ source: 'fallback', blocked: false });
     expect(fits.remaining.projectUsd).toBeCloseTo(0, 9);

@@ -59,6 +59,7 @@ describe('summary', () => {
     endedAt: '2026-01-01T00:00:03.210Z',
     proxyUrl: 'http://127.0.0.1:1',
     topModels: [{ model: 'gpt-4o-mini', calls: 12, blockedCalls: 1, tokensIn: 1000, tokensOut: 200, cachedTokensIn: 0, spendUsd: 0.25 }],
+    proxyBounds: { cutStreams: 0, overHolds: 0 },
   };
   it('shows spend vs cap, calls, blocked, duration, outcome and top models', () => {
     const text = formatSummary(s);
@@ -72,6 +73,10 @@ describe('summary', () => {
   });
   it('says nothing more when no call was unpriced', () => {
     expect(formatSummary({ ...s, unpricedCalls: 0 })).toContain('12, 1 blocked, 0 unpriced\n');
+  });
+  it('a bounds line only when the proxy cut a stream or saw an answer over its hold', () => {
+    expect(formatSummary(s)).not.toContain('bounds');
+    expect(formatSummary({ ...s, proxyBounds: { cutStreams: 2, overHolds: 1 } })).toContain('bounds    2 streams cut at the hold, 1 answer over the hold');
   });
   it('quotes arguments a shell would need quoted', () => {
     expect(shellQuote(['echo', "it's", 'a b', 'plain-arg'])).toBe(`echo 'it'\\''s' 'a b' plain-arg`);

@@ -36,3 +36,29 @@ describe('NoburnForbiddenError', () => {
     expect(new NoburnAuthError() instanceof NoburnForbiddenError).toBe(false);
   });
 });
+
+describe('NoburnBlockedError and guard.assert()', () => {
+  it('assert() returns an allowed decision and throws NoburnBlockedError, with the figures, for a blocked one', async () => {
+    const { NoburnBlockedError } = await import('../../src/lib/errors.js');
+    const { NoburnGuard } = await import('../../src/lib/guard.js');
+    const guard = new NoburnGuard({ env: {}, home: '/nonexistent-never-opened' });
+    const allowed = { blocked: false, blockReason: null, estimatedCostUsd: 0.01, reservationId: 'res_x', remaining: {}, source: 'ledger' as const, unpriced: false };
+    expect(guard.assert(allowed)).toBe(allowed);
+    const blocked = { ...allowed, blocked: true, blockReason: 'user_budget_exceeded' as const, reservationId: null, remaining: { userUsd: 0.002 } };
+    let caught: unknown = null;
+    try {
+      guard.assert(blocked);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(NoburnBlockedError);
+    expect(caught).toBeInstanceOf(NoburnError);
+    const e = caught as InstanceType<typeof NoburnBlockedError>;
+    expect(e.code).toBe('NOBURN_BLOCKED');
+    expect(e.name).toBe('NoburnBlockedError');
+    expect(e.decision).toBe(blocked);
+    expect(e.reason).toBe('user_budget_exceeded');
+    expect(e.message).toContain('user_budget_exceeded');
+    expect(e.message).toContain('user $0.002000 left');
+  });
+});

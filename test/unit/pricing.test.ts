@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { costNano } from '../../src/lib/pricing/cost.js';
-import { PRICE_DATA_VERSION, lookupGenaiPrice } from '../../src/lib/pricing/price-data.js';
+import { PRICE_DATA_VERSION, PRICE_PACKAGE_VERSION, lookupGenaiPrice } from '../../src/lib/pricing/price-data.js';
 
 describe('costNano', () => {
   const p = { inputNanoPerMTok: 2_500_000_000, outputNanoPerMTok: 10_000_000_000, cacheReadNanoPerMTok: 1_250_000_000, cacheWriteNanoPerMTok: null };
@@ -31,7 +31,8 @@ describe('price data', () => {
     let dir = dirname(require.resolve('@pydantic/genai-prices'));
     while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
     const version = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
-    expect(PRICE_DATA_VERSION).toBe(`@pydantic/genai-prices@${version}`);
+    expect(PRICE_PACKAGE_VERSION).toBe(`@pydantic/genai-prices@${version}`);
+    expect(PRICE_DATA_VERSION.startsWith(PRICE_PACKAGE_VERSION)).toBe(true);
   });
   it('looks up known models with cache prices, and reports unknown ones as unknown', async () => {
     const known = await lookupGenaiPrice('gpt-4o');

@@ -40,8 +40,15 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
   const upstreams = opts.proxy === false ? null : await upstreamsFromEnv(process.env);
   const graceMs = graceFromEnv(process.env);
 
-  // Lives as long as the child, metering every call: a long-lived guard.
-  const guard = cliGuard({ longLived: true });
+  // Lives as long as the child, metering every call: a long-lived guard. In an outage it
+  // enforces the run's cap itself (docs/contract.md, "Outages"); say so once.
+  let warned = false;
+  const onFallback = (cause: unknown): void => {
+    if (warned) return;
+    warned = true;
+    out.err(`noburn: ${cause instanceof Error ? cause.message : String(cause)}; the run cap is enforced locally until the authority answers`);
+  };
+  const guard = cliGuard({ longLived: true, onFallback });
   try {
     const run = await guard.startRun({ budgetCapUsd: opts.cap ?? null, label: opts.label });
     let proxy: RunningProxy | null = null;
@@ -64,7 +71,8 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
     }
     // Requests still in flight are recorded before the run ends.
     await proxy?.close();
-    const ended = await endRun(guard, run);
+    const { result: ended, queued: endQueued } = await endRun(guard, run);
+    if (endQueued) out.err(`noburn: the authority cannot be reached: run ${run.runId} ends when it answers again (figures below are this wrapper's own)`);
     // Every report shows the unpriced count (DESIGN §3); the end result does not carry it.
     const unpricedCalls = (await guard.getRun(run.runId).catch(() => null))?.unpricedCalls ?? 0;
 
@@ -82,6 +90,7 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
       exitCode,
       signal: outcome.signal,
       stoppedOnExhaust: outcome.stopped,
+      endQueued,
       spendUsd: ended.spendUsd,
       budgetCapUsd: ended.budgetCapUsd,
       calls: ended.calls,
@@ -92,6 +101,7 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
       endedAt: ended.endedAt,
       proxyUrl: proxy?.url ?? null,
       topModels: proxy ? (await priceModels(guard, proxy.stats())).slice(0, 5) : [],
+      proxyBounds: boundsOf(proxy),
     };
     if (opts.json) out.json(summary);
     else out.err(formatSummary(summary));
@@ -115,13 +125,21 @@ async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams
   });
 }
 
-/** The run ends when the child does; if someone ended it meanwhile, report it as it stands. */
-async function endRun(guard: NoburnGuard, run: RunInfo): Promise<EndRunResult> {
+function boundsOf(proxy: RunningProxy | null): RunSummary['proxyBounds'] {
+  const stats = proxy?.stats() ?? [];
+  return { cutStreams: stats.reduce((n, s) => n + s.cutStreams, 0), overHolds: stats.reduce((n, s) => n + s.overHolds, 0) };
+}
+
+/**
+ * The run ends when the child does; if someone ended it meanwhile, report it as it stands;
+ * if the authority cannot be reached, the end is queued (delivered after the run's records).
+ */
+async function endRun(guard: NoburnGuard, run: RunInfo): Promise<{ result: EndRunResult; queued: boolean }> {
   try {
-    return await guard.endRun(run.runId);
+    return await guard.endRunOrQueue(run.runId);
   } catch (e) {
     if (!(e instanceof NoburnConflictError)) throw e;
-    return endRunResult(await guard.getRun(run.runId));
+    return { result: endRunResult(await guard.getRun(run.runId)), queued: false };
   }
 }
 
@@ -152,16 +170,14 @@ function childEnv(guard: NoburnGuard, runId: string, proxy: RunningProxy | null)
 }
 
 /**
- * The upstreams are what OPENAI_BASE_URL / ANTHROPIC_BASE_URL named before noburn replaced
- * them; checked here, before the run starts, by the proxy's own route table.
+ * The upstreams are what each provider's base-URL variables (OPENAI_BASE_URL,
+ * ANTHROPIC_BASE_URL... from the adapter table) named before noburn replaced them;
+ * checked here, before the run starts, by the proxy's own route table.
  */
 async function upstreamsFromEnv(env: NodeJS.ProcessEnv): Promise<Upstreams> {
-  const { DEFAULT_UPSTREAMS, routeTable } = await import('../../proxy/routes.js');
-  const upstreams: Upstreams = {
-    openai: env['OPENAI_BASE_URL'] || DEFAULT_UPSTREAMS.openai,
-    anthropic: env['ANTHROPIC_BASE_URL'] || DEFAULT_UPSTREAMS.anthropic,
-  };
-  routeTable(upstreams);
+  const routes = await import('../../proxy/routes.js');
+  const upstreams = routes.upstreamsFromEnv(env);
+  routes.routeTable(upstreams);
   return upstreams;
 }
 

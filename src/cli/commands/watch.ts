@@ -22,6 +22,7 @@ const ERROR_CODES: Record<NoburnErrorCode, true> = {
   NOBURN_NOT_FOUND: true,
   NOBURN_CONFLICT: true,
   NOBURN_STORE: true,
+  NOBURN_BLOCKED: true,
   NOBURN_INTERNAL: true,
 };
 

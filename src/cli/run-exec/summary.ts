@@ -23,6 +23,8 @@ export interface RunSummary {
   signal: string | null;
   /** The child was stopped by --stop-on-exhaust. */
   stoppedOnExhaust: boolean;
+  /** The authority could not be reached at the end: the run's end is queued, the figures are the wrapper's own. */
+  endQueued?: boolean;
   spendUsd: number;
   budgetCapUsd: number | null;
   calls: number;
@@ -36,6 +38,8 @@ export interface RunSummary {
   proxyUrl: string | null;
   /** Models seen by the proxy, most spent first (at most 5). */
   topModels: ModelLine[];
+  /** Streams the proxy ended at their hold, and answers that reported more output than held (docs/run.md). */
+  proxyBounds: { cutStreams: number; overHolds: number };
 }
 
 /** The command as a shell would show it: arguments with spaces or quotes are quoted. */
@@ -57,12 +61,14 @@ export function formatSummary(s: RunSummary): string {
   const cap = s.budgetCapUsd === null ? 'no cap' : `of ${usd(s.budgetCapUsd)} cap`;
   const pct = s.budgetCapUsd ? ` (${((s.spendUsd / s.budgetCapUsd) * 100).toFixed(1)}%)` : '';
   const lines = [
-    `noburn run ${s.runId}${s.label ? ` "${s.label}"` : ''}: ${s.status}`,
+    `noburn run ${s.runId}${s.label ? ` "${s.label}"` : ''}: ${s.status}${s.endQueued ? ' (end queued: the authority could not be reached)' : ''}`,
     `  command   ${shellQuote(s.command)}  ->  ${outcome(s)}`,
     `  spend     ${usd(s.spendUsd)} ${cap}${pct}`,
     `  calls     ${s.calls}, ${s.blockedCalls} blocked, ${s.unpricedCalls} unpriced${s.unpricedCalls > 0 ? ' (not in the spend: see noburn prices)' : ''}`,
     `  duration  ${seconds(s.durationMs)}`,
   ];
+  const { cutStreams, overHolds } = s.proxyBounds;
+  if (cutStreams > 0 || overHolds > 0) lines.push(`  bounds    ${cutStreams} stream${cutStreams === 1 ? '' : 's'} cut at the hold, ${overHolds} answer${overHolds === 1 ? '' : 's'} over the hold`);
   if (s.topModels.length > 0) {
     const rows = s.topModels.map((m) => [
       m.model,

@@ -68,7 +68,7 @@ export class Ledger {
   }
 
   async check(projectId: string, c: NormalizedCheck): Promise<Decision> {
-    const price = await this.pricer.resolve(c.model);
+    const price = await this.pricer.resolve(c.model, c.provider);
     const unpriced = price.source === 'unknown';
     const allowUnpriced = unpriced && this.settings.unknownModel === 'allow';
     const estimate = unpriced ? 0 : costNano(price, { tokensIn: c.tokensIn, tokensOut: c.tokensOut });
@@ -118,7 +118,7 @@ export class Ledger {
     if (r.costUsd !== null) {
       cost = usdToNano(r.costUsd, 'costUsd');
     } else if (!r.wasBlocked) {
-      const price = await this.pricer.resolve(r.model);
+      const price = await this.pricer.resolve(r.model, r.provider);
       unpriced = price.source === 'unknown';
       if (!unpriced) cost = costNano(price, r);
     }

@@ -3,7 +3,7 @@ import type { CachedPrice } from '../ledger/store.js';
 import { nanoToUsd, usdToNano } from '../money.js';
 import type { PriceInfo } from '../types.js';
 import type { NanoPrices } from './cost.js';
-import { PRICE_DATA_VERSION, lookupGenaiPrice } from './price-data.js';
+import { PRICE_DATA_VERSION, lookupGenaiPrice, priceKey } from './price-data.js';
 
 export interface ResolvedPrice extends NanoPrices {
   model: string;
@@ -41,20 +41,26 @@ export class Pricer {
     private readonly cache: PriceCache,
   ) {}
 
-  async resolve(model: string): Promise<ResolvedPrice> {
-    const hit = this.memo.get(model);
+  /**
+   * The price of `model`; with the provider (the proxy knows it from its upstream) the
+   * price data's entry for that provider is preferred, and a config price may be set
+   * under `provider:model` or the model alone.
+   */
+  async resolve(model: string, provider?: string | null): Promise<ResolvedPrice> {
+    const key = priceKey(model, provider);
+    const hit = this.memo.get(key);
     if (hit) return hit;
-    const resolved = await this.lookup(model);
-    this.memo.set(model, resolved);
+    const resolved = await this.lookup(model, provider ?? null, key);
+    this.memo.set(key, resolved);
     return resolved;
   }
 
-  private async lookup(model: string): Promise<ResolvedPrice> {
-    const override = this.config.prices[model];
+  private async lookup(model: string, provider: string | null, key: string): Promise<ResolvedPrice> {
+    const override = this.config.prices[key] ?? this.config.prices[model];
     if (override) return fromOverride(model, override, 'config');
-    let cached = await this.cache.getCachedPrice(model);
+    let cached = await this.cache.getCachedPrice(key);
     if (!cached || cached.dataVersion !== PRICE_DATA_VERSION) {
-      cached = await lookupGenaiPrice(model);
+      cached = await lookupGenaiPrice(model, provider);
       await this.cache.putCachedPrice(cached);
     }
     if (cached.source === 'genai-prices') {

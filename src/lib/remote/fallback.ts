@@ -42,7 +42,7 @@ function pricerFor(config: NoburnConfig): Pricer {
 }
 
 export async function fallbackEstimate(config: NoburnConfig, c: NormalizedCheck): Promise<{ nano: number; unpriced: boolean }> {
-  const price = await pricerFor(config).resolve(c.model);
+  const price = await pricerFor(config).resolve(c.model, c.provider);
   if (price.source === 'unknown') return { nano: 0, unpriced: true };
   return { nano: costNano(price, { tokensIn: c.tokensIn, tokensOut: c.tokensOut }), unpriced: false };
 }

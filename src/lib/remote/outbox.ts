@@ -49,6 +49,7 @@ export function toWire(r: NormalizedRecord, ts: number): RecordItem {
   if (r.userId !== null) w.endUserId = r.userId;
   if (r.runId !== null) w.runId = r.runId;
   if (r.reservationId !== null) w.reservationId = r.reservationId;
+  if (r.provider) w.provider = r.provider;
   return w;
 }
 

@@ -37,6 +37,7 @@ import type {
 import { HttpClient } from './http-client.js';
 import { MirrorWriter } from './mirror-writer.js';
 import { Outbox, toWire } from './outbox.js';
+import { deliverRunEnds, hasRunEnds, queueRunEnd } from './run-ends.js';
 
 /** Which server and key outbox rows and mirror cursors belong to: a hash, never the key. */
 export function targetOf(config: Pick<NoburnConfig, 'url' | 'apiKey'>): string {
@@ -62,6 +63,7 @@ export class RemoteAuthority implements Authority {
   private outboxI: Outbox | null = null;
   private readonly now: () => number;
   private closed = false;
+  private endsP: Promise<void> | null = null;
 
   constructor(
     readonly config: NoburnConfig,
@@ -73,6 +75,8 @@ export class RemoteAuthority implements Authority {
     // Records an earlier process left behind (crash, outage) are delivered by this one.
     setImmediate(() => {
       if (!this.closed && !this.outboxI && existsSync(this.outboxPath)) this.outbox().kick();
+      // Runs whose end an earlier process queued in an outage: ended after their records.
+      if (!this.closed && existsSync(this.outboxPath) && hasRunEnds(this.outboxPath, targetOf(this.config))) this.endsP = this.deliverRunEnds();
     });
   }
 
@@ -134,6 +138,7 @@ export class RemoteAuthority implements Authority {
     const body: CheckBody = { model: c.model, estimatedTokensIn: c.tokensIn, estimatedTokensOut: c.tokensOut };
     if (c.userId !== null) body.endUserId = c.userId;
     if (c.runId !== null) body.runId = c.runId;
+    if (c.provider) body.provider = c.provider;
     const d = await this.http.request<DecisionResponse>('POST', '/v1/check', body);
     this.mirror.add({
       kind: 'decision',
@@ -200,6 +205,20 @@ export class RemoteAuthority implements Authority {
     return r;
   }
 
+  /** Ends the run once the server answers again (durably queued; see run-ends.ts). */
+  queueEndRun(runId: string): void {
+    queueRunEnd(this.outboxPath, targetOf(this.config), runId, this.now());
+  }
+
+  private async deliverRunEnds(): Promise<void> {
+    try {
+      await this.outbox().flush();
+      await deliverRunEnds(this.outboxPath, targetOf(this.config), (id) => this.endRun(id));
+    } catch {
+      // still unreachable: the next process tries again
+    }
+  }
+
   async getRun(runId: string): Promise<RunInfo> {
     return this.mirrorRun(await this.http.request<RunResponse>('GET', `/v1/runs/${encodeURIComponent(runId)}`));
   }
@@ -249,6 +268,7 @@ export class RemoteAuthority implements Authority {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.endsP;
     this.closed = true;
     try {
       await this.outboxI?.close();

@@ -17,3 +17,9 @@ export function createOutbox(_config: NoburnConfig, authority: Authority, onErro
   if (!(authority instanceof RemoteAuthority)) throw new NoburnConfigError('the outbox needs the remote authority');
   return authority.outbox(onError);
 }
+
+/** Queues the end of a run for when the server answers again (throws NoburnStoreError when it cannot be kept). */
+export function queueEndRun(authority: Authority, runId: string): void {
+  if (!(authority instanceof RemoteAuthority)) throw new NoburnConfigError('queueing a run end needs the remote authority');
+  authority.queueEndRun(runId);
+}

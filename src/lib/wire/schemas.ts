@@ -45,6 +45,7 @@ export const CheckBody = z.strictObject({
   estimatedTokensOut: tokens,
   endUserId: id.nullish(),
   runId: id.nullish(),
+  provider: id.nullish(),
 });
 export type CheckBody = z.infer<typeof CheckBody>;
 
@@ -63,6 +64,7 @@ export const RecordItem = z
     reservationId: id.nullish(),
     idempotencyKey: id,
     ts: z.number().int().min(0).nullish(),
+    provider: id.nullish(),
   })
   .refine((r) => (r.cachedTokensIn ?? 0) + (r.cacheWriteTokensIn ?? 0) <= r.tokensIn, {
     message: 'cachedTokensIn + cacheWriteTokensIn must not exceed tokensIn (tokensIn counts all input tokens)',

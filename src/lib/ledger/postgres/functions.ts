@@ -110,7 +110,9 @@ DECLARE
 BEGIN
   DELETE FROM holds WHERE project_id = v_project AND expires_at <= v_now;
   IF v_run_id IS NOT NULL THEN
-    IF p_c->>'runIdleTtlMs' IS NOT NULL THEN
+    -- Idle runs of the chain end first (abandoned); the UPDATE runs only when one is due.
+    IF p_c->>'runIdleTtlMs' IS NOT NULL AND EXISTS (SELECT 1 FROM run_ancestors a JOIN runs r ON r.id = a.ancestor_id
+         WHERE a.run_id = v_run_id AND r.status = 'open' AND coalesce(r.last_at, r.started_at) + (p_c->>'runIdleTtlMs')::bigint <= v_now) THEN
       PERFORM nb_abandon_idle(v_project, v_now, (p_c->>'runIdleTtlMs')::bigint, v_run_id);
     END IF;
     SELECT * INTO v_run FROM runs WHERE id = v_run_id AND project_id = v_project;
@@ -173,8 +175,9 @@ BEGIN
   VALUES (p_c->>'reservationId', v_project, v_user, v_run_id, p_c->>'model', v_e, v_now, v_now + (p_c->>'holdTtlMs')::bigint);
   IF v_found_run IS NOT NULL THEN
     -- An allowed check is activity on the run and its ancestors (the idle TTL counts from the last one).
+    -- To the second: a burst of checks on one run rewrites its row once per second, not once per check.
     UPDATE runs AS t SET last_at = greatest(coalesce(t.last_at, 0), v_now) FROM run_ancestors a
-    WHERE a.run_id = v_found_run AND t.id = a.ancestor_id;
+    WHERE a.run_id = v_found_run AND t.id = a.ancestor_id AND coalesce(t.last_at, 0) < v_now - 1000;
   END IF;
   RETURN jsonb_build_object('blocked', false, 'reason', NULL, 'id', p_c->>'reservationId', 'rem', v_rem);
 END $fn$;

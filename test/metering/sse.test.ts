@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SseSplitter } from '../../src/proxy/sse.js';
+import { SseSplitter } from '../../src/lib/metering/sse.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 

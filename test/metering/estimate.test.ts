@@ -2,14 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { estimateTokens } from '../../src/lib/tokens.js';
 import {
   DEFAULT_MAX_OUTPUT_TOKENS,
-  estimateOutputTokens,
-  estimateRequest,
+  estimateEndpoint,
   MEDIA_PART_TOKENS,
   modelOutputLimit,
   PER_MESSAGE_TOKENS,
   REPLY_PRIMING_TOKENS,
-  requestText,
-} from '../../src/proxy/estimate.js';
+} from '../../src/lib/metering/estimate.js';
+import { MESSAGES } from '../../src/lib/metering/providers/anthropic.js';
+import { CHAT, EMBEDDINGS, RESPONSES } from '../../src/lib/metering/providers/openai.js';
+import type { EndpointKind, Json } from '../../src/lib/metering/types.js';
+
+const ENDPOINTS = { chat: CHAT, responses: RESPONSES, embeddings: EMBEDDINGS, messages: MESSAGES } as const;
+type Kind = keyof typeof ENDPOINTS & EndpointKind;
+const estimateRequest = (kind: Kind, body: Json, model: string, count: typeof estimateTokens) => estimateEndpoint(ENDPOINTS[kind], body, model, count);
+const requestText = (kind: Kind, body: Json) => ENDPOINTS[kind].requestText(body);
+const estimateOutputTokens = (kind: Kind, body: Json, model: string) => ENDPOINTS[kind].outputTokens(body, model);
 
 const PROMPT = 'Summarise the plot of Hamlet in three short sentences, please.';
 

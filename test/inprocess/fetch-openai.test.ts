@@ -1,0 +1,133 @@
+import OpenAI from 'openai';
+import { afterEach, describe, expect, it } from 'vitest';
+import { toNano } from '../proxy/helpers.js';
+import { eventually, makeWorld, servedNano, userHeld, userSpend, type World } from './helpers.js';
+
+/**
+ * guard.fetch() in the official `openai` client, against the fake upstream: each end
+ * user's spend is exactly the usage the upstream reported, priced (plain and streamed
+ * chat, tools, the Responses API, cached input tokens); at a user's cap the SDK gets a
+ * 402 and does not retry it; an aborted stream is charged for what arrived; requests
+ * that are not LLM calls pass untouched; the attribution header never leaves the process.
+ */
+let w: World;
+afterEach(async () => w?.close());
+
+const messages = [{ role: 'user' as const, content: 'Please write one short, cheerful sentence about the sea.' }];
+const tools = [
+  {
+    type: 'function' as const,
+    function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+  },
+];
+
+function client(endUserId?: string): OpenAI {
+  return new OpenAI({ apiKey: 'sk-test', baseURL: w.upstream.openaiBase, fetch: w.guard.fetch({ endUserId }) });
+}
+
+describe('guard.fetch() with the official openai client', () => {
+  it('spend per end user equals the upstream usage priced: chat, streams, tools, Responses, cached tokens', async () => {
+    w = await makeWorld();
+    const c = client('u1');
+    await c.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 40 });
+    // A stream that did not ask for usage: noburn asks, and hides the usage chunk from the app.
+    const s = await c.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 40, stream: true });
+    let usageChunks = 0;
+    let text = '';
+    for await (const chunk of s) {
+      if (chunk.usage || chunk.choices.length === 0) usageChunks += 1;
+      text += chunk.choices[0]?.delta.content ?? '';
+    }
+    expect(text).toBe('Hello from the fake upstream.');
+    expect(usageChunks).toBe(0);
+    await c.chat.completions.create({ model: 'gpt-4o-mini', messages, tools, max_tokens: 40 });
+    await c.responses.create({ model: 'gpt-4o-mini', input: 'Say hi', max_output_tokens: 40 });
+    const rs = await c.responses.create({ model: 'gpt-4o-mini', input: 'Say hi', max_output_tokens: 40, stream: true });
+    for await (const _ of rs);
+    const u1Served = w.upstream.served.length;
+    // The same client, another end user for one request (the header is the per-request override).
+    await c.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 40 }, { headers: { 'x-noburn-user': 'u2' } });
+
+    expect(w.upstream.served.length).toBe(6);
+    // The default fake usage has cached input tokens: they are priced at the cache-read rate.
+    expect(w.upstream.served.every((call) => (call.usage?.cachedTokensIn ?? 0) > 0)).toBe(true);
+    const want1 = servedNano(w.upstream.served.slice(0, u1Served));
+    const want2 = servedNano(w.upstream.served, u1Served);
+    await eventually(async () => (await userSpend(w.guard, 'u1')).calls === 5 && (await userSpend(w.guard, 'u2')).calls === 1, 'the records');
+    expect((await userSpend(w.guard, 'u1')).nano).toBe(want1);
+    expect((await userSpend(w.guard, 'u2')).nano).toBe(want2);
+    // The attribution header is noburn's: the provider never sees it.
+    for (const call of w.upstream.served) expect(call.headers['x-noburn-user']).toBeUndefined();
+  });
+
+  it("at the user's cap the SDK gets a 402 and the upstream sees no retry", async () => {
+    w = await makeWorld();
+    const c = client('capped');
+    // First call: holds ~max_tokens of output ($0.016), really costs 1900 output tokens ($0.0152);
+    // the room left after it ($0.0162 cap) is below any useful output bound.
+    await w.guard.setBudget({ scope: 'user', userId: 'capped', capUsd: 0.0162 });
+    await c.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 2000 }, { headers: { 'x-fake-usage': '20,5,1900' } });
+    await eventually(async () => (await userSpend(w.guard, 'capped')).calls === 1, 'the first record');
+    const served = w.upstream.served.length;
+    const err = await c.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 2000 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(402);
+    expect(String((err as Error).message)).toContain('user_budget_exceeded');
+    expect(w.upstream.served.length, 'the refused call reached the upstream, or was retried').toBe(served);
+    // The cap held: the spend is what the upstream reported for the one call that went through.
+    expect((await userSpend(w.guard, 'capped')).nano).toBe(servedNano(w.upstream.served));
+    expect(await userHeld(w.guard, 'capped')).toBe(0);
+  });
+
+  it('an aborted stream is still charged for what arrived, and its hold is settled', async () => {
+    w = await makeWorld();
+    await w.guard.setBudget({ scope: 'user', userId: 'u1', capUsd: 10 });
+    const c = client('u1');
+    const ac = new AbortController();
+    const s = await c.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 40, stream: true }, { signal: ac.signal });
+    for await (const _ of s) {
+      ac.abort(); // the app gives up after the first chunk
+      break;
+    }
+    await eventually(async () => (await userSpend(w.guard, 'u1')).calls === 1, 'the aborted stream to be recorded');
+    const spent = await userSpend(w.guard, 'u1');
+    // At least the input was charged (the prompt's estimate at the input price), never more than the hold.
+    expect(spent.nano).toBeGreaterThan(0);
+    expect(await userHeld(w.guard, 'u1')).toBe(0);
+  });
+
+  it('a stream cut by the upstream is charged for what arrived', async () => {
+    w = await makeWorld();
+    const c = client('u1');
+    const s = await c.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 40, stream: true }, { headers: { 'x-fake-cut-after': '4' } });
+    const seen = await (async () => {
+      let n = 0;
+      try {
+        for await (const _ of s) n += 1;
+      } catch {
+        // the SDK may raise on the cut body
+      }
+      return n;
+    })();
+    expect(seen).toBeLessThan(8);
+    await eventually(async () => (await userSpend(w.guard, 'u1')).calls === 1, 'the cut stream to be recorded');
+    const spent = await userSpend(w.guard, 'u1');
+    expect(spent.nano).toBeGreaterThan(0);
+    // No final usage arrived: less than the whole answer's priced usage plus the input estimate would be.
+    expect(spent.nano).toBeLessThan(toNano(1));
+  });
+
+  it('requests that are not LLM calls pass untouched (and are not charged)', async () => {
+    w = await makeWorld();
+    const c = client('u1');
+    const models = await c.models.list();
+    const ids: string[] = [];
+    for await (const m of models) ids.push(m.id);
+    expect(ids).toEqual(['gpt-4o-mini']);
+    expect(w.upstream.served.map((s) => `${s.method} ${s.path}`)).toEqual(['GET /v1/models']);
+    expect((await w.guard.spend()).calls).toBe(0);
+  });
+});
