@@ -42,6 +42,7 @@ export function exitCodeFor(code: NoburnErrorCode): number {
       return ExitCodes.CONFLICT;
     case 'NOBURN_BLOCKED':
       return ExitCodes.BLOCKED;
+    case 'NOBURN_CLOSED':
     case 'NOBURN_INTERNAL':
       return ExitCodes.INTERNAL;
   }

@@ -1,8 +1,13 @@
 import { NoburnGuard } from '../lib/guard.js';
+import { redactSecrets } from '../lib/redact.js';
+import type { OutboxWarning } from '../lib/record-queue.js';
 
 /** The CLI's guard: config from env and $NOBURN_HOME only (flags that change config are passed in). */
 export function cliGuard(opts: { longLived?: boolean; onFallback?: (cause: unknown) => void } = {}): NoburnGuard {
-  return new NoburnGuard({ onRecordError: () => {}, longLived: opts.longLived === true, ...(opts.onFallback ? { onFallback: opts.onFallback } : {}) });
+  // Queued records waiting for another server or project: said once on stderr (the CLI's
+  // own records fail loudly through recordNow; background ones are in the outbox).
+  const onWarning = (w: OutboxWarning) => void process.stderr.write(`noburn: warning: ${redactSecrets(w.message)}\n`);
+  return new NoburnGuard({ onRecordError: () => {}, onWarning, longLived: opts.longLived === true, ...(opts.onFallback ? { onFallback: opts.onFallback } : {}) });
 }
 
 /** Runs fn with a guard and always closes it (the ledger file handle, pending records). */

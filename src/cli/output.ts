@@ -1,3 +1,5 @@
+import { redactSecrets } from '../lib/redact.js';
+
 /**
  * Where CLI output goes. `--json` keeps stdout for data only; every message goes to stderr.
  * Commands receive an Output so tests can capture it; the entry point passes process streams.
@@ -16,7 +18,11 @@ export function processOutput(): Output {
   const color = wantsColor(process.env, process.stdout.isTTY === true);
   return {
     out: (t) => void process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
-    err: (t) => void process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
+    // Every message passes the one redaction helper (a URL's password never reaches a terminal).
+    err: (t) => {
+      const r = redactSecrets(t);
+      process.stderr.write(r.endsWith('\n') ? r : r + '\n');
+    },
     json: (v) => void process.stdout.write(JSON.stringify(v, null, 2) + '\n'),
     color,
   };

@@ -33,3 +33,12 @@ export function choiceArg<T extends string>(choices: readonly T[]) {
     throw new InvalidArgumentError(`must be one of ${choices.join(', ')}`);
   };
 }
+
+/** `--azure-deployment NAME=MODEL`, repeatable: collects [NAME, MODEL] pairs. */
+export function deploymentArg(value: string, previous: Array<[string, string]> = []): Array<[string, string]> {
+  const eq = value.indexOf('=');
+  const name = eq > 0 ? value.slice(0, eq) : '';
+  const model = eq > 0 ? value.slice(eq + 1) : '';
+  if (name === '' || model === '' || !printable(value) || value.length > 512) throw new InvalidArgumentError('must be NAME=MODEL (an Azure deployment and the model it serves)');
+  return [...previous, [name, model]];
+}

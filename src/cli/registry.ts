@@ -1,10 +1,11 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isNoburnError } from '../lib/errors.js';
 import { PERIODS } from '../lib/periods.js';
+import { redactSecrets } from '../lib/redact.js';
 import type { Period } from '../lib/periods.js';
 import { ExitCodes, exitCodeFor } from './exit-codes.js';
 import type { Output } from './output.js';
-import { choiceArg, idArg, tokensArg, usdArg } from './parse.js';
+import { choiceArg, deploymentArg, idArg, tokensArg, usdArg } from './parse.js';
 import { VERSION } from './version.js';
 // Static: `check` is the command scripts run before every call, so it skips the extra chunk load.
 import { checkCommand } from './commands/check.js';
@@ -45,7 +46,9 @@ export function buildProgram(out: Output, setCode: (code: number) => void): Comm
         .requiredOption('--tokens-out <n>', 'estimated output tokens (e.g. max_tokens)', tokensArg)
         .option('--prompt-file <file>', 'estimate input tokens from this file (- for stdin) with a tokenizer')
         .option('--user <id>', 'end user id', idArg)
-        .option('--run <id>', 'run id (default: $NOBURN_RUN_ID)', idArg),
+        .option('--run <id>', 'run id (default: $NOBURN_RUN_ID)', idArg)
+        .option('--clamp', 'if --tokens-out does not fit, hold the largest output that does (down to --min-tokens-out) instead of refusing')
+        .option('--min-tokens-out <n>', 'the smallest output a clamped check holds (default: config minTokensOut, 256)', tokensArg),
     ),
     'noburn check --model gpt-4o --tokens-in 1000 --tokens-out 300 --user u1 && curl ...',
   ).action(act(async (o: Opts) => checkCommand(o as never, out)));
@@ -76,7 +79,11 @@ export function buildProgram(out: Output, setCode: (code: number) => void): Comm
     .option('--cap <usd>', 'the run cap in USD', usdArg)
     .option('--label <label>', 'a label for the run', idArg)
     .option('--no-proxy', 'do not start the metering proxy')
+    .option('--no-clamp', 'refuse a call whose output bound does not fit, instead of lowering the bound to fit')
     .option('--stop-on-exhaust', 'stop the command (exit 124) at the first call blocked by the run cap')
+    .option('--user <id>', 'the end user of every call that names none (user caps apply)', idArg)
+    .option('--allow-unmetered', 'forward calls noburn cannot price (unknown endpoint or model, unreadable body) instead of refusing them; they are counted')
+    .option('--azure-deployment <NAME=MODEL>', 'an Azure deployment and the model it serves (repeatable)', deploymentArg, [])
     .option('--json', 'print the summary as JSON on stdout')
     .passThroughOptions()
     .action(
@@ -172,7 +179,11 @@ function registerOperatorCommands(program: Command, out: Output, act: <A extends
         .description('run the HTTP authority (docs/api.md) until SIGTERM/SIGINT; JSON logs on stderr')
         .option('--host <host>', 'address to bind', '127.0.0.1')
         .option('--port <port>', 'port to listen on (0 = any free port)', '8787')
-        .option(storeOpt, storeHelp),
+        .option(storeOpt, storeHelp)
+        .option('--headers-timeout-ms <ms>', "a request's headers must arrive within this, else 408 (default 10000)")
+        .option('--request-timeout-ms <ms>', 'the whole request must arrive within this, else 408 (default 30000)')
+        .option('--keep-alive-timeout-ms <ms>', 'idle keep-alive connections are closed after this (default 30000)')
+        .option('--max-connections <n>', 'open sockets at most; at the limit the oldest idle one is closed (default: 3/4 of the fd limit)'),
     ),
     'noburn serve --port 8787 --store /var/lib/noburn/noburn.db',
   ).action(act(async (o: Opts) => (await import('./commands/serve.js')).serveCommand(o as never, out)));
@@ -212,11 +223,11 @@ export async function runCli(argv: readonly string[], out: Output): Promise<numb
       return ExitCodes.USAGE;
     }
     if (isNoburnError(e)) {
-      out.err(`noburn: ${e.message}`);
+      out.err(`noburn: ${redactSecrets(e.message)}`);
       return exitCodeFor(e.code);
     }
-    out.err(`noburn: internal error: ${e instanceof Error ? e.message : String(e)}`);
-    if (process.env['NOBURN_DEBUG']) out.err(e instanceof Error ? (e.stack ?? '') : '');
+    out.err(`noburn: internal error: ${redactSecrets(e instanceof Error ? e.message : String(e))}`);
+    if (process.env['NOBURN_DEBUG']) out.err(redactSecrets(e instanceof Error ? (e.stack ?? '') : ''));
     return ExitCodes.INTERNAL;
   }
 }

@@ -38,6 +38,17 @@ export interface NoburnConfig {
   budgetCapUsd: number | null;
   /** An open run with no activity for this long ends by itself, as `abandoned` (default 24 h). */
   runIdleTtlMs: number;
+  /** The smallest output bound a clamped check holds; below it the call is refused. */
+  minTokensOut: number;
+  /**
+   * Input margin for checks whose input is a local tokenizer count: one factor for all, or
+   * factors keyed by "provider/model", "model", "provider" or "default" (built-in defaults otherwise).
+   */
+  inputMargin: number | Record<string, number>;
+  /** `noburn run`: forward calls the proxy cannot price instead of refusing them (docs/run.md). */
+  allowUnmetered: boolean;
+  /** `noburn run`: Azure deployment name -> the model it serves, for pricing. */
+  azureDeployments: Record<string, string>;
 }
 
 export type ConfigOverrides = Partial<NoburnConfig>;
@@ -109,6 +120,21 @@ function priceOverride(v: unknown, name: string): ModelPriceOverride {
   const cw = num(o['cacheWritePerMTok'], `${name}.cacheWritePerMTok`, range);
   if (cr !== undefined) out.cacheReadPerMTok = cr;
   if (cw !== undefined) out.cacheWritePerMTok = cw;
+  return out;
+}
+
+const MARGIN_RANGE = { min: 1, max: 10 };
+
+function inputMargin(v: unknown): number | Record<string, number> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number') return num(v, 'inputMargin', MARGIN_RANGE);
+  if (typeof v !== 'object' || Array.isArray(v)) throw new NoburnConfigError('config: inputMargin must be a number (1 to 10) or an object of provider/model -> number');
+  const out: Record<string, number> = {};
+  for (const [k, f] of Object.entries(v as Record<string, unknown>)) {
+    const n = num(f, `inputMargin.${k}`, MARGIN_RANGE);
+    if (n === undefined) throw new NoburnConfigError(`config: inputMargin.${k} must be a number between 1 and 10`);
+    out[k] = n;
+  }
   return out;
 }
 
@@ -185,5 +211,31 @@ export function resolveConfig(overrides: ConfigOverrides = {}, env: Env = proces
       num(file['runIdleTtlMs'], 'runIdleTtlMs', idleRange),
       DEFAULT_RUN_IDLE_TTL_MS,
     ),
+    minTokensOut: pick(
+      overrides.minTokensOut,
+      num(env['NOBURN_MIN_TOKENS_OUT'], 'NOBURN_MIN_TOKENS_OUT', { min: 1, max: 1_000_000 }),
+      num(file['minTokensOut'], 'minTokensOut', { min: 1, max: 1_000_000 }),
+      256,
+    ),
+    inputMargin: pick(overrides.inputMargin, undefined, inputMargin(file['inputMargin']), {}),
+    allowUnmetered: pick(overrides.allowUnmetered, undefined, bool(file['allowUnmetered'], 'allowUnmetered'), false),
+    azureDeployments: { ...deployments(file['azureDeployments']), ...(overrides.azureDeployments ?? {}) },
   };
+}
+
+function bool(v: unknown, name: string): boolean | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw new NoburnConfigError(`config: ${name} must be true or false`);
+  return v;
+}
+
+function deployments(v: unknown): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new NoburnConfigError('config: azureDeployments must be an object of deployment name -> model');
+  const out: Record<string, string> = {};
+  for (const [name, model] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof model !== 'string' || model === '') throw new NoburnConfigError(`config: azureDeployments.${name} must be a model name`);
+    out[name] = model;
+  }
+  return out;
 }

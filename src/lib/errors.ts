@@ -16,7 +16,10 @@ export type NoburnErrorCode =
   | 'NOBURN_CONFLICT'
   | 'NOBURN_STORE'
   | 'NOBURN_BLOCKED'
+  | 'NOBURN_CLOSED'
   | 'NOBURN_INTERNAL';
+
+import { redactSecrets } from './redact.js';
 
 // A registry-wide brand: `instanceof` then works across copies of this module (two
 // installed versions of noburn, or the CLI's separately bundled commands), where class
@@ -34,6 +37,7 @@ const NAMES: Record<NoburnErrorCode, string> = {
   NOBURN_CONFLICT: 'NoburnConflictError',
   NOBURN_STORE: 'NoburnStoreError',
   NOBURN_BLOCKED: 'NoburnBlockedError',
+  NOBURN_CLOSED: 'NoburnClosedError',
   NOBURN_INTERNAL: 'NoburnError',
 };
 
@@ -44,7 +48,9 @@ export class NoburnError extends Error {
   readonly [BRAND] = true;
 
   constructor(code: NoburnErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    // Every message passes through the one redaction helper: a NOBURN_URL or store URL
+    // with a password never reaches a terminal or a log through an error.
+    super(redactSecrets(message), options);
     this.name = NAMES[code];
     this.code = code;
   }
@@ -176,6 +182,14 @@ function blockedMessage(d: Decision): string {
     .map(([k, v]) => `${k.replace(/Usd$/, '')} $${(v as number).toFixed(6)} left`)
     .join(', ');
   return `blocked by noburn: ${d.blockReason ?? 'blocked'} (estimate $${d.estimatedCostUsd.toFixed(6)}${left ? `; ${left}` : ''})`;
+}
+
+/** The guard was closed: check() and the other calls refuse (never a silent fail-open). */
+export class NoburnClosedError extends NoburnError {
+  static override readonly errorCode = 'NOBURN_CLOSED' as const;
+  constructor(message = 'this NoburnGuard is closed (close() was called): create a new one', options?: { cause?: unknown }) {
+    super('NOBURN_CLOSED', message, options);
+  }
 }
 
 export function isNoburnError(e: unknown): e is NoburnError {

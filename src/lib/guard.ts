@@ -3,15 +3,18 @@ import type { Authority } from './authority/authority.js';
 import { LocalAuthority } from './authority/local-authority.js';
 import { resolveConfig } from './config.js';
 import type { ConfigOverrides, NoburnConfig } from './config.js';
-import { NoburnAuthError, NoburnBlockedError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
+import { NoburnAuthError, NoburnBlockedError, NoburnClosedError, NoburnStoreError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
 import type { GuardFetchOptions } from './fetch/guard-fetch.js';
 import { newIdempotencyKey } from './ids.js';
-import type { RunListStatus, UserSummary } from './ledger/store.js';
+import { chooseOutput, holdNano, tightest } from './ledger/clamp.js';
+import { decisionOf } from './ledger/decision.js';
+import type { RunListStatus, StoreDecision, UserSummary } from './ledger/store.js';
 import { LocalCaps } from './local-caps.js';
 import type { LocalRunView } from './local-caps.js';
-import { usdToNano, nanoToUsd } from './money.js';
+import type { FallbackEstimate } from './remote/fallback.js';
+import { usdToNano } from './money.js';
 import { MemoryRecordQueue } from './record-queue.js';
-import type { RecordSink } from './record-queue.js';
+import type { FlushResult, OutboxWarning, RecordSink } from './record-queue.js';
 import type {
   Budget,
   CheckRequest,
@@ -34,8 +37,15 @@ export interface GuardOptions extends ConfigOverrides {
   now?: () => number;
   /** Use this authority instead of the one the config names. */
   authority?: Authority;
-  /** Called when background delivery of records fails (record() itself never throws). */
-  onRecordError?: (err: unknown) => void;
+  /**
+   * Called when a record fails: `info.rejected` > 0 when the record will never count
+   * (invalid, refused by the server, could not be kept), absent when delivery is only
+   * delayed (retried). record() itself never throws. Without it, each kind of rejection
+   * raises one process warning (process.emitWarning), so nothing is dropped silently.
+   */
+  onRecordError?: (err: unknown, info?: { rejected: number }) => void;
+  /** Remote mode: queued records wait for another server or project (default: one process warning each). */
+  onWarning?: (w: OutboxWarning) => void;
   /**
    * This process keeps the guard for a long time (a server, a worker, `noburn run`): the
    * ledger's WAL is then checkpointed on a timer between calls instead of inside a commit,
@@ -70,9 +80,14 @@ export class NoburnGuard {
   private recoveryP: Promise<unknown> | null = null;
   private readonly localTokens = new Map<string, { tokensIn: number; tokensOut: number; cachedTokensIn: number; cacheWriteTokensIn: number }>();
   private closed = false;
+  /** Records refused before reaching a sink (invalid, no sink), since the start. */
+  private rejectedHere = 0;
+  /** The totals the last flush()/close() reported: each reports the change since. */
+  private reported = { delivered: 0, rejected: 0 };
+  private readonly warnedKinds = new Set<string>();
 
   constructor(private readonly options: GuardOptions = {}) {
-    const { now: _n, authority: _a, onRecordError: _o, longLived: _l, onFallback: _f, env, ...overrides } = options;
+    const { now: _n, authority: _a, onRecordError: _o, onWarning: _w, longLived: _l, onFallback: _f, env, ...overrides } = options;
     this.config = resolveConfig(overrides, env ?? process.env);
     this.now = options.now ?? Date.now;
     this.caps = new LocalCaps(this.now, this.config.holdTtlMs, this.config.budgetCapUsd === null ? null : usdToNano(this.config.budgetCapUsd));
@@ -81,6 +96,7 @@ export class NoburnGuard {
 
   /** The authority, created on first use so that constructing a guard never touches disk or network. */
   authority(): Promise<Authority> {
+    if (this.closed) return Promise.reject(new NoburnClosedError());
     // A failed open is not remembered: the next call tries again (a transient SQLITE_BUSY
     // or a home folder mounted late must not leave a long-lived guard in fallback).
     this.authorityP ??= (
@@ -94,13 +110,40 @@ export class NoburnGuard {
     return this.authorityP;
   }
 
+  /**
+   * Where every record failure goes: the caller's onRecordError, else (for records that
+   * will never count) one process warning per kind of rejection.
+   */
+  private readonly reportRecordError = (e: unknown, info?: { rejected: number }): void => {
+    if (this.options.onRecordError) {
+      this.options.onRecordError(e, info);
+      return;
+    }
+    if (!info || info.rejected <= 0) return;
+    const code = (e as { code?: unknown } | null)?.code;
+    const message = e instanceof Error ? e.message : String(e);
+    const kind = `${typeof code === 'string' ? code : 'ERROR'}: ${message.replace(/\s*\(got .*$/, '')}`;
+    if (this.warnedKinds.has(kind)) return;
+    this.warnedKinds.add(kind);
+    process.emitWarning(`noburn: a record was rejected and will not count (${message}); set onRecordError to handle these`, { code: 'NOBURN_RECORD_REJECTED' });
+  };
+
+  private readonly reportWarning = (w: OutboxWarning): void => {
+    if (this.options.onWarning) this.options.onWarning(w);
+    else process.emitWarning(`noburn: ${w.message}`, { code: w.code });
+  };
+
+  private assertOpen(): void {
+    if (this.closed) throw new NoburnClosedError();
+  }
+
   private sink(): Promise<RecordSink> {
     this.sinkP ??= this.authority()
       .then(async (a) => {
-        const onError = this.options.onRecordError ?? (() => {});
+        const onError = this.reportRecordError;
         if (a.kind === 'remote') {
           const m = await import('./remote/remote.js');
-          return m.createOutbox(this.config, a, onError);
+          return m.createOutbox(this.config, a, onError, this.reportWarning);
         }
         return new MemoryRecordQueue((rs, ts) => a.record(rs, ts), onError, (ids) => a.release(ids));
       })
@@ -117,6 +160,7 @@ export class NoburnGuard {
    * when the authority cannot be reached it decides locally (source "fallback").
    */
   async check(req: CheckRequest): Promise<Decision> {
+    this.assertOpen();
     const c = normalizeCheck(req, this.config.runId);
     if (this.recovering) {
       const stillOut = await this.recovered();
@@ -166,7 +210,7 @@ export class NoburnGuard {
    */
   private recovered(): Promise<unknown> {
     if (this.caps.localHolds() > 0) return Promise.resolve(new NoburnUnreachableError('calls approved during the outage are still in flight'));
-    this.recoveryP ??= this.flush().then(
+    this.recoveryP ??= this.flushSink().then(
       () => {
         this.recovering = false;
         this.recoveryP = null;
@@ -194,22 +238,30 @@ export class NoburnGuard {
         // a failing listener must not change the decision
       }
     }
-    let est = 0;
-    let unpriced = false;
+    let fe: FallbackEstimate = { nano: 0, unpriced: false, tokensIn: c.tokensIn, prices: null };
     try {
-      ({ nano: est, unpriced } = await (await import('./remote/fallback.js')).fallbackEstimate(this.config, c));
+      fe = await (await import('./remote/fallback.js')).fallbackEstimate(this.config, c);
     } catch {
       // no price to be had: decide on the spend alone
     }
-    const base = { estimatedCostUsd: nanoToUsd(est), source: 'fallback' as const, unpriced, decisionId: null };
-    if (unpriced && this.config.unknownModel === 'block' && this.config.fallbackPrice === null) {
-      return { ...base, blocked: true, blockReason: 'unknown_model_price', reservationId: null, remaining: {} };
+    const clamp = c.clamp === true;
+    const minTokensOut = Math.floor(c.minTokensOut ?? this.config.minTokensOut);
+    const inputNano = fe.prices === null ? 0 : holdNano(fe.prices, fe.tokensIn, 0);
+    const ctx = { estimate: fe.nano, tokensIn: fe.tokensIn, tokensOut: c.tokensOut, unpriced: fe.unpriced, minTokensOut, clamp, inputNano };
+    const decision = (sd: StoreDecision): Decision => ({ ...decisionOf(sd, ctx), source: 'fallback', decisionId: null });
+    if (fe.unpriced && this.config.unknownModel === 'block' && this.config.fallbackPrice === null) {
+      return decision({ blocked: true, blockReason: 'unknown_model_price', reservationId: null, remainingNano: {}, estimateNano: fe.nano, limit: null, maxTokensOut: null });
     }
     const extra = this.config.budgetCapUsd === null ? 0 : await this.localTokenSpent();
-    // Everything awaited is done: compare and hold in one synchronous step.
-    const d = this.caps.decide(c.runId, est, extra, this.config.onError === 'block' ? 'noburn_unreachable' : null);
+    // Everything awaited is done: the room, the clamp, compare and hold in one synchronous step.
+    const caps = this.caps.limits(c.runId, extra);
+    const out = chooseOutput(fe.unpriced ? null : fe.prices, fe.tokensIn, c.tokensOut, fe.nano, tightest(caps), clamp, minTokensOut);
+    const d = this.caps.decide(c.runId, out.estimateNano, extra, this.config.onError === 'block' ? 'noburn_unreachable' : null);
     if (d.reservationId !== null) this.recovering = true;
-    return { ...base, ...d };
+    const blockedBy = d.blockReason === 'run_budget_exceeded' ? 'run' : d.blockReason === 'local_budget_exceeded' ? 'project' : null;
+    const limit = caps.find((k) => k.scope === blockedBy) ?? tightest(caps);
+    const sd: StoreDecision = { ...d, remainingNano: {}, estimateNano: out.estimateNano, tokensOut: out.tokensOut, clamped: out.clamped && !d.blocked, maxTokensOut: out.maxTokensOut, limit };
+    return { ...decision(sd), remaining: d.remaining };
   }
 
   /** Token-only records through this guard, priced now (only when a fallback decision needs them). */
@@ -244,15 +296,20 @@ export class NoburnGuard {
   /** Records what a call really cost. Returns at once and never throws; delivery is in the background. */
   record(req: RecordRequest): void {
     try {
+      if (this.closed) throw new NoburnClosedError('record() after close(): the record was not kept');
       const r = normalizeRecord(req, this.config.runId, newIdempotencyKey);
       this.noteLocalSpend(r);
       const ts = this.now();
       this.sink().then(
         (s) => s.enqueue(r, ts),
-        (e) => this.options.onRecordError?.(e),
+        (e) => {
+          this.rejectedHere++;
+          this.reportRecordError(e, { rejected: 1 });
+        },
       );
     } catch (e) {
-      this.options.onRecordError?.(e);
+      this.rejectedHere++;
+      this.reportRecordError(e, { rejected: 1 });
     }
   }
 
@@ -281,25 +338,35 @@ export class NoburnGuard {
   /**
    * Records and waits until the authority has it (the CLI uses this). Throws on bad input.
    * Remote mode: sent directly, so the answer says whether it was a duplicate; when the
-   * server cannot be reached the record goes to the durable outbox instead (`queued: 1`)
-   * and is delivered later, exactly once — so a caller must not retry it.
+   * server cannot be reached the record is written to the durable outbox before this
+   * resolves (`queued: 1`) and is delivered later, exactly once — so a caller must not
+   * retry it. When the outbox cannot be written either (unwritable NOBURN_HOME, full disk,
+   * corrupt outbox.db) it throws NoburnStoreError: the record was not kept anywhere.
    */
   async recordNow(req: RecordRequest): Promise<RecordResult & { queued: number }> {
+    this.assertOpen();
     const r = normalizeRecord(req, this.config.runId, newIdempotencyKey);
     this.noteLocalSpend(r);
     const ts = this.now();
     const a = await this.authority();
+    let result: RecordResult & { queued: number };
     try {
-      return { ...(await a.record([r], [ts])), queued: 0 };
+      result = { ...(await a.record([r], [ts])), queued: 0 };
     } catch (e) {
       if (a.kind !== 'remote' || !(e instanceof NoburnUnreachableError || e instanceof NoburnTimeoutError)) throw e;
-      const s = await this.sink();
-      s.enqueue(r, ts);
-      return { accepted: 0, duplicates: 0, queued: 1 };
+      const s = (await this.sink()) as RecordSink & { enqueueDurably(r: NormalizedRecord, ts: number): void };
+      try {
+        s.enqueueDurably(r, ts);
+      } catch (w) {
+        throw new NoburnStoreError(`${e.message}, and the record could not be queued (${(w as Error).message}): it was NOT recorded, retry it`, { cause: w });
+      }
+      result = { accepted: 0, duplicates: 0, queued: 1 };
     }
+    return result;
   }
 
   async startRun(req: StartRunRequest = {}): Promise<RunInfo> {
+    this.assertOpen();
     const run = await (await this.authority()).startRun(req);
     // Its cap is enforced by this guard too when the authority cannot be reached.
     this.caps.trackRun(run);
@@ -307,8 +374,9 @@ export class NoburnGuard {
   }
 
   async endRun(runId: string): Promise<EndRunResult> {
-    // Settle what this process recorded first, so the result includes it.
-    await this.flush().catch(() => {});
+    // Settle what this process recorded first, so the result includes it (the counts stay
+    // for the caller's own flush()).
+    await this.flushSink().catch(() => {});
     return (await this.authority()).endRun(runId);
   }
 
@@ -376,18 +444,42 @@ export class NoburnGuard {
     return (await this.authority()).price(model);
   }
 
-  /** Waits until every record so far is delivered. */
-  async flush(): Promise<void> {
-    if (this.sinkP) await (await this.sinkP).flush();
+  private lastTotals: FlushResult = { delivered: 0, rejected: 0, pending: 0 };
+
+  /** The change since the last flush()/close(), from the sink's totals and this guard's own rejections. */
+  private withOwnCounts(totals: FlushResult | null): FlushResult {
+    const t = totals ?? this.lastTotals;
+    this.lastTotals = t;
+    const delivered = t.delivered - this.reported.delivered;
+    const rejected = t.rejected + this.rejectedHere - this.reported.rejected;
+    this.reported = { delivered: t.delivered, rejected: t.rejected + this.rejectedHere };
+    return { delivered, rejected, pending: t.pending };
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Waits until every record so far is delivered; resolves with what happened to the
+   * records since the last flush ({delivered, rejected, pending}). Rejects when the
+   * authority cannot take them now (remote: they stay in the outbox, `pending`).
+   */
+  async flush(): Promise<FlushResult> {
+    return this.withOwnCounts(await this.flushSink());
+  }
+
+  /** Drains the sink without touching the counts flush() reports (endRun, recovery). */
+  private async flushSink(): Promise<FlushResult | null> {
+    return this.sinkP ? (await this.sinkP).flush() : null;
+  }
+
+  /** Delivers what it can (bounded), closes files and connections; resolves with the counts like flush(). */
+  async close(): Promise<FlushResult> {
+    if (this.closed) return this.withOwnCounts(null);
     this.closed = true;
+    let c: FlushResult | null = null;
     try {
-      if (this.sinkP) await (await this.sinkP).close();
+      if (this.sinkP) c = await (await this.sinkP).close();
     } finally {
       if (this.authorityP) await (await this.authorityP.catch(() => null))?.close();
     }
+    return this.withOwnCounts(c);
   }
 }

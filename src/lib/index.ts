@@ -1,6 +1,7 @@
 export { NoburnGuard } from './guard.js';
 export type { GuardOptions } from './guard.js';
 export type { GuardFetchOptions } from './fetch/guard-fetch.js';
+export type { FlushResult, OutboxWarning } from './record-queue.js';
 export * from './errors.js';
 export type * from './types.js';
 export { resolveConfig } from './config.js';

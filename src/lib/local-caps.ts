@@ -1,5 +1,6 @@
 import { newId } from './ids.js';
 import { nanoToUsd, usdToNano } from './money.js';
+import type { StoreLimit } from './ledger/store.js';
 import type { BlockReason, Decision, Remaining, RunInfo } from './types.js';
 
 /**
@@ -143,6 +144,22 @@ export class LocalCaps {
     let n = 0;
     for (const h of this.holds.values()) if (h.local) n++;
     return n;
+  }
+
+  /**
+   * The caps this guard knows, with what is used under each (for the clamp and the
+   * refusal figures: docs/semantics.md). Same figures as decide() reads.
+   */
+  limits(runId: string | null, extraSpentNano: number): StoreLimit[] {
+    this.sweep();
+    const out: StoreLimit[] = [];
+    const v = runId === null ? undefined : this.runs.get(runId);
+    if (runId !== null && v && v.capNano !== null) {
+      const held = this.heldNano(runId);
+      out.push({ scope: 'run', capNano: v.capNano, spentNano: v.othersNano + this.ours(runId, v) - held, heldNano: held });
+    }
+    if (this.fallbackCapNano !== null) out.push({ scope: 'project', capNano: this.fallbackCapNano, spentNano: this.spentNano + extraSpentNano, heldNano: this.heldNano() });
+    return out;
   }
 
   /**

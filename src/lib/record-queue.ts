@@ -1,13 +1,44 @@
 import type { NormalizedRecord } from './validate.js';
 
-/** Where record() puts a record: returns at once; delivery happens in the background. */
+/**
+ * What flush() and close() resolve with, counted since the previous flush():
+ * `delivered`: records the authority now has; `rejected`: records that will never count
+ * (invalid, refused by the server, or that could not be kept anywhere), each also reported
+ * to onRecordError (or one process warning per kind); `pending`: records still waiting
+ * (in the durable outbox in remote mode, delivered later exactly once).
+ */
+export interface FlushResult {
+  delivered: number;
+  rejected: number;
+  pending: number;
+}
+
+/** Queued records wait for another server or project than this client now sends to. */
+export interface OutboxWarning {
+  code: 'NOBURN_OUTBOX_WAITING';
+  /** The normalized server they wait for (no credentials). */
+  server: string;
+  /** Their project, or null when this machine never learnt the project of the key that queued them. */
+  projectId: string | null;
+  count: number;
+  message: string;
+}
+
+/** `rejected`: how many records this error costs for good (absent: a transient failure, retried). */
+export type RecordErrorHandler = (e: unknown, info?: { rejected: number }) => void;
+
+/**
+ * Where record() puts a record: returns at once; delivery happens in the background.
+ * flush() and close() resolve with the sink's totals since it was created (the guard turns
+ * them into the change since its last flush).
+ */
 export interface RecordSink {
   enqueue(r: NormalizedRecord, ts: number): void;
   /** Queues the release of a hold (guard.release): delivered like records; flush() waits for it too. */
   enqueueRelease(reservationId: string, ts: number): void;
   /** Resolves when everything enqueued so far is delivered; rejects if delivery fails. */
-  flush(): Promise<void>;
-  close(): Promise<void>;
+  flush(): Promise<FlushResult>;
+  close(): Promise<FlushResult>;
 }
 
 /**
@@ -23,10 +54,11 @@ export class MemoryRecordQueue implements RecordSink {
   private timer: NodeJS.Timeout | null = null;
   private immediate = false;
   private failures = 0;
+  private delivered = 0;
 
   constructor(
     private readonly deliver: (rs: readonly NormalizedRecord[], ts: readonly number[]) => Promise<unknown>,
-    private readonly onError: (e: unknown) => void = () => {},
+    private readonly onError: RecordErrorHandler = () => {},
     private readonly release: (ids: readonly string[]) => Promise<unknown> = () => Promise.resolve(),
   ) {}
 
@@ -64,6 +96,7 @@ export class MemoryRecordQueue implements RecordSink {
         if (!released) await this.release(releases);
         released = true;
         if (batch.length > 0) await this.deliver(batch.map((b) => b.r), batch.map((b) => b.ts));
+        this.delivered += batch.length;
         this.failures = 0;
       } catch (e) {
         if (!released) this.releases = releases.concat(this.releases);
@@ -89,7 +122,7 @@ export class MemoryRecordQueue implements RecordSink {
     this.timer.unref();
   }
 
-  async flush(): Promise<void> {
+  async flush(): Promise<FlushResult> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -98,9 +131,10 @@ export class MemoryRecordQueue implements RecordSink {
       if (this.inflight) await this.inflight.catch(() => {});
       if (this.pending.length > 0 || this.releases.length > 0) await this.drain();
     }
+    return { delivered: this.delivered, rejected: 0, pending: 0 };
   }
 
-  async close(): Promise<void> {
-    await this.flush();
+  close(): Promise<FlushResult> {
+    return this.flush();
   }
 }

@@ -20,8 +20,32 @@ export interface CheckRequest {
   endUserId?: string | undefined;
   /** Defaults to NOBURN_RUN_ID from the environment. Pass null to check without a run. */
   runId?: string | null | undefined;
-  /** 'openai' | 'anthropic' | 'google' | 'groq' | ...: prices the model by that provider's entry in the price data. */
+  /**
+   * Hold the largest output that fits every cap (at least minTokensOut) instead of refusing:
+   * estimatedTokensOut is then the requested output bound (max_tokens). See docs/semantics.md.
+   */
+  clamp?: boolean | undefined;
+  /** The floor for clamping; defaults to config minTokensOut (256). */
+  minTokensOut?: number | undefined;
+  /** 'openai' | 'anthropic' | 'google' | 'groq' | ...: prices the model by that provider's entry in the price data, and keys the input calibration. */
   provider?: string | undefined;
+  /**
+   * 'tokenizer': estimatedTokensIn is a local tokenizer count, scaled by the ledger (margin x
+   * learnt ratio) to cover the provider's count. 'exact' (default): held as given.
+   */
+  tokensInSource?: 'exact' | 'tokenizer' | undefined;
+}
+
+/** The cap with the least room for a decision (the one that blocked, when a cap blocked). */
+export interface DecisionLimit {
+  scope: 'project' | 'user' | 'run';
+  capUsd: number;
+  /** Spent in the cap's current window. */
+  spentUsd: number;
+  /** Held by other open calls. */
+  heldUsd: number;
+  /** Room before this call: capUsd - spentUsd - heldUsd, never below 0. */
+  leftUsd: number;
 }
 
 export interface Remaining {
@@ -43,6 +67,20 @@ export interface Decision {
   unpriced: boolean;
   /** The id of this decision in the event feed (the reservation id when allowed); null when decided by the fallback. */
   decisionId?: string | null;
+  /** Input tokens held (after the margin/calibration of tokensInSource 'tokenizer'). */
+  tokensIn: number;
+  /** Output tokens held: the clamped bound when clamped, else estimatedTokensOut. */
+  tokensOut: number;
+  /** The output bound was lowered to fit (clamp: true). */
+  clamped: boolean;
+  /** estimatedCostUsd split into its input and output parts (they sum to it to the nano-dollar). */
+  estimate: { inputUsd: number; outputUsd: number };
+  /** The cap with the least room (the one that blocked, when a cap blocked); null when no cap applies. */
+  limit: DecisionLimit | null;
+  /** The largest output bound that fits every cap with this input; null when no cap applies. */
+  maxTokensOut: number | null;
+  /** What to change when the output bound is what does not fit, e.g. "set max_tokens <= 1234". */
+  hint: string | null;
 }
 
 export interface RecordRequest {
@@ -87,6 +125,10 @@ export interface RunInfo {
   calls: number;
   blockedCalls: number;
   unpricedCalls: number;
+  /** Calls whose output bound was clamped to fit the caps. */
+  clampedCalls: number;
+  /** Records whose real cost exceeded their hold (the call cost more than was held). */
+  overHolds: number;
   startedAt: string;
   endedAt: string | null;
 }

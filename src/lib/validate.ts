@@ -55,8 +55,12 @@ export interface NormalizedCheck {
   tokensOut: number;
   userId: string | null;
   runId: string | null;
+  /** Absent means false / the config default / none / 'exact' (older callers build this shape by hand). */
+  clamp?: boolean;
+  minTokensOut?: number | null;
   /** Absent or null: priced by the model alone. */
   provider?: string | null | undefined;
+  tokensInSource?: 'exact' | 'tokenizer';
 }
 
 export function normalizeCheck(req: CheckRequest, defaultRunId: string | null): NormalizedCheck {
@@ -67,8 +71,23 @@ export function normalizeCheck(req: CheckRequest, defaultRunId: string | null): 
     tokensOut: tokenCount(req.estimatedTokensOut, 'estimatedTokensOut'),
     userId: optionalId(req.endUserId, 'endUserId'),
     runId: req.runId === undefined ? defaultRunId : optionalId(req.runId, 'runId'),
+    clamp: optionalBool(req.clamp, 'clamp'),
+    minTokensOut: req.minTokensOut === undefined || req.minTokensOut === null ? null : tokenCount(req.minTokensOut, 'minTokensOut'),
     provider: optionalId(req.provider, 'provider'),
+    tokensInSource: tokensInSource(req.tokensInSource),
   };
+}
+
+function optionalBool(v: unknown, name: string): boolean {
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw new NoburnValidationError(`${name} must be a boolean`);
+  return v;
+}
+
+function tokensInSource(v: unknown): 'exact' | 'tokenizer' {
+  if (v === undefined || v === null || v === 'exact') return 'exact';
+  if (v === 'tokenizer') return v;
+  throw new NoburnValidationError(`tokensInSource must be "exact" or "tokenizer" (got ${JSON.stringify(v)})`);
 }
 
 export interface NormalizedRecord {

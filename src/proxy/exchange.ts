@@ -4,13 +4,18 @@ import { estimateEndpoint } from '../lib/metering/estimate.js';
 import { ResponseMeter } from '../lib/metering/meter.js';
 import { FALLBACK_PROVIDER } from '../lib/metering/providers/index.js';
 import { errorResponse, refusal, type ProviderErrorResponse } from '../lib/metering/refusal.js';
-import { isObj, type Endpoint } from '../lib/metering/types.js';
+import { isObj, type Endpoint, type Json, type ProviderAdapter } from '../lib/metering/types.js';
+import { NoburnValidationError } from '../lib/errors.js';
 import { loadTokenCounter } from '../lib/tokens.js';
 import type { BlockReason } from '../lib/types.js';
 import { forwardRequestHeaders, forwardResponseHeaders, headerString } from './headers.js';
 import { matchRoute, type Route, type RouteTable } from './routes.js';
+import { stripSecret } from './secret.js';
 import type { StatsTable } from './stats.js';
 import type { CountTokens, ProxyGuard, Usage } from './types.js';
+
+/** Set on the response when the proxy lowered the request's output bound: the bound it sent (docs/run.md). */
+export const CLAMPED_HEADER = 'x-noburn-clamped';
 
 /** Everything one request needs from the running proxy. */
 export interface ProxyContext {
@@ -22,16 +27,33 @@ export interface ProxyContext {
   onBlocked: ((reason: BlockReason | null, model: string) => void) | undefined;
   stats: StatsTable;
   maxBodyBytes: number;
+  clamp: boolean;
+  /** The per-run path segment every request must start with (secret.ts). */
+  secret: string;
+  /** `noburn run --user`: the end user of calls that name none. */
+  defaultUser: string | null;
 }
+
+/** The header that names a call's end user to noburn; never forwarded. */
+export const USER_HEADER = 'x-noburn-user';
 
 export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
-    const route = matchRoute(req.url ?? '/', ctx.table);
+    const url = stripSecret(req.url ?? '/', ctx.secret);
+    if (url === null) {
+      req.resume();
+      const msg = "noburn proxy: this request does not carry the run's secret path segment (use the base URL noburn run gave the command)";
+      return send(res, errorResponse(guessProvider(req.url ?? '/', ctx.table), 403, 'noburn_forbidden', msg, false));
+    }
+    const route = matchRoute(url, ctx.table);
     if (!route) {
       req.resume();
       return send(res, errorResponse(FALLBACK_PROVIDER, 404, 'not_found', unknownPathMessage(ctx.table), false));
     }
-    if (route.endpoint === null || req.method !== 'POST') return await forward(ctx, route, req, res, req, null);
+    if (route.endpoint === null || req.method !== 'POST') {
+      await forward(ctx, route, req, res, req, null);
+      return;
+    }
     return await metered(ctx, route, route.endpoint, req, res);
   } catch {
     // Never let one request take the proxy down; the message carries no request data.
@@ -54,51 +76,79 @@ async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req:
   }
   const model = isObj(body) ? endpoint.model(body) : null;
   // Without a model there is nothing to price; the providers reject such requests anyway.
-  if (!isObj(body) || model === null) return forward(ctx, route, req, res, raw, null);
+  if (!isObj(body) || model === null) {
+    await forward(ctx, route, req, res, raw, null);
+    return;
+  }
 
   const estimate = await estimateEndpoint(endpoint, body, model, ctx.countTokens);
+  const endUserId = endUserOf(ctx, route, req, body);
+  const provider = route.priceProvider ?? undefined;
   let decision;
   try {
-    decision = await ctx.guard.check({ model, estimatedTokensIn: estimate.tokensIn, estimatedTokensOut: estimate.tokensOut, runId: ctx.runId });
+    // The input is the tokenizer's count, which the ledger scales to cover the provider's;
+    // the output asked for is the request's bound (or the model's limit), clamped to fit.
+    decision = await ctx.guard.check({
+      model,
+      estimatedTokensIn: estimate.tokensIn,
+      estimatedTokensOut: estimate.tokensOut,
+      runId: ctx.runId,
+      endUserId,
+      provider,
+      clamp: ctx.clamp,
+      tokensInSource: 'tokenizer',
+    });
   } catch (e) {
+    // A bad end-user id (too long, control characters) is the client's error, not noburn's.
+    const bad = e instanceof NoburnValidationError;
     const msg = `noburn could not check this request: ${e instanceof Error ? e.message : String(e)}`;
-    return send(res, errorResponse(route.provider, 500, 'noburn_check_failed', msg, false));
+    return send(res, errorResponse(route.provider, bad ? 400 : 500, bad ? 'noburn_bad_request' : 'noburn_check_failed', msg, false));
   }
   if (decision.blocked) {
     ctx.stats.blocked(model);
     ctx.onBlocked?.(decision.blockReason, model);
-    return send(res, refusal(route.provider, decision.blockReason, model));
+    return send(res, refusal(route.provider, decision, model, endpoint.outputBound?.fieldOf(body)));
   }
 
+  // The output held for the call: what was asked, or less when the check clamped it. A
+  // clamped bound is written into the request (added when the request set none).
+  const heldOut = Math.min(decision.tokensOut, estimate.tokensOut);
+  const clamped = heldOut < estimate.tokensOut && endpoint.outputBound !== null;
+  if (clamped) endpoint.outputBound?.set(body, heldOut);
   // Some APIs (OpenAI chat) report a stream's usage only when asked: the adapter asks, and
   // the meter hides the answer from a client that did not ask itself.
   const strip = endpoint.ensureStreamUsage(body);
-  const outBody = strip ? Buffer.from(JSON.stringify(body), 'utf8') : raw;
+  const outBody = strip || clamped ? Buffer.from(JSON.stringify(body), 'utf8') : raw;
+  const extraHeaders = clamped ? { [CLAMPED_HEADER]: String(heldOut) } : null;
 
-  // The output held for the call bounds what a stream may pass on, whatever the upstream does with the bound.
-  const heldOut = estimate.tokensOut;
   const cutAt = endpoint.outputBound !== null && endpoint.isStream(body) ? { tokens: heldOut, count: await loadTokenCounter() } : null;
   const meter = new ResponseMeter({ endpoint, estimate, countTokens: ctx.countTokens, stripUsageChunk: strip, cutAt });
+  let status: number | null = null;
   try {
-    await forward(ctx, route, req, res, outBody, meter);
+    // The held output also bounds what a stream may pass on, whatever the upstream does with the bound.
+    status = await forward(ctx, route, req, res, outBody, meter, extraHeaders);
   } finally {
-    let usage: Usage;
-    try {
-      usage = await meter.usage();
-    } catch {
-      usage = { tokensIn: estimate.tokensIn, tokensOut: estimate.tokensOut, cachedTokensIn: 0, cacheWriteTokensIn: 0 };
+    // A call the upstream refused or never answered is not billed: its hold is freed and it
+    // counts as an error, not as a call.
+    if (status === null || status >= 400) {
+      releaseHold(ctx, decision.reservationId, model, endUserId, provider);
+      ctx.stats.failed(model);
+    } else {
+      const usage = await meter.usage().catch((): Usage => ({ tokensIn: estimate.tokensIn, tokensOut: estimate.tokensOut, cachedTokensIn: 0, cacheWriteTokensIn: 0 }));
+      ctx.guard.record({
+        model,
+        tokensIn: usage.tokensIn,
+        tokensOut: usage.tokensOut,
+        cachedTokensIn: usage.cachedTokensIn,
+        cacheWriteTokensIn: usage.cacheWriteTokensIn,
+        wasBlocked: false,
+        runId: ctx.runId,
+        reservationId: decision.reservationId,
+        endUserId,
+        provider,
+      });
+      ctx.stats.recorded(model, usage, { cut: meter.cut, overHold: usage.tokensOut > heldOut });
     }
-    ctx.guard.record({
-      model,
-      tokensIn: usage.tokensIn,
-      tokensOut: usage.tokensOut,
-      cachedTokensIn: usage.cachedTokensIn,
-      cacheWriteTokensIn: usage.cacheWriteTokensIn,
-      wasBlocked: false,
-      runId: ctx.runId,
-      reservationId: decision.reservationId,
-    });
-    ctx.stats.recorded(model, usage, { cut: meter.cut, overHold: usage.tokensOut > heldOut });
   }
 }
 
@@ -117,11 +167,13 @@ function forward(
   res: ServerResponse,
   body: Buffer | IncomingMessage,
   meter: ResponseMeter | null,
-): Promise<void> {
+  extraHeaders: Record<string, string> | null = null,
+): Promise<number | null> {
   const method = req.method ?? 'GET';
   const buffered = Buffer.isBuffer(body);
   const headers = forwardRequestHeaders(req.rawHeaders, { dropContentLength: buffered, identityEncoding: meter !== null });
-  return new Promise<void>((resolve) => {
+  let status: number | null = null;
+  return new Promise<number | null>((resolve) => {
     let controller: Dispatcher.DispatchController | null = null;
     let started = false;
     let finished = false;
@@ -136,7 +188,7 @@ function forward(
       finished = true;
       res.off('close', onClose);
       res.off('drain', onDrain);
-      resolve();
+      resolve(status);
     };
     const flushRest = (): void => {
       const rest = meter ? meter.endBody() : '';
@@ -149,10 +201,11 @@ function forward(
           controller = c;
           if (res.destroyed) c.abort(new Error('the client went away'));
         },
-        onResponseStart(_c, status, upHeaders) {
+        onResponseStart(_c, code, upHeaders) {
           started = true;
-          const mayChange = meter ? meter.start(status, headerString(upHeaders['content-type']), headerString(upHeaders['content-encoding'])) : false;
-          if (!res.destroyed) res.writeHead(status, forwardResponseHeaders(upHeaders, mayChange));
+          status = code;
+          const mayChange = meter ? meter.start(code, headerString(upHeaders['content-type']), headerString(upHeaders['content-encoding'])) : false;
+          if (!res.destroyed) res.writeHead(code, extraHeaders ? { ...forwardResponseHeaders(upHeaders, mayChange), ...extraHeaders } : forwardResponseHeaders(upHeaders, mayChange));
         },
         onResponseData(c, chunk) {
           if (meter?.cut) return;
@@ -210,6 +263,35 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
 function send(res: ServerResponse, r: ProviderErrorResponse): void {
   res.writeHead(r.status, { ...r.headers, 'content-length': Buffer.byteLength(r.body) });
   res.end(r.body);
+}
+
+/**
+ * Frees the hold of a call that was not billed. Without the guard's release (older
+ * guards), a zero record marked not-made frees it: no call and no spend, though the
+ * ledger then counts it among the blocked calls.
+ */
+function releaseHold(ctx: ProxyContext, reservationId: string | null, model: string, endUserId: string | undefined, provider: string | undefined): void {
+  if (reservationId === null) return;
+  if (ctx.guard.release) return ctx.guard.release(reservationId);
+  ctx.guard.record({ model, tokensIn: 0, tokensOut: 0, wasBlocked: true, runId: ctx.runId, reservationId, endUserId, provider });
+}
+
+/**
+ * The call's end user: the x-noburn-user header, else the provider's own field in the body
+ * (OpenAI `user` / `safety_identifier`, Anthropic `metadata.user_id`), else the run's --user.
+ */
+function endUserOf(ctx: ProxyContext, route: Route, req: IncomingMessage, body: Json): string | undefined {
+  const h = req.headers[USER_HEADER];
+  const header = Array.isArray(h) ? h[0] : h;
+  if (header !== undefined && header !== '') return header;
+  return route.provider.endUser?.(body) ?? ctx.defaultUser ?? undefined;
+}
+
+/** The error shape for a request refused before routing: the provider its path names, if any. */
+function guessProvider(url: string, table: RouteTable): ProviderAdapter {
+  const path = url.split('?')[0] ?? '';
+  for (const b of table) if (path.includes(b.adapter.prefix + '/') || path.endsWith(b.adapter.prefix)) return b.adapter;
+  return FALLBACK_PROVIDER;
 }
 
 function unknownPathMessage(table: RouteTable): string {

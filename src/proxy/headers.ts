@@ -16,6 +16,8 @@ const HOP_BY_HOP = new Set([
   'host',
   // undici sends bodies itself and does not support Expect: 100-continue.
   'expect',
+  // The end user named to noburn (exchange.ts): for noburn only, never for the provider.
+  'x-noburn-user',
 ]);
 
 export interface ForwardHeaderOptions {

@@ -22,12 +22,15 @@ export interface Route {
   origin: string;
   /** Path and query to request at the upstream. */
   path: string;
+  /** The price data's provider for this upstream (pricing), null when it does not know it. */
+  priceProvider: string | null;
 }
 
 interface Base {
   adapter: ProviderAdapter;
   origin: string;
   path: string;
+  priceProvider: string | null;
 }
 
 export type RouteTable = readonly Base[];
@@ -36,7 +39,7 @@ export type RouteTable = readonly Base[];
 export function routeTable(upstreams: Upstreams): RouteTable {
   return PROVIDERS.map((adapter) => {
     const raw = upstreams[adapter.id] ?? adapter.defaultUpstream;
-    return { adapter, ...splitBase(raw, adapter.baseUrlEnv[0] ?? `the ${adapter.id} upstream`) };
+    return { adapter, ...splitBase(raw, adapter.baseUrlEnv[0] ?? `the ${adapter.id} upstream`), priceProvider: null };
   });
 }
 
@@ -60,9 +63,25 @@ export function matchRoute(url: string, table: RouteTable): Route | null {
     const prefix = base.adapter.prefix;
     if (pathname !== prefix && !pathname.startsWith(prefix + '/')) continue;
     const rest = pathname.slice(prefix.length);
-    return { provider: base.adapter, endpoint: base.adapter.endpoint(rest), origin: base.origin, path: base.path + rest + query };
+    return { provider: base.adapter, endpoint: base.adapter.endpoint(rest), origin: base.origin, path: base.path + rest + query, priceProvider: base.priceProvider };
   }
   return null;
+}
+
+/**
+ * Fills in each upstream's pricing provider: the price data's provider for its base URL
+ * (api.groq.com: groq, openrouter.ai: openrouter...), else the adapter's own id when the
+ * upstream is the adapter's default, else none (a local server: priced by model alone).
+ */
+export async function withPriceProviders(table: RouteTable): Promise<RouteTable> {
+  const { providerForUrl } = await import('../lib/pricing/price-data.js');
+  return Promise.all(
+    table.map(async (b) => {
+      const url = b.origin + b.path;
+      const known = await providerForUrl(url);
+      return { ...b, priceProvider: known ?? (url === b.adapter.defaultUpstream.replace(/\/+$/, '') ? b.adapter.id : null) };
+    }),
+  );
 }
 
 /** The base-URL variables to give a child so that every provider's SDK talks to the proxy at `url`. */

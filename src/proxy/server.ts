@@ -2,7 +2,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { handleRequest, type ProxyContext } from './exchange.js';
-import { proxyEnv, routeTable } from './routes.js';
+import { proxyEnv, routeTable, withPriceProviders } from './routes.js';
+import { newProxySecret } from './secret.js';
 import { StatsTable } from './stats.js';
 import type { ProxyOptions, RunningProxy } from './types.js';
 
@@ -14,7 +15,8 @@ const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
  * minutes and the client's own timeout (an abort) already ends the upstream request.
  */
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
-  const table = routeTable(opts.upstreams);
+  const table = await withPriceProviders(routeTable(opts.upstreams));
+  const secret = newProxySecret();
   const dispatcher = new Agent({ headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 30_000 });
   const stats = new StatsTable();
   const ctx: ProxyContext = {
@@ -26,6 +28,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     onBlocked: opts.onBlocked,
     stats,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    clamp: opts.clamp ?? true,
+    secret,
+    defaultUser: opts.defaultUser ?? null,
   };
   const inflight = new Set<Promise<void>>();
   const server = createServer({ noDelay: true }, (req, res) => {
@@ -45,10 +50,12 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     });
   });
   const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const origin = `http://127.0.0.1:${port}`;
+  const url = `${origin}/${secret}`;
 
   return {
     url,
+    origin,
     env: proxyEnv(url),
     stats: () => stats.list(),
     async close(timeoutMs = 5000) {

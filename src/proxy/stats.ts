@@ -7,7 +7,7 @@ export class StatsTable {
   private entry(model: string): ModelStats {
     let s = this.byModel.get(model);
     if (!s) {
-      s = { model, calls: 0, blockedCalls: 0, tokensIn: 0, tokensOut: 0, cachedTokensIn: 0, cacheWriteTokensIn: 0, cutStreams: 0, overHolds: 0 };
+      s = { model, calls: 0, blockedCalls: 0, tokensIn: 0, tokensOut: 0, cachedTokensIn: 0, cacheWriteTokensIn: 0, cutStreams: 0, overHolds: 0, errors: 0 };
       this.byModel.set(model, s);
     }
     return s;
@@ -15,6 +15,10 @@ export class StatsTable {
 
   blocked(model: string): void {
     this.entry(model).blockedCalls += 1;
+  }
+
+  failed(model: string): void {
+    this.entry(model).errors += 1;
   }
 
   /** `cut`: a stream ended at its hold; `overHold`: an answer that reported more output than was held. */

@@ -9,6 +9,8 @@ export interface ProxyGuard {
   check(req: CheckRequest): Promise<Decision>;
   /** Returns at once and never throws (the guard delivers in the background). */
   record(req: RecordRequest): void;
+  /** Frees an allowed call's hold without counting a call (a failed upstream call). Absent: the hold expires. */
+  release?(reservationId: string): void;
 }
 
 export type { CountTokens, Usage } from '../lib/metering/types.js';
@@ -29,6 +31,8 @@ export interface ModelStats {
   tokensOut: number;
   cachedTokensIn: number;
   cacheWriteTokensIn: number;
+  /** Allowed calls the upstream failed (4xx/5xx, unreachable): not billed, not in `calls`. */
+  errors: number;
   /** Streams the proxy ended at their hold (the upstream went on past the output bound). */
   cutStreams: number;
   /** Answers that reported more output than was held (a non-streamed answer from an upstream that ignored the bound). */
@@ -43,13 +47,23 @@ export interface ProxyOptions {
   countTokens: CountTokens;
   /** Called for each request the guard refused (before the 402 is sent). */
   onBlocked?: ((reason: BlockReason | null, model: string) => void) | undefined;
+  /**
+   * true (the default): a call whose output bound does not fit is clamped (the largest
+   * output that fits is held and the request's bound rewritten to it) rather than refused.
+   * false (`noburn run --no-clamp`): strict refusal.
+   */
+  clamp?: boolean | undefined;
   /** Largest request body the proxy reads to meter (default 64 MiB); larger ones get 413. */
   maxBodyBytes?: number | undefined;
+  /** `noburn run --user`: the end user of calls that name none (x-noburn-user header, body fields). */
+  defaultUser?: string | null | undefined;
 }
 
 export interface RunningProxy {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT/SECRET: the proxy's base, the per-run secret included (secret.ts). */
   readonly url: string;
+  /** http://127.0.0.1:PORT, without the secret (what reports show). */
+  readonly origin: string;
   /** The values to give the child: every adapter's base-URL variables, pointing at the proxy. */
   readonly env: Readonly<Record<string, string>>;
   stats(): ModelStats[];

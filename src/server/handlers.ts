@@ -17,7 +17,7 @@ import {
   SpendQuery,
   UsersQuery,
 } from '../lib/wire/schemas.js';
-import type { CreatedKeyResponse, DecisionResponse, RecordsResponse, ReleaseResponse, SetBudgetResponse } from '../lib/wire/schemas.js';
+import type { CreatedKeyResponse, DecisionResponse, RecordsResponse, ReleaseResponse, SetBudgetResponse, WhoamiResponse } from '../lib/wire/schemas.js';
 import type { Authenticator, Principal } from './auth.js';
 import { requireAdmin } from './auth.js';
 import { HttpError } from './http.js';
@@ -78,7 +78,10 @@ export function makeHandlers(s: Services) {
         tokensOut: b.estimatedTokensOut,
         userId: b.endUserId ?? null,
         runId: b.runId ?? null,
+        clamp: b.clamp === true,
+        minTokensOut: b.minTokensOut ?? null,
         provider: b.provider ?? null,
+        tokensInSource: b.tokensInSource ?? 'exact',
       };
       const d = await ledger.check(ctx.p.projectId, c);
       s.metrics.decision(d.blocked, d.blockReason);
@@ -90,6 +93,13 @@ export function makeHandlers(s: Services) {
         decisionId: d.decisionId ?? d.reservationId,
         remaining: d.remaining,
         unpriced: d.unpriced,
+        tokensIn: d.tokensIn,
+        tokensOut: d.tokensOut,
+        clamped: d.clamped,
+        estimate: d.estimate,
+        limit: d.limit,
+        maxTokensOut: d.maxTokensOut,
+        hint: d.hint,
       };
       return { status: 200, body };
     },
@@ -189,6 +199,11 @@ export function makeHandlers(s: Services) {
 
     async price(ctx: Ctx): Promise<Reply> {
       return { status: 200, body: await ledger.price(param(ctx, 0, 'model')) };
+    },
+
+    whoami(ctx: Ctx): Promise<Reply> {
+      const body: WhoamiResponse = { keyId: ctx.p.keyId, projectId: ctx.p.projectId, role: ctx.p.role };
+      return Promise.resolve({ status: 200, body });
     },
 
     async createKey(ctx: Ctx): Promise<Reply> {

@@ -13,6 +13,22 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * The one table from error classes to HTTP statuses (docs/api.md "Errors"). The first row
+ * that matches decides. Rows below the library's own codes catch what the storage drivers
+ * throw before anything wraps it: a SQLite file that is busy past its timeout, full,
+ * read-only, corrupt or failing to read or write, and a file system out of space, are the
+ * store failing (503 NOBURN_STORE, so clients treat it as "authority unavailable": records
+ * wait in their outbox, `run start` exits 4), never an internal error.
+ */
+interface ErrorRow {
+  test: (e: unknown) => boolean;
+  status: number | ((e: unknown) => number);
+  code: (e: unknown) => string;
+  /** The message sent: the error's own, or a fixed one (internal details never leak). */
+  message: (e: unknown) => string;
+}
+
 const STATUS_OF: Partial<Record<NoburnErrorCode, number>> = {
   NOBURN_VALIDATION: 422,
   NOBURN_CONFIG: 422,
@@ -26,12 +42,53 @@ const STATUS_OF: Partial<Record<NoburnErrorCode, number>> = {
   NOBURN_TIMEOUT: 503,
 };
 
+/** SQLite result codes (primary, before any _EXTENDED suffix) that mean the store failed. */
+const SQLITE_STORE_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_READONLY', 'SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CANTOPEN', 'SQLITE_PROTOCOL', 'SQLITE_NOMEM', 'SQLITE_PERM']);
+/** File-system errors (errno codes) that mean the same. */
+const FS_STORE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EIO', 'EROFS', 'EMFILE', 'ENFILE']);
+
+const codeOf = (e: unknown): string => {
+  const c = (e as { code?: unknown } | null)?.code;
+  return typeof c === 'string' ? c : '';
+};
+const own = (e: unknown) => (e as Error).message;
+
+const STORE_MESSAGE: Record<string, string> = {
+  SQLITE_BUSY: 'the ledger is busy (locked by another writer past the busy timeout)',
+  SQLITE_LOCKED: 'the ledger is busy (locked by another writer past the busy timeout)',
+  SQLITE_FULL: 'the ledger cannot grow: the disk is full',
+  ENOSPC: 'the ledger cannot grow: the disk is full',
+  EFBIG: 'the ledger cannot grow: the file-size limit is reached',
+};
+
+const storeMessage = (e: unknown): string => {
+  const c = codeOf(e);
+  return STORE_MESSAGE[c] ?? STORE_MESSAGE[c.split('_').slice(0, 2).join('_')] ?? `the ledger failed (${c})`;
+};
+
+const ERROR_TABLE: readonly ErrorRow[] = [
+  { test: (e) => e instanceof HttpError, status: (e) => (e as HttpError).status, code: codeOf, message: own },
+  {
+    test: (e) => isNoburnError(e) && STATUS_OF[(e as { code: NoburnErrorCode }).code] !== undefined,
+    status: (e) => STATUS_OF[(e as { code: NoburnErrorCode }).code] as number,
+    code: codeOf,
+    message: own,
+  },
+  {
+    test: (e) => (e as Error | null)?.name === 'SqliteError' && SQLITE_STORE_CODES.has(codeOf(e).split('_').slice(0, 2).join('_')),
+    status: 503,
+    code: () => 'NOBURN_STORE',
+    message: storeMessage,
+  },
+  { test: (e) => FS_STORE_CODES.has(codeOf(e)), status: 503, code: () => 'NOBURN_STORE', message: storeMessage },
+];
+
 /** Maps any thrown value to a status and a body; internal errors never leak their message. */
 export function errorResponse(e: unknown): { status: number; code: string; message: string; internal: boolean } {
-  if (e instanceof HttpError) return { status: e.status, code: e.code, message: e.message, internal: false };
-  if (isNoburnError(e)) {
-    const status = STATUS_OF[e.code];
-    if (status !== undefined) return { status, code: e.code, message: e.message, internal: status >= 500 };
+  for (const row of ERROR_TABLE) {
+    if (!row.test(e)) continue;
+    const status = typeof row.status === 'number' ? row.status : row.status(e);
+    return { status, code: row.code(e), message: row.message(e), internal: status >= 500 };
   }
   return { status: 500, code: 'NOBURN_INTERNAL', message: 'internal error', internal: true };
 }

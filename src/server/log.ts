@@ -5,6 +5,8 @@
  * never logged. Successful requests are logged at "debug" only: at thousands of checks
  * per second a line each would cost more than the check itself.
  */
+import { redactSecrets } from '../lib/redact.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -27,7 +29,8 @@ export function createLogger(level: LogLevel = 'info', write: (line: string) => 
     enabled: (l) => ORDER[l] >= min,
     log(l, msg, fields) {
       if (ORDER[l] < min) return;
-      write(JSON.stringify({ ts: new Date().toISOString(), level: l, msg, ...fields }) + '\n');
+      // Redacted as a whole line: a URL with a password in any field never reaches the log.
+      write(redactSecrets(JSON.stringify({ ts: new Date().toISOString(), level: l, msg, ...fields })) + '\n');
     },
   };
 }

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { Ledger } from '../lib/ledger/ledger.js';
 import type { LedgerSettings } from '../lib/ledger/ledger.js';
 import type { LedgerStore } from '../lib/ledger/store.js';
@@ -12,6 +12,8 @@ import type { Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import type { Metrics } from './metrics.js';
 import { buildRouter } from './router.js';
+import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, defaultMaxConnections, limitConnections } from './connections.js';
+import type { ConnectionLimiter } from './connections.js';
 
 export interface ServerOptions {
   store: LedgerStore;
@@ -30,6 +32,14 @@ export interface ServerOptions {
   closeStore?: boolean;
   /** Include Node's default process metrics in /metrics (default true). */
   processMetrics?: boolean;
+  /** A client must send a request's headers within this (default 10 s); slower ones get 408. */
+  headersTimeoutMs?: number;
+  /** ...and the whole request within this (default 30 s). */
+  requestTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this (default 30 s). */
+  keepAliveTimeoutMs?: number;
+  /** Open sockets at most (default: three quarters of the file-descriptor limit); see connections.ts. */
+  maxConnections?: number;
 }
 
 export interface RunningServer {
@@ -39,6 +49,7 @@ export interface RunningServer {
   readonly ledger: Ledger;
   readonly metrics: Metrics;
   readonly http: Server;
+  readonly connections: ConnectionLimiter;
   /**
    * Graceful shutdown: stop accepting, let in-flight requests finish (for at most
    * `graceMs`, default 10 s, then cut the remaining connections), close the store.
@@ -74,9 +85,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     let status = 500;
     let keyId: string | undefined;
     try {
-      if (path === '/healthz' && method === 'GET') {
+      if (path === '/healthz' && (method === 'GET' || method === 'HEAD')) {
         status = 200;
         name = '/healthz';
+        // HEAD: the same status and headers, no body (Node leaves the body out).
         sendJson(res, 200, { ok: !closing, store: opts.store.kind }, closing);
         return;
       }
@@ -125,26 +137,45 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
   }
 
-  const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
-    inflight++;
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      inflight--;
-      if (inflight === 0 && drained) drained();
-    };
-    res.on('finish', finish);
-    res.on('close', finish);
-    void handle(req, res);
-  });
+  const headersTimeout = opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const server = createServer(
+    {
+      keepAliveTimeout: opts.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+      requestTimeout: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      headersTimeout,
+      // How often Node looks for connections past those timeouts (its default, 30 s, would
+      // let idle sockets pile up for that long).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(headersTimeout / 4))),
+    },
+    (req, res) => {
+      inflight++;
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        inflight--;
+        if (inflight === 0 && drained) drained();
+      };
+      res.on('finish', finish);
+      res.on('close', finish);
+      void handle(req, res);
+    },
+  );
+  const connections = limitConnections(server, opts.maxConnections ?? defaultMaxConnections());
   // Requests Node's parser refuses (bad Content-Length, broken chunking...) still get the
-  // documented `{error: {code, message}}` body.
-  const malformed = JSON.stringify({ error: { code: 'NOBURN_MALFORMED', message: 'malformed HTTP request' } });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) {
-      socket.end(`HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(malformed)}\r\n\r\n${malformed}`);
-    } else socket.destroy();
+  // documented `{error: {code, message}}` body; a request too slow to arrive gets 408.
+  const body = (code: string, message: string) => JSON.stringify({ error: { code, message } });
+  const malformed = body('NOBURN_MALFORMED', 'malformed HTTP request');
+  const slow = body('NOBURN_REQUEST_TIMEOUT', 'the request did not arrive in time');
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    // A socket that never sent a byte has nobody waiting for an answer: just close it.
+    if (!socket.writable || (timeout && socket.bytesRead === 0)) {
+      socket.destroy();
+      return;
+    }
+    const [line, text] = timeout ? ['408 Request Timeout', slow] : ['400 Bad Request', malformed];
+    socket.end(`HTTP/1.1 ${line}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
   });
 
   const host = opts.host ?? '127.0.0.1';
@@ -167,6 +198,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     ledger,
     metrics,
     http: server,
+    connections,
     close(graceMs = 10_000) {
       closeP ??= (async () => {
         closing = true;

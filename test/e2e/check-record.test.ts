@@ -66,6 +66,14 @@ describe('noburn check', () => {
       source: 'ledger',
       unpriced: false,
       estimatedTokensIn: 1000,
+      // The hold's figures (docs/semantics.md, "Refusal figures").
+      tokensIn: 1000,
+      tokensOut: 300,
+      clamped: false,
+      estimate: { inputUsd: m1Nano(1000, 0) / 1e9, outputUsd: (m1Nano(1000, 300) - m1Nano(1000, 0)) / 1e9 },
+      limit: { scope: 'project', capUsd: 1, spentUsd: 0, heldUsd: 0, leftUsd: 1 },
+      maxTokensOut: 499500,
+      hint: null,
     });
   });
 
@@ -82,7 +90,12 @@ describe('noburn check', () => {
     const r = await cli(M1_CHECK);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(lines(r.stderr)).toEqual([`blocked: project_budget_exceeded (m1, estimated ${usd6(m1Nano(1000, 300))})`]);
+    // The reason, then the refusal figures (docs/cli.md).
+    expect(lines(r.stderr)).toEqual([
+      `blocked: project_budget_exceeded (m1, estimated ${usd6(m1Nano(1000, 300))})`,
+      '  project cap $0.002500: spent $0.000000, held $0.001600, left $0.000900; this call $0.001600 = input $0.001000 (1000 tokens) + output $0.000600 (300 tokens); ' +
+        'the input alone ($0.001000) exceeds what is left under the project cap ($0.000900): shorten the prompt or raise the cap',
+    ]);
     const j = await cli([...M1_CHECK, '--json']);
     expect(j.code).toBe(1);
     expect(JSON.parse(j.stdout)).toMatchObject({ blocked: true, blockReason: 'project_budget_exceeded', reservationId: null, source: 'ledger' });

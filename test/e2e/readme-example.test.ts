@@ -1,10 +1,14 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { transformSync } from 'esbuild';
+import { NoburnGuard } from '../../src/lib/guard.js';
+import { startFakeUpstream } from '../fixtures/fake-upstream.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, cleanEnv, removeHomes, snapshotDist, tempHome } from '../helpers/cli.js';
 import type { Dist } from '../helpers/cli.js';
-import { quickStartBlocks, quickStartExample } from '../helpers/readme.js';
+import { quickStartBlocks, quickStartExample, tsBlocks } from '../helpers/readme.js';
 
 /**
  * The README's quick-start example, run against the built CLI on every `npm test` (the
@@ -43,6 +47,45 @@ describe('README quick start', () => {
     expect(r.status, `${script}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`).toBe(0);
     expect(r.stderr).not.toMatch(/^\s+at |internal error|the example runs npx/m);
     expect(r.stdout).not.toBe('');
+  });
+});
+
+describe('README code sample', () => {
+  it('runs as written against the built library (the official openai client through guard.fetch, against a fake upstream)', async () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    const sample = tsBlocks(readme)[0] ?? '';
+    expect(sample).toContain('guard.fetch(');
+    expect(sample).toContain('guard.close()');
+    // Run as the app would write it: `noburn` is this build's library, openai the installed SDK.
+    const js = transformSync(sample, { loader: 'ts', format: 'esm' }).code.replace(/from ['"]noburn['"]/, `from ${JSON.stringify(pathToFileURL(dist.index).href)}`);
+    const file = join(dist.dir, 'readme-sample.mjs');
+    writeFileSync(file, js);
+    const home = tempHome('noburn-readme-ts-');
+    const upstream = await startFakeUpstream();
+    try {
+      const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [file], {
+          env: cleanEnv({ NOBURN_HOME: home, HOME: home, OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: upstream.openaiBase }),
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('Hello from the fake upstream.');
+      // The call was capped per user and recorded before exit (close() delivered it).
+      const guard = new NoburnGuard({ home, env: {} });
+      const spend = await guard.spend({ by: 'user' });
+      const budgets = await guard.getBudgets();
+      await guard.close();
+      expect(spend.rows.map((row) => [row.key, row.calls])).toEqual([['user_123', 1]]);
+      expect(budgets.map((b) => [b.scope, b.capUsd])).toEqual([['default_user', 0.5]]);
+    } finally {
+      await upstream.close();
+    }
   });
 });
 

@@ -37,6 +37,8 @@ interface Run {
   calls: number;
   blockedCalls: number;
   unpricedCalls: number;
+  clampedCalls: number;
+  overHolds: number;
   startedAt: string;
   endedAt: string | null;
 }
@@ -76,6 +78,8 @@ describe('noburn run', () => {
       calls: 0,
       blockedCalls: 0,
       unpricedCalls: 0,
+      clampedCalls: 0,
+      overHolds: 0,
       startedAt: expect.stringMatching(ISO) as unknown as string,
       endedAt: null,
     });

@@ -30,3 +30,8 @@ export function quickStartExample(readme: string): string {
     .join('\n')
     .trim();
 }
+
+/** The ```ts blocks of a README, in order. */
+export function tsBlocks(readme: string): string[] {
+  return [...readme.matchAll(/^```(?:ts|typescript)\s*\n([\s\S]*?)^```/gm)].map((m) => m[1] ?? '');
+}

@@ -120,6 +120,35 @@ describe('guard.fetch() with the official openai client', () => {
     expect(spent.nano).toBeLessThan(toNano(1));
   });
 
+  it('a stream that runs past its hold is ended there (as a length-limited answer), and the upstream stopped', async () => {
+    w = await makeWorld();
+    const c = client('u1');
+    const s = await c.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 50, stream: true }, { headers: { 'x-fake-long-output': '5000' } });
+    let finish: string | null = null;
+    let text = '';
+    for await (const chunk of s) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(finish).toBe('length');
+    const words = text.split(' ').filter(Boolean).length;
+    expect(words).toBeLessThanOrEqual(50);
+    await eventually(async () => (await userSpend(w.guard, 'u1')).calls === 1, 'the record');
+    await eventually(async () => w.upstream.long[0]?.aborted === true, 'the upstream to see the abort');
+    expect(w.upstream.long[0]?.written).toBeLessThan(5000);
+  });
+
+  it("the end user: the x-noburn-user header, else the provider's own field in the body, else the fetch's endUserId", async () => {
+    w = await makeWorld();
+    const c = client('default-user');
+    await c.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 40, user: 'body-user' });
+    await c.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 40, user: 'body-user' }, { headers: { 'x-noburn-user': 'header-user' } });
+    await c.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 40 });
+    await eventually(async () => (await w.guard.spend()).calls === 3, 'the records');
+    const rows = (await w.guard.spend({ by: 'user' })).rows.map((r) => [r.key, r.calls]).sort();
+    expect(rows).toEqual([['body-user', 1], ['default-user', 1], ['header-user', 1]]);
+  });
+
   it('requests that are not LLM calls pass untouched (and are not charged)', async () => {
     w = await makeWorld();
     const c = client('u1');

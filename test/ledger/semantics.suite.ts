@@ -1,5 +1,6 @@
 import { describe } from 'vitest';
 import { defineCapTests } from './caps.suite.js';
+import { defineClampTests } from './clamp.suite.js';
 import type { StoreFactory, SuiteOptions } from './harness.js';
 import { defineHoldAndClockTests } from './holds-clock.suite.js';
 import { defineNestedRunTests } from './nested-runs.suite.js';
@@ -18,6 +19,7 @@ export function defineLedgerSuite(name: string, makeStore: StoreFactory, opts: S
     defineCapTests(makeStore);
     defineRecordTests(makeStore, opts);
     defineRunAndReportTests(makeStore);
+    defineClampTests(makeStore);
     defineNestedRunTests(makeStore);
     defineHoldAndClockTests(makeStore);
   });

@@ -9,7 +9,7 @@ import {
   NoburnNotFoundError,
   NoburnValidationError,
 } from '../../src/lib/errors.js';
-import { targetOf } from '../../src/lib/remote/remote-authority.js';
+import { serverKey, targetFor } from '../../src/lib/remote/target.js';
 import { startTestServer } from '../server/helpers.js';
 import type { TestServer } from '../server/helpers.js';
 import { clientHome, remoteGuard, sql, sqlAll, until } from './helpers.js';
@@ -117,9 +117,9 @@ describe('outbox', () => {
     try {
       g.record({ model: 'test-model', tokensIn: 1, tokensOut: 1, costUsd: 0.001, idempotencyKey: 'good-1' });
       await g.flush();
-      // A row an older or broken client left behind, for the same server and key.
+      // A row an older or broken client left behind, for the same server and project.
       const db = new Database(join(h, 'outbox.db'));
-      db.prepare('INSERT INTO outbox (target, idem_key, ts, body) VALUES (?, ?, ?, ?)').run(targetOf(g.config), 'bad-1', Date.now(), JSON.stringify({ model: 'test-model', tokensIn: -5, tokensOut: 1, wasBlocked: false, idempotencyKey: 'bad-1' }));
+      db.prepare('INSERT INTO outbox (target, idem_key, ts, body) VALUES (?, ?, ?, ?)').run(targetFor(serverKey(t.url), 'poison'), 'bad-1', Date.now(), JSON.stringify({ model: 'test-model', tokensIn: -5, tokensOut: 1, wasBlocked: false, idempotencyKey: 'bad-1' }));
       db.close();
       g.record({ model: 'test-model', tokensIn: 1, tokensOut: 1, costUsd: 0.001, idempotencyKey: 'good-2' });
       await g.flush();

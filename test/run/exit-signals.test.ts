@@ -44,8 +44,9 @@ describe('noburn run -- CMD: exit codes', () => {
     const seen = JSON.parse(withProxy.stdout);
     expect(seen.run).toMatch(/^run_/);
     expect(seen.home).toBe(home.home);
-    expect(seen.o).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/openai\/v1$/);
-    expect(seen.a).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/anthropic$/);
+    // Each base URL carries the run's secret path segment (the proxy refuses requests without it).
+    expect(seen.o).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/[\w-]{24}\/openai\/v1$/);
+    expect(seen.a).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/[\w-]{24}\/anthropic$/);
 
     const noProxy = await runNoburn(['run', '--no-proxy', '--', node, '-e', print], { ...env, OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' });
     const seen2 = JSON.parse(noProxy.stdout);

@@ -54,7 +54,9 @@ function mount(source: FakeSource, sync: SyncFn | null = null) {
       await sleep(20);
     }
   };
-  return { app, frame, press };
+  /** Key presses render asynchronously: wait for the text rather than trust a fixed sleep. */
+  const see = (text: string) => until(() => frame().includes(text), JSON.stringify(text));
+  return { app, frame, press, see };
 }
 
 describe('App (container)', () => {
@@ -75,35 +77,35 @@ describe('App (container)', () => {
   });
 
   it('tab moves the focus, s cycles the sort of the focused table', async () => {
-    const { frame, press } = mount(new FakeSource());
-    expect(frame()).toContain('▶ Users');
+    const { frame, press, see } = mount(new FakeSource());
+    await see('▶ Users');
     await press('s');
-    expect(frame()).toContain('sort % of cap ↓');
+    await see('sort % of cap ↓');
     await press(KEYS.tab);
-    expect(frame()).toContain('▶ Runs');
-    expect(frame()).toContain('  Users');
+    await see('▶ Runs');
+    await see('  Users');
     await press('s');
-    expect(frame()).toContain('sort spend ↓ · 1-3 of 3'); // runs by spend
+    await see('sort spend ↓ · 1-3 of 3'); // runs by spend
     const runs = frame().split('\n').filter((l) => l.startsWith('run_'));
     expect(runs.map((l) => l.split(' ')[0])).toEqual(['run_old', 'run_agent7', 'run_nightly']);
     await press(KEYS.tab, KEYS.tab);
-    expect(frame()).toContain('▶ Users');
+    await see('▶ Users');
   });
 
   it('arrows and PageDown scroll the focused table', async () => {
     const src = new FakeSource();
     const user = fixedSnapshot().users[0]!;
     src.snapshot = fixedSnapshot({ users: Array.from({ length: 30 }, (_, i) => ({ ...user, userId: `u${String(i).padStart(2, '0')}`, spentNano: (100 - i) * USD })) });
-    const { frame, press } = mount(src);
-    expect(frame()).toContain('1-5 of 30');
+    const { press, see } = mount(src);
+    await see('1-5 of 30');
     await press(KEYS.down);
-    expect(frame()).toContain('2-6 of 30');
+    await see('2-6 of 30');
     await press(KEYS.pageDown);
-    expect(frame()).toContain('6-10 of 30');
+    await see('6-10 of 30');
     await press(KEYS.up);
-    expect(frame()).toContain('5-9 of 30');
+    await see('5-9 of 30');
     for (let i = 0; i < 8; i++) await press(KEYS.pageDown);
-    expect(frame()).toContain('26-30 of 30');
+    await see('26-30 of 30');
   });
 
   it('/ filters by id (the runs through the reader too); enter keeps it, escape clears it', async () => {

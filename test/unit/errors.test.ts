@@ -42,7 +42,10 @@ describe('NoburnBlockedError and guard.assert()', () => {
     const { NoburnBlockedError } = await import('../../src/lib/errors.js');
     const { NoburnGuard } = await import('../../src/lib/guard.js');
     const guard = new NoburnGuard({ env: {}, home: '/nonexistent-never-opened' });
-    const allowed = { blocked: false, blockReason: null, estimatedCostUsd: 0.01, reservationId: 'res_x', remaining: {}, source: 'ledger' as const, unpriced: false };
+    const allowed = {
+      blocked: false, blockReason: null, estimatedCostUsd: 0.01, reservationId: 'res_x', remaining: {}, source: 'ledger' as const, unpriced: false,
+      tokensIn: 1000, tokensOut: 100, clamped: false, estimate: { inputUsd: 0.008, outputUsd: 0.002 }, limit: null, maxTokensOut: null, hint: null,
+    };
     expect(guard.assert(allowed)).toBe(allowed);
     const blocked = { ...allowed, blocked: true, blockReason: 'user_budget_exceeded' as const, reservationId: null, remaining: { userUsd: 0.002 } };
     let caught: unknown = null;

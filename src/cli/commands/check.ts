@@ -4,6 +4,7 @@ import { ExitCodes } from '../exit-codes.js';
 import { usd } from '../format.js';
 import { withGuard } from '../guard.js';
 import type { Output } from '../output.js';
+import type { Decision } from '../../lib/types.js';
 
 export interface CheckOptions {
   model: string;
@@ -13,6 +14,18 @@ export interface CheckOptions {
   user?: string;
   run?: string;
   json?: boolean;
+  clamp?: boolean;
+  minTokensOut?: number;
+}
+
+/** The refusal figures in one line (docs/cli.md): the cap that blocked, this call's estimate, the hint. */
+export function figuresLine(d: Decision): string | null {
+  const parts: string[] = [];
+  const l = d.limit;
+  if (l) parts.push(`${l.scope} cap ${usd(l.capUsd)}: spent ${usd(l.spentUsd)}, held ${usd(l.heldUsd)}, left ${usd(l.leftUsd)}`);
+  if (l || d.hint) parts.push(`this call ${usd(d.estimatedCostUsd)} = input ${usd(d.estimate.inputUsd)} (${d.tokensIn} tokens) + output ${usd(d.estimate.outputUsd)} (${d.tokensOut} tokens)`);
+  if (d.hint) parts.push(d.hint);
+  return parts.length ? `  ${parts.join('; ')}` : null;
 }
 
 async function readPrompt(file: string): Promise<string> {
@@ -41,18 +54,29 @@ export async function checkCommand(opts: CheckOptions, out: Output): Promise<num
   if (tokensIn === undefined) throw new NoburnValidationError('--tokens-in (or --prompt-file) is required');
 
   const d = await withGuard((g) =>
-    g.check({ model: opts.model, estimatedTokensIn: tokensIn, estimatedTokensOut: opts.tokensOut, endUserId: opts.user, runId: opts.run }),
+    g.check({
+      model: opts.model,
+      estimatedTokensIn: tokensIn,
+      estimatedTokensOut: opts.tokensOut,
+      endUserId: opts.user,
+      runId: opts.run,
+      clamp: opts.clamp === true,
+      minTokensOut: opts.minTokensOut,
+    }),
   );
   if (opts.json) out.json({ ...d, estimatedTokensIn: tokensIn });
   if (d.source === 'fallback') out.err('warning: the noburn authority could not be reached; decided by the fallback (onError)');
   if (d.blocked) {
     out.err(`blocked: ${d.blockReason} (${opts.model}, estimated ${usd(d.estimatedCostUsd)})`);
+    const figures = figuresLine(d);
+    if (figures !== null) out.err(figures);
     return ExitCodes.BLOCKED;
   }
   if (!opts.json) {
     if (d.reservationId) out.out(d.reservationId);
     const left = Object.entries(d.remaining).map(([k, v]) => `${k.replace('Usd', '')} ${usd(v)} left`);
-    out.err(`allowed: ${opts.model}, estimated ${usd(d.estimatedCostUsd)}${left.length ? ` (${left.join(', ')})` : ''}${d.unpriced ? ' [unpriced model]' : ''}`);
+    const clamped = d.clamped ? `; clamped: hold ${d.tokensOut} output tokens (asked ${opts.tokensOut}): set max_tokens <= ${d.tokensOut}` : '';
+    out.err(`allowed: ${opts.model}, estimated ${usd(d.estimatedCostUsd)}${left.length ? ` (${left.join(', ')})` : ''}${d.unpriced ? ' [unpriced model]' : ''}${clamped}`);
   }
   return ExitCodes.OK;
 }

@@ -16,8 +16,15 @@ export interface RunExecOptions {
   label?: string;
   /** false with --no-proxy. */
   proxy?: boolean;
+  /** false with --no-clamp: the proxy refuses a call whose output bound does not fit. */
+  clamp?: boolean;
   stopOnExhaust?: boolean;
   json?: boolean;
+  /** --user: the end user of calls that name none. */
+  user?: string;
+  allowUnmetered?: boolean;
+  /** --azure-deployment NAME=MODEL, repeated. */
+  azureDeployment?: Array<[string, string]>;
 }
 
 const DEFAULT_GRACE_MS = 5000;
@@ -26,7 +33,7 @@ const DEFAULT_GRACE_MS = 5000;
 const EXHAUST_POLL_MS = 500;
 
 /**
- * `noburn run [--cap USD] [--label S] [--no-proxy] [--stop-on-exhaust] -- COMMAND [ARGS...]`
+ * `noburn run [--cap USD] [--label S] [--no-proxy] [--no-clamp] [--stop-on-exhaust] -- COMMAND [ARGS...]`
  * (docs/run.md). Exit code: the child's own; 128+N when signal N ended it; 124 when
  * --stop-on-exhaust stopped it; 127 / 126 when COMMAND is not found / not executable.
  */
@@ -58,7 +65,7 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
       const onExhausted = (): void => {
         if (opts.stopOnExhaust) child?.stop();
       };
-      if (upstreams) proxy = await openProxy(guard, run.runId, upstreams, onExhausted);
+      if (upstreams) proxy = await openProxy(guard, run.runId, upstreams, onExhausted, opts);
       child = superviseChild({ path: resolved.path, argv0: name, args: command.slice(1), env: childEnv(guard, run.runId, proxy), graceMs });
       const poll = opts.stopOnExhaust ? pollExhaustion(guard, run.runId, onExhausted) : null;
       outcome = await child.done;
@@ -99,7 +106,7 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
       durationMs: Math.round(outcome.durationMs),
       startedAt: ended.startedAt,
       endedAt: ended.endedAt,
-      proxyUrl: proxy?.url ?? null,
+      proxyUrl: proxy?.origin ?? null,
       topModels: proxy ? (await priceModels(guard, proxy.stats())).slice(0, 5) : [],
       proxyBounds: boundsOf(proxy),
     };
@@ -111,7 +118,7 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
   }
 }
 
-async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams, onExhausted: () => void): Promise<RunningProxy> {
+async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams, onExhausted: () => void, opts: RunExecOptions): Promise<RunningProxy> {
   // Loaded only here: `noburn run --` is the one command that needs the proxy and tokenizer.
   const [{ startProxy }, { estimateTokens }] = await Promise.all([import('../../proxy/index.js'), import('../../lib/tokens.js')]);
   return startProxy({
@@ -119,6 +126,8 @@ async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams
     runId,
     upstreams,
     countTokens: estimateTokens,
+    clamp: opts.clamp !== false,
+    defaultUser: opts.user ?? null,
     onBlocked: (reason) => {
       if (reason === 'run_budget_exceeded') onExhausted();
     },

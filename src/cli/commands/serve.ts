@@ -1,5 +1,6 @@
 import { resolveConfig } from '../../lib/config.js';
 import { NoburnConfigError, NoburnValidationError } from '../../lib/errors.js';
+import { redactSecrets } from '../../lib/redact.js';
 import { ExitCodes } from '../exit-codes.js';
 import type { Output } from '../output.js';
 
@@ -9,6 +10,18 @@ export interface ServeOptions {
   port?: string | number;
   store?: string;
   json?: boolean;
+  /** Strings from commander, checked here (a bad value is exit 2). */
+  headersTimeoutMs?: string;
+  requestTimeoutMs?: string;
+  keepAliveTimeoutMs?: string;
+  maxConnections?: string;
+}
+
+/** A whole number in [min, max] from a flag, else a usage error naming the flag. */
+export function parseCount(v: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(v) || Number(v) < min || Number(v) > max) throw new NoburnValidationError(`${flag} must be a whole number from ${min} to ${max} (got ${JSON.stringify(v)})`);
+  return Number(v);
 }
 
 export function parsePort(v: string | number): number {
@@ -17,10 +30,8 @@ export function parsePort(v: string | number): number {
   return Number(s);
 }
 
-/** A store spec for logs: a postgres:// URL without its password. */
-export function redactStore(spec: string): string {
-  return spec.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@]*@/i, '$1:***@');
-}
+/** A store spec for logs: a postgres:// URL without its password (the one redaction helper). */
+export const redactStore = redactSecrets;
 
 /**
  * `noburn serve`: the HTTP API over the store named by --store / NOBURN_STORE /
@@ -36,12 +47,18 @@ export async function serveCommand(opts: ServeOptions, out: Output): Promise<num
     import('../../server/log.js'),
   ]);
   const log = createLogger(parseLogLevel(process.env['NOBURN_LOG_LEVEL']));
+  const limits = {
+    headersTimeoutMs: parseCount(opts.headersTimeoutMs, '--headers-timeout-ms', 100, 3_600_000),
+    requestTimeoutMs: parseCount(opts.requestTimeoutMs, '--request-timeout-ms', 100, 3_600_000),
+    keepAliveTimeoutMs: parseCount(opts.keepAliveTimeoutMs, '--keep-alive-timeout-ms', 100, 3_600_000),
+    maxConnections: parseCount(opts.maxConnections, '--max-connections', 1, 1_000_000),
+  };
   const store = await openStore(config.store, { longLived: true });
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port === undefined ? DEFAULT_PORT : parsePort(opts.port);
   let server;
   try {
-    server = await startServer({ store, settings: config, host, port, logger: log, closeStore: true });
+    server = await startServer({ store, settings: config, host, port, logger: log, closeStore: true, ...limits });
   } catch (e) {
     await store.close();
     const code = (e as NodeJS.ErrnoException).code;
@@ -50,6 +67,11 @@ export async function serveCommand(opts: ServeOptions, out: Output): Promise<num
     throw e;
   }
   log.log('info', 'listening', { url: server.url, store: redactStore(config.store), pid: process.pid });
+  // A store without keys refuses every client ("invalid API key"): usually keys were
+  // created in another store than the one served (docs/operations.md "Start").
+  if ((await store.listKeys(null)).length === 0) {
+    log.log('warn', 'this store has no API keys: every request will be refused; create one on the same store: noburn keys create --store <the same --store>', { store: redactStore(config.store) });
+  }
   if (opts.json) out.json({ url: server.url, store: redactStore(config.store), pid: process.pid });
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

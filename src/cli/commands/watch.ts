@@ -23,6 +23,7 @@ const ERROR_CODES: Record<NoburnErrorCode, true> = {
   NOBURN_CONFLICT: true,
   NOBURN_STORE: true,
   NOBURN_BLOCKED: true,
+  NOBURN_CLOSED: true,
   NOBURN_INTERNAL: true,
 };
 

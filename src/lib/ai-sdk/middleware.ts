@@ -24,6 +24,7 @@ type StreamResult = Awaited<ReturnType<NonNullable<LanguageModelMiddleware['wrap
 interface Held {
   decision: Decision;
   model: string;
+  provider: string | undefined;
   estimate: { tokensIn: number; tokensOut: number };
   v5Anthropic: boolean;
 }
@@ -51,6 +52,7 @@ export function noburnMiddleware(guard: NoburnGuard, opts: NoburnMiddlewareOptio
       endUserId: opts.endUserId,
       runId: opts.runId,
       reservationId: h.decision.reservationId,
+      provider: h.provider,
     });
   };
 
@@ -61,10 +63,10 @@ export function noburnMiddleware(guard: NoburnGuard, opts: NoburnMiddlewareOptio
       // No bound set: the model's output limit, as the proxy holds (and the call then gets it as its bound).
       const tokensOut = positive(params.maxOutputTokens) ?? modelOutputLimit(model.modelId);
       const decision = guard.assert(
-        await guard.check({ model: model.modelId, estimatedTokensIn: tokensIn, estimatedTokensOut: tokensOut, endUserId: opts.endUserId, runId: opts.runId }),
+        await guard.check({ model: model.modelId, estimatedTokensIn: tokensIn, estimatedTokensOut: tokensOut, endUserId: opts.endUserId, runId: opts.runId, provider: providerOf(model) }),
       );
       const next: CallParams = { ...params, maxOutputTokens: tokensOut };
-      held.set(next, { decision, model: model.modelId, estimate: { tokensIn, tokensOut }, v5Anthropic: isV5Anthropic(model) });
+      held.set(next, { decision, model: model.modelId, provider: providerOf(model), estimate: { tokensIn, tokensOut }, v5Anthropic: isV5Anthropic(model) });
       return next;
     },
 
@@ -147,6 +149,17 @@ function meteredStream<T>(source: ReadableStream<T>, h: Held, record: (h: Held, 
     },
   });
 }
+
+/**
+ * The provider a model is priced by: the AI SDK's provider id up to its first dot
+ * ('openai.chat', 'anthropic.messages', 'google.generative-ai'). Undefined for
+ * OpenAI-compatible gateways whose id names no provider of the price data (priced by model).
+ */
+function providerOf(model: Model): string | undefined {
+  const id = String((model as { provider?: unknown }).provider ?? '').split('.')[0] ?? '';
+  return KNOWN_PROVIDERS.has(id) ? id : undefined;
+}
+const KNOWN_PROVIDERS = new Set(['openai', 'anthropic', 'google', 'azure', 'mistral', 'groq', 'deepseek', 'xai', 'cohere', 'bedrock', 'vertex']);
 
 function positive(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.ceil(v) : undefined;

@@ -4,7 +4,7 @@ import { meterResponse } from '../metering/fetch-meter.js';
 import { errorResponse, refusal, type ProviderErrorResponse } from '../metering/refusal.js';
 import { isObj, type Json } from '../metering/types.js';
 import { releaseHold } from '../release-hold.js';
-import { estimateTokens } from '../tokens.js';
+import { estimateTokens, loadTokenCounter } from '../tokens.js';
 import { matchEndpoint } from './match.js';
 
 export interface GuardFetchOptions {
@@ -56,11 +56,13 @@ export function createGuardFetch(guard: NoburnGuard, opts: GuardFetchOptions = {
     if (!isObj(body) || model === null) return passThrough();
 
     const { provider, endpoint } = match;
-    const endUserId = user ?? opts.endUserId;
+    // As the proxy: the header, else the provider's own field in the body (OpenAI `user` /
+    // `safety_identifier`, Anthropic `metadata.user_id`), else this fetch's endUserId.
+    const endUserId = user ?? provider.endUser?.(body as Json) ?? opts.endUserId;
     const estimate = await estimateEndpoint(endpoint, body, model, estimateTokens);
     let decision;
     try {
-      decision = await guard.check({ model, estimatedTokensIn: estimate.tokensIn, estimatedTokensOut: estimate.tokensOut, endUserId, runId: opts.runId });
+      decision = await guard.check({ model, estimatedTokensIn: estimate.tokensIn, estimatedTokensOut: estimate.tokensOut, endUserId, runId: opts.runId, provider: provider.id });
     } catch (e) {
       return answer(errorResponse(provider, 500, 'noburn_check_failed', `noburn could not check this request: ${e instanceof Error ? e.message : String(e)}`, false));
     }
@@ -89,9 +91,12 @@ export function createGuardFetch(guard: NoburnGuard, opts: GuardFetchOptions = {
       releaseHold(guard, decision.reservationId);
       return upstream;
     }
-    const metered = meterResponse(upstream, { endpoint, estimate, countTokens: estimateTokens, stripUsageChunk: strip });
+    // The output held bounds what a stream may pass on, whatever the upstream does with the bound (as in the proxy).
+    const heldOut = estimate.tokensOut;
+    const cutAt = endpoint.outputBound !== null && endpoint.isStream(body as Json) ? { tokens: heldOut, count: await loadTokenCounter() } : null;
+    const metered = meterResponse(upstream, { endpoint, estimate, countTokens: estimateTokens, stripUsageChunk: strip, cutAt });
     void metered.usage.then((u) =>
-      guard.record({ model, ...u, wasBlocked: false, endUserId, runId: opts.runId, reservationId: decision.reservationId }),
+      guard.record({ model, ...u, wasBlocked: false, endUserId, runId: opts.runId, reservationId: decision.reservationId, provider: provider.id }),
     );
     return metered.response;
   };

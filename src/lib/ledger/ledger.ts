@@ -1,7 +1,7 @@
 import type { NoburnConfig } from '../config.js';
 import { NoburnValidationError } from '../errors.js';
 import { newId } from '../ids.js';
-import { nanoToUsd, usdToNano } from '../money.js';
+import { usdToNano } from '../money.js';
 import { parsePeriod } from '../periods.js';
 import { costNano } from '../pricing/cost.js';
 import { Pricer, priceInfo } from '../pricing/pricer.js';
@@ -18,13 +18,19 @@ import type {
   SpendReport,
   StartRunRequest,
 } from '../types.js';
-import { idString } from '../validate.js';
+import { MAX_TOKENS, idString } from '../validate.js';
 import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
 import { GroupCommit } from './group-commit.js';
+import { inputFactor, marginFor, scaledTokensIn } from './calibration.js';
+import { decisionOf } from './decision.js';
 import { DEFAULT_RUN_IDLE_TTL_MS } from './runs.js';
-import type { LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreRecord, UserSummary } from './store.js';
+import type { Calibration, LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreRecord, UserSummary } from './store.js';
 
-export type LedgerSettings = Pick<NoburnConfig, 'prices' | 'fallbackPrice' | 'unknownModel' | 'holdTtlMs'> & Partial<Pick<NoburnConfig, 'runIdleTtlMs'>>;
+export type LedgerSettings = Pick<NoburnConfig, 'prices' | 'fallbackPrice' | 'unknownModel' | 'holdTtlMs'> &
+  Partial<Pick<NoburnConfig, 'minTokensOut' | 'inputMargin' | 'runIdleTtlMs'>>;
+
+/** How long a learnt calibration is reused before it is read again (it moves slowly). */
+const CALIBRATION_TTL_MS = 10_000;
 
 export interface LedgerOptions {
   now?: () => number;
@@ -56,6 +62,7 @@ export class Ledger {
   readonly pricer: Pricer;
   private readonly now: () => number;
   private readonly batcher: GroupCommit<StoreCheck, StoreDecision> | null;
+  private readonly calibrations = new Map<string, { at: number; cal: Calibration | null }>();
 
   constructor(
     readonly store: LedgerStore,
@@ -67,40 +74,49 @@ export class Ledger {
     this.batcher = opts.groupCommit ? new GroupCommit((cs) => store.checkBatch(cs)) : null;
   }
 
+  /** The input factor for a local tokenizer count (margin x learnt ratio), cached per provider and model. */
+  private async factor(provider: string | null, model: string): Promise<number> {
+    const key = `${provider ?? ''}\u0000${model}`;
+    const now = this.now();
+    let hit = this.calibrations.get(key);
+    if (!hit || now - hit.at > CALIBRATION_TTL_MS) {
+      hit = { at: now, cal: await this.store.getCalibration(provider ?? '', model) };
+      this.calibrations.set(key, hit);
+    }
+    return inputFactor(marginFor(this.settings.inputMargin, provider, model), hit.cal);
+  }
+
   async check(projectId: string, c: NormalizedCheck): Promise<Decision> {
     const price = await this.pricer.resolve(c.model, c.provider);
     const unpriced = price.source === 'unknown';
     const allowUnpriced = unpriced && this.settings.unknownModel === 'allow';
-    const estimate = unpriced ? 0 : costNano(price, { tokensIn: c.tokensIn, tokensOut: c.tokensOut });
+    const provider = c.provider ?? null;
+    const scaled = c.tokensInSource === 'tokenizer';
+    const tokensIn = scaled ? Math.min(MAX_TOKENS, scaledTokensIn(c.tokensIn, await this.factor(provider, c.model))) : c.tokensIn;
+    const estimate = unpriced ? 0 : costNano(price, { tokensIn, tokensOut: c.tokensOut });
+    const clamp = c.clamp === true;
+    const minTokensOut = Math.floor(c.minTokensOut ?? this.settings.minTokensOut ?? 256);
     const sc: StoreCheck = {
       projectId,
       userId: c.userId,
       runId: c.runId,
       model: c.model,
       estimateNano: estimate,
-      tokensIn: c.tokensIn,
+      tokensIn,
       tokensOut: c.tokensOut,
       unpriced,
       forceBlock: unpriced && !allowUnpriced ? 'unknown_model_price' : undefined,
       now: this.now(),
       holdTtlMs: this.settings.holdTtlMs,
       runIdleTtlMs: this.idleTtl,
+      prices: unpriced ? null : { inNanoPerMTok: price.inputNanoPerMTok, outNanoPerMTok: price.outputNanoPerMTok },
+      clamp,
+      minTokensOut,
+      provider,
+      tokensInRaw: scaled ? c.tokensIn : null,
     };
     const d = this.batcher ? await this.batcher.submit(sc) : await this.store.check(sc);
-    const remaining: Decision['remaining'] = {};
-    if (d.remainingNano.project !== undefined) remaining.projectUsd = nanoToUsd(d.remainingNano.project);
-    if (d.remainingNano.user !== undefined) remaining.userUsd = nanoToUsd(d.remainingNano.user);
-    if (d.remainingNano.run !== undefined) remaining.runUsd = nanoToUsd(d.remainingNano.run);
-    return {
-      blocked: d.blocked,
-      blockReason: d.blockReason,
-      estimatedCostUsd: nanoToUsd(estimate),
-      reservationId: d.reservationId,
-      remaining,
-      source: 'ledger',
-      unpriced,
-      decisionId: d.decisionId ?? d.reservationId,
-    };
+    return decisionOf(d, { estimate, tokensIn, tokensOut: c.tokensOut, unpriced, minTokensOut, clamp, inputNano: unpriced ? 0 : costNano(price, { tokensIn, tokensOut: 0 }) });
   }
 
   /** How long an open run may stay idle before it ends as abandoned (config runIdleTtlMs). */

@@ -34,6 +34,26 @@ export interface StoreCheck {
   holdTtlMs: number;
   /** Open runs idle this long end as `abandoned` (checked for this check's run and its ancestors). Absent: never. */
   runIdleTtlMs?: number | undefined;
+  /**
+   * The model's plain input/output prices (nano-dollars per million tokens), null when
+   * unpriced: the store computes the room and the clamped output inside the transaction.
+   */
+  prices?: { inNanoPerMTok: number; outNanoPerMTok: number } | null | undefined;
+  /** tokensOut is the requested bound: hold the largest output that fits, down to minTokensOut. */
+  clamp?: boolean | undefined;
+  minTokensOut?: number | undefined;
+  /** Keys the input calibration (stored on the hold). */
+  provider?: string | null | undefined;
+  /** The local tokenizer's input count when tokensIn was scaled from it (tokensInSource 'tokenizer'); null otherwise. */
+  tokensInRaw?: number | null | undefined;
+}
+
+/** The cap with the least room, in nano-dollars (before this call's hold). */
+export interface StoreLimit {
+  scope: 'project' | 'user' | 'run';
+  capNano: number;
+  spentNano: number;
+  heldNano: number;
 }
 
 export interface StoreDecision {
@@ -44,6 +64,14 @@ export interface StoreDecision {
   remainingNano: { project?: number; user?: number; run?: number };
   /** The ref of the decision's event (blocked decisions), so that mirrors can recognise it in the feed. */
   decisionId?: string | undefined;
+  /** The amount held (allowed) or that did not fit (blocked); differs from the check's estimateNano only when clamped. */
+  estimateNano?: number | undefined;
+  /** Output tokens held (the clamped bound when clamped). */
+  tokensOut?: number | undefined;
+  clamped?: boolean | undefined;
+  /** Largest output bound that fits every cap with this input; null when no cap applies or unpriced. */
+  maxTokensOut?: number | null | undefined;
+  limit?: StoreLimit | null | undefined;
 }
 
 export interface StoreRecord {
@@ -121,6 +149,16 @@ export interface CachedPrice {
   dataVersion: string;
 }
 
+export interface Calibration {
+  provider: string;
+  model: string;
+  samples: number;
+  /** Moving average of provider input / local estimate. */
+  ratio: number;
+  /** Largest ratio seen. */
+  maxRatio: number;
+}
+
 export type KeyRole = 'app' | 'admin';
 
 export interface ApiKeyRow {
@@ -177,5 +215,7 @@ export interface LedgerStore {
   /** Throws NoburnNotFoundError. */
   revokeKey(id: string, now: number): Promise<void>;
   findKeyByHash(hash: string): Promise<ApiKeyRow | null>;
+  /** The learnt input ratio (provider count / local tokenizer count) for a provider and model; null before any sample. */
+  getCalibration(provider: string, model: string): Promise<Calibration | null>;
   close(): Promise<void>;
 }

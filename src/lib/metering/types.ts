@@ -66,9 +66,14 @@ export interface StreamUsage {
 export interface OutputBound {
   /** The field written when the request sets none (e.g. `max_completion_tokens`). */
   readonly field: string;
-  /** The limit the request sets, or null when it sets none. */
+  /** The limit the request sets (per choice), or null when it sets none. */
   get(body: Json): number | null;
-  /** Sets the limit in the field the request already uses, else in `field`. */
+  /** The field the request sets its limit in, else `field`: the name to use when telling the caller. */
+  fieldOf(body: Json): string;
+  /**
+   * Bounds the call's whole output to `tokens` (what outputTokens counts: per choice times
+   * `n` choices): sets the limit in the field(s) the request already uses, else in `field`.
+   */
   set(body: Json, tokens: number): void;
 }
 
@@ -123,4 +128,6 @@ export interface ProviderAdapter {
   /** The endpoint a body alone looks like, for callers that have no path (estimateRequest without one). */
   endpointForBody(body: Json): Endpoint | null;
   readonly errorBody: ErrorBody;
+  /** The end user a request body names in this provider's own field (OpenAI `user`), or null. */
+  endUser?(body: Json): string | null;
 }

@@ -1,6 +1,8 @@
 import type { NoburnConfig } from '../config.js';
 import { SqliteStore } from '../ledger/sqlite/sqlite-store.js';
 import type { CachedPrice } from '../ledger/store.js';
+import { marginFor, scaledTokensIn } from '../ledger/calibration.js';
+import type { PlainPrices } from '../ledger/clamp.js';
 import { costNano } from '../pricing/cost.js';
 import { Pricer } from '../pricing/pricer.js';
 import type { PriceCache } from '../pricing/pricer.js';
@@ -41,10 +43,25 @@ function pricerFor(config: NoburnConfig): Pricer {
   return p;
 }
 
-export async function fallbackEstimate(config: NoburnConfig, c: NormalizedCheck): Promise<{ nano: number; unpriced: boolean }> {
+export interface FallbackEstimate {
+  nano: number;
+  unpriced: boolean;
+  /** Input tokens to hold (a local tokenizer count scaled by the configured margin). */
+  tokensIn: number;
+  prices: PlainPrices | null;
+}
+
+export async function fallbackEstimate(config: NoburnConfig, c: NormalizedCheck): Promise<FallbackEstimate> {
   const price = await pricerFor(config).resolve(c.model, c.provider);
-  if (price.source === 'unknown') return { nano: 0, unpriced: true };
-  return { nano: costNano(price, { tokensIn: c.tokensIn, tokensOut: c.tokensOut }), unpriced: false };
+  // No ledger to learn from here: the configured (or built-in) margin alone.
+  const tokensIn = c.tokensInSource === 'tokenizer' ? scaledTokensIn(c.tokensIn, marginFor(config.inputMargin, c.provider ?? null, c.model)) : c.tokensIn;
+  if (price.source === 'unknown') return { nano: 0, unpriced: true, tokensIn, prices: null };
+  return {
+    nano: costNano(price, { tokensIn, tokensOut: c.tokensOut }),
+    unpriced: false,
+    tokensIn,
+    prices: { inNanoPerMTok: price.inputNanoPerMTok, outNanoPerMTok: price.outputNanoPerMTok },
+  };
 }
 
 /** The cost of token counts recorded through a guard without a USD cost (for the fallback's local cap). */

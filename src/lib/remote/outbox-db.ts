@@ -12,7 +12,7 @@ import { openError, openSqliteFile } from '../sqlite-file.js';
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY,
-    target TEXT NOT NULL,           -- sha256(url + key): rows are only ever sent where they were meant to go
+    target TEXT NOT NULL,           -- normalized server + '#' + project (target.ts): rows are only ever sent where they were meant to go
     idem_key TEXT NOT NULL,
     ts INTEGER NOT NULL,
     body TEXT NOT NULL,             -- the wire record (JSON)
@@ -22,6 +22,15 @@ const SCHEMA = `
     UNIQUE (target, idem_key)
   );
   CREATE INDEX IF NOT EXISTS outbox_target ON outbox (target, id);
+  -- The project each key names (learnt from GET /v1/whoami), by key fingerprint: rows are
+  -- filed under the project, so a rotated key of the same project delivers them.
+  CREATE TABLE IF NOT EXISTS key_projects (
+    server TEXT NOT NULL,
+    key_fp TEXT NOT NULL,
+    project TEXT NOT NULL,
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (server, key_fp)
+  );
   CREATE TABLE IF NOT EXISTS outbox_dead (
     id INTEGER PRIMARY KEY,
     target TEXT NOT NULL,
@@ -42,6 +51,11 @@ export interface OutboxStatements {
   maxId: Statement;
   nextWake: Statement;
   kill: Statement;
+  retarget: Statement;
+  dropTarget: Statement;
+  strays: Statement;
+  keyProject: Statement;
+  learnKey: Statement;
 }
 
 export function openOutboxDb(path: string): { db: Database; st: OutboxStatements } {
@@ -59,9 +73,15 @@ export function openOutboxDb(path: string): { db: Database; st: OutboxStatements
       remove: db.prepare('DELETE FROM outbox WHERE id = ?'),
       backoff: db.prepare('UPDATE outbox SET leased_until = 0, not_before = ? WHERE id = ?'),
       pending: db.prepare('SELECT count(*) AS n FROM outbox WHERE target = ? AND id <= ?'),
-      maxId: db.prepare('SELECT coalesce(max(id), 0) AS id FROM outbox WHERE target = ?'),
+      maxId: db.prepare('SELECT coalesce(max(id), 0) AS id FROM outbox'),
       nextWake: db.prepare('SELECT min(max(not_before, leased_until)) AS t FROM outbox WHERE target = ?'),
       kill: db.prepare('INSERT INTO outbox_dead (target, idem_key, ts, body, error, dead_at) SELECT target, idem_key, ts, body, ?, ? FROM outbox WHERE id = ?'),
+      retarget: db.prepare('UPDATE OR IGNORE outbox SET target = ? WHERE target = ?'),
+      // What UPDATE OR IGNORE left behind is already queued under the new target (same idempotency key).
+      dropTarget: db.prepare('DELETE FROM outbox WHERE target = ?'),
+      strays: db.prepare('SELECT target, count(*) AS n FROM outbox WHERE target <> ? GROUP BY target ORDER BY target'),
+      keyProject: db.prepare('SELECT project FROM key_projects WHERE server = ? AND key_fp = ?'),
+      learnKey: db.prepare('INSERT INTO key_projects (server, key_fp, project, seen_at) VALUES (?, ?, ?, ?) ON CONFLICT (server, key_fp) DO UPDATE SET project = excluded.project, seen_at = excluded.seen_at'),
     };
     return { db, st };
   } catch (e) {

@@ -1,22 +1,31 @@
 import type { Database } from 'better-sqlite3';
-import { NoburnError, NoburnTimeoutError, NoburnValidationError } from '../errors.js';
-import type { RecordSink } from '../record-queue.js';
+import { NoburnError, NoburnStoreError, NoburnTimeoutError, NoburnValidationError } from '../errors.js';
+import type { FlushResult, OutboxWarning, RecordErrorHandler, RecordSink } from '../record-queue.js';
 import type { NormalizedRecord } from '../validate.js';
 import type { RecordItem, RecordsResponse } from '../wire/schemas.js';
 import { openOutboxDb } from './outbox-db.js';
 import type { OutboxStatements } from './outbox-db.js';
+import { parseTarget, targetFor, unresolvedTarget } from './target.js';
 
 export interface OutboxOptions {
   path: string;
-  /** Which server and key the rows are for (a hash; the key itself is never stored). */
-  target: string;
+  /** The normalized server (target.ts serverKey): rows are filed under it and the key's project. */
+  server: string;
+  /** Fingerprint of the current key (never the key): files rows while its project is not known yet. */
+  keyFp: string;
+  /** What older versions filed this server + key's rows under: re-filed on open. */
+  legacyTarget: string;
+  /** The project the current key names (GET /v1/whoami); throws like any request. */
+  whoami: () => Promise<string>;
   /** POST /v1/records. */
   send: (records: RecordItem[]) => Promise<RecordsResponse>;
   /** POST /v1/releases (guard.release): frees holds, counts nothing. */
   sendReleases?: (reservationIds: string[]) => Promise<unknown>;
   /** Called after the server acknowledged a batch (the mirror uses it). */
   onDelivered?: (records: readonly RecordItem[], res: RecordsResponse) => void;
-  onError?: (e: unknown) => void;
+  onError?: RecordErrorHandler;
+  /** Rows wait for another server or project than this client now sends to (once per target). */
+  onWarning?: (w: OutboxWarning) => void;
   timeoutMs: number;
   now?: () => number;
   batchSize?: number;
@@ -54,13 +63,17 @@ export function toWire(r: NormalizedRecord, ts: number): RecordItem {
 }
 
 /**
- * The durable outbox (DESIGN.md §3): record() puts a record in memory (microseconds); on
- * the next turn of the event loop the batch is written to $NOBURN_HOME/outbox.db in one
- * transaction; a background pump POSTs rows to /v1/records in batches, deletes them once
- * the server acknowledged them, and backs off (100 ms doubling to 30 s) while the server
- * is down. Rows left by a process that died are delivered by the next one. The server
- * counts each idempotency key once, so a row sent twice (a crash between the server's
- * answer and the delete) still counts once.
+ * The durable outbox (docs/library.md "Outbox"): record() puts a record in memory
+ * (microseconds); on the next turn of the event loop the batch is written to
+ * $NOBURN_HOME/outbox.db in one transaction; a background pump POSTs rows to /v1/records
+ * in batches, deletes them once the server acknowledged them, and backs off (100 ms
+ * doubling to 30 s) while the server is down. Rows left by a process that died are
+ * delivered by the next one. The server counts each idempotency key once, so a row sent
+ * twice (a crash between the server's answer and the delete) still counts once.
+ *
+ * Rows are filed under the normalized server and the project the key names (target.ts),
+ * learnt once per process from GET /v1/whoami and remembered in the file; until then
+ * under the key's fingerprint, re-filed by the first answer for that key.
  */
 export class Outbox implements RecordSink {
   private buffer: Pending[] = [];
@@ -72,10 +85,16 @@ export class Outbox implements RecordSink {
   private failures = 0;
   private retryAt = 0;
   private closed = false;
+  /** The key's project: from the file at open, confirmed by the server once per process. */
+  private project: string | null = null;
+  private confirmed = false;
+  private readonly warned = new Set<string>();
+  private delivered = 0;
+  private rejected = 0;
   private readonly now: () => number;
   private readonly batchSize: number;
   private readonly leaseMs: number;
-  onError: (e: unknown) => void;
+  onError: RecordErrorHandler;
   lastError: unknown = null;
 
   constructor(private readonly o: OutboxOptions) {
@@ -85,20 +104,34 @@ export class Outbox implements RecordSink {
     this.onError = o.onError ?? (() => {});
   }
 
+  private dbh(): Database {
+    return this.db as Database;
+  }
+
+  /** Where this client's rows go now. */
+  get target(): string {
+    return this.project === null ? unresolvedTarget(this.o.server, this.o.keyFp) : targetFor(this.o.server, this.project);
+  }
+
   enqueue(r: NormalizedRecord, ts: number): void {
+    if (this.closed) {
+      this.rejected++;
+      this.onError(new NoburnStoreError('record() after close(): the record was not kept'), { rejected: 1 });
+      return;
+    }
     this.push({ r, ts });
   }
 
   /** Queues the release of a hold: delivered like a record (durable, retried; a repeat frees nothing more). */
   enqueueRelease(reservationId: string, ts: number): void {
+    if (this.closed) {
+      this.onError(new NoburnStoreError('release() after close(): the release was not kept'));
+      return;
+    }
     this.push({ release: reservationId, ts });
   }
 
   private push(p: Pending): void {
-    if (this.closed) {
-      this.onError(new Error('record() after close(): the record was not kept'));
-      return;
-    }
     this.buffer.push(p);
     if (!this.persistScheduled) {
       this.persistScheduled = true;
@@ -109,9 +142,34 @@ export class Outbox implements RecordSink {
     }
   }
 
+  /**
+   * Writes the record to the outbox file before returning (recordNow when the server is
+   * down: "queued" must mean stored). Throws NoburnStoreError when the file cannot take
+   * it; the record is then not kept anywhere and the caller must say so.
+   */
+  enqueueDurably(r: NormalizedRecord, ts: number): void {
+    if (this.closed) throw new NoburnStoreError('the outbox is closed: the record was not kept');
+    const entry = { r, ts };
+    this.buffer.push(entry);
+    if (!this.persist(false)) {
+      this.buffer = this.buffer.filter((b) => b !== entry);
+      const e = this.lastError;
+      throw e instanceof NoburnStoreError ? e : new NoburnStoreError(`cannot write the outbox ${this.o.path}: ${(e as Error).message}`, { cause: e });
+    }
+    this.kick();
+  }
+
   private open(): OutboxStatements {
     if (!this.st) {
       const { db, st } = openOutboxDb(this.o.path);
+      const known = st.keyProject.get(this.o.server, this.o.keyFp) as { project: string } | undefined;
+      this.project = known?.project ?? null;
+      const target = this.target;
+      // Rows an older noburn filed by url + key hash, for this same server and key.
+      db.transaction(() => {
+        st.retarget.run(target, this.o.legacyTarget);
+        st.dropTarget.run(this.o.legacyTarget);
+      })();
       this.db = db;
       this.st = st;
     }
@@ -119,24 +177,25 @@ export class Outbox implements RecordSink {
   }
 
   /** Writes the memory buffer to the outbox file. On failure the buffer is kept and retried. */
-  private persist(): boolean {
+  private persist(report = true): boolean {
     if (this.buffer.length === 0) return true;
     const batch = this.buffer;
     this.buffer = [];
     try {
       const st = this.open();
       const db = this.db as Database;
+      const target = this.target;
       db.transaction(() => {
         for (const p of batch) {
-          if ('release' in p) st.insert.run(this.o.target, `release:${p.release}`, p.ts, JSON.stringify({ release: p.release } satisfies ReleaseBody));
-          else st.insert.run(this.o.target, p.r.idempotencyKey, p.ts, JSON.stringify(toWire(p.r, p.ts)));
+          if ('release' in p) st.insert.run(target, `release:${p.release}`, p.ts, JSON.stringify({ release: p.release } satisfies ReleaseBody));
+          else st.insert.run(target, p.r.idempotencyKey, p.ts, JSON.stringify(toWire(p.r, p.ts)));
         }
       }).immediate();
       return true;
     } catch (e) {
       this.buffer = batch.concat(this.buffer);
       this.lastError = e;
-      this.onError(e);
+      if (report) this.onError(e);
       this.schedule(this.now() + this.backoffMs(++this.failures));
       return false;
     }
@@ -183,8 +242,57 @@ export class Outbox implements RecordSink {
 
   private scheduleNext(): void {
     if (this.closed || !this.st) return;
-    const t = (this.st.nextWake.get(this.o.target) as { t: number | null }).t;
+    const t = (this.st.nextWake.get(this.target) as { t: number | null }).t;
     if (t !== null) this.schedule(Math.max(t, this.now() + 10));
+  }
+
+  private failed(e: unknown): never {
+    this.failures++;
+    this.retryAt = this.now() + this.backoffMs(this.failures);
+    this.lastError = e;
+    this.onError(e);
+    throw e;
+  }
+
+  /**
+   * Asks the server (once per process) which project the key names, files what this key
+   * queued before anyone knew under that project, and says once which rows wait for a
+   * server or project this client no longer sends to.
+   */
+  private async confirmProject(): Promise<void> {
+    if (this.confirmed) return;
+    let project: string;
+    try {
+      project = await this.o.whoami();
+    } catch (e) {
+      this.failed(e);
+    }
+    const st = this.st as OutboxStatements;
+    const db = this.db as Database;
+    const unresolved = unresolvedTarget(this.o.server, this.o.keyFp);
+    const target = targetFor(this.o.server, project);
+    db.transaction(() => {
+      st.learnKey.run(this.o.server, this.o.keyFp, project, this.now());
+      st.retarget.run(target, unresolved);
+      st.dropTarget.run(unresolved);
+    })();
+    this.project = project;
+    this.confirmed = true;
+    this.warnStrays();
+  }
+
+  private warnStrays(): void {
+    const rows = (this.st as OutboxStatements).strays.all(this.target) as { target: string; n: number }[];
+    for (const { target, n } of rows) {
+      if (this.warned.has(target)) continue;
+      this.warned.add(target);
+      const { server, projectId } = parseTarget(target);
+      const whose = projectId === null ? 'a key whose project this machine never learnt' : `project ${JSON.stringify(projectId)}`;
+      const message =
+        `${n} record${n === 1 ? '' : 's'} in ${this.o.path} wait for ${server}, ${whose}, which this client no longer sends to ` +
+        '(NOBURN_URL or NOBURN_API_KEY changed); they are delivered by a client with that server and a key of that project';
+      this.o.onWarning?.({ code: 'NOBURN_OUTBOX_WAITING', server, projectId, count: n, message });
+    }
   }
 
   /** Delivers claimable rows (up to maxId) until none is left; throws the first delivery failure. */
@@ -193,26 +301,32 @@ export class Outbox implements RecordSink {
     for (let round = 0; round < 100_000; round++) {
       if (this.closed && !force) return;
       const now = this.now();
-      const rows = st.claim.all({ until: now + this.leaseMs, target: this.o.target, now, force: force ? 1 : 0, maxId, limit: this.batchSize }) as Claimed[];
+      const rows = st.claim.all({ until: now + this.leaseMs, target: this.target, now, force: force ? 1 : 0, maxId, limit: this.batchSize }) as Claimed[];
       if (rows.length === 0) return;
+      // The project is needed only when there is something to send (no request otherwise).
+      if (!this.confirmed) {
+        this.dbh().transaction(() => rows.forEach((r) => st.backoff.run(0, r.id)))();
+        await this.confirmProject();
+        continue;
+      }
       rows.sort((a, b) => a.id - b.id);
       await this.deliver(rows);
     }
   }
 
-  /** Sends a claimed batch: releases (if any) and records, each in one request. */
+  /** Sends a claimed batch: releases (if any) and records, each kind in one request. */
   private async deliver(rows: Claimed[]): Promise<void> {
     const bodies = rows.map((r) => JSON.parse(r.body) as unknown);
     const releases = rows.filter((_, i) => isRelease(bodies[i]));
     const records = rows.filter((_, i) => !isRelease(bodies[i]));
     if (releases.length > 0) {
       const send = this.o.sendReleases ?? (() => Promise.resolve());
-      await this.deliverGroup(releases, async (rs) => {
+      await this.deliverGroup(releases, false, async (rs) => {
         await send(rs.map((r) => (JSON.parse(r.body) as ReleaseBody).release));
       });
     }
     if (records.length > 0) {
-      await this.deliverGroup(records, async (rs) => {
+      await this.deliverGroup(records, true, async (rs) => {
         const items = rs.map((r) => JSON.parse(r.body) as RecordItem);
         const res = await this.o.send(items);
         return () => this.o.onDelivered?.(items, res);
@@ -220,10 +334,9 @@ export class Outbox implements RecordSink {
     }
   }
 
-  /** Sends rows of one kind; removes them once acknowledged, backs them off on failure. */
-  private async deliverGroup(rows: Claimed[], send: (rows: Claimed[]) => Promise<(() => void) | void>): Promise<void> {
+  /** Sends rows of one kind; removes them once acknowledged, backs them off on failure. `counted`: records (flush counts them). */
+  private async deliverGroup(rows: Claimed[], counted: boolean, send: (rows: Claimed[]) => Promise<(() => void) | void>): Promise<void> {
     const st = this.st as OutboxStatements;
-    const db = this.db as Database;
     let delivered: (() => void) | void;
     try {
       delivered = await send(rows);
@@ -231,26 +344,25 @@ export class Outbox implements RecordSink {
       if (e instanceof NoburnValidationError) {
         if (rows.length > 1) {
           // One bad record must not hold back the others: send them one by one (still leased).
-          for (const r of rows) await this.deliverGroup([r], send);
+          for (const r of rows) await this.deliverGroup([r], counted, send);
           return;
         }
         // The server will never take this one: keep it aside (outbox_dead) and go on.
         const row = rows[0] as Claimed;
-        db.transaction(() => {
+        this.dbh().transaction(() => {
           st.kill.run(e.message, this.now(), row.id);
           st.remove.run(row.id);
         })();
-        this.onError(e);
+        if (counted) this.rejected++;
+        this.onError(e, { rejected: counted ? 1 : 0 });
         return;
       }
-      this.failures++;
-      this.retryAt = this.now() + this.backoffMs(this.failures);
-      db.transaction(() => rows.forEach((r) => st.backoff.run(this.retryAt, r.id)))();
-      this.lastError = e;
-      this.onError(e);
-      throw e;
+      const retryAt = this.now() + this.backoffMs(this.failures + 1);
+      this.dbh().transaction(() => rows.forEach((r) => st.backoff.run(retryAt, r.id)))();
+      this.failed(e);
     }
-    db.transaction(() => rows.forEach((r) => st.remove.run(r.id)))();
+    this.dbh().transaction(() => rows.forEach((r) => st.remove.run(r.id)))();
+    if (counted) this.delivered += rows.length;
     this.failures = 0;
     this.retryAt = 0;
     this.lastError = null;
@@ -261,28 +373,41 @@ export class Outbox implements RecordSink {
     }
   }
 
-  /** Records waiting in the file for this target (tests, diagnostics). */
+  /** Records waiting in the file for this client's server and project (tests, diagnostics). */
   pendingCount(): number {
     this.persist();
     if (!this.st) return this.buffer.length;
-    return (this.st.pending.get(this.o.target, Number.MAX_SAFE_INTEGER) as { n: number }).n;
+    return (this.st.pending.get(this.target, Number.MAX_SAFE_INTEGER) as { n: number }).n + this.buffer.length;
+  }
+
+  /** Delivered and rejected by this outbox since it was created, and what is still waiting. */
+  private takeCounts(): FlushResult {
+    let pending = this.buffer.length;
+    try {
+      if (this.st) pending += (this.st.pending.get(this.target, Number.MAX_SAFE_INTEGER) as { n: number }).n;
+    } catch {
+      // the file went away: what is in memory is all we can count
+    }
+    return { delivered: this.delivered, rejected: this.rejected, pending };
   }
 
   /**
-   * Delivers everything enqueued so far, retrying now whatever is in backoff. Rejects with
-   * the delivery error when the server cannot take them (they stay in the outbox), or with
-   * NoburnTimeoutError when rows leased by another process are still not delivered at the deadline.
+   * Delivers everything enqueued so far, retrying now whatever is in backoff, and resolves
+   * with the counts (totals of this outbox; the guard reports the change since its last flush). Rejects with the delivery error when the server
+   * cannot take them (they stay in the outbox), with NoburnStoreError when the outbox
+   * cannot be written, or with NoburnTimeoutError when rows leased by another process are
+   * still not delivered at the deadline.
    */
-  flush(deadline = this.now() + this.leaseMs * 2 + this.o.timeoutMs): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    if (this.buffer.length > 0 && !this.persist()) return Promise.reject(this.lastError);
+  flush(deadline = this.now() + this.leaseMs * 2 + this.o.timeoutMs): Promise<FlushResult> {
+    if (this.closed) return Promise.resolve(this.takeCounts());
+    if (this.buffer.length > 0 && !this.persist()) return Promise.reject(storeError(this.lastError, this.o.path));
     let st: OutboxStatements;
     try {
       st = this.open();
     } catch (e) {
       return Promise.reject(e);
     }
-    const maxId = (st.maxId.get(this.o.target) as { id: number }).id;
+    const maxId = (st.maxId.get() as { id: number }).id;
     return this.exclusive(async () => {
       for (;;) {
         try {
@@ -293,7 +418,7 @@ export class Outbox implements RecordSink {
           }
           throw e;
         }
-        if ((st.pending.get(this.o.target, maxId) as { n: number }).n === 0) return;
+        if ((st.pending.get(this.target, maxId) as { n: number }).n === 0) return this.takeCounts();
         // What is left is leased by another process (or one that died): wait for it.
         if (this.now() > deadline) throw new NoburnTimeoutError('records are still waiting in the outbox (another process is delivering them)');
         await sleep(25);
@@ -301,14 +426,25 @@ export class Outbox implements RecordSink {
     });
   }
 
-  /** Persists what is in memory, tries one bounded delivery, and closes the file. What could not be sent stays for the next process. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Persists what is in memory, tries one bounded delivery, and closes the file. What could
+   * not be sent stays for the next process; what could not even be written is lost, and
+   * reported (onError, and counted as rejected).
+   */
+  async close(): Promise<FlushResult> {
+    if (this.closed) return this.takeCounts();
     try {
       await this.flush(this.now() + this.o.timeoutMs + 500);
     } catch {
       // durable: the next guard or CLI process on this machine delivers it
     }
+    if (this.buffer.length > 0) {
+      const n = this.buffer.length;
+      this.buffer = [];
+      this.rejected += n;
+      this.onError(new NoburnStoreError(`${n} record${n === 1 ? '' : 's'} could not be kept: ${storeError(this.lastError, this.o.path).message}`), { rejected: n });
+    }
+    const counts = this.takeCounts();
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -316,5 +452,11 @@ export class Outbox implements RecordSink {
     this.db?.close();
     this.db = null;
     this.st = null;
+    return counts;
   }
+}
+
+function storeError(e: unknown, path: string): NoburnStoreError {
+  if (e instanceof NoburnStoreError) return e;
+  return new NoburnStoreError(`cannot write the outbox ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }

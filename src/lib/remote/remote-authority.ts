@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Authority } from '../authority/authority.js';
@@ -33,15 +32,18 @@ import type {
   RunsResponse,
   SetBudgetResponse,
   UsersResponse,
+  WhoamiResponse,
 } from '../wire/schemas.js';
 import { HttpClient } from './http-client.js';
 import { MirrorWriter } from './mirror-writer.js';
 import { Outbox, toWire } from './outbox.js';
 import { deliverRunEnds, hasRunEnds, queueRunEnd } from './run-ends.js';
+import { keyFingerprint, legacyTarget, serverKey } from './target.js';
+import type { OutboxWarning, RecordErrorHandler } from '../record-queue.js';
 
-/** Which server and key outbox rows and mirror cursors belong to: a hash, never the key. */
+/** Which server and key a mirror's feed cursor belongs to: a hash, never the key. */
 export function targetOf(config: Pick<NoburnConfig, 'url' | 'apiKey'>): string {
-  return createHash('sha256').update(`${config.url ?? ''}\n${config.apiKey ?? ''}`).digest('hex').slice(0, 32);
+  return legacyTarget(config.url, config.apiKey);
 }
 
 function query(params: Record<string, string | number | undefined>): string {
@@ -56,6 +58,10 @@ function query(params: Record<string, string | number | undefined>): string {
  * this client sees is also written to the local mirror (config.dbPath) in the background,
  * under config.projectId, so that `noburn watch` has something to show.
  */
+/** A server older than this client answers without the clamp figures. */
+type NewKeys = 'tokensIn' | 'tokensOut' | 'clamped' | 'estimate' | 'limit' | 'maxTokensOut' | 'hint';
+type OlderDecision = Omit<DecisionResponse, NewKeys> & Partial<Pick<DecisionResponse, NewKeys>>;
+
 export class RemoteAuthority implements Authority {
   readonly kind = 'remote' as const;
   readonly http: HttpClient;
@@ -85,21 +91,38 @@ export class RemoteAuthority implements Authority {
   }
 
   /** The durable record sink for this server and key (one per authority). */
-  outbox(onError?: (e: unknown) => void): Outbox {
+  outbox(onError?: RecordErrorHandler, onWarning?: (w: OutboxWarning) => void): Outbox {
     this.outboxI ??= new Outbox({
       path: this.outboxPath,
-      target: targetOf(this.config),
+      server: serverKey(this.config.url ?? ''),
+      keyFp: keyFingerprint(this.config.apiKey),
+      legacyTarget: legacyTarget(this.config.url, this.config.apiKey),
+      whoami: async () => (await this.whoami()).projectId,
       timeoutMs: this.config.timeoutMs,
       now: this.now,
       send: (records) => this.http.request<RecordsResponse>('POST', '/v1/records', { records }),
       sendReleases: (ids) => this.release(ids),
       onDelivered: (records, res) => this.mirrorDelivered(records, res),
+      onWarning: (w) => this.onWarning(w),
     });
     if (onError) {
       this.outboxI.onError = onError;
-      this.mirror.onError = onError;
+      this.mirror.onError = (e) => onError(e);
     }
+    if (onWarning) this.onWarning = onWarning;
     return this.outboxI;
+  }
+
+  private onWarning: (w: OutboxWarning) => void = () => {};
+  private whoamiP: Promise<WhoamiResponse> | null = null;
+
+  /** Which key is calling and the project it names (GET /v1/whoami), asked once; a failure is not remembered. */
+  whoami(): Promise<WhoamiResponse> {
+    this.whoamiP ??= this.http.request<WhoamiResponse>('GET', '/v1/whoami').catch((e: unknown) => {
+      this.whoamiP = null;
+      throw e;
+    });
+    return this.whoamiP;
   }
 
   private mirrorRecord(w: RecordItem, costUsd: number, unpriced: boolean): void {
@@ -138,8 +161,11 @@ export class RemoteAuthority implements Authority {
     const body: CheckBody = { model: c.model, estimatedTokensIn: c.tokensIn, estimatedTokensOut: c.tokensOut };
     if (c.userId !== null) body.endUserId = c.userId;
     if (c.runId !== null) body.runId = c.runId;
+    if (c.clamp === true) body.clamp = true;
+    if (c.minTokensOut !== undefined && c.minTokensOut !== null) body.minTokensOut = c.minTokensOut;
     if (c.provider) body.provider = c.provider;
-    const d = await this.http.request<DecisionResponse>('POST', '/v1/check', body);
+    if (c.tokensInSource === 'tokenizer') body.tokensInSource = 'tokenizer';
+    const d = await this.http.request<OlderDecision>('POST', '/v1/check', body);
     this.mirror.add({
       kind: 'decision',
       d: {
@@ -148,8 +174,8 @@ export class RemoteAuthority implements Authority {
         model: c.model,
         userId: c.userId,
         runId: c.runId,
-        tokensIn: c.tokensIn,
-        tokensOut: c.tokensOut,
+        tokensIn: d.tokensIn ?? c.tokensIn,
+        tokensOut: d.tokensOut ?? c.tokensOut,
         estimateNano: usdToNano(d.estimatedCostUsd),
         blocked: d.blocked,
         reason: d.blockReason,
@@ -168,6 +194,14 @@ export class RemoteAuthority implements Authority {
       source: 'server',
       unpriced: d.unpriced,
       decisionId: d.decisionId,
+      // A server older than the client answers without these: fill them with what is known.
+      tokensIn: d.tokensIn ?? c.tokensIn,
+      tokensOut: d.tokensOut ?? c.tokensOut,
+      clamped: d.clamped ?? false,
+      estimate: d.estimate ?? { inputUsd: 0, outputUsd: d.estimatedCostUsd },
+      limit: d.limit ?? null,
+      maxTokensOut: d.maxTokensOut ?? null,
+      hint: d.hint ?? null,
     };
   }
 

@@ -1,7 +1,8 @@
 import type { Authority } from '../authority/authority.js';
 import type { NoburnConfig } from '../config.js';
 import { NoburnConfigError } from '../errors.js';
-import type { RecordSink } from '../record-queue.js';
+import type { OutboxWarning, RecordErrorHandler } from '../record-queue.js';
+import type { Outbox } from './outbox.js';
 import { RemoteAuthority } from './remote-authority.js';
 
 /**
@@ -13,9 +14,9 @@ export function createRemoteAuthority(config: NoburnConfig, opts: { now?: () => 
   return new RemoteAuthority(config, opts);
 }
 
-export function createOutbox(_config: NoburnConfig, authority: Authority, onError: (e: unknown) => void): RecordSink {
+export function createOutbox(_config: NoburnConfig, authority: Authority, onError: RecordErrorHandler, onWarning?: (w: OutboxWarning) => void): Outbox {
   if (!(authority instanceof RemoteAuthority)) throw new NoburnConfigError('the outbox needs the remote authority');
-  return authority.outbox(onError);
+  return authority.outbox(onError, onWarning);
 }
 
 /** Queues the end of a run for when the server answers again (throws NoburnStoreError when it cannot be kept). */

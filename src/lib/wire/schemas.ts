@@ -3,6 +3,7 @@ import { MAX_USD } from '../money.js';
 import { PERIODS } from '../periods.js';
 import type {
   Budget,
+  Decision,
   EndRunResult,
   LedgerEvent,
   PriceInfo,
@@ -45,7 +46,10 @@ export const CheckBody = z.strictObject({
   estimatedTokensOut: tokens,
   endUserId: id.nullish(),
   runId: id.nullish(),
+  clamp: z.boolean().nullish(),
+  minTokensOut: tokens.nullish(),
   provider: id.nullish(),
+  tokensInSource: z.enum(['exact', 'tokenizer']).nullish(),
 });
 export type CheckBody = z.infer<typeof CheckBody>;
 
@@ -155,6 +159,15 @@ export const DecisionResponse = z.object({
   decisionId: z.string().nullable(),
   remaining: Remaining,
   unpriced: z.boolean(),
+  tokensIn: z.number().int(),
+  tokensOut: z.number().int(),
+  clamped: z.boolean(),
+  estimate: z.object({ inputUsd: z.number(), outputUsd: z.number() }),
+  limit: z
+    .object({ scope: z.enum(['project', 'user', 'run']), capUsd: z.number(), spentUsd: z.number(), heldUsd: z.number(), leftUsd: z.number() })
+    .nullable(),
+  maxTokensOut: z.number().int().nullable(),
+  hint: z.string().nullable(),
 });
 export type DecisionResponse = z.infer<typeof DecisionResponse>;
 
@@ -182,6 +195,8 @@ export const RunResponse = z.object({
   calls: z.number().int(),
   blockedCalls: z.number().int(),
   unpricedCalls: z.number().int(),
+  clampedCalls: z.number().int(),
+  overHolds: z.number().int(),
   startedAt: z.string(),
   endedAt: z.string().nullable(),
 });
@@ -299,6 +314,10 @@ export const KeyResponse = z.object({
 });
 export type KeyResponse = z.infer<typeof KeyResponse>;
 /** POST /v1/keys: the key itself is in this response only. */
+/** GET /v1/whoami: which key is calling, the project it names and its role. */
+export const WhoamiResponse = z.object({ keyId: z.string(), projectId: z.string(), role: z.enum(['app', 'admin']) });
+export type WhoamiResponse = z.infer<typeof WhoamiResponse>;
+
 export const CreatedKeyResponse = KeyResponse.extend({ key: z.string() });
 export type CreatedKeyResponse = z.infer<typeof CreatedKeyResponse>;
 export const KeysResponse = z.object({ keys: z.array(KeyResponse) });
@@ -310,6 +329,7 @@ export type ErrorBody = z.infer<typeof ErrorBody>;
 // The wire shapes and the library's public types must not drift apart: these fail to
 // compile if one gains or loses a field the other lacks.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _decisionSame: Same<Omit<DecisionResponse, 'decisionId'>, Omit<Decision, 'source' | 'decisionId'>> = true;
 const _runSame: Same<RunResponse, RunInfo> = true;
 const _endSame: Same<EndRunResponse, EndRunResult> = true;
 const _budgetSame: Same<z.infer<typeof BudgetResponse>, Budget> = true;
@@ -317,4 +337,4 @@ const _spendSame: Same<SpendResponse, SpendReport> = true;
 const _eventSame: Same<z.infer<typeof EventResponse>, LedgerEvent> = true;
 const _priceSame: Same<PriceResponse, PriceInfo> = true;
 const _userSame: Same<z.infer<typeof UserResponse>, UserSummary> = true;
-void [_runSame, _endSame, _budgetSame, _spendSame, _eventSame, _priceSame, _userSame];
+void [_decisionSame, _runSame, _endSame, _budgetSame, _spendSame, _eventSame, _priceSame, _userSame];

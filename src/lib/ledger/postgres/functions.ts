@@ -1,3 +1,6 @@
+import { MAX_RATIO, MIN_LEARN_TOKENS, MIN_RATIO } from '../calibration.js';
+import { MAX_TOKENS } from '../../validate.js';
+
 /**
  * The decision and settlement logic of the PostgreSQL store, as PL/pgSQL functions: the
  * same rules as sqlite/decide.ts, run server-side so that one check or one batch of
@@ -90,23 +93,52 @@ BEGIN
   RETURN v_n;
 END $fn$;
 
+-- The clamp arithmetic of ledger/clamp.ts, in exact numeric: the largest output whose hold
+-- ceil((tin * pin + out * pout) / 1e6) fits p_room.
+CREATE OR REPLACE FUNCTION nb_max_out(p_room bigint, p_tin bigint, p_pin bigint, p_pout bigint) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $fn$
+DECLARE v_left numeric;
+BEGIN
+  IF p_room <= 0 THEN RETURN 0; END IF;
+  v_left := p_room::numeric * 1000000 - p_tin::numeric * p_pin;
+  IF v_left < 0 THEN RETURN 0; END IF;
+  IF p_pout = 0 THEN RETURN ${MAX_TOKENS}; END IF;
+  RETURN least(floor(v_left / p_pout), ${MAX_TOKENS})::bigint;
+END $fn$;
+
+CREATE OR REPLACE FUNCTION nb_hold(p_tin bigint, p_tout bigint, p_pin bigint, p_pout bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT floor((p_tin::numeric * p_pin + p_tout::numeric * p_pout + 999999) / 1000000)::bigint
+$fn$;
+
 CREATE OR REPLACE FUNCTION nb_decide(p_c jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
 DECLARE
   v_project text := p_c->>'projectId';
   v_user text := p_c->>'userId';
   v_run_id text := p_c->>'runId';
   v_e bigint := (p_c->>'estimateNano')::bigint;
+  v_tin bigint := (p_c->>'tokensIn')::bigint;
+  v_tout bigint := (p_c->>'tokensOut')::bigint;
   v_now bigint := (p_c->>'now')::bigint;
   v_windows jsonb := p_c->'windows';
+  v_priced boolean := jsonb_typeof(p_c->'prices') = 'object' AND NOT (p_c->>'unpriced')::boolean;
+  v_pin bigint;
+  v_pout bigint;
   v_run runs%ROWTYPE;
   v_found_run text;
   v_reason text;
   v_rem jsonb := '{}'::jsonb;
+  v_caps jsonb := '[]'::jsonb;
   v_cap bigint;
   v_period text;
-  v_used bigint;
   v_anc record;
   v_exhaust int;
+  v_spent bigint;
+  v_held bigint;
+  v_k jsonb;
+  v_limit jsonb := NULL;
+  v_room bigint;
+  v_max bigint := NULL;
+  v_clamped boolean := false;
+  v_floor bigint;
 BEGIN
   DELETE FROM holds WHERE project_id = v_project AND expires_at <= v_now;
   IF v_run_id IS NOT NULL THEN
@@ -126,13 +158,13 @@ BEGIN
   END IF;
   IF p_c->>'forceBlock' IS NOT NULL THEN RETURN nb_block(p_c, p_c->>'forceBlock', v_found_run, v_rem); END IF;
 
+  -- Every cap that applies, read once under the project lock.
   SELECT cap_nano, period INTO v_cap, v_period FROM budgets WHERE project_id = v_project AND scope = 'project' AND subject = '';
   IF FOUND THEN
-    v_used := coalesce((SELECT spent_nano FROM usage WHERE project_id = v_project AND scope = 'project' AND subject = ''
-                          AND win = v_windows->>v_period), 0)
-            + (SELECT coalesce(sum(amount_nano), 0)::bigint FROM holds WHERE project_id = v_project AND expires_at > v_now);
-    v_rem := v_rem || jsonb_build_object('project', v_cap - v_used - v_e);
-    IF v_used + v_e > v_cap THEN v_reason := coalesce(v_reason, 'project_budget_exceeded'); END IF;
+    v_spent := coalesce((SELECT spent_nano FROM usage WHERE project_id = v_project AND scope = 'project' AND subject = ''
+                          AND win = v_windows->>v_period), 0);
+    v_held := (SELECT coalesce(sum(amount_nano), 0)::bigint FROM holds WHERE project_id = v_project AND expires_at > v_now);
+    v_caps := v_caps || jsonb_build_array(jsonb_build_object('scope', 'project', 'capNano', v_cap, 'spentNano', v_spent, 'heldNano', v_held));
   END IF;
 
   IF v_user IS NOT NULL THEN
@@ -142,44 +174,78 @@ BEGIN
       SELECT cap_nano, period INTO v_cap, v_period FROM budgets WHERE project_id = v_project AND scope = 'default_user' AND subject = '';
     END IF;
     IF FOUND THEN
-      v_used := coalesce((SELECT spent_nano FROM usage WHERE project_id = v_project AND scope = 'user' AND subject = v_user
-                            AND win = v_windows->>v_period), 0)
-              + (SELECT coalesce(sum(amount_nano), 0)::bigint FROM holds
-                   WHERE project_id = v_project AND user_id = v_user AND expires_at > v_now);
-      v_rem := v_rem || jsonb_build_object('user', v_cap - v_used - v_e);
-      IF v_used + v_e > v_cap THEN v_reason := coalesce(v_reason, 'user_budget_exceeded'); END IF;
+      v_spent := coalesce((SELECT spent_nano FROM usage WHERE project_id = v_project AND scope = 'user' AND subject = v_user
+                            AND win = v_windows->>v_period), 0);
+      v_held := (SELECT coalesce(sum(amount_nano), 0)::bigint FROM holds WHERE project_id = v_project AND user_id = v_user AND expires_at > v_now);
+      v_caps := v_caps || jsonb_build_array(jsonb_build_object('scope', 'user', 'capNano', v_cap, 'spentNano', v_spent, 'heldNano', v_held));
     END IF;
   END IF;
 
-  -- The run's cap and every ancestor's: a child's holds and spend count in each of them.
-  -- 'run' in remaining is the least room among them.
+  -- The run's cap and every ancestor's (nearest first): a nested run's holds and spend count in each.
   IF v_found_run IS NOT NULL THEN
     FOR v_anc IN SELECT r.id, r.cap_nano, r.spent_nano, a.depth FROM run_ancestors a JOIN runs r ON r.id = a.ancestor_id
                  WHERE a.run_id = v_found_run AND r.cap_nano IS NOT NULL ORDER BY a.depth LOOP
-      v_used := v_anc.spent_nano + (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM run_ancestors d JOIN holds h ON h.run_id = d.run_id
-                                     WHERE d.ancestor_id = v_anc.id AND h.expires_at > v_now);
-      v_rem := v_rem || jsonb_build_object('run', least(coalesce((v_rem->>'run')::bigint, v_anc.cap_nano - v_used - v_e), v_anc.cap_nano - v_used - v_e));
-      IF v_used + v_e > v_anc.cap_nano AND v_reason IS NULL THEN
-        v_reason := 'run_budget_exceeded';
-        v_exhaust := v_anc.depth;
-      END IF;
+      v_held := (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM run_ancestors d JOIN holds h ON h.run_id = d.run_id
+                 WHERE d.ancestor_id = v_anc.id AND h.expires_at > v_now);
+      v_caps := v_caps || jsonb_build_array(jsonb_build_object('scope', 'run', 'capNano', v_anc.cap_nano, 'spentNano', v_anc.spent_nano,
+        'heldNano', v_held, 'depth', v_anc.depth));
     END LOOP;
   END IF;
+
+  -- The tightest cap (first on ties), and the output bound to hold (see ledger/clamp.ts).
+  FOR v_k IN SELECT x FROM jsonb_array_elements(v_caps) AS x LOOP
+    IF v_limit IS NULL OR (v_k->>'capNano')::bigint - (v_k->>'spentNano')::bigint - (v_k->>'heldNano')::bigint
+        < (v_limit->>'capNano')::bigint - (v_limit->>'spentNano')::bigint - (v_limit->>'heldNano')::bigint THEN
+      v_limit := v_k;
+    END IF;
+  END LOOP;
+  IF v_priced AND v_limit IS NOT NULL THEN
+    v_pin := (p_c->'prices'->>'inNanoPerMTok')::bigint;
+    v_pout := (p_c->'prices'->>'outNanoPerMTok')::bigint;
+    v_room := (v_limit->>'capNano')::bigint - (v_limit->>'spentNano')::bigint - (v_limit->>'heldNano')::bigint;
+    v_max := nb_max_out(v_room, v_tin, v_pin, v_pout);
+    IF coalesce((p_c->>'clamp')::boolean, false) AND v_tout > v_max THEN
+      v_floor := least(coalesce((p_c->>'minTokensOut')::bigint, 256), v_tout);
+      IF v_max >= v_floor AND nb_hold(v_tin, v_max, v_pin, v_pout) <= v_room THEN
+        v_tout := v_max;
+        v_e := nb_hold(v_tin, v_max, v_pin, v_pout);
+        v_clamped := true;
+      END IF;
+    END IF;
+  END IF;
+
+  FOR v_k IN SELECT x FROM jsonb_array_elements(v_caps) AS x LOOP
+    v_room := (v_k->>'capNano')::bigint - (v_k->>'spentNano')::bigint - (v_k->>'heldNano')::bigint;
+    -- Several run caps (a nested run's ancestors): 'run' in remaining is the least room.
+    v_rem := v_rem || jsonb_build_object(v_k->>'scope', least(coalesce((v_rem->>(v_k->>'scope'))::bigint, v_room - v_e), v_room - v_e));
+    IF v_e > v_room AND v_reason IS NULL THEN
+      v_reason := (v_k->>'scope') || '_budget_exceeded';
+      v_limit := v_k;
+      v_exhaust := (v_k->>'depth')::int;
+    END IF;
+  END LOOP;
 
   IF v_reason IS NOT NULL THEN
     -- A blocked call takes no hold: report what is left without it.
     SELECT coalesce(jsonb_object_agg(key, greatest(0, value::text::bigint + v_e)), '{}'::jsonb) INTO v_rem FROM jsonb_each(v_rem);
-    RETURN nb_block(p_c, v_reason, v_found_run, v_rem, v_exhaust);
+    RETURN nb_block(p_c, v_reason, v_found_run, v_rem, v_exhaust) || jsonb_build_object('max', v_max, 'limit', v_limit, 'est', v_e, 'tout', v_tout, 'clamped', false);
   END IF;
-  INSERT INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at)
-  VALUES (p_c->>'reservationId', v_project, v_user, v_run_id, p_c->>'model', v_e, v_now, v_now + (p_c->>'holdTtlMs')::bigint);
+  INSERT INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at, provider, est_in_raw)
+  VALUES (p_c->>'reservationId', v_project, v_user, v_run_id, p_c->>'model', v_e, v_now, v_now + (p_c->>'holdTtlMs')::bigint,
+    p_c->>'provider', (p_c->>'tokensInRaw')::bigint);
   IF v_found_run IS NOT NULL THEN
     -- An allowed check is activity on the run and its ancestors (the idle TTL counts from the last one).
     -- To the second: a burst of checks on one run rewrites its row once per second, not once per check.
     UPDATE runs AS t SET last_at = greatest(coalesce(t.last_at, 0), v_now) FROM run_ancestors a
     WHERE a.run_id = v_found_run AND t.id = a.ancestor_id AND coalesce(t.last_at, 0) < v_now - 1000;
   END IF;
-  RETURN jsonb_build_object('blocked', false, 'reason', NULL, 'id', p_c->>'reservationId', 'rem', v_rem);
+  IF v_clamped AND v_found_run IS NOT NULL THEN
+    -- Clamped calls count on the run and its ancestors, as calls do.
+    UPDATE runs AS t SET clamped_calls = t.clamped_calls + 1, last_at = greatest(coalesce(t.last_at, 0), v_now)
+    FROM run_ancestors a WHERE a.run_id = v_found_run AND t.id = a.ancestor_id;
+  END IF;
+  RETURN jsonb_build_object('blocked', false, 'reason', NULL, 'id', p_c->>'reservationId', 'rem', v_rem,
+    'max', v_max, 'limit', v_limit, 'est', v_e, 'tout', v_tout, 'clamped', v_clamped);
 END $fn$;
 
 -- Decides a batch of checks in order, in one transaction: the same result as one by one.
@@ -203,6 +269,8 @@ CREATE OR REPLACE FUNCTION nb_record(p_rs jsonb) RETURNS jsonb LANGUAGE plpgsql 
 DECLARE
   v_done jsonb;
   v_h jsonb;
+  v_hold record;
+  v_ratio float8;
 BEGIN
   PERFORM nb_lock_projects(ARRAY(SELECT x->>'projectId' FROM jsonb_array_elements(p_rs) AS x));
 
@@ -255,25 +323,44 @@ BEGIN
           FROM d JOIN run_ancestors an ON an.run_id = d.r WHERE d.r IS NOT NULL GROUP BY d.p, an.ancestor_id) AS a
     WHERE t.id = a.r AND t.project_id = a.p
   )
-  SELECT coalesce(jsonb_agg(jsonb_build_array(p, u, r, m, ts, res, i) ORDER BY seq), '[]'::jsonb) INTO v_done FROM d;
+  SELECT coalesce(jsonb_agg(jsonb_build_array(p, u, r, m, ts, res, cost, tin, calls, i) ORDER BY seq), '[]'::jsonb) INTO v_done FROM d;
 
-  -- Release the holds in record order: the one named, else the oldest open one for the same call shape.
-  -- A duplicate (its key already recorded, or repeated in the batch) counts nothing but frees the hold
-  -- it names: its own, from a retry that checked again.
+  -- Release the holds in record order: the one named, else the oldest open one for the same
+  -- call shape; count an over-hold (cost above the hold) and learn the input ratio. A
+  -- duplicate (its key already recorded, or repeated in the batch) counts nothing but frees
+  -- the hold it names: its own, from a retry that checked again.
   FOR v_h IN
-    SELECT coalesce(dn.x, jsonb_build_array(t.x->>'projectId', NULL, NULL, NULL, NULL, t.x->>'reservationId', t.i))
+    SELECT coalesce(dn.x, jsonb_build_array(t.x->>'projectId', NULL, NULL, NULL, NULL, t.x->>'reservationId', NULL, NULL, NULL, t.i))
     FROM jsonb_array_elements(p_rs) WITH ORDINALITY AS t(x, i)
-    LEFT JOIN jsonb_array_elements(v_done) AS dn(x) ON (dn.x->>6)::bigint = t.i
+    LEFT JOIN jsonb_array_elements(v_done) AS dn(x) ON (dn.x->>9)::bigint = t.i
     WHERE dn.x IS NOT NULL OR t.x->>'reservationId' IS NOT NULL
     ORDER BY t.i
   LOOP
     IF v_h->>5 IS NOT NULL THEN
-      DELETE FROM holds WHERE id = v_h->>5 AND project_id = v_h->>0;
+      SELECT id, amount_nano, provider, est_in_raw INTO v_hold FROM holds WHERE id = v_h->>5 AND project_id = v_h->>0;
     ELSE
-      DELETE FROM holds WHERE id = (
-        SELECT id FROM holds WHERE project_id = v_h->>0 AND user_id IS NOT DISTINCT FROM v_h->>1
+      SELECT id, amount_nano, provider, est_in_raw INTO v_hold FROM holds WHERE project_id = v_h->>0 AND user_id IS NOT DISTINCT FROM v_h->>1
           AND run_id IS NOT DISTINCT FROM v_h->>2 AND model = v_h->>3 AND expires_at > (v_h->>4)::bigint
-        ORDER BY created_at, seq LIMIT 1);
+        ORDER BY created_at, seq LIMIT 1;
+    END IF;
+    IF FOUND THEN
+      DELETE FROM holds WHERE id = v_hold.id;
+      IF (v_h->>8)::int = 1 THEN
+        IF (v_h->>6)::bigint > v_hold.amount_nano AND v_h->>2 IS NOT NULL THEN
+          UPDATE runs AS t SET over_holds = t.over_holds + 1 FROM run_ancestors a
+          WHERE a.run_id = v_h->>2 AND t.id = a.ancestor_id AND t.project_id = v_h->>0;
+        END IF;
+        IF v_hold.est_in_raw IS NOT NULL AND v_hold.est_in_raw >= ${MIN_LEARN_TOKENS} AND (v_h->>7)::bigint > 0 THEN
+          v_ratio := (v_h->>7)::float8 / v_hold.est_in_raw;
+          IF v_ratio >= ${MIN_RATIO} AND v_ratio <= ${MAX_RATIO} THEN
+            INSERT INTO calibration AS c (provider, model, samples, ratio, max_ratio, updated_at)
+            VALUES (coalesce(v_hold.provider, ''), v_h->>3, 1, v_ratio, v_ratio, (v_h->>4)::bigint)
+            ON CONFLICT (provider, model) DO UPDATE SET samples = c.samples + 1,
+              ratio = c.ratio + (excluded.ratio - c.ratio) / least(c.samples + 1, 20),
+              max_ratio = greatest(c.max_ratio, excluded.ratio), updated_at = excluded.updated_at;
+          END IF;
+        END IF;
+      END IF;
     END IF;
   END LOOP;
 

@@ -11,6 +11,7 @@ import type { EventRow, RunRow } from '../sqlite/statements.js';
 import type {
   ApiKeyRow,
   CachedPrice,
+  Calibration,
   LedgerStore,
   StoreCheck,
   StoreDecision,
@@ -35,6 +36,11 @@ interface DecisionJson {
   rem: StoreDecision['remainingNano'];
   /** The ref of the blocked check's event; absent when allowed. */
   dec?: string;
+  est?: number;
+  tout?: number;
+  clamped?: boolean;
+  max?: number | null;
+  limit?: { scope: 'project' | 'user' | 'run'; capNano: number; spentNano: number; heldNano: number } | null;
 }
 
 
@@ -110,6 +116,11 @@ export class PostgresStore implements LedgerStore {
         reservationId: d.id,
         remainingNano: d.rem,
         ...(d.dec === undefined ? {} : { decisionId: d.dec }),
+        estimateNano: d.est,
+        tokensOut: d.tout,
+        clamped: d.clamped === true,
+        maxTokensOut: d.max ?? null,
+        limit: d.limit ? { scope: d.limit.scope, capNano: Number(d.limit.capNano), spentNano: Number(d.limit.spentNano), heldNano: Number(d.limit.heldNano) } : null,
       }));
     });
   }
@@ -334,6 +345,18 @@ export class PostgresStore implements LedgerStore {
     return this.guard(async () => {
       const r = (await this.pool.query<KeyDbRow>('SELECT * FROM api_keys WHERE hash = $1', [hash])).rows[0];
       return r ? keyOf(r) : null;
+    });
+  }
+
+  getCalibration(provider: string, model: string): Promise<Calibration | null> {
+    return this.guard(async () => {
+      const r = (
+        await this.pool.query<{ provider: string; model: string; samples: number; ratio: number; max_ratio: number }>(
+          'SELECT provider, model, samples, ratio, max_ratio FROM calibration WHERE provider = $1 AND model = $2',
+          [provider, model],
+        )
+      ).rows[0];
+      return r ? { provider: r.provider, model: r.model, samples: Number(r.samples), ratio: Number(r.ratio), maxRatio: Number(r.max_ratio) } : null;
     });
   }
 

@@ -128,7 +128,27 @@ CREATE TABLE api_keys (
 );
 `;
 
-// 2: nested runs (runs.parent_id; run_ancestors: each run's ancestors, itself at depth 0) and
+// Clamped holds and input calibration (the same as SQLite migration 2). Every migration
+// that changes what the functions read ends with FUNCTIONS_SQL (CREATE OR REPLACE), so an
+// existing ledger gets the current functions.
+const CLAMP_SQL = `
+ALTER TABLE holds ADD COLUMN provider text;
+ALTER TABLE holds ADD COLUMN est_in_raw bigint;
+ALTER TABLE runs ADD COLUMN clamped_calls bigint NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN over_holds bigint NOT NULL DEFAULT 0;
+CREATE TABLE calibration (
+  provider text NOT NULL,
+  model text NOT NULL,
+  samples bigint NOT NULL,
+  ratio double precision NOT NULL,
+  max_ratio double precision NOT NULL,
+  updated_at bigint NOT NULL,
+  PRIMARY KEY (provider, model)
+);
+`;
+
+
+// 3: nested runs (runs.parent_id; run_ancestors: each run's ancestors, itself at depth 0) and
 // records.called_at (the client's time of the call, kept as data: spend is dated by the
 // ledger's clock). A migration that changes what the functions read ends with FUNCTIONS_SQL
 // (CREATE OR REPLACE), so an existing ledger gets the current functions.
@@ -146,7 +166,7 @@ INSERT INTO run_ancestors SELECT id, id, 0 FROM runs;
 ALTER TABLE records ADD COLUMN called_at bigint;
 `;
 
-const MIGRATIONS: readonly string[] = [TABLES_SQL + FUNCTIONS_SQL, NESTED_RUNS_SQL + FUNCTIONS_SQL];
+const MIGRATIONS: readonly string[] = [TABLES_SQL + FUNCTIONS_SQL, CLAMP_SQL + FUNCTIONS_SQL, NESTED_RUNS_SQL + FUNCTIONS_SQL];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 

@@ -2,8 +2,11 @@ import { newId } from '../../ids.js';
 import { PERIODS, windowKey } from '../../periods.js';
 import type { Period } from '../../periods.js';
 import type { BlockReason } from '../../types.js';
-import type { StoreCheck, StoreDecision, StoreRecord } from '../store.js';
-import type { RunRow, Statements } from './statements.js';
+import { chooseOutput, tightest } from '../clamp.js';
+import type { OutputChoice } from '../clamp.js';
+import type { StoreCheck, StoreDecision, StoreLimit, StoreRecord } from '../store.js';
+import { isOverHold, learntRatio } from '../calibration.js';
+import type { HoldRow, RunRow, Statements } from './statements.js';
 
 /**
  * The decision and settlement logic, run inside one BEGIN IMMEDIATE transaction by the
@@ -11,19 +14,14 @@ import type { RunRow, Statements } from './statements.js';
  * evaluate-then-hold step, which is what makes N concurrent checks approve exactly
  * floor(cap / estimate) across processes.
  */
-interface CapState {
-  cap: number;
-  used: number; // spent in window + held
-}
-
 /** Open holds of a scope; exact inside a decision because decide() sweeps expired holds first. */
 function heldIn(st: Statements, projectId: string, scope: 'project' | 'user' | 'run', subject: string): number {
   return (st.heldSum.get(projectId, scope, subject) as { held: number } | undefined)?.held ?? 0;
 }
 
-function budgetState(st: Statements, projectId: string, scope: 'project' | 'user', subject: string, budget: { cap_nano: number; period: Period }, now: number): CapState {
+function budgetLimit(st: Statements, projectId: string, scope: 'project' | 'user', subject: string, budget: { cap_nano: number; period: Period }, now: number): StoreLimit {
   const spentRow = st.getSpent.get(projectId, scope, subject, windowKey(budget.period, now)) as { spent_nano: number } | undefined;
-  return { cap: budget.cap_nano, used: (spentRow?.spent_nano ?? 0) + heldIn(st, projectId, scope, subject) };
+  return { scope, capNano: budget.cap_nano, spentNano: spentRow?.spent_nano ?? 0, heldNano: heldIn(st, projectId, scope, subject) };
 }
 
 function userBudget(st: Statements, projectId: string, userId: string) {
@@ -123,12 +121,14 @@ type ChainRow = RunRow & { depth: number };
 export function decide(st: Statements, c: StoreCheck): StoreDecision {
   st.sweepHolds.run(c.now);
   const remaining: StoreDecision['remainingNano'] = {};
+  let out: OutputChoice = { tokensOut: c.tokensOut, clamped: false, estimateNano: c.estimateNano, maxTokensOut: null };
+  let limit: StoreLimit | null = null;
   let exhaustDepth: number | undefined;
   const block = (reason: BlockReason, run?: RunRow): StoreDecision => {
     const decisionId = newId('dec');
-    const b = { projectId: c.projectId, ts: c.now, userId: c.userId, runId: c.runId, model: c.model, amountNano: c.estimateNano, reason, unpriced: c.unpriced, tokensIn: c.tokensIn, tokensOut: c.tokensOut, exhaustDepth };
+    const b = { projectId: c.projectId, ts: c.now, userId: c.userId, runId: c.runId, model: c.model, amountNano: out.estimateNano, reason, unpriced: c.unpriced, tokensIn: c.tokensIn, tokensOut: out.tokensOut, exhaustDepth };
     countBlocked(st, b, decisionId, run !== undefined);
-    return { blocked: true, blockReason: reason, reservationId: null, remainingNano: remaining, decisionId };
+    return { blocked: true, blockReason: reason, reservationId: null, remainingNano: remaining, decisionId, estimateNano: out.estimateNano, tokensOut: out.tokensOut, clamped: false, maxTokensOut: out.maxTokensOut, limit };
   };
 
   let run: RunRow | undefined;
@@ -143,48 +143,57 @@ export function decide(st: Statements, c: StoreCheck): StoreDecision {
   }
   if (c.forceBlock) return block(c.forceBlock, run);
 
-  const e = c.estimateNano;
-  let reason: BlockReason | null = null;
-
+  // Every cap that applies, read once inside the write lock: the room, the clamp and the
+  // decision below all see the same figures.
+  const caps: StoreLimit[] = [];
   const pb = st.getBudget.get(c.projectId, 'project', '') as { cap_nano: number; period: Period } | undefined;
-  if (pb) {
-    const s = budgetState(st, c.projectId, 'project', '', pb, c.now);
-    remaining.project = s.cap - s.used - e;
-    if (s.used + e > s.cap) reason ??= 'project_budget_exceeded';
-  }
+  if (pb) caps.push(budgetLimit(st, c.projectId, 'project', '', pb, c.now));
   if (c.userId !== null) {
     const ub = userBudget(st, c.projectId, c.userId);
-    if (ub) {
-      const s = budgetState(st, c.projectId, 'user', c.userId, ub, c.now);
-      remaining.user = s.cap - s.used - e;
-      if (s.used + e > s.cap) reason ??= 'user_budget_exceeded';
-    }
+    if (ub) caps.push(budgetLimit(st, c.projectId, 'user', c.userId, ub, c.now));
   }
-  // The run's cap and every ancestor's: a child's holds and spend count in each of them.
-  // `remaining.run` is the least room among them.
+  // The run's cap and every ancestor's (nearest first): a nested run's holds and spend count
+  // in each of them. `remaining.run` is the least room among them.
+  const runDepth: number[] = [];
   for (const r of chain) {
     if (r.cap_nano === null) continue;
-    const held = heldIn(st, c.projectId, 'run', r.id);
-    const left = r.cap_nano - r.spent_nano - held - e;
-    remaining.run = remaining.run === undefined ? left : Math.min(remaining.run, left);
+    caps.push({ scope: 'run', capNano: r.cap_nano, spentNano: r.spent_nano, heldNano: heldIn(st, c.projectId, 'run', r.id) });
+    runDepth[caps.length - 1] = r.depth;
+  }
+  limit = tightest(caps);
+  out = chooseOutput(c.unpriced ? null : (c.prices ?? null), c.tokensIn, c.tokensOut, c.estimateNano, limit, c.clamp === true, c.minTokensOut ?? 256);
+
+  const e = out.estimateNano;
+  let reason: BlockReason | null = null;
+  let blocker: StoreLimit | null = null;
+  for (let i = 0; i < caps.length; i++) {
+    const k = caps[i] as StoreLimit;
+    const left = k.capNano - k.spentNano - k.heldNano - e;
+    const prev = remaining[k.scope];
+    remaining[k.scope] = prev === undefined ? left : Math.min(prev, left);
     if (left < 0 && reason === null) {
-      reason = 'run_budget_exceeded';
-      exhaustDepth = r.depth;
+      reason = REASON[k.scope];
+      blocker = k;
+      exhaustDepth = runDepth[i];
     }
   }
   if (reason !== null) {
-    // A blocked call takes no hold: report what is left without it.
+    // A blocked call takes no hold: report what is left without it; the limit is the cap that blocked.
     for (const k of ['project', 'user', 'run'] as const) {
       const v = remaining[k];
       if (v !== undefined) remaining[k] = Math.max(0, v + e);
     }
+    limit = blocker ?? limit;
     return block(reason, run);
   }
   const reservationId = newId('res');
-  st.insertHold.run(reservationId, c.projectId, c.userId, c.runId, c.model, e, c.now, c.now + c.holdTtlMs);
+  st.insertHold.run(reservationId, c.projectId, c.userId, c.runId, c.model, e, c.now, c.now + c.holdTtlMs, c.provider ?? null, c.tokensInRaw ?? null);
   if (run) st.touchRuns.run(c.now, run.id);
-  return { blocked: false, blockReason: null, reservationId, remainingNano: remaining };
+  if (out.clamped && run) st.runClamped.run(c.now, run.id);
+  return { blocked: false, blockReason: null, reservationId, remainingNano: remaining, estimateNano: e, tokensOut: out.tokensOut, clamped: out.clamped, maxTokensOut: out.maxTokensOut, limit };
 }
+
+const REASON = { project: 'project_budget_exceeded', user: 'user_budget_exceeded', run: 'run_budget_exceeded' } as const;
 
 /**
  * Ends, as `abandoned`, the open runs of a project (or of one run's chain, when `runId` is
@@ -225,12 +234,10 @@ export function settle(st: Statements, r: StoreRecord, usage?: UsageBatch): bool
   }
 
   // Release the hold: the one named, else the oldest open one for the same call shape.
-  if (r.reservationId !== null) {
-    st.deleteHold.run(r.reservationId, r.projectId);
-  } else {
-    const h = st.oldestHold.get(r.projectId, r.userId, r.runId, r.model, r.ts) as { id: string } | undefined;
-    if (h) st.deleteHold.run(h.id, r.projectId);
-  }
+  const h = (r.reservationId !== null
+    ? st.getHold.get(r.reservationId, r.projectId)
+    : st.oldestHold.get(r.projectId, r.userId, r.runId, r.model, r.ts)) as HoldRow | undefined;
+  if (h) st.deleteHold.run(h.id, r.projectId);
 
   const cost = r.wasBlocked ? 0 : r.costNano;
   const d = {
@@ -249,6 +256,12 @@ export function settle(st: Statements, r: StoreRecord, usage?: UsageBatch): bool
     if (r.userId !== null) addUsage(st, r.projectId, 'user', r.userId, r.ts, d);
   }
   if (r.runId !== null) st.runRecord.run(cost, d.calls, d.blocked, d.unpriced, r.ts, r.runId, r.projectId);
+  if (h && !r.wasBlocked) {
+    const over = isOverHold(h.amount_nano, cost);
+    if (over && r.runId !== null) st.runOverHold.run(r.runId, r.projectId);
+    const ratio = learntRatio(h.est_in_raw, r.tokensIn);
+    if (ratio !== null) st.learnCalibration.run(h.provider ?? '', r.model, ratio, ratio, r.ts);
+  }
   st.insertEvent.run(r.projectId, r.ts, 'record', r.userId, r.runId, r.model, cost, r.wasBlocked ? 1 : 0, null, d.unpriced, d.tokensIn, d.tokensOut, r.idempotencyKey);
   return true;
 }

@@ -19,6 +19,8 @@ export function runInfo(r: RunRow, heldNano: number): RunInfo {
     calls: r.calls,
     blockedCalls: r.blocked_calls,
     unpricedCalls: r.unpriced_calls,
+    clampedCalls: Number(r.clamped_calls ?? 0),
+    overHolds: Number(r.over_holds ?? 0),
     startedAt: iso(r.started_at),
     endedAt: r.ended_at === null ? null : iso(r.ended_at),
   };

@@ -149,7 +149,25 @@ const MIGRATIONS: readonly string[] = [
     revoked_at INTEGER
   );
   `,
-  // 2: nested runs (parent_id, and run_ancestors: every run's ancestors, itself included at
+  // Clamped holds and input calibration: a hold keeps the local input estimate it was
+  // scaled from (learnt from when its record settles); runs count clamped calls and
+  // over-holds (a record that cost more than its hold).
+  `
+  ALTER TABLE holds ADD COLUMN provider TEXT;
+  ALTER TABLE holds ADD COLUMN est_in_raw INTEGER;
+  ALTER TABLE runs ADD COLUMN clamped_calls INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE runs ADD COLUMN over_holds INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE calibration (
+    provider TEXT NOT NULL,           -- '' when the check named none
+    model TEXT NOT NULL,
+    samples INTEGER NOT NULL,
+    ratio REAL NOT NULL,              -- moving average of provider input / local estimate
+    max_ratio REAL NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (provider, model)
+  ) WITHOUT ROWID;
+  `,
+  // 3: nested runs (parent_id, and run_ancestors: every run's ancestors, itself included at
   // depth 0, kept by a trigger so that a hold on a child counts in each ancestor's `held`
   // row and a record on a child adds to each ancestor's spend); records.called_at (the
   // client's time of the call, kept as data: spend is dated by the ledger's clock).

@@ -8,6 +8,7 @@ import type { Budget, BudgetScope, LedgerEvent, RecordResult, RunInfo, SpendRepo
 import type {
   ApiKeyRow,
   CachedPrice,
+  Calibration,
   LedgerStore,
   StoreCheck,
   StoreDecision,
@@ -296,6 +297,13 @@ export class SqliteStore implements LedgerStore {
     });
   }
 
+  getCalibration(provider: string, model: string): Promise<Calibration | null> {
+    return this.guard(() => {
+      const r = this.st.getCalibration.get(provider, model) as { provider: string; model: string; samples: number; ratio: number; max_ratio: number } | undefined;
+      return r ? { provider: r.provider, model: r.model, samples: r.samples, ratio: r.ratio, maxRatio: r.max_ratio } : null;
+    });
+  }
+
   /**
    * A long-lived writer (serve) checkpoints the WAL on a timer instead of inside a commit:
    * SQLite's automatic checkpoint runs in whichever commit crosses the threshold and
@@ -307,7 +315,13 @@ export class SqliteStore implements LedgerStore {
     this.db.pragma('wal_autocheckpoint = 20000');
     this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
     this.checkpointTimer = setInterval(() => {
-      if (!this.closed) this.db.pragma('wal_checkpoint(PASSIVE)');
+      if (this.closed) return;
+      try {
+        this.db.pragma('wal_checkpoint(PASSIVE)');
+      } catch {
+        // A full disk or a busy file: the WAL still holds every commit; the next tick
+        // tries again. Thrown from a timer it would kill the server.
+      }
     }, everyMs);
     this.checkpointTimer.unref();
   }

@@ -27,9 +27,10 @@ const SQL = {
   // A run's holds include its descendants' (they count against its cap too).
   heldRun: `SELECT coalesce(sum(h.amount_nano), 0) AS held FROM run_ancestors a JOIN holds h ON h.run_id = a.run_id
       WHERE a.ancestor_id = ? AND h.expires_at > ?`,
-  insertHold: 'INSERT INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  insertHold: 'INSERT INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at, provider, est_in_raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  getHold: 'SELECT id, amount_nano, provider, est_in_raw FROM holds WHERE id = ? AND project_id = ?',
   deleteHold: 'DELETE FROM holds WHERE id = ? AND project_id = ?',
-  oldestHold: `SELECT id FROM holds WHERE project_id = ? AND user_id IS ? AND run_id IS ? AND model = ? AND expires_at > ?
+  oldestHold: `SELECT id, amount_nano, provider, est_in_raw FROM holds WHERE project_id = ? AND user_id IS ? AND run_id IS ? AND model = ? AND expires_at > ?
       ORDER BY created_at, rowid LIMIT 1`,
 
   getRun: 'SELECT * FROM runs WHERE id = ? AND project_id = ?',
@@ -60,6 +61,9 @@ const SQL = {
         AND (@run IS NULL OR r.id IN (SELECT ancestor_id FROM run_ancestors WHERE run_id = @run))
         AND NOT EXISTS (SELECT 1 FROM run_ancestors a JOIN holds h ON h.run_id = a.run_id WHERE a.ancestor_id = r.id AND h.expires_at > @now)`,
   abandonRun: `UPDATE runs SET status = 'abandoned', ended_at = ? WHERE id = ? AND status = 'open' RETURNING spent_nano, exhausted`,
+  // Clamped calls and over-holds count on the run and its ancestors, as calls do.
+  runClamped: 'UPDATE runs SET clamped_calls = clamped_calls + 1, last_at = max(coalesce(last_at, 0), ?) WHERE id IN (SELECT ancestor_id FROM run_ancestors WHERE run_id = ?)',
+  runOverHold: 'UPDATE runs SET over_holds = over_holds + 1 WHERE id IN (SELECT ancestor_id FROM run_ancestors WHERE run_id = ?) AND project_id = ?',
 
   insertRecord: `INSERT OR IGNORE INTO records (project_id, idem_key, ts, user_id, run_id, model, tokens_in, tokens_out,
       cached_in, cache_write_in, cost_nano, unpriced, was_blocked, reservation_id, called_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -68,6 +72,12 @@ const SQL = {
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   eventsAll: 'SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?',
   eventsProject: 'SELECT * FROM events WHERE project_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+
+  getCalibration: 'SELECT provider, model, samples, ratio, max_ratio FROM calibration WHERE provider = ? AND model = ?',
+  // A moving average that weighs the first samples equally (1/n) and then 1/20 each.
+  learnCalibration: `INSERT INTO calibration (provider, model, samples, ratio, max_ratio, updated_at) VALUES (?, ?, 1, ?, ?, ?)
+      ON CONFLICT (provider, model) DO UPDATE SET samples = samples + 1,
+        ratio = ratio + (excluded.ratio - ratio) / min(samples + 1, 20), max_ratio = max(max_ratio, excluded.ratio), updated_at = excluded.updated_at`,
 
   getPrice: 'SELECT * FROM prices WHERE model = ?',
   putPrice: `INSERT OR REPLACE INTO prices (model, input_nano_per_mtok, output_nano_per_mtok, cache_read_nano_per_mtok,
@@ -121,6 +131,15 @@ export interface RunRow {
   unpriced_calls: number;
   last_at: number | null;
   parent_id: string | null;
+  clamped_calls: number;
+  over_holds: number;
+}
+
+export interface HoldRow {
+  id: string;
+  amount_nano: number;
+  provider: string | null;
+  est_in_raw: number | null;
 }
 
 export interface EventRow {

@@ -70,6 +70,7 @@ export const MESSAGES: Endpoint = {
   outputBound: {
     field: 'max_tokens',
     get: (body) => positiveInt(body['max_tokens']),
+    fieldOf: () => 'max_tokens',
     set(body, tokens) {
       body['max_tokens'] = tokens;
     },
@@ -100,4 +101,9 @@ export const anthropic: ProviderAdapter = {
   endpoint: (path) => (path.replace(/\/+$/, '') === '/v1/messages' ? MESSAGES : null),
   endpointForBody: (body) => ('messages' in body ? MESSAGES : null),
   errorBody: (status, _code, message) => ({ type: 'error', error: { type: errorType(status), message } }),
+  endUser(body) {
+    const m = body['metadata'];
+    const id = isObj(m) ? m['user_id'] : undefined;
+    return typeof id === 'string' && id !== '' ? id : null;
+  },
 };

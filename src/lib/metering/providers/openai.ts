@@ -136,12 +136,17 @@ function limitOf(body: Json): number | null {
   return null;
 }
 
-/** Sets the limit in every limit field the request uses (so none is left larger), else in `field`. */
-function bound(field: string): OutputBound {
+/**
+ * Sets the limit in every limit field the request uses (so none is left larger), else in
+ * `field`; with `n` choices each gets an equal share of the bound.
+ */
+function bound(field: string, perChoice: boolean): OutputBound {
   return {
     field,
     get: limitOf,
-    set(body, tokens) {
+    fieldOf: (body) => LIMIT_FIELDS.find((f) => positiveInt(body[f]) !== null) ?? field,
+    set(body, total) {
+      const tokens = perChoice ? Math.floor(total / choices(body)) : total;
       let found = false;
       for (const f of LIMIT_FIELDS) {
         if (positiveInt(body[f]) !== null) {
@@ -176,7 +181,8 @@ function endpointOf(kind: EndpointKind, spec: Pick<Endpoint, 'requestText'> & Pa
     kind,
     model: bodyModel,
     outputTokens: (body, model) => (limitOf(body) ?? modelOutputLimit(model)) * (kind === 'chat' || kind === 'completions' ? choices(body) : 1),
-    outputBound: bound(kind === 'responses' ? 'max_output_tokens' : kind === 'completions' ? 'max_tokens' : 'max_completion_tokens'),
+    // Chat: max_completion_tokens (the field reasoning models accept); legacy completions: max_tokens.
+    outputBound: bound(kind === 'responses' ? 'max_output_tokens' : kind === 'completions' ? 'max_tokens' : 'max_completion_tokens', kind === 'chat' || kind === 'completions'),
     isStream: streamed,
     ensureStreamUsage: never,
     isAddedUsageEvent: never,
@@ -268,4 +274,10 @@ export const openai: ProviderAdapter = {
   endpoint,
   endpointForBody,
   errorBody: (status, code, message) => ({ error: { message, type: errorType(status), param: null, code } }),
+  // `user` is deprecated in favour of `safety_identifier`; either names the end user.
+  endUser: (body) => nonEmpty(body['safety_identifier']) ?? nonEmpty(body['user']),
 };
+
+function nonEmpty(v: unknown): string | null {
+  return typeof v === 'string' && v !== '' ? v : null;
+}
