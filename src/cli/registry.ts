@@ -153,6 +153,17 @@ export function buildProgram(out: Output, setCode: (code: number) => void): Comm
   );
 
   registerOperatorCommands(program, out, act);
+  const config = program.command('config').description('the settings noburn uses (config.json, NOBURN_* variables, defaults)');
+  example(config, 'noburn config show && noburn config validate');
+  example(
+    json(config.command('show').description('every setting: its effective value and where it came from (env, file, default); secrets redacted')),
+    'noburn config show --json',
+  ).action(act(async (o: Opts) => (await import('./commands/config-show.js')).configShowCommand(o as never, out)));
+  example(
+    json(config.command('validate').description('check a config.json (default: $NOBURN_HOME/config.json): exit 0 valid, 2 with the problem').argument('[file]', 'the file to check')),
+    'noburn config validate ~/.noburn/config.json',
+  ).action(act(async (file: string | undefined, o: Opts) => (await import('./commands/config-validate.js')).configValidateCommand(file, o as never, out)));
+
   return program;
 }
 

@@ -1,4 +1,4 @@
-import type { BlockReason, Decision } from './types.js';
+import type { BlockReason, Decision, DecisionLimit } from './types.js';
 
 /**
  * Every error the library throws extends NoburnError and carries a stable `code`.
@@ -164,24 +164,40 @@ export class NoburnLedgerVersionError extends NoburnStoreError {
  */
 export class NoburnBlockedError extends NoburnError {
   static override readonly errorCode = 'NOBURN_BLOCKED' as const;
-  /** The refused decision, whole. */
+  /** The refused decision, whole (its estimate split, remaining, maxTokensOut...). */
   readonly decision: Decision;
   readonly reason: BlockReason | null;
   /** The estimate of the refused call, USD. */
   readonly estimatedCostUsd: number;
+  /** The cap that refused it (scope, cap, spent, held, left), when a cap did. */
+  readonly limit: DecisionLimit | null;
+  /** What to change when the output bound is what does not fit, e.g. "set max_tokens <= 1234". */
+  readonly hint: string | null;
   constructor(decision: Decision, options?: { cause?: unknown }) {
     super('NOBURN_BLOCKED', blockedMessage(decision), options);
     this.decision = decision;
     this.reason = decision.blockReason;
     this.estimatedCostUsd = decision.estimatedCostUsd;
+    this.limit = decision.limit ?? null;
+    this.hint = decision.hint ?? null;
   }
 }
 
+const usd = (v: number): string => `$${v.toFixed(6)}`;
+
+/** One line with the figures: which cap, its spend and holds, the room left, the estimate, the hint. */
 function blockedMessage(d: Decision): string {
-  const left = Object.entries(d.remaining)
-    .map(([k, v]) => `${k.replace(/Usd$/, '')} $${(v as number).toFixed(6)} left`)
-    .join(', ');
-  return `blocked by noburn: ${d.blockReason ?? 'blocked'} (estimate $${d.estimatedCostUsd.toFixed(6)}${left ? `; ${left}` : ''})`;
+  const parts: string[] = [];
+  const l = d.limit;
+  if (l) parts.push(`${l.scope} cap ${usd(l.capUsd)}, spent ${usd(l.spentUsd)}, held ${usd(l.heldUsd)}, left ${usd(l.leftUsd)}`);
+  else {
+    const left = Object.entries(d.remaining).map(([k, v]) => `${k.replace(/Usd$/, '')} ${usd(v as number)} left`);
+    if (left.length > 0) parts.push(left.join(', '));
+  }
+  const split = d.estimate ? ` (input ${usd(d.estimate.inputUsd)}, output ${usd(d.estimate.outputUsd)})` : '';
+  parts.push(`estimate ${usd(d.estimatedCostUsd)}${split}`);
+  if (d.hint) parts.push(d.hint);
+  return `blocked by noburn: ${d.blockReason ?? 'blocked'}: ${parts.join('; ')}`;
 }
 
 /** The guard was closed: check() and the other calls refuse (never a silent fail-open). */

@@ -101,7 +101,7 @@ export class NoburnGuard {
     // or a home folder mounted late must not leave a long-lived guard in fallback).
     this.authorityP ??= (
       this.config.url
-        ? import('./remote/remote.js').then((m) => m.createRemoteAuthority(this.config, { now: this.now }))
+        ? import('./remote/remote.js').then((m) => m.createRemoteAuthority(this.config, { now: this.now, onRecordError: this.reportRecordError, onWarning: this.reportWarning }))
         : Promise.resolve().then(() => LocalAuthority.open(this.config, { now: this.now, longLived: this.options.longLived === true }))
     ).catch((e: unknown) => {
       this.authorityP = null;
@@ -462,6 +462,8 @@ export class NoburnGuard {
    * authority cannot take them now (remote: they stay in the outbox, `pending`).
    */
   async flush(): Promise<FlushResult> {
+    // Remote mode: what earlier processes left in the outbox for this server is part of it.
+    if (this.config.url && !this.closed) await this.sink().catch(() => null);
     return this.withOwnCounts(await this.flushSink());
   }
 

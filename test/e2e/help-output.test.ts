@@ -22,7 +22,7 @@ afterAll(() => {
   removeHomes();
 });
 
-const COMMANDS = [['check'], ['record'], ['run'], ['run', 'start'], ['run', 'end'], ['run', 'show'], ['run', 'list'], ['budget'], ['budget', 'set'], ['budget', 'show'], ['spend'], ['prices']];
+const COMMANDS = [['check'], ['record'], ['run'], ['run', 'start'], ['run', 'end'], ['run', 'show'], ['run', 'list'], ['budget'], ['budget', 'set'], ['budget', 'show'], ['spend'], ['prices'], ['config', 'show'], ['config', 'validate']];
 
 describe('--help', () => {
   it.each(COMMANDS.map((c) => [c.join(' '), c] as const))('noburn %s --help shows an example of itself', async (name, cmd) => {
@@ -38,7 +38,7 @@ describe('--help', () => {
   it('noburn --help lists every command; --version prints the package version', async () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
-    for (const c of ['check', 'record', 'run', 'budget', 'spend', 'prices']) expect(r.stdout).toMatch(new RegExp(`^\\s+${c}\\b`, 'm'));
+    for (const c of ['check', 'record', 'run', 'budget', 'spend', 'prices', 'config']) expect(r.stdout).toMatch(new RegExp(`^\\s+${c}\\b`, 'm'));
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
     const v = await cli(['--version']);
     expect(v).toMatchObject({ code: 0, stdout: `${pkg.version}\n` });

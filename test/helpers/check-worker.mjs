@@ -16,7 +16,7 @@ process.stdout.write('ready\n');
 await new Promise((resolve) => process.stdin.once('data', resolve));
 process.stdin.pause();
 
-const result = { approved: 0, blocked: 0, reasons: {}, reservations: [], estimates: [], sources: [] };
+const result = { approved: 0, blocked: 0, reasons: {}, reservations: [], estimates: [], sources: [], clamped: 0, heldNano: 0 };
 for (let i = 0; i < spec.attempts; i++) {
   const d = await guard.check({
     model: spec.model,
@@ -24,6 +24,8 @@ for (let i = 0; i < spec.attempts; i++) {
     estimatedTokensOut: spec.tokensOut,
     endUserId: spec.endUserId,
     runId: spec.runId ?? null,
+    clamp: spec.clamp === true,
+    minTokensOut: spec.minTokensOut,
   });
   if (!result.estimates.includes(d.estimatedCostUsd)) result.estimates.push(d.estimatedCostUsd);
   if (!result.sources.includes(d.source)) result.sources.push(d.source);
@@ -33,6 +35,8 @@ for (let i = 0; i < spec.attempts; i++) {
   } else {
     result.approved++;
     result.reservations.push(d.reservationId);
+    if (d.clamped) result.clamped++;
+    result.heldNano += Math.round(d.estimatedCostUsd * 1e9);
   }
 }
 await guard.close();

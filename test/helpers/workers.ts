@@ -12,6 +12,10 @@ export interface WorkerResult {
   reservations: string[];
   estimates: number[];
   sources: string[];
+  /** Approved with a clamped output bound (clamp: true). */
+  clamped?: number;
+  /** The sum of the holds it was approved (nano-dollars). */
+  heldNano?: number;
 }
 
 export interface WorkerSpec {
@@ -21,6 +25,8 @@ export interface WorkerSpec {
   attempts: number;
   endUserId?: string;
   runId?: string;
+  clamp?: boolean;
+  minTokensOut?: number;
 }
 
 const WORKER = join(dirname(fileURLToPath(import.meta.url)), 'check-worker.mjs');

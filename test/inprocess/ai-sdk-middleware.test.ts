@@ -61,7 +61,7 @@ for (const [name, sdk] of Object.entries(SDKS) as [string, any][]) {
       expect((await userSpend(w.guard, 'u1')).nano).toBe(servedNano(w.upstream.served));
     });
 
-    it('the call goes out with maxOutputTokens set to the output that was held', async () => {
+    it('the call goes out with maxOutputTokens set to the output that was held (clamped when the bound does not fit)', async () => {
       w = await makeWorld();
       const sent: Record<string, unknown>[] = [];
       const spy: typeof globalThis.fetch = (input, init) => {
@@ -73,6 +73,13 @@ for (const [name, sdk] of Object.entries(SDKS) as [string, any][]) {
       // No bound given: the model's output limit (gpt-4o-mini: 16384) is held and sent as the bound.
       await sdk.generateText({ model: chat, prompt: 'Say hi' });
       expect(sent.map((b) => b['max_tokens'] ?? b['max_completion_tokens'])).toEqual([77, 16384]);
+      // A bound that does not fit the user's cap is clamped to the largest that does ($0.01 at $8/MTok: ~1240).
+      await w.guard.setBudget({ scope: 'user', userId: 'small', capUsd: 0.01 });
+      const small = sdk.wrap({ model: sdk.model(w.upstream.openaiBase, spy), middleware: noburnMiddleware(w.guard, { endUserId: 'small' }) });
+      await sdk.generateText({ model: small, prompt: 'Say hi', maxOutputTokens: 4000 });
+      const clamped = (sent[2]?.['max_tokens'] ?? sent[2]?.['max_completion_tokens']) as number;
+      expect(clamped).toBeGreaterThanOrEqual(256);
+      expect(clamped).toBeLessThan(1250);
     });
 
     it('a stream cut before its finish part is charged for what arrived (input estimate + output seen)', async () => {

@@ -76,10 +76,32 @@ describe('guard.fetch() with the official openai client', () => {
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(402);
     expect(String((err as Error).message)).toContain('user_budget_exceeded');
+    // The refusal's figures, where the SDK exposes the error body.
+    const figures = ((err as InstanceType<typeof OpenAI.APIError>).error as { noburn?: Record<string, unknown> }).noburn;
+    expect(figures).toMatchObject({ reason: 'user_budget_exceeded', scope: 'user', capUsd: 0.0162 });
     expect(w.upstream.served.length, 'the refused call reached the upstream, or was retried').toBe(served);
     // The cap held: the spend is what the upstream reported for the one call that went through.
     expect((await userSpend(w.guard, 'capped')).nano).toBe(servedNano(w.upstream.served));
     expect(await userHeld(w.guard, 'capped')).toBe(0);
+  });
+
+  it('a request whose output bound does not fit is sent with the largest bound that does (clamped), not refused', async () => {
+    w = await makeWorld();
+    const sent: Record<string, unknown>[] = [];
+    const spy: typeof fetch = (input, init) => {
+      sent.push(JSON.parse(String(init?.body)) as Record<string, unknown>);
+      return fetch(input, init);
+    };
+    const c = new OpenAI({ apiKey: 'sk-test', baseURL: w.upstream.openaiBase, fetch: w.guard.fetch({ endUserId: 'clamped', fetch: spy }) });
+    // $0.01 leaves room for ~1240 output tokens at $8/MTok; the request asks for 4000.
+    await w.guard.setBudget({ scope: 'user', userId: 'clamped', capUsd: 0.01 });
+    await c.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 4000 });
+    const bound = sent[0]?.['max_tokens'] as number;
+    expect(bound).toBeGreaterThanOrEqual(256);
+    expect(bound).toBeLessThan(1250);
+    expect(w.upstream.served.length).toBe(1);
+    await eventually(async () => (await userSpend(w.guard, 'clamped')).calls === 1, 'the record');
+    expect((await userSpend(w.guard, 'clamped')).nano).toBe(servedNano(w.upstream.served));
   });
 
   it('an aborted stream is still charged for what arrived, and its hold is settled', async () => {

@@ -121,6 +121,22 @@ describe('streams are cut at the hold', () => {
     expect(types.slice(-3)).toEqual(['content_block_stop', 'message_delta', 'message_stop']);
   });
 
+  it('openai Responses: the stream ends with response.incomplete (max_output_tokens) carrying the text passed on; the SDK helper parses it', async () => {
+    const body = { model: 'gpt-4o-mini', max_output_tokens: ROOM_OUT, input: PROMPT };
+    const capNano = await open('openai', body);
+    const client = new OpenAI({ apiKey: 'sk-test', baseURL: proxy.env['OPENAI_BASE_URL'], maxRetries: 0, defaultHeaders: { 'x-fake-long-output': String(STREAMED) } });
+    const final = await client.responses.stream(body).finalResponse();
+    expect(final.status).toBe('incomplete');
+    expect(final.incomplete_details?.reason).toBe('max_output_tokens');
+    const passed = await estimateTokens(final.output_text);
+    expect(passed).toBeLessThanOrEqual(ROOM_OUT);
+    expect(passed).toBeGreaterThan(ROOM_OUT - 10);
+    // The text passed on, counted whole or delta by delta (token merges across deltas aside).
+    expect(Math.abs((final.usage?.output_tokens ?? 0) - passed)).toBeLessThanOrEqual(1);
+    await vi.waitFor(() => expect(upstream.long[0]).toMatchObject({ path: '/v1/responses', aborted: true }));
+    expect(toNano((await settled()).spendUsd)).toBeLessThanOrEqual(capNano);
+  });
+
   it('a non-streamed answer past its hold is recorded at its real cost and counted as an over-hold', async () => {
     const body = { model: 'gpt-4o-mini', max_tokens: ROOM_OUT, messages: [{ role: 'user' as const, content: PROMPT }] };
     await open('openai', body);

@@ -78,6 +78,11 @@ describe('summary', () => {
     expect(formatSummary(s)).not.toContain('bounds');
     expect(formatSummary({ ...s, proxyBounds: { cutStreams: 2, overHolds: 1 } })).toContain('bounds    2 streams cut at the hold, 1 answer over the hold');
   });
+  it('a holds line when the ledger clamped calls of the run or a record cost more than its hold', () => {
+    expect(formatSummary(s)).not.toContain('holds ');
+    expect(formatSummary({ ...s, clampedCalls: 3, overHolds: 0 })).toContain('\n  holds     3 calls clamped to fit the cap, 0 records cost more than held');
+    expect(formatSummary({ ...s, clampedCalls: 1, overHolds: 1 })).toContain('holds     1 call clamped to fit the cap, 1 record cost more than held');
+  });
   it('quotes arguments a shell would need quoted', () => {
     expect(shellQuote(['echo', "it's", 'a b', 'plain-arg'])).toBe(`echo 'it'\\''s' 'a b' plain-arg`);
   });

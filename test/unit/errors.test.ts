@@ -47,7 +47,8 @@ describe('NoburnBlockedError and guard.assert()', () => {
       tokensIn: 1000, tokensOut: 100, clamped: false, estimate: { inputUsd: 0.008, outputUsd: 0.002 }, limit: null, maxTokensOut: null, hint: null,
     };
     expect(guard.assert(allowed)).toBe(allowed);
-    const blocked = { ...allowed, blocked: true, blockReason: 'user_budget_exceeded' as const, reservationId: null, remaining: { userUsd: 0.002 } };
+    const limit = { scope: 'user' as const, capUsd: 1, spentUsd: 0.99, heldUsd: 0.008, leftUsd: 0.002 };
+    const blocked = { ...allowed, blocked: true, blockReason: 'user_budget_exceeded' as const, reservationId: null, remaining: { userUsd: 0.002 }, limit, maxTokensOut: 0, hint: 'shorten the prompt' };
     let caught: unknown = null;
     try {
       guard.assert(blocked);
@@ -62,6 +63,10 @@ describe('NoburnBlockedError and guard.assert()', () => {
     expect(e.decision).toBe(blocked);
     expect(e.reason).toBe('user_budget_exceeded');
     expect(e.message).toContain('user_budget_exceeded');
-    expect(e.message).toContain('user $0.002000 left');
+    expect(e.limit).toEqual(limit);
+    expect(e.hint).toBe('shorten the prompt');
+    expect(e.message).toBe(
+      'blocked by noburn: user_budget_exceeded: user cap $1.000000, spent $0.990000, held $0.008000, left $0.002000; estimate $0.010000 (input $0.008000, output $0.002000); shorten the prompt',
+    );
   });
 });

@@ -81,7 +81,8 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
     const { result: ended, queued: endQueued } = await endRun(guard, run);
     if (endQueued) out.err(`noburn: the authority cannot be reached: run ${run.runId} ends when it answers again (figures below are this wrapper's own)`);
     // Every report shows the unpriced count (DESIGN §3); the end result does not carry it.
-    const unpricedCalls = (await guard.getRun(run.runId).catch(() => null))?.unpricedCalls ?? 0;
+    const info = await guard.getRun(run.runId).catch(() => null);
+    const unpricedCalls = info?.unpricedCalls ?? 0;
 
     if (outcome.spawnError) {
       const e = outcome.spawnError;
@@ -103,6 +104,8 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
       calls: ended.calls,
       blockedCalls: ended.blockedCalls,
       unpricedCalls,
+      clampedCalls: info?.clampedCalls ?? 0,
+      overHolds: info?.overHolds ?? 0,
       durationMs: Math.round(outcome.durationMs),
       startedAt: ended.startedAt,
       endedAt: ended.endedAt,

@@ -38,6 +38,10 @@ export interface RunSummary {
   proxyUrl: string | null;
   /** Models seen by the proxy, most spent first (at most 5). */
   topModels: ModelLine[];
+  /** Calls whose output bound was clamped to fit the caps (the ledger's count for the run). */
+  clampedCalls?: number;
+  /** Records of the run that cost more than their hold (the ledger's count: input or output above the estimate). */
+  overHolds?: number;
   /** Streams the proxy ended at their hold, and answers that reported more output than held (docs/run.md). */
   proxyBounds: { cutStreams: number; overHolds: number };
 }
@@ -67,6 +71,11 @@ export function formatSummary(s: RunSummary): string {
     `  calls     ${s.calls}, ${s.blockedCalls} blocked, ${s.unpricedCalls} unpriced${s.unpricedCalls > 0 ? ' (not in the spend: see noburn prices)' : ''}`,
     `  duration  ${seconds(s.durationMs)}`,
   ];
+  const clamped = s.clampedCalls ?? 0;
+  const over = s.overHolds ?? 0;
+  if (clamped > 0 || over > 0) {
+    lines.push(`  holds     ${clamped} call${clamped === 1 ? '' : 's'} clamped to fit the cap, ${over} record${over === 1 ? '' : 's'} cost more than held`);
+  }
   const { cutStreams, overHolds } = s.proxyBounds;
   if (cutStreams > 0 || overHolds > 0) lines.push(`  bounds    ${cutStreams} stream${cutStreams === 1 ? '' : 's'} cut at the hold, ${overHolds} answer${overHolds === 1 ? '' : 's'} over the hold`);
   if (s.topModels.length > 0) {

@@ -62,11 +62,22 @@ export function noburnMiddleware(guard: NoburnGuard, opts: NoburnMiddlewareOptio
       const tokensIn = await estimatePromptTokens(params);
       // No bound set: the model's output limit, as the proxy holds (and the call then gets it as its bound).
       const tokensOut = positive(params.maxOutputTokens) ?? modelOutputLimit(model.modelId);
+      // clamp: when the bound does not fit, hold the largest output that does (down to
+      // minTokensOut) and give the call that bound, instead of refusing.
       const decision = guard.assert(
-        await guard.check({ model: model.modelId, estimatedTokensIn: tokensIn, estimatedTokensOut: tokensOut, endUserId: opts.endUserId, runId: opts.runId, provider: providerOf(model) }),
+        await guard.check({
+          model: model.modelId,
+          estimatedTokensIn: tokensIn,
+          estimatedTokensOut: tokensOut,
+          endUserId: opts.endUserId,
+          runId: opts.runId,
+          provider: providerOf(model),
+          clamp: true,
+          tokensInSource: 'tokenizer',
+        }),
       );
-      const next: CallParams = { ...params, maxOutputTokens: tokensOut };
-      held.set(next, { decision, model: model.modelId, provider: providerOf(model), estimate: { tokensIn, tokensOut }, v5Anthropic: isV5Anthropic(model) });
+      const next: CallParams = { ...params, maxOutputTokens: decision.tokensOut };
+      held.set(next, { decision, model: model.modelId, provider: providerOf(model), estimate: { tokensIn, tokensOut: decision.tokensOut }, v5Anthropic: isV5Anthropic(model) });
       return next;
     },
 

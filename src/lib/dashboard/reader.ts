@@ -60,9 +60,15 @@ interface Statements {
 
 const STATUS_GROUP = "(CASE status WHEN 'open' THEN 'open' ELSE 'ended' END)";
 const RUN_COLS = 'id, label, cap_nano, status, exhausted, started_at, ended_at, spent_nano, calls, blocked_calls, unpriced_calls, last_at';
+/** Ledger schema 2 counts clamped calls and over-holds; an older file (opened read-only, not migrated) reads 0. */
+function runCols(db: Database): string {
+  const v = db.pragma('user_version', { simple: true }) as number;
+  return `${RUN_COLS}, ${v >= 2 ? 'clamped_calls, over_holds' : '0 AS clamped_calls, 0 AS over_holds'}`;
+}
 const USAGE_COLS = 'window, spent_nano, calls, blocked_calls, unpriced_calls, last_at';
 
 function prepare(db: Database): Statements {
+  const cols = runCols(db);
   return {
     budgets: db.prepare('SELECT scope, subject, cap_nano, period FROM budgets WHERE project_id = ?'),
     projectUsage: db.prepare(`SELECT ${USAGE_COLS} FROM usage WHERE project_id = ? AND scope = 'project' AND subject = '' AND window = ?`),
@@ -71,9 +77,9 @@ function prepare(db: Database): Statements {
       'SELECT user_id AS k, SUM(amount_nano) AS n FROM holds WHERE project_id = ? AND user_id IS NOT NULL AND expires_at > ? GROUP BY user_id',
     ),
     // 'ended' covers every run that is not open (ended, abandoned).
-    runs: db.prepare(`SELECT ${RUN_COLS} FROM runs WHERE project_id = ? AND ${STATUS_GROUP} = ? ORDER BY started_at DESC LIMIT ?`),
+    runs: db.prepare(`SELECT ${cols} FROM runs WHERE project_id = ? AND ${STATUS_GROUP} = ? ORDER BY started_at DESC LIMIT ?`),
     runsFiltered: db.prepare(
-      `SELECT ${RUN_COLS} FROM runs WHERE project_id = ? AND ${STATUS_GROUP} = ? AND instr(lower(id || ' ' || coalesce(label, '')), ?) > 0 ORDER BY started_at DESC LIMIT ?`,
+      `SELECT ${cols} FROM runs WHERE project_id = ? AND ${STATUS_GROUP} = ? AND instr(lower(id || ' ' || coalesce(label, '')), ?) > 0 ORDER BY started_at DESC LIMIT ?`,
     ),
     runCounts: db.prepare('SELECT status, COUNT(*) AS n FROM runs WHERE project_id = ? GROUP BY status'),
     runHeld: db.prepare(
@@ -372,6 +378,8 @@ export class DashboardReader {
       calls: r.calls,
       blockedCalls: r.blocked_calls,
       unpricedCalls: r.unpriced_calls,
+      clampedCalls: r.clamped_calls,
+      overHolds: r.over_holds,
       startedAt: r.started_at,
       endedAt: r.ended_at,
       lastAt: r.last_at,

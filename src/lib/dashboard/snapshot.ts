@@ -91,6 +91,10 @@ export interface DashboardRun {
   calls: number;
   blockedCalls: number;
   unpricedCalls: number;
+  /** Calls whose output bound was clamped to fit (absent: 0). */
+  clampedCalls?: number;
+  /** Records that cost more than their hold (absent: 0). */
+  overHolds?: number;
   startedAt: number;
   endedAt: number | null;
   lastAt: number | null;

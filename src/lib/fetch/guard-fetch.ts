@@ -1,8 +1,10 @@
+import { NoburnValidationError } from '../errors.js';
 import type { NoburnGuard } from '../guard.js';
 import { estimateEndpoint } from '../metering/estimate.js';
 import { meterResponse } from '../metering/fetch-meter.js';
 import { errorResponse, refusal, type ProviderErrorResponse } from '../metering/refusal.js';
 import { isObj, type Json } from '../metering/types.js';
+import { providerForUrl } from '../pricing/price-data.js';
 import { releaseHold } from '../release-hold.js';
 import { estimateTokens, loadTokenCounter } from '../tokens.js';
 import { matchEndpoint } from './match.js';
@@ -32,6 +34,19 @@ type FetchInit = Parameters<typeof fetch>[1];
  */
 export function createGuardFetch(guard: NoburnGuard, opts: GuardFetchOptions = {}): typeof fetch {
   const send = opts.fetch ?? globalThis.fetch;
+  // The price data's provider for each upstream (an OpenAI-compatible API may be Groq's...), looked up once.
+  const priceProviders = new Map<string, Promise<string | undefined>>();
+  const priceProvider = (url: URL, adapter: { id: string; defaultUpstream: string }): Promise<string | undefined> => {
+    let p = priceProviders.get(url.origin);
+    if (!p) {
+      p = providerForUrl(url.href).then(
+        (known) => known ?? (url.host === new URL(adapter.defaultUpstream).host ? adapter.id : undefined),
+        () => undefined,
+      );
+      priceProviders.set(url.origin, p);
+    }
+    return p;
+  };
   return async (input: FetchInput, init?: FetchInit): Promise<Response> => {
     const request = input instanceof Request ? input : null;
     const url = new URL(request ? request.url : String(input));
@@ -60,16 +75,37 @@ export function createGuardFetch(guard: NoburnGuard, opts: GuardFetchOptions = {
     // `safety_identifier`, Anthropic `metadata.user_id`), else this fetch's endUserId.
     const endUserId = user ?? provider.endUser?.(body as Json) ?? opts.endUserId;
     const estimate = await estimateEndpoint(endpoint, body, model, estimateTokens);
+    const pricedBy = await priceProvider(url, provider);
     let decision;
     try {
-      decision = await guard.check({ model, estimatedTokensIn: estimate.tokensIn, estimatedTokensOut: estimate.tokensOut, endUserId, runId: opts.runId, provider: provider.id });
+      // clamp: when the request's output bound does not fit, hold the largest one that does
+      // (down to minTokensOut) and send the request with it, instead of refusing.
+      decision = await guard.check({
+        model,
+        estimatedTokensIn: estimate.tokensIn,
+        estimatedTokensOut: estimate.tokensOut,
+        endUserId,
+        runId: opts.runId,
+        provider: pricedBy,
+        clamp: endpoint.outputBound !== null,
+        tokensInSource: 'tokenizer',
+      });
     } catch (e) {
-      return answer(errorResponse(provider, 500, 'noburn_check_failed', `noburn could not check this request: ${e instanceof Error ? e.message : String(e)}`, false));
+      // As the proxy: a bad end-user id (too long, control characters) is the caller's error.
+      const bad = e instanceof NoburnValidationError;
+      const msg = `noburn could not check this request: ${e instanceof Error ? e.message : String(e)}`;
+      return answer(errorResponse(provider, bad ? 400 : 500, bad ? 'noburn_bad_request' : 'noburn_check_failed', msg, false));
     }
-    if (decision.blocked) return answer(refusal(provider, decision.blockReason, model));
+    // The refusal carries the figures (cap, spent, held, left, estimate, hint) under `noburn`.
+    if (decision.blocked) return answer(refusal(provider, decision, model, endpoint.outputBound?.fieldOf(body as Json)));
 
     // Some APIs (OpenAI chat) report a stream's usage only when asked: ask, and hide the
     // answer from a caller that did not ask itself.
+    // The output held: what was asked, or less when the check clamped it; a clamped bound is
+    // written into the request (added when it set none), as the proxy does.
+    const heldOut = Math.min(decision.tokensOut, estimate.tokensOut);
+    const clamped = heldOut < estimate.tokensOut && endpoint.outputBound !== null;
+    if (clamped) endpoint.outputBound?.set(body as Json, heldOut);
     const strip = endpoint.ensureStreamUsage(body as Json);
     headers.delete('content-length');
     let upstream: Response;
@@ -79,7 +115,7 @@ export function createGuardFetch(guard: NoburnGuard, opts: GuardFetchOptions = {
         ...init,
         method,
         headers,
-        body: strip ? JSON.stringify(body) : raw,
+        body: strip || clamped ? JSON.stringify(body) : raw,
       });
     } catch (e) {
       // Never answered (network error, aborted before the response): nothing to charge.
@@ -92,11 +128,11 @@ export function createGuardFetch(guard: NoburnGuard, opts: GuardFetchOptions = {
       return upstream;
     }
     // The output held bounds what a stream may pass on, whatever the upstream does with the bound (as in the proxy).
-    const heldOut = estimate.tokensOut;
     const cutAt = endpoint.outputBound !== null && endpoint.isStream(body as Json) ? { tokens: heldOut, count: await loadTokenCounter() } : null;
-    const metered = meterResponse(upstream, { endpoint, estimate, countTokens: estimateTokens, stripUsageChunk: strip, cutAt });
+    // Usage the response does not report is charged at the input estimate and the output held.
+    const metered = meterResponse(upstream, { endpoint, estimate: { tokensIn: estimate.tokensIn, tokensOut: heldOut }, countTokens: estimateTokens, stripUsageChunk: strip, cutAt });
     void metered.usage.then((u) =>
-      guard.record({ model, ...u, wasBlocked: false, endUserId, runId: opts.runId, reservationId: decision.reservationId, provider: provider.id }),
+      guard.record({ model, ...u, wasBlocked: false, endUserId, runId: opts.runId, reservationId: decision.reservationId, provider: pricedBy }),
     );
     return metered.response;
   };

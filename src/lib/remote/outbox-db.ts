@@ -56,6 +56,7 @@ export interface OutboxStatements {
   strays: Statement;
   keyProject: Statement;
   learnKey: Statement;
+  any: Statement;
 }
 
 export function openOutboxDb(path: string): { db: Database; st: OutboxStatements } {
@@ -80,6 +81,7 @@ export function openOutboxDb(path: string): { db: Database; st: OutboxStatements
       // What UPDATE OR IGNORE left behind is already queued under the new target (same idempotency key).
       dropTarget: db.prepare('DELETE FROM outbox WHERE target = ?'),
       strays: db.prepare('SELECT target, count(*) AS n FROM outbox WHERE target <> ? GROUP BY target ORDER BY target'),
+      any: db.prepare('SELECT 1 AS x FROM outbox LIMIT 1'),
       keyProject: db.prepare('SELECT project FROM key_projects WHERE server = ? AND key_fp = ?'),
       learnKey: db.prepare('INSERT INTO key_projects (server, key_fp, project, seen_at) VALUES (?, ?, ?, ?) ON CONFLICT (server, key_fp) DO UPDATE SET project = excluded.project, seen_at = excluded.seen_at'),
     };

@@ -298,17 +298,14 @@ export class Outbox implements RecordSink {
   /** Delivers claimable rows (up to maxId) until none is left; throws the first delivery failure. */
   private async pump(force: boolean, maxId: number): Promise<void> {
     const st = this.open();
+    // The key's project is asked only when something waits (no request otherwise): rows
+    // this key queued before it was known are then re-filed, and strays announced.
+    if (!this.confirmed && st.any.get() !== undefined) await this.confirmProject();
     for (let round = 0; round < 100_000; round++) {
       if (this.closed && !force) return;
       const now = this.now();
       const rows = st.claim.all({ until: now + this.leaseMs, target: this.target, now, force: force ? 1 : 0, maxId, limit: this.batchSize }) as Claimed[];
       if (rows.length === 0) return;
-      // The project is needed only when there is something to send (no request otherwise).
-      if (!this.confirmed) {
-        this.dbh().transaction(() => rows.forEach((r) => st.backoff.run(0, r.id)))();
-        await this.confirmProject();
-        continue;
-      }
       rows.sort((a, b) => a.id - b.id);
       await this.deliver(rows);
     }

@@ -73,9 +73,11 @@ export class RemoteAuthority implements Authority {
 
   constructor(
     readonly config: NoburnConfig,
-    opts: { now?: () => number; onError?: (e: unknown) => void } = {},
+    opts: { now?: () => number; onError?: (e: unknown) => void; onRecordError?: RecordErrorHandler; onWarning?: (w: OutboxWarning) => void } = {},
   ) {
     this.now = opts.now ?? Date.now;
+    if (opts.onWarning) this.onWarning = opts.onWarning;
+    this.recordError = opts.onRecordError;
     this.http = new HttpClient(config.url ?? '', config.apiKey, { timeoutMs: config.timeoutMs });
     this.mirror = new MirrorWriter(config.dbPath, opts.onError);
     // Records an earlier process left behind (crash, outage) are delivered by this one.
@@ -104,6 +106,7 @@ export class RemoteAuthority implements Authority {
       sendReleases: (ids) => this.release(ids),
       onDelivered: (records, res) => this.mirrorDelivered(records, res),
       onWarning: (w) => this.onWarning(w),
+      ...(this.recordError ? { onError: this.recordError } : {}),
     });
     if (onError) {
       this.outboxI.onError = onError;
@@ -114,6 +117,7 @@ export class RemoteAuthority implements Authority {
   }
 
   private onWarning: (w: OutboxWarning) => void = () => {};
+  private readonly recordError: RecordErrorHandler | undefined;
   private whoamiP: Promise<WhoamiResponse> | null = null;
 
   /** Which key is calling and the project it names (GET /v1/whoami), asked once; a failure is not remembered. */

@@ -9,7 +9,10 @@ import { RemoteAuthority } from './remote-authority.js';
  * Remote mode (NOBURN_URL set), loaded lazily by the guard: an HTTP authority and the
  * durable outbox for records. undici and the outbox code load only here.
  */
-export function createRemoteAuthority(config: NoburnConfig, opts: { now?: () => number; onError?: (e: unknown) => void } = {}): Authority {
+export function createRemoteAuthority(
+  config: NoburnConfig,
+  opts: { now?: () => number; onError?: (e: unknown) => void; onRecordError?: RecordErrorHandler; onWarning?: (w: OutboxWarning) => void } = {},
+): Authority {
   if (!config.url) throw new NoburnConfigError('remote mode needs NOBURN_URL');
   return new RemoteAuthority(config, opts);
 }

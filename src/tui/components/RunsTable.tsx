@@ -24,12 +24,20 @@ const FIXED = 9 + 11 + 10 + 6 + 4 + 7 + 7 + 7;
 
 const STATUS_COLOR = { open: 'green', ended: undefined, exhausted: 'redBright' } as const;
 
+/**
+ * The CLMP/OVR column ("clamped calls/over-holds", docs/watch.md) is shown only when a run
+ * on screen has any: most runs never clamp, and the id keeps the width.
+ */
+const BOUNDS_WIDTH = 9;
+const hasBounds = (r: DashboardRun): boolean => (r.clampedCalls ?? 0) > 0 || (r.overHolds ?? 0) > 0;
+
 export function RunsTable(p: RunsTableProps) {
-  const idWidth = Math.max(8, p.width - FIXED);
   const shown = p.runs.slice(p.offset, p.offset + p.height);
+  const bounds = shown.some(hasBounds);
+  const idWidth = Math.max(8, p.width - FIXED - (bounds ? BOUNDS_WIDTH : 0));
   const filtered = p.filter === '' ? '' : ` · filter "${clean(p.filter)}": ${p.runs.length}`;
   const title = `Runs ${p.total} (${p.open} open)${filtered} · sort ${p.sortLabel}${rangeText(p.offset, shown.length, p.runs.length)}`;
-  const head = `${fit('RUN', idWidth)} ${fit('STATUS', 9)} ${fit('SPEND', 10, 'right')}  ${fit('CAP', 10, 'right')} ${fit('CALLS', 6, 'right')} ${fit('BLK', 4, 'right')} ${fit('STARTED', 7, 'right')} ${fit('ELAPSED', 7, 'right')}`;
+  const head = `${fit('RUN', idWidth)} ${fit('STATUS', 9)} ${fit('SPEND', 10, 'right')}  ${fit('CAP', 10, 'right')} ${fit('CALLS', 6, 'right')} ${fit('BLK', 4, 'right')}${bounds ? ' ' + fit('CLMP/OVR', BOUNDS_WIDTH - 1, 'right') : ''} ${fit('STARTED', 7, 'right')} ${fit('ELAPSED', 7, 'right')}`;
   const lines = shown.map((r) => {
     const level = levelOf(pctOf(r.spentNano, r.capNano));
     const name = r.label ? `${r.runId} ${r.label}` : r.runId;
@@ -45,6 +53,9 @@ export function RunsTable(p: RunsTableProps) {
           { text: ' ' + fit(r.capNano === null ? '-' : usd(r.capNano), 10, 'right') },
           { text: ' ' + fit(String(r.calls), 6, 'right') + ' ' },
           { text: fit(String(r.blockedCalls), 4, 'right'), color: r.blockedCalls > 0 ? 'yellow' : undefined },
+          ...(bounds
+            ? [{ text: ' ' + fit(hasBounds(r) ? `${r.clampedCalls ?? 0}/${r.overHolds ?? 0}` : '-', BOUNDS_WIDTH - 1, 'right'), color: (r.overHolds ?? 0) > 0 ? 'yellow' : undefined, dim: !hasBounds(r) }]
+            : []),
           { text: ' ' + fit(ago(r.startedAt, p.now), 7, 'right') + ' ' + fit(duration(dur), 7, 'right'), dim: !r.open },
         ]}
       />

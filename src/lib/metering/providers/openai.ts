@@ -95,6 +95,9 @@ export class ResponsesStreamUsage extends StreamText {
   /** The response object of response.created / .in_progress, for the response.incomplete noburn adds. */
   private response: Json | null = null;
   private sequence = -1;
+  /** The output items so far (text and arguments accumulated), for the response.incomplete noburn adds. */
+  private readonly items: Json[] = [];
+  private pending: Json | null = null;
 
   add(d: unknown): void {
     if (!isObj(d)) return;
@@ -102,12 +105,37 @@ export class ResponsesStreamUsage extends StreamText {
     if (typeof type !== 'string') return;
     if (typeof d['sequence_number'] === 'number') this.sequence = d['sequence_number'];
     if ((type === 'response.created' || type === 'response.in_progress') && isObj(d['response'])) this.response = d['response'];
+    // Applied one event late: an event that takes a stream past its hold is not passed on,
+    // so the output an end at the limit reports must not include it.
+    if (this.pending) this.accumulate(this.pending);
+    this.pending = d;
     if (type === 'response.completed' || type === 'response.incomplete' || type === 'response.failed') {
       const r = d['response'];
       const usage = isObj(r) ? openaiUsage(r['usage']) : null;
       if (usage) this.final = usage;
     } else if (type.endsWith('.delta')) {
       this.keep(d['delta']);
+    }
+  }
+
+  /** Keeps the output as the SDK's accumulator would (messages' text parts, function call arguments). */
+  private accumulate(d: Json): void {
+    const type = d['type'];
+    const i = typeof d['output_index'] === 'number' ? d['output_index'] : -1;
+    if ((type === 'response.output_item.added' || type === 'response.output_item.done') && isObj(d['item'])) {
+      this.items[i] = structuredClone(d['item']);
+      return;
+    }
+    const item = this.items[i];
+    if (!item) return;
+    const content = Array.isArray(item['content']) ? (item['content'] as unknown[]) : null;
+    const j = typeof d['content_index'] === 'number' ? d['content_index'] : -1;
+    if (type === 'response.content_part.added' && content && isObj(d['part'])) content[j] = structuredClone(d['part']);
+    else if (type === 'response.output_text.delta' && content && isObj(content[j]) && typeof d['delta'] === 'string') {
+      const part = content[j] as Json;
+      part['text'] = `${typeof part['text'] === 'string' ? part['text'] : ''}${d['delta']}`;
+    } else if (type === 'response.function_call_arguments.delta' && typeof d['delta'] === 'string') {
+      item['arguments'] = `${typeof item['arguments'] === 'string' ? item['arguments'] : ''}${d['delta']}`;
     }
   }
 
@@ -120,7 +148,8 @@ export class ResponsesStreamUsage extends StreamText {
       output_tokens_details: { reasoning_tokens: 0 },
       total_tokens: u.tokensIn + u.tokensOut,
     };
-    const response = { ...(this.response ?? { object: 'response', output: [] }), status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' }, usage };
+    const output = this.items.filter(isObj).map((item) => (item['status'] === 'in_progress' ? { ...item, status: 'incomplete' } : item));
+    const response = { ...(this.response ?? { object: 'response' }), status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' }, output, usage };
     return sseEvent({ type: 'response.incomplete', sequence_number: this.sequence + 1, response }, 'response.incomplete');
   }
 }

@@ -1,0 +1,104 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONFIG_FILE_KEYS, SETTINGS } from '../../src/lib/config.js';
+import { removeHomes, runCli, snapshotDist, tempHome, writeConfig } from '../helpers/cli.js';
+import type { Dist } from '../helpers/cli.js';
+
+/**
+ * config.json holds only known keys: a misspelt one is a usage error (exit 2) naming the
+ * closest known key, for every command, and changes nothing. `noburn config show` gives
+ * each setting's value and where it came from (secrets redacted); `config validate`
+ * checks a file without using it.
+ */
+let dist: Dist;
+beforeAll(async () => {
+  dist = await snapshotDist();
+});
+afterAll(() => {
+  dist.dispose();
+  removeHomes();
+});
+
+const oneLine = (s: string) => expect(s.trim().split('\n')).toHaveLength(1);
+
+describe('unknown keys in config.json', () => {
+  it('"onErorr" is exit 2 with "did you mean onError", for check, and no ledger is created', async () => {
+    const home = tempHome();
+    writeConfig(home, { onErorr: 'block' });
+    const r = await runCli(dist.cli, ['check', '--model', 'gpt-4o', '--tokens-in', '10', '--tokens-out', '10'], { home });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown key "onErorr" (did you mean "onError"?)');
+    expect(r.stderr).toContain(join(home, 'config.json'));
+    oneLine(r.stderr);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(join(home, 'noburn.db'))).toBe(false);
+  });
+
+  it('a misspelt key inside a price is refused too; a key far from any known one lists the known keys', async () => {
+    const home = tempHome();
+    writeConfig(home, { prices: { m: { inputPerMTok: 1, outputPerMTok: 2, cacheReadPerMtok: 0.5 } } });
+    const r = await runCli(dist.cli, ['budget', 'show'], { home });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('prices.m: unknown key "cacheReadPerMtok" (did you mean "cacheReadPerMTok"?)');
+    writeConfig(home, { zzzzzzzzzzzz: 1 });
+    const r2 = await runCli(dist.cli, ['config', 'validate'], { home });
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain('known keys: store, url');
+    oneLine(r2.stderr);
+  });
+
+  it('the known keys are the settings table (a key added there is known)', () => {
+    const fromTable = Object.values(SETTINGS).flatMap((s) => ('file' in s && s.file ? [s.file] : []));
+    expect([...CONFIG_FILE_KEYS]).toEqual(fromTable);
+    for (const k of ['onError', 'holdTtlSeconds', 'minTokensOut', 'inputMargin', 'allowUnmetered', 'azureDeployments']) expect(CONFIG_FILE_KEYS).toContain(k);
+  });
+});
+
+describe('noburn config validate', () => {
+  it('valid file: exit 0 (--json names the keys); missing default file: valid; missing named file, bad JSON, bad value: exit 2', async () => {
+    const home = tempHome();
+    const none = await runCli(dist.cli, ['config', 'validate'], { home });
+    expect(none.code, none.stderr).toBe(0);
+    writeConfig(home, { onError: 'block', holdTtlSeconds: 60 });
+    const ok = await runCli(dist.cli, ['config', 'validate', '--json'], { home });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toEqual({ valid: true, file: join(home, 'config.json'), keys: ['onError', 'holdTtlSeconds'] });
+
+    const other = join(home, 'other.json');
+    expect((await runCli(dist.cli, ['config', 'validate', other], { home })).code).toBe(2);
+    writeFileSync(other, '{"onError": ');
+    const bad = await runCli(dist.cli, ['config', 'validate', other], { home });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('is not valid JSON');
+    writeFileSync(other, JSON.stringify({ onError: 'maybe' }));
+    const badValue = await runCli(dist.cli, ['config', 'validate', other], { home });
+    expect(badValue.code).toBe(2);
+    expect(badValue.stderr).toContain('onError must be one of allow, block');
+    oneLine(badValue.stderr);
+  });
+});
+
+describe('noburn config show', () => {
+  it('each setting with its source (env, file, default); the API key redacted', async () => {
+    const home = tempHome();
+    writeConfig(home, { onError: 'block', apiKey: 'nb_key_public.s3cr3tpart', holdTtlSeconds: 30 });
+    const r = await runCli(dist.cli, ['config', 'show', '--json'], { home, env: { NOBURN_TIMEOUT_MS: '750', NOBURN_URL: 'http://user:hunter2@127.0.0.1:9' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain('s3cr3tpart');
+    expect(r.stdout).not.toContain('hunter2');
+    const shown = JSON.parse(r.stdout) as { home: string; configFile: string; settings: { key: string; value: unknown; source: string; from: string | null }[] };
+    expect(shown.configFile).toBe(join(home, 'config.json'));
+    const by = Object.fromEntries(shown.settings.map((s) => [s.key, s]));
+    expect(by['onError']).toMatchObject({ value: 'block', source: 'file', from: join(home, 'config.json') });
+    expect(by['timeoutMs']).toMatchObject({ value: 750, source: 'env', from: 'NOBURN_TIMEOUT_MS' });
+    expect(by['holdTtlMs']).toMatchObject({ value: 30_000, source: 'file' });
+    expect(by['apiKey']).toMatchObject({ value: 'nb_key_public.***', source: 'file' });
+    expect(by['url']).toMatchObject({ source: 'env' });
+    expect(by['unknownModel']).toMatchObject({ value: 'block', source: 'default', from: null });
+    const text = await runCli(dist.cli, ['config', 'show'], { home });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/onError\s+"block"\s+file/);
+    expect(text.stdout).not.toContain('s3cr3tpart');
+  });
+});
