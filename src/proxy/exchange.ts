@@ -10,6 +10,7 @@ import { loadTokenCounter } from '../lib/tokens.js';
 import type { BlockReason } from '../lib/types.js';
 import { forwardRequestHeaders, forwardResponseHeaders, headerString } from './headers.js';
 import { matchRoute, type Route, type RouteTable } from './routes.js';
+import { decodeBody, deploymentOf } from './request-body.js';
 import { stripSecret } from './secret.js';
 import type { StatsTable } from './stats.js';
 import type { CountTokens, ProxyGuard, Usage } from './types.js';
@@ -32,6 +33,12 @@ export interface ProxyContext {
   secret: string;
   /** `noburn run --user`: the end user of calls that name none. */
   defaultUser: string | null;
+  /** `--allow-unmetered`: forward what cannot be priced (counted) instead of refusing it. */
+  allowUnmetered: boolean;
+  /** Azure deployment name -> model, for deployment paths whose body names no model. */
+  azureDeployments: Readonly<Record<string, string>>;
+  /** priceKnown's memo. */
+  knownPrices: Map<string, boolean>;
 }
 
 /** The header that names a call's end user to noburn; never forwarded. */
@@ -50,10 +57,13 @@ export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res
       req.resume();
       return send(res, errorResponse(FALLBACK_PROVIDER, 404, 'not_found', unknownPathMessage(ctx.table), false));
     }
-    if (route.endpoint === null || req.method !== 'POST') {
+    // Reads (GET /models, file listings...) and POSTs that cost nothing pass; other POSTs
+    // noburn cannot meter (images, audio...) are refused unless allowed.
+    if (req.method !== 'POST' || (route.endpoint === null && route.provider.freeEndpoint?.(route.rest) === true)) {
       await forward(ctx, route, req, res, req, null);
       return;
     }
+    if (route.endpoint === null) return await unmetered(ctx, route, req, res, req, `POST ${route.rest} is not an endpoint noburn can price`);
     return await metered(ctx, route, route.endpoint, req, res);
   } catch {
     // Never let one request take the proxy down; the message carries no request data.
@@ -68,18 +78,27 @@ async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req:
     res.setHeader('connection', 'close');
     return send(res, errorResponse(route.provider, 413, 'request_too_large', `noburn proxy: request body over ${ctx.maxBodyBytes} bytes`, false));
   }
+  const encoding = headerString(req.headers['content-encoding']);
+  const decoded = encoding === '' || encoding === 'identity' ? raw : await decodeBody(raw, encoding, ctx.maxBodyBytes);
+  if (decoded === null) return unmetered(ctx, route, req, res, raw, `the request body (content-encoding ${encoding}) could not be decoded`);
   let body: unknown = null;
   try {
-    body = JSON.parse(raw.toString('utf8'));
+    body = JSON.parse(decoded.toString('utf8'));
   } catch {
-    // not JSON: the upstream will refuse it; nothing to meter
+    // not JSON: nothing to price
   }
-  const model = isObj(body) ? endpoint.model(body) : null;
-  // Without a model there is nothing to price; the providers reject such requests anyway.
-  if (!isObj(body) || model === null) {
-    await forward(ctx, route, req, res, raw, null);
-    return;
+  if (!isObj(body)) return unmetered(ctx, route, req, res, raw, 'the request body is not a JSON object');
+  const deployment = deploymentOf(route.rest);
+  const model = endpoint.model(body) ?? (deployment === null ? null : (ctx.azureDeployments[deployment] ?? null));
+  if (model === null) {
+    const why = deployment === null ? 'the request names no model' : `the Azure deployment "${deployment}" is not mapped to a model (noburn run --azure-deployment ${deployment}=MODEL, or config azureDeployments)`;
+    return unmetered(ctx, route, req, res, raw, why);
   }
+  // A compressed body goes upstream decoded (content-encoding dropped): what was metered is what is sent.
+  const plain = decoded !== raw;
+
+  // With --allow-unmetered a model without a price is forwarded unmetered (counted), not refused.
+  if (ctx.allowUnmetered && !(await priceKnown(ctx, model, route.priceProvider))) return unmetered(ctx, route, req, res, raw, `the model ${model} has no price`);
 
   const estimate = await estimateEndpoint(endpoint, body, model, ctx.countTokens);
   const endUserId = endUserOf(ctx, route, req, body);
@@ -118,7 +137,7 @@ async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req:
   // Some APIs (OpenAI chat) report a stream's usage only when asked: the adapter asks, and
   // the meter hides the answer from a client that did not ask itself.
   const strip = endpoint.ensureStreamUsage(body);
-  const outBody = strip || clamped ? Buffer.from(JSON.stringify(body), 'utf8') : raw;
+  const outBody = strip || clamped ? Buffer.from(JSON.stringify(body), 'utf8') : decoded;
   const extraHeaders = clamped ? { [CLAMPED_HEADER]: String(heldOut) } : null;
 
   const cutAt = endpoint.outputBound !== null && endpoint.isStream(body) ? { tokens: heldOut, count: await loadTokenCounter() } : null;
@@ -126,7 +145,7 @@ async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req:
   let status: number | null = null;
   try {
     // The held output also bounds what a stream may pass on, whatever the upstream does with the bound.
-    status = await forward(ctx, route, req, res, outBody, meter, extraHeaders);
+    status = await forward(ctx, route, req, res, outBody, meter, extraHeaders, plain);
   } finally {
     // A call the upstream refused or never answered is not billed: its hold is freed and it
     // counts as an error, not as a call.
@@ -168,10 +187,11 @@ function forward(
   body: Buffer | IncomingMessage,
   meter: ResponseMeter | null,
   extraHeaders: Record<string, string> | null = null,
+  decodedBody = false,
 ): Promise<number | null> {
   const method = req.method ?? 'GET';
   const buffered = Buffer.isBuffer(body);
-  const headers = forwardRequestHeaders(req.rawHeaders, { dropContentLength: buffered, identityEncoding: meter !== null });
+  const headers = forwardRequestHeaders(req.rawHeaders, { dropContentLength: buffered, identityEncoding: meter !== null, dropContentEncoding: decodedBody });
   let status: number | null = null;
   return new Promise<number | null>((resolve) => {
     let controller: Dispatcher.DispatchController | null = null;
@@ -263,6 +283,33 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
 function send(res: ServerResponse, r: ProviderErrorResponse): void {
   res.writeHead(r.status, { ...r.headers, 'content-length': Buffer.byteLength(r.body) });
   res.end(r.body);
+}
+
+/** Whether the ledger can price `model` (looked up once per model and provider). */
+async function priceKnown(ctx: ProxyContext, model: string, provider: string | null): Promise<boolean> {
+  const key = provider ? `${provider}:${model}` : model;
+  let known = ctx.knownPrices.get(key);
+  if (known === undefined) {
+    known = ctx.guard.price ? await ctx.guard.price(key).then((p) => p.source !== 'unknown', () => true) : true;
+    ctx.knownPrices.set(key, known);
+  }
+  return known;
+}
+
+/**
+ * A call noburn cannot price (an endpoint it does not meter, a body it cannot read, no
+ * model): refused in the provider's shape (402, not retried) unless --allow-unmetered,
+ * which forwards it and counts it for the summary.
+ */
+async function unmetered(ctx: ProxyContext, route: Route, req: IncomingMessage, res: ServerResponse, body: Buffer | IncomingMessage, why: string): Promise<void> {
+  if (!ctx.allowUnmetered) {
+    if (!Buffer.isBuffer(body)) req.resume();
+    ctx.stats.unmeteredRefused += 1;
+    const msg = `Refused by noburn (unmetered_request): ${why}, so this call cannot be checked against the caps (noburn run --allow-unmetered forwards such calls)`;
+    return send(res, errorResponse(route.provider, 402, 'unmetered_request', msg, false));
+  }
+  ctx.stats.unmeteredForwarded += 1;
+  await forward(ctx, route, req, res, body, null);
 }
 
 /**

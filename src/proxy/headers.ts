@@ -28,6 +28,8 @@ export interface ForwardHeaderOptions {
    * responses as they stream. Between the proxy and the client it is loopback anyway.
    */
   identityEncoding: boolean;
+  /** The proxy decoded a compressed request body and sends it plain. */
+  dropContentEncoding?: boolean;
 }
 
 /** The client's raw headers (original case, duplicates kept) as undici's flat [name, value, ...] list. */
@@ -38,6 +40,7 @@ export function forwardRequestHeaders(raw: readonly string[], opts: ForwardHeade
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower)) continue;
     if (opts.dropContentLength && lower === 'content-length') continue;
+    if (opts.dropContentEncoding === true && lower === 'content-encoding') continue;
     if (opts.identityEncoding && lower === 'accept-encoding') continue;
     out.push(name, raw[i + 1] as string);
   }

@@ -22,6 +22,8 @@ export interface Route {
   origin: string;
   /** Path and query to request at the upstream. */
   path: string;
+  /** The path after the prefix (as mapped by the adapter), without the query. */
+  rest: string;
   /** The price data's provider for this upstream (pricing), null when it does not know it. */
   priceProvider: string | null;
 }
@@ -62,8 +64,9 @@ export function matchRoute(url: string, table: RouteTable): Route | null {
   for (const base of table) {
     const prefix = base.adapter.prefix;
     if (pathname !== prefix && !pathname.startsWith(prefix + '/')) continue;
-    const rest = pathname.slice(prefix.length);
-    return { provider: base.adapter, endpoint: base.adapter.endpoint(rest), origin: base.origin, path: base.path + rest + query, priceProvider: base.priceProvider };
+    const given = pathname.slice(prefix.length);
+    const rest = base.adapter.upstreamPath ? base.adapter.upstreamPath(given) : given;
+    return { provider: base.adapter, endpoint: base.adapter.endpoint(rest), origin: base.origin, path: base.path + rest + query, rest, priceProvider: base.priceProvider };
   }
   return null;
 }

@@ -31,6 +31,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     clamp: opts.clamp ?? true,
     secret,
     defaultUser: opts.defaultUser ?? null,
+    allowUnmetered: opts.allowUnmetered === true,
+    azureDeployments: opts.azureDeployments ?? {},
+    knownPrices: new Map(),
   };
   const inflight = new Set<Promise<void>>();
   const server = createServer({ noDelay: true }, (req, res) => {
@@ -58,6 +61,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     origin,
     env: proxyEnv(url),
     stats: () => stats.list(),
+    unmetered: () => ({ forwarded: stats.unmeteredForwarded, refused: stats.unmeteredRefused }),
     async close(timeoutMs = 5000) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

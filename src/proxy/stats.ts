@@ -3,6 +3,10 @@ import type { ModelStats, Usage } from './types.js';
 /** Per-model counts of what went through the proxy, for the wrapper's summary. */
 export class StatsTable {
   private readonly byModel = new Map<string, ModelStats>();
+  /** Calls noburn could not price that --allow-unmetered forwarded. */
+  unmeteredForwarded = 0;
+  /** Calls noburn could not price, refused (the default). */
+  unmeteredRefused = 0;
 
   private entry(model: string): ModelStats {
     let s = this.byModel.get(model);

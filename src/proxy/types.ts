@@ -1,5 +1,5 @@
 import type { CountTokens } from '../lib/metering/types.js';
-import type { BlockReason, CheckRequest, Decision, RecordRequest } from '../lib/types.js';
+import type { BlockReason, CheckRequest, Decision, PriceInfo, RecordRequest } from '../lib/types.js';
 
 /**
  * What the proxy needs from the guard. NoburnGuard satisfies it; keeping the proxy to
@@ -11,6 +11,8 @@ export interface ProxyGuard {
   record(req: RecordRequest): void;
   /** Frees an allowed call's hold without counting a call (a failed upstream call). Absent: the hold expires. */
   release?(reservationId: string): void;
+  /** The price the ledger uses for a model (`provider:model` accepted); used only with --allow-unmetered. */
+  price?(model: string): Promise<PriceInfo>;
 }
 
 export type { CountTokens, Usage } from '../lib/metering/types.js';
@@ -57,6 +59,10 @@ export interface ProxyOptions {
   maxBodyBytes?: number | undefined;
   /** `noburn run --user`: the end user of calls that name none (x-noburn-user header, body fields). */
   defaultUser?: string | null | undefined;
+  /** Forward calls that cannot be priced (unknown endpoint or model, unreadable body) instead of refusing them. */
+  allowUnmetered?: boolean | undefined;
+  /** Azure deployment name -> the model it serves. */
+  azureDeployments?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface RunningProxy {
@@ -67,6 +73,8 @@ export interface RunningProxy {
   /** The values to give the child: every adapter's base-URL variables, pointing at the proxy. */
   readonly env: Readonly<Record<string, string>>;
   stats(): ModelStats[];
+  /** Calls noburn could not price: forwarded (--allow-unmetered) and refused. */
+  unmetered(): { forwarded: number; refused: number };
   /** Stops listening, waits (up to timeoutMs) for requests in flight to be recorded, then closes the upstream pool. */
   close(timeoutMs?: number): Promise<void>;
 }

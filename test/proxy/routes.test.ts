@@ -35,8 +35,16 @@ describe('routes', () => {
   });
 
   it('the child env and the upstreams come from the adapter table: every base-URL variable of every provider', () => {
-    expect(proxyEnv('http://127.0.0.1:5')).toEqual({ OPENAI_BASE_URL: 'http://127.0.0.1:5/openai/v1', ANTHROPIC_BASE_URL: 'http://127.0.0.1:5/anthropic' });
-    expect(upstreamsFromEnv({ OPENAI_BASE_URL: 'http://gw/v1', ANTHROPIC_BASE_URL: '' })).toEqual({ openai: 'http://gw/v1', anthropic: 'https://api.anthropic.com' });
+    expect(proxyEnv('http://127.0.0.1:5')).toEqual({
+      OPENAI_BASE_URL: 'http://127.0.0.1:5/openai/v1',
+      ANTHROPIC_BASE_URL: 'http://127.0.0.1:5/anthropic',
+      GOOGLE_GEMINI_BASE_URL: 'http://127.0.0.1:5/google',
+    });
+    expect(upstreamsFromEnv({ OPENAI_BASE_URL: 'http://gw/v1', ANTHROPIC_BASE_URL: '' })).toEqual({
+      openai: 'http://gw/v1',
+      anthropic: 'https://api.anthropic.com',
+      google: 'https://generativelanguage.googleapis.com',
+    });
     const env = proxyEnv('http://p');
     for (const p of PROVIDERS) for (const name of p.baseUrlEnv) expect(env[name]).toBe('http://p' + p.prefix);
     // One prefix per provider, none a prefix of another's path segment.

@@ -60,6 +60,7 @@ describe('summary', () => {
     proxyUrl: 'http://127.0.0.1:1',
     topModels: [{ model: 'gpt-4o-mini', calls: 12, blockedCalls: 1, tokensIn: 1000, tokensOut: 200, cachedTokensIn: 0, spendUsd: 0.25 }],
     proxyBounds: { cutStreams: 0, overHolds: 0 },
+    proxyCalls: { errors: 0, unmeteredForwarded: 0, unmeteredRefused: 0 },
   };
   it('shows spend vs cap, calls, blocked, duration, outcome and top models', () => {
     const text = formatSummary(s);

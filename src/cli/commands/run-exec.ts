@@ -112,6 +112,7 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
       proxyUrl: proxy?.origin ?? null,
       topModels: proxy ? (await priceModels(guard, proxy.stats())).slice(0, 5) : [],
       proxyBounds: boundsOf(proxy),
+      proxyCalls: proxyCallsOf(proxy),
     };
     if (opts.json) out.json(summary);
     else out.err(formatSummary(summary));
@@ -119,6 +120,12 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
   } finally {
     await guard.close();
   }
+}
+
+function proxyCallsOf(proxy: RunningProxy | null): RunSummary['proxyCalls'] {
+  if (!proxy) return { errors: 0, unmeteredForwarded: 0, unmeteredRefused: 0 };
+  const u = proxy.unmetered();
+  return { errors: proxy.stats().reduce((n, s) => n + s.errors, 0), unmeteredForwarded: u.forwarded, unmeteredRefused: u.refused };
 }
 
 async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams, onExhausted: () => void, opts: RunExecOptions): Promise<RunningProxy> {
@@ -131,6 +138,8 @@ async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams
     countTokens: estimateTokens,
     clamp: opts.clamp !== false,
     defaultUser: opts.user ?? null,
+    allowUnmetered: opts.allowUnmetered === true || guard.config.allowUnmetered,
+    azureDeployments: { ...guard.config.azureDeployments, ...Object.fromEntries(opts.azureDeployment ?? []) },
     onBlocked: (reason) => {
       if (reason === 'run_budget_exceeded') onExhausted();
     },

@@ -56,9 +56,16 @@ export function watchExitCode(outcome: WatchOutcome): number {
  * per run. Ink and React are imported here, lazily, and nowhere on any other command's path.
  */
 export async function watchCommand(opts: WatchOptions, out: Output): Promise<number> {
-  const config = resolveConfig();
+  let config = resolveConfig();
   if (opts.remote && config.url === null) {
     throw new NoburnConfigError('--remote needs the server: set NOBURN_URL (and NOBURN_API_KEY)');
+  }
+  if (opts.remote) {
+    // The key names its project: show that one; a contradicting NOBURN_PROJECT_ID is exit 3.
+    // (A project from config.json counts as declared unless it is the default's name.)
+    const declared = process.env['NOBURN_PROJECT_ID'] || (config.projectId !== 'default' ? config.projectId : null);
+    const { remoteProject } = await import('../../lib/remote/mirror-sync.js');
+    config = { ...config, projectId: await remoteProject(config, declared) };
   }
   // React's development build checks every render and is several times slower; the
   // dashboard is a product, not a component under development.

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { startLifeline } from './lifeline.js';
 
 /** Signals a wrapper must pass on: the child, not noburn, decides what they mean. */
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -39,6 +40,8 @@ export interface ChildSpec {
 export function superviseChild(spec: ChildSpec): SupervisedChild {
   const started = performance.now();
   const child = spawn(spec.path, [...spec.args], { argv0: spec.argv0, env: spec.env, stdio: 'inherit' });
+  // If noburn is killed (even with SIGKILL), the child is stopped instead of running on as an orphan.
+  const lifeline = child.pid === undefined ? null : startLifeline(child.pid, spec.graceMs);
   let stopped = false;
   let killTimer: NodeJS.Timeout | undefined;
 
@@ -57,6 +60,7 @@ export function superviseChild(spec: ChildSpec): SupervisedChild {
     const finish = (o: Omit<ChildOutcome, 'stopped' | 'durationMs'>): void => {
       if (settled) return;
       settled = true;
+      lifeline?.release();
       clearTimeout(killTimer);
       for (const [sig, h] of handlers) process.off(sig, h);
       resolve({ ...o, stopped, durationMs: performance.now() - started });

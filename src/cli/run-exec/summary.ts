@@ -44,6 +44,11 @@ export interface RunSummary {
   overHolds?: number;
   /** Streams the proxy ended at their hold, and answers that reported more output than held (docs/run.md). */
   proxyBounds: { cutStreams: number; overHolds: number };
+  /**
+   * Through the proxy: calls the upstream failed (4xx/5xx, unreachable; not billed, not in
+   * `calls`), and calls noburn could not price, forwarded (--allow-unmetered) or refused.
+   */
+  proxyCalls: { errors: number; unmeteredForwarded: number; unmeteredRefused: number };
 }
 
 /** The command as a shell would show it: arguments with spaces or quotes are quoted. */
@@ -71,6 +76,11 @@ export function formatSummary(s: RunSummary): string {
     `  calls     ${s.calls}, ${s.blockedCalls} blocked, ${s.unpricedCalls} unpriced${s.unpricedCalls > 0 ? ' (not in the spend: see noburn prices)' : ''}`,
     `  duration  ${seconds(s.durationMs)}`,
   ];
+  const { errors, unmeteredForwarded, unmeteredRefused } = s.proxyCalls;
+  if (errors > 0) lines.push(`  errors    ${errors} call${errors === 1 ? '' : 's'} failed upstream (not billed, not counted as calls)`);
+  if (unmeteredForwarded > 0 || unmeteredRefused > 0) {
+    lines.push(`  unmetered ${unmeteredForwarded} forwarded without metering (not in the spend), ${unmeteredRefused} refused${unmeteredRefused > 0 ? ' (noburn run --allow-unmetered forwards them)' : ''}`);
+  }
   const clamped = s.clampedCalls ?? 0;
   const over = s.overHolds ?? 0;
   if (clamped > 0 || over > 0) {

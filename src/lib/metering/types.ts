@@ -11,7 +11,7 @@ export function isObj(v: unknown): v is Json {
 }
 
 /** The request shapes that are metered; anything else is passed through unmetered. */
-export type EndpointKind = 'chat' | 'completions' | 'responses' | 'embeddings' | 'messages';
+export type EndpointKind = 'chat' | 'completions' | 'responses' | 'embeddings' | 'messages' | 'generate';
 
 /** Token usage as the ledger wants it: cached reads and cache writes are parts of tokensIn. */
 export interface Usage {
@@ -130,4 +130,16 @@ export interface ProviderAdapter {
   readonly errorBody: ErrorBody;
   /** The end user a request body names in this provider's own field (OpenAI `user`), or null. */
   endUser?(body: Json): string | null;
+  /**
+   * POST paths (after the prefix) that cost nothing (token counting, moderation, file
+   * upload): passed through unmetered even when unmetered calls are refused. Other POSTs
+   * that match no metered endpoint (images, audio...) are refused unless allowed.
+   */
+  freeEndpoint?(path: string): boolean;
+  /**
+   * The path at the upstream for a path after the prefix, when an SDK's base-URL shape
+   * differs from the upstream's (Anthropic with or without /v1). Absent: unchanged.
+   * endpoint() and freeEndpoint() see the mapped path.
+   */
+  upstreamPath?(path: string): string;
 }

@@ -1,7 +1,7 @@
 import type { NoburnConfig } from '../config.js';
-import { NoburnConfigError, NoburnTimeoutError, NoburnUnreachableError } from '../errors.js';
+import { NoburnConfigError, NoburnForbiddenError, NoburnTimeoutError, NoburnUnreachableError } from '../errors.js';
 import { SqliteMirror } from '../ledger/sqlite/mirror.js';
-import type { BudgetsResponse, EventsResponse, RunsResponse } from '../wire/schemas.js';
+import type { BudgetsResponse, EventsResponse, RunsResponse, WhoamiResponse } from '../wire/schemas.js';
 import { HttpClient } from './http-client.js';
 import { targetOf } from './remote-authority.js';
 
@@ -52,6 +52,33 @@ export async function syncMirror(config: NoburnConfig): Promise<number> {
   } catch (e) {
     if (e instanceof NoburnTimeoutError) throw new NoburnUnreachableError(e.message, { cause: e });
     throw e;
+  }
+}
+
+/**
+ * The project `watch --remote` shows: the one the API key names (GET /v1/whoami). A
+ * project the user declared (NOBURN_PROJECT_ID, or projectId in config.json) that
+ * contradicts the key is refused with NoburnForbiddenError (exit 3): the server would
+ * only ever show the key's project, so the dashboard would silently show another.
+ */
+export async function remoteProject(config: NoburnConfig, declared: string | null): Promise<string> {
+  if (!config.url) throw new NoburnConfigError('watch --remote needs NOBURN_URL');
+  const http = new HttpClient(config.url, config.apiKey, { timeoutMs: config.timeoutMs, connections: 1 });
+  try {
+    const me = await http.request<WhoamiResponse>('GET', '/v1/whoami');
+    if (declared !== null && declared !== me.projectId) {
+      throw new NoburnForbiddenError(
+        `NOBURN_PROJECT_ID is ${JSON.stringify(declared)} but the API key belongs to project ${JSON.stringify(me.projectId)}: unset NOBURN_PROJECT_ID or use a key of that project`,
+      );
+    }
+    return me.projectId;
+  } catch (e) {
+    // Server away: show the mirror under the declared (or default) project; the dashboard
+    // says the pull fails and retries (a bad or contradicted key is an error at once).
+    if (e instanceof NoburnTimeoutError || e instanceof NoburnUnreachableError) return declared ?? config.projectId;
+    throw e;
+  } finally {
+    await http.close();
   }
 }
 

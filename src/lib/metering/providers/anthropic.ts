@@ -98,7 +98,11 @@ export const anthropic: ProviderAdapter = {
   prefix: '/anthropic',
   baseUrlEnv: ['ANTHROPIC_BASE_URL'],
   defaultUpstream: 'https://api.anthropic.com',
+  // The official SDK appends "/v1/messages" to a base without the version; @ai-sdk/anthropic
+  // appends "/messages" to one with it. Both shapes reach the same upstream path.
+  upstreamPath: (path) => (path === '/v1' || path.startsWith('/v1/') ? path : `/v1${path}`),
   endpoint: (path) => (path.replace(/\/+$/, '') === '/v1/messages' ? MESSAGES : null),
+  freeEndpoint: (path) => /^\/v1\/(messages\/count_tokens|files)\/?$/.test(path),
   endpointForBody: (body) => ('messages' in body ? MESSAGES : null),
   errorBody: (status, _code, message) => ({ type: 'error', error: { type: errorType(status), message } }),
   endUser(body) {

@@ -1,5 +1,6 @@
 import type { ProviderAdapter } from '../types.js';
 import { anthropic } from './anthropic.js';
+import { google } from './google.js';
 import { openai } from './openai.js';
 
 /**
@@ -10,6 +11,7 @@ import { openai } from './openai.js';
 export const PROVIDERS: readonly ProviderAdapter[] = [
   openai,
   anthropic,
+  google,
 ];
 
 /** The adapter for a provider id, or undefined. */

@@ -280,6 +280,9 @@ function endpoint(path: string): Endpoint | null {
   return null;
 }
 
+// POSTs that cost nothing: moderation, file uploads, token counting, cancelling.
+const FREE = /^\/(moderations|files|uploads(\/[^/]+\/(parts|complete|cancel))?|responses\/input_tokens|responses\/[^/]+\/cancel)\/?$/;
+
 function endpointForBody(body: Json): Endpoint | null {
   if ('messages' in body) return CHAT;
   if ('prompt' in body) return COMPLETIONS;
@@ -302,6 +305,7 @@ export const openai: ProviderAdapter = {
   defaultUpstream: 'https://api.openai.com/v1',
   endpoint,
   endpointForBody,
+  freeEndpoint: (path) => FREE.test(path),
   errorBody: (status, code, message) => ({ error: { message, type: errorType(status), param: null, code } }),
   // `user` is deprecated in favour of `safety_identifier`; either names the end user.
   endUser: (body) => nonEmpty(body['safety_identifier']) ?? nonEmpty(body['user']),
