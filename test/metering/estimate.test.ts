@@ -91,3 +91,24 @@ describe('output estimate', () => {
     expect(estimateOutputTokens('embeddings', { max_tokens: 50 }, 'x')).toBe(0);
   });
 });
+
+describe('output bound rewrite (what a clamp writes into the request)', () => {
+  it('sets every limit field the request uses, else the endpoint own field; n choices share the bound', () => {
+    const a: Json = { max_tokens: 900, max_completion_tokens: 800 };
+    CHAT.outputBound!.set(a, 300);
+    expect(a).toEqual({ max_tokens: 300, max_completion_tokens: 300 });
+    const b: Json = { n: 3 };
+    CHAT.outputBound!.set(b, 300);
+    expect(b).toEqual({ n: 3, max_completion_tokens: 100 });
+    expect(CHAT.outputTokens(b, 'gpt-5')).toBe(300);
+    const r: Json = {};
+    RESPONSES.outputBound!.set(r, 256);
+    expect(r).toEqual({ max_output_tokens: 256 });
+    const m: Json = { max_tokens: 20_000 };
+    MESSAGES.outputBound!.set(m, 512);
+    expect(m).toEqual({ max_tokens: 512 });
+    expect(EMBEDDINGS.outputBound).toBeNull();
+    expect(CHAT.outputBound!.fieldOf({ max_tokens: 5 })).toBe('max_tokens');
+    expect(CHAT.outputBound!.fieldOf({})).toBe('max_completion_tokens');
+  });
+});

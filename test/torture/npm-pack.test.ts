@@ -132,6 +132,43 @@ console.log(JSON.stringify({ calls: s.calls, users: s.rows.map((r) => r.key), mi
     for (const p of ['ink', 'react', 'pg', 'prom-client', 'commander', 'ai']) expect(pkgs.has(p), `${p} was loaded`).toBe(false);
   }, 60_000);
 
+  it('guard.fetch() works from CommonJS (its lazily loaded metering included): a call is metered per user', async () => {
+    expect(installed, 'npm install failed').toBe(true);
+    writeFileSync(
+      join(app, 'fetch.cjs'),
+      `const http = require('node:http');
+const { NoburnGuard } = require('noburn');
+const usage = { prompt_tokens: 20, completion_tokens: 12, total_tokens: 32 };
+const server = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ id: 'x', object: 'chat.completion', model: 'gpt-4o-mini', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }], usage }));
+  });
+});
+server.listen(0, '127.0.0.1', async () => {
+  const guard = new NoburnGuard();
+  const f = guard.fetch({ endUserId: 'cjs-user' });
+  const r = await f('http://127.0.0.1:' + server.address().port + '/v1/chat/completions', {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hi' }], max_tokens: 20 }),
+  });
+  const body = await r.json();
+  await new Promise((ok) => setTimeout(ok, 50));
+  await guard.flush();
+  const s = await guard.spend({ by: 'user' });
+  await guard.close();
+  server.close();
+  const row = s.rows.find((x) => x.key === 'cjs-user');
+  console.log(JSON.stringify({ status: r.status, content: body.choices[0].message.content, calls: row ? row.calls : 0, tokensIn: row ? row.tokensIn : 0 }));
+});
+`,
+    );
+    const r = await node('fetch.cjs');
+    expect(r.code, tail(r)).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ status: 200, content: 'hi', calls: 1, tokensIn: 20 });
+  }, 60_000);
+
   it('TypeScript resolves the types from both module systems (nodenext)', async () => {
     expect(installed, 'npm install failed').toBe(true);
     writeFileSync(join(app, 'types-cjs.cts'), `import { NoburnGuard, NoburnBlockedError } from 'noburn';\nimport { noburnMiddleware } from 'noburn/ai-sdk';\nconst g: NoburnGuard = new NoburnGuard();\nconst e: typeof NoburnBlockedError = NoburnBlockedError;\nexport { g, e, noburnMiddleware };\n`);

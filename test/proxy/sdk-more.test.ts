@@ -1,0 +1,152 @@
+import { createAnthropic } from '@ai-sdk/anthropic';
+import { createOpenAI } from '@ai-sdk/openai';
+import { GoogleGenAI } from '@google/genai';
+import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai';
+import { embed, generateText, streamText } from 'ai';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { NoburnGuard } from '../../src/lib/guard.js';
+import { estimateTokens } from '../../src/lib/tokens.js';
+import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
+import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
+import { costNano, makeHome, PRICES, toNano, type TestPrice } from './helpers.js';
+
+/**
+ * Real clients, unmodified apart from their base URL (the one noburn run gives the child),
+ * against the proxy and the fake upstream: @google/genai (through GOOGLE_GEMINI_BASE_URL),
+ * the Vercel AI SDK with @ai-sdk/anthropic (a base with /v1) and @ai-sdk/openai, and
+ * @langchain/openai. Every call is metered at exactly the upstream's usage; a refused call
+ * is a 402 the SDK does not retry.
+ */
+const MORE: Record<string, TestPrice> = { ...PRICES, 'gemini-2.5-flash': { inputPerMTok: 1, outputPerMTok: 4, cacheReadPerMTok: 1 } };
+
+let upstream: FakeUpstream;
+let home: ReturnType<typeof makeHome>;
+let guard: NoburnGuard;
+let proxy: RunningProxy;
+let runId: string;
+
+async function open(capUsd: number): Promise<void> {
+  home = makeHome(MORE);
+  guard = new NoburnGuard({ home: home.home, env: {} });
+  runId = (await guard.startRun({ budgetCapUsd: capUsd })).runId;
+  proxy = await startProxy({ guard, runId, upstreams: { openai: upstream.openaiBase, anthropic: upstream.anthropicBase, google: upstream.url }, countTokens: estimateTokens });
+}
+
+async function settled() {
+  await proxy.close();
+  await guard.flush();
+  return guard.getRun(runId);
+}
+
+const servedNano = (): number => upstream.served.reduce((sum, c) => sum + (c.usage && c.model ? costNano(c.model, c.usage, MORE) : 0), 0);
+
+beforeAll(async () => {
+  upstream = await startFakeUpstream();
+});
+afterAll(async () => {
+  await upstream.close();
+});
+beforeEach(() => {
+  upstream.served.length = 0;
+});
+afterEach(async () => {
+  await proxy.close();
+  await guard.close();
+  home.cleanup();
+});
+
+function genai(): GoogleGenAI {
+  // The SDK reads GOOGLE_GEMINI_BASE_URL when the client is made: the variable noburn run sets.
+  const saved = process.env['GOOGLE_GEMINI_BASE_URL'];
+  process.env['GOOGLE_GEMINI_BASE_URL'] = proxy.env['GOOGLE_GEMINI_BASE_URL'];
+  try {
+    return new GoogleGenAI({ apiKey: 'gemini-test-key' });
+  } finally {
+    if (saved === undefined) delete process.env['GOOGLE_GEMINI_BASE_URL'];
+    else process.env['GOOGLE_GEMINI_BASE_URL'] = saved;
+  }
+}
+
+describe('@google/genai', () => {
+  it('generateContent and generateContentStream are metered exactly', async () => {
+    await open(1);
+    const ai = genai();
+    const one = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'Say hello.', config: { maxOutputTokens: 40 } });
+    expect(one.text).toBe('Hello from the fake upstream.');
+    let text = '';
+    for await (const chunk of await ai.models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'Stream hello.', config: { maxOutputTokens: 40 } })) text += chunk.text ?? '';
+    expect(text).toBe('Hello from the fake upstream.');
+    expect(upstream.served.map((c) => c.path)).toEqual(['/v1beta/models/gemini-2.5-flash:generateContent', '/v1beta/models/gemini-2.5-flash:streamGenerateContent']);
+    const run = await settled();
+    expect(run.calls).toBe(2);
+    expect(toNano(run.spendUsd)).toBe(servedNano());
+  });
+
+  it('blocked at the cap: the SDK raises on 402 and sends no second request', async () => {
+    await open(0.000001);
+    const ai = genai();
+    await expect(ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi', config: { maxOutputTokens: 40 } })).rejects.toThrow(/402|RESOURCE_EXHAUSTED|noburn/);
+    expect(upstream.served.length).toBe(0);
+    expect((await settled()).blockedCalls).toBe(1);
+  });
+});
+
+describe('Vercel AI SDK', () => {
+  it('@ai-sdk/anthropic (base with /v1): generateText, streamText and tools are metered exactly', async () => {
+    await open(1);
+    const anthropic = createAnthropic({ baseURL: proxy.env['ANTHROPIC_BASE_URL'], apiKey: 'sk-ant-test' });
+    const model = anthropic('claude-sonnet-4-5');
+    const a = await generateText({ model, prompt: 'hello', maxOutputTokens: 50, maxRetries: 0 });
+    expect(a.text).toBe('Hello from the fake upstream.');
+    const s = streamText({ model, prompt: 'stream hello', maxOutputTokens: 50, maxRetries: 0 });
+    expect(await s.text).toBe('Hello from the fake upstream.');
+    await generateText({
+      model,
+      prompt: 'weather?',
+      maxOutputTokens: 50,
+      maxRetries: 0,
+      tools: { weather: { description: 'get the weather', inputSchema: (await import('zod')).z.object({ city: (await import('zod')).z.string() }) } },
+    });
+    expect(upstream.served.every((c) => c.path === '/v1/messages')).toBe(true);
+    const run = await settled();
+    expect(run.calls).toBe(3);
+    expect(toNano(run.spendUsd)).toBe(servedNano());
+  });
+
+  it('@ai-sdk/openai: generateText (Responses) and embed are metered exactly; a refused call is not retried', async () => {
+    await open(1);
+    const openai = createOpenAI({ baseURL: proxy.env['OPENAI_BASE_URL'], apiKey: 'sk-test' });
+    await generateText({ model: openai('gpt-4o-mini'), prompt: 'hello', maxOutputTokens: 50, maxRetries: 2 });
+    await embed({ model: openai.embedding('text-embedding-3-small'), value: 'embed me', maxRetries: 2 });
+    const run = await settled();
+    expect(run.calls).toBe(2);
+    expect(toNano(run.spendUsd)).toBe(servedNano());
+
+    await guard.close();
+    home.cleanup();
+    await open(0.000001);
+    const blocked = createOpenAI({ baseURL: proxy.env['OPENAI_BASE_URL'], apiKey: 'sk-test' });
+    await expect(generateText({ model: blocked('gpt-4o-mini'), prompt: 'hello', maxOutputTokens: 50, maxRetries: 2 })).rejects.toThrow();
+    // One refusal, not retried (maxRetries 2 would retry a retryable error), nothing upstream.
+    expect((await settled()).blockedCalls).toBe(1);
+    expect(upstream.served.length).toBe(2);
+  });
+});
+
+describe('@langchain/openai', () => {
+  it('ChatOpenAI invoke and stream, and OpenAIEmbeddings, are metered exactly', async () => {
+    await open(1);
+    const configuration = { baseURL: proxy.env['OPENAI_BASE_URL'] };
+    const chat = new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: 'sk-test', maxTokens: 50, maxRetries: 0, configuration });
+    const m = await chat.invoke('hello');
+    expect(m.content).toBe('Hello from the fake upstream.');
+    let streamed = '';
+    for await (const c of await chat.stream('stream hello')) streamed += typeof c.content === 'string' ? c.content : '';
+    expect(streamed).toBe('Hello from the fake upstream.');
+    const emb = new OpenAIEmbeddings({ model: 'text-embedding-3-small', apiKey: 'sk-test', maxRetries: 0, configuration });
+    expect((await emb.embedQuery('embed me')).length).toBe(3);
+    const run = await settled();
+    expect(run.calls).toBe(3);
+    expect(toNano(run.spendUsd)).toBe(servedNano());
+  });
+});
