@@ -1,6 +1,7 @@
 import type { Authority } from './authority/authority.js';
 // Static: embedded mode is the default and the hot path of `noburn check`.
 import { LocalAuthority } from './authority/local-authority.js';
+import type { LedgerWarning } from './authority/local-authority.js';
 import { resolveConfig } from './config.js';
 import type { ConfigOverrides, NoburnConfig } from './config.js';
 import { NoburnAuthError, NoburnBlockedError, NoburnClosedError, NoburnStoreError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
@@ -45,7 +46,7 @@ export interface GuardOptions extends ConfigOverrides {
    */
   onRecordError?: (err: unknown, info?: { rejected: number }) => void;
   /** Remote mode: queued records wait for another server or project (default: one process warning each). */
-  onWarning?: (w: OutboxWarning) => void;
+  onWarning?: (w: OutboxWarning | LedgerWarning) => void;
   /**
    * This process keeps the guard for a long time (a server, a worker, `noburn run`): the
    * ledger's WAL is then checkpointed on a timer between calls instead of inside a commit,
@@ -102,7 +103,7 @@ export class NoburnGuard {
     this.authorityP ??= (
       this.config.url
         ? import('./remote/remote.js').then((m) => m.createRemoteAuthority(this.config, { now: this.now, onRecordError: this.reportRecordError, onWarning: this.reportWarning }))
-        : Promise.resolve().then(() => LocalAuthority.open(this.config, { now: this.now, longLived: this.options.longLived === true }))
+        : Promise.resolve().then(() => LocalAuthority.open(this.config, { now: this.now, longLived: this.options.longLived === true, onWarning: this.reportWarning }))
     ).catch((e: unknown) => {
       this.authorityP = null;
       throw e;
@@ -128,7 +129,7 @@ export class NoburnGuard {
     process.emitWarning(`noburn: a record was rejected and will not count (${message}); set onRecordError to handle these`, { code: 'NOBURN_RECORD_REJECTED' });
   };
 
-  private readonly reportWarning = (w: OutboxWarning): void => {
+  private readonly reportWarning = (w: OutboxWarning | LedgerWarning): void => {
     if (this.options.onWarning) this.options.onWarning(w);
     else process.emitWarning(`noburn: ${w.message}`, { code: w.code });
   };

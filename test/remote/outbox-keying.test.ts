@@ -104,7 +104,7 @@ it('rows waiting for another project are announced: typed warning in the library
     await t.restart();
   }
   const warnings: OutboxWarning[] = [];
-  const g2 = remoteGuard(t.url, keyB, home, { onWarning: (w) => warnings.push(w) });
+  const g2 = remoteGuard(t.url, keyB, home, { onWarning: (w) => warnings.push(w as OutboxWarning) });
   try {
     g2.record(rec('b-1'));
     expect(await g2.flush()).toMatchObject({ delivered: 1, pending: 0 });

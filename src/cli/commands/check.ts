@@ -41,6 +41,12 @@ async function readPrompt(file: string): Promise<string> {
   }
 }
 
+/** One line: the cause the guard gave (it names the ledger file or the server), without a trailing period. */
+function fallbackReason(cause: unknown): string {
+  const msg = cause instanceof Error ? cause.message : cause === null ? '' : String(cause);
+  return msg === '' ? 'the noburn authority could not be reached' : `the noburn authority could not decide: ${msg.split('\n')[0]?.replace(/\.$/, '')}`;
+}
+
 /** `noburn check`: exit 0 when the call may go ahead (its reservation id on stdout), 1 when blocked. */
 export async function checkCommand(opts: CheckOptions, out: Output): Promise<number> {
   if (opts.promptFile !== undefined && opts.tokensIn !== undefined) {
@@ -53,8 +59,11 @@ export async function checkCommand(opts: CheckOptions, out: Output): Promise<num
   }
   if (tokensIn === undefined) throw new NoburnValidationError('--tokens-in (or --prompt-file) is required');
 
-  const d = await withGuard((g) =>
-    g.check({
+  // Why the authority could not decide (the ledger's path and fault, or the server's address).
+  let cause: unknown = null;
+  const d = await withGuard(
+    (g) =>
+      g.check({
       model: opts.model,
       estimatedTokensIn: tokensIn,
       estimatedTokensOut: opts.tokensOut,
@@ -63,9 +72,10 @@ export async function checkCommand(opts: CheckOptions, out: Output): Promise<num
       clamp: opts.clamp === true,
       minTokensOut: opts.minTokensOut,
     }),
+    { onFallback: (e) => (cause = e) },
   );
   if (opts.json) out.json({ ...d, estimatedTokensIn: tokensIn });
-  if (d.source === 'fallback') out.err('warning: the noburn authority could not be reached; decided by the fallback (onError)');
+  if (d.source === 'fallback') out.err(`warning: ${fallbackReason(cause)}; decided locally (fallback cap, then onError) — see docs/cli.md`);
   if (d.blocked) {
     out.err(`blocked: ${d.blockReason} (${opts.model}, estimated ${usd(d.estimatedCostUsd)})`);
     const figures = figuresLine(d);

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { NoburnConfig } from '../config.js';
 import { Ledger } from '../ledger/ledger.js';
 import { SqliteStore } from '../ledger/sqlite/sqlite-store.js';
@@ -18,6 +19,13 @@ import type {
 import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
 import type { Authority } from './authority.js';
 
+/** An empty (0-byte) ledger file: SQLite would take it as a new ledger, with every cap gone. */
+export interface LedgerWarning {
+  code: 'NOBURN_EMPTY_LEDGER';
+  path: string;
+  message: string;
+}
+
 /** Embedded mode: the ledger file in $NOBURN_HOME is the authority. */
 export class LocalAuthority implements Authority {
   readonly kind = 'local' as const;
@@ -27,7 +35,17 @@ export class LocalAuthority implements Authority {
     private readonly projectId: string,
   ) {}
 
-  static open(config: NoburnConfig, opts: { now?: () => number; store?: LedgerStore; longLived?: boolean } = {}): LocalAuthority {
+  static open(config: NoburnConfig, opts: { now?: () => number; store?: LedgerStore; longLived?: boolean; onWarning?: (w: LedgerWarning) => void } = {}): LocalAuthority {
+    // A ledger truncated to 0 bytes (a full disk, a bad copy) opens as a brand-new one: say so.
+    if (!opts.store && opts.onWarning) {
+      try {
+        if (statSync(config.dbPath).size === 0) {
+          opts.onWarning({ code: 'NOBURN_EMPTY_LEDGER', path: config.dbPath, message: `the ledger ${config.dbPath} is an empty (0-byte) file: it is used as a new ledger, with no caps, budgets, runs or spend` });
+        }
+      } catch {
+        // missing: a new ledger, as expected
+      }
+    }
     // A long-lived process checkpoints the WAL between calls, not inside one (see SqliteStore).
     const store = opts.store ?? new SqliteStore(config.dbPath, opts.longLived ? { checkpointEveryMs: 500 } : {});
     return new LocalAuthority(new Ledger(store, config, { now: opts.now }), config.projectId);
