@@ -1,4 +1,5 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { afterAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -6,9 +7,17 @@ import { NoburnGuard } from '../../src/lib/guard.js';
 import type { GuardOptions } from '../../src/lib/guard.js';
 import { TEST_PRICES } from '../server/helpers.js';
 
+// Every client home is removed after the test file that made it (tests clean up their temp folders).
+const homes: string[] = [];
+afterAll(() => {
+  for (const h of homes.splice(0)) rmSync(h, { recursive: true, force: true });
+});
+
 /** A client home of its own and a guard in remote mode, isolated from the process environment. */
 export function clientHome(): string {
-  return mkdtempSync(join(tmpdir(), 'noburn-client-'));
+  const h = mkdtempSync(join(tmpdir(), 'noburn-client-'));
+  homes.push(h);
+  return h;
 }
 
 export function remoteGuard(url: string, apiKey: string, home: string, opts: GuardOptions = {}): NoburnGuard {
