@@ -150,7 +150,7 @@ export class Harness {
       costUsd: r.costNano === null ? null : r.costNano / 1e9, wasBlocked: r.wasBlocked, userId: r.user, runId: r.run,
       reservationId: r.reservationId, idempotencyKey: r.key,
     }));
-    // DESIGN §3: recording a key again counts once, so a batch of only known keys changes nothing at all.
+    // contract §3: recording a key again counts once, so a batch of only known keys changes nothing at all.
     const before = allDuplicates ? dumpTables(this.store.db) : null;
     const exp = this.model.record(p, ins);
     const got = await this.ledger.record(p, normalized);
