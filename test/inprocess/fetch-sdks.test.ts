@@ -3,6 +3,7 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { ChatOpenAI } from '@langchain/openai';
 import { generateText, streamText } from 'ai';
 import { afterEach, describe, expect, it } from 'vitest';
+import { PRICES } from '../proxy/helpers.js';
 import { eventually, makeWorld, servedNano, userHeld, userSpend, type World } from './helpers.js';
 
 /**
@@ -91,5 +92,21 @@ describe('guard.fetch() in LangChain and the AI SDK', () => {
     expect(w.upstream.served.map((x) => x.path)).toEqual(['/v1/chat/completions', '/v1/responses']);
     await eventually(async () => (await userSpend(w.guard, 'ai-user')).calls === 2, 'the records');
     expect((await userSpend(w.guard, 'ai-user')).nano).toBe(servedNano(w.upstream.served));
+  });
+});
+
+describe('guard.fetch() with the Gemini API', () => {
+  it('generateContent and both stream forms are metered per end user; the model comes from the path', async () => {
+    const prices = { ...PRICES, 'gemini-2.5-flash': { inputPerMTok: 1, outputPerMTok: 4, cacheReadPerMTok: 1 } };
+    w = await makeWorld(prices);
+    const f = w.guard.fetch({ endUserId: 'g-user' });
+    const gen = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'Say hi' }] }], generationConfig: { maxOutputTokens: 40 } });
+    const post = (path: string, usage: string) => f(`${w.upstream.url}/v1beta/models/gemini-2.5-flash:${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-fake-usage': usage }, body: gen });
+    expect(((await (await post('generateContent', '30,10,9')).json()) as { candidates: unknown[] }).candidates).toHaveLength(1);
+    expect(await (await post('streamGenerateContent?alt=sse', '25,0,11')).text()).toContain('data: ');
+    expect(await (await post('streamGenerateContent', '21,0,7')).text()).toMatch(/^\[/);
+    expect(w.upstream.served.length).toBe(3);
+    await eventually(async () => (await userSpend(w.guard, 'g-user')).calls === 3, 'the records');
+    expect((await userSpend(w.guard, 'g-user')).nano).toBe(servedNano(w.upstream.served, 0, prices));
   });
 });

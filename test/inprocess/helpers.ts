@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { NoburnGuard } from '../../src/lib/guard.js';
 import { startFakeUpstream, type FakeUpstream, type ServedCall } from '../fixtures/fake-upstream.js';
-import { costNano, makeHome, toNano } from '../proxy/helpers.js';
+import { costNano, makeHome, PRICES, toNano, type TestPrice } from '../proxy/helpers.js';
 
 /** One in-process test world: a ledger home with fixed prices, a guard on it, the fake upstream. */
 export interface World {
@@ -11,8 +11,8 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function makeWorld(): Promise<World> {
-  const home = makeHome();
+export async function makeWorld(prices: Record<string, TestPrice> = PRICES): Promise<World> {
+  const home = makeHome(prices);
   const upstream = await startFakeUpstream();
   const guard = new NoburnGuard({ home: home.home, env: {} });
   return {
@@ -28,8 +28,8 @@ export async function makeWorld(): Promise<World> {
 }
 
 /** What the upstream's reported usage costs at the test prices, nano-dollars (calls from index `from` on). */
-export function servedNano(calls: ServedCall[], from = 0): number {
-  return calls.slice(from).reduce((sum, c) => sum + (c.usage && c.model ? costNano(c.model, c.usage) : 0), 0);
+export function servedNano(calls: ServedCall[], from = 0, prices: Record<string, TestPrice> = PRICES): number {
+  return calls.slice(from).reduce((sum, c) => sum + (c.usage && c.model ? costNano(c.model, c.usage, prices) : 0), 0);
 }
 
 /** An end user's spend in the ledger, nano-dollars, with their calls. */
