@@ -4,7 +4,7 @@ import type { CachedPrice } from '../../src/lib/ledger/store.js';
 import { P, T0, cap, check, rec, record, useEnv, utc } from './harness.js';
 import type { StoreFactory } from './harness.js';
 
-/** DESIGN §3 runs, and the reads: spend report, event feed, keys, price cache. */
+/** contract §3 runs, and the reads: spend report, event feed, keys, price cache. */
 export function defineRunAndReportTests(factory: StoreFactory): void {
   const env = useEnv(factory);
 

@@ -10,7 +10,7 @@ import { defineRunAndReportTests } from './runs-reports.suite.js';
 export type { StoreFactory, StoreHandle, SuiteOptions } from './harness.js';
 
 /**
- * The ledger's semantic suite (DESIGN.md §3), one set of tests for every store: each test
+ * The ledger's semantic suite (contract §3), one set of tests for every store: each test
  * goes through Ledger over a fresh store from `makeStore`, with an injected clock and
  * config prices so that every amount is known exactly.
  */

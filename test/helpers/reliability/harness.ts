@@ -151,7 +151,7 @@ export class Harness {
       costUsd: r.costNano === null ? null : r.costNano / 1e9, wasBlocked: r.wasBlocked, userId: r.user, runId: r.run,
       reservationId: r.reservationId, idempotencyKey: r.key,
     }));
-    // DESIGN §3: recording a key again counts once, so a batch of only known keys changes
+    // contract §3: recording a key again counts once, so a batch of only known keys changes
     // nothing but the holds it names (a duplicate frees its own hold instead of waiting for the TTL).
     const named = new Set(ins.map((r) => r.reservationId).filter((x) => x !== null));
     const withoutHolds = (d: Record<string, unknown[]>) => {

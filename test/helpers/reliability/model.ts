@@ -5,7 +5,7 @@ import type { NanoPrice } from './prices.js';
 import { sameWindow } from './windows.js';
 
 /**
- * A reference model of DESIGN §3 in plain integers (nano-dollars): caps, holds, records,
+ * A reference model of contract §3 in plain integers (nano-dollars): caps, holds, records,
  * runs. It is deliberately naive (lists and sums, no summary rows, no SQL) so that it can
  * be read against the design and trusted as the oracle of the property tests.
  */
@@ -98,7 +98,7 @@ export interface MDecision {
   remaining: { project?: number; user?: number; run?: number };
 }
 
-/** One entry of the event feed, as far as DESIGN pins it (ids of blocked checks are random). */
+/** One entry of the event feed, as far as the contract pins it (ids of blocked checks are random). */
 export interface MEvent {
   kind: 'check' | 'record' | 'run_start' | 'run_end' | 'budget';
   ts: number;
@@ -130,7 +130,7 @@ export class LedgerModel {
   constructor(
     public now: number,
     readonly holdTtlMs: number,
-    /** DESIGN §3 for a model with no price: block it, allow it unpriced, or price it at the configured fallback. */
+    /** contract §3 for a model with no price: block it, allow it unpriced, or price it at the configured fallback. */
     readonly unknownModel: 'block' | 'allow' | 'fallback',
   ) {}
 
@@ -186,7 +186,7 @@ export class LedgerModel {
     return price ? { estimate: modelCost(price, { tokensIn, tokensOut }), unpriced: false } : { estimate: 0, unpriced: true };
   }
 
-  /** The decision DESIGN §3 prescribes. Call takeHold() with the ledger's id when it allows. */
+  /** The decision contract §3 prescribes. Call takeHold() with the ledger's id when it allows. */
   check(p: string, c: MCheck): MDecision {
     const { estimate: e, unpriced } = this.estimate(c.model, c.tokensIn, c.tokensOut);
     const remaining: MDecision['remaining'] = {};
