@@ -1,6 +1,6 @@
 import type { NoburnErrorCode } from '../lib/errors.js';
 
-/** The one table of exit codes (DESIGN.md §5, docs/cli.md). */
+/** The one table of exit codes (contract §5, docs/cli.md). */
 export const ExitCodes = {
   OK: 0,
   BLOCKED: 1,

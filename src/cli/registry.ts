@@ -97,16 +97,23 @@ export function buildProgram(out: Output, setCode: (code: number) => void): Comm
     );
   example(run, 'noburn run --cap 0.50 -- python agent.py');
   example(
-    json(run.command('start').description('start a run; prints its id alone').option('--cap <usd>', 'run cap in USD', usdArg).option('--label <label>', 'label', idArg)),
-    'ID=$(noburn run start --cap 1 --label nightly)',
+    json(
+      run
+        .command('start')
+        .description('start a run; prints its id alone')
+        .option('--cap <usd>', 'run cap in USD', usdArg)
+        .option('--label <label>', 'label', idArg)
+        .option('--parent <id>', "start it nested in this run (the parent's cap applies too; its spend includes this run's)", idArg),
+    ),
+    'ID=$(noburn run start --cap 1 --label nightly); KID=$(noburn run start --parent "$ID" --cap 0.2)',
   ).action(act(async (o: Opts) => (await import('./commands/run-start.js')).runStartCommand(o as never, out)));
   example(json(run.command('end').description('end a run and print its result').argument('<id>', 'run id', idArg)), 'noburn run end "$ID"').action(
     act(async (id: string, o: Opts) => (await import('./commands/run-end.js')).runEndCommand(id, o as never, out)),
   );
-  example(json(run.command('show').description('show a run').argument('<id>', 'run id', idArg)), 'noburn run show "$ID" --json').action(
+  example(json(run.command('show').description('show a run and the runs nested in it').argument('<id>', 'run id', idArg)), 'noburn run show "$ID" --json').action(
     act(async (id: string, o: Opts) => (await import('./commands/run-show.js')).runShowCommand(id, o as never, out)),
   );
-  example(json(run.command('list').description('list runs, open first').addOption(new Option('--status <status>', 'only open or ended runs').argParser(choiceArg(['open', 'ended'] as const)))), 'noburn run list --status open').action(
+  example(json(run.command('list').description('list runs, open first').addOption(new Option('--status <status>', 'only open, ended (any not open) or abandoned runs').argParser(choiceArg(['open', 'ended', 'abandoned'] as const)))), 'noburn run list --status open').action(
     act(async (o: Opts) => (await import('./commands/run-show.js')).runListCommand(o as never, out)),
   );
 

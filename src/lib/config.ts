@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { NoburnConfigError } from './errors.js';
+import { DEFAULT_RUN_IDLE_TTL_MS } from './ledger/runs.js';
 import { bool, deployments, httpUrl, inputMargin, numIn, oneOf, optionalPrice, prices, rejectUnknownKeys, str } from './config-values.js';
 import type { ModelPriceOverride, Parse } from './config-values.js';
 
@@ -58,6 +59,8 @@ export const SETTINGS = {
   inputMargin: setting<number | Record<string, number>>({ file: 'inputMargin', parse: inputMargin, dflt: () => ({}), doc: 'input margin for tokenizer counts: a factor, or factors by "provider/model", "model", "provider", "default"' }),
   allowUnmetered: setting<boolean>({ file: 'allowUnmetered', parse: bool, dflt: () => false, doc: 'noburn run: forward calls the proxy cannot price instead of refusing them' }),
   azureDeployments: setting<Record<string, string>>({ file: 'azureDeployments', parse: deployments, dflt: () => ({}), merge: true, doc: 'noburn run: Azure deployment name -> the model it serves, for pricing' }),
+  // At least a minute (a shorter idle TTL would end runs between two calls); at most a year.
+  runIdleTtlMs: setting<number>({ file: 'runIdleTtlMs', env: 'NOBURN_RUN_IDLE_TTL_MS', parse: numIn(60_000, 366 * 24 * 3600 * 1000), dflt: () => DEFAULT_RUN_IDLE_TTL_MS, doc: 'an open run with no activity for this long (ms) ends by itself as abandoned' }),
 };
 
 type Settings = typeof SETTINGS;

@@ -134,6 +134,30 @@ export class NoburnStoreError extends NoburnError {
 }
 
 /**
+ * The ledger was written by a newer noburn (its schema version is higher than this build
+ * knows): it is refused rather than used, since its rules may be ones this build cannot
+ * enforce. A NoburnStoreError (exit 4, HTTP 503); `instanceof NoburnLedgerVersionError`
+ * tells it apart from other store errors.
+ */
+export class NoburnLedgerVersionError extends NoburnStoreError {
+  readonly foundVersion: number;
+  readonly knownVersion: number;
+  constructor(
+    readonly ledger: string,
+    foundVersion: number,
+    knownVersion: number,
+  ) {
+    super(`the ledger ${ledger} has schema version ${foundVersion}, newer than this noburn knows (${knownVersion}): upgrade noburn`);
+    this.foundVersion = foundVersion;
+    this.knownVersion = knownVersion;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return value instanceof NoburnStoreError && typeof (value as { foundVersion?: unknown }).foundVersion === 'number';
+  }
+}
+
+/**
  * A call was refused by a cap (or by the fallback's rules): thrown by `guard.assert()`
  * and the AI SDK middleware. Carries the decision with its figures, so a handler can tell
  * the end user which cap, how much is left, and what would fit.

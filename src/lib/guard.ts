@@ -9,7 +9,7 @@ import type { GuardFetchOptions } from './fetch/guard-fetch.js';
 import { newIdempotencyKey } from './ids.js';
 import { chooseOutput, holdNano, tightest } from './ledger/clamp.js';
 import { decisionOf } from './ledger/decision.js';
-import type { StoreDecision, UserSummary } from './ledger/store.js';
+import type { RunListStatus, StoreDecision, UserSummary } from './ledger/store.js';
 import { LocalCaps } from './local-caps.js';
 import type { LocalRunView } from './local-caps.js';
 import type { FallbackEstimate } from './remote/fallback.js';
@@ -30,7 +30,7 @@ import type {
   SpendReport,
   StartRunRequest,
 } from './types.js';
-import { normalizeCheck, normalizeRecord } from './validate.js';
+import { idString, normalizeCheck, normalizeRecord } from './validate.js';
 import type { NormalizedCheck, NormalizedRecord } from './validate.js';
 
 export interface GuardOptions extends ConfigOverrides {
@@ -146,7 +146,7 @@ export class NoburnGuard {
           const m = await import('./remote/remote.js');
           return m.createOutbox(this.config, a, onError, this.reportWarning);
         }
-        return new MemoryRecordQueue((rs, ts) => a.record(rs, ts), onError);
+        return new MemoryRecordQueue((rs, ts) => a.record(rs, ts), onError, (ids) => a.release(ids));
       })
       .catch((e: unknown) => {
         this.sinkP = null;
@@ -315,6 +315,28 @@ export class NoburnGuard {
   }
 
   /**
+   * Frees the hold of a checked call that was not made or failed before it cost anything,
+   * without counting a call (record with wasBlocked counts a blocked call). Returns at once
+   * and never throws; delivered like records (durably through the outbox in remote mode), so
+   * flush() and close() wait for it. Unknown, expired or settled reservations are skipped.
+   */
+  release(reservationId: string): void {
+    try {
+      const id = idString(reservationId, 'reservationId');
+      this.caps.release(id);
+      // A fallback decision's reservation (fbk_) is this guard's own: the authority never held it.
+      if (id.startsWith('fbk_')) return;
+      const ts = this.now();
+      this.sink().then(
+        (s) => s.enqueueRelease(id, ts),
+        (e) => this.options.onRecordError?.(e),
+      );
+    } catch (e) {
+      this.options.onRecordError?.(e);
+    }
+  }
+
+  /**
    * Records and waits until the authority has it (the CLI uses this). Throws on bad input.
    * Remote mode: sent directly, so the answer says whether it was a duplicate; when the
    * server cannot be reached the record is written to the durable outbox before this
@@ -398,8 +420,9 @@ export class NoburnGuard {
     return run;
   }
 
-  async listRuns(status?: 'open' | 'ended'): Promise<RunInfo[]> {
-    return (await this.authority()).listRuns(status);
+  /** Runs, open first; `ended` lists every run that is not open. `parentRunId`: only its children. */
+  async listRuns(status?: RunListStatus, opts: { parentRunId?: string | undefined } = {}): Promise<RunInfo[]> {
+    return (await this.authority()).listRuns(status, opts);
   }
 
   async setBudget(b: SetBudgetRequest): Promise<void> {

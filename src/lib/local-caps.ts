@@ -227,6 +227,11 @@ export class LocalCaps {
     (price ? price() : Promise.resolve(pending)).then(done, () => done(pending));
   }
 
+  /** guard.release(): the call was not made; its hold stops counting, nothing is counted. */
+  release(reservationId: string): void {
+    this.holds.delete(reservationId);
+  }
+
   runView(runId: string): LocalRunView | null {
     const v = this.runs.get(runId);
     if (!v) return null;

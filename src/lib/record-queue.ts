@@ -34,6 +34,8 @@ export type RecordErrorHandler = (e: unknown, info?: { rejected: number }) => vo
  */
 export interface RecordSink {
   enqueue(r: NormalizedRecord, ts: number): void;
+  /** Queues the release of a hold (guard.release): delivered like records; flush() waits for it too. */
+  enqueueRelease(reservationId: string, ts: number): void;
   /** Resolves when everything enqueued so far is delivered; rejects if delivery fails. */
   flush(): Promise<FlushResult>;
   close(): Promise<FlushResult>;
@@ -47,6 +49,7 @@ export interface RecordSink {
  */
 export class MemoryRecordQueue implements RecordSink {
   private pending: { r: NormalizedRecord; ts: number }[] = [];
+  private releases: string[] = [];
   private inflight: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private immediate = false;
@@ -56,10 +59,21 @@ export class MemoryRecordQueue implements RecordSink {
   constructor(
     private readonly deliver: (rs: readonly NormalizedRecord[], ts: readonly number[]) => Promise<unknown>,
     private readonly onError: RecordErrorHandler = () => {},
+    private readonly release: (ids: readonly string[]) => Promise<unknown> = () => Promise.resolve(),
   ) {}
 
   enqueue(r: NormalizedRecord, ts: number): void {
     this.pending.push({ r, ts });
+    this.wake();
+  }
+
+  enqueueRelease(reservationId: string, ts: number): void {
+    void ts;
+    this.releases.push(reservationId);
+    this.wake();
+  }
+
+  private wake(): void {
     if (!this.immediate && !this.inflight && !this.timer) {
       this.immediate = true;
       setImmediate(() => {
@@ -71,15 +85,21 @@ export class MemoryRecordQueue implements RecordSink {
 
   private drain(): Promise<void> {
     if (this.inflight) return this.inflight;
-    if (this.pending.length === 0) return Promise.resolve();
+    if (this.pending.length === 0 && this.releases.length === 0) return Promise.resolve();
     const batch = this.pending;
+    const releases = this.releases;
     this.pending = [];
+    this.releases = [];
     this.inflight = (async () => {
+      let released = releases.length === 0;
       try {
-        await this.deliver(batch.map((b) => b.r), batch.map((b) => b.ts));
+        if (!released) await this.release(releases);
+        released = true;
+        if (batch.length > 0) await this.deliver(batch.map((b) => b.r), batch.map((b) => b.ts));
         this.delivered += batch.length;
         this.failures = 0;
       } catch (e) {
+        if (!released) this.releases = releases.concat(this.releases);
         this.pending = batch.concat(this.pending);
         this.failures++;
         this.onError(e);
@@ -107,9 +127,9 @@ export class MemoryRecordQueue implements RecordSink {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    while (this.inflight || this.pending.length > 0) {
+    while (this.inflight || this.pending.length > 0 || this.releases.length > 0) {
       if (this.inflight) await this.inflight.catch(() => {});
-      if (this.pending.length > 0) await this.drain();
+      if (this.pending.length > 0 || this.releases.length > 0) await this.drain();
     }
     return { delivered: this.delivered, rejected: 0, pending: 0 };
   }

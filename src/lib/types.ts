@@ -107,15 +107,19 @@ export interface RecordResult {
   duplicates: number;
 }
 
-export type RunStatus = 'open' | 'ended';
+/** `abandoned`: ended by the ledger after the idle TTL (runIdleTtlMs) with no activity. */
+export type RunStatus = 'open' | 'ended' | 'abandoned';
 
 export interface RunInfo {
   runId: string;
   label: string | null;
+  /** The run this one is nested in (its cap applies too; its spend includes this run's). */
+  parentRunId: string | null;
   status: RunStatus;
-  /** A call was blocked by this run's cap. */
+  /** A call was blocked by this run's cap (or, for a nested run, by an ancestor's). */
   exhausted: boolean;
   budgetCapUsd: number | null;
+  /** Includes the spend of nested runs (as do heldUsd, calls, blockedCalls, unpricedCalls). */
   spendUsd: number;
   heldUsd: number;
   calls: number;
@@ -143,6 +147,8 @@ export interface EndRunResult {
 export interface StartRunRequest {
   budgetCapUsd?: number | null | undefined;
   label?: string | undefined;
+  /** Start a nested run: checks on it are checked against the parent's cap (and its ancestors') too. */
+  parentRunId?: string | null | undefined;
 }
 
 export type BudgetScope = 'project' | 'user' | 'default_user';
@@ -156,6 +162,8 @@ export interface Budget {
   /** Spend in the current window of the period (UTC). */
   spentUsd: number;
   heldUsd: number;
+  /** Calls recorded in the current window with no known price (counted at $0). */
+  unpricedCalls: number;
   windowStart: string;
 }
 

@@ -11,12 +11,13 @@ import {
   EventsQuery,
   KeyBody,
   RecordBatchBody,
+  ReleaseBody,
   RunBody,
   RunsQuery,
   SpendQuery,
   UsersQuery,
 } from '../lib/wire/schemas.js';
-import type { CreatedKeyResponse, DecisionResponse, RecordsResponse, SetBudgetResponse, WhoamiResponse } from '../lib/wire/schemas.js';
+import type { CreatedKeyResponse, DecisionResponse, RecordsResponse, ReleaseResponse, SetBudgetResponse, WhoamiResponse } from '../lib/wire/schemas.js';
 import type { Authenticator, Principal } from './auth.js';
 import { requireAdmin } from './auth.js';
 import { HttpError } from './http.js';
@@ -122,9 +123,11 @@ export function makeHandlers(s: Services) {
             provider: w.provider ?? null,
             idempotencyKey: w.idempotencyKey,
           };
-          // When the call happened (the outbox may deliver it much later), never in the future.
-          const ts = w.ts === null || w.ts === undefined ? now : Math.min(w.ts, now);
-          return ledger.toStoreRecord(ctx.p.projectId, r, ts);
+          // Spend is dated by this server's clock when it settles (docs/semantics.md): a record
+          // delivered late (outbox) or dated by a skewed or lying client counts in the current
+          // window. The client's `ts` (when it says the call happened) is kept as data.
+          const calledAt = w.ts === null || w.ts === undefined ? null : w.ts;
+          return ledger.toStoreRecord(ctx.p.projectId, r, now, calledAt);
         }),
       );
       const res = await ledger.store.record(rows);
@@ -137,15 +140,21 @@ export function makeHandlers(s: Services) {
       return { status: 202, body };
     },
 
+    async release(ctx: Ctx): Promise<Reply> {
+      const b = parse(ReleaseBody, ctx.body);
+      const body: ReleaseResponse = { released: await ledger.release(ctx.p.projectId, b.reservationIds) };
+      return { status: 200, body };
+    },
+
     async startRun(ctx: Ctx): Promise<Reply> {
       const b = parse(RunBody, ctx.body);
-      const run = await ledger.startRun(ctx.p.projectId, { budgetCapUsd: b.budgetCapUsd ?? null, label: b.label ?? undefined });
+      const run = await ledger.startRun(ctx.p.projectId, { budgetCapUsd: b.budgetCapUsd ?? null, label: b.label ?? undefined, parentRunId: b.parentRunId ?? null });
       return { status: 201, body: run };
     },
 
     async listRuns(ctx: Ctx): Promise<Reply> {
       const q = parse(RunsQuery, ctx.query);
-      return { status: 200, body: { runs: await ledger.listRuns(ctx.p.projectId, q.status, q.limit) } };
+      return { status: 200, body: { runs: await ledger.listRuns(ctx.p.projectId, q.status, q.limit, q.parent) } };
     },
 
     async getRun(ctx: Ctx): Promise<Reply> {

@@ -21,6 +21,7 @@ export function buildRouter(h: Handlers): (method: string, path: string) => Matc
   const fixed = new Map<string, Methods>([
     ['/v1/check', { POST: r('/v1/check', true, h.check) }],
     ['/v1/records', { POST: r('/v1/records', true, h.records) }],
+    ['/v1/releases', { POST: r('/v1/releases', true, h.release) }],
     ['/v1/runs', { POST: r('/v1/runs', true, h.startRun), GET: r('/v1/runs', false, h.listRuns) }],
     ['/v1/budgets', { GET: r('/v1/budgets', false, h.getBudgets) }],
     ['/v1/budgets/project', { PUT: r('/v1/budgets/project', true, h.setProjectBudget) }],

@@ -9,7 +9,7 @@ import type { Dist } from '../helpers/cli.js';
 import { ledgerSnapshot } from '../helpers/ledger-snapshot.js';
 
 /**
- * Issue 2, "what it must show" 4 / DESIGN §7 "Bad input": every malformed invocation gets
+ * Issue 2, "what it must show" 4 / contract §7 "Bad input": every malformed invocation gets
  * exactly one line on stderr (no stack trace), nothing on stdout, its documented exit code
  * (src/cli/exit-codes.ts), and leaves every row of the ledger as it was.
  */
@@ -188,7 +188,7 @@ describe('NOBURN_HOME that cannot be created (its parent is a regular file)', ()
     expect(existsSync(bad)).toBe(false);
   });
 
-  // DESIGN §3: check falls back to a local decision when the authority cannot be reached.
+  // contract §3: check falls back to a local decision when the authority cannot be reached.
   it('check falls back: a warning on stderr, onError allow (default) -> exit 0', async () => {
     const r = await runCli(dist.cli, [...CHECK, '--tokens-in', '1', '--tokens-out', '1'], { home: bad });
     expect(r.code, r.stderr).toBe(ExitCodes.OK);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { wantsColor } from '../../src/cli/output.js';
 
-// DESIGN §5: every command honours NO_COLOR / FORCE_COLOR. NO_COLOR wins, then FORCE_COLOR, then the TTY.
+// contract §5: every command honours NO_COLOR / FORCE_COLOR. NO_COLOR wins, then FORCE_COLOR, then the TTY.
 describe('wantsColor', () => {
   it.each([
     [{}, true, true],

@@ -7,7 +7,7 @@ import { hammer } from '../helpers/workers.js';
 import type { WorkerResult } from '../helpers/workers.js';
 
 /**
- * DESIGN §3/§7: N concurrent checks of $e against a cap C approve exactly floor(C/e),
+ * contract §3/§7: N concurrent checks of $e against a cap C approve exactly floor(C/e),
  * whatever the concurrency, across processes. Eight real OS processes share one ledger
  * file; a config price override makes the estimate an exact, known figure.
  */

@@ -6,7 +6,7 @@ import { removeHomes, runCli, snapshotDist, tempHome, writeConfig } from '../hel
 import type { Dist } from '../helpers/cli.js';
 
 /**
- * DESIGN §4/§7, issue 2: nothing heavy is imported on the `check` path. The built CLI runs
+ * contract §4/§7, issue 2: nothing heavy is imported on the `check` path. The built CLI runs
  * with a preload that records every module the process resolves (ESM and CommonJS), and
  * the test reads which packages were loaded.
  */

@@ -6,7 +6,7 @@ import type { Dist } from '../helpers/cli.js';
 import { bindCli, M1 } from '../helpers/e2e.js';
 import type { Cli } from '../helpers/e2e.js';
 
-/** DESIGN §5: every command has --help with an example; NO_COLOR; --json keeps stdout for data. */
+/** contract §5: every command has --help with an example; NO_COLOR; --json keeps stdout for data. */
 let dist: Dist;
 let cli: Cli;
 

@@ -28,6 +28,7 @@ afterAll(() => {
 interface Run {
   runId: string;
   label: string | null;
+  parentRunId: string | null;
   status: string;
   exhausted: boolean;
   budgetCapUsd: number | null;
@@ -36,6 +37,8 @@ interface Run {
   calls: number;
   blockedCalls: number;
   unpricedCalls: number;
+  clampedCalls: number;
+  overHolds: number;
   startedAt: string;
   endedAt: string | null;
 }
@@ -66,6 +69,7 @@ describe('noburn run', () => {
     expect(j).toEqual({
       runId: expect.stringMatching(/^run_/) as unknown as string,
       label: 'x',
+      parentRunId: null,
       status: 'open',
       exhausted: false,
       budgetCapUsd: 0.25,

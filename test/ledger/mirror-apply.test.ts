@@ -22,7 +22,7 @@ const row = (sql: string, ...args: unknown[]) => mirror.db.prepare(sql).get(...a
 describe('SqliteMirror', () => {
   it('takes a run summary whose spend is above the $1M input limit', () => {
     const run: RunInfo = {
-      runId: 'run_big', label: null, status: 'ended', budgetCapUsd: null, spendUsd: 1_500_000.25, calls: 3, blockedCalls: 0,
+      runId: 'run_big', label: null, parentRunId: null, status: 'ended', budgetCapUsd: null, spendUsd: 1_500_000.25, calls: 3, blockedCalls: 0,
       unpricedCalls: 0, clampedCalls: 0, overHolds: 0, heldUsd: 0, exhausted: false, startedAt: '2024-01-01T00:00:00.000Z', endedAt: '2024-01-01T01:00:00.000Z',
     };
     mirror.upsertRuns('p', [run], Date.now());

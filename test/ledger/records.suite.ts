@@ -4,7 +4,7 @@ import type { StoreCheck, StoreDecision, StoreRecord } from '../../src/lib/ledge
 import { P, T0, TTL, UNKNOWN_MODEL, cap, check, projectBudget, rec, record, rng, useEnv } from './harness.js';
 import type { StoreFactory, SuiteOptions } from './harness.js';
 
-/** DESIGN §3 record: settlement, idempotency, blocked and unpriced records, exact money. */
+/** contract §3 record: settlement, idempotency, blocked and unpriced records, exact money. */
 export function defineRecordTests(factory: StoreFactory, opts: SuiteOptions): void {
   const env = useEnv(factory);
 

@@ -4,7 +4,7 @@ import type { CachedPrice } from '../../src/lib/ledger/store.js';
 import { P, T0, cap, check, rec, record, useEnv, utc } from './harness.js';
 import type { StoreFactory } from './harness.js';
 
-/** DESIGN §3 runs, and the reads: spend report, event feed, keys, price cache. */
+/** contract §3 runs, and the reads: spend report, event feed, keys, price cache. */
 export function defineRunAndReportTests(factory: StoreFactory): void {
   const env = useEnv(factory);
 
@@ -165,9 +165,9 @@ export function defineRunAndReportTests(factory: StoreFactory): void {
       await record(ledger, rec({ usd: 0.25, userId: 'vip' }));
       await record(ledger, rec({ usd: 0.125, userId: 'pleb' }));
       expect(await ledger.getBudgets(P)).toEqual([
-        { scope: 'default_user', userId: null, capUsd: 0.5, period: 'day', spentUsd: 0, heldUsd: 0, windowStart: '2026-11-25T00:00:00.000Z' },
-        { scope: 'project', userId: null, capUsd: 2, period: 'month', spentUsd: 0.375, heldUsd: 0, windowStart: '2026-11-01T00:00:00.000Z' },
-        { scope: 'user', userId: 'vip', capUsd: 1, period: 'week', spentUsd: 0.25, heldUsd: 0, windowStart: '2026-11-23T00:00:00.000Z' },
+        { scope: 'default_user', userId: null, capUsd: 0.5, period: 'day', spentUsd: 0, heldUsd: 0, unpricedCalls: 0, windowStart: '2026-11-25T00:00:00.000Z' },
+        { scope: 'project', userId: null, capUsd: 2, period: 'month', spentUsd: 0.375, heldUsd: 0, unpricedCalls: 0, windowStart: '2026-11-01T00:00:00.000Z' },
+        { scope: 'user', userId: 'vip', capUsd: 1, period: 'week', spentUsd: 0.25, heldUsd: 0, unpricedCalls: 0, windowStart: '2026-11-23T00:00:00.000Z' },
       ]);
       const users = await ledger.listUsers(P);
       expect(users.find((u) => u.userId === 'pleb')).toMatchObject({ spentUsd: 0.125, capUsd: 0.5, period: 'day', calls: 1 });

@@ -33,7 +33,9 @@ if (PG_URL === '') {
 
     async function replicas(n = 2, poolSize = 16, schema = newSchemaName()): Promise<PostgresStore[]> {
       schemas.push(schema);
-      const stores = await Promise.all(Array.from({ length: n }, () => PostgresStore.connect(PG_URL, { schema, poolSize })));
+      // 64 checks per replica queue for 16 connections: on a loaded machine the wait passes
+      // the default 5 s connect timeout, which is not what these tests are about.
+      const stores = await Promise.all(Array.from({ length: n }, () => PostgresStore.connect(PG_URL, { schema, poolSize, connectTimeoutMs: 60_000 })));
       open.push(...stores);
       return stores;
     }

@@ -5,7 +5,7 @@ import { NoburnConfigError } from '../../src/lib/errors.js';
 import { NoburnGuard } from '../../src/lib/guard.js';
 import { clientHome } from './helpers.js';
 
-/** DESIGN §3: the fallback checks against budgetCapUsd with the spend recorded through this guard. */
+/** contract §3: the fallback checks against budgetCapUsd with the spend recorded through this guard. */
 const homes: string[] = [];
 afterAll(() => {
   for (const h of homes) rmSync(h, { recursive: true, force: true });

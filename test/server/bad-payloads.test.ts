@@ -9,7 +9,7 @@ import { call, checkBody, recordBody, startTestServer } from './helpers.js';
 import type { TestServer } from './helpers.js';
 
 /**
- * DESIGN §6/§7 "bad input", table-driven: malformed payloads for the routes of docs/api.md,
+ * contract §6/§7 "bad input", table-driven: malformed payloads for the routes of docs/api.md,
  * each answered with its documented 4xx and `{error: {code, message}}`, never a 5xx, and
  * the store digest (every row of every table) unchanged. Complements api.test.ts and
  * isolation.test.ts (which hold the first cases of each status) with the rest of the edges.

@@ -8,7 +8,7 @@ import { call, checkBody, startTestServer } from './helpers.js';
 import type { TestServer } from './helpers.js';
 
 /**
- * DESIGN §7 "bad input", fuzzed: random JSON and mutations of valid payloads for every
+ * contract §7 "bad input", fuzzed: random JSON and mutations of valid payloads for every
  * POST/PUT route of docs/api.md. Whatever arrives, the answer is a documented status below
  * 500, a refusal has the `{error: {code, message}}` body and leaves the store exactly as it
  * was, and the server still answers afterwards. Rerun a failure with FUZZ_SEED=<seed>.

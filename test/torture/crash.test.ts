@@ -13,7 +13,7 @@ import type { Journal, JournalRecord } from '../helpers/reliability/journal.js';
 import { prng, sleep, startWriter } from '../helpers/reliability/procs.js';
 
 /**
- * DESIGN §7 "Nothing lost": writer processes (the built library: check, record, flush) are
+ * contract §7 "Nothing lost": writer processes (the built library: check, record, flush) are
  * killed with SIGKILL at random moments, 20 times, on one ledger file. After every kill the
  * file passes PRAGMA integrity_check and holds every acknowledged record exactly once;
  * at the end the summary rows equal the sum of the records, and the holds the killed

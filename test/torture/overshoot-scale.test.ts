@@ -8,7 +8,7 @@ import { hammer } from '../helpers/workers.js';
 import type { WorkerResult, WorkerSpec } from '../helpers/workers.js';
 
 /**
- * DESIGN §3/§7 at scale, embedded half: 8 OS processes x 1,000 checks each against one cap
+ * contract §3/§7 at scale, embedded half: 8 OS processes x 1,000 checks each against one cap
  * on one ledger file approve exactly floor(cap / estimate), never one more, never a
  * fallback decision. The serve half (256 concurrent HTTP connections to one `noburn serve`)
  * is overshoot-serve.test.ts.

@@ -10,7 +10,7 @@ import { prng } from '../helpers/reliability/procs.js';
 import { call } from '../server/helpers.js';
 
 /**
- * DESIGN §3/§7 at scale, serve half (issue 6 item 3; the embedded half is
+ * contract §3/§7 at scale, serve half (issue 6 item 3; the embedded half is
  * overshoot-scale.test.ts): 256 concurrent HTTP connections to one `noburn serve` (the
  * built CLI as a child process, on 127.0.0.1) fire checks against one cap; approvals are
  * exactly floor(cap / estimate), for a project cap, a user cap and a run cap.

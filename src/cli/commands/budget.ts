@@ -40,8 +40,11 @@ export async function budgetShowCommand(opts: { json?: boolean }, out: Output): 
   }
   out.out(
     table(
-      ['SCOPE', 'USER', 'CAP', 'PERIOD', 'SPENT', 'HELD', 'WINDOW START'],
-      budgets.map((b) => [b.scope, b.userId ?? '', usd(b.capUsd), b.period, b.scope === 'default_user' ? '-' : usd(b.spentUsd), usd(b.heldUsd), b.windowStart]),
+      ['SCOPE', 'USER', 'CAP', 'PERIOD', 'SPENT', 'HELD', 'UNPRICED', 'WINDOW START'],
+      budgets.map((b) => [
+        b.scope, b.userId ?? '', usd(b.capUsd), b.period, b.scope === 'default_user' ? '-' : usd(b.spentUsd), usd(b.heldUsd),
+        b.scope === 'default_user' ? '-' : String(b.unpricedCalls), b.windowStart,
+      ]),
     ),
   );
   return ExitCodes.OK;

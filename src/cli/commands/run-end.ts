@@ -7,7 +7,7 @@ import type { Output } from '../output.js';
 export async function runEndCommand(id: string, opts: { json?: boolean }, out: Output): Promise<number> {
   const { r, unpricedCalls } = await withGuard(async (g) => {
     const ended = await g.endRun(id);
-    // Every report shows the unpriced count (DESIGN §3); the end result itself does not carry it.
+    // Every report shows the unpriced count (contract §3); the end result itself does not carry it.
     const info = await g.getRun(id).catch(() => null);
     return { r: ended, unpricedCalls: info?.unpricedCalls ?? 0 };
   });

@@ -80,7 +80,7 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
     await proxy?.close();
     const { result: ended, queued: endQueued } = await endRun(guard, run);
     if (endQueued) out.err(`noburn: the authority cannot be reached: run ${run.runId} ends when it answers again (figures below are this wrapper's own)`);
-    // Every report shows the unpriced count (DESIGN §3); the end result does not carry it.
+    // Every report shows the unpriced count (contract §3); the end result does not carry it.
     const info = await guard.getRun(run.runId).catch(() => null);
     const unpricedCalls = info?.unpricedCalls ?? 0;
 

@@ -5,31 +5,36 @@ import { withGuard } from '../guard.js';
 import type { Output } from '../output.js';
 
 function status(r: RunInfo): string {
-  return r.status === 'open' ? (r.exhausted ? 'open (exhausted)' : 'open') : r.exhausted ? 'exhausted' : 'ended';
+  if (r.status === 'open') return r.exhausted ? 'open (exhausted)' : 'open';
+  if (r.status === 'abandoned') return r.exhausted ? 'abandoned (exhausted)' : 'abandoned';
+  return r.exhausted ? 'exhausted' : 'ended';
 }
 
 /** `noburn run show ID` */
 export async function runShowCommand(id: string, opts: { json?: boolean }, out: Output): Promise<number> {
-  const r = await withGuard((g) => g.getRun(id));
+  const [r, children] = await withGuard(async (g) => [await g.getRun(id), await g.listRuns(undefined, { parentRunId: id })] as const);
   if (opts.json) {
-    out.json(r);
+    out.json({ ...r, children });
     return ExitCodes.OK;
   }
-  out.out(
-    [
-      `run      ${r.runId}${r.label ? ` (${r.label})` : ''}`,
-      `status   ${status(r)}`,
-      `spend    ${usd(r.spendUsd)} of ${usd(r.budgetCapUsd)} (held ${usd(r.heldUsd)})`,
-      `calls    ${r.calls} (${r.blockedCalls} blocked, ${r.unpricedCalls} unpriced)`,
-      `started  ${r.startedAt}`,
-      `ended    ${r.endedAt ?? '-'}`,
-    ].join('\n'),
-  );
+  const lines = [
+    `run      ${r.runId}${r.label ? ` (${r.label})` : ''}`,
+    ...(r.parentRunId ? [`parent   ${r.parentRunId}`] : []),
+    `status   ${status(r)}`,
+    `spend    ${usd(r.spendUsd)} of ${usd(r.budgetCapUsd)} (held ${usd(r.heldUsd)})${children.length > 0 ? ', nested runs included' : ''}`,
+    `calls    ${r.calls} (${r.blockedCalls} blocked, ${r.unpricedCalls} unpriced)`,
+    `started  ${r.startedAt}`,
+    `ended    ${r.endedAt ?? '-'}`,
+  ];
+  if (children.length > 0) {
+    lines.push('', `children (${children.length})`, table(['RUN', 'LABEL', 'STATUS', 'SPEND', 'CAP', 'CALLS'], children.map((c) => [c.runId, c.label ?? '', status(c), usd(c.spendUsd), usd(c.budgetCapUsd), String(c.calls)])));
+  }
+  out.out(lines.join('\n'));
   return ExitCodes.OK;
 }
 
 /** `noburn run list [--status open|ended]` */
-export async function runListCommand(opts: { status?: 'open' | 'ended'; json?: boolean }, out: Output): Promise<number> {
+export async function runListCommand(opts: { status?: 'open' | 'ended' | 'abandoned'; json?: boolean }, out: Output): Promise<number> {
   const runs = await withGuard((g) => g.listRuns(opts.status));
   if (opts.json) {
     out.json(runs);
@@ -41,8 +46,8 @@ export async function runListCommand(opts: { status?: 'open' | 'ended'; json?: b
   }
   out.out(
     table(
-      ['RUN', 'LABEL', 'STATUS', 'SPEND', 'CAP', 'CALLS', 'BLOCKED', 'STARTED'],
-      runs.map((r) => [r.runId, r.label ?? '', status(r), usd(r.spendUsd), usd(r.budgetCapUsd), String(r.calls), String(r.blockedCalls), r.startedAt]),
+      ['RUN', 'LABEL', 'STATUS', 'SPEND', 'CAP', 'CALLS', 'BLOCKED', 'UNPRICED', 'STARTED', 'PARENT'],
+      runs.map((r) => [r.runId, r.label ?? '', status(r), usd(r.spendUsd), usd(r.budgetCapUsd), String(r.calls), String(r.blockedCalls), String(r.unpricedCalls), r.startedAt, r.parentRunId ?? '']),
     ),
   );
   return ExitCodes.OK;

@@ -5,12 +5,14 @@ import type { Output } from '../output.js';
 export interface RunStartOptions {
   cap?: number;
   label?: string;
+  /** Start a nested run of this one (its cap applies too). */
+  parent?: string;
   json?: boolean;
 }
 
 /** `noburn run start`: prints the new run id alone on stdout (ID=$(noburn run start --cap 1)). */
 export async function runStartCommand(opts: RunStartOptions, out: Output): Promise<number> {
-  const run = await withGuard((g) => g.startRun({ budgetCapUsd: opts.cap ?? null, label: opts.label }));
+  const run = await withGuard((g) => g.startRun({ budgetCapUsd: opts.cap ?? null, label: opts.label, parentRunId: opts.parent ?? null }));
   if (opts.json) out.json(run);
   else out.out(run.runId);
   return ExitCodes.OK;

@@ -12,7 +12,7 @@ import type {
   StartRunRequest,
 } from '../types.js';
 import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
-import type { UserSummary } from '../ledger/store.js';
+import type { RunListStatus, UserSummary } from '../ledger/store.js';
 
 /**
  * What the guard (and the CLI through it) asks: the local ledger in embedded mode, a
@@ -25,10 +25,12 @@ export interface Authority {
   check(c: NormalizedCheck): Promise<Decision>;
   /** Delivers records now (idempotency keys make a retry safe). */
   record(rs: readonly NormalizedRecord[], ts: readonly number[]): Promise<RecordResult>;
+  /** Frees holds now, counting nothing (unknown or settled ids are skipped); resolves to how many were freed. */
+  release(reservationIds: readonly string[]): Promise<number>;
   startRun(req: StartRunRequest): Promise<RunInfo>;
   endRun(runId: string): Promise<EndRunResult>;
   getRun(runId: string): Promise<RunInfo>;
-  listRuns(status?: 'open' | 'ended'): Promise<RunInfo[]>;
+  listRuns(status?: RunListStatus, opts?: { parentRunId?: string | undefined }): Promise<RunInfo[]>;
   setBudget(b: SetBudgetRequest): Promise<void>;
   getBudgets(): Promise<Budget[]>;
   listUsers(): Promise<UserSummary[]>;

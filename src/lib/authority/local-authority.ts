@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import type { NoburnConfig } from '../config.js';
 import { Ledger } from '../ledger/ledger.js';
 import { SqliteStore } from '../ledger/sqlite/sqlite-store.js';
-import type { LedgerStore, UserSummary } from '../ledger/store.js';
+import type { LedgerStore, RunListStatus, UserSummary } from '../ledger/store.js';
 import type {
   Budget,
   Decision,
@@ -57,6 +57,9 @@ export class LocalAuthority implements Authority {
   record(rs: readonly NormalizedRecord[], ts: readonly number[]): Promise<RecordResult> {
     return this.ledger.record(this.projectId, rs, ts);
   }
+  release(reservationIds: readonly string[]): Promise<number> {
+    return this.ledger.release(this.projectId, reservationIds);
+  }
   startRun(req: StartRunRequest): Promise<RunInfo> {
     return this.ledger.startRun(this.projectId, req);
   }
@@ -66,8 +69,8 @@ export class LocalAuthority implements Authority {
   getRun(runId: string): Promise<RunInfo> {
     return this.ledger.getRun(this.projectId, runId);
   }
-  listRuns(status?: 'open' | 'ended'): Promise<RunInfo[]> {
-    return this.ledger.listRuns(this.projectId, status);
+  listRuns(status?: RunListStatus, opts: { parentRunId?: string | undefined } = {}): Promise<RunInfo[]> {
+    return this.ledger.listRuns(this.projectId, status, undefined, opts.parentRunId);
   }
   setBudget(b: SetBudgetRequest): Promise<void> {
     return this.ledger.setBudget(this.projectId, b);

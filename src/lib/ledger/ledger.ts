@@ -23,10 +23,11 @@ import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
 import { GroupCommit } from './group-commit.js';
 import { inputFactor, marginFor, scaledTokensIn } from './calibration.js';
 import { decisionOf } from './decision.js';
-import type { Calibration, LedgerStore, StoreCheck, StoreDecision, StoreRecord, UserSummary } from './store.js';
+import { DEFAULT_RUN_IDLE_TTL_MS } from './runs.js';
+import type { Calibration, LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreRecord, UserSummary } from './store.js';
 
 export type LedgerSettings = Pick<NoburnConfig, 'prices' | 'fallbackPrice' | 'unknownModel' | 'holdTtlMs'> &
-  Partial<Pick<NoburnConfig, 'minTokensOut' | 'inputMargin'>>;
+  Partial<Pick<NoburnConfig, 'minTokensOut' | 'inputMargin' | 'runIdleTtlMs'>>;
 
 /** How long a learnt calibration is reused before it is read again (it moves slowly). */
 const CALIBRATION_TTL_MS = 10_000;
@@ -107,6 +108,7 @@ export class Ledger {
       forceBlock: unpriced && !allowUnpriced ? 'unknown_model_price' : undefined,
       now: this.now(),
       holdTtlMs: this.settings.holdTtlMs,
+      runIdleTtlMs: this.idleTtl,
       prices: unpriced ? null : { inNanoPerMTok: price.inputNanoPerMTok, outNanoPerMTok: price.outputNanoPerMTok },
       clamp,
       minTokensOut,
@@ -117,7 +119,16 @@ export class Ledger {
     return decisionOf(d, { estimate, tokensIn, tokensOut: c.tokensOut, unpriced, minTokensOut, clamp, inputNano: unpriced ? 0 : costNano(price, { tokensIn, tokensOut: 0 }) });
   }
 
-  async toStoreRecord(projectId: string, r: NormalizedRecord, ts: number): Promise<StoreRecord> {
+  /** How long an open run may stay idle before it ends as abandoned (config runIdleTtlMs). */
+  get idleTtl(): number {
+    return this.settings.runIdleTtlMs ?? DEFAULT_RUN_IDLE_TTL_MS;
+  }
+
+  /**
+   * A record as the store settles it. `ts` is when the authority settles it (its own clock:
+   * the windows the cost counts in); `calledAt` is the client's time of the call, kept as data.
+   */
+  async toStoreRecord(projectId: string, r: NormalizedRecord, ts: number, calledAt: number | null = null): Promise<StoreRecord> {
     let cost = 0;
     let unpriced = false;
     if (r.costUsd !== null) {
@@ -142,32 +153,47 @@ export class Ledger {
       reservationId: r.reservationId,
       idempotencyKey: r.idempotencyKey,
       ts,
+      calledAt,
     };
   }
 
-  async record(projectId: string, rs: readonly NormalizedRecord[], ts?: readonly number[]): Promise<RecordResult> {
+  /**
+   * Settles records. Spend is dated by this ledger's clock when it settles them (so a late
+   * or back-dated record can never move spend out of the current window); `calledAt[i]`, the
+   * client's time of the call, is kept as data.
+   */
+  async record(projectId: string, rs: readonly NormalizedRecord[], calledAt?: readonly number[]): Promise<RecordResult> {
     const now = this.now();
-    const rows = await Promise.all(rs.map((r, i) => this.toStoreRecord(projectId, r, ts?.[i] ?? now)));
+    const rows = await Promise.all(rs.map((r, i) => this.toStoreRecord(projectId, r, now, calledAt?.[i] ?? null)));
     return this.store.record(rows);
+  }
+
+  /** Frees holds without counting a call (the call was not made, or failed before costing anything). */
+  release(projectId: string, reservationIds: readonly string[]): Promise<number> {
+    const ids = reservationIds.map((id) => idString(id, 'reservationId'));
+    return this.store.release(projectId, ids, this.now());
   }
 
   async startRun(projectId: string, req: StartRunRequest): Promise<RunInfo> {
     const cap = req.budgetCapUsd === undefined || req.budgetCapUsd === null ? null : usdToNano(req.budgetCapUsd, 'budgetCapUsd');
     const label = req.label === undefined ? null : idString(req.label, 'label');
-    return this.store.startRun({ projectId, runId: newId('run'), capNano: cap, label, now: this.now() });
+    const parentRunId = req.parentRunId === undefined || req.parentRunId === null ? null : idString(req.parentRunId, 'parentRunId');
+    return this.store.startRun({ projectId, runId: newId('run'), capNano: cap, label, parentRunId, now: this.now(), runIdleTtlMs: this.idleTtl });
   }
 
   async endRun(projectId: string, runId: string): Promise<EndRunResult> {
-    const r = await this.store.endRun(projectId, idString(runId, 'runId'), this.now());
+    const r = await this.store.endRun(projectId, idString(runId, 'runId'), this.now(), this.idleTtl);
     return endRunResult(r);
   }
 
   getRun(projectId: string, runId: string): Promise<RunInfo> {
-    return this.store.getRun(projectId, idString(runId, 'runId'), this.now());
+    return this.store.getRun(projectId, idString(runId, 'runId'), this.now(), this.idleTtl);
   }
 
-  listRuns(projectId: string, status?: 'open' | 'ended', limit?: number): Promise<RunInfo[]> {
-    return this.store.listRuns(projectId, { status, limit, now: this.now() });
+  listRuns(projectId: string, status?: RunListStatus, limit?: number, parentRunId?: string): Promise<RunInfo[]> {
+    if (status !== undefined && !['open', 'ended', 'abandoned'].includes(status)) throw new NoburnValidationError('status must be open, ended or abandoned');
+    const parent = parentRunId === undefined ? undefined : idString(parentRunId, 'parentRunId');
+    return this.store.listRuns(projectId, { status, limit, parentRunId: parent, now: this.now(), runIdleTtlMs: this.idleTtl });
   }
 
   async setBudget(projectId: string, b: SetBudgetRequest): Promise<void> {

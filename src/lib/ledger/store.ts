@@ -32,6 +32,8 @@ export interface StoreCheck {
   forceBlock?: BlockReason | undefined;
   now: number;
   holdTtlMs: number;
+  /** Open runs idle this long end as `abandoned` (checked for this check's run and its ancestors). Absent: never. */
+  runIdleTtlMs?: number | undefined;
   /**
    * The model's plain input/output prices (nano-dollars per million tokens), null when
    * unpriced: the store computes the room and the clamped output inside the transaction.
@@ -87,7 +89,10 @@ export interface StoreRecord {
   wasBlocked: boolean;
   reservationId: string | null;
   idempotencyKey: string;
+  /** When the ledger settled it (the authority's clock): the windows its cost counts in. */
   ts: number;
+  /** When the client says the call happened (kept as data; never moves spend between windows). */
+  calledAt?: number | null | undefined;
 }
 
 export interface StoreStartRun {
@@ -95,7 +100,23 @@ export interface StoreStartRun {
   runId: string;
   capNano: number | null;
   label: string | null;
+  /** The parent run (nested runs); it must exist in the project and be open. */
+  parentRunId?: string | null | undefined;
   now: number;
+  /** Idle open runs are ended (abandoned) before the parent is checked. */
+  runIdleTtlMs?: number | undefined;
+}
+
+/** `ended` lists every run that is not open (ended or abandoned). */
+export type RunListStatus = 'open' | 'ended' | 'abandoned';
+
+export interface StoreListRuns {
+  status?: RunListStatus | undefined;
+  /** Only the children of this run. */
+  parentRunId?: string | undefined;
+  limit?: number | undefined;
+  now: number;
+  runIdleTtlMs?: number | undefined;
 }
 
 export interface StoreSetBudget {
@@ -169,12 +190,18 @@ export interface LedgerStore {
   /** Decides several checks in one transaction, in order (group commit). Same result as calling check() in sequence. */
   checkBatch(cs: readonly StoreCheck[]): Promise<StoreDecision[]>;
   record(rs: readonly StoreRecord[]): Promise<RecordResult>;
+  /**
+   * Frees holds without counting anything (the call was not made, or failed before it cost
+   * anything). Unknown, expired or settled ids are skipped. Returns how many were freed.
+   */
+  release(projectId: string, reservationIds: readonly string[], now: number): Promise<number>;
+  /** Throws NoburnNotFoundError (unknown parent) / NoburnConflictError (parent ended). */
   startRun(r: StoreStartRun): Promise<RunInfo>;
-  /** Throws NoburnNotFoundError / NoburnConflictError (already ended). */
-  endRun(projectId: string, runId: string, now: number): Promise<RunInfo>;
+  /** Ends the run and its open descendants. Throws NoburnNotFoundError / NoburnConflictError (already ended). */
+  endRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunInfo>;
   /** Throws NoburnNotFoundError. */
-  getRun(projectId: string, runId: string, now: number): Promise<RunInfo>;
-  listRuns(projectId: string, opts: { status?: 'open' | 'ended' | undefined; limit?: number | undefined; now: number }): Promise<RunInfo[]>;
+  getRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunInfo>;
+  listRuns(projectId: string, opts: StoreListRuns): Promise<RunInfo[]>;
   setBudget(b: StoreSetBudget): Promise<void>;
   getBudgets(projectId: string, now: number): Promise<Budget[]>;
   listUsers(projectId: string, opts: { now: number; limit?: number | undefined }): Promise<UserSummary[]>;

@@ -19,6 +19,8 @@ export interface OutboxOptions {
   whoami: () => Promise<string>;
   /** POST /v1/records. */
   send: (records: RecordItem[]) => Promise<RecordsResponse>;
+  /** POST /v1/releases (guard.release): frees holds, counts nothing. */
+  sendReleases?: (reservationIds: string[]) => Promise<unknown>;
   /** Called after the server acknowledged a batch (the mirror uses it). */
   onDelivered?: (records: readonly RecordItem[], res: RecordsResponse) => void;
   onError?: RecordErrorHandler;
@@ -36,6 +38,17 @@ interface Claimed {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** An outbox row that frees a hold (guard.release) rather than records a call. */
+interface ReleaseBody {
+  release: string;
+}
+
+function isRelease(b: unknown): b is ReleaseBody {
+  return typeof (b as Partial<ReleaseBody>).release === 'string';
+}
+
+type Pending = { r: NormalizedRecord; ts: number } | { release: string; ts: number };
 
 export function toWire(r: NormalizedRecord, ts: number): RecordItem {
   const w: RecordItem = { model: r.model, tokensIn: r.tokensIn, tokensOut: r.tokensOut, wasBlocked: r.wasBlocked, idempotencyKey: r.idempotencyKey, ts };
@@ -63,7 +76,7 @@ export function toWire(r: NormalizedRecord, ts: number): RecordItem {
  * under the key's fingerprint, re-filed by the first answer for that key.
  */
 export class Outbox implements RecordSink {
-  private buffer: { r: NormalizedRecord; ts: number }[] = [];
+  private buffer: Pending[] = [];
   private persistScheduled = false;
   private db: Database | null = null;
   private st: OutboxStatements | null = null;
@@ -106,7 +119,20 @@ export class Outbox implements RecordSink {
       this.onError(new NoburnStoreError('record() after close(): the record was not kept'), { rejected: 1 });
       return;
     }
-    this.buffer.push({ r, ts });
+    this.push({ r, ts });
+  }
+
+  /** Queues the release of a hold: delivered like a record (durable, retried; a repeat frees nothing more). */
+  enqueueRelease(reservationId: string, ts: number): void {
+    if (this.closed) {
+      this.onError(new NoburnStoreError('release() after close(): the release was not kept'));
+      return;
+    }
+    this.push({ release: reservationId, ts });
+  }
+
+  private push(p: Pending): void {
+    this.buffer.push(p);
     if (!this.persistScheduled) {
       this.persistScheduled = true;
       setImmediate(() => {
@@ -160,7 +186,10 @@ export class Outbox implements RecordSink {
       const db = this.db as Database;
       const target = this.target;
       db.transaction(() => {
-        for (const { r, ts } of batch) st.insert.run(target, r.idempotencyKey, ts, JSON.stringify(toWire(r, ts)));
+        for (const p of batch) {
+          if ('release' in p) st.insert.run(target, `release:${p.release}`, p.ts, JSON.stringify({ release: p.release } satisfies ReleaseBody));
+          else st.insert.run(target, p.r.idempotencyKey, p.ts, JSON.stringify(toWire(p.r, p.ts)));
+        }
       }).immediate();
       return true;
     } catch (e) {
@@ -282,17 +311,37 @@ export class Outbox implements RecordSink {
     }
   }
 
+  /** Sends a claimed batch: releases (if any) and records, each kind in one request. */
   private async deliver(rows: Claimed[]): Promise<void> {
+    const bodies = rows.map((r) => JSON.parse(r.body) as unknown);
+    const releases = rows.filter((_, i) => isRelease(bodies[i]));
+    const records = rows.filter((_, i) => !isRelease(bodies[i]));
+    if (releases.length > 0) {
+      const send = this.o.sendReleases ?? (() => Promise.resolve());
+      await this.deliverGroup(releases, false, async (rs) => {
+        await send(rs.map((r) => (JSON.parse(r.body) as ReleaseBody).release));
+      });
+    }
+    if (records.length > 0) {
+      await this.deliverGroup(records, true, async (rs) => {
+        const items = rs.map((r) => JSON.parse(r.body) as RecordItem);
+        const res = await this.o.send(items);
+        return () => this.o.onDelivered?.(items, res);
+      });
+    }
+  }
+
+  /** Sends rows of one kind; removes them once acknowledged, backs them off on failure. `counted`: records (flush counts them). */
+  private async deliverGroup(rows: Claimed[], counted: boolean, send: (rows: Claimed[]) => Promise<(() => void) | void>): Promise<void> {
     const st = this.st as OutboxStatements;
-    const records = rows.map((r) => JSON.parse(r.body) as RecordItem);
-    let res: RecordsResponse;
+    let delivered: (() => void) | void;
     try {
-      res = await this.o.send(records);
+      delivered = await send(rows);
     } catch (e) {
       if (e instanceof NoburnValidationError) {
         if (rows.length > 1) {
           // One bad record must not hold back the others: send them one by one (still leased).
-          for (const r of rows) await this.deliver([r]);
+          for (const r of rows) await this.deliverGroup([r], counted, send);
           return;
         }
         // The server will never take this one: keep it aside (outbox_dead) and go on.
@@ -301,8 +350,8 @@ export class Outbox implements RecordSink {
           st.kill.run(e.message, this.now(), row.id);
           st.remove.run(row.id);
         })();
-        this.rejected++;
-        this.onError(e, { rejected: 1 });
+        if (counted) this.rejected++;
+        this.onError(e, { rejected: counted ? 1 : 0 });
         return;
       }
       const retryAt = this.now() + this.backoffMs(this.failures + 1);
@@ -310,12 +359,12 @@ export class Outbox implements RecordSink {
       this.failed(e);
     }
     this.dbh().transaction(() => rows.forEach((r) => st.remove.run(r.id)))();
-    this.delivered += rows.length;
+    if (counted) this.delivered += rows.length;
     this.failures = 0;
     this.retryAt = 0;
     this.lastError = null;
     try {
-      this.o.onDelivered?.(records, res);
+      delivered?.();
     } catch (e) {
       this.onError(e);
     }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Authority } from '../authority/authority.js';
 import type { NoburnConfig } from '../config.js';
-import type { StoreRecord, UserSummary } from '../ledger/store.js';
+import type { RunListStatus, StoreRecord, UserSummary } from '../ledger/store.js';
 import { usdToNano } from '../money.js';
 import type {
   Budget,
@@ -27,6 +27,7 @@ import type {
   PriceResponse,
   RecordItem,
   RecordsResponse,
+  ReleaseResponse,
   RunResponse,
   RunsResponse,
   SetBudgetResponse,
@@ -102,6 +103,7 @@ export class RemoteAuthority implements Authority {
       timeoutMs: this.config.timeoutMs,
       now: this.now,
       send: (records) => this.http.request<RecordsResponse>('POST', '/v1/records', { records }),
+      sendReleases: (ids) => this.release(ids),
       onDelivered: (records, res) => this.mirrorDelivered(records, res),
       onWarning: (w) => this.onWarning(w),
       ...(this.recordError ? { onError: this.recordError } : {}),
@@ -215,10 +217,22 @@ export class RemoteAuthority implements Authority {
     return { accepted: res.accepted, duplicates: res.duplicates };
   }
 
+  /** POST /v1/releases now (the guard's release() goes through the outbox instead). */
+  async release(reservationIds: readonly string[]): Promise<number> {
+    let released = 0;
+    for (let i = 0; i < reservationIds.length; i += 1000) {
+      const ids = reservationIds.slice(i, i + 1000);
+      released += (await this.http.request<ReleaseResponse>('POST', '/v1/releases', { reservationIds: ids })).released;
+      for (const id of ids) this.mirror.add({ kind: 'release', projectId: this.config.projectId, reservationId: id });
+    }
+    return released;
+  }
+
   async startRun(req: StartRunRequest): Promise<RunInfo> {
-    const body: { budgetCapUsd?: number | null; label?: string } = {};
+    const body: { budgetCapUsd?: number | null; label?: string; parentRunId?: string } = {};
     if (req.budgetCapUsd !== undefined) body.budgetCapUsd = req.budgetCapUsd;
     if (req.label !== undefined) body.label = req.label;
+    if (req.parentRunId !== undefined && req.parentRunId !== null) body.parentRunId = req.parentRunId;
     return this.mirrorRun(await this.http.request<RunResponse>('POST', '/v1/runs', body));
   }
 
@@ -247,8 +261,8 @@ export class RemoteAuthority implements Authority {
     return this.mirrorRun(await this.http.request<RunResponse>('GET', `/v1/runs/${encodeURIComponent(runId)}`));
   }
 
-  async listRuns(status?: 'open' | 'ended'): Promise<RunInfo[]> {
-    const r = await this.http.request<RunsResponse>('GET', `/v1/runs${query({ status })}`);
+  async listRuns(status?: RunListStatus, opts: { parentRunId?: string | undefined } = {}): Promise<RunInfo[]> {
+    const r = await this.http.request<RunsResponse>('GET', `/v1/runs${query({ status, parent: opts.parentRunId })}`);
     r.runs.forEach((run) => this.mirrorRun(run));
     return r.runs;
   }

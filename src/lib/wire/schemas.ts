@@ -88,8 +88,18 @@ export type RecordBatchBody = z.infer<typeof RecordBatchBody>;
 export const RunBody = z.strictObject({
   budgetCapUsd: usd.nullish(),
   label: id.nullish(),
+  /** Start a nested run of this one (unknown: 404; ended: 409). */
+  parentRunId: id.nullish(),
 });
 export type RunBody = z.infer<typeof RunBody>;
+
+export const MAX_RELEASES_PER_BATCH = 1000;
+
+/** POST /v1/releases: free holds without counting a call (unknown or settled ids are skipped). */
+export const ReleaseBody = z.strictObject({
+  reservationIds: z.array(id).min(1).max(MAX_RELEASES_PER_BATCH),
+});
+export type ReleaseBody = z.infer<typeof ReleaseBody>;
 
 /** PUT /v1/budgets/project | /v1/budgets/users/:id | /v1/budgets/default-user. capUsd null removes the cap. */
 export const BudgetBody = z.strictObject({
@@ -120,7 +130,9 @@ export const EventsQuery = z.strictObject({
 
 /** GET /v1/runs?status=&limit= */
 export const RunsQuery = z.strictObject({
-  status: z.enum(['open', 'ended']).optional(),
+  status: z.enum(['open', 'ended', 'abandoned']).optional(),
+  /** Only the children of this run. */
+  parent: id.optional(),
   limit: intParam(1, 1000).optional(),
 });
 
@@ -168,10 +180,14 @@ export const RecordsResponse = z.object({
 });
 export type RecordsResponse = z.infer<typeof RecordsResponse>;
 
+export const ReleaseResponse = z.object({ released: z.number().int() });
+export type ReleaseResponse = z.infer<typeof ReleaseResponse>;
+
 export const RunResponse = z.object({
   runId: z.string(),
   label: z.string().nullable(),
-  status: z.enum(['open', 'ended']),
+  parentRunId: z.string().nullable(),
+  status: z.enum(['open', 'ended', 'abandoned']),
   exhausted: z.boolean(),
   budgetCapUsd: z.number().nullable(),
   spendUsd: z.number(),
@@ -208,6 +224,7 @@ export const BudgetResponse = z.object({
   period,
   spentUsd: z.number(),
   heldUsd: z.number(),
+  unpricedCalls: z.number().int(),
   windowStart: z.string(),
 });
 export const BudgetsResponse = z.object({ budgets: z.array(BudgetResponse) });

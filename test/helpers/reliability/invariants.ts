@@ -3,7 +3,7 @@ import type { Period } from '../../../src/lib/periods.js';
 import { sameWindow } from './windows.js';
 
 /**
- * DESIGN §3 "a check never approves past a cap", read straight from the raw tables (the
+ * contract §3 "a check never approves past a cap", read straight from the raw tables (the
  * records table, the live holds and the caps as stored) rather than from the summary
  * rows or the model: right after an approval, for every cap that applied to it,
  * settled spend in the cap's current window + live holds <= cap.

@@ -5,7 +5,7 @@ import type { NanoPrice } from './prices.js';
 import { sameWindow } from './windows.js';
 
 /**
- * A reference model of DESIGN §3 in plain integers (nano-dollars): caps, holds, records,
+ * A reference model of contract §3 in plain integers (nano-dollars): caps, holds, records,
  * runs. It is deliberately naive (lists and sums, no summary rows, no SQL) so that it can
  * be read against the design and trusted as the oracle of the property tests.
  */
@@ -98,7 +98,7 @@ export interface MDecision {
   remaining: { project?: number; user?: number; run?: number };
 }
 
-/** One entry of the event feed, as far as DESIGN pins it (ids of blocked checks are random). */
+/** One entry of the event feed, as far as the contract pins it (ids of blocked checks are random). */
 export interface MEvent {
   kind: 'check' | 'record' | 'run_start' | 'run_end' | 'budget';
   ts: number;
@@ -130,7 +130,7 @@ export class LedgerModel {
   constructor(
     public now: number,
     readonly holdTtlMs: number,
-    /** DESIGN §3 for a model with no price: block it, allow it unpriced, or price it at the configured fallback. */
+    /** contract §3 for a model with no price: block it, allow it unpriced, or price it at the configured fallback. */
     readonly unknownModel: 'block' | 'allow' | 'fallback',
   ) {}
 
@@ -162,6 +162,13 @@ export class LedgerModel {
       .reduce((a, c) => a + c.spent, 0);
   }
 
+  /** Unpriced calls of a scope in the window of `period` that contains now. */
+  unpricedInWindow(p: string, user: string | null, period: Period): number {
+    return this.project(p)
+      .contributions.filter((c) => (user === null || c.user === user) && sameWindow(period, c.ts, this.now))
+      .reduce((a, c) => a + c.unpriced, 0);
+  }
+
   userCap(p: string, user: string): MCap | null {
     const s = this.project(p);
     return s.userCaps.get(user) ?? s.defaultUserCap;
@@ -179,7 +186,7 @@ export class LedgerModel {
     return price ? { estimate: modelCost(price, { tokensIn, tokensOut }), unpriced: false } : { estimate: 0, unpriced: true };
   }
 
-  /** The decision DESIGN §3 prescribes. Call takeHold() with the ledger's id when it allows. */
+  /** The decision contract §3 prescribes. Call takeHold() with the ledger's id when it allows. */
   check(p: string, c: MCheck): MDecision {
     const { estimate: e, unpriced } = this.estimate(c.model, c.tokensIn, c.tokensOut);
     const remaining: MDecision['remaining'] = {};
@@ -244,7 +251,11 @@ export class LedgerModel {
 
   private settle(p: string, r: MRecordIn): boolean {
     const s = this.project(p);
-    if (s.records.has(r.key)) return false;
+    if (s.records.has(r.key)) {
+      // A duplicate counts nothing but frees the hold it names (its own, from a retry that checked again).
+      if (r.reservationId !== null) this.holds = this.holds.filter((h) => !(h.id === r.reservationId && h.project === p));
+      return false;
+    }
     const price = this.priceOf(r.model);
     let cost = 0;
     let unpriced = false;

@@ -154,11 +154,11 @@ export function reportShape(r: SpendReport): ReturnType<typeof modelSpend> {
 export function modelBudgets(m: LedgerModel, project: string): Budget[] {
   const s = m.project(project);
   const out: Budget[] = [];
-  const add = (scope: Budget['scope'], userId: string | null, cap: { cap: number; period: Period }, spent: number, held: number) =>
-    out.push({ scope, userId, capUsd: nanoToUsd(cap.cap), period: cap.period, spentUsd: nanoToUsd(spent), heldUsd: nanoToUsd(held), windowStart: new Date(windowStartMs(cap.period, m.now)).toISOString() });
-  if (s.projectCap) add('project', null, s.projectCap, m.spentInWindow(project, null, s.projectCap.period), m.held((h) => h.project === project));
-  if (s.defaultUserCap) add('default_user', null, s.defaultUserCap, 0, 0);
-  for (const [u, cap] of s.userCaps) add('user', u, cap, m.spentInWindow(project, u, cap.period), m.held((h) => h.project === project && h.user === u));
+  const add = (scope: Budget['scope'], userId: string | null, cap: { cap: number; period: Period }, spent: number, held: number, unpricedCalls: number) =>
+    out.push({ scope, userId, capUsd: nanoToUsd(cap.cap), period: cap.period, spentUsd: nanoToUsd(spent), heldUsd: nanoToUsd(held), unpricedCalls, windowStart: new Date(windowStartMs(cap.period, m.now)).toISOString() });
+  if (s.projectCap) add('project', null, s.projectCap, m.spentInWindow(project, null, s.projectCap.period), m.held((h) => h.project === project), m.unpricedInWindow(project, null, s.projectCap.period));
+  if (s.defaultUserCap) add('default_user', null, s.defaultUserCap, 0, 0, 0);
+  for (const [u, cap] of s.userCaps) add('user', u, cap, m.spentInWindow(project, u, cap.period), m.held((h) => h.project === project && h.user === u), m.unpricedInWindow(project, u, cap.period));
   return sorted(out);
 }
 

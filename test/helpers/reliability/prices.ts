@@ -40,7 +40,7 @@ export function priceOverrides(): Record<string, ModelPriceOverride> {
   return out;
 }
 
-/** DESIGN §3: cost from tokens, in nano-dollars, rounded up so an estimate is never below the price. */
+/** contract §3: cost from tokens, in nano-dollars, rounded up so an estimate is never below the price. */
 export function modelCost(p: NanoPrice, t: { tokensIn: number; tokensOut: number; cached?: number; cacheWrite?: number }): number {
   const cached = t.cached ?? 0;
   const written = t.cacheWrite ?? 0;

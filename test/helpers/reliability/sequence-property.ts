@@ -25,7 +25,7 @@ import {
 import { PROJECTS, startClock, step } from './steps.js';
 
 /**
- * DESIGN §3 as a property: random sequences of caps, checks, records (with and without
+ * contract §3 as a property: random sequences of caps, checks, records (with and without
  * reservations, repeated idempotency keys, wasBlocked), run starts/ends and clock jumps
  * (past hold TTLs, across UTC day/week/month boundaries) against a real SQLite ledger,
  * checked after every step against a reference model in integer nano-dollars.

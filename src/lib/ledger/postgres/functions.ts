@@ -47,8 +47,11 @@ BEGIN
     last_at = greatest(coalesce(u.last_at, 0), excluded.last_at);
 END $fn$;
 
--- A blocked check: counted for the project, the user and the run, logged, no hold.
-CREATE OR REPLACE FUNCTION nb_block(p_c jsonb, p_reason text, p_run text, p_rem jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+-- A blocked check: counted for the project, the user and the run (and its ancestors), logged, no hold.
+-- p_exhaust: the runs of the chain up to this depth become exhausted (an ancestor's cap blocked it); NULL: the
+-- run itself when the reason is run_budget_exceeded.
+DROP FUNCTION IF EXISTS nb_block(jsonb, text, text, jsonb);
+CREATE OR REPLACE FUNCTION nb_block(p_c jsonb, p_reason text, p_run text, p_rem jsonb, p_exhaust int DEFAULT NULL) RETURNS jsonb LANGUAGE plpgsql AS $fn$
 DECLARE
   v_project text := p_c->>'projectId';
   v_user text := p_c->>'userId';
@@ -59,14 +62,35 @@ BEGIN
     PERFORM nb_add_usage(v_project, 'user', v_user, p_c->'windows', v_now, 0, 0, 1, 0, 0, 0);
   END IF;
   IF p_run IS NOT NULL THEN
-    UPDATE runs SET blocked_calls = blocked_calls + 1,
-      exhausted = greatest(exhausted, CASE WHEN p_reason = 'run_budget_exceeded' THEN 1 ELSE 0 END), last_at = v_now
-    WHERE id = p_run;
+    UPDATE runs AS t SET blocked_calls = t.blocked_calls + 1,
+      exhausted = greatest(t.exhausted, CASE WHEN a.depth <= coalesce(p_exhaust, CASE WHEN p_reason = 'run_budget_exceeded' THEN 0 ELSE -1 END)
+                                        THEN 1 ELSE 0 END),
+      last_at = greatest(coalesce(t.last_at, 0), v_now)
+    FROM run_ancestors a WHERE a.run_id = p_run AND t.id = a.ancestor_id;
   END IF;
   INSERT INTO events (project_id, ts, kind, user_id, run_id, model, amount_nano, blocked, reason, unpriced, tokens_in, tokens_out, ref)
   VALUES (v_project, v_now, 'check', v_user, p_c->>'runId', p_c->>'model', (p_c->>'estimateNano')::bigint, 1, p_reason,
     CASE WHEN (p_c->>'unpriced')::boolean THEN 1 ELSE 0 END, (p_c->>'tokensIn')::bigint, (p_c->>'tokensOut')::bigint, p_c->>'decisionId');
   RETURN jsonb_build_object('blocked', true, 'reason', p_reason, 'id', NULL, 'rem', p_rem, 'dec', p_c->>'decisionId');
+END $fn$;
+
+-- Ends, as 'abandoned', the open runs of a project (or of one run's chain, p_run) idle for p_ttl ms with
+-- nothing in flight (no open hold of theirs or of a descendant's), at last activity + p_ttl. Returns how many.
+CREATE OR REPLACE FUNCTION nb_abandon_idle(p_project text, p_now bigint, p_ttl bigint, p_run text) RETURNS int LANGUAGE plpgsql AS $fn$
+DECLARE v_n int;
+BEGIN
+  WITH idle AS (
+    UPDATE runs AS r SET status = 'abandoned', ended_at = coalesce(r.last_at, r.started_at) + p_ttl
+    WHERE r.project_id = p_project AND r.status = 'open' AND coalesce(r.last_at, r.started_at) + p_ttl <= p_now
+      AND (p_run IS NULL OR r.id IN (SELECT ancestor_id FROM run_ancestors WHERE run_id = p_run))
+      AND NOT EXISTS (SELECT 1 FROM run_ancestors a JOIN holds h ON h.run_id = a.run_id WHERE a.ancestor_id = r.id AND h.expires_at > p_now)
+    RETURNING r.id, r.ended_at, r.spent_nano, r.exhausted
+  ), ev AS (
+    INSERT INTO events (project_id, ts, kind, run_id, amount_nano, blocked, ref)
+    SELECT p_project, ended_at, 'run_end', id, spent_nano, exhausted, id FROM idle ORDER BY ended_at, id
+  )
+  SELECT count(*) INTO v_n FROM idle;
+  RETURN v_n;
 END $fn$;
 
 -- The clamp arithmetic of ledger/clamp.ts, in exact numeric: the largest output whose hold
@@ -105,6 +129,8 @@ DECLARE
   v_caps jsonb := '[]'::jsonb;
   v_cap bigint;
   v_period text;
+  v_anc record;
+  v_exhaust int;
   v_spent bigint;
   v_held bigint;
   v_k jsonb;
@@ -116,10 +142,19 @@ DECLARE
 BEGIN
   DELETE FROM holds WHERE project_id = v_project AND expires_at <= v_now;
   IF v_run_id IS NOT NULL THEN
+    -- Idle runs of the chain end first (abandoned); the UPDATE runs only when one is due.
+    IF p_c->>'runIdleTtlMs' IS NOT NULL AND EXISTS (SELECT 1 FROM run_ancestors a JOIN runs r ON r.id = a.ancestor_id
+         WHERE a.run_id = v_run_id AND r.status = 'open' AND coalesce(r.last_at, r.started_at) + (p_c->>'runIdleTtlMs')::bigint <= v_now) THEN
+      PERFORM nb_abandon_idle(v_project, v_now, (p_c->>'runIdleTtlMs')::bigint, v_run_id);
+    END IF;
     SELECT * INTO v_run FROM runs WHERE id = v_run_id AND project_id = v_project;
     IF NOT FOUND THEN RETURN nb_block(p_c, 'run_not_found', NULL, v_rem); END IF;
     v_found_run := v_run.id;
-    IF v_run.status <> 'open' THEN RETURN nb_block(p_c, 'run_ended', v_found_run, v_rem); END IF;
+    -- A run is usable only while it and every ancestor are open.
+    IF v_run.status <> 'open' OR EXISTS (SELECT 1 FROM run_ancestors a JOIN runs r ON r.id = a.ancestor_id
+                                         WHERE a.run_id = v_found_run AND r.status <> 'open') THEN
+      RETURN nb_block(p_c, 'run_ended', v_found_run, v_rem);
+    END IF;
   END IF;
   IF p_c->>'forceBlock' IS NOT NULL THEN RETURN nb_block(p_c, p_c->>'forceBlock', v_found_run, v_rem); END IF;
 
@@ -146,9 +181,15 @@ BEGIN
     END IF;
   END IF;
 
-  IF v_found_run IS NOT NULL AND v_run.cap_nano IS NOT NULL THEN
-    v_held := (SELECT coalesce(sum(amount_nano), 0)::bigint FROM holds WHERE run_id = v_found_run AND expires_at > v_now);
-    v_caps := v_caps || jsonb_build_array(jsonb_build_object('scope', 'run', 'capNano', v_run.cap_nano, 'spentNano', v_run.spent_nano, 'heldNano', v_held));
+  -- The run's cap and every ancestor's (nearest first): a nested run's holds and spend count in each.
+  IF v_found_run IS NOT NULL THEN
+    FOR v_anc IN SELECT r.id, r.cap_nano, r.spent_nano, a.depth FROM run_ancestors a JOIN runs r ON r.id = a.ancestor_id
+                 WHERE a.run_id = v_found_run AND r.cap_nano IS NOT NULL ORDER BY a.depth LOOP
+      v_held := (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM run_ancestors d JOIN holds h ON h.run_id = d.run_id
+                 WHERE d.ancestor_id = v_anc.id AND h.expires_at > v_now);
+      v_caps := v_caps || jsonb_build_array(jsonb_build_object('scope', 'run', 'capNano', v_anc.cap_nano, 'spentNano', v_anc.spent_nano,
+        'heldNano', v_held, 'depth', v_anc.depth));
+    END LOOP;
   END IF;
 
   -- The tightest cap (first on ties), and the output bound to hold (see ledger/clamp.ts).
@@ -175,23 +216,33 @@ BEGIN
 
   FOR v_k IN SELECT x FROM jsonb_array_elements(v_caps) AS x LOOP
     v_room := (v_k->>'capNano')::bigint - (v_k->>'spentNano')::bigint - (v_k->>'heldNano')::bigint;
-    v_rem := v_rem || jsonb_build_object(v_k->>'scope', v_room - v_e);
+    -- Several run caps (a nested run's ancestors): 'run' in remaining is the least room.
+    v_rem := v_rem || jsonb_build_object(v_k->>'scope', least(coalesce((v_rem->>(v_k->>'scope'))::bigint, v_room - v_e), v_room - v_e));
     IF v_e > v_room AND v_reason IS NULL THEN
       v_reason := (v_k->>'scope') || '_budget_exceeded';
       v_limit := v_k;
+      v_exhaust := (v_k->>'depth')::int;
     END IF;
   END LOOP;
 
   IF v_reason IS NOT NULL THEN
     -- A blocked call takes no hold: report what is left without it.
     SELECT coalesce(jsonb_object_agg(key, greatest(0, value::text::bigint + v_e)), '{}'::jsonb) INTO v_rem FROM jsonb_each(v_rem);
-    RETURN nb_block(p_c, v_reason, v_found_run, v_rem) || jsonb_build_object('max', v_max, 'limit', v_limit, 'est', v_e, 'tout', v_tout, 'clamped', false);
+    RETURN nb_block(p_c, v_reason, v_found_run, v_rem, v_exhaust) || jsonb_build_object('max', v_max, 'limit', v_limit, 'est', v_e, 'tout', v_tout, 'clamped', false);
   END IF;
   INSERT INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at, provider, est_in_raw)
   VALUES (p_c->>'reservationId', v_project, v_user, v_run_id, p_c->>'model', v_e, v_now, v_now + (p_c->>'holdTtlMs')::bigint,
     p_c->>'provider', (p_c->>'tokensInRaw')::bigint);
+  IF v_found_run IS NOT NULL THEN
+    -- An allowed check is activity on the run and its ancestors (the idle TTL counts from the last one).
+    -- To the second: a burst of checks on one run rewrites its row once per second, not once per check.
+    UPDATE runs AS t SET last_at = greatest(coalesce(t.last_at, 0), v_now) FROM run_ancestors a
+    WHERE a.run_id = v_found_run AND t.id = a.ancestor_id AND coalesce(t.last_at, 0) < v_now - 1000;
+  END IF;
   IF v_clamped AND v_found_run IS NOT NULL THEN
-    UPDATE runs SET clamped_calls = clamped_calls + 1, last_at = greatest(coalesce(last_at, 0), v_now) WHERE id = v_found_run;
+    -- Clamped calls count on the run and its ancestors, as calls do.
+    UPDATE runs AS t SET clamped_calls = t.clamped_calls + 1, last_at = greatest(coalesce(t.last_at, 0), v_now)
+    FROM run_ancestors a WHERE a.run_id = v_found_run AND t.id = a.ancestor_id;
   END IF;
   RETURN jsonb_build_object('blocked', false, 'reason', NULL, 'id', p_c->>'reservationId', 'rem', v_rem,
     'max', v_max, 'limit', v_limit, 'est', v_e, 'tout', v_tout, 'clamped', v_clamped);
@@ -229,20 +280,20 @@ BEGIN
       x->>'userId' AS u, x->>'runId' AS r, x->>'model' AS m, (x->>'ts')::bigint AS ts, x->'windows' AS w,
       x->>'reservationId' AS res, (x->>'wasBlocked')::boolean AS wb, (x->>'unpriced')::boolean AS up,
       (x->>'tokensIn')::bigint AS tin, (x->>'tokensOut')::bigint AS tout,
-      (x->>'cachedTokensIn')::bigint AS cin, (x->>'cacheWriteTokensIn')::bigint AS cwin,
+      (x->>'cachedTokensIn')::bigint AS cin, (x->>'cacheWriteTokensIn')::bigint AS cwin, (x->>'calledAt')::bigint AS called,
       CASE WHEN (x->>'wasBlocked')::boolean THEN 0 ELSE (x->>'costNano')::bigint END AS cost
     FROM jsonb_array_elements(p_rs) WITH ORDINALITY AS t(x, i)
     ORDER BY x->>'projectId', x->>'idempotencyKey', t.i
   ), ins AS (
     INSERT INTO records (project_id, idem_key, ts, user_id, run_id, model, tokens_in, tokens_out, cached_in, cache_write_in,
-      cost_nano, unpriced, was_blocked, reservation_id)
-    SELECT p, k, ts, u, r, m, tin, tout, cin, cwin, cost, CASE WHEN up THEN 1 ELSE 0 END, CASE WHEN wb THEN 1 ELSE 0 END, res
+      cost_nano, unpriced, was_blocked, reservation_id, called_at)
+    SELECT p, k, ts, u, r, m, tin, tout, cin, cwin, cost, CASE WHEN up THEN 1 ELSE 0 END, CASE WHEN wb THEN 1 ELSE 0 END, res, called
     FROM input ORDER BY i
     ON CONFLICT (project_id, idem_key) DO NOTHING
     RETURNING seq, project_id, idem_key
   ), d AS (
     -- What each accepted record adds: a blocked call costs nothing and has no tokens.
-    SELECT ins.seq, input.p, input.k, input.u, input.r, input.m, input.ts, input.w, input.res, input.cost,
+    SELECT ins.seq, input.i, input.p, input.k, input.u, input.r, input.m, input.ts, input.w, input.res, input.cost,
       CASE WHEN input.wb THEN 0 ELSE 1 END AS calls, CASE WHEN input.wb THEN 1 ELSE 0 END AS blocked,
       CASE WHEN input.up AND NOT input.wb THEN 1 ELSE 0 END AS unpriced,
       CASE WHEN input.wb THEN 0 ELSE input.tin END AS tin, CASE WHEN input.wb THEN 0 ELSE input.tout END AS tout
@@ -266,15 +317,25 @@ BEGIN
   ), ru AS (
     UPDATE runs AS t SET spent_nano = t.spent_nano + a.cost, calls = t.calls + a.calls, blocked_calls = t.blocked_calls + a.blocked,
       unpriced_calls = t.unpriced_calls + a.unpriced, last_at = greatest(coalesce(t.last_at, 0), a.ts)
-    FROM (SELECT p, r, sum(cost) AS cost, sum(calls) AS calls, sum(blocked) AS blocked, sum(unpriced) AS unpriced, max(ts) AS ts
-          FROM d WHERE r IS NOT NULL GROUP BY p, r) AS a
+    -- A record on a nested run adds to the run and to every ancestor.
+    FROM (SELECT d.p, an.ancestor_id AS r, sum(d.cost) AS cost, sum(d.calls) AS calls, sum(d.blocked) AS blocked,
+            sum(d.unpriced) AS unpriced, max(d.ts) AS ts
+          FROM d JOIN run_ancestors an ON an.run_id = d.r WHERE d.r IS NOT NULL GROUP BY d.p, an.ancestor_id) AS a
     WHERE t.id = a.r AND t.project_id = a.p
   )
-  SELECT coalesce(jsonb_agg(jsonb_build_array(p, u, r, m, ts, res, cost, tin, calls) ORDER BY seq), '[]'::jsonb) INTO v_done FROM d;
+  SELECT coalesce(jsonb_agg(jsonb_build_array(p, u, r, m, ts, res, cost, tin, calls, i) ORDER BY seq), '[]'::jsonb) INTO v_done FROM d;
 
   -- Release the holds in record order: the one named, else the oldest open one for the same
-  -- call shape; count an over-hold (cost above the hold) and learn the input ratio.
-  FOR v_h IN SELECT x FROM jsonb_array_elements(v_done) AS x LOOP
+  -- call shape; count an over-hold (cost above the hold) and learn the input ratio. A
+  -- duplicate (its key already recorded, or repeated in the batch) counts nothing but frees
+  -- the hold it names: its own, from a retry that checked again.
+  FOR v_h IN
+    SELECT coalesce(dn.x, jsonb_build_array(t.x->>'projectId', NULL, NULL, NULL, NULL, t.x->>'reservationId', NULL, NULL, NULL, t.i))
+    FROM jsonb_array_elements(p_rs) WITH ORDINALITY AS t(x, i)
+    LEFT JOIN jsonb_array_elements(v_done) AS dn(x) ON (dn.x->>9)::bigint = t.i
+    WHERE dn.x IS NOT NULL OR t.x->>'reservationId' IS NOT NULL
+    ORDER BY t.i
+  LOOP
     IF v_h->>5 IS NOT NULL THEN
       SELECT id, amount_nano, provider, est_in_raw INTO v_hold FROM holds WHERE id = v_h->>5 AND project_id = v_h->>0;
     ELSE
@@ -286,7 +347,8 @@ BEGIN
       DELETE FROM holds WHERE id = v_hold.id;
       IF (v_h->>8)::int = 1 THEN
         IF (v_h->>6)::bigint > v_hold.amount_nano AND v_h->>2 IS NOT NULL THEN
-          UPDATE runs SET over_holds = over_holds + 1 WHERE id = v_h->>2 AND project_id = v_h->>0;
+          UPDATE runs AS t SET over_holds = t.over_holds + 1 FROM run_ancestors a
+          WHERE a.run_id = v_h->>2 AND t.id = a.ancestor_id AND t.project_id = v_h->>0;
         END IF;
         IF v_hold.est_in_raw IS NOT NULL AND v_hold.est_in_raw >= ${MIN_LEARN_TOKENS} AND (v_h->>7)::bigint > 0 THEN
           v_ratio := (v_h->>7)::float8 / v_hold.est_in_raw;

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
-import { NoburnConflictError, NoburnNotFoundError, NoburnStoreError } from '../../errors.js';
+import { NoburnConflictError, NoburnNotFoundError, NoburnStoreError, NoburnValidationError } from '../../errors.js';
+import { MAX_RUN_DEPTH } from '../runs.js';
 import { newId } from '../../ids.js';
 import { cachedPriceOf } from '../price-row.js';
 import type { PriceRow } from '../price-row.js';
@@ -14,6 +15,7 @@ import type {
   LedgerStore,
   StoreCheck,
   StoreDecision,
+  StoreListRuns,
   StoreRecord,
   StoreSetBudget,
   StoreSpendQuery,
@@ -132,16 +134,50 @@ export class PostgresStore implements LedgerStore {
     });
   }
 
+  release(projectId: string, reservationIds: readonly string[], now: number): Promise<number> {
+    void now;
+    if (reservationIds.length === 0) return Promise.resolve(0);
+    return this.guard(async () => {
+      const { rowCount } = await this.pool.query('DELETE FROM holds WHERE project_id = $1 AND id = ANY($2::text[])', [projectId, [...reservationIds]]);
+      return rowCount ?? 0;
+    });
+  }
+
+  /** A run's holds, its descendants' included (they count against its cap too). */
   private async heldRun(q: Pool | PoolClient, runId: string, now: number): Promise<number> {
-    const { rows } = await q.query<{ held: number }>('SELECT coalesce(sum(amount_nano), 0)::bigint AS held FROM holds WHERE run_id = $1 AND expires_at > $2', [runId, now]);
+    const { rows } = await q.query<{ held: number }>(
+      `SELECT coalesce(sum(h.amount_nano), 0)::bigint AS held FROM run_ancestors a JOIN holds h ON h.run_id = a.run_id
+       WHERE a.ancestor_id = $1 AND h.expires_at > $2`,
+      [runId, now],
+    );
     return rows[0]?.held ?? 0;
   }
 
-  private async runRow(q: Pool | PoolClient, projectId: string, runId: string): Promise<RunRow> {
+  private async runRow(q: Pool | PoolClient, projectId: string, runId: string, what = 'run'): Promise<RunRow> {
     const { rows } = await q.query<RunRow>('SELECT * FROM runs WHERE id = $1 AND project_id = $2', [runId, projectId]);
     const r = rows[0];
-    if (!r) throw new NoburnNotFoundError(`run not found: ${runId}`);
+    if (!r) throw new NoburnNotFoundError(`${what} not found: ${runId}`);
     return r;
+  }
+
+  /** Ends idle runs (the project's, or one run's chain) when an idle TTL is set; under the project lock. */
+  private async sweepIdle(c: PoolClient, projectId: string, now: number, ttl: number | undefined, runId: string | null): Promise<void> {
+    if (ttl !== undefined) await c.query('SELECT nb_abandon_idle($1, $2, $3, $4)', [projectId, now, ttl, runId]);
+  }
+
+  /** Before a read: ends the idle runs that are due, taking the project lock only when one is. */
+  private async readSweep(projectId: string, now: number, ttl: number | undefined, runId: string | null): Promise<void> {
+    if (ttl === undefined) return;
+    const { rows } = await this.pool.query(
+      `SELECT 1 FROM runs r WHERE r.project_id = $1 AND r.status = 'open' AND coalesce(r.last_at, r.started_at) + $3 <= $2
+         AND ($4::text IS NULL OR r.id IN (SELECT ancestor_id FROM run_ancestors WHERE run_id = $4)) LIMIT 1`,
+      [projectId, now, ttl, runId],
+    );
+    if (rows.length === 0) return;
+    await this.tx(async (c) => {
+      await c.query('SELECT nb_lock_projects(ARRAY[$1])', [projectId]);
+      await this.sweepIdle(c, projectId, now, ttl, runId);
+    });
   }
 
   private async event(c: PoolClient, projectId: string, ts: number, kind: string, f: { userId?: string | null; runId?: string | null; amount?: number; blocked?: number; ref: string }): Promise<void> {
@@ -156,38 +192,66 @@ export class PostgresStore implements LedgerStore {
   startRun(r: StoreStartRun): Promise<RunInfo> {
     return this.tx(async (c) => {
       await c.query('SELECT nb_lock_projects(ARRAY[$1])', [r.projectId]);
-      await c.query(`INSERT INTO runs (id, project_id, label, cap_nano, status, started_at) VALUES ($1, $2, $3, $4, 'open', $5)`, [
-        r.runId, r.projectId, r.label, r.capNano, r.now,
+      const parent = r.parentRunId ?? null;
+      if (parent !== null) {
+        await this.sweepIdle(c, r.projectId, r.now, r.runIdleTtlMs, parent);
+        const p = await this.runRow(c, r.projectId, parent, 'parent run');
+        if (p.status !== 'open') throw new NoburnConflictError(`parent run ${parent} has ${p.status === 'abandoned' ? 'been abandoned' : 'ended'}`);
+        const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM run_ancestors WHERE run_id = $1', [parent]);
+        if ((rows[0]?.n ?? 0) >= MAX_RUN_DEPTH) throw new NoburnValidationError(`runs nest at most ${MAX_RUN_DEPTH} deep`);
+      }
+      await c.query(`INSERT INTO runs (id, project_id, label, cap_nano, status, started_at, parent_id) VALUES ($1, $2, $3, $4, 'open', $5, $6)`, [
+        r.runId, r.projectId, r.label, r.capNano, r.now, parent,
       ]);
+      await c.query(
+        'INSERT INTO run_ancestors SELECT $1, $1, 0 UNION ALL SELECT $1, ancestor_id, depth + 1 FROM run_ancestors WHERE run_id = $2',
+        [r.runId, parent],
+      );
       await this.event(c, r.projectId, r.now, 'run_start', { runId: r.runId, amount: r.capNano ?? 0, ref: r.runId });
       return runInfo(await this.runRow(c, r.projectId, r.runId), 0);
     });
   }
 
-  endRun(projectId: string, runId: string, now: number): Promise<RunInfo> {
+  endRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunInfo> {
     return this.tx(async (c) => {
       await c.query('SELECT nb_lock_projects(ARRAY[$1])', [projectId]);
+      await this.sweepIdle(c, projectId, now, runIdleTtlMs, runId);
       const before = await this.runRow(c, projectId, runId);
-      if (before.status !== 'open') throw new NoburnConflictError(`run ${runId} has already ended`);
+      if (before.status !== 'open') throw new NoburnConflictError(`run ${runId} has already ${before.status === 'abandoned' ? 'ended (abandoned: idle past the TTL)' : 'ended'}`);
       await c.query(`UPDATE runs SET status = 'ended', ended_at = $1 WHERE id = $2 AND status = 'open'`, [now, runId]);
+      // Its open descendants end with it (their checks would be refused from now on anyway).
+      const { rows: ended } = await c.query<{ id: string; spent_nano: number; exhausted: number }>(
+        `UPDATE runs SET status = 'ended', ended_at = $1 WHERE status = 'open'
+           AND id IN (SELECT run_id FROM run_ancestors WHERE ancestor_id = $2 AND depth > 0) RETURNING id, spent_nano, exhausted`,
+        [now, runId],
+      );
+      for (const d of ended.sort((x, y) => (x.id < y.id ? -1 : 1))) {
+        await this.event(c, projectId, now, 'run_end', { runId: d.id, amount: d.spent_nano, blocked: d.exhausted, ref: d.id });
+      }
       const after = await this.runRow(c, projectId, runId);
       await this.event(c, projectId, now, 'run_end', { runId, amount: after.spent_nano, blocked: after.exhausted, ref: runId });
       return runInfo(after, await this.heldRun(c, runId, now));
     });
   }
 
-  getRun(projectId: string, runId: string, now: number): Promise<RunInfo> {
-    return this.guard(async () => runInfo(await this.runRow(this.pool, projectId, runId), await this.heldRun(this.pool, runId, now)));
+  getRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunInfo> {
+    return this.guard(async () => {
+      await this.readSweep(projectId, now, runIdleTtlMs, runId);
+      return runInfo(await this.runRow(this.pool, projectId, runId), await this.heldRun(this.pool, runId, now));
+    });
   }
 
-  listRuns(projectId: string, opts: { status?: 'open' | 'ended' | undefined; limit?: number | undefined; now: number }): Promise<RunInfo[]> {
+  listRuns(projectId: string, opts: StoreListRuns): Promise<RunInfo[]> {
     return this.guard(async () => {
+      await this.readSweep(projectId, opts.now, opts.runIdleTtlMs, null);
       const { rows } = await this.pool.query<RunRow & { held: number }>(
-        `SELECT r.*, CASE WHEN r.status = 'open' THEN (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM holds h
-           WHERE h.run_id = r.id AND h.expires_at > $4) ELSE 0 END AS held
-         FROM runs r WHERE r.project_id = $1 AND ($2::text IS NULL OR r.status = $2)
+        `SELECT r.*, CASE WHEN r.status = 'open' THEN (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM run_ancestors a
+           JOIN holds h ON h.run_id = a.run_id WHERE a.ancestor_id = r.id AND h.expires_at > $4) ELSE 0 END AS held
+         FROM runs r WHERE r.project_id = $1
+           AND ($2::text IS NULL OR (CASE WHEN $2 = 'ended' THEN r.status <> 'open' ELSE r.status = $2 END))
+           AND ($5::text IS NULL OR r.parent_id = $5)
          ORDER BY (r.status = 'open') DESC, r.started_at DESC LIMIT $3`,
-        [projectId, opts.status ?? null, opts.limit ?? 1000, opts.now],
+        [projectId, opts.status ?? null, opts.limit ?? 1000, opts.now, opts.parentRunId ?? null],
       );
       return rows.map((r) => runInfo(r, Number(r.held)));
     });

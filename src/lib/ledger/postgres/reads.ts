@@ -21,17 +21,16 @@ export function windowsAt(ms: number): Record<Period, string> {
 }
 
 export async function readBudgets(pool: Pool, projectId: string, now: number): Promise<Budget[]> {
-  const { rows } = await pool.query<{ scope: BudgetScope; subject: string; cap_nano: number; period: Period; spent: number; held: number }>(
-    `SELECT b.scope, b.subject, b.cap_nano, b.period,
-       CASE WHEN b.scope = 'default_user' THEN 0 ELSE coalesce((SELECT u.spent_nano FROM usage u
-         WHERE u.project_id = b.project_id AND u.scope = CASE WHEN b.scope = 'user' THEN 'user' ELSE 'project' END
-           AND u.subject = b.subject AND u.win = $2::jsonb->>b.period), 0) END AS spent,
+  const { rows } = await pool.query<{ scope: BudgetScope; subject: string; cap_nano: number; period: Period; spent: number; unpriced: number; held: number }>(
+    `SELECT b.scope, b.subject, b.cap_nano, b.period, coalesce(u.spent_nano, 0) AS spent, coalesce(u.unpriced_calls, 0) AS unpriced,
        CASE b.scope
          WHEN 'project' THEN (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM holds h WHERE h.project_id = b.project_id AND h.expires_at > $3)
          WHEN 'user' THEN (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM holds h
                            WHERE h.project_id = b.project_id AND h.user_id = b.subject AND h.expires_at > $3)
          ELSE 0 END AS held
-     FROM budgets b WHERE b.project_id = $1 ORDER BY b.scope COLLATE "C", b.subject COLLATE "C"`,
+     FROM budgets b LEFT JOIN usage u ON b.scope <> 'default_user' AND u.project_id = b.project_id
+       AND u.scope = CASE WHEN b.scope = 'user' THEN 'user' ELSE 'project' END AND u.subject = b.subject AND u.win = $2::jsonb->>b.period
+     WHERE b.project_id = $1 ORDER BY b.scope COLLATE "C", b.subject COLLATE "C"`,
     [projectId, JSON.stringify(windowsAt(now)), now],
   );
   return rows.map((r) => ({
@@ -41,6 +40,7 @@ export async function readBudgets(pool: Pool, projectId: string, now: number): P
     period: r.period,
     spentUsd: nanoToUsd(Number(r.spent)),
     heldUsd: nanoToUsd(Number(r.held)),
+    unpricedCalls: Number(r.unpriced),
     windowStart: iso(windowStart(r.period, now)),
   }));
 }

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { NoburnStoreError } from '../../errors.js';
+import { NoburnLedgerVersionError, NoburnStoreError } from '../../errors.js';
 import { FUNCTIONS_SQL } from './functions.js';
 
 /**
@@ -147,7 +147,26 @@ CREATE TABLE calibration (
 );
 `;
 
-const MIGRATIONS: readonly string[] = [TABLES_SQL + FUNCTIONS_SQL, CLAMP_SQL + FUNCTIONS_SQL];
+
+// 3: nested runs (runs.parent_id; run_ancestors: each run's ancestors, itself at depth 0) and
+// records.called_at (the client's time of the call, kept as data: spend is dated by the
+// ledger's clock). A migration that changes what the functions read ends with FUNCTIONS_SQL
+// (CREATE OR REPLACE), so an existing ledger gets the current functions.
+const NESTED_RUNS_SQL = `
+ALTER TABLE runs ADD COLUMN parent_id text;
+CREATE INDEX runs_parent ON runs (parent_id) WHERE parent_id IS NOT NULL;
+CREATE TABLE run_ancestors (
+  run_id text NOT NULL,
+  ancestor_id text NOT NULL,
+  depth int NOT NULL,
+  PRIMARY KEY (run_id, ancestor_id)
+);
+CREATE INDEX run_ancestors_desc ON run_ancestors (ancestor_id, depth);
+INSERT INTO run_ancestors SELECT id, id, 0 FROM runs;
+ALTER TABLE records ADD COLUMN called_at bigint;
+`;
+
+const MIGRATIONS: readonly string[] = [TABLES_SQL + FUNCTIONS_SQL, CLAMP_SQL + FUNCTIONS_SQL, NESTED_RUNS_SQL + FUNCTIONS_SQL];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -188,9 +207,7 @@ export async function migrate(pool: Pool, schema: string | null): Promise<void> 
     await client.query('CREATE TABLE IF NOT EXISTS noburn_schema (version integer NOT NULL)');
     const row = (await client.query<{ v: number | null }>('SELECT max(version) AS v FROM noburn_schema')).rows[0];
     const current = row?.v ?? 0;
-    if (current > PG_SCHEMA_VERSION) {
-      throw new NoburnStoreError(`the PostgreSQL ledger has schema version ${current}, newer than this noburn knows (${PG_SCHEMA_VERSION}): upgrade noburn`);
-    }
+    if (current > PG_SCHEMA_VERSION) throw new NoburnLedgerVersionError(`PostgreSQL schema ${target.name}`, current, PG_SCHEMA_VERSION);
     for (let i = current; i < MIGRATIONS.length; i++) await client.query(MIGRATIONS[i] as string);
     if (current < PG_SCHEMA_VERSION) {
       await client.query('DELETE FROM noburn_schema');

@@ -93,6 +93,12 @@ export interface BlockedCheck {
   unpriced: boolean;
   tokensIn: number;
   tokensOut: number;
+  /**
+   * Which runs of the chain become exhausted: those up to this depth (0 = the run itself, 1 =
+   * its parent...) when an ancestor's cap blocked the call; -1 = none. Default: the run itself
+   * when the reason is run_budget_exceeded.
+   */
+  exhaustDepth?: number | undefined;
 }
 
 /**
@@ -103,27 +109,37 @@ export function countBlocked(st: Statements, b: BlockedCheck, ref: string, count
   const one = { spent: 0, calls: 0, blocked: 1, unpriced: 0, tokensIn: 0, tokensOut: 0 };
   addUsage(st, b.projectId, 'project', '', b.ts, one);
   if (b.userId !== null) addUsage(st, b.projectId, 'user', b.userId, b.ts, one);
-  if (countOnRun && b.runId !== null) st.runBlocked.run(b.reason === 'run_budget_exceeded' ? 1 : 0, b.ts, b.runId);
+  if (countOnRun && b.runId !== null) {
+    st.runBlocked.run({ run: b.runId, depth: b.exhaustDepth ?? (b.reason === 'run_budget_exceeded' ? 0 : -1), ts: b.ts });
+  }
   st.insertEvent.run(b.projectId, b.ts, 'check', b.userId, b.runId, b.model, b.amountNano, 1, b.reason, b.unpriced ? 1 : 0, b.tokensIn, b.tokensOut, ref);
 }
+
+/** A run of the chain checked (the run itself, then its ancestors, nearest first). */
+type ChainRow = RunRow & { depth: number };
 
 export function decide(st: Statements, c: StoreCheck): StoreDecision {
   st.sweepHolds.run(c.now);
   const remaining: StoreDecision['remainingNano'] = {};
   let out: OutputChoice = { tokensOut: c.tokensOut, clamped: false, estimateNano: c.estimateNano, maxTokensOut: null };
   let limit: StoreLimit | null = null;
+  let exhaustDepth: number | undefined;
   const block = (reason: BlockReason, run?: RunRow): StoreDecision => {
     const decisionId = newId('dec');
-    const b = { projectId: c.projectId, ts: c.now, userId: c.userId, runId: c.runId, model: c.model, amountNano: out.estimateNano, reason, unpriced: c.unpriced, tokensIn: c.tokensIn, tokensOut: out.tokensOut };
+    const b = { projectId: c.projectId, ts: c.now, userId: c.userId, runId: c.runId, model: c.model, amountNano: out.estimateNano, reason, unpriced: c.unpriced, tokensIn: c.tokensIn, tokensOut: out.tokensOut, exhaustDepth };
     countBlocked(st, b, decisionId, run !== undefined);
     return { blocked: true, blockReason: reason, reservationId: null, remainingNano: remaining, decisionId, estimateNano: out.estimateNano, tokensOut: out.tokensOut, clamped: false, maxTokensOut: out.maxTokensOut, limit };
   };
 
   let run: RunRow | undefined;
+  let chain: ChainRow[] = [];
   if (c.runId !== null) {
+    if (c.runIdleTtlMs !== undefined) abandonIdleRuns(st, c.projectId, c.now, c.runIdleTtlMs, c.runId);
     run = st.getRun.get(c.runId, c.projectId) as RunRow | undefined;
     if (!run) return block('run_not_found');
-    if (run.status !== 'open') return block('run_ended', run);
+    chain = st.runChain.all(run.id) as ChainRow[];
+    // A run is usable only while it and every ancestor are open.
+    if (run.status !== 'open' || chain.some((r) => r.status !== 'open')) return block('run_ended', run);
   }
   if (c.forceBlock) return block(c.forceBlock, run);
 
@@ -136,15 +152,30 @@ export function decide(st: Statements, c: StoreCheck): StoreDecision {
     const ub = userBudget(st, c.projectId, c.userId);
     if (ub) caps.push(budgetLimit(st, c.projectId, 'user', c.userId, ub, c.now));
   }
-  if (run && run.cap_nano !== null) caps.push({ scope: 'run', capNano: run.cap_nano, spentNano: run.spent_nano, heldNano: heldIn(st, c.projectId, 'run', run.id) });
+  // The run's cap and every ancestor's (nearest first): a nested run's holds and spend count
+  // in each of them. `remaining.run` is the least room among them.
+  const runDepth: number[] = [];
+  for (const r of chain) {
+    if (r.cap_nano === null) continue;
+    caps.push({ scope: 'run', capNano: r.cap_nano, spentNano: r.spent_nano, heldNano: heldIn(st, c.projectId, 'run', r.id) });
+    runDepth[caps.length - 1] = r.depth;
+  }
   limit = tightest(caps);
   out = chooseOutput(c.unpriced ? null : (c.prices ?? null), c.tokensIn, c.tokensOut, c.estimateNano, limit, c.clamp === true, c.minTokensOut ?? 256);
 
   const e = out.estimateNano;
   let reason: BlockReason | null = null;
-  for (const k of caps) {
-    remaining[k.scope] = k.capNano - k.spentNano - k.heldNano - e;
-    if (k.spentNano + k.heldNano + e > k.capNano) reason ??= REASON[k.scope];
+  let blocker: StoreLimit | null = null;
+  for (let i = 0; i < caps.length; i++) {
+    const k = caps[i] as StoreLimit;
+    const left = k.capNano - k.spentNano - k.heldNano - e;
+    const prev = remaining[k.scope];
+    remaining[k.scope] = prev === undefined ? left : Math.min(prev, left);
+    if (left < 0 && reason === null) {
+      reason = REASON[k.scope];
+      blocker = k;
+      exhaustDepth = runDepth[i];
+    }
   }
   if (reason !== null) {
     // A blocked call takes no hold: report what is left without it; the limit is the cap that blocked.
@@ -152,16 +183,36 @@ export function decide(st: Statements, c: StoreCheck): StoreDecision {
       const v = remaining[k];
       if (v !== undefined) remaining[k] = Math.max(0, v + e);
     }
-    limit = caps.find((k) => REASON[k.scope] === reason) ?? limit;
+    limit = blocker ?? limit;
     return block(reason, run);
   }
   const reservationId = newId('res');
   st.insertHold.run(reservationId, c.projectId, c.userId, c.runId, c.model, e, c.now, c.now + c.holdTtlMs, c.provider ?? null, c.tokensInRaw ?? null);
+  if (run) st.touchRuns.run(c.now, run.id);
   if (out.clamped && run) st.runClamped.run(c.now, run.id);
   return { blocked: false, blockReason: null, reservationId, remainingNano: remaining, estimateNano: e, tokensOut: out.tokensOut, clamped: out.clamped, maxTokensOut: out.maxTokensOut, limit };
 }
 
 const REASON = { project: 'project_budget_exceeded', user: 'user_budget_exceeded', run: 'run_budget_exceeded' } as const;
+
+/**
+ * Ends, as `abandoned`, the open runs of a project (or of one run's chain, when `runId` is
+ * given) with no activity for `ttlMs` and nothing in flight (no open hold of theirs or of a
+ * descendant's). A run ends at the moment it became idle past the TTL (last activity + TTL),
+ * whenever the ledger notices. Returns how many ended.
+ */
+export function abandonIdleRuns(st: Statements, projectId: string, now: number, ttlMs: number, runId: string | null = null): number {
+  const idle = st.idleRuns.all({ project: projectId, before: now - ttlMs, now, run: runId }) as { id: string; last: number }[];
+  let n = 0;
+  for (const r of idle) {
+    const at = r.last + ttlMs;
+    const row = st.abandonRun.get(at, r.id) as { spent_nano: number; exhausted: number } | undefined;
+    if (!row) continue;
+    st.insertEvent.run(projectId, at, 'run_end', null, r.id, null, row.spent_nano, row.exhausted, null, 0, 0, 0, r.id);
+    n++;
+  }
+  return n;
+}
 
 /**
  * Settles one record. Returns false when its idempotency key was already recorded.
@@ -172,8 +223,15 @@ export function settle(st: Statements, r: StoreRecord, usage?: UsageBatch): bool
   const ins = st.insertRecord.run(
     r.projectId, r.idempotencyKey, r.ts, r.userId, r.runId, r.model, r.tokensIn, r.tokensOut,
     r.cachedTokensIn, r.cacheWriteTokensIn, r.wasBlocked ? 0 : r.costNano, r.unpriced ? 1 : 0, r.wasBlocked ? 1 : 0, r.reservationId,
+    r.calledAt ?? null,
   );
-  if (ins.changes === 0) return false;
+  if (ins.changes === 0) {
+    // A duplicate counts nothing, but the hold it names is its own (a retry that checked
+    // again): free it now rather than let it block others until the TTL. The original's hold
+    // was released when the original settled, so this is a no-op when they name the same one.
+    if (r.reservationId !== null) st.deleteHold.run(r.reservationId, r.projectId);
+    return false;
+  }
 
   // Release the hold: the one named, else the oldest open one for the same call shape.
   const h = (r.reservationId !== null

@@ -52,6 +52,7 @@ export interface MirrorDecision {
 export type MirrorItem =
   | { kind: 'decision'; d: MirrorDecision }
   | { kind: 'record'; r: StoreRecord }
+  | { kind: 'release'; projectId: string; reservationId: string }
   | { kind: 'run'; projectId: string; run: RunInfo; ts: number }
   | { kind: 'budget'; projectId: string; scope: string; userId: string | null; capNano: number | null; period: string; ts: number };
 
@@ -79,9 +80,9 @@ export class SqliteMirror {
     this.m = {
       mark: this.db.prepare('INSERT OR IGNORE INTO mirror_applied (project_id, key) VALUES (?, ?)'),
       ensureRun: this.db.prepare(`INSERT OR IGNORE INTO runs (id, project_id, label, cap_nano, status, started_at) VALUES (?, ?, NULL, NULL, 'open', ?)`),
-      upsertRun: this.db.prepare(`INSERT INTO runs (id, project_id, label, cap_nano, status, exhausted, started_at, ended_at, spent_nano, calls, blocked_calls, unpriced_calls, last_at)
-        VALUES (@id, @project, @label, @cap, @status, @exhausted, @started, @ended, @spent, @calls, @blocked, @unpriced, NULL)
-        ON CONFLICT (id) DO UPDATE SET label = excluded.label, cap_nano = excluded.cap_nano, status = excluded.status,
+      upsertRun: this.db.prepare(`INSERT INTO runs (id, project_id, label, cap_nano, status, exhausted, started_at, ended_at, spent_nano, calls, blocked_calls, unpriced_calls, last_at, parent_id)
+        VALUES (@id, @project, @label, @cap, @status, @exhausted, @started, @ended, @spent, @calls, @blocked, @unpriced, NULL, @parent)
+        ON CONFLICT (id) DO UPDATE SET label = excluded.label, cap_nano = excluded.cap_nano, status = excluded.status, parent_id = excluded.parent_id,
           exhausted = excluded.exhausted, started_at = excluded.started_at, ended_at = excluded.ended_at, spent_nano = excluded.spent_nano,
           calls = excluded.calls, blocked_calls = excluded.blocked_calls, unpriced_calls = excluded.unpriced_calls`),
       endRun: this.db.prepare(`UPDATE runs SET status = 'ended', ended_at = coalesce(ended_at, ?), exhausted = max(exhausted, ?) WHERE id = ? AND project_id = ?`),
@@ -112,6 +113,7 @@ export class SqliteMirror {
       id: run.runId,
       project: projectId,
       label: run.label,
+      parent: run.parentRunId,
       cap: run.budgetCapUsd === null ? null : usdNumberToNano(run.budgetCapUsd),
       status: run.status,
       exhausted: run.exhausted ? 1 : 0,
@@ -152,6 +154,9 @@ export class SqliteMirror {
             }
             case 'record':
               this.record(it.r);
+              break;
+            case 'release':
+              this.st.deleteHold.run(it.reservationId, it.projectId);
               break;
             case 'run':
               this.run(it.projectId, it.run, it.ts);

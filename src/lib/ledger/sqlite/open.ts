@@ -7,8 +7,13 @@ import { migrate } from './schema.js';
 export function openLedgerFile(path: string, opts: OpenSqliteOptions = {}): Db {
   try {
     const db = openSqliteFile(path, opts);
-    db.pragma('foreign_keys = OFF');
-    migrate(db);
+    try {
+      db.pragma('foreign_keys = OFF');
+      migrate(db, path);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
     return db;
   } catch (e) {
     throw openError('ledger', path, e);

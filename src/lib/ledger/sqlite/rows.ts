@@ -10,6 +10,7 @@ export function runInfo(r: RunRow, heldNano: number): RunInfo {
   return {
     runId: r.id,
     label: r.label,
+    parentRunId: r.parent_id ?? null,
     status: r.status,
     exhausted: r.exhausted === 1,
     budgetCapUsd: r.cap_nano === null ? null : nanoToUsd(r.cap_nano),

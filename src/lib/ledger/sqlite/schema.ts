@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { NoburnLedgerVersionError } from '../../errors.js';
 
 /**
  * Schema migrations, applied in order by PRAGMA user_version inside BEGIN IMMEDIATE so
@@ -166,16 +167,63 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (provider, model)
   ) WITHOUT ROWID;
   `,
+  // 3: nested runs (parent_id, and run_ancestors: every run's ancestors, itself included at
+  // depth 0, kept by a trigger so that a hold on a child counts in each ancestor's `held`
+  // row and a record on a child adds to each ancestor's spend); records.called_at (the
+  // client's time of the call, kept as data: spend is dated by the ledger's clock).
+  `
+  ALTER TABLE runs ADD COLUMN parent_id TEXT;
+  CREATE INDEX runs_parent ON runs (parent_id) WHERE parent_id IS NOT NULL;
+  CREATE TABLE run_ancestors (
+    run_id TEXT NOT NULL,
+    ancestor_id TEXT NOT NULL,
+    depth INTEGER NOT NULL,           -- 0 = the run itself, 1 = its parent...
+    PRIMARY KEY (run_id, ancestor_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX run_ancestors_desc ON run_ancestors (ancestor_id, depth);
+  INSERT INTO run_ancestors SELECT id, id, 0 FROM runs;
+  CREATE TRIGGER runs_ancestors AFTER INSERT ON runs BEGIN
+    INSERT INTO run_ancestors VALUES (NEW.id, NEW.id, 0);
+    INSERT INTO run_ancestors SELECT NEW.id, ancestor_id, depth + 1 FROM run_ancestors WHERE run_id = NEW.parent_id;
+  END;
+  DROP TRIGGER holds_add;
+  DROP TRIGGER holds_remove;
+  CREATE TRIGGER holds_add AFTER INSERT ON holds BEGIN
+    INSERT INTO held VALUES (NEW.project_id, 'project', '', NEW.amount_nano)
+      ON CONFLICT DO UPDATE SET held_nano = held_nano + excluded.held_nano;
+    INSERT INTO held SELECT NEW.project_id, 'user', NEW.user_id, NEW.amount_nano WHERE NEW.user_id IS NOT NULL
+      ON CONFLICT DO UPDATE SET held_nano = held_nano + excluded.held_nano;
+    INSERT INTO held SELECT NEW.project_id, 'run', NEW.run_id, NEW.amount_nano WHERE NEW.run_id IS NOT NULL
+      ON CONFLICT DO UPDATE SET held_nano = held_nano + excluded.held_nano;
+    INSERT INTO held SELECT NEW.project_id, 'run', ancestor_id, NEW.amount_nano FROM run_ancestors
+      WHERE NEW.run_id IS NOT NULL AND run_id = NEW.run_id AND depth > 0
+      ON CONFLICT DO UPDATE SET held_nano = held_nano + excluded.held_nano;
+  END;
+  CREATE TRIGGER holds_remove AFTER DELETE ON holds BEGIN
+    UPDATE held SET held_nano = held_nano - OLD.amount_nano
+      WHERE project_id = OLD.project_id AND ((scope = 'project' AND subject = '')
+        OR (scope = 'user' AND subject = OLD.user_id) OR (scope = 'run' AND subject = OLD.run_id)
+        OR (scope = 'run' AND subject IN (SELECT ancestor_id FROM run_ancestors WHERE run_id = OLD.run_id AND depth > 0)));
+  END;
+  ALTER TABLE records ADD COLUMN called_at INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-export function migrate(db: Database): void {
+/** Refuses a ledger written by a newer noburn: its schema may mean what this build cannot enforce. */
+function refuseNewer(v: number, path: string): void {
+  if (v > SCHEMA_VERSION) throw new NoburnLedgerVersionError(path, v, SCHEMA_VERSION);
+}
+
+export function migrate(db: Database, path = db.name): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  if (current >= SCHEMA_VERSION) return;
+  refuseNewer(current, path);
+  if (current === SCHEMA_VERSION) return;
   db.transaction(() => {
     // Re-read inside the write lock: another process may have migrated meanwhile.
     const v = db.pragma('user_version', { simple: true }) as number;
+    refuseNewer(v, path);
     for (let i = v; i < MIGRATIONS.length; i++) {
       db.exec(MIGRATIONS[i] as string);
     }

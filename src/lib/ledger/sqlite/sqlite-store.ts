@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
-import { NoburnConflictError, NoburnNotFoundError, NoburnStoreError } from '../../errors.js';
+import { NoburnConflictError, NoburnNotFoundError, NoburnStoreError, NoburnValidationError } from '../../errors.js';
+import { MAX_RUN_DEPTH } from '../runs.js';
 import { nanoToUsd } from '../../money.js';
 import { windowKey, windowStart } from '../../periods.js';
 import type { Period } from '../../periods.js';
@@ -11,13 +12,14 @@ import type {
   LedgerStore,
   StoreCheck,
   StoreDecision,
+  StoreListRuns,
   StoreRecord,
   StoreSetBudget,
   StoreSpendQuery,
   StoreStartRun,
   UserSummary,
 } from '../store.js';
-import { UsageBatch, decide, settle } from './decide.js';
+import { UsageBatch, abandonIdleRuns, decide, settle } from './decide.js';
 import { cachedPriceOf } from '../price-row.js';
 import type { PriceRow } from '../price-row.js';
 import { openLedgerFile } from './open.js';
@@ -88,21 +90,50 @@ export class SqliteStore implements LedgerStore {
     return this.guard(() => this.recordTx(rs));
   }
 
+  release(projectId: string, reservationIds: readonly string[], now: number): Promise<number> {
+    void now;
+    return this.guard(() =>
+      this.db
+        .transaction(() => reservationIds.reduce((n, id) => n + this.st.deleteHold.run(id, projectId).changes, 0))
+        .immediate(),
+    );
+  }
+
   private heldRun(runId: string, now: number): number {
     return (this.st.heldRun.get(runId, now) as { held: number }).held;
   }
 
-  private runOrThrow(projectId: string, runId: string): RunRow {
+  private runOrThrow(projectId: string, runId: string, what = 'run'): RunRow {
     const r = this.st.getRun.get(runId, projectId) as RunRow | undefined;
-    if (!r) throw new NoburnNotFoundError(`run not found: ${runId}`);
+    if (!r) throw new NoburnNotFoundError(`${what} not found: ${runId}`);
     return r;
+  }
+
+  /** Ends idle runs (of the project, or of one run's chain) when an idle TTL is set; inside a write transaction. */
+  private sweepIdle(projectId: string, now: number, ttl: number | undefined, runId: string | null = null): void {
+    if (ttl !== undefined) abandonIdleRuns(this.st, projectId, now, ttl, runId);
+  }
+
+  /** Before a read: ends the idle runs that are due, taking the write lock only when one is. */
+  private readSweep(projectId: string, now: number, ttl: number | undefined, runId: string | null): void {
+    if (ttl === undefined) return;
+    if (this.st.idleRuns.all({ project: projectId, before: now - ttl, now, run: runId }).length === 0) return;
+    this.db.transaction(() => this.sweepIdle(projectId, now, ttl, runId)).immediate();
   }
 
   startRun(r: StoreStartRun): Promise<RunInfo> {
     return this.guard(() =>
       this.db
         .transaction(() => {
-          this.st.insertRun.run(r.runId, r.projectId, r.label, r.capNano, r.now);
+          const parent = r.parentRunId ?? null;
+          if (parent !== null) {
+            this.sweepIdle(r.projectId, r.now, r.runIdleTtlMs, parent);
+            const p = this.runOrThrow(r.projectId, parent, 'parent run');
+            if (p.status !== 'open') throw new NoburnConflictError(`parent run ${parent} has ${p.status === 'abandoned' ? 'been abandoned' : 'ended'}`);
+            const depth = (this.st.runChain.all(parent) as unknown[]).length;
+            if (depth >= MAX_RUN_DEPTH) throw new NoburnValidationError(`runs nest at most ${MAX_RUN_DEPTH} deep`);
+          }
+          this.st.insertRun.run(r.runId, r.projectId, r.label, r.capNano, r.now, parent);
           this.st.insertEvent.run(r.projectId, r.now, 'run_start', null, r.runId, null, r.capNano ?? 0, 0, null, 0, 0, 0, r.runId);
           return runInfo(this.runOrThrow(r.projectId, r.runId), 0);
         })
@@ -110,13 +141,18 @@ export class SqliteStore implements LedgerStore {
     );
   }
 
-  endRun(projectId: string, runId: string, now: number): Promise<RunInfo> {
+  endRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunInfo> {
     return this.guard(() =>
       this.db
         .transaction(() => {
+          this.sweepIdle(projectId, now, runIdleTtlMs, runId);
           const before = this.runOrThrow(projectId, runId);
-          if (before.status !== 'open') throw new NoburnConflictError(`run ${runId} has already ended`);
+          if (before.status !== 'open') throw new NoburnConflictError(`run ${runId} has already ${before.status === 'abandoned' ? 'ended (abandoned: idle past the TTL)' : 'ended'}`);
           this.st.endRun.run(now, runId);
+          // Its open descendants end with it (their checks would be refused from now on anyway).
+          for (const d of this.st.endDescendants.all(now, runId) as { id: string; spent_nano: number; exhausted: number }[]) {
+            this.st.insertEvent.run(projectId, now, 'run_end', null, d.id, null, d.spent_nano, d.exhausted, null, 0, 0, 0, d.id);
+          }
           const after = this.runOrThrow(projectId, runId);
           this.st.insertEvent.run(projectId, now, 'run_end', null, runId, null, after.spent_nano, after.exhausted, null, 0, 0, 0, runId);
           return runInfo(after, this.heldRun(runId, now));
@@ -125,14 +161,18 @@ export class SqliteStore implements LedgerStore {
     );
   }
 
-  getRun(projectId: string, runId: string, now: number): Promise<RunInfo> {
-    return this.guard(() => runInfo(this.runOrThrow(projectId, runId), this.heldRun(runId, now)));
+  getRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunInfo> {
+    return this.guard(() => {
+      this.readSweep(projectId, now, runIdleTtlMs, runId);
+      const r = this.runOrThrow(projectId, runId);
+      return runInfo(r, this.heldRun(runId, now));
+    });
   }
 
-  listRuns(projectId: string, opts: { status?: 'open' | 'ended' | undefined; limit?: number | undefined; now: number }): Promise<RunInfo[]> {
+  listRuns(projectId: string, opts: StoreListRuns): Promise<RunInfo[]> {
     return this.guard(() => {
-      const limit = opts.limit ?? 1000;
-      const rows = (opts.status ? this.st.listRunsByStatus.all(projectId, opts.status, limit) : this.st.listRuns.all(projectId, limit)) as RunRow[];
+      this.readSweep(projectId, opts.now, opts.runIdleTtlMs, null);
+      const rows = this.st.listRuns.all({ project: projectId, status: opts.status ?? null, parent: opts.parentRunId ?? null, limit: opts.limit ?? 1000 }) as RunRow[];
       return rows.map((r) => runInfo(r, r.status === 'open' ? this.heldRun(r.id, opts.now) : 0));
     });
   }
@@ -150,9 +190,13 @@ export class SqliteStore implements LedgerStore {
     );
   }
 
+  private usageIn(projectId: string, scope: 'project' | 'user', subject: string, period: Period, now: number): { spent: number; unpriced: number } {
+    const row = this.st.getSpent.get(projectId, scope, subject, windowKey(period, now)) as { spent_nano: number; unpriced_calls: number } | undefined;
+    return { spent: row?.spent_nano ?? 0, unpriced: row?.unpriced_calls ?? 0 };
+  }
+
   private spentIn(projectId: string, scope: 'project' | 'user', subject: string, period: Period, now: number): number {
-    const row = this.st.getSpent.get(projectId, scope, subject, windowKey(period, now)) as { spent_nano: number } | undefined;
-    return row?.spent_nano ?? 0;
+    return this.usageIn(projectId, scope, subject, period, now).spent;
   }
 
   getBudgets(projectId: string, now: number): Promise<Budget[]> {
@@ -160,7 +204,7 @@ export class SqliteStore implements LedgerStore {
       const rows = this.st.listBudgets.all(projectId) as { scope: BudgetScope; subject: string; cap_nano: number; period: Period }[];
       return rows.map((r) => {
         const isUser = r.scope === 'user';
-        const spent = r.scope === 'default_user' ? 0 : this.spentIn(projectId, isUser ? 'user' : 'project', r.subject, r.period, now);
+        const used = r.scope === 'default_user' ? { spent: 0, unpriced: 0 } : this.usageIn(projectId, isUser ? 'user' : 'project', r.subject, r.period, now);
         const held =
           r.scope === 'project'
             ? (this.st.heldProject.get(projectId, now) as { held: number }).held
@@ -172,8 +216,9 @@ export class SqliteStore implements LedgerStore {
           userId: isUser ? r.subject : null,
           capUsd: nanoToUsd(r.cap_nano),
           period: r.period,
-          spentUsd: nanoToUsd(spent),
+          spentUsd: nanoToUsd(used.spent),
           heldUsd: nanoToUsd(held),
+          unpricedCalls: used.unpriced,
           windowStart: iso(windowStart(r.period, now)),
         };
       });

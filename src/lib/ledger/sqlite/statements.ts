@@ -8,7 +8,7 @@ const SQL = {
   deleteBudget: 'DELETE FROM budgets WHERE project_id = ? AND scope = ? AND subject = ?',
   listBudgets: 'SELECT scope, subject, cap_nano, period FROM budgets WHERE project_id = ? ORDER BY scope, subject',
 
-  getSpent: 'SELECT spent_nano FROM usage WHERE project_id = ? AND scope = ? AND subject = ? AND window = ?',
+  getSpent: 'SELECT spent_nano, unpriced_calls FROM usage WHERE project_id = ? AND scope = ? AND subject = ? AND window = ?',
   addUsage: `INSERT INTO usage (project_id, scope, subject, window, spent_nano, calls, blocked_calls, unpriced_calls, tokens_in, tokens_out, last_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (project_id, scope, subject, window) DO UPDATE SET
@@ -24,7 +24,9 @@ const SQL = {
   heldSum: 'SELECT held_nano AS held FROM held WHERE project_id = ? AND scope = ? AND subject = ?',
   heldProject: 'SELECT coalesce(sum(amount_nano), 0) AS held FROM holds WHERE project_id = ? AND expires_at > ?',
   heldUser: 'SELECT coalesce(sum(amount_nano), 0) AS held FROM holds WHERE project_id = ? AND user_id = ? AND expires_at > ?',
-  heldRun: 'SELECT coalesce(sum(amount_nano), 0) AS held FROM holds WHERE run_id = ? AND expires_at > ?',
+  // A run's holds include its descendants' (they count against its cap too).
+  heldRun: `SELECT coalesce(sum(h.amount_nano), 0) AS held FROM run_ancestors a JOIN holds h ON h.run_id = a.run_id
+      WHERE a.ancestor_id = ? AND h.expires_at > ?`,
   insertHold: 'INSERT INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at, provider, est_in_raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   getHold: 'SELECT id, amount_nano, provider, est_in_raw FROM holds WHERE id = ? AND project_id = ?',
   deleteHold: 'DELETE FROM holds WHERE id = ? AND project_id = ?',
@@ -32,18 +34,39 @@ const SQL = {
       ORDER BY created_at, rowid LIMIT 1`,
 
   getRun: 'SELECT * FROM runs WHERE id = ? AND project_id = ?',
-  insertRun: `INSERT INTO runs (id, project_id, label, cap_nano, status, started_at) VALUES (?, ?, ?, ?, 'open', ?)`,
+  insertRun: `INSERT INTO runs (id, project_id, label, cap_nano, status, started_at, parent_id) VALUES (?, ?, ?, ?, 'open', ?, ?)`,
   endRun: `UPDATE runs SET status = 'ended', ended_at = ? WHERE id = ? AND status = 'open'`,
-  runBlocked: 'UPDATE runs SET blocked_calls = blocked_calls + 1, exhausted = max(exhausted, ?), last_at = ? WHERE id = ?',
+  // Ending a run ends its open descendants (their checks are refused from then on anyway).
+  endDescendants: `UPDATE runs SET status = 'ended', ended_at = ? WHERE status = 'open'
+      AND id IN (SELECT run_id FROM run_ancestors WHERE ancestor_id = ? AND depth > 0) RETURNING id, spent_nano, exhausted`,
+  // The run and its ancestors, nearest first (depth 0 = the run).
+  runChain: `SELECT r.*, a.depth FROM run_ancestors a JOIN runs r ON r.id = a.ancestor_id WHERE a.run_id = ? ORDER BY a.depth`,
+  // A blocked call counts on the run and every ancestor; `exhausted` marks the runs up to the one whose cap blocked it.
+  runBlocked: `UPDATE runs SET blocked_calls = blocked_calls + 1,
+      exhausted = max(exhausted, CASE WHEN id IN (SELECT ancestor_id FROM run_ancestors WHERE run_id = @run AND depth <= @depth) THEN 1 ELSE 0 END),
+      last_at = max(coalesce(last_at, 0), @ts) WHERE id IN (SELECT ancestor_id FROM run_ancestors WHERE run_id = @run)`,
   runRecord: `UPDATE runs SET spent_nano = spent_nano + ?, calls = calls + ?, blocked_calls = blocked_calls + ?,
-      unpriced_calls = unpriced_calls + ?, last_at = max(coalesce(last_at, 0), ?) WHERE id = ? AND project_id = ?`,
-  runClamped: 'UPDATE runs SET clamped_calls = clamped_calls + 1, last_at = max(coalesce(last_at, 0), ?) WHERE id = ?',
-  runOverHold: 'UPDATE runs SET over_holds = over_holds + 1 WHERE id = ? AND project_id = ?',
-  listRuns: `SELECT * FROM runs WHERE project_id = ? ORDER BY (status = 'open') DESC, started_at DESC LIMIT ?`,
-  listRunsByStatus: 'SELECT * FROM runs WHERE project_id = ? AND status = ? ORDER BY started_at DESC LIMIT ?',
+      unpriced_calls = unpriced_calls + ?, last_at = max(coalesce(last_at, 0), ?)
+      WHERE id IN (SELECT ancestor_id FROM run_ancestors WHERE run_id = ?) AND project_id = ?`,
+  // An allowed check is activity on the run and its ancestors (the idle TTL counts from the last one).
+  touchRuns: `UPDATE runs SET last_at = max(coalesce(last_at, 0), ?) WHERE id IN (SELECT ancestor_id FROM run_ancestors WHERE run_id = ?)`,
+  // status: null = all, 'ended' = every run that is not open, else that status. Open runs first, newest first.
+  listRuns: `SELECT * FROM runs WHERE project_id = @project
+      AND (@status IS NULL OR (CASE WHEN @status = 'ended' THEN status <> 'open' ELSE status = @status END))
+      AND (@parent IS NULL OR parent_id = @parent)
+      ORDER BY (status = 'open') DESC, started_at DESC LIMIT @limit`,
+  // Open runs idle since before @before with nothing in flight (no open hold of theirs or a descendant's).
+  idleRuns: `SELECT r.id, coalesce(r.last_at, r.started_at) AS last FROM runs r
+      WHERE r.project_id = @project AND r.status = 'open' AND coalesce(r.last_at, r.started_at) <= @before
+        AND (@run IS NULL OR r.id IN (SELECT ancestor_id FROM run_ancestors WHERE run_id = @run))
+        AND NOT EXISTS (SELECT 1 FROM run_ancestors a JOIN holds h ON h.run_id = a.run_id WHERE a.ancestor_id = r.id AND h.expires_at > @now)`,
+  abandonRun: `UPDATE runs SET status = 'abandoned', ended_at = ? WHERE id = ? AND status = 'open' RETURNING spent_nano, exhausted`,
+  // Clamped calls and over-holds count on the run and its ancestors, as calls do.
+  runClamped: 'UPDATE runs SET clamped_calls = clamped_calls + 1, last_at = max(coalesce(last_at, 0), ?) WHERE id IN (SELECT ancestor_id FROM run_ancestors WHERE run_id = ?)',
+  runOverHold: 'UPDATE runs SET over_holds = over_holds + 1 WHERE id IN (SELECT ancestor_id FROM run_ancestors WHERE run_id = ?) AND project_id = ?',
 
   insertRecord: `INSERT OR IGNORE INTO records (project_id, idem_key, ts, user_id, run_id, model, tokens_in, tokens_out,
-      cached_in, cache_write_in, cost_nano, unpriced, was_blocked, reservation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      cached_in, cache_write_in, cost_nano, unpriced, was_blocked, reservation_id, called_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 
   insertEvent: `INSERT INTO events (project_id, ts, kind, user_id, run_id, model, amount_nano, blocked, reason, unpriced, tokens_in, tokens_out, ref)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -98,7 +121,7 @@ export interface RunRow {
   project_id: string;
   label: string | null;
   cap_nano: number | null;
-  status: 'open' | 'ended';
+  status: 'open' | 'ended' | 'abandoned';
   exhausted: number;
   started_at: number;
   ended_at: number | null;
@@ -107,6 +130,7 @@ export interface RunRow {
   blocked_calls: number;
   unpriced_calls: number;
   last_at: number | null;
+  parent_id: string | null;
   clamped_calls: number;
   over_holds: number;
 }
