@@ -11,6 +11,9 @@ import { priceModels } from '../run-exec/model-spend.js';
 import { resolveCommand } from '../run-exec/resolve-command.js';
 import { formatSummary, type RunSummary } from '../run-exec/summary.js';
 
+/** Set by `noburn run` for its child: the real upstreams behind its proxy, as JSON. */
+const UPSTREAMS_ENV = 'NOBURN_UPSTREAMS';
+
 export interface RunExecOptions {
   cap?: number;
   label?: string;
@@ -57,7 +60,10 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
   };
   const guard = cliGuard({ longLived: true, onFallback });
   try {
-    const run = await guard.startRun({ budgetCapUsd: opts.cap ?? null, label: opts.label });
+    // Inside another `noburn run`: this run is a child of that one, so both caps apply and
+    // each call is recorded once (docs/run.md, "Nested runs").
+    const parentRunId = process.env['NOBURN_RUN_ID'] || null;
+    const run = await guard.startRun({ budgetCapUsd: opts.cap ?? null, label: opts.label, parentRunId });
     let proxy: RunningProxy | null = null;
     let outcome: ChildOutcome;
     try {
@@ -66,7 +72,7 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
         if (opts.stopOnExhaust) child?.stop();
       };
       if (upstreams) proxy = await openProxy(guard, run.runId, upstreams, onExhausted, opts);
-      child = superviseChild({ path: resolved.path, argv0: name, args: command.slice(1), env: childEnv(guard, run.runId, proxy), graceMs });
+      child = superviseChild({ path: resolved.path, argv0: name, args: command.slice(1), env: childEnv(guard, run.runId, proxy, upstreams), graceMs });
       const poll = opts.stopOnExhaust ? pollExhaustion(guard, run.runId, onExhausted) : null;
       outcome = await child.done;
       poll?.stop();
@@ -184,9 +190,11 @@ function pollExhaustion(guard: NoburnGuard, runId: string, onExhausted: () => vo
 }
 
 /** The child's environment: everything noburn has, plus the run and, with the proxy, the base URLs. */
-function childEnv(guard: NoburnGuard, runId: string, proxy: RunningProxy | null): NodeJS.ProcessEnv {
+function childEnv(guard: NoburnGuard, runId: string, proxy: RunningProxy | null, upstreams: Upstreams | null): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NOBURN_RUN_ID: runId, NOBURN_HOME: guard.config.home };
-  if (proxy) Object.assign(env, proxy.env, { NOBURN_PROXY_URL: proxy.url });
+  // The real upstreams travel with the child, so that a nested `noburn run` forwards to them
+  // instead of through this proxy (which would record every call a second time).
+  if (proxy) Object.assign(env, proxy.env, { NOBURN_PROXY_URL: proxy.url, [UPSTREAMS_ENV]: JSON.stringify(upstreams) });
   return env;
 }
 
@@ -197,9 +205,25 @@ function childEnv(guard: NoburnGuard, runId: string, proxy: RunningProxy | null)
  */
 async function upstreamsFromEnv(env: NodeJS.ProcessEnv): Promise<Upstreams> {
   const routes = await import('../../proxy/routes.js');
-  const upstreams = routes.upstreamsFromEnv(env);
+  const upstreams = { ...routes.upstreamsFromEnv(env), ...outerUpstreams(env) };
   routes.routeTable(upstreams);
   return upstreams;
+}
+
+/** The real upstreams an outer `noburn run` passed down (its base URLs in the env are its own proxy's). */
+function outerUpstreams(env: NodeJS.ProcessEnv): Upstreams {
+  const raw = env[UPSTREAMS_ENV];
+  if (raw === undefined || raw === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = null;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Object.values(parsed).every((v) => typeof v === 'string')) {
+    throw new NoburnConfigError(`${UPSTREAMS_ENV} must be a JSON object of provider base URLs (it is set by an outer noburn run)`);
+  }
+  return parsed as Upstreams;
 }
 
 function graceFromEnv(env: NodeJS.ProcessEnv): number {
