@@ -142,11 +142,22 @@ export class NoburnGuard {
     this.sinkP ??= this.authority()
       .then(async (a) => {
         const onError = this.reportRecordError;
+        // Delivered records are counted by the authority at their cost: LocalCaps stops
+        // treating their holds as possibly still counted there.
+        const delivered = (ids: readonly (string | null | undefined)[]): void => this.caps.delivered(ids.map((id) => id ?? null));
         if (a.kind === 'remote') {
           const m = await import('./remote/remote.js');
-          return m.createOutbox(this.config, a, onError, this.reportWarning);
+          return m.createOutbox(this.config, a, onError, this.reportWarning, delivered);
         }
-        return new MemoryRecordQueue((rs, ts) => a.record(rs, ts), onError, (ids) => a.release(ids));
+        return new MemoryRecordQueue(
+          async (rs, ts) => {
+            const res = await a.record(rs, ts);
+            delivered(rs.map((r) => r.reservationId));
+            return res;
+          },
+          onError,
+          (ids) => a.release(ids),
+        );
       })
       .catch((e: unknown) => {
         this.sinkP = null;

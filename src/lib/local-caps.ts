@@ -59,8 +59,21 @@ export interface LocalRunView {
   exhausted: boolean;
 }
 
+/**
+ * A server hold this guard settled whose record the server may not have yet: until it is
+ * delivered (or the server's hold expires) the server may still count it at its estimate.
+ */
+interface InTransit {
+  runId: string;
+  holdNano: number;
+  /** What this guard counts for the call (null while its price is looked up: counted at the hold). */
+  costNano: number | null;
+  expiresAt: number;
+}
+
 export class LocalCaps {
   private readonly holds = new Map<string, Hold>();
+  private readonly transit = new Map<string, InTransit>();
   private readonly runs = new Map<string, RunView>();
   /** Spend with a known cost recorded through this guard (the fallback cap's own scope). */
   spentNano = 0;
@@ -113,8 +126,10 @@ export class LocalCaps {
   private noteServerUsed(runId: string, usedNano: number): void {
     const v = this.runs.get(runId);
     if (!v) return;
-    // The server's used amount includes this guard's holds and records; what is left is others'.
-    v.othersNano = Math.max(v.othersNano, usedNano - this.ours(runId, v));
+    // The server's used amount includes this guard's holds and records; what is left is
+    // others'. A record still on its way is counted by the server at its hold, by us at its
+    // cost: that difference is ours too, not spend by others.
+    v.othersNano = Math.max(v.othersNano, usedNano - this.ours(runId, v) - this.transitSlack(runId));
   }
 
   private hold(id: string, nano: number, runId: string | null, local: boolean): void {
@@ -126,6 +141,19 @@ export class LocalCaps {
   private sweep(): void {
     const now = this.now();
     for (const [id, h] of this.holds) if (h.expiresAt <= now) this.holds.delete(id);
+    for (const [id, t] of this.transit) if (t.expiresAt <= now) this.transit.delete(id);
+  }
+
+  private transitSlack(runId: string): number {
+    const now = this.now();
+    let sum = 0;
+    for (const t of this.transit.values()) if (t.runId === runId && t.costNano !== null && t.expiresAt > now) sum += Math.max(0, t.holdNano - t.costNano);
+    return sum;
+  }
+
+  /** The authority has these records: it counts them at their cost now. */
+  delivered(reservationIds: readonly (string | null)[]): void {
+    for (const id of reservationIds) if (id !== null) this.transit.delete(id);
   }
 
   private heldNano(runId?: string): number {
@@ -207,12 +235,14 @@ export class LocalCaps {
     if (reservationId !== null) this.holds.delete(reservationId);
     if (costNano !== null && !wasBlocked) this.spentNano += costNano;
     const v = runId === null ? undefined : this.runs.get(runId);
-    if (!v) return;
+    if (!v || runId === null) return;
     if (wasBlocked) {
       v.blockedCalls++;
       return;
     }
     v.calls++;
+    const t: InTransit | null = h && !h.local && reservationId !== null ? { runId, holdNano: h.nano, costNano, expiresAt: h.expiresAt } : null;
+    if (t && reservationId !== null) this.transit.set(reservationId, t);
     if (costNano !== null) {
       v.spentNano += costNano;
       return;
@@ -222,6 +252,7 @@ export class LocalCaps {
     const done = (nano: number): void => {
       v.pricingNano -= pending;
       v.spentNano += nano;
+      if (t) t.costNano = nano;
     };
     // No price to be had: keep counting the hold (the safe side).
     (price ? price() : Promise.resolve(pending)).then(done, () => done(pending));

@@ -93,7 +93,7 @@ export class RemoteAuthority implements Authority {
   }
 
   /** The durable record sink for this server and key (one per authority). */
-  outbox(onError?: RecordErrorHandler, onWarning?: (w: OutboxWarning) => void): Outbox {
+  outbox(onError?: RecordErrorHandler, onWarning?: (w: OutboxWarning) => void, onDelivered?: (reservationIds: readonly (string | null | undefined)[]) => void): Outbox {
     this.outboxI ??= new Outbox({
       path: this.outboxPath,
       server: serverKey(this.config.url ?? ''),
@@ -104,7 +104,10 @@ export class RemoteAuthority implements Authority {
       now: this.now,
       send: (records) => this.http.request<RecordsResponse>('POST', '/v1/records', { records }),
       sendReleases: (ids) => this.release(ids),
-      onDelivered: (records, res) => this.mirrorDelivered(records, res),
+      onDelivered: (records, res) => {
+        this.mirrorDelivered(records, res);
+        onDelivered?.(records.map((r) => r.reservationId));
+      },
       onWarning: (w) => this.onWarning(w),
       ...(this.recordError ? { onError: this.recordError } : {}),
     });

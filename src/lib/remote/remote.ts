@@ -17,9 +17,15 @@ export function createRemoteAuthority(
   return new RemoteAuthority(config, opts);
 }
 
-export function createOutbox(_config: NoburnConfig, authority: Authority, onError: RecordErrorHandler, onWarning?: (w: OutboxWarning) => void): Outbox {
+export function createOutbox(
+  _config: NoburnConfig,
+  authority: Authority,
+  onError: RecordErrorHandler,
+  onWarning?: (w: OutboxWarning) => void,
+  onDelivered?: (reservationIds: readonly (string | null | undefined)[]) => void,
+): Outbox {
   if (!(authority instanceof RemoteAuthority)) throw new NoburnConfigError('the outbox needs the remote authority');
-  return authority.outbox(onError, onWarning);
+  return authority.outbox(onError, onWarning, onDelivered);
 }
 
 /** Queues the end of a run for when the server answers again (throws NoburnStoreError when it cannot be kept). */
