@@ -1,8 +1,3 @@
-import { NoburnConfigError } from '../lib/errors.js';
-import { PROVIDERS } from '../lib/metering/providers/index.js';
-import type { Endpoint, ProviderAdapter } from '../lib/metering/types.js';
-import type { Upstreams } from './types.js';
-
 /**
  * Each adapter has a prefix on the proxy (OpenAI: /openai/v1, Anthropic: /anthropic) that
  * stands for its upstream base, with the same path convention as its SDKs' base URL: the
@@ -10,6 +5,10 @@ import type { Upstreams } from './types.js';
  * Anthropic SDK appends "/v1/messages" itself. So what follows the prefix is appended to
  * the upstream base unchanged.
  */
+import { NoburnConfigError } from '../lib/errors.js';
+import { PROVIDERS } from '../lib/metering/providers/index.js';
+import type { Endpoint, ProviderAdapter } from '../lib/metering/types.js';
+import type { Upstreams } from './types.js';
 
 /** The upstream of every provider when no base-URL variable names one. */
 export const DEFAULT_UPSTREAMS: Upstreams = Object.fromEntries(PROVIDERS.map((p) => [p.id, p.defaultUpstream]));

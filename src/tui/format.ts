@@ -1,9 +1,8 @@
-import { formatUsd } from '../lib/money.js';
-
 /**
  * Pure text helpers for the dashboard: every cell is a plain string of a known width, so a
  * frame is exactly predictable (and testable) at any terminal size.
  */
+import { formatUsd } from '../lib/money.js';
 
 /** Dollars with as many decimals as the amount needs: $0.000123, $1.25, $12.3457, $1234.57. */
 export function usd(nano: number): string {

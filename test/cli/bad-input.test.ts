@@ -1,3 +1,8 @@
+/**
+ * Issue 2, "what it must show" 4 / contract §7 "Bad input": every malformed invocation gets
+ * exactly one line on stderr (no stack trace), nothing on stdout, its documented exit code
+ * (src/cli/exit-codes.ts), and leaves every row of the ledger as it was.
+ */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -8,11 +13,6 @@ import { lines, removeHomes, runCli, snapshotDist, tempHome, writeConfig } from 
 import type { Dist } from '../helpers/cli.js';
 import { ledgerSnapshot } from '../helpers/ledger-snapshot.js';
 
-/**
- * Issue 2, "what it must show" 4 / contract §7 "Bad input": every malformed invocation gets
- * exactly one line on stderr (no stack trace), nothing on stdout, its documented exit code
- * (src/cli/exit-codes.ts), and leaves every row of the ledger as it was.
- */
 let dist: Dist;
 let home: string;
 let db: string;

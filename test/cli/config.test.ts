@@ -1,3 +1,9 @@
+/**
+ * config.json holds only known keys: a misspelt one is a usage error (exit 2) naming the
+ * closest known key, for every command, and changes nothing. `noburn config show` gives
+ * each setting's value and where it came from (secrets redacted); `config validate`
+ * checks a file without using it.
+ */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -5,12 +11,6 @@ import { CONFIG_FILE_KEYS, SETTINGS } from '../../src/lib/config.js';
 import { removeHomes, runCli, snapshotDist, tempHome, writeConfig } from '../helpers/cli.js';
 import type { Dist } from '../helpers/cli.js';
 
-/**
- * config.json holds only known keys: a misspelt one is a usage error (exit 2) naming the
- * closest known key, for every command, and changes nothing. `noburn config show` gives
- * each setting's value and where it came from (secrets redacted); `config validate`
- * checks a file without using it.
- */
 let dist: Dist;
 beforeAll(async () => {
   dist = await snapshotDist();

@@ -1,14 +1,14 @@
+/**
+ * When the local ledger cannot decide, `check` fails open (onError "allow", documented) or
+ * closed ("block"), and its warning names the cause and the ledger's path. A 0-byte ledger
+ * file would silently open as a new one, with every cap gone: that is warned about.
+ */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { removeHomes, runCli, snapshotDist, tempHome } from '../helpers/cli.js';
 import type { Dist } from '../helpers/cli.js';
 
-/**
- * When the local ledger cannot decide, `check` fails open (onError "allow", documented) or
- * closed ("block"), and its warning names the cause and the ledger's path. A 0-byte ledger
- * file would silently open as a new one, with every cap gone: that is warned about.
- */
 let dist: Dist;
 beforeAll(async () => {
   dist = await snapshotDist();

@@ -1,3 +1,9 @@
+/**
+ * Clamped checks across processes (docs/semantics.md, "Bounded holds"): eight real OS
+ * processes on one ledger file ask for more output than fits; each decision computes its
+ * room and clamped hold inside the write lock, so together they never hold past a cap, and
+ * the last approvals are clamped rather than refused.
+ */
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as Lib from '../../src/lib/index.js';
@@ -5,12 +11,6 @@ import { removeHomes, snapshotDist, tempHome, writeConfig } from '../helpers/cli
 import type { Dist } from '../helpers/cli.js';
 import { hammer } from '../helpers/workers.js';
 
-/**
- * Clamped checks across processes (docs/semantics.md, "Bounded holds"): eight real OS
- * processes on one ledger file ask for more output than fits; each decision computes its
- * room and clamped hold inside the write lock, so together they never hold past a cap, and
- * the last approvals are clamped rather than refused.
- */
 const WORKERS = 8;
 const MODEL = 'm1';
 const PRICE = { inputPerMTok: 1, outputPerMTok: 2 }; // 1,000 nano-dollars an input token, 2,000 an output token

@@ -1,3 +1,8 @@
+/**
+ * contract §3/§7: N concurrent checks of $e against a cap C approve exactly floor(C/e),
+ * whatever the concurrency, across processes. Eight real OS processes share one ledger
+ * file; a config price override makes the estimate an exact, known figure.
+ */
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as Lib from '../../src/lib/index.js';
@@ -6,11 +11,6 @@ import type { Dist } from '../helpers/cli.js';
 import { hammer } from '../helpers/workers.js';
 import type { WorkerResult } from '../helpers/workers.js';
 
-/**
- * contract §3/§7: N concurrent checks of $e against a cap C approve exactly floor(C/e),
- * whatever the concurrency, across processes. Eight real OS processes share one ledger
- * file; a config price override makes the estimate an exact, known figure.
- */
 const WORKERS = 8;
 const MODEL = 'm1';
 const PRICE = { inputPerMTok: 1, outputPerMTok: 2 }; // USD per million tokens

@@ -1,3 +1,9 @@
+/**
+ * `noburn check --clamp`, the built CLI as a real process: a call whose output bound does
+ * not fit holds the largest that does (down to the floor) instead of being refused, and
+ * every refusal carries its figures (docs/cli.md). m1: 1,000 nano-dollars an input token,
+ * 2,000 an output token.
+ */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { lines, removeHomes, snapshotDist, tempHome, writeConfig } from '../helpers/cli.js';
 import type { Dist } from '../helpers/cli.js';
@@ -5,12 +11,6 @@ import { bindCli, M1 } from '../helpers/e2e.js';
 import type { Cli } from '../helpers/e2e.js';
 import type { Decision } from '../../src/lib/types.js';
 
-/**
- * `noburn check --clamp`, the built CLI as a real process: a call whose output bound does
- * not fit holds the largest that does (down to the floor) instead of being refused, and
- * every refusal carries its figures (docs/cli.md). m1: 1,000 nano-dollars an input token,
- * 2,000 an output token.
- */
 let dist: Dist;
 let home: string;
 let cli: Cli;

@@ -1,3 +1,8 @@
+/**
+ * contract §4/§7, issue 2: nothing heavy is imported on the `check` path. The built CLI runs
+ * with a preload that records every module the process resolves (ESM and CommonJS), and
+ * the test reads which packages were loaded.
+ */
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -5,11 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeHomes, runCli, snapshotDist, tempHome, writeConfig } from '../helpers/cli.js';
 import type { Dist } from '../helpers/cli.js';
 
-/**
- * contract §4/§7, issue 2: nothing heavy is imported on the `check` path. The built CLI runs
- * with a preload that records every module the process resolves (ESM and CommonJS), and
- * the test reads which packages were loaded.
- */
 const RECORDER = join(dirname(fileURLToPath(import.meta.url)), '../helpers/record-loads.mjs');
 const HEAVY = ['ink', 'react', '@pydantic/genai-prices', 'gpt-tokenizer', 'undici', 'pg', 'prom-client', 'zod', 'openai', '@anthropic-ai/sdk'];
 

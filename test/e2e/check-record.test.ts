@@ -1,3 +1,4 @@
+/** `noburn check` and `noburn record`, the built CLI as a real process. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
@@ -7,7 +8,6 @@ import type { Dist } from '../helpers/cli.js';
 import { bindCli, M1, m1Nano, nano } from '../helpers/e2e.js';
 import type { Cli } from '../helpers/e2e.js';
 
-/** `noburn check` and `noburn record`, the built CLI as a real process. */
 let dist: Dist;
 let home: string;
 let cli: Cli;

@@ -1,3 +1,4 @@
+/** contract §5: every command has --help with an example; NO_COLOR; --json keeps stdout for data. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +7,6 @@ import type { Dist } from '../helpers/cli.js';
 import { bindCli, M1 } from '../helpers/e2e.js';
 import type { Cli } from '../helpers/e2e.js';
 
-/** contract §5: every command has --help with an example; NO_COLOR; --json keeps stdout for data. */
 let dist: Dist;
 let cli: Cli;
 

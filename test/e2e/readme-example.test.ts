@@ -1,3 +1,8 @@
+/**
+ * The README's quick-start example, run against the built CLI on every `npm test` (the
+ * torture suite runs it again from a fresh clone with `npx`). `noburn` and `npx noburn`
+ * are shell functions that run this tree's dist/cli.js.
+ */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,11 +15,6 @@ import { REPO_ROOT, cleanEnv, removeHomes, snapshotDist, tempHome } from '../hel
 import type { Dist } from '../helpers/cli.js';
 import { quickStartBlocks, quickStartExample, tsBlocks } from '../helpers/readme.js';
 
-/**
- * The README's quick-start example, run against the built CLI on every `npm test` (the
- * torture suite runs it again from a fresh clone with `npx`). `noburn` and `npx noburn`
- * are shell functions that run this tree's dist/cli.js.
- */
 let dist: Dist;
 
 beforeAll(async () => {

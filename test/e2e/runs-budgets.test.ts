@@ -1,3 +1,4 @@
+/** `noburn run start|end|show|list`, `budget set|show`, `spend`, `prices`: the built CLI as a real process. */
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cleanEnv, lines, removeHomes, snapshotDist, tempHome, writeConfig } from '../helpers/cli.js';
@@ -5,7 +6,6 @@ import type { Dist } from '../helpers/cli.js';
 import { bindCli, ISO, M1, m1Nano, nano } from '../helpers/e2e.js';
 import type { Cli } from '../helpers/e2e.js';
 
-/** `noburn run start|end|show|list`, `budget set|show`, `spend`, `prices`: the built CLI as a real process. */
 let dist: Dist;
 let home: string;
 let cli: Cli;

@@ -1,14 +1,14 @@
+/**
+ * Runs the built CLI (dist/cli.js) as a real child process with its own NOBURN_HOME.
+ * Other engineers rebuild dist/ in this working tree at any moment (the build deletes it
+ * first), so each suite runs from a private copy of dist/ made once in beforeAll.
+ */
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/**
- * Runs the built CLI (dist/cli.js) as a real child process with its own NOBURN_HOME.
- * Other engineers rebuild dist/ in this working tree at any moment (the build deletes it
- * first), so each suite runs from a private copy of dist/ made once in beforeAll.
- */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface Dist {

@@ -1,8 +1,8 @@
+/** Config price override used by the e2e suites: exact, known estimates. */
 import { expect } from 'vitest';
 import { runCli } from './cli.js';
 import type { RunOptions, RunResult } from './cli.js';
 
-/** Config price override used by the e2e suites: exact, known estimates. */
 export const M1 = { inputPerMTok: 1, outputPerMTok: 2 };
 
 /** Nano-dollars of a call at M1's price (USD per MTok = 1000 nano per token). */

@@ -1,11 +1,10 @@
-import fc from 'fast-check';
-import { connect } from 'node:net';
-
 /**
  * Helpers for the bad-input suites of the HTTP API (test/server/bad-payloads.test.ts,
  * test/server/fuzz.test.ts): raw HTTP for what a well-behaved client cannot send, and
  * fast-check arbitraries that build random and mutated payloads for every POST/PUT route.
  */
+import fc from 'fast-check';
+import { connect } from 'node:net';
 
 /** Statuses docs/api.md documents for the routes fuzzed here (success and refusal). */
 export const DOCUMENTED_STATUSES = [200, 201, 202, 400, 401, 403, 404, 405, 409, 413, 422] as const;

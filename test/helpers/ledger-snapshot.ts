@@ -1,9 +1,9 @@
-import Database from 'better-sqlite3';
-
 /**
  * Every row of every table of a ledger file, read through a read-only connection, so a
  * test can assert that a command changed nothing (toEqual shows what did change).
  */
+import Database from 'better-sqlite3';
+
 export type LedgerSnapshot = Record<string, unknown[][]>;
 
 export function ledgerSnapshot(dbPath: string): LedgerSnapshot {

@@ -1,10 +1,10 @@
+/** What one check-worker.mjs process reports. */
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cleanEnv } from './cli.js';
 
-/** What one check-worker.mjs process reports. */
 export interface WorkerResult {
   approved: number;
   blocked: number;

@@ -1,3 +1,11 @@
+/**
+ * The AI SDK middleware (`noburn/ai-sdk`) on ai v5 (flat usage: inputTokens,
+ * outputTokens, cachedInputTokens) and ai v6 (nested usage { total, noCache, cacheRead,
+ * cacheWrite }, the shape ai v7 keeps): generateText and streamText are checked before
+ * and recorded after (spend per end user = the upstream's usage priced, cached tokens
+ * included); a refused call throws NoburnBlockedError with the decision's figures and
+ * never reaches the upstream; the call's maxOutputTokens is the output that was held.
+ */
 import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, streamText, wrapLanguageModel } from 'ai';
 import { createOpenAI as createOpenAI2 } from 'ai-sdk-openai2';
@@ -7,14 +15,6 @@ import { noburnMiddleware, NoburnBlockedError } from '../../src/lib/ai-sdk/index
 import { NoburnError } from '../../src/lib/errors.js';
 import { eventually, makeWorld, servedNano, userHeld, userSpend, type World } from './helpers.js';
 
-/**
- * The AI SDK middleware (`noburn/ai-sdk`) on ai v5 (flat usage: inputTokens,
- * outputTokens, cachedInputTokens) and ai v6 (nested usage { total, noCache, cacheRead,
- * cacheWrite }, the shape ai v7 keeps): generateText and streamText are checked before
- * and recorded after (spend per end user = the upstream's usage priced, cached tokens
- * included); a refused call throws NoburnBlockedError with the decision's figures and
- * never reaches the upstream; the call's maxOutputTokens is the output that was held.
- */
 let w: World;
 afterEach(async () => w?.close());
 

@@ -1,8 +1,3 @@
-import OpenAI from 'openai';
-import { afterEach, describe, expect, it } from 'vitest';
-import { toNano } from '../proxy/helpers.js';
-import { eventually, makeWorld, servedNano, userHeld, userSpend, type World } from './helpers.js';
-
 /**
  * guard.fetch() in the official `openai` client, against the fake upstream: each end
  * user's spend is exactly the usage the upstream reported, priced (plain and streamed
@@ -10,6 +5,11 @@ import { eventually, makeWorld, servedNano, userHeld, userSpend, type World } fr
  * 402 and does not retry it; an aborted stream is charged for what arrived; requests
  * that are not LLM calls pass untouched; the attribution header never leaves the process.
  */
+import OpenAI from 'openai';
+import { afterEach, describe, expect, it } from 'vitest';
+import { toNano } from '../proxy/helpers.js';
+import { eventually, makeWorld, servedNano, userHeld, userSpend, type World } from './helpers.js';
+
 let w: World;
 afterEach(async () => w?.close());
 

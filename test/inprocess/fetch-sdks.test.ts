@@ -1,3 +1,9 @@
+/**
+ * guard.fetch() plugged into the other clients an app already uses: the official
+ * `@anthropic-ai/sdk` (plain and streamed messages, tools, cache reads and writes; 402 at
+ * the cap, no retry), LangChain's ChatOpenAI (`configuration.fetch`) and the AI SDK's
+ * `createOpenAI({ fetch })`. Spend per end user equals the upstream's usage priced.
+ */
 import Anthropic from '@anthropic-ai/sdk';
 import { createOpenAI } from '@ai-sdk/openai';
 import { ChatOpenAI } from '@langchain/openai';
@@ -6,12 +12,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PRICES } from '../proxy/helpers.js';
 import { eventually, makeWorld, servedNano, userHeld, userSpend, type World } from './helpers.js';
 
-/**
- * guard.fetch() plugged into the other clients an app already uses: the official
- * `@anthropic-ai/sdk` (plain and streamed messages, tools, cache reads and writes; 402 at
- * the cap, no retry), LangChain's ChatOpenAI (`configuration.fetch`) and the AI SDK's
- * `createOpenAI({ fetch })`. Spend per end user equals the upstream's usage priced.
- */
 let w: World;
 afterEach(async () => w?.close());
 

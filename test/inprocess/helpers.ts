@@ -1,9 +1,9 @@
+/** One in-process test world: a ledger home with fixed prices, a guard on it, the fake upstream. */
 import { expect } from 'vitest';
 import { NoburnGuard } from '../../src/lib/guard.js';
 import { startFakeUpstream, type FakeUpstream, type ServedCall } from '../fixtures/fake-upstream.js';
 import { costNano, makeHome, PRICES, toNano, type TestPrice } from '../proxy/helpers.js';
 
-/** One in-process test world: a ledger home with fixed prices, a guard on it, the fake upstream. */
 export interface World {
   guard: NoburnGuard;
   upstream: FakeUpstream;

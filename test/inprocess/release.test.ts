@@ -1,3 +1,7 @@
+/**
+ * A call the provider refused or never answered is not billed: guard.fetch() and the AI SDK
+ * middleware free its hold (held back to zero) and count no call, blocked or not.
+ */
 import OpenAI from 'openai';
 import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, wrapLanguageModel } from 'ai';
@@ -5,10 +9,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { noburnMiddleware } from '../../src/lib/ai-sdk/index.js';
 import { makeWorld, userHeld, type World } from './helpers.js';
 
-/**
- * A call the provider refused or never answered is not billed: guard.fetch() and the AI SDK
- * middleware free its hold (held back to zero) and count no call, blocked or not.
- */
 let w: World;
 afterEach(async () => w?.close());
 

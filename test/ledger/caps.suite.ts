@@ -1,8 +1,8 @@
+/** contract §3 check: caps, block reasons, holds, TTL and period windows. */
 import { describe, expect, it } from 'vitest';
 import { P, TTL, UNKNOWN_MODEL, cap, check, projectBudget, rec, record, useEnv, utc } from './harness.js';
 import type { StoreFactory } from './harness.js';
 
-/** contract §3 check: caps, block reasons, holds, TTL and period windows. */
 export function defineCapTests(factory: StoreFactory): void {
   const env = useEnv(factory);
 

@@ -1,3 +1,8 @@
+/**
+ * serve checkpoints the WAL on a timer (between requests) instead of inside a commit. The
+ * WAL must still be recycled: after a timed checkpoint the next writer starts the WAL from
+ * the beginning, so bursts separated by a checkpoint do not grow the file.
+ */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,11 +10,6 @@ import { afterAll, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/lib/ledger/sqlite/sqlite-store.js';
 import type { StoreRecord } from '../../src/lib/ledger/store.js';
 
-/**
- * serve checkpoints the WAL on a timer (between requests) instead of inside a commit. The
- * WAL must still be recycled: after a timed checkpoint the next writer starts the WAL from
- * the beginning, so bursts separated by a checkpoint do not grow the file.
- */
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });

@@ -1,14 +1,14 @@
+/**
+ * Clamped holds, refusal figures, input calibration and over-holds (docs/semantics.md,
+ * "Bounded holds"). test-model: input $1/MTok (1,000 nano-dollars a token), output
+ * $2/MTok (2,000 a token).
+ */
 import { describe, expect, it } from 'vitest';
 import type { Ledger } from '../../src/lib/ledger/ledger.js';
 import type { NormalizedCheck } from '../../src/lib/validate.js';
 import { P, PRICES, cap, rec, record, rng, useEnv } from './harness.js';
 import type { StoreFactory } from './harness.js';
 
-/**
- * Clamped holds, refusal figures, input calibration and over-holds (docs/semantics.md,
- * "Bounded holds"). test-model: input $1/MTok (1,000 nano-dollars a token), output
- * $2/MTok (2,000 a token).
- */
 const FRAC = 'frac-model';
 // Prices with fractions of a nano-dollar per token, so that rounding is exercised.
 const FRAC_PRICES = { ...PRICES, [FRAC]: { inputPerMTok: 0.000333, outputPerMTok: 0.000777 } };

@@ -1,3 +1,7 @@
+/**
+ * Shared fixtures of the ledger semantic suite: a store factory per backend, an injected
+ * clock, and prices set by config overrides so that every cost is known exactly.
+ */
 import { afterEach } from 'vitest';
 import { Ledger } from '../../src/lib/ledger/ledger.js';
 import type { LedgerSettings } from '../../src/lib/ledger/ledger.js';
@@ -5,10 +9,6 @@ import type { LedgerStore } from '../../src/lib/ledger/store.js';
 import type { Decision, RecordResult } from '../../src/lib/types.js';
 import type { NormalizedRecord } from '../../src/lib/validate.js';
 
-/**
- * Shared fixtures of the ledger semantic suite: a store factory per backend, an injected
- * clock, and prices set by config overrides so that every cost is known exactly.
- */
 export interface StoreHandle {
   store: LedgerStore;
   dispose(): Promise<void>;

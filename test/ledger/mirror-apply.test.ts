@@ -1,3 +1,4 @@
+/** SqliteMirror applied directly: what the server sends back is taken as it is. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,7 +6,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteMirror } from '../../src/lib/ledger/sqlite/mirror.js';
 import type { LedgerEvent, RunInfo } from '../../src/lib/types.js';
 
-/** SqliteMirror applied directly: what the server sends back is taken as it is. */
 let dir: string;
 let mirror: SqliteMirror;
 beforeEach(() => {

@@ -1,9 +1,9 @@
+/** Nested runs: a child's checks meet every ancestor's cap; its spend counts once, in each. */
 import { describe, expect, it } from 'vitest';
 import { NoburnConflictError, NoburnNotFoundError } from '../../src/lib/errors.js';
 import { P, T0, cap, check, projectBudget, rec, record, useEnv } from './harness.js';
 import type { StoreFactory } from './harness.js';
 
-/** Nested runs: a child's checks meet every ancestor's cap; its spend counts once, in each. */
 export function defineNestedRunTests(factory: StoreFactory): void {
   const env = useEnv(factory);
 

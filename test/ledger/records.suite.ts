@@ -1,10 +1,10 @@
+/** contract §3 record: settlement, idempotency, blocked and unpriced records, exact money. */
 import { describe, expect, it } from 'vitest';
 import { usdToNano } from '../../src/lib/money.js';
 import type { StoreCheck, StoreDecision, StoreRecord } from '../../src/lib/ledger/store.js';
 import { P, T0, TTL, UNKNOWN_MODEL, cap, check, projectBudget, rec, record, rng, useEnv } from './harness.js';
 import type { StoreFactory, SuiteOptions } from './harness.js';
 
-/** contract §3 record: settlement, idempotency, blocked and unpriced records, exact money. */
 export function defineRecordTests(factory: StoreFactory, opts: SuiteOptions): void {
   const env = useEnv(factory);
 

@@ -1,10 +1,10 @@
+/** contract §3 runs, and the reads: spend report, event feed, keys, price cache. */
 import { describe, expect, it } from 'vitest';
 import { NoburnConflictError, NoburnNotFoundError } from '../../src/lib/errors.js';
 import type { CachedPrice } from '../../src/lib/ledger/store.js';
 import { P, T0, cap, check, rec, record, useEnv, utc } from './harness.js';
 import type { StoreFactory } from './harness.js';
 
-/** contract §3 runs, and the reads: spend report, event feed, keys, price cache. */
 export function defineRunAndReportTests(factory: StoreFactory): void {
   const env = useEnv(factory);
 

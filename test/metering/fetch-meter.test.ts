@@ -1,10 +1,10 @@
+/** The metering core works on a plain fetch Response, without the proxy (for guard.fetch()). */
 import { describe, expect, it } from 'vitest';
 import { estimateRequest, meterResponse } from '../../src/lib/metering/index.js';
 import { CHAT } from '../../src/lib/metering/providers/openai.js';
 import { MESSAGES } from '../../src/lib/metering/providers/anthropic.js';
 import { estimateTokens } from '../../src/lib/tokens.js';
 
-/** The metering core works on a plain fetch Response, without the proxy (for guard.fetch()). */
 const estimate = { tokensIn: 50, tokensOut: 100 };
 const count = (t: string) => t.length;
 const sse = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;

@@ -1,3 +1,8 @@
+/**
+ * PostgreSQL going away under a running `serve`: a TCP relay between the store and the
+ * database is cut, then restored. serve must answer 503 (not hang, not crash) meanwhile,
+ * and serve again once the database is back, without a restart.
+ */
 import { Socket, createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { request } from 'undici';
@@ -8,11 +13,6 @@ import { startServer } from '../../src/server/server.js';
 import { PRICES } from '../ledger/harness.js';
 import { PG_URL, SKIP_TITLE, dropSchemas, newSchemaName } from './pg-env.js';
 
-/**
- * PostgreSQL going away under a running `serve`: a TCP relay between the store and the
- * database is cut, then restored. serve must answer 503 (not hang, not crash) meanwhile,
- * and serve again once the database is back, without a restart.
- */
 class Relay {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();

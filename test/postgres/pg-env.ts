@@ -1,12 +1,12 @@
+/**
+ * The PostgreSQL test database: NOBURN_TEST_PG (CI sets it; unset = these tests are skipped
+ * with a visible line). Each test works in its own schema, dropped afterwards.
+ */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { PostgresStore } from '../../src/lib/ledger/postgres/postgres-store.js';
 import type { PostgresStoreOptions } from '../../src/lib/ledger/postgres/postgres-store.js';
 
-/**
- * The PostgreSQL test database: NOBURN_TEST_PG (CI sets it; unset = these tests are skipped
- * with a visible line). Each test works in its own schema, dropped afterwards.
- */
 export const PG_URL = process.env['NOBURN_TEST_PG'] ?? '';
 export const SKIP_TITLE = 'PostgreSQL tests skipped: NOBURN_TEST_PG not set';
 

@@ -1,3 +1,7 @@
+/**
+ * Two stores with two pools on one schema stand for two `serve` replicas on one database:
+ * caps must hold across them exactly, records must count once whichever one gets them.
+ */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { NoburnStoreError } from '../../src/lib/errors.js';
 import { Ledger } from '../../src/lib/ledger/ledger.js';
@@ -9,10 +13,6 @@ import type { Decision } from '../../src/lib/types.js';
 import { PRICES, T0, rec } from '../ledger/harness.js';
 import { PG_URL, SKIP_TITLE, admin, dropSchemas, newSchemaName } from './pg-env.js';
 
-/**
- * Two stores with two pools on one schema stand for two `serve` replicas on one database:
- * caps must hold across them exactly, records must count once whichever one gets them.
- */
 const SETTINGS: LedgerSettings = { prices: PRICES, fallbackPrice: null, unknownModel: 'block', holdTtlMs: 600_000 };
 const P = 'proj_r';
 const N = 128;

@@ -1,3 +1,8 @@
+/**
+ * Issue 7 end to end: two `noburn serve` processes (the built CLI) on one PostgreSQL
+ * schema, as replicas behind a load balancer. Keys are made with `noburn keys create
+ * --store postgres://...`.
+ */
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { Pool } from 'undici';
@@ -6,11 +11,6 @@ import { cleanEnv, removeHomes, runCli, snapshotDist, tempHome, writeConfig } fr
 import type { Dist } from '../helpers/cli.js';
 import { PG_URL, SKIP_TITLE, dropSchemas, newSchemaName } from './pg-env.js';
 
-/**
- * Issue 7 end to end: two `noburn serve` processes (the built CLI) on one PostgreSQL
- * schema, as replicas behind a load balancer. Keys are made with `noburn keys create
- * --store postgres://...`.
- */
 const PRICES = { prices: { 'test-model': { inputPerMTok: 1, outputPerMTok: 2 } } };
 
 interface Replica {

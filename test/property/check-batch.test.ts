@@ -1,3 +1,9 @@
+/**
+ * LedgerStore.checkBatch (group commit, used by `serve`) promises "the same result as
+ * calling check() in sequence". Two ledger files get the same setup; one decides a random
+ * list of checks in one checkBatch, the other one by one; decisions and resulting tables
+ * must match (ids aside: reservation and decision ids are random by design).
+ */
 import fc from 'fast-check';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,12 +17,6 @@ import { ledgerTempDir } from '../helpers/reliability/temp.js';
 import { dumpTables } from '../helpers/reliability/observe.js';
 import { MODELS, priceOverrides } from '../helpers/reliability/prices.js';
 
-/**
- * LedgerStore.checkBatch (group commit, used by `serve`) promises "the same result as
- * calling check() in sequence". Two ledger files get the same setup; one decides a random
- * list of checks in one checkBatch, the other one by one; decisions and resulting tables
- * must match (ids aside: reservation and decision ids are random by design).
- */
 const { dir, dispose } = ledgerTempDir('noburn-batch-');
 afterAll(dispose);
 let files = 0;

@@ -1,12 +1,3 @@
-import fc from 'fast-check';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { holdNano } from '../../src/lib/ledger/clamp.js';
-import { Ledger } from '../../src/lib/ledger/ledger.js';
-import { SqliteStore } from '../../src/lib/ledger/sqlite/sqlite-store.js';
-import { nanoToUsd } from '../../src/lib/money.js';
-import { ledgerTempDir } from '../helpers/reliability/temp.js';
-
 /**
  * The bounded-hold guarantee (docs/semantics.md, "Bounded holds"), as a property: for
  * random caps, prices, local input estimates and provider input inflation within the
@@ -18,6 +9,15 @@ import { ledgerTempDir } from '../helpers/reliability/temp.js';
  *  - no call is refused while its clamped floor (min(minTokensOut, requested)) fits.
  * The room is computed by a reference model of the caps, independent of the ledger.
  */
+import fc from 'fast-check';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { holdNano } from '../../src/lib/ledger/clamp.js';
+import { Ledger } from '../../src/lib/ledger/ledger.js';
+import { SqliteStore } from '../../src/lib/ledger/sqlite/sqlite-store.js';
+import { nanoToUsd } from '../../src/lib/money.js';
+import { ledgerTempDir } from '../helpers/reliability/temp.js';
+
 const { dir, dispose } = ledgerTempDir('noburn-clamp-prop-');
 afterAll(dispose);
 let files = 0;

@@ -1,11 +1,11 @@
-import { afterAll, describe, it } from 'vitest';
-import { checkLedgerSequences } from '../helpers/reliability/sequence-property.js';
-import { ledgerTempDir } from '../helpers/reliability/temp.js';
-
 /**
  * contract §3 against a reference model, after every step of random command sequences
  * (see sequence-property.ts). A longer run of the same property is in test/torture.
  */
+import { afterAll, describe, it } from 'vitest';
+import { checkLedgerSequences } from '../helpers/reliability/sequence-property.js';
+import { ledgerTempDir } from '../helpers/reliability/temp.js';
+
 const { dir, dispose } = ledgerTempDir('noburn-prop-');
 afterAll(dispose);
 

@@ -1,3 +1,9 @@
+/**
+ * Rules: through the proxy a call whose output bound does not fit is clamped, not
+ * refused: the request reaches the upstream with a bound that fits, the response says
+ * so (x-noburn-clamped), and spend stays within the cap. With clamping off, the 402
+ * carries the figures (cap, spent, held, estimate in/out, left) and a hint that is true.
+ */
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -7,12 +13,6 @@ import { estimateTokens } from '../../src/lib/tokens.js';
 import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
 import { costNano, makeHome, PRICES, toNano, type TestPrice } from './helpers.js';
 
-/**
- * Rules: through the proxy a call whose output bound does not fit is clamped, not
- * refused: the request reaches the upstream with a bound that fits, the response says
- * so (x-noburn-clamped), and spend stays within the cap. With clamping off, the 402
- * carries the figures (cap, spent, held, estimate in/out, left) and a hint that is true.
- */
 const TEST_PRICES: Record<string, TestPrice> = { ...PRICES, 'gpt-5': { inputPerMTok: 1, outputPerMTok: 10 }, 'claude-opus-4-1': { inputPerMTok: 15, outputPerMTok: 75 } };
 const PROMPT = 'Plan a three-day trip to Lisbon, with a short list of places for each day.';
 

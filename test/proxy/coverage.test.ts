@@ -1,3 +1,8 @@
+/**
+ * What the proxy meters beyond OpenAI/Anthropic chat: Gemini, both Anthropic base shapes,
+ * Azure-style deployments, compressed bodies; and what it refuses because it cannot price
+ * it (unless --allow-unmetered), in-process against the fake upstream.
+ */
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NoburnGuard } from '../../src/lib/guard.js';
@@ -6,11 +11,6 @@ import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
 import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
 import { costNano, makeHome, PRICES, toNano, type TestPrice } from './helpers.js';
 
-/**
- * What the proxy meters beyond OpenAI/Anthropic chat: Gemini, both Anthropic base shapes,
- * Azure-style deployments, compressed bodies; and what it refuses because it cannot price
- * it (unless --allow-unmetered), in-process against the fake upstream.
- */
 const MORE_PRICES: Record<string, TestPrice> = { ...PRICES, 'gemini-2.5-flash': { inputPerMTok: 1, outputPerMTok: 4, cacheReadPerMTok: 1 }, 'gemini-embedding-001': { inputPerMTok: 1, outputPerMTok: 0 } };
 
 let upstream: FakeUpstream;

@@ -1,3 +1,11 @@
+/**
+ * Rule: caps are never overshot through the proxy, even when the provider counts more input
+ * than noburn's tokenizer. An upstream reports up to 20 % more input tokens than the local
+ * count and uses every output token it is allowed; 8 concurrent SDK clients (OpenAI and
+ * Anthropic, streaming and not) call until refused. The run's, the project's and a user's
+ * spend stay within their caps, the spend is exactly the upstream's usage priced, and the
+ * last refused call really did not fit (at the floor, with the input counted 20 % higher).
+ */
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -9,14 +17,6 @@ import { factorOf } from '../fixtures/fake-inflate.js';
 import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
 import { makeHome, PRICES, toNano } from './helpers.js';
 
-/**
- * Rule: caps are never overshot through the proxy, even when the provider counts more input
- * than noburn's tokenizer. An upstream reports up to 20 % more input tokens than the local
- * count and uses every output token it is allowed; 8 concurrent SDK clients (OpenAI and
- * Anthropic, streaming and not) call until refused. The run's, the project's and a user's
- * spend stay within their caps, the spend is exactly the upstream's usage priced, and the
- * last refused call really did not fit (at the floor, with the input counted 20 % higher).
- */
 const INFLATE = 0.2;
 const WORKERS = 8;
 const MAX_TOKENS = 1500;

@@ -1,9 +1,9 @@
+/** Prices in USD per million tokens; whole numbers keep every per-token cost a whole number of nano-dollars. */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FakeUsage } from '../fixtures/fake-upstream.js';
 
-/** Prices in USD per million tokens; whole numbers keep every per-token cost a whole number of nano-dollars. */
 export interface TestPrice {
   inputPerMTok: number;
   outputPerMTok: number;

@@ -1,3 +1,7 @@
+/**
+ * The proxy in-process against the fake upstream, with the real guard on a real SQLite
+ * ledger in a temp NOBURN_HOME. Clients are plain fetch calls, to see every byte.
+ */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NoburnGuard } from '../../src/lib/guard.js';
 import { estimateTokens } from '../../src/lib/tokens.js';
@@ -7,10 +11,6 @@ import type { BlockReason } from '../../src/lib/types.js';
 import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
 import { costNano, makeHome, toNano } from './helpers.js';
 
-/**
- * The proxy in-process against the fake upstream, with the real guard on a real SQLite
- * ledger in a temp NOBURN_HOME. Clients are plain fetch calls, to see every byte.
- */
 let upstream: FakeUpstream;
 let home: ReturnType<typeof makeHome>;
 let guard: NoburnGuard;

@@ -1,3 +1,4 @@
+/** A route as plain data: the adapter by its id, the endpoint by its kind. */
 import { describe, expect, it } from 'vitest';
 import { NoburnConfigError } from '../../src/lib/errors.js';
 import { anthropic } from '../../src/lib/metering/providers/anthropic.js';
@@ -6,7 +7,6 @@ import { errorResponse, refusal } from '../../src/lib/metering/refusal.js';
 import { PROVIDERS } from '../../src/lib/metering/providers/index.js';
 import { matchRoute, proxyEnv, routeTable, upstreamsFromEnv } from '../../src/proxy/routes.js';
 
-/** A route as plain data: the adapter by its id, the endpoint by its kind. */
 function route(url: string) {
   const r = matchRoute(url, table);
   return r && { provider: r.provider.id, kind: r.endpoint?.kind ?? null, origin: r.origin, path: r.path };

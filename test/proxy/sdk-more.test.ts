@@ -1,3 +1,10 @@
+/**
+ * Real clients, unmodified apart from their base URL (the one noburn run gives the child),
+ * against the proxy and the fake upstream: @google/genai (through GOOGLE_GEMINI_BASE_URL),
+ * the Vercel AI SDK with @ai-sdk/anthropic (a base with /v1) and @ai-sdk/openai, and
+ * @langchain/openai. Every call is metered at exactly the upstream's usage; a refused call
+ * is a 402 the SDK does not retry.
+ */
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { createOpenAI } from '@ai-sdk/openai';
 import { GoogleGenAI } from '@google/genai';
@@ -10,13 +17,6 @@ import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
 import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
 import { costNano, makeHome, PRICES, toNano, type TestPrice } from './helpers.js';
 
-/**
- * Real clients, unmodified apart from their base URL (the one noburn run gives the child),
- * against the proxy and the fake upstream: @google/genai (through GOOGLE_GEMINI_BASE_URL),
- * the Vercel AI SDK with @ai-sdk/anthropic (a base with /v1) and @ai-sdk/openai, and
- * @langchain/openai. Every call is metered at exactly the upstream's usage; a refused call
- * is a 402 the SDK does not retry.
- */
 const MORE: Record<string, TestPrice> = { ...PRICES, 'gemini-2.5-flash': { inputPerMTok: 1, outputPerMTok: 4, cacheReadPerMTok: 1 } };
 
 let upstream: FakeUpstream;

@@ -1,3 +1,7 @@
+/**
+ * The proxy's per-run secret, end-user attribution and failed upstream calls, in-process
+ * against the fake upstream with the real guard on a SQLite ledger in a temp home.
+ */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NoburnGuard } from '../../src/lib/guard.js';
 import { estimateTokens } from '../../src/lib/tokens.js';
@@ -5,10 +9,6 @@ import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
 import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
 import { costNano, makeHome, toNano } from './helpers.js';
 
-/**
- * The proxy's per-run secret, end-user attribution and failed upstream calls, in-process
- * against the fake upstream with the real guard on a SQLite ledger in a temp home.
- */
 let upstream: FakeUpstream;
 let home: ReturnType<typeof makeHome>;
 let guard: NoburnGuard;

@@ -1,3 +1,9 @@
+/**
+ * Rule: a stream never passes on more output than was held. Against an upstream that
+ * ignores max_tokens and streams 5,000 tokens, with room in the run for 2,000, the proxy
+ * ends the stream the way the provider ends a length-limited one, the official SDKs parse
+ * it without error, the upstream request is aborted, and the run's spend stays within its cap.
+ */
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -8,12 +14,6 @@ import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
 import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
 import { makeHome, PRICES, toNano } from './helpers.js';
 
-/**
- * Rule: a stream never passes on more output than was held. Against an upstream that
- * ignores max_tokens and streams 5,000 tokens, with room in the run for 2,000, the proxy
- * ends the stream the way the provider ends a length-limited one, the official SDKs parse
- * it without error, the upstream request is aborted, and the run's spend stays within its cap.
- */
 let upstream: FakeUpstream;
 let home: ReturnType<typeof makeHome>;
 let guard: NoburnGuard;

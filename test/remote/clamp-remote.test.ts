@@ -1,15 +1,15 @@
-import { rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer } from '../server/helpers.js';
-import type { TestServer } from '../server/helpers.js';
-import { clientHome, remoteGuard } from './helpers.js';
-
 /**
  * Clamped checks and refusal figures in remote mode (docs/api.md, POST /v1/check): the
  * clamp options go over the wire, the server decides them in its transaction, and the
  * client's decision carries the same figures as an embedded one. test-model: $1/MTok in,
  * $2/MTok out.
  */
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer } from '../server/helpers.js';
+import type { TestServer } from '../server/helpers.js';
+import { clientHome, remoteGuard } from './helpers.js';
+
 let t: TestServer;
 let admin: string;
 const homes: string[] = [];

@@ -1,3 +1,9 @@
+/**
+ * kill -9 of a client process mid-burst: every record it had handed to the outbox (it
+ * prints "acked N" once they are in outbox.db) reaches the server exactly once, delivered
+ * by the next process on the machine. Once with the server up (rows leased mid-delivery),
+ * once during an outage (rows in backoff), the latter picked up by a plain `noburn check`.
+ */
 import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,12 +14,6 @@ import { startTestServer } from '../server/helpers.js';
 import type { TestServer } from '../server/helpers.js';
 import { clientHome, sql, sqlAll, until } from './helpers.js';
 
-/**
- * kill -9 of a client process mid-burst: every record it had handed to the outbox (it
- * prints "acked N" once they are in outbox.db) reaches the server exactly once, delivered
- * by the next process on the machine. Once with the server up (rows leased mid-delivery),
- * once during an outage (rows in backoff), the latter picked up by a plain `noburn check`.
- */
 let dist: Dist;
 let t: TestServer;
 const homes: string[] = [];
@@ -149,4 +149,3 @@ function runNode(script: string, environment: NodeJS.ProcessEnv): Promise<string
     });
   });
 }
-

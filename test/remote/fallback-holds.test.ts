@@ -1,12 +1,12 @@
+/**
+ * The fallback cap (budgetCapUsd) holds the estimate of every call it approves until that
+ * call is recorded: concurrent fallback checks can never approve past it.
+ */
 import { rmSync } from 'node:fs';
 import { afterAll, expect, it } from 'vitest';
 import { NoburnGuard } from '../../src/lib/guard.js';
 import { clientHome } from './helpers.js';
 
-/**
- * The fallback cap (budgetCapUsd) holds the estimate of every call it approves until that
- * call is recorded: concurrent fallback checks can never approve past it.
- */
 const homes: string[] = [];
 afterAll(() => {
   for (const h of homes) rmSync(h, { recursive: true, force: true });

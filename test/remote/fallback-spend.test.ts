@@ -1,3 +1,4 @@
+/** contract §3: the fallback checks against budgetCapUsd with the spend recorded through this guard. */
 import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -5,7 +6,6 @@ import { NoburnConfigError } from '../../src/lib/errors.js';
 import { NoburnGuard } from '../../src/lib/guard.js';
 import { clientHome } from './helpers.js';
 
-/** contract §3: the fallback checks against budgetCapUsd with the spend recorded through this guard. */
 const homes: string[] = [];
 afterAll(() => {
   for (const h of homes) rmSync(h, { recursive: true, force: true });

@@ -1,3 +1,9 @@
+/**
+ * flush() and close() say what became of the records: {delivered, rejected, pending},
+ * since the previous flush. A rejected record is never silent: onRecordError gets it, or,
+ * without one, one process warning per kind of rejection. A closed guard refuses check()
+ * (NoburnClosedError) instead of failing open.
+ */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -10,12 +16,6 @@ import { startTestServer, TEST_PRICES } from '../server/helpers.js';
 import type { TestServer } from '../server/helpers.js';
 import { remoteGuard } from './helpers.js';
 
-/**
- * flush() and close() say what became of the records: {delivered, rejected, pending},
- * since the previous flush. A rejected record is never silent: onRecordError gets it, or,
- * without one, one process warning per kind of rejection. A closed guard refuses check()
- * (NoburnClosedError) instead of failing open.
- */
 let t: TestServer;
 beforeAll(async () => {
   t = await startTestServer();

@@ -1,3 +1,4 @@
+/** syncMirror pulls the server's feed into a local mirror; applying twice, or on top of what the client mirrored itself, counts once. */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +10,6 @@ import { startTestServer } from '../server/helpers.js';
 import type { TestServer } from '../server/helpers.js';
 import { clientHome, remoteGuard, sql, sqlAll } from './helpers.js';
 
-/** syncMirror pulls the server's feed into a local mirror; applying twice, or on top of what the client mirrored itself, counts once. */
 let t: TestServer;
 let app: string;
 let runId = '';

@@ -1,3 +1,8 @@
+/**
+ * Records flowing, the server stopped for a while and started again: during the gap,
+ * fail-open allows and fail-closed blocks (noburn_unreachable); afterwards the server
+ * holds every record exactly once.
+ */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -6,11 +11,6 @@ import { startTestServer } from '../server/helpers.js';
 import type { TestServer } from '../server/helpers.js';
 import { clientHome, remoteGuard, sleep, sql, until } from './helpers.js';
 
-/**
- * Records flowing, the server stopped for a while and started again: during the gap,
- * fail-open allows and fail-closed blocks (noburn_unreachable); afterwards the server
- * holds every record exactly once.
- */
 let t: TestServer;
 const homes: string[] = [];
 

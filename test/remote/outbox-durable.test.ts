@@ -1,3 +1,10 @@
+/**
+ * "Queued" means durably stored: when the server is down and the outbox cannot be written
+ * (a file where NOBURN_HOME's folder should be, a corrupt outbox.db, a full disk), remote
+ * `noburn record` exits 4 with one line saying the record was NOT recorded, and
+ * `recordNow()` throws NoburnStoreError; `record()` reports through onRecordError and the
+ * counts of close(). Once the server is back, retrying the record counts it once.
+ */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -9,13 +16,6 @@ import { startTestServer } from '../server/helpers.js';
 import type { TestServer } from '../server/helpers.js';
 import { remoteGuard, sql } from './helpers.js';
 
-/**
- * "Queued" means durably stored: when the server is down and the outbox cannot be written
- * (a file where NOBURN_HOME's folder should be, a corrupt outbox.db, a full disk), remote
- * `noburn record` exits 4 with one line saying the record was NOT recorded, and
- * `recordNow()` throws NoburnStoreError; `record()` reports through onRecordError and the
- * counts of close(). Once the server is back, retrying the record counts it once.
- */
 let t: TestServer;
 let dist: Dist;
 let key: string;

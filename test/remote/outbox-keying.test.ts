@@ -1,3 +1,9 @@
+/**
+ * Queued records belong to a server and a project, not to a URL string and a key: another
+ * spelling of the same server (trailing slash, localhost, ::1) or a rotated key of the same
+ * project delivers them; rows that wait for a server or project this client no longer
+ * sends to are announced (typed warning from the library, a stderr line from the CLI).
+ */
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { serverKey } from '../../src/lib/remote/target.js';
@@ -8,12 +14,6 @@ import { startTestServer } from '../server/helpers.js';
 import type { TestServer } from '../server/helpers.js';
 import { remoteGuard, sql } from './helpers.js';
 
-/**
- * Queued records belong to a server and a project, not to a URL string and a key: another
- * spelling of the same server (trailing slash, localhost, ::1) or a rotated key of the same
- * project delivers them; rows that wait for a server or project this client no longer
- * sends to are announced (typed warning from the library, a stderr line from the CLI).
- */
 let t: TestServer;
 let dist: Dist;
 beforeAll(async () => {

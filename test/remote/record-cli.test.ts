@@ -1,3 +1,8 @@
+/**
+ * `noburn record` in remote mode: the answer says whether the record was a duplicate, and
+ * when the server is down the record is queued (exit 0, "do not retry") and later counted
+ * exactly once — a script that retried on a non-zero exit would have counted it twice.
+ */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -7,11 +12,6 @@ import { startTestServer } from '../server/helpers.js';
 import type { TestServer } from '../server/helpers.js';
 import { sql } from './helpers.js';
 
-/**
- * `noburn record` in remote mode: the answer says whether the record was a duplicate, and
- * when the server is down the record is queued (exit 0, "do not retry") and later counted
- * exactly once — a script that retried on a non-zero exit would have counted it twice.
- */
 let t: TestServer;
 let dist: Dist;
 const homes: string[] = [];

@@ -1,10 +1,10 @@
+/** A password in NOBURN_URL (or any URL noburn prints) never appears in a message or log line. */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { NoburnUnreachableError } from '../../src/lib/errors.js';
 import { redactSecrets } from '../../src/lib/redact.js';
 import { removeHomes, runCli, snapshotDist, tempHome } from '../helpers/cli.js';
 import type { Dist } from '../helpers/cli.js';
 
-/** A password in NOBURN_URL (or any URL noburn prints) never appears in a message or log line. */
 let dist: Dist;
 beforeAll(async () => {
   dist = await snapshotDist();

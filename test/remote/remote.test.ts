@@ -1,3 +1,4 @@
+/** The real client (NoburnGuard with NOBURN_URL) against a real server: every call, every error mapping, the mirror. */
 import { rmSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
@@ -14,7 +15,6 @@ import { startTestServer } from '../server/helpers.js';
 import type { TestServer } from '../server/helpers.js';
 import { clientHome, remoteGuard, sql, sqlAll, until } from './helpers.js';
 
-/** The real client (NoburnGuard with NOBURN_URL) against a real server: every call, every error mapping, the mirror. */
 let t: TestServer;
 let admin: string;
 let app: string;

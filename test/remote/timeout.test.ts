@@ -1,3 +1,7 @@
+/**
+ * A server that accepts the connection and never answers: check falls back within the
+ * configured timeout; startRun/endRun throw NoburnTimeoutError. A closed port: unreachable.
+ */
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { rmSync } from 'node:fs';
@@ -5,10 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NoburnTimeoutError, NoburnUnreachableError } from '../../src/lib/errors.js';
 import { clientHome, remoteGuard } from './helpers.js';
 
-/**
- * A server that accepts the connection and never answers: check falls back within the
- * configured timeout; startRun/endRun throw NoburnTimeoutError. A closed port: unreachable.
- */
 let hang: Server;
 let hangUrl = '';
 let deadUrl = '';

@@ -1,3 +1,8 @@
+/**
+ * `watch --remote` shows the project the API key names (the server says which: GET
+ * /v1/whoami), with its spend; NOBURN_PROJECT_ID equal to it is fine, a contradicting one
+ * is refused with one line and exit 3.
+ */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { removeHomes, runCli, snapshotDist, tempHome } from '../helpers/cli.js';
 import type { Dist } from '../helpers/cli.js';
@@ -5,11 +10,6 @@ import { startTestServer } from '../server/helpers.js';
 import type { TestServer } from '../server/helpers.js';
 import { remoteGuard } from './helpers.js';
 
-/**
- * `watch --remote` shows the project the API key names (the server says which: GET
- * /v1/whoami), with its spend; NOBURN_PROJECT_ID equal to it is fine, a contradicting one
- * is refused with one line and exit 3.
- */
 let t: TestServer;
 let dist: Dist;
 let key: string;

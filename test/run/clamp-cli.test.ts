@@ -1,3 +1,8 @@
+/**
+ * Rule: `noburn run --cap 0.50` lets a gpt-5 call with no max_tokens through (the proxy
+ * clamps its output bound to what fits), and spend stays within the cap; `--no-clamp`
+ * restores strict refusal (402, nothing reaches the upstream).
+ */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -6,11 +11,6 @@ import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.
 import { costNano, makeHome, PRICES, toNano, type TestPrice } from '../proxy/helpers.js';
 import { assertBuilt, cleanEnv, FIXTURES, runNoburn } from './cli.js';
 
-/**
- * Rule: `noburn run --cap 0.50` lets a gpt-5 call with no max_tokens through (the proxy
- * clamps its output bound to what fits), and spend stays within the cap; `--no-clamp`
- * restores strict refusal (402, nothing reaches the upstream).
- */
 const TEST_PRICES: Record<string, TestPrice> = { ...PRICES, 'gpt-5': { inputPerMTok: 1, outputPerMTok: 10 } };
 let upstream: FakeUpstream | null = null;
 let home: ReturnType<typeof makeHome> | null = null;

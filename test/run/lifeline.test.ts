@@ -1,3 +1,8 @@
+/**
+ * `kill -9` of `noburn run` must not leave its child running as an orphan: the lifeline
+ * (a watchdog on a pipe only noburn holds) stops it — SIGTERM, then SIGKILL after the
+ * grace period. Real processes: the built CLI, a real SIGKILL, a real child.
+ */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,11 +10,6 @@ import { afterEach, beforeAll, expect, it } from 'vitest';
 import { until } from '../remote/helpers.js';
 import { assertBuilt, cleanEnv, FIXTURES, startNoburn } from './cli.js';
 
-/**
- * `kill -9` of `noburn run` must not leave its child running as an orphan: the lifeline
- * (a watchdog on a pipe only noburn holds) stops it — SIGTERM, then SIGKILL after the
- * grace period. Real processes: the built CLI, a real SIGKILL, a real child.
- */
 const dirs: string[] = [];
 const pids: number[] = [];
 beforeAll(() => assertBuilt());

@@ -1,3 +1,9 @@
+/**
+ * Nested runs (docs/run.md, "Nested runs"): a `noburn run` started inside another registers
+ * a child of the outer run and forwards to the real upstream, so each call is recorded once
+ * (project spend equals the upstream's usage, not twice it), the outer run's spend includes
+ * the child's, and the inner cap stops the child's calls.
+ */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -6,12 +12,6 @@ import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.
 import { costNano, makeHome, toNano } from '../proxy/helpers.js';
 import { assertBuilt, CLI, cleanEnv, FIXTURES, runNoburn } from './cli.js';
 
-/**
- * Nested runs (docs/run.md, "Nested runs"): a `noburn run` started inside another registers
- * a child of the outer run and forwards to the real upstream, so each call is recorded once
- * (project spend equals the upstream's usage, not twice it), the outer run's spend includes
- * the child's, and the inner cap stops the child's calls.
- */
 let upstream: FakeUpstream | null = null;
 let home: ReturnType<typeof makeHome> | null = null;
 

@@ -1,3 +1,10 @@
+/**
+ * An outage never lifts a run cap: with `noburn serve` killed mid-run, `noburn run`'s
+ * proxy enforces the run's cap itself (holding in-flight estimates), warns once, keeps the
+ * child's exit code, prints the summary, and the run ends once the server is back.
+ * Real processes throughout: the built CLI's `serve` (SIGKILLed and restarted on the same
+ * port and store), `noburn run`, and an official-SDK child.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -8,13 +15,6 @@ import { costNano, makeHome } from '../proxy/helpers.js';
 import { sql, until } from '../remote/helpers.js';
 import { assertBuilt, cleanEnv, CLI, FIXTURES, runNoburn, startNoburn } from './cli.js';
 
-/**
- * An outage never lifts a run cap: with `noburn serve` killed mid-run, `noburn run`'s
- * proxy enforces the run's cap itself (holding in-flight estimates), warns once, keeps the
- * child's exit code, prints the summary, and the run ends once the server is back.
- * Real processes throughout: the built CLI's `serve` (SIGKILLed and restarted on the same
- * port and store), `noburn run`, and an official-SDK child.
- */
 const CAP_USD = 0.002;
 const CALL_NANO = costNano('gpt-4o-mini', { tokensIn: 20, cachedTokensIn: 5, tokensOut: 12, cacheWriteTokensIn: 0 });
 

@@ -1,3 +1,9 @@
+/**
+ * The official `openai` and `@anthropic-ai/sdk` clients, unmodified, in a child process
+ * under the built `noburn run --cap`, against the fake upstream: calls succeed until the
+ * cap, then the SDK raises on 402 without retrying, and the run's spend is exactly the
+ * fake's reported usage at the configured prices, streaming included.
+ */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -6,12 +12,6 @@ import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.
 import { costNano, makeHome, toNano } from '../proxy/helpers.js';
 import { assertBuilt, cleanEnv, FIXTURES, runNoburn } from './cli.js';
 
-/**
- * The official `openai` and `@anthropic-ai/sdk` clients, unmodified, in a child process
- * under the built `noburn run --cap`, against the fake upstream: calls succeed until the
- * cap, then the SDK raises on 402 without retrying, and the run's spend is exactly the
- * fake's reported usage at the configured prices, streaming included.
- */
 let upstream: FakeUpstream | null = null;
 let home: ReturnType<typeof makeHome> | null = null;
 

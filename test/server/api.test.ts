@@ -1,3 +1,4 @@
+/** Every endpoint of docs/api.md against a real server and SQLite file; every refusal leaves the store as it was. */
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -5,7 +6,6 @@ import { ledgerSnapshot } from '../helpers/ledger-snapshot.js';
 import { call, checkBody, recordBody, startTestServer } from './helpers.js';
 import type { TestServer } from './helpers.js';
 
-/** Every endpoint of docs/api.md against a real server and SQLite file; every refusal leaves the store as it was. */
 let t: TestServer;
 let admin: string;
 let app: string;

@@ -1,3 +1,10 @@
+/**
+ * contract §6/§7 "bad input", table-driven: malformed payloads for the routes of docs/api.md,
+ * each answered with its documented 4xx and `{error: {code, message}}`, never a 5xx, and
+ * the store digest (every row of every table) unchanged. Complements api.test.ts and
+ * isolation.test.ts (which hold the first cases of each status) with the rest of the edges.
+ * The server runs with the default 1 MiB body limit, so the 413 cases test the documented one.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_USD } from '../../src/lib/money.js';
 import { MAX_TOKENS } from '../../src/lib/validate.js';
@@ -8,13 +15,6 @@ import { ledgerSnapshot } from '../helpers/ledger-snapshot.js';
 import { call, checkBody, recordBody, startTestServer } from './helpers.js';
 import type { TestServer } from './helpers.js';
 
-/**
- * contract §6/§7 "bad input", table-driven: malformed payloads for the routes of docs/api.md,
- * each answered with its documented 4xx and `{error: {code, message}}`, never a 5xx, and
- * the store digest (every row of every table) unchanged. Complements api.test.ts and
- * isolation.test.ts (which hold the first cases of each status) with the rest of the edges.
- * The server runs with the default 1 MiB body limit, so the 413 cases test the documented one.
- */
 let t: TestServer;
 const keys: Record<KeyName, string> = { app: '', admin: '', revoked: '', other: '', none: '' };
 const ids = { run: '', otherRun: '' };

@@ -1,3 +1,7 @@
+/**
+ * No overshoot over HTTP: 64 connections fire checks at once against one cap; exactly
+ * floor(cap / estimate) are approved, whatever the interleaving and the group commits.
+ */
 import { Pool } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/lib/ledger/sqlite/sqlite-store.js';
@@ -5,10 +9,6 @@ import { startServer } from '../../src/server/server.js';
 import { TEST_PRICES, call, checkBody, startTestServer } from './helpers.js';
 import type { TestServer } from './helpers.js';
 
-/**
- * No overshoot over HTTP: 64 connections fire checks at once against one cap; exactly
- * floor(cap / estimate) are approved, whatever the interleaving and the group commits.
- */
 let t: TestServer;
 let pool: Pool;
 

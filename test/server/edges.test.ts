@@ -1,3 +1,4 @@
+/** Small server edges: HEAD /healthz, GET /v1/whoami, the no-keys warning of serve. */
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -7,7 +8,6 @@ import { call, startTestServer } from './helpers.js';
 import type { TestServer } from './helpers.js';
 import { serveChild } from './serve-child.js';
 
-/** Small server edges: HEAD /healthz, GET /v1/whoami, the no-keys warning of serve. */
 let t: TestServer;
 let dist: Dist;
 beforeAll(async () => {

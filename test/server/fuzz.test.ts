@@ -1,3 +1,9 @@
+/**
+ * contract §7 "bad input", fuzzed: random JSON and mutations of valid payloads for every
+ * POST/PUT route of docs/api.md. Whatever arrives, the answer is a documented status below
+ * 500, a refusal has the `{error: {code, message}}` body and leaves the store exactly as it
+ * was, and the server still answers afterwards. Rerun a failure with FUZZ_SEED=<seed>.
+ */
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ErrorBody } from '../../src/lib/wire/schemas.js';
@@ -7,12 +13,6 @@ import { ledgerSnapshot } from '../helpers/ledger-snapshot.js';
 import { call, checkBody, startTestServer } from './helpers.js';
 import type { TestServer } from './helpers.js';
 
-/**
- * contract §7 "bad input", fuzzed: random JSON and mutations of valid payloads for every
- * POST/PUT route of docs/api.md. Whatever arrives, the answer is a documented status below
- * 500, a refusal has the `{error: {code, message}}` body and leaves the store exactly as it
- * was, and the server still answers afterwards. Rerun a failure with FUZZ_SEED=<seed>.
- */
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 300);
 const SEED = Number(process.env['FUZZ_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 

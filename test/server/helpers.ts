@@ -1,3 +1,7 @@
+/**
+ * A real server on 127.0.0.1:0 over a real SQLite file in a temp folder. `test-model` has
+ * a configured price (1 USD / 2 USD per million tokens) so estimates are exact and known.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,10 +14,6 @@ import { createApiKey } from '../../src/server/keys.js';
 import { startServer } from '../../src/server/server.js';
 import type { RunningServer, ServerOptions } from '../../src/server/server.js';
 
-/**
- * A real server on 127.0.0.1:0 over a real SQLite file in a temp folder. `test-model` has
- * a configured price (1 USD / 2 USD per million tokens) so estimates are exact and known.
- */
 export const TEST_PRICES: LedgerSettings = {
   prices: { 'test-model': { inputPerMTok: 1, outputPerMTok: 2 } },
   fallbackPrice: null,

@@ -1,9 +1,9 @@
+/** A key sees and touches only its own project; an app key cannot do admin things. */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ledgerSnapshot } from '../helpers/ledger-snapshot.js';
 import { call, checkBody, recordBody, startTestServer } from './helpers.js';
 import type { TestServer } from './helpers.js';
 
-/** A key sees and touches only its own project; an app key cannot do admin things. */
 let t: TestServer;
 const k = { aApp: '', aAdmin: '', bApp: '', bAdmin: '' };
 let runA = '';

@@ -1,3 +1,7 @@
+/**
+ * release, nested runs, the server's clock and unpriced counts, against a real `noburn serve`
+ * process (the built CLI) and real clients (remote guards, the CLI in remote mode).
+ */
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -10,10 +14,6 @@ import type { Dist } from '../helpers/cli.js';
 import { clientHome, remoteGuard, sql } from '../remote/helpers.js';
 import { call, checkBody, recordBody } from './helpers.js';
 
-/**
- * release, nested runs, the server's clock and unpriced counts, against a real `noburn serve`
- * process (the built CLI) and real clients (remote guards, the CLI in remote mode).
- */
 let dist: Dist;
 const homes: string[] = [];
 const guards: NoburnGuard[] = [];

@@ -1,3 +1,9 @@
+/**
+ * Idle or slow connections never starve `noburn serve`: headers, request and keep-alive
+ * timeouts close them, a request too slow to arrive gets 408 (not 400), and a connection
+ * limit below the descriptor limit keeps room for clients that ask something (at the
+ * limit the oldest idle socket is closed). Real `serve` children, real sockets.
+ */
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -8,12 +14,6 @@ import type { Dist } from '../helpers/cli.js';
 import { checkBody } from './helpers.js';
 import { serveChild } from './serve-child.js';
 
-/**
- * Idle or slow connections never starve `noburn serve`: headers, request and keep-alive
- * timeouts close them, a request too slow to arrive gets 408 (not 400), and a connection
- * limit below the descriptor limit keeps room for clients that ask something (at the
- * limit the oldest idle socket is closed). Real `serve` children, real sockets.
- */
 let dist: Dist;
 beforeAll(async () => {
   dist = await snapshotDist();

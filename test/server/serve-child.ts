@@ -1,12 +1,12 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { cleanEnv } from '../helpers/cli.js';
-
 /**
  * `noburn serve` as a real child process, optionally under shell limits set just before
  * exec (`ulimit -n 256` for descriptor starvation, `ulimit -f N` with SIGXFSZ ignored for
  * a full disk). Resolves once it logged "listening", with its URL.
  */
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { cleanEnv } from '../helpers/cli.js';
+
 export interface ServeChild {
   child: ChildProcessWithoutNullStreams;
   url: string;

@@ -1,3 +1,4 @@
+/** `noburn serve` and `noburn keys` as real processes (the built CLI). */
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
@@ -9,7 +10,6 @@ import { cleanEnv, removeHomes, runCli, snapshotDist, tempHome } from '../helper
 import type { Dist } from '../helpers/cli.js';
 import { call, checkBody } from './helpers.js';
 
-/** `noburn serve` and `noburn keys` as real processes (the built CLI). */
 let dist: Dist;
 beforeAll(async () => {
   dist = await snapshotDist();

@@ -1,3 +1,9 @@
+/**
+ * The store failing (SQLite busy past its timeout, a full disk) is `503 NOBURN_STORE`, never
+ * `500 NOBURN_INTERNAL`: clients treat it as the authority being unavailable, so remote
+ * `run start` exits 4 and records wait in the outbox. One table maps error classes to
+ * statuses (src/server/http.ts).
+ */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -9,12 +15,6 @@ import { errorResponse } from '../../src/server/http.js';
 import { call, checkBody, recordBody, startTestServer } from './helpers.js';
 import { serveChild } from './serve-child.js';
 
-/**
- * The store failing (SQLite busy past its timeout, a full disk) is `503 NOBURN_STORE`, never
- * `500 NOBURN_INTERNAL`: clients treat it as the authority being unavailable, so remote
- * `run start` exits 4 and records wait in the outbox. One table maps error classes to
- * statuses (src/server/http.ts).
- */
 let dist: Dist;
 beforeAll(async () => {
   dist = await snapshotDist();

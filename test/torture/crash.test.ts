@@ -1,3 +1,11 @@
+/**
+ * contract §7 "Nothing lost": writer processes (the built library: check, record, flush) are
+ * killed with SIGKILL at random moments, 20 times, on one ledger file. After every kill the
+ * file passes PRAGMA integrity_check and holds every acknowledged record exactly once;
+ * at the end the summary rows equal the sum of the records, and the holds the killed
+ * writers left behind expire after the configured TTL.
+ * The kill schedule comes from a printed seed: CRASH_SEED=<seed> replays it.
+ */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,14 +20,6 @@ import { readJournal } from '../helpers/reliability/journal.js';
 import type { Journal, JournalRecord } from '../helpers/reliability/journal.js';
 import { prng, sleep, startWriter } from '../helpers/reliability/procs.js';
 
-/**
- * contract §7 "Nothing lost": writer processes (the built library: check, record, flush) are
- * killed with SIGKILL at random moments, 20 times, on one ledger file. After every kill the
- * file passes PRAGMA integrity_check and holds every acknowledged record exactly once;
- * at the end the summary rows equal the sum of the records, and the holds the killed
- * writers left behind expire after the configured TTL.
- * The kill schedule comes from a printed seed: CRASH_SEED=<seed> replays it.
- */
 const ITERATIONS = 20;
 const TTL_SECONDS = 3600;
 const PROJECT = 'default';

@@ -1,3 +1,10 @@
+/**
+ * Issue 2, "what it must show" 6: tried as a new user would. The committed HEAD is cloned
+ * into a temporary folder, `npm install` runs there with no terminal to answer questions,
+ * then the README's quick-start example and `npx noburn --help` run. (`npm test` is not run
+ * here: it would run this test again; CI runs `npm install && npm test` on a clean clone.)
+ * Takes a few minutes: better-sqlite3 may compile from source.
+ */
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,13 +14,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv } from '../helpers/cli.js';
 import { quickStartExample } from '../helpers/readme.js';
 
-/**
- * Issue 2, "what it must show" 6: tried as a new user would. The committed HEAD is cloned
- * into a temporary folder, `npm install` runs there with no terminal to answer questions,
- * then the README's quick-start example and `npx noburn --help` run. (`npm test` is not run
- * here: it would run this test again; CI runs `npm install && npm test` on a clean clone.)
- * Takes a few minutes: better-sqlite3 may compile from source.
- */
 const REPO = spawnSync('git', ['rev-parse', '--show-toplevel'], { cwd: dirname(fileURLToPath(import.meta.url)), encoding: 'utf8' }).stdout.trim();
 
 let tmp: string;

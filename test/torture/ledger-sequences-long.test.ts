@@ -1,12 +1,12 @@
-import { afterAll, describe, it } from 'vitest';
-import { checkLedgerSequences } from '../helpers/reliability/sequence-property.js';
-import { ledgerTempDir } from '../helpers/reliability/temp.js';
-
 /**
  * The ledger property of test/property/ledger-sequences.test.ts, run four times as often
  * with longer sequences (more state: more runs, holds, windows crossed), where the
  * time budget of the torture suite allows it.
  */
+import { afterAll, describe, it } from 'vitest';
+import { checkLedgerSequences } from '../helpers/reliability/sequence-property.js';
+import { ledgerTempDir } from '../helpers/reliability/temp.js';
+
 const { dir, dispose } = ledgerTempDir('noburn-prop-long-');
 afterAll(dispose);
 

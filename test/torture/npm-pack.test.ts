@@ -1,10 +1,3 @@
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, REPO_ROOT } from '../helpers/cli.js';
-
 /**
  * Packaging, tried as a user of the published package would: `npm pack` of the built
  * package, the tarball installed into an empty project (its dependencies come from the
@@ -13,6 +6,13 @@ import { cleanEnv, REPO_ROOT } from '../helpers/cli.js';
  * `npx noburn check`. Library users load none of the CLI's heavy packages.
  * Needs `npm run build` first (test:torture does it).
  */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanEnv, REPO_ROOT } from '../helpers/cli.js';
+
 let tmp: string;
 let app: string;
 let home: string;

@@ -1,3 +1,9 @@
+/**
+ * contract §3/§7 at scale, embedded half: 8 OS processes x 1,000 checks each against one cap
+ * on one ledger file approve exactly floor(cap / estimate), never one more, never a
+ * fallback decision. The serve half (256 concurrent HTTP connections to one `noburn serve`)
+ * is overshoot-serve.test.ts.
+ */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/lib/ledger/sqlite/sqlite-store.js';
@@ -7,12 +13,6 @@ import { prng } from '../helpers/reliability/procs.js';
 import { hammer } from '../helpers/workers.js';
 import type { WorkerResult, WorkerSpec } from '../helpers/workers.js';
 
-/**
- * contract §3/§7 at scale, embedded half: 8 OS processes x 1,000 checks each against one cap
- * on one ledger file approve exactly floor(cap / estimate), never one more, never a
- * fallback decision. The serve half (256 concurrent HTTP connections to one `noburn serve`)
- * is overshoot-serve.test.ts.
- */
 const WORKERS = 8;
 const ATTEMPTS = 1_000;
 const MODEL = 'scale-m';

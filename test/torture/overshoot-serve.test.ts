@@ -1,3 +1,9 @@
+/**
+ * contract §3/§7 at scale, serve half (issue 6 item 3; the embedded half is
+ * overshoot-scale.test.ts): 256 concurrent HTTP connections to one `noburn serve` (the
+ * built CLI as a child process, on 127.0.0.1) fire checks against one cap; approvals are
+ * exactly floor(cap / estimate), for a project cap, a user cap and a run cap.
+ */
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
@@ -9,12 +15,6 @@ import type { Dist } from '../helpers/cli.js';
 import { prng } from '../helpers/reliability/procs.js';
 import { call } from '../server/helpers.js';
 
-/**
- * contract §3/§7 at scale, serve half (issue 6 item 3; the embedded half is
- * overshoot-scale.test.ts): 256 concurrent HTTP connections to one `noburn serve` (the
- * built CLI as a child process, on 127.0.0.1) fire checks against one cap; approvals are
- * exactly floor(cap / estimate), for a project cap, a user cap and a run cap.
- */
 const CONNECTIONS = 256;
 const PER_CONNECTION = 32;
 const ATTEMPTS = CONNECTIONS * PER_CONNECTION;

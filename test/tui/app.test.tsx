@@ -1,3 +1,7 @@
+/**
+ * The container with a fake ledger source: polling (re-read only when changed), keys,
+ * the remote banner, and that unmounting stops every timer.
+ */
 import { render } from 'ink-testing-library';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ReadOptions } from '../../src/lib/dashboard/reader.js';
@@ -7,10 +11,6 @@ import { App } from '../../src/tui/App.js';
 import type { SyncFn } from '../../src/tui/hooks/use-remote-sync.js';
 import { NOW, USD, fixedSnapshot } from './fixtures.js';
 
-/**
- * The container with a fake ledger source: polling (re-read only when changed), keys,
- * the remote banner, and that unmounting stops every timer.
- */
 class FakeSource {
   snapshot: DashboardSnapshot = fixedSnapshot();
   dirty = false;

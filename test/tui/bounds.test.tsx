@@ -1,12 +1,12 @@
+/**
+ * The runs table shows what the hard cap did to a run: calls clamped to fit and records
+ * that cost more than their hold (CLMP/OVR), only when a run on screen has any.
+ */
 import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
 import { RunsTable } from '../../src/tui/components/RunsTable.js';
 import { NOW, fixedSnapshot } from './fixtures.js';
 
-/**
- * The runs table shows what the hard cap did to a run: calls clamped to fit and records
- * that cost more than their hold (CLMP/OVR), only when a run on screen has any.
- */
 function frame(node: React.ReactElement): string[] {
   const { lastFrame, unmount } = render(node);
   const text = lastFrame() ?? '';

@@ -1,3 +1,7 @@
+/**
+ * The pure components with fixed data and a fixed clock (NOW), colour off (FORCE_COLOR=0
+ * and TZ=UTC are pinned in vitest.config.ts): every line of the frame is asserted.
+ */
 import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
 import { BlockedFeed } from '../../src/tui/components/BlockedFeed.js';
@@ -10,10 +14,6 @@ import { INITIAL_VIEW } from '../../src/tui/view.js';
 import { emptySnapshot } from '../../src/lib/dashboard/reader.js';
 import { MIN, NOW, USD, fixedSnapshot } from './fixtures.js';
 
-/**
- * The pure components with fixed data and a fixed clock (NOW), colour off (FORCE_COLOR=0
- * and TZ=UTC are pinned in vitest.config.ts): every line of the frame is asserted.
- */
 function frame(node: React.ReactElement): string[] {
   const { lastFrame, unmount } = render(node);
   const text = lastFrame() ?? '';

@@ -1,3 +1,4 @@
+/** The fixed clock of the component tests: Saturday 2026-11-28 14:03:12 UTC. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,6 @@ import type { StoreRecord } from '../../src/lib/ledger/store.js';
 import type { DashboardSnapshot } from '../../src/lib/dashboard/snapshot.js';
 import { emptySnapshot } from '../../src/lib/dashboard/reader.js';
 
-/** The fixed clock of the component tests: Saturday 2026-11-28 14:03:12 UTC. */
 export const NOW = Date.UTC(2026, 10, 28, 14, 3, 12);
 export const USD = 1_000_000_000;
 export const MIN = 60_000;

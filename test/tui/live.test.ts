@@ -1,3 +1,9 @@
+/**
+ * Issue 4, "live": the real built `noburn watch` in a real pseudo-terminal (Python's pty
+ * module drives it: node-pty is not installed). This process records spend for a user and
+ * a run into the same ledger; the screen shows the new figures within a second. Then a
+ * resize, and `q`: exit 0 with the terminal restored (alternate screen left, cursor shown).
+ */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -7,12 +13,6 @@ import { SqliteStore } from '../../src/lib/ledger/sqlite/sqlite-store.js';
 import { removeHomes, snapshotDist, tempHome } from '../helpers/cli.js';
 import type { Dist } from '../helpers/cli.js';
 
-/**
- * Issue 4, "live": the real built `noburn watch` in a real pseudo-terminal (Python's pty
- * module drives it: node-pty is not installed). This process records spend for a user and
- * a run into the same ledger; the screen shows the new figures within a second. Then a
- * resize, and `q`: exit 0 with the terminal restored (alternate screen left, cursor shown).
- */
 const DRIVER = join(dirname(fileURLToPath(import.meta.url)), 'pty-driver.py');
 const USD = 1_000_000_000;
 const ESC = '\u001b';

@@ -1,3 +1,4 @@
+/** `noburn watch --once [--json]` in-process: the frame, the JSON, and the messages. */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,6 @@ import { loadMirrorSync } from '../../src/tui/remote.js';
 import { runWatch } from '../../src/tui/run.js';
 import { USD, tempLedger } from './fixtures.js';
 
-/** `noburn watch --once [--json]` in-process: the frame, the JSON, and the messages. */
 function capture(): Output & { stdout: string; stderr: string; docs: unknown[] } {
   const o = {
     stdout: '',

@@ -1,8 +1,8 @@
+/** The usage shapes of the AI SDK generations, in ledger terms (cache reads and writes are part of tokensIn). */
 import { describe, expect, it } from 'vitest';
 import { readUsage, usageToRecord } from '../../src/lib/ai-sdk/usage.js';
 import { promptText } from '../../src/lib/ai-sdk/prompt.js';
 
-/** The usage shapes of the AI SDK generations, in ledger terms (cache reads and writes are part of tokensIn). */
 describe('AI SDK usage readers', () => {
   it('ai v5: flat counts, inputTokens already includes the cache reads', () => {
     expect(readUsage({ inputTokens: 20, outputTokens: 12, totalTokens: 32, cachedInputTokens: 5 })).toEqual({ tokensIn: 20, tokensOut: 12, cachedTokensIn: 5, cacheWriteTokensIn: 0 });

@@ -1,9 +1,9 @@
+/** Users do not have the design notes: the project cites its own contract page, docs/contract.md. */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/cli.js';
 
-/** Users do not have the design notes: the project cites its own contract page, docs/contract.md. */
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
     const p = join(dir, n);

@@ -1,13 +1,13 @@
-import { describe, expect, it } from 'vitest';
-import { LocalCaps } from '../../src/lib/local-caps.js';
-import type { Decision, RunInfo } from '../../src/lib/types.js';
-
 /**
  * What a guard counts for a run it started when the authority cannot be asked
  * (docs/contract.md, "Outages"): its own records at their cost, and spend by others as the
  * server last showed it. A record still on its way is counted by the server at its hold:
  * that difference is this guard's own call, never spend by others.
  */
+import { describe, expect, it } from 'vitest';
+import { LocalCaps } from '../../src/lib/local-caps.js';
+import type { Decision, RunInfo } from '../../src/lib/types.js';
+
 const HOUR = 3_600_000;
 const run: RunInfo = {
   runId: 'run_a',

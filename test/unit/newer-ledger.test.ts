@@ -1,3 +1,4 @@
+/** A ledger written by a newer noburn (a higher user_version) is refused, never used. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,6 @@ import { ledgerSnapshot } from '../helpers/ledger-snapshot.js';
 import { removeHomes, runCli, snapshotDist } from '../helpers/cli.js';
 import type { Dist } from '../helpers/cli.js';
 
-/** A ledger written by a newer noburn (a higher user_version) is refused, never used. */
 let tmp: string;
 let dist: Dist;
 beforeAll(async () => {

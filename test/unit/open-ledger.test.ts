@@ -1,3 +1,4 @@
+/** Opening noburn's SQLite files (src/lib/sqlite-file.ts): created private, cheap to reopen. */
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,6 @@ import { NoburnStoreError } from '../../src/lib/errors.js';
 import { openLedgerFile } from '../../src/lib/ledger/sqlite/open.js';
 import { openOutboxDb } from '../../src/lib/remote/outbox-db.js';
 
-/** Opening noburn's SQLite files (src/lib/sqlite-file.ts): created private, cheap to reopen. */
 let tmp: string;
 beforeEach(() => {
   tmp = mkdtempSync(join(tmpdir(), 'noburn-open-'));

@@ -1,6 +1,3 @@
-import { MEDIA_PART_TOKENS, PER_MESSAGE_TOKENS, REPLY_PRIMING_TOKENS } from '../metering/estimate.js';
-import { estimateTokens } from '../tokens.js';
-
 /**
  * Input estimate of an AI SDK call (the LanguageModel prompt format the SDK hands its
  * providers, the same in ai v5, v6 and v7): the prompt's text, tool definitions and the
@@ -8,6 +5,8 @@ import { estimateTokens } from '../tokens.js';
  * proxy counts for a provider request (per message, reply priming, media parts). The
  * ledger then scales a tokenizer count to cover the provider's own (margin + calibration).
  */
+import { MEDIA_PART_TOKENS, PER_MESSAGE_TOKENS, REPLY_PRIMING_TOKENS } from '../metering/estimate.js';
+import { estimateTokens } from '../tokens.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,5 +1,3 @@
-import type { Calibration } from './store.js';
-
 /**
  * Input calibration: a check whose input count comes from a local tokenizer
  * (tokensInSource 'tokenizer') holds more input than it counted, so that the hold covers
@@ -12,6 +10,7 @@ import type { Calibration } from './store.js';
  * records of this ledger (one row per provider and model, updated when a record settles
  * a hold that carried a local estimate). See docs/semantics.md.
  */
+import type { Calibration } from './store.js';
 
 /** Built-in margins, by provider. OpenAI models use the tokenizer noburn ships (o200k/cl100k); others do not. */
 export const DEFAULT_INPUT_MARGINS: Readonly<Record<string, number>> = {

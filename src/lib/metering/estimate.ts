@@ -1,5 +1,3 @@
-import { isObj, type CountTokens, type Endpoint, type Json, type RequestText, type TokenEstimate } from './types.js';
-
 /**
  * The pre-call estimate checked against the caps. Input: the request's text (messages,
  * system/instructions, tools, schemas) counted with the tokenizer, plus small fixed
@@ -7,6 +5,7 @@ import { isObj, type CountTokens, type Endpoint, type Json, type RequestText, ty
  * call may produce up to that much and the check must bound it. The provider adapters
  * say which parts of a body are text; the pieces they share are here.
  */
+import { isObj, type CountTokens, type Endpoint, type Json, type RequestText, type TokenEstimate } from './types.js';
 
 /** Per message/item framing tokens, and the reply priming, as in OpenAI's counting guide. */
 export const PER_MESSAGE_TOKENS = 4;

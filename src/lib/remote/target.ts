@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
-
 /**
  * Where queued records belong (docs/library.md "Outbox"): a server, spelt one way, and a
  * project. Not the URL string and the key: `http://127.0.0.1:8787/`, `http://localhost:8787`
  * and `http://[::1]:8787` are one server, and a rotated key of the same project must still
  * deliver what the old one queued.
  */
+import { createHash } from 'node:crypto';
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 

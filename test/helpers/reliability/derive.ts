@@ -1,11 +1,11 @@
-import type { Database } from 'better-sqlite3';
-import { PERIODS, windowKey } from '../../../src/lib/periods.js';
-
 /**
  * The summary rows (usage, runs) recomputed from the ledger's own detail: the records
  * table and the blocked-check events. After a crash they must still agree exactly, or a
  * record was counted twice (or half-written) in the summaries.
  */
+import type { Database } from 'better-sqlite3';
+import { PERIODS, windowKey } from '../../../src/lib/periods.js';
+
 interface Detail {
   ts: number;
   user_id: string | null;

@@ -1,3 +1,8 @@
+/**
+ * Drives one ledger (a real SqliteStore file, a Ledger with an injected clock) and the
+ * reference model through the same steps, asserting after each operation that the ledger
+ * answered what the model prescribes. State-wide comparisons live in the test file.
+ */
 import { rmSync } from 'node:fs';
 import { expect } from 'vitest';
 import { NoburnConflictError, NoburnNotFoundError } from '../../../src/lib/errors.js';
@@ -14,11 +19,6 @@ import { HOLD_TTL_MS, PROJECTS, USERS, pickFrom } from './steps.js';
 import type { Advance, RecordItem, RunRef, Step } from './steps.js';
 import { dayIndex, nextWindowStart } from './windows.js';
 
-/**
- * Drives one ledger (a real SqliteStore file, a Ledger with an injected clock) and the
- * reference model through the same steps, asserting after each operation that the ledger
- * answered what the model prescribes. State-wide comparisons live in the test file.
- */
 export class Harness {
   readonly model: LedgerModel;
   readonly store: SqliteStore;

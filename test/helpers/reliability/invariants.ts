@@ -1,13 +1,13 @@
-import type { Database } from 'better-sqlite3';
-import type { Period } from '../../../src/lib/periods.js';
-import { sameWindow } from './windows.js';
-
 /**
  * contract §3 "a check never approves past a cap", read straight from the raw tables (the
  * records table, the live holds and the caps as stored) rather than from the summary
  * rows or the model: right after an approval, for every cap that applied to it,
  * settled spend in the cap's current window + live holds <= cap.
  */
+import type { Database } from 'better-sqlite3';
+import type { Period } from '../../../src/lib/periods.js';
+import { sameWindow } from './windows.js';
+
 export interface CapUse {
   scope: 'project' | 'user' | 'run';
   cap: number;

@@ -1,6 +1,6 @@
+/** What crash-writer.mjs wrote to its journal (complete lines only: a kill may cut the last). */
 import { existsSync, readFileSync } from 'node:fs';
 
-/** What crash-writer.mjs wrote to its journal (complete lines only: a kill may cut the last). */
 export interface JournalRecord {
   model: string;
   tokensIn: number;

@@ -1,14 +1,14 @@
+/**
+ * A reference model of contract §3 in plain integers (nano-dollars): caps, holds, records,
+ * runs. It is deliberately naive (lists and sums, no summary rows, no SQL) so that it can
+ * be read against the design and trusted as the oracle of the property tests.
+ */
 import type { Period } from '../../../src/lib/periods.js';
 import type { BlockReason } from '../../../src/lib/types.js';
 import { FALLBACK, PRICED, modelCost } from './prices.js';
 import type { NanoPrice } from './prices.js';
 import { sameWindow } from './windows.js';
 
-/**
- * A reference model of contract §3 in plain integers (nano-dollars): caps, holds, records,
- * runs. It is deliberately naive (lists and sums, no summary rows, no SQL) so that it can
- * be read against the design and trusted as the oracle of the property tests.
- */
 export interface MCap {
   cap: number;
   period: Period;

@@ -1,3 +1,7 @@
+/**
+ * Reads a ledger file's tables as plain rows and builds the same shapes from the
+ * reference model, so a test compares them with one toEqual (which shows the difference).
+ */
 import type { Database } from 'better-sqlite3';
 import { nanoToUsd } from '../../../src/lib/money.js';
 import { PERIODS } from '../../../src/lib/periods.js';
@@ -7,10 +11,6 @@ import type { Budget, LedgerEvent, SpendGroupBy, SpendReport, SpendRow } from '.
 import type { LedgerModel, MContribution } from './model.js';
 import { isoDay, parseWindowKey, windowIndex, windowStartMs } from './windows.js';
 
-/**
- * Reads a ledger file's tables as plain rows and builds the same shapes from the
- * reference model, so a test compares them with one toEqual (which shows the difference).
- */
 export interface UsageRow {
   scope: string;
   subject: string;

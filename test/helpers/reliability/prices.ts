@@ -1,11 +1,11 @@
-import type { ModelPriceOverride } from '../../../src/lib/config.js';
-
 /**
  * The models the property tests use. Prices come from config overrides, so each is an
  * exact integer of nano-dollars per million tokens and the reference model can price a
  * call without the price package. `m-odd` has prices that do not divide a million, so
  * the round-up to the next nano-dollar is exercised.
  */
+import type { ModelPriceOverride } from '../../../src/lib/config.js';
+
 export interface NanoPrice {
   input: number;
   output: number;

@@ -1,10 +1,10 @@
+/** A crash-writer.mjs process: `ready` resolves once it holds its leaked hold and starts its burst. */
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cleanEnv } from '../cli.js';
 
-/** A crash-writer.mjs process: `ready` resolves once it holds its leaked hold and starts its burst. */
 export interface Writer {
   child: ChildProcessWithoutNullStreams;
   ready: Promise<void>;

@@ -1,3 +1,10 @@
+/**
+ * contract §3 as a property: random sequences of caps, checks, records (with and without
+ * reservations, repeated idempotency keys, wasBlocked), run starts/ends and clock jumps
+ * (past hold TTLs, across UTC day/week/month boundaries) against a real SQLite ledger,
+ * checked after every step against a reference model in integer nano-dollars.
+ * test/property runs it briefly; test/torture runs it longer.
+ */
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -23,14 +30,6 @@ import {
   sorted,
 } from './observe.js';
 import { PROJECTS, startClock, step } from './steps.js';
-
-/**
- * contract §3 as a property: random sequences of caps, checks, records (with and without
- * reservations, repeated idempotency keys, wasBlocked), run starts/ends and clock jumps
- * (past hold TTLs, across UTC day/week/month boundaries) against a real SQLite ledger,
- * checked after every step against a reference model in integer nano-dollars.
- * test/property runs it briefly; test/torture runs it longer.
- */
 
 /** Everything settled or held, compared with the model (both projects). */
 async function assertState(h: Harness): Promise<void> {

@@ -1,13 +1,13 @@
-import fc from 'fast-check';
-import type { Period } from '../../../src/lib/periods.js';
-import { MODELS } from './prices.js';
-
 /**
  * Random command sequences for the ledger property test. Steps refer to things made by
  * earlier steps (runs, reservations, idempotency keys) by a number that the runner reads
  * modulo the list that exists at that moment, so every generated sequence is valid and
  * shrinks well.
  */
+import fc from 'fast-check';
+import type { Period } from '../../../src/lib/periods.js';
+import { MODELS } from './prices.js';
+
 export const PROJECTS = ['pA', 'pB'] as const;
 export const USERS = ['u1', 'u2', 'u3'] as const;
 export const HOLD_TTL_MS = 60_000;

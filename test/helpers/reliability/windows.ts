@@ -1,11 +1,11 @@
-import type { Period } from '../../../src/lib/periods.js';
-
 /**
  * UTC calendar windows computed independently of src/lib/periods.ts (plain day arithmetic
  * instead of Date fields), so the reference model does not inherit a bug from the code
  * under test. A window is named by (period, index): day = days since the epoch, week =
  * Monday-based weeks since the epoch, month = year * 12 + month, total = 0.
  */
+import type { Period } from '../../../src/lib/periods.js';
+
 export const DAY_MS = 86_400_000;
 
 export function dayIndex(ms: number): number {

@@ -1,3 +1,7 @@
+/**
+ * The report reads of the PostgreSQL store, each one query, with the same results (and the
+ * same orderings: binary collation, NULL keys first) as the SQLite store.
+ */
 import type { Pool } from 'pg';
 import { nanoToUsd } from '../../money.js';
 import { PERIODS, windowKey, windowStart } from '../../periods.js';
@@ -7,11 +11,6 @@ import { iso } from '../sqlite/rows.js';
 import { assembleSpendReport } from '../spend-report.js';
 import type { SpendAgg } from '../spend-report.js';
 import type { StoreSpendQuery, UserSummary } from '../store.js';
-
-/**
- * The report reads of the PostgreSQL store, each one query, with the same results (and the
- * same orderings: binary collation, NULL keys first) as the SQLite store.
- */
 
 /** The UTC window keys of a moment, by period: what usage rows are keyed by. */
 export function windowsAt(ms: number): Record<Period, string> {

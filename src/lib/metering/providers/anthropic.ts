@@ -1,13 +1,12 @@
-import { bodyModel, modelOutputLimit, positiveInt, TextCollector } from '../estimate.js';
-import { count, hasNumber, sseEvent, StreamText, stripNulls } from '../usage.js';
-import { isObj, type Endpoint, type Json, type ProviderAdapter, type Usage } from '../types.js';
-
 /**
  * Anthropic Messages. Usage: input_tokens EXCLUDES cache_read_input_tokens and
  * cache_creation_input_tokens, so the three are added (reads are cached input, creations
  * cache writes). Streams: message_start gives the input counts, message_delta the
  * output count.
  */
+import { bodyModel, modelOutputLimit, positiveInt, TextCollector } from '../estimate.js';
+import { count, hasNumber, sseEvent, StreamText, stripNulls } from '../usage.js';
+import { isObj, type Endpoint, type Json, type ProviderAdapter, type Usage } from '../types.js';
 
 /** Usage from an Anthropic usage object. */
 export function anthropicUsage(u: unknown): Usage | null {

@@ -1,7 +1,3 @@
-import { bodyModel, MEDIA_PART_TOKENS, modelOutputLimit, positiveInt, TextCollector } from '../estimate.js';
-import { count, sseEvent, StreamText } from '../usage.js';
-import { isObj, type Endpoint, type Json, type ProviderAdapter, type Usage } from '../types.js';
-
 /**
  * Google Gemini API (generativelanguage.googleapis.com): models/MODEL:generateContent and
  * :streamGenerateContent (SSE with `?alt=sse`, else one JSON array sent in pieces),
@@ -13,6 +9,9 @@ import { isObj, type Endpoint, type Json, type ProviderAdapter, type Usage } fro
  * The official @google/genai SDK reads GOOGLE_GEMINI_BASE_URL (without the API version:
  * it appends /v1beta/models/...). Vertex AI (GOOGLE_VERTEX_BASE_URL) is not metered.
  */
+import { bodyModel, MEDIA_PART_TOKENS, modelOutputLimit, positiveInt, TextCollector } from '../estimate.js';
+import { count, sseEvent, StreamText } from '../usage.js';
+import { isObj, type Endpoint, type Json, type ProviderAdapter, type Usage } from '../types.js';
 
 /** Usage from a Gemini usageMetadata object. */
 export function geminiUsage(u: unknown): Usage | null {

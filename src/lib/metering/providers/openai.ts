@@ -1,7 +1,3 @@
-import { bodyModel, modelOutputLimit, positiveInt, TextCollector, REPLY_PRIMING_TOKENS } from '../estimate.js';
-import { count, hasNumber, sseEvent, StreamText } from '../usage.js';
-import { isObj, type Endpoint, type EndpointKind, type Json, type OutputBound, type ProviderAdapter, type Usage } from '../types.js';
-
 /**
  * OpenAI and the OpenAI-compatible APIs (Azure, OpenRouter, Groq, Mistral, vLLM...):
  * Chat Completions, Responses, legacy Completions and Embeddings.
@@ -9,6 +5,9 @@ import { isObj, type Endpoint, type EndpointKind, type Json, type OutputBound, t
  * prompt_tokens_details.cached_tokens); Responses report input_tokens (which includes
  * input_tokens_details.cached_tokens). OpenAI has no cache-write count.
  */
+import { bodyModel, modelOutputLimit, positiveInt, TextCollector, REPLY_PRIMING_TOKENS } from '../estimate.js';
+import { count, hasNumber, sseEvent, StreamText } from '../usage.js';
+import { isObj, type Endpoint, type EndpointKind, type Json, type OutputBound, type ProviderAdapter, type Usage } from '../types.js';
 
 /** Usage from an OpenAI-style object (prompt_tokens/completion_tokens or input_tokens/output_tokens). */
 export function openaiUsage(u: unknown): Usage | null {
