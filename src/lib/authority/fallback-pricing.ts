@@ -9,10 +9,9 @@ import type { NoburnConfig } from '../config.js';
 import { marginFor, scaledTokensIn } from '../ledger/calibration.js';
 import type { PlainPrices } from '../ledger/clamp.js';
 import { SqliteStore } from '../ledger/sqlite/sqlite-store.js';
-import type { CachedPrice } from '../ledger/store.js';
 import { costNano } from '../pricing/cost.js';
 import { Pricer } from '../pricing/pricer.js';
-import type { PriceCache } from '../pricing/pricer.js';
+import type { CachedPrice, PriceCache } from '../pricing/price-cache.js';
 import type { NormalizedCheck } from '../validate.js';
 
 export interface FallbackEstimate {

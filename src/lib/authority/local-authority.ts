@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import type { NoburnConfig } from '../config.js';
 import { Ledger } from '../ledger/ledger.js';
 import { SqliteStore } from '../ledger/sqlite/sqlite-store.js';
-import type { LedgerStore, RunListStatus, UserSummary } from '../ledger/store.js';
+import type { LedgerBackend, RunListStatus, UserSummary } from '../ledger/store.js';
 import { MemoryRecordQueue } from '../record-queue.js';
 import type { RecordSink } from '../record-queue.js';
 import type * as T from '../types.js';
@@ -19,7 +19,7 @@ export type { LedgerWarning } from './authority.js';
 
 export interface LocalAuthorityOptions extends AuthorityHooks {
   /** Use this store instead of the SQLite file at config.dbPath. */
-  store?: LedgerStore;
+  store?: LedgerBackend;
   /** The process keeps the authority for long: checkpoint the WAL between calls (see SqliteStore). */
   longLived?: boolean;
 }
