@@ -13,7 +13,7 @@ import { Option } from '@commander-js/extra-typings';
 import type { Command, CommandUnknownOpts, OptionValues } from '@commander-js/extra-typings';
 import { PERIODS } from '../lib/periods.js';
 import type { Period } from '../lib/periods.js';
-import type { KeyRole } from '../lib/ledger/store.js';
+import type { KeyRole } from '../lib/ledger/key-store.js';
 import type { RunStatus, SpendGroupBy } from '../lib/types.js';
 import { choiceArg, deploymentArg, idArg, tokensArg, usdArg } from './parse.js';
 

@@ -1,12 +1,12 @@
 import { resolveConfig } from '../../lib/config.js';
-import type { LedgerStore } from '../../lib/ledger/store.js';
+import type { KeyStore } from '../../lib/ledger/key-store.js';
 import { ExitCodes } from '../exit-codes.js';
 import { table } from '../format.js';
 import type { Output } from '../output.js';
 import type { KeysCreateOptions, KeysListOptions, KeysRevokeOptions } from '../specs.js';
 
 /** `noburn keys create|list|revoke`: API keys in the store `serve` uses (--store, NOBURN_STORE, $NOBURN_HOME/noburn.db). */
-async function withStore<T>(opts: Pick<KeysRevokeOptions, 'store'>, fn: (s: LedgerStore) => Promise<T>): Promise<T> {
+async function withStore<T>(opts: Pick<KeysRevokeOptions, 'store'>, fn: (s: KeyStore) => Promise<T>): Promise<T> {
   const config = resolveConfig(opts.store !== undefined ? { store: opts.store } : {});
   const { openStore } = await import('../../lib/ledger/open-store.js');
   const store = await openStore(config.store);
