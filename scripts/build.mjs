@@ -21,7 +21,9 @@ const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.opt
 
 // commander is CommonJS: give ESM output a require() for its node: built-ins.
 const requireShim = 'import{createRequire as __nbcr}from"node:module";const require=__nbcr(import.meta.url);';
-const common = { bundle: true, format: 'esm', platform: 'node', target: 'node20', minify: true, jsx: 'automatic', external, logLevel: 'warning' };
+// Linked source maps (positions only, no copy of the sources): a stack trace under
+// `node --enable-source-maps` names src/...ts and the line, for the published build too.
+const common = { bundle: true, format: 'esm', platform: 'node', target: 'node20', minify: true, sourcemap: true, sourcesContent: false, jsx: 'automatic', external, logLevel: 'warning' };
 
 const commandsDir = resolve(root, 'src/cli/commands');
 const lazyCommands = readdirSync(commandsDir).filter((f) => f.endsWith('.ts') && f !== 'check.ts').map((f) => basename(f, '.ts'));

@@ -1,6 +1,6 @@
 import { useApp, useInput } from 'ink';
 import type { Key } from 'ink';
-import { useCallback, useRef, useState } from 'react';
+import { useCallback, useLayoutEffect, useRef, useState } from 'react';
 import { Dashboard, viewLists } from './components/Dashboard.js';
 import { useLedger } from './hooks/use-ledger.js';
 import type { LedgerSource } from './hooks/use-ledger.js';
@@ -34,8 +34,12 @@ export function App(p: AppProps) {
   const banner = useRemoteSync(p.sync, pollMs);
 
   // Keys can arrive faster than React re-renders: read and write the latest state through a ref.
+  // It takes each committed render's data in a layout effect (synchronous after the commit,
+  // before any key event), not during render, which React may run and then discard.
   const latest = useRef({ view, snapshot, rows, banner });
-  latest.current = { ...latest.current, snapshot, rows, banner };
+  useLayoutEffect(() => {
+    latest.current = { ...latest.current, snapshot, rows, banner };
+  });
   const onKey = useCallback(
     (input: string, key: Key) => {
       const { snapshot: s, rows: r, banner: b } = latest.current;

@@ -1,0 +1,58 @@
+/**
+ * The built files are minified; each carries a linked source map, so that a stack trace
+ * under `node --enable-source-maps` names the TypeScript source and line (src/lib/money.ts),
+ * for the ESM and the CommonJS library alike. The maps hold no copy of the sources (the
+ * package does not ship src/), only the positions.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { snapshotDist } from '../helpers/cli.js';
+import type { Dist } from '../helpers/cli.js';
+
+let dist: Dist;
+
+beforeAll(async () => {
+  dist = await snapshotDist();
+});
+
+afterAll(() => dist?.dispose());
+
+/** The first stack frame of usdToNano('x') thrown in a child node, with or without source maps. */
+function firstFrame(kind: 'esm' | 'cjs', sourceMaps: boolean): string {
+  const script =
+    kind === 'esm'
+      ? `import { usdToNano } from ${JSON.stringify(dist.index)}; try { usdToNano('x'); } catch (e) { console.log(e.stack.split('\\n')[1]); }`
+      : `const { usdToNano } = require(${JSON.stringify(join(dist.dir, 'cjs/index.js'))}); try { usdToNano('x'); } catch (e) { console.log(e.stack.split('\\n')[1]); }`;
+  const args = [...(sourceMaps ? ['--enable-source-maps'] : []), ...(kind === 'esm' ? ['--input-type=module'] : []), '-e', script];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout.trim();
+}
+
+function jsFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? jsFiles(join(dir, e.name)) : e.name.endsWith('.js') ? [join(dir, e.name)] : [],
+  );
+}
+
+describe('source maps in dist', () => {
+  it.each(['esm', 'cjs'] as const)('%s: with --enable-source-maps a stack frame names the TypeScript source; without, the minified file', (kind) => {
+    expect(firstFrame(kind, true)).toMatch(/src\/lib\/money\.ts:\d+:\d+\)$/);
+    expect(firstFrame(kind, false)).not.toMatch(/\.ts:\d+/);
+  });
+
+  it('every built .js file links its map, and the maps carry positions, not the sources', () => {
+    const files = jsFiles(dist.dir);
+    expect(files.map((f) => relative(dist.dir, f))).toContain('cli.js');
+    for (const f of files) {
+      const name = relative(dist.dir, f);
+      expect(readFileSync(f, 'utf8').trimEnd().split('\n').pop(), name).toMatch(/^\/\/# sourceMappingURL=[^/]+\.js\.map$/);
+      expect(existsSync(`${f}.map`), `${name}.map`).toBe(true);
+      const map = JSON.parse(readFileSync(`${f}.map`, 'utf8')) as { version: number; sourcesContent?: unknown };
+      expect(map.version, name).toBe(3);
+      expect(map.sourcesContent, name).toBeUndefined();
+    }
+  });
+});
