@@ -3,7 +3,7 @@ import type { BlockReason, Decision, DecisionLimit } from './types.js';
 /**
  * Every error the library throws extends NoburnError and carries a stable `code`.
  * The CLI maps codes to exit codes in one place (src/cli/exit-codes.ts); the server maps
- * them to HTTP statuses (src/server/errors.ts).
+ * them to HTTP statuses by the wire-error table (src/lib/wire/errors.ts).
  */
 export type NoburnErrorCode =
   | 'NOBURN_VALIDATION'
