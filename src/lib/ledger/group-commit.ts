@@ -68,23 +68,36 @@ export class KeyedGroupCommit<I, O> {
   }
 }
 
+/** A StoreOp's outcome in the ledger's queue: its result, or the error of its own store call. */
+export type OpOutcome = StoreOpResult | { kind: 'error'; error: unknown };
+
 /**
  * Runs ops in order on a store without commit(): consecutive checks as one checkBatch,
- * each request's records as one record call. Same result as one by one.
+ * each request's records as one record call. Same result as one by one. These are
+ * separate transactions, so a failure is the failure of its own ops only (those before it
+ * are committed and keep their results).
  */
-export async function commitInOrder(store: LedgerStore, ops: readonly StoreOp[]): Promise<StoreOpResult[]> {
-  const out: StoreOpResult[] = [];
+export async function commitInOrder(store: LedgerStore, ops: readonly StoreOp[]): Promise<OpOutcome[]> {
+  const out: OpOutcome[] = [];
   for (let i = 0; i < ops.length; ) {
     const op = ops[i] as StoreOp;
     if (op.kind === 'record') {
-      out.push({ kind: 'record', result: await store.record(op.records) });
+      try {
+        out.push({ kind: 'record', result: await store.record(op.records) });
+      } catch (error) {
+        out.push({ kind: 'error', error });
+      }
       i++;
       continue;
     }
     let j = i;
     while (j < ops.length && (ops[j] as StoreOp).kind === 'check') j++;
     const checks = ops.slice(i, j).map((o) => (o.kind === 'check' ? o.check : (undefined as never)));
-    for (const decision of await store.checkBatch(checks)) out.push({ kind: 'check', decision });
+    try {
+      for (const decision of await store.checkBatch(checks)) out.push({ kind: 'check', decision });
+    } catch (error) {
+      for (let k = i; k < j; k++) out.push({ kind: 'error', error });
+    }
     i = j;
   }
   return out;

@@ -22,10 +22,11 @@ import type {
 import { MAX_TOKENS, idString } from '../validate.js';
 import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
 import { KeyedGroupCommit, commitInOrder } from './group-commit.js';
+import type { OpOutcome } from './group-commit.js';
 import { inputFactor, marginFor, scaledTokensIn } from './calibration.js';
 import { decisionOf } from './decision.js';
 import { DEFAULT_RUN_IDLE_TTL_MS } from './runs.js';
-import type { Calibration, LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreOp, StoreOpResult, StoreRecord, UserSummary } from './store.js';
+import type { Calibration, LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreOp, StoreRecord, UserSummary } from './store.js';
 
 export type LedgerSettings = Pick<NoburnConfig, 'prices' | 'fallbackPrice' | 'unknownModel' | 'holdTtlMs'> &
   Partial<Pick<NoburnConfig, 'minTokensOut' | 'inputMargin' | 'runIdleTtlMs'>>;
@@ -69,7 +70,7 @@ function parseDate(v: string | undefined, name: string): number | null {
 export class Ledger {
   readonly pricer: Pricer;
   private readonly now: () => number;
-  private readonly batcher: KeyedGroupCommit<StoreOp, StoreOpResult> | null;
+  private readonly batcher: KeyedGroupCommit<StoreOp, OpOutcome> | null;
   private readonly calibrations = new Map<string, { at: number; cal: Calibration | null }>();
 
   /** `store` is also the price cache: one backend holds both (LedgerBackend). */
@@ -189,6 +190,7 @@ export class Ledger {
   private async settle(projectId: string, rows: readonly StoreRecord[]): Promise<RecordResult> {
     if (!this.batcher || rows.length === 0) return this.store.record(rows);
     const out = await this.batcher.submit(projectId, { kind: 'record', records: rows });
+    if (out.kind === 'error') throw out.error;
     if (out.kind !== 'record') throw new NoburnStoreError('group commit: a record op got a check result');
     return out.result;
   }
@@ -255,7 +257,8 @@ export class Ledger {
   }
 }
 
-function decisionFrom(out: StoreOpResult): StoreDecision {
+function decisionFrom(out: OpOutcome): StoreDecision {
+  if (out.kind === 'error') throw out.error;
   if (out.kind !== 'check') throw new NoburnStoreError('group commit: a check op got a record result');
   return out.decision;
 }
