@@ -267,7 +267,8 @@ END $fn$;
 CREATE OR REPLACE FUNCTION nb_apply(p_ops jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
 DECLARE
   v_op jsonb;
-  v_out jsonb := '[]'::jsonb;
+  -- A jsonb[] grows in place (appending to a jsonb array would copy it every time).
+  v_out jsonb[] := '{}';
 BEGIN
   PERFORM nb_lock_projects(ARRAY(
     SELECT x->'c'->>'projectId' FROM jsonb_array_elements(p_ops) AS x WHERE x ? 'c'
@@ -275,12 +276,12 @@ BEGIN
     SELECT r->>'projectId' FROM jsonb_array_elements(p_ops) AS x, jsonb_array_elements(x->'r') AS r WHERE x ? 'r'));
   FOR v_op IN SELECT x FROM jsonb_array_elements(p_ops) WITH ORDINALITY AS t(x, i) ORDER BY i LOOP
     IF v_op ? 'c' THEN
-      v_out := v_out || jsonb_build_array(nb_decide(v_op->'c'));
+      v_out := v_out || nb_decide(v_op->'c');
     ELSE
-      v_out := v_out || jsonb_build_array(nb_record(v_op->'r'));
+      v_out := v_out || nb_record(v_op->'r');
     END IF;
   END LOOP;
-  RETURN v_out;
+  RETURN to_jsonb(v_out);
 END $fn$;
 
 -- Settles a batch of records in order, in one transaction: the same result as one by one.
