@@ -10,7 +10,7 @@ import { printFigures } from './stats.js';
 import type { Figure } from './stats.js';
 
 const here = new URL('.', import.meta.url).pathname;
-const BENCHES = ['embedded', 'serve', 'proxy', 'watch', 'pg'];
+const BENCHES = ['embedded', 'serve', 'proxy', 'watch', 'watch-live', 'pg'];
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const quick = process.argv.includes('--quick');
 
