@@ -26,7 +26,7 @@ import { Ledger } from '../src/lib/ledger/ledger.js';
 import type { LedgerSettings } from '../src/lib/ledger/ledger.js';
 import { PostgresStore } from '../src/lib/ledger/postgres/postgres-store.js';
 import { SqliteStore } from '../src/lib/ledger/sqlite/sqlite-store.js';
-import type { LedgerStore } from '../src/lib/ledger/store.js';
+import type { LedgerBackend } from '../src/lib/ledger/store.js';
 import { createApiKey } from '../src/server/keys.js';
 import { emit, median } from './stats.js';
 import type { Figure } from './stats.js';
@@ -98,7 +98,7 @@ function ledgerTarget(ls: Ledger[]): Target {
   };
 }
 
-async function withCap(store: LedgerStore): Promise<Ledger> {
+async function withCap(store: LedgerBackend): Promise<Ledger> {
   const l = new Ledger(store, SETTINGS, { groupCommit: true });
   await l.setBudget(PROJECT, { scope: 'project', capUsd: 1_000_000, period: 'month' });
   return l;
@@ -200,7 +200,7 @@ async function overHttp(dir: string, schema: string): Promise<Figure | null> {
   pgUrl.searchParams.set('options', `-c search_path=${schema}`);
   // Keys and caps are made through the stores directly, before the servers start.
   const keys: string[] = [];
-  for (const store of [new SqliteStore(file), await PostgresStore.connect(PG, { schema, poolSize: 1 })] as LedgerStore[]) {
+  for (const store of [new SqliteStore(file), await PostgresStore.connect(PG, { schema, poolSize: 1 })] as LedgerBackend[]) {
     await withCap(store);
     keys.push((await createApiKey(store, { projectId: PROJECT, role: 'app' })).key);
     await store.close();

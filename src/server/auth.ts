@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { NoburnAuthError, NoburnForbiddenError } from '../lib/errors.js';
-import type { KeyRole, LedgerStore } from '../lib/ledger/store.js';
+import type { KeyRole, KeyStore } from '../lib/ledger/key-store.js';
 import { hashKey, keyIdOf } from './keys.js';
 
 /** Who is calling: the key's id, project and role (never the key itself). */
@@ -27,7 +27,7 @@ export class Authenticator {
   private readonly cache = new Map<string, Cached>();
 
   constructor(
-    private readonly store: LedgerStore,
+    private readonly keys: KeyStore,
     private readonly cacheMs = 1000,
     private readonly now: () => number = Date.now,
   ) {}
@@ -45,7 +45,7 @@ export class Authenticator {
     const hit = this.cache.get(hashHex);
     if (hit && hit.until > now && timingSafeEqual(hit.hash, hash)) return hit.principal;
 
-    const row = await this.store.findKeyByHash(hashHex);
+    const row = await this.keys.findKeyByHash(hashHex);
     const stored = row ? Buffer.from(row.hash, 'hex') : null;
     if (!row || !stored || stored.length !== hash.length || !timingSafeEqual(stored, hash) || row.id !== keyId) {
       throw new NoburnAuthError('invalid API key');

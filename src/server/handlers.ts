@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { NoburnNotFoundError } from '../lib/errors.js';
+import type { KeyStore } from '../lib/ledger/key-store.js';
 import type { Ledger } from '../lib/ledger/ledger.js';
-import { nanoToUsd } from '../lib/money.js';
 import type { BudgetScope } from '../lib/types.js';
 import type { NormalizedCheck, NormalizedRecord } from '../lib/validate.js';
 import { idString } from '../lib/validate.js';
@@ -39,6 +39,7 @@ export interface Reply {
 
 export interface Services {
   ledger: Ledger;
+  keys: KeyStore;
   auth: Authenticator;
   metrics: Metrics;
   now: () => number;
@@ -107,36 +108,28 @@ export function makeHandlers(s: Services) {
     async records(ctx: Ctx): Promise<Reply> {
       const b = parse(RecordBatchBody, ctx.body);
       const now = s.now();
-      const rows = await Promise.all(
-        b.records.map((w) => {
-          const r: NormalizedRecord = {
-            model: w.model,
-            tokensIn: w.tokensIn,
-            tokensOut: w.tokensOut,
-            cachedTokensIn: w.cachedTokensIn ?? 0,
-            cacheWriteTokensIn: w.cacheWriteTokensIn ?? 0,
-            costUsd: w.costUsd ?? null,
-            wasBlocked: w.wasBlocked,
-            userId: w.endUserId ?? null,
-            runId: w.runId ?? null,
-            reservationId: w.reservationId ?? null,
-            provider: w.provider ?? null,
-            idempotencyKey: w.idempotencyKey,
-          };
-          // Spend is dated by this server's clock when it settles (docs/semantics.md): a record
-          // delivered late (outbox) or dated by a skewed or lying client counts in the current
-          // window. The client's `ts` (when it says the call happened) is kept as data.
-          const calledAt = w.ts === null || w.ts === undefined ? null : w.ts;
-          return ledger.toStoreRecord(ctx.p.projectId, r, now, calledAt);
+      const rs = b.records.map(
+        (w): NormalizedRecord => ({
+          model: w.model,
+          tokensIn: w.tokensIn,
+          tokensOut: w.tokensOut,
+          cachedTokensIn: w.cachedTokensIn ?? 0,
+          cacheWriteTokensIn: w.cacheWriteTokensIn ?? 0,
+          costUsd: w.costUsd ?? null,
+          wasBlocked: w.wasBlocked,
+          userId: w.endUserId ?? null,
+          runId: w.runId ?? null,
+          reservationId: w.reservationId ?? null,
+          provider: w.provider ?? null,
+          idempotencyKey: w.idempotencyKey,
         }),
       );
-      const res = await ledger.store.record(rows);
+      // Spend is dated by this server's clock when it settles (docs/semantics.md): a record
+      // delivered late (outbox) or dated by a skewed or lying client counts in the current
+      // window. The client's `ts` (when it says the call happened) is kept as data.
+      const calledAt = b.records.map((w) => (w.ts === null || w.ts === undefined ? null : w.ts));
+      const body: RecordsResponse = await ledger.recordPriced(ctx.p.projectId, rs, calledAt);
       for (const w of b.records) if (typeof w.ts === 'number') s.metrics.recordLag((now - w.ts) / 1000);
-      const body: RecordsResponse = {
-        accepted: res.accepted,
-        duplicates: res.duplicates,
-        items: rows.map((r) => ({ idempotencyKey: r.idempotencyKey, costUsd: nanoToUsd(r.wasBlocked ? 0 : r.costNano), unpriced: r.unpriced })),
-      };
       return { status: 202, body };
     },
 
@@ -209,25 +202,25 @@ export function makeHandlers(s: Services) {
     async createKey(ctx: Ctx): Promise<Reply> {
       requireAdmin(ctx.p);
       const b = parse(KeyBody, ctx.body);
-      const { key, row } = await createApiKey(ledger.store, { projectId: ctx.p.projectId, role: b.role ?? 'app', label: b.label ?? null, now: s.now() });
+      const { key, row } = await createApiKey(s.keys, { projectId: ctx.p.projectId, role: b.role ?? 'app', label: b.label ?? null, now: s.now() });
       const body: CreatedKeyResponse = { ...keyView(row), key };
       return { status: 201, body };
     },
 
     async listKeys(ctx: Ctx): Promise<Reply> {
       requireAdmin(ctx.p);
-      return { status: 200, body: { keys: (await ledger.store.listKeys(ctx.p.projectId)).map(keyView) } };
+      return { status: 200, body: { keys: (await s.keys.listKeys(ctx.p.projectId)).map(keyView) } };
     },
 
     async revokeKey(ctx: Ctx): Promise<Reply> {
       requireAdmin(ctx.p);
       const id = param(ctx, 0, 'key id');
-      const mine = (await ledger.store.listKeys(ctx.p.projectId)).find((k) => k.id === id);
+      const mine = (await s.keys.listKeys(ctx.p.projectId)).find((k) => k.id === id);
       // Another project's key is "not found": a key never learns what other projects hold.
       if (!mine) throw new NoburnNotFoundError(`key not found: ${id}`);
-      if (mine.revokedAt === null) await ledger.store.revokeKey(id, s.now());
+      if (mine.revokedAt === null) await s.keys.revokeKey(id, s.now());
       s.auth.forget(id);
-      const after = (await ledger.store.listKeys(ctx.p.projectId)).find((k) => k.id === id) ?? mine;
+      const after = (await s.keys.listKeys(ctx.p.projectId)).find((k) => k.id === id) ?? mine;
       return { status: 200, body: keyView(after) };
     },
   };

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { NoburnValidationError } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
-import type { ApiKeyRow, KeyRole, LedgerStore } from '../lib/ledger/store.js';
+import type { ApiKeyRow, KeyRole, KeyStore } from '../lib/ledger/key-store.js';
 import { idString } from '../lib/validate.js';
 
 /**
@@ -30,7 +30,7 @@ export interface CreatedKey {
 export const ROLES: readonly KeyRole[] = ['app', 'admin'];
 
 export async function createApiKey(
-  store: LedgerStore,
+  store: KeyStore,
   opts: { projectId: string; role: KeyRole; label?: string | null; now?: number },
 ): Promise<CreatedKey> {
   if (!ROLES.includes(opts.role)) throw new NoburnValidationError('role must be app or admin');

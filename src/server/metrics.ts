@@ -86,14 +86,13 @@ export function createMetrics(store: LedgerStore, opts: { now?: () => number; de
   };
 }
 
-/** Open holds, read straight from the SQLite file (the store interface has no count for it). */
+/** Open holds, where the store can count them without I/O (SQLite); no gauge elsewhere. */
 function holdCounter(store: LedgerStore, now: () => number): CountFn | null {
-  const db = (store as { db?: { prepare(sql: string): { get(...a: unknown[]): unknown } } }).db;
-  if (store.kind !== 'sqlite' || !db) return null;
-  const st = db.prepare('SELECT count(*) AS n FROM holds WHERE expires_at > ?');
+  if (!store.openHolds) return null;
+  const count = store.openHolds.bind(store);
   return () => {
     try {
-      return (st.get(now()) as { n: number }).n;
+      return count(now());
     } catch {
       return NaN; // the store is closed (shutting down)
     }

@@ -3,7 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Ledger } from '../lib/ledger/ledger.js';
 import type { LedgerSettings } from '../lib/ledger/ledger.js';
-import type { LedgerStore } from '../lib/ledger/store.js';
+import type { LedgerBackend } from '../lib/ledger/store.js';
 import { Authenticator } from './auth.js';
 import { makeHandlers } from './handlers.js';
 import { HttpError, errorResponse, parseQuery, readJson, sendError, sendJson } from './http.js';
@@ -16,7 +16,7 @@ import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_REQU
 import type { ConnectionLimiter } from './connections.js';
 
 export interface ServerOptions {
-  store: LedgerStore;
+  store: LedgerBackend;
   settings: LedgerSettings;
   /** Default 127.0.0.1: never listen beyond the machine unless told to. */
   host?: string;
@@ -69,7 +69,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const ledger = new Ledger(opts.store, opts.settings, { now, groupCommit: true });
   const auth = new Authenticator(opts.store, opts.authCacheMs ?? 1000, now);
   const metrics = createMetrics(opts.store, { now, defaults: opts.processMetrics !== false });
-  const route = buildRouter(makeHandlers({ ledger, auth, metrics, now }));
+  const route = buildRouter(makeHandlers({ ledger, keys: opts.store, auth, metrics, now }));
   let closing = false;
   let inflight = 0;
   let drained: (() => void) | null = null;

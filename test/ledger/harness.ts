@@ -5,12 +5,12 @@
 import { afterEach } from 'vitest';
 import { Ledger } from '../../src/lib/ledger/ledger.js';
 import type { LedgerSettings } from '../../src/lib/ledger/ledger.js';
-import type { LedgerStore } from '../../src/lib/ledger/store.js';
+import type { LedgerBackend } from '../../src/lib/ledger/store.js';
 import type { Decision, RecordResult } from '../../src/lib/types.js';
 import type { NormalizedRecord } from '../../src/lib/validate.js';
 
 export interface StoreHandle {
-  store: LedgerStore;
+  store: LedgerBackend;
   dispose(): Promise<void>;
 }
 export type StoreFactory = () => Promise<StoreHandle>;
@@ -40,7 +40,7 @@ export const TTL = 600_000;
 
 export interface Env {
   ledger: Ledger;
-  store: LedgerStore;
+  store: LedgerBackend;
   clock: { t: number };
   /** A ledger on the same store with other settings (same clock). */
   withSettings(s: Partial<LedgerSettings>): Ledger;

@@ -1,7 +1,7 @@
 /** contract §3 runs, and the reads: spend report, event feed, keys, price cache. */
 import { describe, expect, it } from 'vitest';
 import { NoburnConflictError, NoburnNotFoundError } from '../../src/lib/errors.js';
-import type { CachedPrice } from '../../src/lib/ledger/store.js';
+import type { CachedPrice } from '../../src/lib/pricing/price-cache.js';
 import { P, T0, cap, check, rec, record, useEnv, utc } from './harness.js';
 import type { StoreFactory } from './harness.js';
 

@@ -9,7 +9,7 @@ import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { LedgerSettings } from '../../src/lib/ledger/ledger.js';
 import { SqliteStore } from '../../src/lib/ledger/sqlite/sqlite-store.js';
-import type { KeyRole } from '../../src/lib/ledger/store.js';
+import type { KeyRole } from '../../src/lib/ledger/key-store.js';
 import { createApiKey } from '../../src/server/keys.js';
 import { startServer } from '../../src/server/server.js';
 import type { RunningServer, ServerOptions } from '../../src/server/server.js';

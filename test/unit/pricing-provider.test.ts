@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NoburnGuard } from '../../src/lib/guard.js';
-import type { CachedPrice } from '../../src/lib/ledger/store.js';
+import type { CachedPrice } from '../../src/lib/pricing/price-cache.js';
 import { PRICE_DATA_VERSION, lookupGenaiPrice, providerForUrl } from '../../src/lib/pricing/price-data.js';
 import { Pricer, type PriceCache } from '../../src/lib/pricing/pricer.js';
 

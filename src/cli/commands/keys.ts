@@ -1,5 +1,5 @@
 import { resolveConfig } from '../../lib/config.js';
-import type { KeyRole, LedgerStore } from '../../lib/ledger/store.js';
+import type { KeyRole, KeyStore } from '../../lib/ledger/key-store.js';
 import { ExitCodes } from '../exit-codes.js';
 import { table } from '../format.js';
 import type { Output } from '../output.js';
@@ -20,7 +20,7 @@ export interface KeysListOptions extends KeysCommonOptions {
   project?: string;
 }
 
-async function withStore<T>(opts: KeysCommonOptions, fn: (s: LedgerStore) => Promise<T>): Promise<T> {
+async function withStore<T>(opts: KeysCommonOptions, fn: (s: KeyStore) => Promise<T>): Promise<T> {
   const config = resolveConfig(opts.store !== undefined ? { store: opts.store } : {});
   const { openStore } = await import('../../lib/ledger/open-store.js');
   const store = await openStore(config.store);

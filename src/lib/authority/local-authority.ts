@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import type { NoburnConfig } from '../config.js';
 import { Ledger } from '../ledger/ledger.js';
 import { SqliteStore } from '../ledger/sqlite/sqlite-store.js';
-import type { LedgerStore, RunListStatus, UserSummary } from '../ledger/store.js';
+import type { LedgerBackend, RunListStatus, UserSummary } from '../ledger/store.js';
 import type {
   Budget,
   Decision,
@@ -35,7 +35,7 @@ export class LocalAuthority implements Authority {
     private readonly projectId: string,
   ) {}
 
-  static open(config: NoburnConfig, opts: { now?: () => number; store?: LedgerStore; longLived?: boolean; onWarning?: (w: LedgerWarning) => void } = {}): LocalAuthority {
+  static open(config: NoburnConfig, opts: { now?: () => number; store?: LedgerBackend; longLived?: boolean; onWarning?: (w: LedgerWarning) => void } = {}): LocalAuthority {
     // A ledger truncated to 0 bytes (a full disk, a bad copy) opens as a brand-new one: say so.
     if (!opts.store && opts.onWarning) {
       try {

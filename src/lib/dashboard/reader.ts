@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database, Statement } from 'better-sqlite3';
-import type { RunRow as LedgerRunRow } from '../ledger/sqlite/statements.js';
+import type { EventRow, RunRow as LedgerRunRow } from '../ledger/rows.js';
 import { windowKey, windowStart, type Period } from '../periods.js';
 import { BURN_BUCKET_MS, BURN_BUCKETS, BURN_RATE_WINDOW_MS, BURN_SPAN_MS, BurnTracker } from './burn.js';
 import type { DashboardBlocked, DashboardBurn, DashboardProject, DashboardRun, DashboardSnapshot } from './snapshot.js';
@@ -31,16 +31,7 @@ interface BudgetRow {
 }
 /** A row of RUN_COLS: the ledger's run row without its project. */
 type RunRow = Omit<LedgerRunRow, 'project_id'>;
-interface BlockedRow {
-  seq: number;
-  ts: number;
-  kind: string;
-  user_id: string | null;
-  run_id: string | null;
-  model: string | null;
-  amount_nano: number;
-  reason: string | null;
-}
+type BlockedRow = Pick<EventRow, 'seq' | 'ts' | 'kind' | 'user_id' | 'run_id' | 'model' | 'amount_nano' | 'reason'>;
 interface HeldRow {
   k: string;
   n: number;

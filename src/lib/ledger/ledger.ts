@@ -1,9 +1,10 @@
 import type { NoburnConfig } from '../config.js';
 import { NoburnValidationError } from '../errors.js';
 import { newId } from '../ids.js';
-import { usdToNano } from '../money.js';
+import { nanoToUsd, usdToNano } from '../money.js';
 import { parsePeriod } from '../periods.js';
 import { costNano } from '../pricing/cost.js';
+import type { PriceCache } from '../pricing/price-cache.js';
 import { Pricer, priceInfo } from '../pricing/pricer.js';
 import type {
   Budget,
@@ -31,6 +32,13 @@ export type LedgerSettings = Pick<NoburnConfig, 'prices' | 'fallbackPrice' | 'un
 
 /** How long a learnt calibration is reused before it is read again (it moves slowly). */
 const CALIBRATION_TTL_MS = 10_000;
+
+/** What one settled record was charged. */
+export interface RecordedItem {
+  idempotencyKey: string;
+  costUsd: number;
+  unpriced: boolean;
+}
 
 export interface LedgerOptions {
   now?: () => number;
@@ -64,8 +72,9 @@ export class Ledger {
   private readonly batcher: GroupCommit<StoreCheck, StoreDecision> | null;
   private readonly calibrations = new Map<string, { at: number; cal: Calibration | null }>();
 
+  /** `store` is also the price cache: one backend holds both (LedgerBackend). */
   constructor(
-    readonly store: LedgerStore,
+    readonly store: LedgerStore & PriceCache,
     private readonly settings: LedgerSettings,
     opts: LedgerOptions = {},
   ) {
@@ -128,7 +137,7 @@ export class Ledger {
    * A record as the store settles it. `ts` is when the authority settles it (its own clock:
    * the windows the cost counts in); `calledAt` is the client's time of the call, kept as data.
    */
-  async toStoreRecord(projectId: string, r: NormalizedRecord, ts: number, calledAt: number | null = null): Promise<StoreRecord> {
+  private async toStoreRecord(projectId: string, r: NormalizedRecord, ts: number, calledAt: number | null = null): Promise<StoreRecord> {
     let cost = 0;
     let unpriced = false;
     if (r.costUsd !== null) {
@@ -162,10 +171,18 @@ export class Ledger {
    * or back-dated record can never move spend out of the current window); `calledAt[i]`, the
    * client's time of the call, is kept as data.
    */
-  async record(projectId: string, rs: readonly NormalizedRecord[], calledAt?: readonly number[]): Promise<RecordResult> {
+  async record(projectId: string, rs: readonly NormalizedRecord[], calledAt?: readonly (number | null)[]): Promise<RecordResult> {
+    const { accepted, duplicates } = await this.recordPriced(projectId, rs, calledAt);
+    return { accepted, duplicates };
+  }
+
+  /** As record(), with what each record was charged (serve answers it per item). */
+  async recordPriced(projectId: string, rs: readonly NormalizedRecord[], calledAt?: readonly (number | null)[]): Promise<RecordResult & { items: RecordedItem[] }> {
     const now = this.now();
     const rows = await Promise.all(rs.map((r, i) => this.toStoreRecord(projectId, r, now, calledAt?.[i] ?? null)));
-    return this.store.record(rows);
+    const res = await this.store.record(rows);
+    const items = rows.map((r) => ({ idempotencyKey: r.idempotencyKey, costUsd: nanoToUsd(r.wasBlocked ? 0 : r.costNano), unpriced: r.unpriced }));
+    return { accepted: res.accepted, duplicates: res.duplicates, items };
   }
 
   /** Frees holds without counting a call (the call was not made, or failed before costing anything). */

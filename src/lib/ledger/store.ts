@@ -9,11 +9,17 @@ import type {
   SpendReport,
 } from '../types.js';
 import type { Period } from '../periods.js';
+import type { PriceCache } from '../pricing/price-cache.js';
+import type { KeyStore } from './key-store.js';
+
+// Kept at their old address for callers that have not moved to pricing/ yet.
+export type { CachedPrice } from '../pricing/price-cache.js';
 
 /**
- * The ledger store: the one place that holds caps, holds, records, runs, keys and the
- * event feed. Money crosses this interface as integer nano-dollars; reads come back in
- * the library's public shapes (USD numbers derived from integer sums).
+ * The ledger store: the one place that holds caps, holds, records, runs and the event
+ * feed (prices and API keys have their own seams: PriceCache, KeyStore). Money crosses
+ * this interface as integer nano-dollars; reads come back in the library's public shapes
+ * (USD numbers derived from integer sums).
  *
  * Promise-based so that SQLite (synchronous better-sqlite3 underneath) and PostgreSQL
  * implement the same shape. Every method that decides (check) is atomic: evaluate all
@@ -136,19 +142,6 @@ export interface StoreSpendQuery {
   untilMs: number | null;
 }
 
-export interface CachedPrice {
-  model: string;
-  /** Nano-dollars per million tokens. */
-  inputNanoPerMTok: number;
-  outputNanoPerMTok: number;
-  cacheReadNanoPerMTok: number | null;
-  cacheWriteNanoPerMTok: number | null;
-  /** genai-prices: known; unknown: looked up and not found (cached so we do not look again). */
-  source: 'genai-prices' | 'unknown';
-  matched: string | null;
-  dataVersion: string;
-}
-
 export interface Calibration {
   provider: string;
   model: string;
@@ -157,18 +150,6 @@ export interface Calibration {
   ratio: number;
   /** Largest ratio seen. */
   maxRatio: number;
-}
-
-export type KeyRole = 'app' | 'admin';
-
-export interface ApiKeyRow {
-  id: string;
-  projectId: string;
-  role: KeyRole;
-  hash: string;
-  label: string | null;
-  createdAt: string;
-  revokedAt: string | null;
 }
 
 export interface UserSummary {
@@ -208,14 +189,15 @@ export interface LedgerStore {
   spend(q: StoreSpendQuery): Promise<SpendReport>;
   /** The feed after a cursor, oldest first. projectId null = every project (local dashboard). */
   events(projectId: string | null, afterSeq: number, limit: number): Promise<LedgerEvent[]>;
-  getCachedPrice(model: string): Promise<CachedPrice | null>;
-  putCachedPrice(p: CachedPrice): Promise<void>;
-  createKey(k: ApiKeyRow): Promise<void>;
-  listKeys(projectId: string | null): Promise<ApiKeyRow[]>;
-  /** Throws NoburnNotFoundError. */
-  revokeKey(id: string, now: number): Promise<void>;
-  findKeyByHash(hash: string): Promise<ApiKeyRow | null>;
   /** The learnt input ratio (provider count / local tokenizer count) for a provider and model; null before any sample. */
   getCalibration(provider: string, model: string): Promise<Calibration | null>;
+  /** Open holds, counted without I/O where the backend can (SQLite); absent elsewhere (serve's gauge). */
+  openHolds?(now: number): number;
   close(): Promise<void>;
 }
+
+/**
+ * What one backend (a SQLite file, a PostgreSQL database) provides: the ledger, the price
+ * cache and the API keys, each behind its own seam. Callers take the part they use.
+ */
+export interface LedgerBackend extends LedgerStore, PriceCache, KeyStore {}

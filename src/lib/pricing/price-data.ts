@@ -1,5 +1,5 @@
 import type * as GenaiPrices from '@pydantic/genai-prices';
-import type { CachedPrice } from '../ledger/store.js';
+import type { CachedPrice } from './price-cache.js';
 import { usdToNano } from '../money.js';
 
 /** The installed @pydantic/genai-prices; a test keeps it equal to the package's version. */

@@ -1,8 +1,8 @@
 import type { ModelPriceOverride, NoburnConfig } from '../config.js';
-import type { CachedPrice } from '../ledger/store.js';
 import { nanoToUsd, usdToNano } from '../money.js';
 import type { PriceInfo } from '../types.js';
 import type { NanoPrices } from './cost.js';
+import type { PriceCache } from './price-cache.js';
 import { PRICE_DATA_VERSION, lookupGenaiPrice, priceKey } from './price-data.js';
 
 export interface ResolvedPrice extends NanoPrices {
@@ -11,11 +11,7 @@ export interface ResolvedPrice extends NanoPrices {
   matched: string | null;
 }
 
-/** Where looked-up prices are kept between processes (the ledger's prices table). */
-export interface PriceCache {
-  getCachedPrice(model: string): Promise<CachedPrice | null>;
-  putCachedPrice(p: CachedPrice): Promise<void>;
-}
+export type { CachedPrice, PriceCache } from './price-cache.js';
 
 function fromOverride(model: string, o: ModelPriceOverride, source: 'config' | 'fallback'): ResolvedPrice {
   return {

@@ -3,7 +3,7 @@ import { MAX_TOKENS } from '../../validate.js';
 
 /**
  * The decision and settlement logic of the PostgreSQL store, as PL/pgSQL functions: the
- * same rules as sqlite/decide.ts, run server-side so that one check or one batch of
+ * same rules as the SQLite store's decide.ts, run server-side so that one check or one batch of
  * records is one round trip, and the per-project lock is held for one function call and
  * its commit rather than across a chain of network round trips.
  *

@@ -2,17 +2,16 @@ import type { Pool, PoolClient } from 'pg';
 import { NoburnConflictError, NoburnNotFoundError, NoburnStoreError, NoburnValidationError } from '../../errors.js';
 import { MAX_RUN_DEPTH } from '../runs.js';
 import { newId } from '../../ids.js';
-import { cachedPriceOf } from '../price-row.js';
-import type { PriceRow } from '../price-row.js';
+import { cachedPriceOf } from '../../pricing/price-cache.js';
+import type { CachedPrice, PriceRow } from '../../pricing/price-cache.js';
 import type { Budget, LedgerEvent, RecordResult, RunInfo, SpendReport } from '../../types.js';
-import { eventOf, keyOf, runInfo } from '../sqlite/rows.js';
-import type { KeyDbRow } from '../sqlite/rows.js';
-import type { EventRow, RunRow } from '../sqlite/statements.js';
+import { keyOf } from '../key-store.js';
+import type { ApiKeyRow, KeyDbRow } from '../key-store.js';
+import { eventColumns, eventOf, runInfo } from '../rows.js';
+import type { EventEntry, EventRow, RunRow } from '../rows.js';
 import type {
-  ApiKeyRow,
-  CachedPrice,
   Calibration,
-  LedgerStore,
+  LedgerBackend,
   StoreCheck,
   StoreDecision,
   StoreListRuns,
@@ -50,7 +49,7 @@ interface DecisionJson {
  * call of a PL/pgSQL function (functions.ts) that locks the project's row first, so
  * decisions are serialised per project across every replica and never overshoot.
  */
-export class PostgresStore implements LedgerStore {
+export class PostgresStore implements LedgerBackend {
   readonly kind = 'postgres' as const;
   private closed = false;
 
@@ -180,10 +179,12 @@ export class PostgresStore implements LedgerStore {
     });
   }
 
-  private async event(c: PoolClient, projectId: string, ts: number, kind: string, f: { userId?: string | null; runId?: string | null; amount?: number; blocked?: number; ref: string }): Promise<void> {
+  /** Appends an entry to the event feed (inside the caller's transaction). */
+  private async logEvent(c: PoolClient, e: EventEntry): Promise<void> {
     await c.query(
-      `INSERT INTO events (project_id, ts, kind, user_id, run_id, amount_nano, blocked, ref) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [projectId, ts, kind, f.userId ?? null, f.runId ?? null, f.amount ?? 0, f.blocked ?? 0, f.ref],
+      `INSERT INTO events (project_id, ts, kind, user_id, run_id, model, amount_nano, blocked, reason, unpriced, tokens_in, tokens_out, ref)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+      eventColumns(e),
     );
   }
 
@@ -207,7 +208,7 @@ export class PostgresStore implements LedgerStore {
         'INSERT INTO run_ancestors SELECT $1, $1, 0 UNION ALL SELECT $1, ancestor_id, depth + 1 FROM run_ancestors WHERE run_id = $2',
         [r.runId, parent],
       );
-      await this.event(c, r.projectId, r.now, 'run_start', { runId: r.runId, amount: r.capNano ?? 0, ref: r.runId });
+      await this.logEvent(c, { projectId: r.projectId, ts: r.now, kind: 'run_start', runId: r.runId, amountNano: r.capNano ?? 0, ref: r.runId });
       return runInfo(await this.runRow(c, r.projectId, r.runId), 0);
     });
   }
@@ -226,10 +227,10 @@ export class PostgresStore implements LedgerStore {
         [now, runId],
       );
       for (const d of ended.sort((x, y) => (x.id < y.id ? -1 : 1))) {
-        await this.event(c, projectId, now, 'run_end', { runId: d.id, amount: d.spent_nano, blocked: d.exhausted, ref: d.id });
+        await this.logEvent(c, { projectId, ts: now, kind: 'run_end', runId: d.id, amountNano: d.spent_nano, blocked: d.exhausted === 1, ref: d.id });
       }
       const after = await this.runRow(c, projectId, runId);
-      await this.event(c, projectId, now, 'run_end', { runId, amount: after.spent_nano, blocked: after.exhausted, ref: runId });
+      await this.logEvent(c, { projectId, ts: now, kind: 'run_end', runId, amountNano: after.spent_nano, blocked: after.exhausted === 1, ref: runId });
       return runInfo(after, await this.heldRun(c, runId, now));
     });
   }
@@ -270,7 +271,7 @@ export class PostgresStore implements LedgerStore {
           [b.projectId, b.scope, subject, b.capNano, b.period, b.now],
         );
       }
-      await this.event(c, b.projectId, b.now, 'budget', { userId: b.scope === 'user' ? subject : null, amount: b.capNano ?? 0, ref: `${b.scope}:${subject}:${b.period}` });
+      await this.logEvent(c, { projectId: b.projectId, ts: b.now, kind: 'budget', userId: b.scope === 'user' ? subject : null, amountNano: b.capNano ?? 0, ref: `${b.scope}:${subject}:${b.period}` });
     });
   }
 
@@ -296,6 +297,8 @@ export class PostgresStore implements LedgerStore {
     });
   }
 
+  // ---- PriceCache ----
+
   getCachedPrice(model: string): Promise<CachedPrice | null> {
     return this.guard(async () => {
       const r = (await this.pool.query<PriceRow>('SELECT * FROM prices WHERE model = $1', [model])).rows[0];
@@ -315,6 +318,8 @@ export class PostgresStore implements LedgerStore {
       );
     });
   }
+
+  // ---- KeyStore ----
 
   createKey(k: ApiKeyRow): Promise<void> {
     return this.guard(async () => {

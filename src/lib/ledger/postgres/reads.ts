@@ -7,7 +7,7 @@ import { nanoToUsd } from '../../money.js';
 import { PERIODS, windowKey, windowStart } from '../../periods.js';
 import type { Period } from '../../periods.js';
 import type { Budget, BudgetScope, SpendReport } from '../../types.js';
-import { iso } from '../sqlite/rows.js';
+import { iso } from '../rows.js';
 import { assembleSpendReport } from '../spend-report.js';
 import type { SpendAgg } from '../spend-report.js';
 import type { StoreSpendQuery, UserSummary } from '../store.js';

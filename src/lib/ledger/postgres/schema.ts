@@ -3,7 +3,7 @@ import { NoburnLedgerVersionError, NoburnStoreError } from '../../errors.js';
 import { FUNCTIONS_SQL } from './functions.js';
 
 /**
- * The PostgreSQL schema: the same tables as the SQLite ledger (sqlite/schema.ts), with
+ * The PostgreSQL schema: the same tables as the SQLite ledger (its schema.ts), with
  * BIGINT nano-dollars and epoch-millisecond times, plus `projects` (one row per project,
  * locked by every decision) and the PL/pgSQL functions of functions.ts.
  * `usage.win` is the SQLite `window` column (a reserved word in PostgreSQL).

@@ -6,7 +6,9 @@ import { chooseOutput, tightest } from '../clamp.js';
 import type { OutputChoice } from '../clamp.js';
 import type { StoreCheck, StoreDecision, StoreLimit, StoreRecord } from '../store.js';
 import { isOverHold, learntRatio } from '../calibration.js';
-import type { HoldRow, RunRow, Statements } from './statements.js';
+import type { RunRow } from '../rows.js';
+import { logEvent } from './statements.js';
+import type { HoldRow, Statements } from './statements.js';
 
 /**
  * The decision and settlement logic, run inside one BEGIN IMMEDIATE transaction by the
@@ -112,7 +114,7 @@ export function countBlocked(st: Statements, b: BlockedCheck, ref: string, count
   if (countOnRun && b.runId !== null) {
     st.runBlocked.run({ run: b.runId, depth: b.exhaustDepth ?? (b.reason === 'run_budget_exceeded' ? 0 : -1), ts: b.ts });
   }
-  st.insertEvent.run(b.projectId, b.ts, 'check', b.userId, b.runId, b.model, b.amountNano, 1, b.reason, b.unpriced ? 1 : 0, b.tokensIn, b.tokensOut, ref);
+  logEvent(st, { projectId: b.projectId, ts: b.ts, kind: 'check', userId: b.userId, runId: b.runId, model: b.model, amountNano: b.amountNano, blocked: true, reason: b.reason, unpriced: b.unpriced, tokensIn: b.tokensIn, tokensOut: b.tokensOut, ref });
 }
 
 /** A run of the chain checked (the run itself, then its ancestors, nearest first). */
@@ -208,7 +210,7 @@ export function abandonIdleRuns(st: Statements, projectId: string, now: number, 
     const at = r.last + ttlMs;
     const row = st.abandonRun.get(at, r.id) as { spent_nano: number; exhausted: number } | undefined;
     if (!row) continue;
-    st.insertEvent.run(projectId, at, 'run_end', null, r.id, null, row.spent_nano, row.exhausted, null, 0, 0, 0, r.id);
+    logEvent(st, { projectId, ts: at, kind: 'run_end', runId: r.id, amountNano: row.spent_nano, blocked: row.exhausted === 1, ref: r.id });
     n++;
   }
   return n;
@@ -262,6 +264,6 @@ export function settle(st: Statements, r: StoreRecord, usage?: UsageBatch): bool
     const ratio = learntRatio(h.est_in_raw, r.tokensIn);
     if (ratio !== null) st.learnCalibration.run(h.provider ?? '', r.model, ratio, ratio, r.ts);
   }
-  st.insertEvent.run(r.projectId, r.ts, 'record', r.userId, r.runId, r.model, cost, r.wasBlocked ? 1 : 0, null, d.unpriced, d.tokensIn, d.tokensOut, r.idempotencyKey);
+  logEvent(st, { projectId: r.projectId, ts: r.ts, kind: 'record', userId: r.userId, runId: r.runId, model: r.model, amountNano: cost, blocked: r.wasBlocked, unpriced: d.unpriced === 1, tokensIn: d.tokensIn, tokensOut: d.tokensOut, ref: r.idempotencyKey });
   return true;
 }

@@ -5,7 +5,7 @@ import type { StoreRecord } from '../store.js';
 import { countBlocked, settle } from './decide.js';
 import type { BlockedCheck } from './decide.js';
 import { openLedgerFile } from './open.js';
-import { prepareStatements } from './statements.js';
+import { logEvent, prepareStatements } from './statements.js';
 import type { Statements } from './statements.js';
 
 /**
@@ -125,10 +125,10 @@ export class SqliteMirror {
       unpriced: run.unpricedCalls,
     });
     if (this.first(projectId, `run_start:${run.runId}`)) {
-      this.st.insertEvent.run(projectId, Date.parse(run.startedAt), 'run_start', null, run.runId, null, run.budgetCapUsd === null ? 0 : usdNumberToNano(run.budgetCapUsd), 0, null, 0, 0, 0, run.runId);
+      logEvent(this.st, { projectId, ts: Date.parse(run.startedAt), kind: 'run_start', runId: run.runId, amountNano: run.budgetCapUsd === null ? 0 : usdNumberToNano(run.budgetCapUsd), ref: run.runId });
     }
     if (run.status === 'ended' && this.first(projectId, `run_end:${run.runId}`)) {
-      this.st.insertEvent.run(projectId, run.endedAt === null ? ts : Date.parse(run.endedAt), 'run_end', null, run.runId, null, usdNumberToNano(run.spendUsd), run.exhausted ? 1 : 0, null, 0, 0, 0, run.runId);
+      logEvent(this.st, { projectId, ts: run.endedAt === null ? ts : Date.parse(run.endedAt), kind: 'run_end', runId: run.runId, amountNano: usdNumberToNano(run.spendUsd), blocked: run.exhausted, ref: run.runId });
     }
   }
 
@@ -200,7 +200,7 @@ export class SqliteMirror {
               if (!this.first(projectId, `check:${ref}`)) break;
               applied++;
               if (e.blocked) this.blocked({ projectId, ts, userId: e.userId, runId: e.runId, model: e.model, amountNano, reason: e.reason, unpriced: e.unpriced, tokensIn: e.tokensIn, tokensOut: e.tokensOut }, ref);
-              else this.st.insertEvent.run(projectId, ts, 'check', e.userId, e.runId, e.model, amountNano, 0, null, e.unpriced ? 1 : 0, e.tokensIn, e.tokensOut, ref);
+              else logEvent(this.st, { projectId, ts, kind: 'check', userId: e.userId, runId: e.runId, model: e.model, amountNano, unpriced: e.unpriced, tokensIn: e.tokensIn, tokensOut: e.tokensOut, ref });
               break;
             }
             case 'run_start':
@@ -210,14 +210,14 @@ export class SqliteMirror {
               applied++;
               this.m.ensureRun.run(runId, projectId, ts);
               if (e.kind === 'run_end') this.m.endRun.run(ts, e.blocked ? 1 : 0, runId, projectId);
-              this.st.insertEvent.run(projectId, ts, e.kind, null, runId, null, amountNano, e.blocked ? 1 : 0, null, 0, 0, 0, runId);
+              logEvent(this.st, { projectId, ts, kind: e.kind, runId, amountNano, blocked: e.blocked, ref: runId });
               break;
             }
             case 'budget':
               // Keyed by what the change was and when, so that another key's feed of the same server does not repeat it.
               if (!this.first(projectId, `budget:${e.ts}:${e.ref ?? ''}:${amountNano}`)) break;
               applied++;
-              this.st.insertEvent.run(projectId, ts, 'budget', e.userId, null, null, amountNano, 0, null, 0, 0, 0, e.ref);
+              logEvent(this.st, { projectId, ts, kind: 'budget', userId: e.userId, amountNano, ref: e.ref });
               break;
           }
         }

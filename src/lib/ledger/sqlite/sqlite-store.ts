@@ -5,11 +5,15 @@ import { nanoToUsd } from '../../money.js';
 import { windowKey, windowStart } from '../../periods.js';
 import type { Period } from '../../periods.js';
 import type { Budget, BudgetScope, LedgerEvent, RecordResult, RunInfo, SpendReport } from '../../types.js';
+import { cachedPriceOf } from '../../pricing/price-cache.js';
+import type { CachedPrice, PriceRow } from '../../pricing/price-cache.js';
+import { keyOf } from '../key-store.js';
+import type { ApiKeyRow, KeyDbRow } from '../key-store.js';
+import { eventOf, iso, runInfo } from '../rows.js';
+import type { EventRow, RunRow } from '../rows.js';
 import type {
-  ApiKeyRow,
-  CachedPrice,
   Calibration,
-  LedgerStore,
+  LedgerBackend,
   StoreCheck,
   StoreDecision,
   StoreListRuns,
@@ -20,14 +24,10 @@ import type {
   UserSummary,
 } from '../store.js';
 import { UsageBatch, abandonIdleRuns, decide, settle } from './decide.js';
-import { cachedPriceOf } from '../price-row.js';
-import type { PriceRow } from '../price-row.js';
 import { openLedgerFile } from './open.js';
-import { eventOf, iso, keyOf, runInfo } from './rows.js';
-import type { KeyDbRow } from './rows.js';
 import { spendReport } from './spend.js';
-import { prepareStatements } from './statements.js';
-import type { EventRow, RunRow, Statements } from './statements.js';
+import { logEvent, prepareStatements } from './statements.js';
+import type { Statements } from './statements.js';
 
 export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
@@ -40,7 +40,7 @@ export interface SqliteStoreOptions {
  * Each decision runs in BEGIN IMMEDIATE (the write lock is taken before the caps are
  * read), so concurrent processes serialise on it and never overshoot.
  */
-export class SqliteStore implements LedgerStore {
+export class SqliteStore implements LedgerBackend {
   readonly kind = 'sqlite' as const;
   readonly db: Database;
   private readonly st: Statements;
@@ -134,7 +134,7 @@ export class SqliteStore implements LedgerStore {
             if (depth >= MAX_RUN_DEPTH) throw new NoburnValidationError(`runs nest at most ${MAX_RUN_DEPTH} deep`);
           }
           this.st.insertRun.run(r.runId, r.projectId, r.label, r.capNano, r.now, parent);
-          this.st.insertEvent.run(r.projectId, r.now, 'run_start', null, r.runId, null, r.capNano ?? 0, 0, null, 0, 0, 0, r.runId);
+          logEvent(this.st, { projectId: r.projectId, ts: r.now, kind: 'run_start', runId: r.runId, amountNano: r.capNano ?? 0, ref: r.runId });
           return runInfo(this.runOrThrow(r.projectId, r.runId), 0);
         })
         .immediate(),
@@ -151,10 +151,10 @@ export class SqliteStore implements LedgerStore {
           this.st.endRun.run(now, runId);
           // Its open descendants end with it (their checks would be refused from now on anyway).
           for (const d of this.st.endDescendants.all(now, runId) as { id: string; spent_nano: number; exhausted: number }[]) {
-            this.st.insertEvent.run(projectId, now, 'run_end', null, d.id, null, d.spent_nano, d.exhausted, null, 0, 0, 0, d.id);
+            logEvent(this.st, { projectId, ts: now, kind: 'run_end', runId: d.id, amountNano: d.spent_nano, blocked: d.exhausted === 1, ref: d.id });
           }
           const after = this.runOrThrow(projectId, runId);
-          this.st.insertEvent.run(projectId, now, 'run_end', null, runId, null, after.spent_nano, after.exhausted, null, 0, 0, 0, runId);
+          logEvent(this.st, { projectId, ts: now, kind: 'run_end', runId, amountNano: after.spent_nano, blocked: after.exhausted === 1, ref: runId });
           return runInfo(after, this.heldRun(runId, now));
         })
         .immediate(),
@@ -184,7 +184,7 @@ export class SqliteStore implements LedgerStore {
           const subject = b.scope === 'user' ? (b.userId ?? '') : '';
           if (b.capNano === null) this.st.deleteBudget.run(b.projectId, b.scope, subject);
           else this.st.upsertBudget.run(b.projectId, b.scope, subject, b.capNano, b.period, b.now);
-          this.st.insertEvent.run(b.projectId, b.now, 'budget', b.scope === 'user' ? subject : null, null, null, b.capNano ?? 0, 0, null, 0, 0, 0, `${b.scope}:${subject}:${b.period}`);
+          logEvent(this.st, { projectId: b.projectId, ts: b.now, kind: 'budget', userId: b.scope === 'user' ? subject : null, amountNano: b.capNano ?? 0, ref: `${b.scope}:${subject}:${b.period}` });
         })
         .immediate(),
     );
@@ -260,6 +260,13 @@ export class SqliteStore implements LedgerStore {
     });
   }
 
+  openHolds(now: number): number {
+    if (this.closed) return NaN; // shutting down
+    return (this.st.openHolds.get(now) as { n: number }).n;
+  }
+
+  // ---- PriceCache ----
+
   getCachedPrice(model: string): Promise<CachedPrice | null> {
     return this.guard(() => {
       const r = this.st.getPrice.get(model) as PriceRow | undefined;
@@ -272,6 +279,8 @@ export class SqliteStore implements LedgerStore {
       this.st.putPrice.run(p.model, p.inputNanoPerMTok, p.outputNanoPerMTok, p.cacheReadNanoPerMTok, p.cacheWriteNanoPerMTok, p.source, p.matched, p.dataVersion);
     });
   }
+
+  // ---- KeyStore ----
 
   createKey(k: ApiKeyRow): Promise<void> {
     return this.guard(() => {

@@ -1,4 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
+import { eventColumns } from '../rows.js';
+import type { EventEntry } from '../rows.js';
 
 /** Every statement the SQLite store runs, prepared once per connection. */
 const SQL = {
@@ -22,6 +24,7 @@ const SQL = {
   sweepHolds: 'DELETE FROM holds WHERE expires_at <= ?',
   // For decisions, after the sweep: the trigger-maintained sums.
   heldSum: 'SELECT held_nano AS held FROM held WHERE project_id = ? AND scope = ? AND subject = ?',
+  openHolds: 'SELECT count(*) AS n FROM holds WHERE expires_at > ?',
   heldProject: 'SELECT coalesce(sum(amount_nano), 0) AS held FROM holds WHERE project_id = ? AND expires_at > ?',
   heldUser: 'SELECT coalesce(sum(amount_nano), 0) AS held FROM holds WHERE project_id = ? AND user_id = ? AND expires_at > ?',
   // A run's holds include its descendants' (they count against its cap too).
@@ -116,25 +119,6 @@ export function prepareStatements(db: Database): Statements {
   return out;
 }
 
-export interface RunRow {
-  id: string;
-  project_id: string;
-  label: string | null;
-  cap_nano: number | null;
-  status: 'open' | 'ended' | 'abandoned';
-  exhausted: number;
-  started_at: number;
-  ended_at: number | null;
-  spent_nano: number;
-  calls: number;
-  blocked_calls: number;
-  unpriced_calls: number;
-  last_at: number | null;
-  parent_id: string | null;
-  clamped_calls: number;
-  over_holds: number;
-}
-
 export interface HoldRow {
   id: string;
   amount_nano: number;
@@ -142,19 +126,7 @@ export interface HoldRow {
   est_in_raw: number | null;
 }
 
-export interface EventRow {
-  seq: number;
-  project_id: string;
-  ts: number;
-  kind: string;
-  user_id: string | null;
-  run_id: string | null;
-  model: string | null;
-  amount_nano: number;
-  blocked: number;
-  reason: string | null;
-  unpriced: number;
-  tokens_in: number;
-  tokens_out: number;
-  ref: string | null;
+/** Appends an entry to the event feed (inside the caller's transaction). */
+export function logEvent(st: Statements, e: EventEntry): void {
+  st.insertEvent.run(...eventColumns(e));
 }

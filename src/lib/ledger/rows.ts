@@ -1,0 +1,110 @@
+import { nanoToUsd } from '../money.js';
+import type { BlockReason, EventKind, LedgerEvent, RunInfo } from '../types.js';
+
+/**
+ * The rows both backends store alike (same tables, same columns: SQLite and PostgreSQL
+ * share the schema's shape), and their mappers. Money columns are integer nano-dollars,
+ * times epoch milliseconds.
+ */
+export const iso = (ms: number): string => new Date(ms).toISOString();
+
+export interface RunRow {
+  id: string;
+  project_id: string;
+  label: string | null;
+  cap_nano: number | null;
+  status: 'open' | 'ended' | 'abandoned';
+  exhausted: number;
+  started_at: number;
+  ended_at: number | null;
+  spent_nano: number;
+  calls: number;
+  blocked_calls: number;
+  unpriced_calls: number;
+  last_at: number | null;
+  parent_id: string | null;
+  clamped_calls: number;
+  over_holds: number;
+}
+
+export interface EventRow {
+  seq: number;
+  project_id: string;
+  ts: number;
+  kind: string;
+  user_id: string | null;
+  run_id: string | null;
+  model: string | null;
+  amount_nano: number;
+  blocked: number;
+  reason: string | null;
+  unpriced: number;
+  tokens_in: number;
+  tokens_out: number;
+  ref: string | null;
+}
+
+/** An entry a store appends to the event feed; what is left out is null, 0 or false. */
+export interface EventEntry {
+  projectId: string;
+  ts: number;
+  kind: EventKind;
+  userId?: string | null | undefined;
+  runId?: string | null | undefined;
+  model?: string | null | undefined;
+  amountNano?: number | undefined;
+  /** check / record: the call was refused; run_end: the run was exhausted. */
+  blocked?: boolean | undefined;
+  reason?: string | null | undefined;
+  unpriced?: boolean | undefined;
+  tokensIn?: number | undefined;
+  tokensOut?: number | undefined;
+  ref: string | null;
+}
+
+/** An entry as the events table's columns, in their order (project_id, ts, kind, ..., ref). */
+export function eventColumns(e: EventEntry): [string, number, string, string | null, string | null, string | null, number, number, string | null, number, number, number, string | null] {
+  return [
+    e.projectId, e.ts, e.kind, e.userId ?? null, e.runId ?? null, e.model ?? null, e.amountNano ?? 0, e.blocked ? 1 : 0,
+    e.reason ?? null, e.unpriced ? 1 : 0, e.tokensIn ?? 0, e.tokensOut ?? 0, e.ref,
+  ];
+}
+
+export function runInfo(r: RunRow, heldNano: number): RunInfo {
+  return {
+    runId: r.id,
+    label: r.label,
+    parentRunId: r.parent_id ?? null,
+    status: r.status,
+    exhausted: r.exhausted === 1,
+    budgetCapUsd: r.cap_nano === null ? null : nanoToUsd(r.cap_nano),
+    spendUsd: nanoToUsd(r.spent_nano),
+    heldUsd: nanoToUsd(heldNano),
+    calls: r.calls,
+    blockedCalls: r.blocked_calls,
+    unpricedCalls: r.unpriced_calls,
+    clampedCalls: Number(r.clamped_calls ?? 0),
+    overHolds: Number(r.over_holds ?? 0),
+    startedAt: iso(r.started_at),
+    endedAt: r.ended_at === null ? null : iso(r.ended_at),
+  };
+}
+
+export function eventOf(r: EventRow): LedgerEvent {
+  return {
+    seq: r.seq,
+    ts: iso(r.ts),
+    kind: r.kind as EventKind,
+    projectId: r.project_id,
+    userId: r.user_id,
+    runId: r.run_id,
+    model: r.model,
+    amountUsd: nanoToUsd(r.amount_nano),
+    blocked: r.blocked === 1,
+    reason: r.reason as BlockReason | null,
+    unpriced: r.unpriced === 1,
+    tokensIn: r.tokens_in,
+    tokensOut: r.tokens_out,
+    ref: r.ref,
+  };
+}
