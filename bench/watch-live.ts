@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SqliteStore } from '../src/lib/ledger/sqlite/sqlite-store.js';
-import { emit, percentile } from './stats.js';
+import { emit, percentile, plainFigure } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -75,8 +75,9 @@ try {
   }
   const median = percentile(samples, 50);
   const p95 = percentile(samples, 95);
+  // An absolute goal, no baseline: the contract is "within a second" on a person's screen.
   emit(`noburn watch in a pseudo-terminal, another process's write to the screen (${ROUNDS} rounds)`, [
-    { name: 'commit to screen, median', value: median, unit: 'ms', goal: '-', met: null },
+    plainFigure('commit to screen, median', median, 'ms', 'built CLI in a pty, default poll'),
     { name: 'commit to screen, p95', value: p95, unit: 'ms', goal: '<= 1000 ms', met: p95 <= 1000 },
   ]);
 } finally {
