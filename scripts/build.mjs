@@ -7,7 +7,9 @@
 // one file instead of a dozen split chunks is most of the start-up difference.
 // Dependencies stay in node_modules (better-sqlite3 is native; ink, the price data, the
 // tokenizer, undici, pg... are imported only where used), except commander, which every
-// command needs and which is cheaper to parse inside the bundle.
+// command needs and which is cheaper to parse inside the bundle, and its typed wrapper
+// @commander-js/extra-typings (types for the option specs; at run time a 1 KB re-export of
+// commander's classes, bundled so that commander is not loaded a second time from node_modules).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +18,7 @@ import { basename, resolve } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.optionalDependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})]
-  .filter((d) => d !== 'commander')
+  .filter((d) => d !== 'commander' && d !== '@commander-js/extra-typings')
   .flatMap((d) => [d, `${d}/*`]);
 
 // commander is CommonJS: give ESM output a require() for its node: built-ins.

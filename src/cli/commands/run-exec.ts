@@ -9,25 +9,10 @@ import type { Output } from '../output.js';
 import { exitCodeOf, superviseChild, type ChildOutcome, type SupervisedChild } from '../run-exec/child.js';
 import { resolveCommand } from '../run-exec/resolve-command.js';
 import { formatSummary, modelLines, type ModelLine, type RunSummary } from '../run-exec/summary.js';
+import type { RunExecOptions } from '../specs.js';
 
 /** Set by `noburn run` for its child: the real upstreams behind its proxy, as JSON. */
 const UPSTREAMS_ENV = 'NOBURN_UPSTREAMS';
-
-export interface RunExecOptions {
-  cap?: number;
-  label?: string;
-  /** false with --no-proxy. */
-  proxy?: boolean;
-  /** false with --no-clamp: the proxy refuses a call whose output bound does not fit. */
-  clamp?: boolean;
-  stopOnExhaust?: boolean;
-  json?: boolean;
-  /** --user: the end user of calls that name none. */
-  user?: string;
-  allowUnmetered?: boolean;
-  /** --azure-deployment NAME=MODEL, repeated. */
-  azureDeployment?: Array<[string, string]>;
-}
 
 const DEFAULT_GRACE_MS = 5000;
 // How often --stop-on-exhaust looks at the run for blocks the proxy did not see (calls
