@@ -7,7 +7,7 @@ import { costNano } from '../pricing/cost.js';
 import type { PriceCache } from '../pricing/price-cache.js';
 import { Pricer, priceInfo } from '../pricing/pricer.js';
 import { BUDGET_SCOPES, RUN_STATUSES, SPEND_GROUPS } from '../types.js';
-import type { Budget, Decision, EndRunResult, LedgerEvent, PriceInfo, RecordResult, RunInfo, SetBudgetRequest, SpendQuery, SpendReport, StartRunRequest, UserSummary } from '../types.js';
+import type { Budget, Decision, EndRunResult, EndedRun, LedgerEvent, PriceInfo, RecordResult, RunInfo, SetBudgetRequest, SpendQuery, SpendReport, StartRunRequest, UserSummary } from '../types.js';
 import { MAX_TOKENS, idString } from '../validate.js';
 import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
 import { GroupCommit } from './group-commit.js';
@@ -198,6 +198,12 @@ export class Ledger {
 
   async endRun(projectId: string, runId: string): Promise<EndRunResult> {
     return endRunResult(runInfo(await this.store.endRun(projectId, idString(runId, 'runId'), this.now(), this.idleTtl)));
+  }
+
+  /** endRun, with the whole run as it now stands (one write, no second read). */
+  async endRunFull(projectId: string, runId: string): Promise<EndedRun> {
+    const run = runInfo(await this.store.endRun(projectId, idString(runId, 'runId'), this.now(), this.idleTtl));
+    return { ...endRunResult(run), run };
   }
 
   async getRun(projectId: string, runId: string): Promise<RunInfo> {
