@@ -63,6 +63,12 @@ export interface ProxyOptions {
   allowUnmetered?: boolean | undefined;
   /** Azure deployment name -> the model it serves. */
   azureDeployments?: Readonly<Record<string, string>> | undefined;
+  /**
+   * Load the tokenizer and take a call through the request path (against a stub, nothing
+   * checked or recorded) before startProxy resolves, so the first real call is not the
+   * one that pays for it (warm.ts). `noburn run` does; default false.
+   */
+  warmUp?: boolean | undefined;
 }
 
 export interface RunningProxy {

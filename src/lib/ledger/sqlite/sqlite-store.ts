@@ -26,7 +26,7 @@ import type {
 import { UsageBatch, abandonIdleRuns, decide, settle } from './decide.js';
 import { openLedgerFile } from './open.js';
 import { spendReport } from './spend.js';
-import { logEvent, prepareStatements } from './statements.js';
+import { logEvent, prepareAll, prepareStatements } from './statements.js';
 import type { Statements } from './statements.js';
 
 export interface SqliteStoreOptions {
@@ -52,7 +52,11 @@ export class SqliteStore implements LedgerBackend {
   constructor(readonly path: string, opts: SqliteStoreOptions = {}) {
     this.db = openLedgerFile(path, opts);
     this.st = prepareStatements(this.db);
-    if (opts.checkpointEveryMs) this.scheduleCheckpoints(opts.checkpointEveryMs);
+    if (opts.checkpointEveryMs) {
+      this.scheduleCheckpoints(opts.checkpointEveryMs);
+      // A long-lived writer (serve, noburn run's proxy): its first request must not pay for preparing.
+      prepareAll(this.st);
+    }
     const checkMany = this.db.transaction((cs: readonly StoreCheck[]) => cs.map((c) => decide(this.st, c)));
     const recordMany = this.db.transaction((rs: readonly StoreRecord[]) => {
       let accepted = 0;
