@@ -9,7 +9,7 @@
  * The servers are child processes (the echo server, and `noburn serve` from the built CLI:
  * run `npm run build` first), the load runs in this one; the rounds alternate the servers.
  *
- *   npx tsx bench/serve.ts [--seconds N] [--rounds N] [--quick] [--json]
+ *   npx tsx bench/serve.ts [--seconds N] [--rounds N] [--quick] [--json] [--profile DIR]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -29,6 +29,8 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
     quick: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    // Writes a V8 CPU profile of each noburn serve process into this folder.
+    profile: { type: 'string' },
   },
 });
 
@@ -70,7 +72,8 @@ async function startServe(dir: string, cap: boolean): Promise<Child> {
   const k = spawnSync(process.execPath, [CLI, 'keys', 'create', '--store', store, '--project', 'bench', '--role', 'admin'], { env, encoding: 'utf8' });
   if (k.status !== 0) throw new Error(`noburn keys create failed: ${k.stderr}`);
   const key = k.stdout.trim();
-  const c = await waitForUrl(spawn(process.execPath, [CLI, 'serve', '--port', '0', '--store', store, '--json'], { stdio: ['ignore', 'pipe', 'ignore'], env }), key);
+  const prof = values.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values.profile}`];
+  const c = await waitForUrl(spawn(process.execPath, [...prof, CLI, 'serve', '--port', '0', '--store', store, '--json'], { stdio: ['ignore', 'pipe', 'ignore'], env }), key);
   if (cap) {
     for (const [path, body] of [
       ['/v1/budgets/project', { capUsd: 1_000_000, period: 'month' }],
