@@ -4,8 +4,9 @@
  * milliseconds to build) and a chat completion and a chat stream go through the whole
  * request path once (routing, body parse, estimate, forwarding with undici, the meter,
  * the stats), against a stub upstream in this process and a guard that allows without
- * touching the ledger. Nothing leaves 127.0.0.1, nothing is checked or recorded, and the
- * run's own stats, guard and upstream pool are not used.
+ * touching the ledger. The real guard warms its own path (a check and a record in a
+ * transaction rolled back). Nothing leaves 127.0.0.1, nothing is held, counted or
+ * recorded, and the run's own stats and upstream pool are not used.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -79,6 +80,8 @@ function close(server: Server): Promise<void> {
 }
 
 export async function warmUp(ctx: ProxyContext): Promise<void> {
+  // The guard's side: a check and a record rehearsed and rolled back (NoburnGuard.warmUp).
+  await ctx.guard.warmUp?.(ctx.runId);
   const count = await loadTokenCounter();
   count('Warm up the tokenizer: a sentence or two, as a prompt would have.');
   const upstream = createServer(stubUpstream);

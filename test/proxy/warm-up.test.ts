@@ -1,7 +1,8 @@
 /**
  * The proxy's warm-up (docs/performance.md, "first proxied call"): with warmUp, calls have
- * gone through the request path before startProxy resolves, yet nothing reached the
- * upstream or the guard and the run's stats are empty; the first real call is then
+ * gone through the request path before startProxy resolves (and the guard warmed its own),
+ * yet nothing reached the upstream, nothing was checked or counted, and the run's stats
+ * are empty; the first real call is then
  * checked, forwarded and recorded once, as any other.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +25,7 @@ describe('startProxy({ warmUp: true })', () => {
   it('takes calls through the request path before it resolves, touching neither the upstream nor the guard', async () => {
     const home = makeHome();
     const guard = new NoburnGuard({ home: home.home, env: {} });
-    const seen = { check: 0, record: 0, release: 0 };
+    const seen = { check: 0, record: 0, release: 0, warmUp: 0 };
     const spy: ProxyGuard = {
       check: (c) => {
         seen.check++;
@@ -37,6 +38,10 @@ describe('startProxy({ warmUp: true })', () => {
       release: (id) => {
         seen.release++;
         guard.release(id);
+      },
+      warmUp: (id) => {
+        seen.warmUp++;
+        return guard.warmUp(id);
       },
     };
     const counted: string[] = [];
@@ -51,8 +56,11 @@ describe('startProxy({ warmUp: true })', () => {
         // The warm-up's own request text was estimated: its calls went through handleRequest.
         expect(counted.some((t) => t.includes('Say something warm.'))).toBe(true);
         expect(upstream.served).toHaveLength(0);
-        expect(seen).toEqual({ check: 0, record: 0, release: 0 });
+        // The guard warmed its own path (rolled back): nothing checked, held or counted.
+        expect(seen).toEqual({ check: 0, record: 0, release: 0, warmUp: 1 });
         expect(proxy.stats()).toEqual([]);
+        const run = await guard.getRun(runId);
+        expect([run.calls, run.blockedCalls, run.spendUsd]).toEqual([0, 0, 0]);
 
         const res = await fetch(`${proxy.url}/openai/v1/chat/completions`, {
           method: 'POST',
@@ -65,7 +73,7 @@ describe('startProxy({ warmUp: true })', () => {
         await proxy.close();
       }
       expect(upstream.served).toHaveLength(1);
-      expect(seen).toEqual({ check: 1, record: 1, release: 0 });
+      expect(seen).toEqual({ check: 1, record: 1, release: 0, warmUp: 1 });
       await guard.flush();
       expect((await guard.getRun(runId)).calls).toBe(1);
     } finally {

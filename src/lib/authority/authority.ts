@@ -27,6 +27,8 @@ export interface Authority {
   record(rs: readonly NormalizedRecord[], ts: readonly number[]): Promise<RecordResult>;
   /** Frees holds now, counting nothing (unknown or settled ids are skipped); resolves to how many were freed. */
   release(reservationIds: readonly string[]): Promise<number>;
+  /** Warms the check and record path for a run without changing anything (Ledger.rehearse); absent: nothing to warm. */
+  rehearse?(runId: string | null): Promise<void>;
   startRun(req: StartRunRequest): Promise<RunInfo>;
   endRun(runId: string): Promise<EndRunResult>;
   getRun(runId: string): Promise<RunInfo>;

@@ -54,6 +54,9 @@ export class LocalAuthority implements Authority {
   check(c: NormalizedCheck): Promise<Decision> {
     return this.ledger.check(this.projectId, c);
   }
+  rehearse(runId: string | null): Promise<void> {
+    return this.ledger.rehearse(this.projectId, runId);
+  }
   record(rs: readonly NormalizedRecord[], ts: readonly number[]): Promise<RecordResult> {
     return this.ledger.record(this.projectId, rs, ts);
   }

@@ -76,6 +76,21 @@ export class SqliteStore implements LedgerBackend {
     this.recordTx = (rs) => recordMany.immediate(rs);
   }
 
+  rehearse(c: StoreCheck): Promise<void> {
+    return this.guard(() => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const d = decide(this.st, c);
+        const usage = new UsageBatch();
+        const r: StoreRecord = { projectId: c.projectId, userId: c.userId, runId: c.runId, model: c.model, tokensIn: c.tokensIn, tokensOut: c.tokensOut, cachedTokensIn: 0, cacheWriteTokensIn: 0, costNano: c.estimateNano, unpriced: false, wasBlocked: false, reservationId: d.reservationId, idempotencyKey: `rehearsal_${c.now}`, ts: c.now };
+        settle(this.st, r, usage);
+        usage.write(this.st);
+      } finally {
+        this.db.exec('ROLLBACK');
+      }
+    });
+  }
+
   private guard<T>(fn: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new NoburnStoreError('the ledger is closed'));
     try {
