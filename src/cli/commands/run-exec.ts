@@ -131,6 +131,8 @@ async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams
     runId,
     upstreams,
     countTokens: estimateTokens,
+    // Before the child starts, so its first call does not pay for the tokenizer and JIT.
+    warmUp: true,
     clamp: opts.clamp !== false,
     defaultUser: opts.user ?? null,
     allowUnmetered: opts.allowUnmetered === true || guard.config.allowUnmetered,
