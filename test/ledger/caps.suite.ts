@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { P, TTL, UNKNOWN_MODEL, cap, check, projectBudget, rec, record, useEnv, utc } from './harness.js';
 import type { StoreFactory } from './harness.js';
+import type { Period } from '../../src/lib/periods.js';
 
 export function defineCapTests(factory: StoreFactory): void {
   const env = useEnv(factory);
@@ -203,7 +204,7 @@ export function defineCapTests(factory: StoreFactory): void {
   });
 
   describe('period windows (UTC)', () => {
-    async function rolls(period: 'day' | 'week' | 'month', spendAt: string, stillAt: string, rolledAt: string, scope: 'project' | 'default_user' = 'project') {
+    async function rolls(period: Period, spendAt: string, stillAt: string, rolledAt: string, scope: 'project' | 'default_user' = 'project') {
       const { ledger, clock } = await env();
       const user = scope === 'default_user' ? 'u' : null;
       if (scope === 'default_user') await cap(ledger, 0.01, { defaultUser: true, period });
@@ -225,6 +226,9 @@ export function defineCapTests(factory: StoreFactory): void {
     it('an ISO week spans a year boundary', () => rolls('week', '2026-12-28T00:00:00.000Z', '2027-01-03T23:59:59.999Z', '2027-01-04T00:00:00.000Z'));
     it('month rolls at the 1st 00:00 UTC, not at a week boundary', () => rolls('month', '2026-11-01T00:00:00.000Z', '2026-11-30T23:59:59.999Z', '2026-12-01T00:00:00.000Z'));
     it('month rolls at a year boundary', () => rolls('month', '2026-12-31T23:59:59.999Z', '2026-12-31T23:59:59.999Z', '2027-01-01T00:00:00.000Z'));
+    it('minute rolls at :00 of the next UTC minute', () => rolls('minute', '2026-11-25T12:07:00.000Z', '2026-11-25T12:07:59.999Z', '2026-11-25T12:08:00.000Z'));
+    it('hour rolls at the top of the next UTC hour, not at a minute boundary', () => rolls('hour', '2026-11-25T12:00:00.000Z', '2026-11-25T12:59:59.999Z', '2026-11-25T13:00:00.000Z'));
+    it('a user minute cap rolls too (a loop is stopped within its minute)', () => rolls('minute', '2026-11-25T23:59:30.000Z', '2026-11-25T23:59:59.999Z', '2026-11-26T00:00:00.000Z', 'default_user'));
     it('a default_user day cap rolls too', () => rolls('day', '2026-11-25T23:59:59.999Z', '2026-11-25T23:59:59.999Z', '2026-11-26T00:00:00.000Z', 'default_user'));
 
     it('total never rolls', async () => {
@@ -234,6 +238,17 @@ export function defineCapTests(factory: StoreFactory): void {
       await record(ledger, rec({ usd: 0.01 }));
       clock.t = utc('2030-06-15T00:00:00.000Z');
       expect((await check(ledger, 0, { tin: 1 })).blockReason).toBe('project_budget_exceeded');
+    });
+
+    it('budgets report the current minute window and its spend only', async () => {
+      const { ledger, clock } = await env();
+      await cap(ledger, 1, { period: 'minute' });
+      clock.t = utc('2026-11-25T12:07:10.000Z');
+      await record(ledger, rec({ usd: 0.25 }));
+      clock.t = utc('2026-11-25T12:08:05.000Z');
+      await record(ledger, rec({ usd: 0.125 }));
+      const b = (await ledger.getBudgets(P)).find((x) => x.scope === 'project');
+      expect(b).toMatchObject({ period: 'minute', spentUsd: 0.125, windowStart: '2026-11-25T12:08:00.000Z' });
     });
 
     it('an open hold counts in the new window after the boundary', async () => {

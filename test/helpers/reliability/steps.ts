@@ -19,8 +19,8 @@ export type Advance =
   | { kind: 'ms'; ms: number }
   /** Lands just around the expiry of the holds taken now. */
   | { kind: 'ttl'; delta: number }
-  /** Lands just around the next UTC day / week / month boundary. */
-  | { kind: 'boundary'; period: 'day' | 'week' | 'month'; offset: number }
+  /** Lands just around the next UTC minute / hour / day / week / month boundary. */
+  | { kind: 'boundary'; period: Exclude<Period, 'total'>; offset: number }
   | { kind: 'hours'; h: number };
 
 export interface RecordItem {
@@ -59,7 +59,7 @@ const model = fc.oneof({ arbitrary: fc.nat(MODELS.length - 2), weight: 9 }, { ar
  */
 const ROUND_NANO = 50_000;
 const tokens = (max: number) => fc.oneof(fc.integer({ min: 0, max: 2_000 }), fc.integer({ min: 0, max }), fc.constantFrom(0, 1_000, 10_000, 20_000));
-const period = fc.constantFrom<Period>('day', 'week', 'month', 'total');
+const period = fc.constantFrom<Period>('minute', 'hour', 'day', 'week', 'month', 'total');
 const runRef: fc.Arbitrary<RunRef> = fc.oneof(
   { arbitrary: fc.constant({ kind: 'none' as const }), weight: 3 },
   { arbitrary: fc.nat(50).map((n) => ({ kind: 'pick' as const, n })), weight: 3 },
@@ -76,7 +76,7 @@ const capNano = fc.oneof(
 const advance: fc.Arbitrary<Advance> = fc.oneof(
   fc.integer({ min: 1, max: 10_000 }).map((ms) => ({ kind: 'ms' as const, ms })),
   fc.constantFrom(-1, 0, 1, 500).map((delta) => ({ kind: 'ttl' as const, delta })),
-  fc.record({ period: fc.constantFrom('day' as const, 'week' as const, 'month' as const), offset: fc.constantFrom(-1, 0, 1) }).map((b) => ({ kind: 'boundary' as const, ...b })),
+  fc.record({ period: fc.constantFrom('minute' as const, 'hour' as const, 'day' as const, 'week' as const, 'month' as const), offset: fc.constantFrom(-1, 0, 1) }).map((b) => ({ kind: 'boundary' as const, ...b })),
   fc.integer({ min: 1, max: 72 }).map((h) => ({ kind: 'hours' as const, h })),
 );
 

@@ -4,7 +4,7 @@
  */
 import type { Pool } from 'pg';
 import { nanoToUsd } from '../../money.js';
-import { PERIODS, windowKey, windowStart } from '../../periods.js';
+import { windowKeys, windowStart } from '../../periods.js';
 import type { Period } from '../../periods.js';
 import type { Budget, BudgetScope, SpendReport } from '../../types.js';
 import { iso } from '../rows.js';
@@ -14,9 +14,7 @@ import type { StoreSpendQuery, UserSummary } from '../store.js';
 
 /** The UTC window keys of a moment, by period: what usage rows are keyed by. */
 export function windowsAt(ms: number): Record<Period, string> {
-  const out = {} as Record<Period, string>;
-  for (const p of PERIODS) out[p] = windowKey(p, ms);
-  return out;
+  return windowKeys(ms);
 }
 
 export async function readBudgets(pool: Pool, projectId: string, now: number): Promise<Budget[]> {

@@ -16,7 +16,7 @@ const MIGRATIONS: readonly string[] = [
     scope TEXT NOT NULL,              -- project | user | default_user
     subject TEXT NOT NULL DEFAULT '', -- the user id for scope=user, '' otherwise
     cap_nano INTEGER NOT NULL,
-    period TEXT NOT NULL,             -- day | week | month | total
+    period TEXT NOT NULL,             -- minute | hour | day | week | month | total
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (project_id, scope, subject)
   ) WITHOUT ROWID;
@@ -98,7 +98,7 @@ const MIGRATIONS: readonly string[] = [
     project_id TEXT NOT NULL,
     scope TEXT NOT NULL,              -- project | user
     subject TEXT NOT NULL,            -- '' for project, the user id for user
-    window TEXT NOT NULL,             -- see periods.ts windowKey: d2026-11-28, w2026-11-23, m2026-11, total
+    window TEXT NOT NULL,             -- see periods.ts windowKey: n2026-11-28T13:05, h2026-11-28T13, d2026-11-28, w2026-11-23, m2026-11, total
     spent_nano INTEGER NOT NULL DEFAULT 0,
     calls INTEGER NOT NULL DEFAULT 0,
     blocked_calls INTEGER NOT NULL DEFAULT 0,
