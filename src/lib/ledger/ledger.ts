@@ -3,6 +3,7 @@ import { NoburnValidationError } from '../errors.js';
 import { newId } from '../ids.js';
 import { nanoToUsd, usdToNano } from '../money.js';
 import { parsePeriod } from '../periods.js';
+import { parseModelGlob } from '../model-glob.js';
 import { costNano } from '../pricing/cost.js';
 import type { PriceCache } from '../pricing/price-cache.js';
 import { Pricer, priceInfo } from '../pricing/pricer.js';
@@ -214,11 +215,12 @@ export class Ledger {
   }
 
   async setBudget(projectId: string, b: SetBudgetRequest): Promise<void> {
-    if (!['project', 'user', 'default_user'].includes(b.scope)) throw new NoburnValidationError('scope must be project, user or default_user');
-    const userId = b.scope === 'user' ? idString(b.userId, 'userId') : null;
+    if (!['project', 'user', 'default_user', 'model'].includes(b.scope)) throw new NoburnValidationError('scope must be project, user, default_user or model');
+    const model = b.scope === 'model' ? parseModelGlob(b.model, 'model') : null;
+    const userId = b.scope === 'user' || (b.scope === 'model' && b.userId !== undefined) ? idString(b.userId, 'userId') : null;
     const capNano = b.capUsd === null ? null : usdToNano(b.capUsd, 'capUsd');
     const period = parsePeriod(b.period ?? 'month');
-    await this.store.setBudget({ projectId, scope: b.scope, userId, capNano, period, now: this.now() });
+    await this.store.setBudget({ projectId, scope: b.scope, userId, model, capNano, period, now: this.now() });
   }
 
   getBudgets(projectId: string): Promise<Budget[]> {

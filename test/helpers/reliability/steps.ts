@@ -11,6 +11,8 @@ import { MODELS } from './prices.js';
 export const PROJECTS = ['pA', 'pB'] as const;
 export const USERS = ['u1', 'u2', 'u3'] as const;
 export const HOLD_TTL_MS = 60_000;
+/** Globs of per-model caps over MODELS: several, one, every, and no model. */
+export const GLOBS = ['m-*', 'm-?', 'm-a', 'm-odd', '*', 'nb-*', 'x*'] as const;
 
 /** A run named by a check or record: none, one made earlier (any project), or one that never existed. */
 export type RunRef = { kind: 'none' } | { kind: 'missing' } | { kind: 'pick'; n: number };
@@ -43,6 +45,7 @@ export interface RecordItem {
 
 export type Step =
   | { t: 'cap'; project: number; scope: 'project' | 'user' | 'default_user'; user: number; cap: number | null; period: Period }
+  | { t: 'modelCap'; project: number; user: number | null; glob: number; cap: number | null; period: Period }
   | { t: 'check'; project: number; user: number | null; run: RunRef; model: number; tokensIn: number; tokensOut: number }
   | { t: 'record'; project: number; items: RecordItem[] }
   | { t: 'startRun'; project: number; cap: number | null }
@@ -97,6 +100,7 @@ const recordItem: fc.Arbitrary<RecordItem> = fc.record({
 
 export const step: fc.Arbitrary<Step> = fc.oneof(
   { arbitrary: fc.record({ t: fc.constant('cap' as const), project, scope: fc.constantFrom('project' as const, 'user' as const, 'default_user' as const), user: fc.nat(USERS.length - 1), cap: fc.option(capNano, { nil: null, freq: 6 }), period }), weight: 2 },
+  { arbitrary: fc.record({ t: fc.constant('modelCap' as const), project, user: fc.option(fc.nat(USERS.length - 1), { nil: null }), glob: fc.nat(GLOBS.length - 1), cap: fc.option(capNano, { nil: null, freq: 6 }), period }), weight: 1 },
   { arbitrary: fc.record({ t: fc.constant('check' as const), project, user, run: runRef, model, tokensIn: tokens(200_000), tokensOut: tokens(20_000) }), weight: 6 },
   { arbitrary: fc.record({ t: fc.constant('record' as const), project, items: fc.array(recordItem, { minLength: 1, maxLength: 3 }) }), weight: 4 },
   { arbitrary: fc.record({ t: fc.constant('startRun' as const), project, cap: fc.option(capNano, { nil: null, freq: 4 }) }), weight: 2 },

@@ -8,6 +8,7 @@ import { windowKeys, windowStart } from '../../periods.js';
 import type { Period } from '../../periods.js';
 import type { Budget, BudgetScope, SpendReport } from '../../types.js';
 import { iso } from '../rows.js';
+import { USER_MODEL_SEP } from '../../model-glob.js';
 import { assembleSpendReport } from '../spend-report.js';
 import type { SpendAgg } from '../spend-report.js';
 import type { StoreSpendQuery, UserSummary } from '../store.js';
@@ -18,21 +19,30 @@ export function windowsAt(ms: number): Record<Period, string> {
 }
 
 export async function readBudgets(pool: Pool, projectId: string, now: number): Promise<Budget[]> {
-  const { rows } = await pool.query<{ scope: BudgetScope; subject: string; cap_nano: number; period: Period; spent: number; unpriced: number; held: number }>(
-    `SELECT b.scope, b.subject, b.cap_nano, b.period, coalesce(u.spent_nano, 0) AS spent, coalesce(u.unpriced_calls, 0) AS unpriced,
+  const { rows } = await pool.query<{ scope: BudgetScope | 'user_model'; subject: string; cap_nano: number; period: Period; spent: number; unpriced: number; held: number }>(
+    `WITH b AS (SELECT b.*, CASE WHEN b.scope = 'user_model' THEN split_part(b.subject, chr(31), 1) END AS mu,
+                  CASE b.scope WHEN 'model' THEN b.subject WHEN 'user_model' THEN split_part(b.subject, chr(31), 2) END AS glob
+                FROM budgets b WHERE b.project_id = $1)
+     SELECT b.scope, b.subject, b.cap_nano, b.period,
+       CASE WHEN b.glob IS NULL THEN coalesce(u.spent_nano, 0) ELSE m.spent END AS spent,
+       CASE WHEN b.glob IS NULL THEN coalesce(u.unpriced_calls, 0) ELSE m.unpriced END AS unpriced,
        CASE b.scope
          WHEN 'project' THEN (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM holds h WHERE h.project_id = b.project_id AND h.expires_at > $3)
          WHEN 'user' THEN (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM holds h
                            WHERE h.project_id = b.project_id AND h.user_id = b.subject AND h.expires_at > $3)
-         ELSE 0 END AS held
-     FROM budgets b LEFT JOIN usage u ON b.scope <> 'default_user' AND u.project_id = b.project_id
+         WHEN 'default_user' THEN 0
+         ELSE (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM holds h WHERE h.project_id = b.project_id AND h.expires_at > $3
+               AND h.model LIKE nb_glob_like(b.glob) AND (b.mu IS NULL OR h.user_id = b.mu)) END AS held
+     FROM b LEFT JOIN usage u ON b.glob IS NULL AND b.scope <> 'default_user' AND u.project_id = b.project_id
        AND u.scope = CASE WHEN b.scope = 'user' THEN 'user' ELSE 'project' END AND u.subject = b.subject AND u.win = $2::jsonb->>b.period
-     WHERE b.project_id = $1 ORDER BY b.scope COLLATE "C", b.subject COLLATE "C"`,
+     LEFT JOIN LATERAL (SELECT coalesce(sum(x.spent_nano), 0)::bigint AS spent, coalesce(sum(x.unpriced_calls), 0)::bigint AS unpriced FROM usage x
+       WHERE b.glob IS NOT NULL AND x.project_id = b.project_id AND x.scope = b.scope AND x.win = $2::jsonb->>b.period
+         AND x.subject LIKE CASE WHEN b.mu IS NULL THEN nb_glob_like(b.glob) ELSE nb_like_escape(b.mu) || chr(31) || nb_glob_like(b.glob) END) m ON true
+     ORDER BY b.scope COLLATE "C", b.subject COLLATE "C"`,
     [projectId, JSON.stringify(windowsAt(now)), now],
   );
   return rows.map((r) => ({
-    scope: r.scope,
-    userId: r.scope === 'user' ? r.subject : null,
+    ...modelFields(r),
     capUsd: nanoToUsd(r.cap_nano),
     period: r.period,
     spentUsd: nanoToUsd(Number(r.spent)),
@@ -40,6 +50,16 @@ export async function readBudgets(pool: Pool, projectId: string, now: number): P
     unpricedCalls: Number(r.unpriced),
     windowStart: iso(windowStart(r.period, now)),
   }));
+}
+
+/** The public scope, user and model glob of a budgets row (see model-glob.ts budgetKey). */
+function modelFields(r: { scope: BudgetScope | 'user_model'; subject: string }): Pick<Budget, 'scope' | 'userId' | 'model'> {
+  if (r.scope === 'model') return { scope: 'model', userId: null, model: r.subject };
+  if (r.scope === 'user_model') {
+    const i = r.subject.indexOf(USER_MODEL_SEP);
+    return { scope: 'model', userId: r.subject.slice(0, i), model: r.subject.slice(i + 1) };
+  }
+  return { scope: r.scope, userId: r.scope === 'user' ? r.subject : null };
 }
 
 export async function readUsers(pool: Pool, projectId: string, now: number, limit: number): Promise<UserSummary[]> {

@@ -207,6 +207,13 @@ const MIGRATIONS: readonly string[] = [
   END;
   ALTER TABLE records ADD COLUMN called_at INTEGER;
   `,
+  // 4: per-model caps (budgets of scope 'model' / 'user_model', usage rows per model): a
+  // model cap sums this window's rows of its scope, which this index finds without walking
+  // every window of every model. Index entries are written once per new window row (updates
+  // of the sums do not touch them).
+  `
+  CREATE INDEX usage_window ON usage (project_id, scope, window, subject);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
