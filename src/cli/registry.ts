@@ -128,9 +128,10 @@ export function buildProgram(out: Output, setCode: (code: number) => void): Comm
         .option('--project', 'the project cap')
         .option('--user <id>', "an end user's cap", idArg)
         .option('--default-user', 'the cap of every user without their own')
+        .option('--model <glob>', "a cap on the calls whose model matches the glob (* and ?), for the project or, with --user, that user's", idArg)
         .addOption(new Option('--period <period>', 'UTC calendar window').argParser(choiceArg<Period>(PERIODS)).default('month')),
     ),
-    'noburn budget set --user u1 5 --period day',
+    "noburn budget set --user u1 5 --period day; noburn budget set --model 'claude-opus-*' 5 --period day",
   ).action(act(async (amount: number | null, o: Opts) => (await import('./commands/budget.js')).budgetSetCommand(amount, o as never, out)));
   example(json(budget.command('show').description('every cap with its spend in the current window')), 'noburn budget show --json').action(
     act(async (o: Opts) => (await import('./commands/budget.js')).budgetShowCommand(o as never, out)),

@@ -179,6 +179,19 @@ describe('noburn budget', () => {
     expect(plain.stdout).toMatch(/^user\s+u1\s+\$0\.750000\s+month\s+\$0\.000120\s+\$0\.001600/m);
   });
 
+  it("set --model GLOB [--user ID]: a model cap blocks that model's calls with model_budget_exceeded; show adds a MODEL column", async () => {
+    expect(await cli.json(['budget', 'set', '--model', 'm*', '0.0001', '--period', 'minute'])).toEqual({ scope: 'model', userId: null, model: 'm*', capUsd: 0.0001, period: 'minute' });
+    expect(await cli.json(['budget', 'set', '--model', 'm1', '--user', 'u1', '0', '--period', 'day'])).toMatchObject({ scope: 'model', userId: 'u1', model: 'm1' });
+    const blocked = await cli.json<{ blocked: boolean; blockReason: string }>(['check', '--model', 'm1', '--tokens-in', '1000', '--tokens-out', '300'], { code: 1 });
+    expect(blocked).toMatchObject({ blocked: true, blockReason: 'model_budget_exceeded' });
+    const plain = await cli(['budget', 'show']);
+    expect(lines(plain.stdout)[0]).toMatch(/^SCOPE\s+USER\s+MODEL\s+CAP\s+PERIOD/);
+    expect(plain.stdout).toMatch(/^model\s+u1\s+m1\s+\$0\.000000\s+day/m);
+    const bad = await cli(['budget', 'set', '--model', 'm1', '--project', '1']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--model caps the project/);
+  });
+
   it('set none removes a cap', async () => {
     await cli(['budget', 'set', '--project', '1']);
     expect(await cli.json(['budget', 'set', '--project', 'none'])).toMatchObject({ capUsd: null });
