@@ -7,7 +7,9 @@
 // one file instead of a dozen split chunks is most of the start-up difference.
 // Dependencies stay in node_modules (better-sqlite3 is native; ink, the price data, the
 // tokenizer, undici, pg... are imported only where used), except commander, which every
-// command needs and which is cheaper to parse inside the bundle.
+// command needs and which is cheaper to parse inside the bundle, and its typed wrapper
+// @commander-js/extra-typings (types for the option specs; at run time a 1 KB re-export of
+// commander's classes, bundled so that commander is not loaded a second time from node_modules).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +18,7 @@ import { basename, resolve } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.optionalDependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})]
-  .filter((d) => d !== 'commander')
+  .filter((d) => d !== 'commander' && d !== '@commander-js/extra-typings')
   .flatMap((d) => [d, `${d}/*`]);
 
 // commander is CommonJS: give ESM output a require() for its node: built-ins.
@@ -29,7 +31,6 @@ const commandsDir = resolve(root, 'src/cli/commands');
 const lazyCommands = readdirSync(commandsDir).filter((f) => f.endsWith('.ts') && f !== 'check.ts').map((f) => basename(f, '.ts'));
 const lazyLib = {
   [resolve(root, 'src/lib/remote/remote.ts')]: './lib/remote.js',
-  [resolve(root, 'src/lib/remote/fallback.ts')]: './lib/fallback.js',
   [resolve(root, 'src/lib/fetch/guard-fetch.ts')]: './lib/guard-fetch.js',
 };
 
@@ -61,7 +62,6 @@ await Promise.all([
     entryPoints: {
       ...Object.fromEntries(lazyCommands.map((n) => [`commands/${n}`, `src/cli/commands/${n}.ts`])),
       'lib/remote': 'src/lib/remote/remote.ts',
-      'lib/fallback': 'src/lib/remote/fallback.ts',
       'lib/guard-fetch': 'src/lib/fetch/guard-fetch.ts',
     },
     outdir: 'dist',

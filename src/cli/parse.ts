@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { MAX_TOKENS, printable } from '../lib/validate.js';
 import { usdToNano, nanoToUsd } from '../lib/money.js';
 import { NoburnValidationError } from '../lib/errors.js';

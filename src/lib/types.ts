@@ -148,6 +148,11 @@ export interface EndRunResult {
   endedAt: string;
 }
 
+/** What ending a run answers: its end result, and the whole run as it now stands (label, holds, unpriced calls...). */
+export interface EndedRun extends EndRunResult {
+  run: RunInfo;
+}
+
 export interface StartRunRequest {
   budgetCapUsd?: number | null | undefined;
   label?: string | undefined;

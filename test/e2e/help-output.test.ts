@@ -6,6 +6,8 @@ import { REPO_ROOT, lines, removeHomes, snapshotDist, tempHome, writeConfig } fr
 import type { Dist } from '../helpers/cli.js';
 import { bindCli, M1 } from '../helpers/e2e.js';
 import type { Cli } from '../helpers/e2e.js';
+import type { CommandUnknownOpts } from '@commander-js/extra-typings';
+import { buildProgram } from '../../src/cli/registry.js';
 
 let dist: Dist;
 let cli: Cli;
@@ -22,23 +24,41 @@ afterAll(() => {
   removeHomes();
 });
 
-const COMMANDS = [['check'], ['record'], ['run'], ['run', 'start'], ['run', 'end'], ['run', 'show'], ['run', 'list'], ['budget'], ['budget', 'set'], ['budget', 'show'], ['spend'], ['prices'], ['config', 'show'], ['config', 'validate']];
+/** Every command and subcommand the program defines (so a new one cannot be left out), with whether it is only a group of subcommands. */
+function commandTree(): Array<{ path: string[]; group: boolean }> {
+  const all: Array<{ path: string[]; group: boolean }> = [];
+  const walk = (cmd: CommandUnknownOpts, path: string[]): void => {
+    for (const sub of cmd.commands) {
+      const p = [...path, sub.name()];
+      all.push({ path: p, group: sub.commands.length > 0 && sub.options.length === 0 });
+      walk(sub, p);
+    }
+  };
+  walk(buildProgram({ out: () => {}, err: () => {}, json: () => {}, color: false }, () => {}), []);
+  return all;
+}
+
+const COMMANDS = commandTree();
 
 describe('--help', () => {
-  it.each(COMMANDS.map((c) => [c.join(' '), c] as const))('noburn %s --help shows an example of itself', async (name, cmd) => {
-    const r = await cli([...cmd, '--help']);
+  it('the tree holds every command, the operator ones included', () => {
+    expect(COMMANDS.map((c) => c.path.join(' '))).toEqual(expect.arrayContaining(['check', 'run list', 'budget set', 'watch', 'serve', 'keys', 'keys create', 'keys revoke', 'config validate']));
+  });
+
+  it.each(COMMANDS.map((c) => [c.path.join(' '), c] as const))('noburn %s --help shows an example of itself', async (name, { path, group }) => {
+    const r = await cli([...path, '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Usage: noburn ${name}`);
     const after = r.stdout.split(/^Example:$/m)[1] ?? '';
     expect(after, r.stdout).toMatch(new RegExp(`noburn ${name}\\b`));
-    if (name !== 'budget') expect(r.stdout).toContain('--json'); // a group: its subcommands take --json
+    if (!group) expect(r.stdout).toContain('--json'); // a group: its subcommands take --json
     expect(r.stderr).toBe('');
   });
 
   it('noburn --help lists every command; --version prints the package version', async () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
-    for (const c of ['check', 'record', 'run', 'budget', 'spend', 'prices', 'config']) expect(r.stdout).toMatch(new RegExp(`^\\s+${c}\\b`, 'm'));
+    for (const c of COMMANDS.filter((x) => x.path.length === 1)) expect(r.stdout).toMatch(new RegExp(`^\\s+${c.path[0]}\\b`, 'm'));
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
     const v = await cli(['--version']);
     expect(v).toMatchObject({ code: 0, stdout: `${pkg.version}\n` });

@@ -1,19 +1,10 @@
 import { NoburnValidationError } from '../../lib/errors.js';
-import type { Period } from '../../lib/periods.js';
 import type { BudgetScope } from '../../lib/types.js';
 import { ExitCodes } from '../exit-codes.js';
 import { table, usd } from '../format.js';
 import { withGuard } from '../guard.js';
 import type { Output } from '../output.js';
-
-export interface BudgetSetOptions {
-  project?: boolean;
-  user?: string;
-  defaultUser?: boolean;
-  model?: string;
-  period?: Period;
-  json?: boolean;
-}
+import type { BudgetSetOptions, BudgetShowOptions } from '../specs.js';
 
 /**
  * `noburn budget set (--project | --user ID | --default-user | --model GLOB [--user ID]) USD [--period P]`;
@@ -38,7 +29,7 @@ export async function budgetSetCommand(amount: number | null, opts: BudgetSetOpt
 }
 
 /** `noburn budget show` */
-export async function budgetShowCommand(opts: { json?: boolean }, out: Output): Promise<number> {
+export async function budgetShowCommand(opts: BudgetShowOptions, out: Output): Promise<number> {
   const budgets = await withGuard((g) => g.getBudgets());
   if (opts.json) {
     out.json(budgets);

@@ -5,18 +5,7 @@ import { usd } from '../format.js';
 import { withGuard } from '../guard.js';
 import type { Output } from '../output.js';
 import type { Decision } from '../../lib/types.js';
-
-export interface CheckOptions {
-  model: string;
-  tokensIn?: number;
-  tokensOut: number;
-  promptFile?: string;
-  user?: string;
-  run?: string;
-  json?: boolean;
-  clamp?: boolean;
-  minTokensOut?: number;
-}
+import type { CheckOptions } from '../specs.js';
 
 /** The refusal figures in one line (docs/cli.md): the cap that blocked, this call's estimate, the hint. */
 export function figuresLine(d: Decision): string | null {

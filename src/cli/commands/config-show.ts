@@ -4,10 +4,7 @@ import { redactSecrets } from '../../lib/redact.js';
 import { ExitCodes } from '../exit-codes.js';
 import { table } from '../format.js';
 import type { Output } from '../output.js';
-
-export interface ConfigShowOptions {
-  json?: boolean;
-}
+import type { ConfigShowOptions } from '../specs.js';
 
 /** A secret shows only that it is set (an API key keeps its public id before the dot). */
 function shown(s: ResolvedSetting): unknown {

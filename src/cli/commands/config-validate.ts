@@ -2,10 +2,7 @@ import { resolve } from 'node:path';
 import { configPath, explainConfig, readConfigFile, resolveHome } from '../../lib/config.js';
 import { ExitCodes } from '../exit-codes.js';
 import type { Output } from '../output.js';
-
-export interface ConfigValidateOptions {
-  json?: boolean;
-}
+import type { ConfigValidateOptions } from '../specs.js';
 
 /**
  * `noburn config validate [FILE]`: checks a config.json (default: the one in $NOBURN_HOME)

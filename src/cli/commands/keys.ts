@@ -1,26 +1,12 @@
 import { resolveConfig } from '../../lib/config.js';
-import type { KeyRole, KeyStore } from '../../lib/ledger/key-store.js';
+import type { KeyStore } from '../../lib/ledger/key-store.js';
 import { ExitCodes } from '../exit-codes.js';
 import { table } from '../format.js';
 import type { Output } from '../output.js';
+import type { KeysCreateOptions, KeysListOptions, KeysRevokeOptions } from '../specs.js';
 
 /** `noburn keys create|list|revoke`: API keys in the store `serve` uses (--store, NOBURN_STORE, $NOBURN_HOME/noburn.db). */
-export interface KeysCommonOptions {
-  store?: string;
-  json?: boolean;
-}
-
-export interface KeysCreateOptions extends KeysCommonOptions {
-  role?: KeyRole;
-  project?: string;
-  label?: string;
-}
-
-export interface KeysListOptions extends KeysCommonOptions {
-  project?: string;
-}
-
-async function withStore<T>(opts: KeysCommonOptions, fn: (s: KeyStore) => Promise<T>): Promise<T> {
+async function withStore<T>(opts: Pick<KeysRevokeOptions, 'store'>, fn: (s: KeyStore) => Promise<T>): Promise<T> {
   const config = resolveConfig(opts.store !== undefined ? { store: opts.store } : {});
   const { openStore } = await import('../../lib/ledger/open-store.js');
   const store = await openStore(config.store);
@@ -59,7 +45,7 @@ export async function keysListCommand(opts: KeysListOptions, out: Output): Promi
   return ExitCodes.OK;
 }
 
-export async function keysRevokeCommand(id: string, opts: KeysCommonOptions, out: Output): Promise<number> {
+export async function keysRevokeCommand(id: string, opts: KeysRevokeOptions, out: Output): Promise<number> {
   const { keyView } = await import('../../server/keys.js');
   const row = await withStore(opts, async (s) => {
     await s.revokeKey(id, Date.now());

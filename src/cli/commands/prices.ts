@@ -1,9 +1,10 @@
 import { ExitCodes } from '../exit-codes.js';
 import { withGuard } from '../guard.js';
 import type { Output } from '../output.js';
+import type { PricesOptions } from '../specs.js';
 
 /** `noburn prices MODEL`: the price noburn will use and where it comes from. */
-export async function pricesCommand(model: string | undefined, opts: { json?: boolean }, out: Output): Promise<number> {
+export async function pricesCommand(model: string | undefined, opts: PricesOptions, out: Output): Promise<number> {
   if (model === undefined) {
     // Without a model: the configured overrides (the price data itself is too large to list usefully).
     const { resolveConfig } = await import('../../lib/config.js');

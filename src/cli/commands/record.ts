@@ -1,20 +1,7 @@
 import { ExitCodes } from '../exit-codes.js';
 import { withGuard } from '../guard.js';
 import type { Output } from '../output.js';
-
-export interface RecordOptions {
-  model: string;
-  tokensIn: number;
-  tokensOut: number;
-  cachedTokensIn?: number;
-  cost?: number;
-  user?: string;
-  run?: string;
-  reservation?: string;
-  blocked?: boolean;
-  idempotencyKey?: string;
-  json?: boolean;
-}
+import type { RecordOptions } from '../specs.js';
 
 /** `noburn record`: settles a call's real cost; waits until the authority has it. */
 export async function recordCommand(opts: RecordOptions, out: Output): Promise<number> {

@@ -10,25 +10,10 @@ import { exitCodeOf, superviseChild, type ChildOutcome, type SupervisedChild } f
 import { priceModels } from '../run-exec/model-spend.js';
 import { resolveCommand } from '../run-exec/resolve-command.js';
 import { formatSummary, type RunSummary } from '../run-exec/summary.js';
+import type { RunExecOptions } from '../specs.js';
 
 /** Set by `noburn run` for its child: the real upstreams behind its proxy, as JSON. */
 const UPSTREAMS_ENV = 'NOBURN_UPSTREAMS';
-
-export interface RunExecOptions {
-  cap?: number;
-  label?: string;
-  /** false with --no-proxy. */
-  proxy?: boolean;
-  /** false with --no-clamp: the proxy refuses a call whose output bound does not fit. */
-  clamp?: boolean;
-  stopOnExhaust?: boolean;
-  json?: boolean;
-  /** --user: the end user of calls that name none. */
-  user?: string;
-  allowUnmetered?: boolean;
-  /** --azure-deployment NAME=MODEL, repeated. */
-  azureDeployment?: Array<[string, string]>;
-}
 
 const DEFAULT_GRACE_MS = 5000;
 // How often --stop-on-exhaust looks at the run for blocks the proxy did not see (calls
@@ -84,10 +69,9 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
     }
     // Requests still in flight are recorded before the run ends.
     await proxy?.close();
-    const { result: ended, queued: endQueued } = await endRun(guard, run);
+    const { result: ended, run: info, queued: endQueued } = await endRun(guard, run);
     if (endQueued) out.err(`noburn: the authority cannot be reached: run ${run.runId} ends when it answers again (figures below are this wrapper's own)`);
-    // Every report shows the unpriced count (contract §3); the end result does not carry it.
-    const info = await guard.getRun(run.runId).catch(() => null);
+    // Every report shows the unpriced count (contract §3): from the run the end answered with.
     const unpricedCalls = info?.unpricedCalls ?? 0;
 
     if (outcome.spawnError) {
@@ -161,12 +145,13 @@ function boundsOf(proxy: RunningProxy | null): RunSummary['proxyBounds'] {
  * The run ends when the child does; if someone ended it meanwhile, report it as it stands;
  * if the authority cannot be reached, the end is queued (delivered after the run's records).
  */
-async function endRun(guard: NoburnGuard, run: RunInfo): Promise<{ result: EndRunResult; queued: boolean }> {
+async function endRun(guard: NoburnGuard, run: RunInfo): Promise<{ result: EndRunResult; run: RunInfo | null; queued: boolean }> {
   try {
     return await guard.endRunOrQueue(run.runId);
   } catch (e) {
     if (!(e instanceof NoburnConflictError)) throw e;
-    return { result: endRunResult(await guard.getRun(run.runId)), queued: false };
+    const now = await guard.getRun(run.runId);
+    return { result: endRunResult(now), run: now, queued: false };
   }
 }
 

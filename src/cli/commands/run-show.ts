@@ -3,6 +3,7 @@ import { ExitCodes } from '../exit-codes.js';
 import { table, usd } from '../format.js';
 import { withGuard } from '../guard.js';
 import type { Output } from '../output.js';
+import type { RunListOptions, RunShowOptions } from '../specs.js';
 
 function status(r: RunInfo): string {
   if (r.status === 'open') return r.exhausted ? 'open (exhausted)' : 'open';
@@ -11,7 +12,7 @@ function status(r: RunInfo): string {
 }
 
 /** `noburn run show ID` */
-export async function runShowCommand(id: string, opts: { json?: boolean }, out: Output): Promise<number> {
+export async function runShowCommand(id: string, opts: RunShowOptions, out: Output): Promise<number> {
   const [r, children] = await withGuard(async (g) => [await g.getRun(id), await g.listRuns(undefined, { parentRunId: id })] as const);
   if (opts.json) {
     out.json({ ...r, children });
@@ -34,7 +35,7 @@ export async function runShowCommand(id: string, opts: { json?: boolean }, out: 
 }
 
 /** `noburn run list [--status open|ended]` */
-export async function runListCommand(opts: { status?: 'open' | 'ended' | 'abandoned'; json?: boolean }, out: Output): Promise<number> {
+export async function runListCommand(opts: RunListOptions, out: Output): Promise<number> {
   const runs = await withGuard((g) => g.listRuns(opts.status));
   if (opts.json) {
     out.json(runs);

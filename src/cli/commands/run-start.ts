@@ -1,14 +1,7 @@
 import { ExitCodes } from '../exit-codes.js';
 import { withGuard } from '../guard.js';
 import type { Output } from '../output.js';
-
-export interface RunStartOptions {
-  cap?: number;
-  label?: string;
-  /** Start a nested run of this one (its cap applies too). */
-  parent?: string;
-  json?: boolean;
-}
+import type { RunStartOptions } from '../specs.js';
 
 /** `noburn run start`: prints the new run id alone on stdout (ID=$(noburn run start --cap 1)). */
 export async function runStartCommand(opts: RunStartOptions, out: Output): Promise<number> {

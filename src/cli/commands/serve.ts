@@ -3,19 +3,7 @@ import { NoburnConfigError, NoburnValidationError } from '../../lib/errors.js';
 import { redactSecrets } from '../../lib/redact.js';
 import { ExitCodes } from '../exit-codes.js';
 import type { Output } from '../output.js';
-
-export interface ServeOptions {
-  host?: string;
-  /** A string from commander: checked here so that a bad value is a usage error (exit 2). */
-  port?: string | number;
-  store?: string;
-  json?: boolean;
-  /** Strings from commander, checked here (a bad value is exit 2). */
-  headersTimeoutMs?: string;
-  requestTimeoutMs?: string;
-  keepAliveTimeoutMs?: string;
-  maxConnections?: string;
-}
+import type { ServeOptions } from '../specs.js';
 
 /** A whole number in [min, max] from a flag, else a usage error naming the flag. */
 export function parseCount(v: string | undefined, flag: string, min: number, max: number): number | undefined {

@@ -1,15 +1,8 @@
-import type { SpendGroupBy } from '../../lib/types.js';
 import { ExitCodes } from '../exit-codes.js';
 import { table, usd } from '../format.js';
 import { withGuard } from '../guard.js';
 import type { Output } from '../output.js';
-
-export interface SpendOptions {
-  by?: SpendGroupBy;
-  since?: string;
-  until?: string;
-  json?: boolean;
-}
+import type { SpendOptions } from '../specs.js';
 
 /** `noburn spend [--by user|run|model|day] [--since DATE] [--until DATE]` */
 export async function spendCommand(opts: SpendOptions, out: Output): Promise<number> {

@@ -4,12 +4,7 @@ import type { NoburnErrorCode } from '../../lib/errors.js';
 import type { WatchOutcome } from '../../tui/run.js';
 import { ExitCodes, exitCodeFor } from '../exit-codes.js';
 import type { Output } from '../output.js';
-
-export interface WatchOptions {
-  remote?: boolean;
-  once?: boolean;
-  json?: boolean;
-}
+import type { WatchOptions } from '../specs.js';
 
 /** Every library error code (a Record, so the compiler keeps it complete). */
 const ERROR_CODES: Record<NoburnErrorCode, true> = {

@@ -11,6 +11,7 @@ import type {
   Budget,
   Decision,
   EndRunResult,
+  EndedRun,
   LedgerEvent,
   PriceInfo,
   RecordResult,
@@ -200,8 +201,13 @@ export class Ledger {
   }
 
   async endRun(projectId: string, runId: string): Promise<EndRunResult> {
-    const r = await this.store.endRun(projectId, idString(runId, 'runId'), this.now(), this.idleTtl);
-    return endRunResult(r);
+    return endRunResult(await this.store.endRun(projectId, idString(runId, 'runId'), this.now(), this.idleTtl));
+  }
+
+  /** endRun, with the whole run as it now stands (one write, no second read). */
+  async endRunFull(projectId: string, runId: string): Promise<EndedRun> {
+    const run = await this.store.endRun(projectId, idString(runId, 'runId'), this.now(), this.idleTtl);
+    return { ...endRunResult(run), run };
   }
 
   getRun(projectId: string, runId: string): Promise<RunInfo> {

@@ -4,7 +4,7 @@ import { PERIODS } from '../periods.js';
 import type {
   Budget,
   Decision,
-  EndRunResult,
+  EndedRun,
   LedgerEvent,
   PriceInfo,
   RunInfo,
@@ -224,6 +224,8 @@ export const EndRunResponse = z.object({
   blockedCalls: z.number().int(),
   startedAt: z.string(),
   endedAt: z.string(),
+  /** The whole run as it now stands (so a client needs no second request). */
+  run: RunResponse,
 });
 export type EndRunResponse = z.infer<typeof EndRunResponse>;
 
@@ -345,7 +347,7 @@ export type ErrorBody = z.infer<typeof ErrorBody>;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const _decisionSame: Same<Omit<DecisionResponse, 'decisionId'>, Omit<Decision, 'source' | 'decisionId'>> = true;
 const _runSame: Same<RunResponse, RunInfo> = true;
-const _endSame: Same<EndRunResponse, EndRunResult> = true;
+const _endSame: Same<EndRunResponse, EndedRun> = true;
 const _budgetSame: Same<z.infer<typeof BudgetResponse>, Budget> = true;
 const _spendSame: Same<SpendResponse, SpendReport> = true;
 const _eventSame: Same<z.infer<typeof EventResponse>, LedgerEvent> = true;

@@ -1,0 +1,133 @@
+/**
+ * The client of bench/proxy.ts. It runs as the child that `noburn run` wraps, so its calls
+ * to noburn take the path an unmodified program's would (OPENAI_BASE_URL -> proxy ->
+ * upstream); the same client, with the same undici agent, calls every other side.
+ *
+ *   node --import tsx bench/proxy-client.ts main|first PARAMS_JSON RESULT_FILE
+ *
+ * main: interleaved rounds over the sides (direct, noburn, bare, portkey): chat at one
+ *   connection, stream at one connection, chat at 16 in flight (latency and throughput).
+ * first: one run's first proxied call beside its later calls (the client warms itself on
+ *   the upstream first, so what is left is the proxy's own warm-up).
+ */
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
+import { interleave, median } from './stats.js';
+
+export interface Side {
+  base: string;
+  headers: Record<string, string>;
+}
+
+export interface MainParams {
+  sides: Record<string, Side>;
+  /** Sides that can stream (Portkey cannot on some Node versions; bench/proxy.ts finds out). */
+  streamSides: string[];
+  rounds1: number;
+  per1: number;
+  rounds16: number;
+  per16: number;
+  warmup: number;
+}
+
+export interface MainResult {
+  chat1: Record<string, number[]>;
+  stream1: Record<string, number[]>;
+  chat16: Record<string, number[]>;
+  /** Requests per second of each 16-in-flight burst. */
+  rate16: Record<string, number[]>;
+}
+
+export interface FirstResult {
+  first: number;
+  later: number[];
+}
+
+export const CHAT = JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 40, messages: [{ role: 'user', content: 'Write one short, cheerful sentence about the sea.' }] });
+export const STREAM = JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 40, stream: true, messages: [{ role: 'user', content: 'Write one short, cheerful sentence about the sea.' }] });
+
+let agent: Agent | undefined;
+const agentOf = (): Agent => (agent ??= new Agent({ keepAliveTimeout: 60_000, connections: 32 }));
+
+async function call(side: Side, body: string): Promise<number> {
+  const t = performance.now();
+  const r = await request(`${side.base}/chat/completions`, { method: 'POST', body, headers: { ...side.headers, 'content-type': 'application/json', authorization: 'Bearer sk-bench' }, dispatcher: agentOf() });
+  await r.body.text();
+  const ms = performance.now() - t;
+  if (r.statusCode !== 200) throw new Error(`status ${r.statusCode} from ${side.base}`);
+  return ms;
+}
+
+async function sequential(side: Side, body: string, n: number, out: number[] | null): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const ms = await call(side, body);
+    out?.push(ms);
+  }
+}
+
+/** `conc` workers, each sending its next call when the last is answered; returns calls/s. */
+async function burst(side: Side, conc: number, perWorker: number, out: number[] | null): Promise<number> {
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: conc }, () => sequential(side, CHAT, perWorker, out)));
+  return (conc * perWorker) / ((performance.now() - t0) / 1000);
+}
+
+async function main(p: MainParams): Promise<MainResult> {
+  const names = Object.keys(p.sides);
+  const r: MainResult = { chat1: {}, stream1: {}, chat16: {}, rate16: {} };
+  for (const n of names) {
+    r.chat1[n] = [];
+    r.stream1[n] = [];
+    r.chat16[n] = [];
+    r.rate16[n] = [];
+  }
+  const each = <T>(list: string[], f: (name: string, side: Side) => T): Record<string, () => T> => Object.fromEntries(list.map((n) => [n, () => f(n, p.sides[n] as Side)]));
+  // Warm-up, not counted: connections, JIT, the ledger's statements.
+  await interleave(2, each(names, (_, s) => sequential(s, CHAT, p.warmup / 2, null)));
+  await interleave(2, each(p.streamSides, (_, s) => sequential(s, STREAM, p.warmup / 4, null)));
+  await interleave(2, each(names, (_, s) => burst(s, 16, 5, null)));
+
+  await interleave(p.rounds1, each(names, (n, s) => sequential(s, CHAT, p.per1, r.chat1[n] as number[])));
+  await interleave(p.rounds1, each(p.streamSides, (n, s) => sequential(s, STREAM, p.per1, r.stream1[n] as number[])));
+  await interleave(
+    p.rounds16,
+    each(names, async (n, s) => {
+      (r.rate16[n] as number[]).push(await burst(s, 16, p.per16, r.chat16[n] as number[]));
+    }),
+  );
+  return r;
+}
+
+async function first(direct: Side, proxied: Side, later: number): Promise<FirstResult> {
+  // The client's own warm-up (undici, JIT) on another origin, so that it is not counted.
+  await sequential(direct, CHAT, 30, null);
+  const f = await call(proxied, CHAT);
+  const rest: number[] = [];
+  await sequential(proxied, CHAT, later, rest);
+  // The baseline is a warm call: the second half of the later calls.
+  return { first: f, later: rest.slice(Math.floor(later / 2)) };
+}
+
+async function asClient(mode: string, params: string, resultFile: string): Promise<void> {
+  const noburn: Side = { base: process.env['OPENAI_BASE_URL'] as string, headers: {} };
+  if (mode === 'main') {
+  const p = JSON.parse(params) as MainParams;
+    p.sides['noburn'] = noburn;
+    writeFileSync(resultFile, JSON.stringify(await main(p)));
+  } else if (mode === 'first') {
+    const p = JSON.parse(params) as { direct: Side; later: number };
+    const r = await first(p.direct, noburn, p.later);
+    writeFileSync(resultFile, JSON.stringify(r));
+    process.stderr.write(`  first proxied call ${r.first.toFixed(2)} ms, later median ${median(r.later).toFixed(3)} ms\n`);
+  } else {
+    throw new Error(`unknown mode ${mode}`);
+  }
+  await agent?.close();
+}
+
+// bench/proxy.ts imports the shapes above; only the wrapped child runs the client.
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const [mode, params, resultFile] = process.argv.slice(2) as [string, string, string];
+  await asClient(mode, params, resultFile);
+}
