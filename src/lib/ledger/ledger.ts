@@ -1,5 +1,5 @@
 import type { NoburnConfig } from '../config.js';
-import { NoburnValidationError } from '../errors.js';
+import { NoburnStoreError, NoburnValidationError } from '../errors.js';
 import { newId } from '../ids.js';
 import { nanoToUsd, usdToNano } from '../money.js';
 import { parsePeriod } from '../periods.js';
@@ -23,11 +23,12 @@ import type {
 } from '../types.js';
 import { MAX_TOKENS, idString } from '../validate.js';
 import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
-import { GroupCommit } from './group-commit.js';
+import { KeyedGroupCommit, commitInOrder } from './group-commit.js';
+import type { OpOutcome } from './group-commit.js';
 import { inputFactor, marginFor, scaledTokensIn } from './calibration.js';
 import { decisionOf } from './decision.js';
 import { DEFAULT_RUN_IDLE_TTL_MS } from './runs.js';
-import type { Calibration, LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreRecord, UserSummary } from './store.js';
+import type { Calibration, LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreOp, StoreRecord, UserSummary } from './store.js';
 
 export type LedgerSettings = Pick<NoburnConfig, 'prices' | 'fallbackPrice' | 'unknownModel' | 'holdTtlMs'> &
   Partial<Pick<NoburnConfig, 'minTokensOut' | 'inputMargin' | 'runIdleTtlMs'>>;
@@ -44,7 +45,7 @@ export interface RecordedItem {
 
 export interface LedgerOptions {
   now?: () => number;
-  /** Batch checks that arrive together into one transaction (serve). */
+  /** Batch the checks and records of a project that arrive together into one transaction (serve). */
   groupCommit?: boolean;
 }
 
@@ -71,7 +72,7 @@ function parseDate(v: string | undefined, name: string): number | null {
 export class Ledger {
   readonly pricer: Pricer;
   private readonly now: () => number;
-  private readonly batcher: GroupCommit<StoreCheck, StoreDecision> | null;
+  private readonly batcher: KeyedGroupCommit<StoreOp, OpOutcome> | null;
   private readonly calibrations = new Map<string, { at: number; cal: Calibration | null }>();
 
   /** `store` is also the price cache: one backend holds both (LedgerBackend). */
@@ -82,7 +83,7 @@ export class Ledger {
   ) {
     this.pricer = new Pricer(settings, store);
     this.now = opts.now ?? Date.now;
-    this.batcher = opts.groupCommit ? new GroupCommit((cs) => store.checkBatch(cs)) : null;
+    this.batcher = opts.groupCommit ? new KeyedGroupCommit((ops) => (store.commit ? store.commit(ops) : commitInOrder(store, ops))) : null;
   }
 
   /** The input factor for a local tokenizer count (margin x learnt ratio), cached per provider and model. */
@@ -126,7 +127,7 @@ export class Ledger {
       provider,
       tokensInRaw: scaled ? c.tokensIn : null,
     };
-    const d = this.batcher ? await this.batcher.submit(sc) : await this.store.check(sc);
+    const d = this.batcher ? decisionFrom(await this.batcher.submit(projectId, { kind: 'check', check: sc })) : await this.store.check(sc);
     return decisionOf(d, { estimate, tokensIn, tokensOut: c.tokensOut, unpriced, minTokensOut, clamp, inputNano: unpriced ? 0 : costNano(price, { tokensIn, tokensOut: 0 }) });
   }
 
@@ -182,9 +183,18 @@ export class Ledger {
   async recordPriced(projectId: string, rs: readonly NormalizedRecord[], calledAt?: readonly (number | null)[]): Promise<RecordResult & { items: RecordedItem[] }> {
     const now = this.now();
     const rows = await Promise.all(rs.map((r, i) => this.toStoreRecord(projectId, r, now, calledAt?.[i] ?? null)));
-    const res = await this.store.record(rows);
+    const res = await this.settle(projectId, rows);
     const items = rows.map((r) => ({ idempotencyKey: r.idempotencyKey, costUsd: nanoToUsd(r.wasBlocked ? 0 : r.costNano), unpriced: r.unpriced }));
     return { accepted: res.accepted, duplicates: res.duplicates, items };
+  }
+
+  /** Through the project's group commit when there is one (serve), else one store call. */
+  private async settle(projectId: string, rows: readonly StoreRecord[]): Promise<RecordResult> {
+    if (!this.batcher || rows.length === 0) return this.store.record(rows);
+    const out = await this.batcher.submit(projectId, { kind: 'record', records: rows });
+    if (out.kind === 'error') throw out.error;
+    if (out.kind !== 'record') throw new NoburnStoreError('group commit: a record op got a check result');
+    return out.result;
   }
 
   /** Frees holds without counting a call (the call was not made, or failed before costing anything). */
@@ -253,6 +263,12 @@ export class Ledger {
   close(): Promise<void> {
     return this.store.close();
   }
+}
+
+function decisionFrom(out: OpOutcome): StoreDecision {
+  if (out.kind === 'error') throw out.error;
+  if (out.kind !== 'check') throw new NoburnStoreError('group commit: a check op got a record result');
+  return out.decision;
 }
 
 export function endRunResult(r: RunInfo): EndRunResult {

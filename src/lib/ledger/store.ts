@@ -167,11 +167,23 @@ export interface UserSummary {
   lastAt: string | null;
 }
 
+/** One item of a group commit, in arrival order: a check, or one request's records. */
+export type StoreOp = { kind: 'check'; check: StoreCheck } | { kind: 'record'; records: readonly StoreRecord[] };
+
+/** The outcome of a StoreOp, at the same index. */
+export type StoreOpResult = { kind: 'check'; decision: StoreDecision } | { kind: 'record'; result: RecordResult };
+
 export interface LedgerStore {
   readonly kind: 'sqlite' | 'postgres';
   check(c: StoreCheck): Promise<StoreDecision>;
   /** Decides several checks in one transaction, in order (group commit). Same result as calling check() in sequence. */
   checkBatch(cs: readonly StoreCheck[]): Promise<StoreDecision[]>;
+  /**
+   * Checks and records in one round trip and one transaction, in order (group commit over
+   * both). Same result as calling check() / record() in sequence. Absent: the ledger runs
+   * them in sequence itself (commitInOrder).
+   */
+  commit?(ops: readonly StoreOp[]): Promise<StoreOpResult[]>;
   record(rs: readonly StoreRecord[]): Promise<RecordResult>;
   /**
    * Frees holds without counting anything (the call was not made, or failed before it cost

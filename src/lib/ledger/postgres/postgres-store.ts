@@ -15,6 +15,8 @@ import type {
   StoreCheck,
   StoreDecision,
   StoreListRuns,
+  StoreOp,
+  StoreOpResult,
   StoreRecord,
   StoreSetBudget,
   StoreSpendQuery,
@@ -43,6 +45,30 @@ interface DecisionJson {
   limit?: { scope: 'project' | 'user' | 'run' | 'model'; capNano: number; spentNano: number; heldNano: number } | null;
 }
 
+
+/** A check as nb_decide reads it. Ids are made here (same generator as SQLite); the function uses them only if it holds / blocks. */
+function checkPayload(c: StoreCheck): object {
+  return { ...c, forceBlock: c.forceBlock ?? null, windows: windowsAt(c.now), reservationId: newId('res'), decisionId: newId('dec') };
+}
+
+function recordPayload(r: StoreRecord): object {
+  return { ...r, windows: windowsAt(r.ts) };
+}
+
+function decisionOfJson(d: DecisionJson): StoreDecision {
+  return {
+    blocked: d.blocked,
+    blockReason: d.reason,
+    reservationId: d.id,
+    remainingNano: d.rem,
+    ...(d.dec === undefined ? {} : { decisionId: d.dec }),
+    estimateNano: d.est,
+    tokensOut: d.tout,
+    clamped: d.clamped === true,
+    maxTokensOut: d.max ?? null,
+    limit: d.limit ? { scope: d.limit.scope, capNano: Number(d.limit.capNano), spentNano: Number(d.limit.spentNano), heldNano: Number(d.limit.heldNano) } : null,
+  };
+}
 
 /**
  * The ledger on PostgreSQL, so that several `noburn serve` replicas share one authority.
@@ -106,31 +132,36 @@ export class PostgresStore implements LedgerBackend {
 
   checkBatch(cs: readonly StoreCheck[]): Promise<StoreDecision[]> {
     if (cs.length === 0) return Promise.resolve([]);
-    // Ids are made here (same generator as SQLite); the function uses them only if it holds / blocks.
-    const payload = cs.map((c) => ({ ...c, forceBlock: c.forceBlock ?? null, windows: windowsAt(c.now), reservationId: newId('res'), decisionId: newId('dec') }));
     return this.guard(async () => {
-      const { rows } = await this.pool.query<{ d: DecisionJson[] }>('SELECT nb_check($1::jsonb) AS d', [JSON.stringify(payload)]);
-      return (rows[0]?.d ?? []).map((d) => ({
-        blocked: d.blocked,
-        blockReason: d.reason,
-        reservationId: d.id,
-        remainingNano: d.rem,
-        ...(d.dec === undefined ? {} : { decisionId: d.dec }),
-        estimateNano: d.est,
-        tokensOut: d.tout,
-        clamped: d.clamped === true,
-        maxTokensOut: d.max ?? null,
-        limit: d.limit ? { scope: d.limit.scope, capNano: Number(d.limit.capNano), spentNano: Number(d.limit.spentNano), heldNano: Number(d.limit.heldNano) } : null,
-      }));
+      const { rows } = await this.pool.query<{ d: DecisionJson[] }>('SELECT nb_check($1::jsonb) AS d', [JSON.stringify(cs.map(checkPayload))]);
+      return (rows[0]?.d ?? []).map(decisionOfJson);
     });
   }
 
   record(rs: readonly StoreRecord[]): Promise<RecordResult> {
     if (rs.length === 0) return Promise.resolve({ accepted: 0, duplicates: 0 });
-    const payload = rs.map((r) => ({ ...r, windows: windowsAt(r.ts) }));
     return this.guard(async () => {
-      const { rows } = await this.pool.query<{ r: RecordResult }>('SELECT nb_record($1::jsonb) AS r', [JSON.stringify(payload)]);
+      const { rows } = await this.pool.query<{ r: RecordResult }>('SELECT nb_record($1::jsonb) AS r', [JSON.stringify(rs.map(recordPayload))]);
       return rows[0]?.r ?? { accepted: 0, duplicates: 0 };
+    });
+  }
+
+  /** Group commit: the ops in order, one call of nb_apply (one round trip, one transaction). */
+  commit(ops: readonly StoreOp[]): Promise<StoreOpResult[]> {
+    const sent = ops.filter((o) => o.kind === 'check' || o.records.length > 0);
+    const payload = sent.map((o) => (o.kind === 'check' ? { c: checkPayload(o.check) } : { r: o.records.map(recordPayload) }));
+    return this.guard(async () => {
+      const out =
+        payload.length === 0
+          ? []
+          : ((await this.pool.query<{ d: (DecisionJson | RecordResult)[] }>('SELECT nb_apply($1::jsonb) AS d', [JSON.stringify(payload)])).rows[0]?.d ?? []);
+      let k = 0;
+      return ops.map((o): StoreOpResult => {
+        if (o.kind === 'record' && o.records.length === 0) return { kind: 'record', result: { accepted: 0, duplicates: 0 } };
+        const r = out[k++];
+        if (r === undefined) throw new NoburnStoreError('nb_apply returned fewer results than ops');
+        return o.kind === 'check' ? { kind: 'check', decision: decisionOfJson(r as DecisionJson) } : { kind: 'record', result: r as RecordResult };
+      });
     });
   }
 
