@@ -7,9 +7,8 @@ import { ExitCodes } from '../exit-codes.js';
 import { cliGuard } from '../guard.js';
 import type { Output } from '../output.js';
 import { exitCodeOf, superviseChild, type ChildOutcome, type SupervisedChild } from '../run-exec/child.js';
-import { priceModels } from '../run-exec/model-spend.js';
 import { resolveCommand } from '../run-exec/resolve-command.js';
-import { formatSummary, type RunSummary } from '../run-exec/summary.js';
+import { formatSummary, modelLines, type ModelLine, type RunSummary } from '../run-exec/summary.js';
 import type { RunExecOptions } from '../specs.js';
 
 /** Set by `noburn run` for its child: the real upstreams behind its proxy, as JSON. */
@@ -100,7 +99,7 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
       startedAt: ended.startedAt,
       endedAt: ended.endedAt,
       proxyUrl: proxy?.origin ?? null,
-      topModels: proxy ? (await priceModels(guard, proxy.stats())).slice(0, 5) : [],
+      topModels: await topModels(guard, run.runId, proxy),
       proxyBounds: boundsOf(proxy),
       proxyCalls: proxyCallsOf(proxy),
     };
@@ -110,6 +109,12 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
   } finally {
     await guard.close();
   }
+}
+
+/** The run's top models from the ledger; none when it cannot be read (the summary still stands). */
+async function topModels(guard: NoburnGuard, runId: string, proxy: RunningProxy | null): Promise<ModelLine[]> {
+  const report = await guard.spend({ by: 'model', runId }).catch(() => null);
+  return report ? modelLines(report, proxy?.stats()).slice(0, 5) : [];
 }
 
 function proxyCallsOf(proxy: RunningProxy | null): RunSummary['proxyCalls'] {

@@ -7,20 +7,8 @@ import { parseModelGlob } from '../model-glob.js';
 import { costNano } from '../pricing/cost.js';
 import type { PriceCache } from '../pricing/price-cache.js';
 import { Pricer, priceInfo } from '../pricing/pricer.js';
-import type {
-  Budget,
-  Decision,
-  EndRunResult,
-  EndedRun,
-  LedgerEvent,
-  PriceInfo,
-  RecordResult,
-  RunInfo,
-  SetBudgetRequest,
-  SpendQuery,
-  SpendReport,
-  StartRunRequest,
-} from '../types.js';
+import { BUDGET_SCOPES, RUN_STATUSES, SPEND_GROUPS } from '../types.js';
+import type { Budget, Decision, EndRunResult, EndedRun, LedgerEvent, PriceInfo, RecordResult, RunInfo, SetBudgetRequest, SpendQuery, SpendReport, StartRunRequest, UserSummary } from '../types.js';
 import { MAX_TOKENS, idString } from '../validate.js';
 import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
 import { KeyedGroupCommit, commitInOrder } from './group-commit.js';
@@ -28,7 +16,10 @@ import type { OpOutcome } from './group-commit.js';
 import { inputFactor, marginFor, scaledTokensIn } from './calibration.js';
 import { decisionOf } from './decision.js';
 import { DEFAULT_RUN_IDLE_TTL_MS } from './runs.js';
-import type { Calibration, LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreOp, StoreRecord, UserSummary } from './store.js';
+import type { Calibration, LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreOp, StoreRecord } from './store.js';
+import { budgetOf, endRunResult, eventOf, runInfo, spendReportOf, userSummaryOf } from './views.js';
+
+export { endRunResult } from './views.js';
 
 export type LedgerSettings = Pick<NoburnConfig, 'prices' | 'fallbackPrice' | 'unknownModel' | 'holdTtlMs'> &
   Partial<Pick<NoburnConfig, 'minTokensOut' | 'inputMargin' | 'runIdleTtlMs'>>;
@@ -55,6 +46,12 @@ const ISO_DATE = /^(\d{4}-\d{2}-\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?
 function isCalendarDay(day: string): boolean {
   const ms = Date.parse(`${day}T00:00:00Z`);
   return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === day;
+}
+
+/** Refuses a value outside a vocabulary, naming the choices ("by must be user, run, model or day"). */
+function oneOf<T extends string>(list: readonly T[], v: string, name: string): T {
+  if ((list as readonly string[]).includes(v)) return v as T;
+  throw new NoburnValidationError(`${name} must be ${list.slice(0, -1).join(', ')} or ${list[list.length - 1] ?? ''}`);
 }
 
 function parseDate(v: string | undefined, name: string): number | null {
@@ -207,53 +204,56 @@ export class Ledger {
     const cap = req.budgetCapUsd === undefined || req.budgetCapUsd === null ? null : usdToNano(req.budgetCapUsd, 'budgetCapUsd');
     const label = req.label === undefined ? null : idString(req.label, 'label');
     const parentRunId = req.parentRunId === undefined || req.parentRunId === null ? null : idString(req.parentRunId, 'parentRunId');
-    return this.store.startRun({ projectId, runId: newId('run'), capNano: cap, label, parentRunId, now: this.now(), runIdleTtlMs: this.idleTtl });
+    return runInfo(await this.store.startRun({ projectId, runId: newId('run'), capNano: cap, label, parentRunId, now: this.now(), runIdleTtlMs: this.idleTtl }));
   }
 
   async endRun(projectId: string, runId: string): Promise<EndRunResult> {
-    return endRunResult(await this.store.endRun(projectId, idString(runId, 'runId'), this.now(), this.idleTtl));
+    return endRunResult(runInfo(await this.store.endRun(projectId, idString(runId, 'runId'), this.now(), this.idleTtl)));
   }
 
   /** endRun, with the whole run as it now stands (one write, no second read). */
   async endRunFull(projectId: string, runId: string): Promise<EndedRun> {
-    const run = await this.store.endRun(projectId, idString(runId, 'runId'), this.now(), this.idleTtl);
+    const run = runInfo(await this.store.endRun(projectId, idString(runId, 'runId'), this.now(), this.idleTtl));
     return { ...endRunResult(run), run };
   }
 
-  getRun(projectId: string, runId: string): Promise<RunInfo> {
-    return this.store.getRun(projectId, idString(runId, 'runId'), this.now(), this.idleTtl);
+  async getRun(projectId: string, runId: string): Promise<RunInfo> {
+    return runInfo(await this.store.getRun(projectId, idString(runId, 'runId'), this.now(), this.idleTtl));
   }
 
-  listRuns(projectId: string, status?: RunListStatus, limit?: number, parentRunId?: string): Promise<RunInfo[]> {
-    if (status !== undefined && !['open', 'ended', 'abandoned'].includes(status)) throw new NoburnValidationError('status must be open, ended or abandoned');
+  async listRuns(projectId: string, status?: RunListStatus, limit?: number, parentRunId?: string): Promise<RunInfo[]> {
+    if (status !== undefined) oneOf(RUN_STATUSES, status, 'status');
     const parent = parentRunId === undefined ? undefined : idString(parentRunId, 'parentRunId');
-    return this.store.listRuns(projectId, { status, limit, parentRunId: parent, now: this.now(), runIdleTtlMs: this.idleTtl });
+    return (await this.store.listRuns(projectId, { status, limit, parentRunId: parent, now: this.now(), runIdleTtlMs: this.idleTtl })).map(runInfo);
   }
 
   async setBudget(projectId: string, b: SetBudgetRequest): Promise<void> {
-    if (!['project', 'user', 'default_user', 'model'].includes(b.scope)) throw new NoburnValidationError('scope must be project, user, default_user or model');
-    const model = b.scope === 'model' ? parseModelGlob(b.model, 'model') : null;
-    const userId = b.scope === 'user' || (b.scope === 'model' && b.userId !== undefined) ? idString(b.userId, 'userId') : null;
+    const scope = oneOf(BUDGET_SCOPES, b.scope, 'scope');
+    const model = scope === 'model' ? parseModelGlob(b.model, 'model') : null;
+    const userId = scope === 'user' || (scope === 'model' && b.userId !== undefined) ? idString(b.userId, 'userId') : null;
     const capNano = b.capUsd === null ? null : usdToNano(b.capUsd, 'capUsd');
     const period = parsePeriod(b.period ?? 'month');
-    await this.store.setBudget({ projectId, scope: b.scope, userId, model, capNano, period, now: this.now() });
+    await this.store.setBudget({ projectId, scope, userId, model, capNano, period, now: this.now() });
   }
 
-  getBudgets(projectId: string): Promise<Budget[]> {
-    return this.store.getBudgets(projectId, this.now());
+  async getBudgets(projectId: string): Promise<Budget[]> {
+    return (await this.store.getBudgets(projectId, this.now())).map(budgetOf);
   }
 
-  listUsers(projectId: string, limit?: number): Promise<UserSummary[]> {
-    return this.store.listUsers(projectId, { now: this.now(), limit });
+  async listUsers(projectId: string, limit?: number): Promise<UserSummary[]> {
+    return (await this.store.listUsers(projectId, { now: this.now(), limit })).map(userSummaryOf);
   }
 
-  spend(projectId: string, q: SpendQuery): Promise<SpendReport> {
-    if (q.by !== undefined && !['user', 'run', 'model', 'day'].includes(q.by)) throw new NoburnValidationError('by must be user, run, model or day');
-    return this.store.spend({ projectId, by: q.by ?? null, sinceMs: parseDate(q.since, 'since'), untilMs: parseDate(q.until, 'until') });
+  /** Spend in a window (since inclusive, until exclusive), optionally of one run and grouped. */
+  async spend(projectId: string, q: SpendQuery): Promise<SpendReport> {
+    const by = q.by === undefined ? null : oneOf(SPEND_GROUPS, q.by, 'by');
+    const runId = q.runId === undefined ? null : idString(q.runId, 'runId');
+    const sq = { projectId, by, runId, sinceMs: parseDate(q.since, 'since'), untilMs: parseDate(q.until, 'until') };
+    return spendReportOf(sq, await this.store.spend(sq));
   }
 
-  events(projectId: string | null, after: number, limit = 1000): Promise<LedgerEvent[]> {
-    return this.store.events(projectId, after, limit);
+  async events(projectId: string | null, after: number, limit = 1000): Promise<LedgerEvent[]> {
+    return (await this.store.events(projectId, after, limit)).map(eventOf);
   }
 
   async price(model: string): Promise<PriceInfo> {
@@ -269,17 +269,4 @@ function decisionFrom(out: OpOutcome): StoreDecision {
   if (out.kind === 'error') throw out.error;
   if (out.kind !== 'check') throw new NoburnStoreError('group commit: a check op got a record result');
   return out.decision;
-}
-
-export function endRunResult(r: RunInfo): EndRunResult {
-  return {
-    runId: r.runId,
-    status: r.exhausted ? 'exhausted' : 'completed',
-    spendUsd: r.spendUsd,
-    budgetCapUsd: r.budgetCapUsd,
-    calls: r.calls,
-    blockedCalls: r.blockedCalls,
-    startedAt: r.startedAt,
-    endedAt: r.endedAt ?? r.startedAt,
-  };
 }

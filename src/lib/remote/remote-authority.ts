@@ -305,7 +305,7 @@ export class RemoteAuthority implements Authority {
   }
 
   spend(q: T.SpendQuery): Promise<T.SpendReport> {
-    return this.http.request<T.SpendReport>('GET', `/v1/spend${query({ by: q.by, since: q.since, until: q.until })}`);
+    return this.http.request<T.SpendReport>('GET', `/v1/spend${query({ by: q.by, runId: q.runId, since: q.since, until: q.until })}`);
   }
 
   async events(after: number, limit?: number): Promise<T.LedgerEvent[]> {

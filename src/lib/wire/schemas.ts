@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_USD } from '../money.js';
 import { PERIODS } from '../periods.js';
+import { BLOCK_REASONS, BUDGET_SCOPES, RUN_STATUSES, SPEND_GROUPS } from '../types.js';
 import type {
   Budget,
   Decision,
@@ -25,17 +26,6 @@ const id = z.string().min(1).max(256).refine(printable, 'must not contain contro
 const tokens = z.number().int().min(0).max(MAX_TOKENS);
 const usd = z.number().finite().min(0).max(MAX_USD);
 const period = z.enum(PERIODS);
-export const BLOCK_REASONS = [
-  'project_budget_exceeded',
-  'user_budget_exceeded',
-  'run_budget_exceeded',
-  'model_budget_exceeded',
-  'run_not_found',
-  'run_ended',
-  'unknown_model_price',
-  'local_budget_exceeded',
-  'noburn_unreachable',
-] as const;
 const blockReason = z.enum(BLOCK_REASONS);
 
 // ---- requests ----
@@ -140,15 +130,16 @@ export const EventsQuery = z.strictObject({
 
 /** GET /v1/runs?status=&limit= */
 export const RunsQuery = z.strictObject({
-  status: z.enum(['open', 'ended', 'abandoned']).optional(),
+  status: z.enum(RUN_STATUSES).optional(),
   /** Only the children of this run. */
   parent: id.optional(),
   limit: intParam(1, 1000).optional(),
 });
 
-/** GET /v1/spend?by=&since=&until= */
+/** GET /v1/spend?by=&since=&until=&runId= */
 export const SpendQuery = z.strictObject({
-  by: z.enum(['user', 'run', 'model', 'day']).optional(),
+  by: z.enum(SPEND_GROUPS).optional(),
+  runId: id.optional(),
   since: z.string().max(64).optional(),
   until: z.string().max(64).optional(),
 });
@@ -197,7 +188,7 @@ export const RunResponse = z.object({
   runId: z.string(),
   label: z.string().nullable(),
   parentRunId: z.string().nullable(),
-  status: z.enum(['open', 'ended', 'abandoned']),
+  status: z.enum(RUN_STATUSES),
   exhausted: z.boolean(),
   budgetCapUsd: z.number().nullable(),
   spendUsd: z.number(),
@@ -229,9 +220,8 @@ export const EndRunResponse = z.object({
 });
 export type EndRunResponse = z.infer<typeof EndRunResponse>;
 
-const budgetScope = z.enum(['project', 'user', 'default_user', 'model']);
 export const BudgetResponse = z.object({
-  scope: budgetScope,
+  scope: z.enum(BUDGET_SCOPES),
   userId: z.string().nullable(),
   // Scope "model" only.
   model: z.string().optional(),
@@ -246,7 +236,7 @@ export const BudgetsResponse = z.object({ budgets: z.array(BudgetResponse) });
 export type BudgetsResponse = z.infer<typeof BudgetsResponse>;
 
 export const SetBudgetResponse = z.object({
-  scope: budgetScope,
+  scope: z.enum(BUDGET_SCOPES),
   userId: z.string().nullable(),
   model: z.string().optional(),
   capUsd: z.number().nullable(),
@@ -278,7 +268,7 @@ const SpendRowResponse = z.object({
   tokensOut: z.number().int(),
 });
 export const SpendResponse = z.object({
-  by: z.enum(['user', 'run', 'model', 'day']).nullable(),
+  by: z.enum(SPEND_GROUPS).nullable(),
   since: z.string().nullable(),
   until: z.string().nullable(),
   totalUsd: z.number(),

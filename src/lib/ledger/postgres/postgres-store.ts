@@ -4,14 +4,18 @@ import { MAX_RUN_DEPTH } from '../runs.js';
 import { newId } from '../../ids.js';
 import { cachedPriceOf } from '../../pricing/price-cache.js';
 import type { CachedPrice, PriceRow } from '../../pricing/price-cache.js';
-import type { Budget, LedgerEvent, RecordResult, RunInfo, SpendReport } from '../../types.js';
+import type { RecordResult } from '../../types.js';
 import { keyOf } from '../key-store.js';
 import type { ApiKeyRow, KeyDbRow } from '../key-store.js';
-import { eventColumns, eventOf, runInfo } from '../rows.js';
+import { eventColumns, eventRecordOf, runRecordOf } from '../rows.js';
 import type { EventEntry, EventRow, RunRow } from '../rows.js';
 import type {
+  BudgetRecord,
   Calibration,
+  EventRecord,
   LedgerBackend,
+  RunRecord,
+  SpendTotals,
   StoreCheck,
   StoreDecision,
   StoreListRuns,
@@ -21,7 +25,7 @@ import type {
   StoreSetBudget,
   StoreSpendQuery,
   StoreStartRun,
-  UserSummary,
+  UserRecord,
 } from '../store.js';
 import { createPool, storeError } from './pool.js';
 import type { PostgresStoreOptions } from './pool.js';
@@ -222,7 +226,7 @@ export class PostgresStore implements LedgerBackend {
 
   // Runs and budgets also take the project lock: their events then get their seq in commit
   // order within the project, so a feed reader's cursor never skips one.
-  startRun(r: StoreStartRun): Promise<RunInfo> {
+  startRun(r: StoreStartRun): Promise<RunRecord> {
     return this.tx(async (c) => {
       await c.query('SELECT nb_lock_projects(ARRAY[$1])', [r.projectId]);
       const parent = r.parentRunId ?? null;
@@ -241,11 +245,11 @@ export class PostgresStore implements LedgerBackend {
         [r.runId, parent],
       );
       await this.logEvent(c, { projectId: r.projectId, ts: r.now, kind: 'run_start', runId: r.runId, amountNano: r.capNano ?? 0, ref: r.runId });
-      return runInfo(await this.runRow(c, r.projectId, r.runId), 0);
+      return runRecordOf(await this.runRow(c, r.projectId, r.runId), 0);
     });
   }
 
-  endRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunInfo> {
+  endRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunRecord> {
     return this.tx(async (c) => {
       await c.query('SELECT nb_lock_projects(ARRAY[$1])', [projectId]);
       await this.sweepIdle(c, projectId, now, runIdleTtlMs, runId);
@@ -263,18 +267,18 @@ export class PostgresStore implements LedgerBackend {
       }
       const after = await this.runRow(c, projectId, runId);
       await this.logEvent(c, { projectId, ts: now, kind: 'run_end', runId, amountNano: after.spent_nano, blocked: after.exhausted === 1, ref: runId });
-      return runInfo(after, await this.heldRun(c, runId, now));
+      return runRecordOf(after, await this.heldRun(c, runId, now));
     });
   }
 
-  getRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunInfo> {
+  getRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunRecord> {
     return this.guard(async () => {
       await this.readSweep(projectId, now, runIdleTtlMs, runId);
-      return runInfo(await this.runRow(this.pool, projectId, runId), await this.heldRun(this.pool, runId, now));
+      return runRecordOf(await this.runRow(this.pool, projectId, runId), await this.heldRun(this.pool, runId, now));
     });
   }
 
-  listRuns(projectId: string, opts: StoreListRuns): Promise<RunInfo[]> {
+  listRuns(projectId: string, opts: StoreListRuns): Promise<RunRecord[]> {
     return this.guard(async () => {
       await this.readSweep(projectId, opts.now, opts.runIdleTtlMs, null);
       const { rows } = await this.pool.query<RunRow & { held: number }>(
@@ -286,7 +290,7 @@ export class PostgresStore implements LedgerBackend {
          ORDER BY (r.status = 'open') DESC, r.started_at DESC LIMIT $3`,
         [projectId, opts.status ?? null, opts.limit ?? 1000, opts.now, opts.parentRunId ?? null],
       );
-      return rows.map((r) => runInfo(r, Number(r.held)));
+      return rows.map((r) => runRecordOf(r, Number(r.held)));
     });
   }
 
@@ -307,25 +311,25 @@ export class PostgresStore implements LedgerBackend {
     });
   }
 
-  getBudgets(projectId: string, now: number): Promise<Budget[]> {
+  getBudgets(projectId: string, now: number): Promise<BudgetRecord[]> {
     return this.guard(() => readBudgets(this.pool, projectId, now));
   }
 
-  listUsers(projectId: string, opts: { now: number; limit?: number | undefined }): Promise<UserSummary[]> {
+  listUsers(projectId: string, opts: { now: number; limit?: number | undefined }): Promise<UserRecord[]> {
     return this.guard(() => readUsers(this.pool, projectId, opts.now, opts.limit ?? 1000));
   }
 
-  spend(q: StoreSpendQuery): Promise<SpendReport> {
+  spend(q: StoreSpendQuery): Promise<SpendTotals> {
     return this.guard(() => readSpend(this.pool, q));
   }
 
-  events(projectId: string | null, afterSeq: number, limit: number): Promise<LedgerEvent[]> {
+  events(projectId: string | null, afterSeq: number, limit: number): Promise<EventRecord[]> {
     return this.guard(async () => {
       const { rows } =
         projectId === null
           ? await this.pool.query<EventRow>('SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2', [afterSeq, limit])
           : await this.pool.query<EventRow>('SELECT * FROM events WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [projectId, afterSeq, limit]);
-      return rows.map(eventOf);
+      return rows.map(eventRecordOf);
     });
   }
 
