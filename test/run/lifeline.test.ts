@@ -6,13 +6,14 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { until } from '../remote/helpers.js';
-import { assertBuilt, cleanEnv, FIXTURES, startNoburn } from './cli.js';
+import { REPO_ROOT, startCli, useDist } from '../helpers/cli.js';
 
+const FIXTURES = join(REPO_ROOT, 'test/run/fixtures');
+const dist = useDist();
 const dirs: string[] = [];
 const pids: number[] = [];
-beforeAll(() => assertBuilt());
 afterEach(() => {
   for (const pid of pids.splice(0)) {
     try {
@@ -37,8 +38,7 @@ async function killWrapper(extra: Record<string, string>): Promise<{ childPid: n
   const home = mkdtempSync(join(tmpdir(), 'noburn-lifeline-'));
   dirs.push(home);
   const pidFile = join(home, 'child.pid');
-  const env = cleanEnv({ NOBURN_HOME: home, HOME: home, PID_FILE: pidFile, ...extra });
-  const run = startNoburn(['run', '--no-proxy', '--', process.execPath, join(FIXTURES, 'pid-forever.mjs')], env);
+  const run = startCli(dist.cli, ['run', '--no-proxy', '--', process.execPath, join(FIXTURES, 'pid-forever.mjs')], { home, env: { PID_FILE: pidFile, ...extra } });
   await until(() => existsSync(pidFile), 20_000, 'the child to start');
   const childPid = Number(readFileSync(pidFile, 'utf8'));
   pids.push(childPid);
