@@ -6,24 +6,17 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeHomes, runCli, snapshotDist, tempHome, writeConfig } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli, tempHome, useDist, writeConfig } from '../helpers/cli.js';
 
 const RECORDER = join(dirname(fileURLToPath(import.meta.url)), '../helpers/record-loads.mjs');
 const HEAVY = ['ink', 'react', '@pydantic/genai-prices', 'gpt-tokenizer', 'undici', 'pg', 'prom-client', 'zod', 'openai', '@anthropic-ai/sdk'];
 
-let dist: Dist;
+const dist = useDist();
 let home: string;
 
 beforeAll(async () => {
-  dist = await snapshotDist();
   home = tempHome('noburn-imports-');
-});
-
-afterAll(() => {
-  dist?.dispose();
-  removeHomes();
 });
 
 /** Runs the CLI under the recorder and returns the set of npm packages it loaded. */
