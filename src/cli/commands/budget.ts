@@ -1,7 +1,7 @@
 import { NoburnValidationError } from '../../lib/errors.js';
 import type { BudgetScope } from '../../lib/types.js';
 import { ExitCodes } from '../exit-codes.js';
-import { table, usd } from '../format.js';
+import { printList, usd } from '../format.js';
 import { withGuard } from '../guard.js';
 import type { Output } from '../output.js';
 import type { BudgetSetOptions, BudgetShowOptions } from '../specs.js';
@@ -21,23 +21,13 @@ export async function budgetSetCommand(amount: number | null, opts: BudgetSetOpt
 
 /** `noburn budget show` */
 export async function budgetShowCommand(opts: BudgetShowOptions, out: Output): Promise<number> {
-  const budgets = await withGuard((g) => g.getBudgets());
-  if (opts.json) {
-    out.json(budgets);
-    return ExitCodes.OK;
-  }
-  if (budgets.length === 0) {
-    out.err('no caps set (every scope is unlimited, and still metered)');
-    return ExitCodes.OK;
-  }
-  out.out(
-    table(
-      ['SCOPE', 'USER', 'CAP', 'PERIOD', 'SPENT', 'HELD', 'UNPRICED', 'WINDOW START'],
-      budgets.map((b) => [
-        b.scope, b.userId ?? '', usd(b.capUsd), b.period, b.scope === 'default_user' ? '-' : usd(b.spentUsd), usd(b.heldUsd),
-        b.scope === 'default_user' ? '-' : String(b.unpricedCalls), b.windowStart,
-      ]),
-    ),
-  );
+  printList(out, opts.json, await withGuard((g) => g.getBudgets()), {
+    empty: 'no caps set (every scope is unlimited, and still metered)',
+    head: ['SCOPE', 'USER', 'CAP', 'PERIOD', 'SPENT', 'HELD', 'UNPRICED', 'WINDOW START'],
+    row: (b) => [
+      b.scope, b.userId ?? '', usd(b.capUsd), b.period, b.scope === 'default_user' ? '-' : usd(b.spentUsd), usd(b.heldUsd),
+      b.scope === 'default_user' ? '-' : String(b.unpricedCalls), b.windowStart,
+    ],
+  });
   return ExitCodes.OK;
 }

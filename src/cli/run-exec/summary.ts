@@ -1,16 +1,11 @@
+import type { ModelStats } from '../../proxy/index.js';
 import { usd, table } from '../format.js';
 
 /** What `noburn run -- CMD` reports when the child is gone (stderr as text, or stdout with --json). */
-export interface ModelLine {
-  model: string;
-  calls: number;
-  blockedCalls: number;
-  tokensIn: number;
-  tokensOut: number;
-  cachedTokensIn: number;
+export type ModelLine = Pick<ModelStats, 'model' | 'calls' | 'blockedCalls' | 'tokensIn' | 'tokensOut' | 'cachedTokensIn'> & {
   /** Priced from the tokens the proxy saw; null when the model has no price. */
   spendUsd: number | null;
-}
+};
 
 export interface RunSummary {
   runId: string;
