@@ -31,7 +31,6 @@ const commandsDir = resolve(root, 'src/cli/commands');
 const lazyCommands = readdirSync(commandsDir).filter((f) => f.endsWith('.ts') && f !== 'check.ts').map((f) => basename(f, '.ts'));
 const lazyLib = {
   [resolve(root, 'src/lib/remote/remote.ts')]: './lib/remote.js',
-  [resolve(root, 'src/lib/remote/fallback.ts')]: './lib/fallback.js',
   [resolve(root, 'src/lib/fetch/guard-fetch.ts')]: './lib/guard-fetch.js',
 };
 
@@ -63,7 +62,6 @@ await Promise.all([
     entryPoints: {
       ...Object.fromEntries(lazyCommands.map((n) => [`commands/${n}`, `src/cli/commands/${n}.ts`])),
       'lib/remote': 'src/lib/remote/remote.ts',
-      'lib/fallback': 'src/lib/remote/fallback.ts',
       'lib/guard-fetch': 'src/lib/fetch/guard-fetch.ts',
     },
     outdir: 'dist',

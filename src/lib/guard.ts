@@ -1,37 +1,18 @@
-import type { Authority } from './authority/authority.js';
+import type { Authority, AuthorityWarning } from './authority/authority.js';
+import { FallbackPricing } from './authority/fallback-pricing.js';
 // Static: embedded mode is the default and the hot path of `noburn check`.
 import { LocalAuthority } from './authority/local-authority.js';
-import type { LedgerWarning } from './authority/local-authority.js';
 import { resolveConfig } from './config.js';
 import type { ConfigOverrides, NoburnConfig } from './config.js';
-import { NoburnAuthError, NoburnBlockedError, NoburnClosedError, NoburnStoreError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
+import { NoburnAuthError, NoburnBlockedError, NoburnClosedError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
 import type { GuardFetchOptions } from './fetch/guard-fetch.js';
+import { GuardFallback } from './guard-fallback.js';
 import { newIdempotencyKey } from './ids.js';
-import { chooseOutput, holdNano, tightest } from './ledger/clamp.js';
-import { decisionOf } from './ledger/decision.js';
-import type { RunListStatus, StoreDecision, UserSummary } from './ledger/store.js';
-import { LocalCaps } from './local-caps.js';
+import type { RunListStatus, UserSummary } from './ledger/store.js';
 import type { LocalRunView } from './local-caps.js';
-import type { FallbackEstimate } from './remote/fallback.js';
-import { usdToNano } from './money.js';
-import { MemoryRecordQueue } from './record-queue.js';
-import type { FlushResult, OutboxWarning, RecordSink } from './record-queue.js';
-import type {
-  Budget,
-  CheckRequest,
-  Decision,
-  EndRunResult,
-  PriceInfo,
-  RecordRequest,
-  RecordResult,
-  RunInfo,
-  SetBudgetRequest,
-  SpendQuery,
-  SpendReport,
-  StartRunRequest,
-} from './types.js';
+import type { FlushResult, RecordSink } from './record-queue.js';
+import type * as T from './types.js';
 import { idString, normalizeCheck, normalizeRecord } from './validate.js';
-import type { NormalizedCheck, NormalizedRecord } from './validate.js';
 
 export interface GuardOptions extends ConfigOverrides {
   /** Injected clock (ms since epoch), for tests. */
@@ -46,7 +27,7 @@ export interface GuardOptions extends ConfigOverrides {
    */
   onRecordError?: (err: unknown, info?: { rejected: number }) => void;
   /** Remote mode: queued records wait for another server or project (default: one process warning each). */
-  onWarning?: (w: OutboxWarning | LedgerWarning) => void;
+  onWarning?: (w: AuthorityWarning) => void;
   /**
    * This process keeps the guard for a long time (a server, a worker, `noburn run`): the
    * ledger's WAL is then checkpointed on a timer between calls instead of inside a commit,
@@ -71,28 +52,35 @@ export class NoburnGuard {
   readonly config: NoburnConfig;
   private readonly now: () => number;
   private authorityP: Promise<Authority> | null = null;
+  /** The authority once open: its fallback pricing prices what is decided without it. */
+  private opened: Authority | null = null;
+  /** Pricing for a fallback when no authority could be opened (prices kept in memory). */
+  private ownPricing: FallbackPricing | null = null;
   private sinkP: Promise<RecordSink> | null = null;
-  /** Caps this guard knows (fallback cap, runs it started), with its holds: enforced in an outage. */
-  private readonly caps: LocalCaps;
-  /** The last check was decided by the fallback (onFallback fires on the way in). */
-  private inOutage = false;
-  /** After an outage, checks stay local until the authority has every record and no local hold is open. */
-  private recovering = false;
-  private recoveryP: Promise<unknown> | null = null;
-  private readonly localTokens = new Map<string, { tokensIn: number; tokensOut: number; cachedTokensIn: number; cacheWriteTokensIn: number }>();
+  private readonly fb: GuardFallback;
   private closed = false;
   /** Records refused before reaching a sink (invalid, no sink), since the start. */
   private rejectedHere = 0;
   /** The totals the last flush()/close() reported: each reports the change since. */
   private reported = { delivered: 0, rejected: 0 };
+  private lastTotals: FlushResult = { delivered: 0, rejected: 0, pending: 0 };
   private readonly warnedKinds = new Set<string>();
 
   constructor(private readonly options: GuardOptions = {}) {
     const { now: _n, authority: _a, onRecordError: _o, onWarning: _w, longLived: _l, onFallback: _f, env, ...overrides } = options;
     this.config = resolveConfig(overrides, env ?? process.env);
     this.now = options.now ?? Date.now;
-    this.caps = new LocalCaps(this.now, this.config.holdTtlMs, this.config.budgetCapUsd === null ? null : usdToNano(this.config.budgetCapUsd));
-    if (options.authority) this.authorityP = Promise.resolve(options.authority);
+    this.fb = new GuardFallback(this.config, this.now, () => this.fallbackPricing(), options.onFallback);
+    if (options.authority) this.authorityP = Promise.resolve(this.noteOpened(options.authority));
+  }
+
+  private noteOpened(a: Authority): Authority {
+    this.opened = a;
+    return a;
+  }
+
+  private fallbackPricing(): FallbackPricing {
+    return this.opened?.fallback ?? (this.ownPricing ??= new FallbackPricing(this.config, false));
   }
 
   /** The authority, created on first use so that constructing a guard never touches disk or network. */
@@ -100,14 +88,25 @@ export class NoburnGuard {
     if (this.closed) return Promise.reject(new NoburnClosedError());
     // A failed open is not remembered: the next call tries again (a transient SQLITE_BUSY
     // or a home folder mounted late must not leave a long-lived guard in fallback).
+    const hooks = {
+      now: this.now,
+      onRecordError: this.reportRecordError,
+      onWarning: this.reportWarning,
+      // Delivered records are counted by the authority at their cost: LocalCaps stops
+      // treating their holds as possibly still counted there.
+      onDelivered: (ids: readonly (string | null)[]) => this.fb.caps.delivered(ids),
+    };
     this.authorityP ??= (
       this.config.url
-        ? import('./remote/remote.js').then((m) => m.createRemoteAuthority(this.config, { now: this.now, onRecordError: this.reportRecordError, onWarning: this.reportWarning }))
-        : Promise.resolve().then(() => LocalAuthority.open(this.config, { now: this.now, longLived: this.options.longLived === true, onWarning: this.reportWarning }))
-    ).catch((e: unknown) => {
-      this.authorityP = null;
-      throw e;
-    });
+        ? import('./remote/remote.js').then((m) => m.createRemoteAuthority(this.config, hooks))
+        : Promise.resolve().then(() => LocalAuthority.open(this.config, { ...hooks, longLived: this.options.longLived === true }))
+    ).then(
+      (a) => this.noteOpened(a),
+      (e: unknown) => {
+        this.authorityP = null;
+        throw e;
+      },
+    );
     return this.authorityP;
   }
 
@@ -129,7 +128,7 @@ export class NoburnGuard {
     process.emitWarning(`noburn: a record was rejected and will not count (${message}); set onRecordError to handle these`, { code: 'NOBURN_RECORD_REJECTED' });
   };
 
-  private readonly reportWarning = (w: OutboxWarning | LedgerWarning): void => {
+  private readonly reportWarning = (w: AuthorityWarning): void => {
     if (this.options.onWarning) this.options.onWarning(w);
     else process.emitWarning(`noburn: ${w.message}`, { code: w.code });
   };
@@ -140,25 +139,7 @@ export class NoburnGuard {
 
   private sink(): Promise<RecordSink> {
     this.sinkP ??= this.authority()
-      .then(async (a) => {
-        const onError = this.reportRecordError;
-        // Delivered records are counted by the authority at their cost: LocalCaps stops
-        // treating their holds as possibly still counted there.
-        const delivered = (ids: readonly (string | null | undefined)[]): void => this.caps.delivered(ids.map((id) => id ?? null));
-        if (a.kind === 'remote') {
-          const m = await import('./remote/remote.js');
-          return m.createOutbox(this.config, a, onError, this.reportWarning, delivered);
-        }
-        return new MemoryRecordQueue(
-          async (rs, ts) => {
-            const res = await a.record(rs, ts);
-            delivered(rs.map((r) => r.reservationId));
-            return res;
-          },
-          onError,
-          (ids) => a.release(ids),
-        );
-      })
+      .then((a) => a.recordSink())
       .catch((e: unknown) => {
         this.sinkP = null;
         throw e;
@@ -171,23 +152,22 @@ export class NoburnGuard {
    * Throws only NoburnValidationError (bad arguments) and NoburnAuthError (bad key);
    * when the authority cannot be reached it decides locally (source "fallback").
    */
-  async check(req: CheckRequest): Promise<Decision> {
+  async check(req: T.CheckRequest): Promise<T.Decision> {
     this.assertOpen();
     const c = normalizeCheck(req, this.config.runId);
-    if (this.recovering) {
-      const stillOut = await this.recovered();
-      if (stillOut !== null) return this.fallback(c, stillOut);
+    if (this.fb.recovering) {
+      const stillOut = await this.fb.recovered(() => this.flushSink());
+      if (stillOut !== null) return this.fb.decide(c, stillOut);
     }
-    let d: Decision;
+    let d: T.Decision;
     try {
       d = await (await this.authority()).check(c);
     } catch (e) {
       // NoburnForbiddenError is a NoburnAuthError (the key is valid, its role or project is not).
       if (e instanceof NoburnAuthError || e instanceof NoburnValidationError) throw e;
-      return this.fallback(c, e);
+      return this.fb.decide(c, e);
     }
-    this.inOutage = false;
-    this.caps.noteServerDecision(c.runId, d);
+    this.fb.serverDecided(c.runId, d);
     return d;
   }
 
@@ -209,108 +189,17 @@ export class NoburnGuard {
    * Throws NoburnBlockedError (with the decision's figures) when the decision is blocked;
    * returns it otherwise: `const d = guard.assert(await guard.check(req))`.
    */
-  assert(decision: Decision): Decision {
+  assert(decision: T.Decision): T.Decision {
     if (decision.blocked) throw new NoburnBlockedError(decision);
     return decision;
   }
 
-  /**
-   * After an outage in which the fallback approved calls: the authority does not know
-   * those calls until their records are delivered and they are over. Until then checks
-   * stay local (so the authority cannot approve past a cap for lack of them). Resolves
-   * null when recovered, else the reason it is not.
-   */
-  private recovered(): Promise<unknown> {
-    if (this.caps.localHolds() > 0) return Promise.resolve(new NoburnUnreachableError('calls approved during the outage are still in flight'));
-    this.recoveryP ??= this.flushSink().then(
-      () => {
-        this.recovering = false;
-        this.recoveryP = null;
-        return null;
-      },
-      (e: unknown) => {
-        this.recoveryP = null;
-        return e ?? new NoburnUnreachableError();
-      },
-    );
-    return this.recoveryP;
-  }
-
-  /**
-   * The authority is unreachable: decide locally (docs/contract.md, "Outages") against
-   * every cap this guard knows, holding the estimate of what it approves: the fallback cap
-   * (budgetCapUsd) and the cap of a run it started or read. Then onError.
-   */
-  private async fallback(c: NormalizedCheck, cause: unknown): Promise<Decision> {
-    if (!this.inOutage) {
-      this.inOutage = true;
-      try {
-        this.options.onFallback?.(cause);
-      } catch {
-        // a failing listener must not change the decision
-      }
-    }
-    let fe: FallbackEstimate = { nano: 0, unpriced: false, tokensIn: c.tokensIn, prices: null };
-    try {
-      fe = await (await import('./remote/fallback.js')).fallbackEstimate(this.config, c);
-    } catch {
-      // no price to be had: decide on the spend alone
-    }
-    const clamp = c.clamp === true;
-    const minTokensOut = Math.floor(c.minTokensOut ?? this.config.minTokensOut);
-    const inputNano = fe.prices === null ? 0 : holdNano(fe.prices, fe.tokensIn, 0);
-    const ctx = { estimate: fe.nano, tokensIn: fe.tokensIn, tokensOut: c.tokensOut, unpriced: fe.unpriced, minTokensOut, clamp, inputNano };
-    const decision = (sd: StoreDecision): Decision => ({ ...decisionOf(sd, ctx), source: 'fallback', decisionId: null });
-    if (fe.unpriced && this.config.unknownModel === 'block' && this.config.fallbackPrice === null) {
-      return decision({ blocked: true, blockReason: 'unknown_model_price', reservationId: null, remainingNano: {}, estimateNano: fe.nano, limit: null, maxTokensOut: null });
-    }
-    const extra = this.config.budgetCapUsd === null ? 0 : await this.localTokenSpent();
-    // Everything awaited is done: the room, the clamp, compare and hold in one synchronous step.
-    const caps = this.caps.limits(c.runId, extra);
-    const out = chooseOutput(fe.unpriced ? null : fe.prices, fe.tokensIn, c.tokensOut, fe.nano, tightest(caps), clamp, minTokensOut);
-    const d = this.caps.decide(c.runId, out.estimateNano, extra, this.config.onError === 'block' ? 'noburn_unreachable' : null);
-    if (d.reservationId !== null) this.recovering = true;
-    const blockedBy = d.blockReason === 'run_budget_exceeded' ? 'run' : d.blockReason === 'local_budget_exceeded' ? 'project' : null;
-    const limit = caps.find((k) => k.scope === blockedBy) ?? tightest(caps);
-    const sd: StoreDecision = { ...d, remainingNano: {}, estimateNano: out.estimateNano, tokensOut: out.tokensOut, clamped: out.clamped && !d.blocked, maxTokensOut: out.maxTokensOut, limit };
-    return { ...decision(sd), remaining: d.remaining };
-  }
-
-  /** Token-only records through this guard, priced now (only when a fallback decision needs them). */
-  private async localTokenSpent(): Promise<number> {
-    let spent = 0;
-    if (this.localTokens.size > 0) {
-      const { fallbackRecordCost } = await import('./remote/fallback.js');
-      for (const [model, t] of this.localTokens) spent += await fallbackRecordCost(this.config, model, t).catch(() => 0);
-    }
-    return spent;
-  }
-
-  private noteLocalSpend(r: NormalizedRecord): void {
-    const costNano = r.costUsd === null || r.wasBlocked ? null : usdToNano(r.costUsd);
-    if (costNano === null && !r.wasBlocked) {
-      // Summed per model (bounded memory); priced only if a fallback decision needs it.
-      const t = this.localTokens.get(r.model) ?? { tokensIn: 0, tokensOut: 0, cachedTokensIn: 0, cacheWriteTokensIn: 0 };
-      t.tokensIn += r.tokensIn;
-      t.tokensOut += r.tokensOut;
-      t.cachedTokensIn += r.cachedTokensIn;
-      t.cacheWriteTokensIn += r.cacheWriteTokensIn;
-      this.localTokens.set(r.model, t);
-    }
-    // A run this guard knows is priced now: its cap must hold in an outage that starts any moment.
-    const price =
-      costNano === null && this.caps.isTracked(r.runId)
-        ? async () => (await import('./remote/fallback.js')).fallbackRecordCost(this.config, r.model, r)
-        : undefined;
-    this.caps.settle(r.reservationId, r.runId, r.wasBlocked, costNano, price);
-  }
-
   /** Records what a call really cost. Returns at once and never throws; delivery is in the background. */
-  record(req: RecordRequest): void {
+  record(req: T.RecordRequest): void {
     try {
       if (this.closed) throw new NoburnClosedError('record() after close(): the record was not kept');
       const r = normalizeRecord(req, this.config.runId, newIdempotencyKey);
-      this.noteLocalSpend(r);
+      this.fb.noteRecord(r);
       const ts = this.now();
       this.sink().then(
         (s) => s.enqueue(r, ts),
@@ -334,7 +223,7 @@ export class NoburnGuard {
   release(reservationId: string): void {
     try {
       const id = idString(reservationId, 'reservationId');
-      this.caps.release(id);
+      this.fb.caps.release(id);
       // A fallback decision's reservation (fbk_) is this guard's own: the authority never held it.
       if (id.startsWith('fbk_')) return;
       const ts = this.now();
@@ -355,37 +244,23 @@ export class NoburnGuard {
    * retry it. When the outbox cannot be written either (unwritable NOBURN_HOME, full disk,
    * corrupt outbox.db) it throws NoburnStoreError: the record was not kept anywhere.
    */
-  async recordNow(req: RecordRequest): Promise<RecordResult & { queued: number }> {
+  async recordNow(req: T.RecordRequest): Promise<T.RecordResult & { queued: number }> {
     this.assertOpen();
     const r = normalizeRecord(req, this.config.runId, newIdempotencyKey);
-    this.noteLocalSpend(r);
-    const ts = this.now();
-    const a = await this.authority();
-    let result: RecordResult & { queued: number };
-    try {
-      result = { ...(await a.record([r], [ts])), queued: 0 };
-    } catch (e) {
-      if (a.kind !== 'remote' || !(e instanceof NoburnUnreachableError || e instanceof NoburnTimeoutError)) throw e;
-      const s = (await this.sink()) as RecordSink & { enqueueDurably(r: NormalizedRecord, ts: number): void };
-      try {
-        s.enqueueDurably(r, ts);
-      } catch (w) {
-        throw new NoburnStoreError(`${e.message}, and the record could not be queued (${(w as Error).message}): it was NOT recorded, retry it`, { cause: w });
-      }
-      result = { accepted: 0, duplicates: 0, queued: 1 };
-    }
-    return result;
+    this.fb.noteRecord(r);
+    return (await this.authority()).recordNow(r, this.now());
   }
 
-  async startRun(req: StartRunRequest = {}): Promise<RunInfo> {
+  async startRun(req: T.StartRunRequest = {}): Promise<T.RunInfo> {
     this.assertOpen();
     const run = await (await this.authority()).startRun(req);
     // Its cap is enforced by this guard too when the authority cannot be reached.
-    this.caps.trackRun(run);
+    this.fb.caps.trackRun(run);
     return run;
   }
 
-  async endRun(runId: string): Promise<EndRunResult> {
+  /** Ends the run: its end result, and the whole run as it now stands (`run`). */
+  async endRun(runId: string): Promise<T.EndedRun> {
     // Settle what this process recorded first, so the result includes it (the counts stay
     // for the caller's own flush()).
     await this.flushSink().catch(() => {});
@@ -393,54 +268,43 @@ export class NoburnGuard {
   }
 
   /**
-   * Ends the run; when the server cannot be reached (remote mode), queues the end durably
-   * (delivered after the run's records by the next client of that server) and returns
-   * this guard's own figures for a run it started (`queued: true`). Throws otherwise.
+   * Ends the run; when the authority cannot be reached and can queue the end (remote mode:
+   * delivered after the run's records by the next client of that server), queues it and
+   * returns this guard's own figures for a run it started (`queued: true`, `run` null). Throws otherwise.
    */
-  async endRunOrQueue(runId: string): Promise<{ result: EndRunResult; queued: boolean }> {
+  async endRunOrQueue(runId: string): Promise<{ result: T.EndRunResult; run: T.RunInfo | null; queued: boolean }> {
     try {
-      return { result: await this.endRun(runId), queued: false };
+      const { run, ...result } = await this.endRun(runId);
+      return { result, run, queued: false };
     } catch (e) {
-      const view = this.caps.runView(runId);
+      const own = this.fb.endResult(runId);
       const a = await this.authority().catch(() => null);
-      if (!view || a?.kind !== 'remote' || !(e instanceof NoburnUnreachableError || e instanceof NoburnTimeoutError)) throw e;
-      const { queueEndRun } = await import('./remote/remote.js');
-      queueEndRun(a, runId);
-      const result: EndRunResult = {
-        runId,
-        status: view.exhausted ? 'exhausted' : 'completed',
-        spendUsd: view.spendUsd,
-        budgetCapUsd: view.budgetCapUsd,
-        calls: view.calls,
-        blockedCalls: view.blockedCalls,
-        startedAt: view.startedAt,
-        endedAt: new Date(this.now()).toISOString(),
-      };
-      return { result, queued: true };
+      if (!own || !a || !(e instanceof NoburnUnreachableError || e instanceof NoburnTimeoutError) || !a.queueEndRun(runId)) throw e;
+      return { result: own, run: null, queued: true };
     }
   }
 
   /** What this guard saw of a run it started or read (null for others): spend, holds, calls, blocks. */
   localRun(runId: string): LocalRunView | null {
-    return this.caps.runView(runId);
+    return this.fb.caps.runView(runId);
   }
 
-  async getRun(runId: string): Promise<RunInfo> {
+  async getRun(runId: string): Promise<T.RunInfo> {
     const run = await (await this.authority()).getRun(runId);
-    this.caps.trackRun(run);
+    this.fb.caps.trackRun(run);
     return run;
   }
 
   /** Runs, open first; `ended` lists every run that is not open. `parentRunId`: only its children. */
-  async listRuns(status?: RunListStatus, opts: { parentRunId?: string | undefined } = {}): Promise<RunInfo[]> {
+  async listRuns(status?: RunListStatus, opts: { parentRunId?: string | undefined } = {}): Promise<T.RunInfo[]> {
     return (await this.authority()).listRuns(status, opts);
   }
 
-  async setBudget(b: SetBudgetRequest): Promise<void> {
+  async setBudget(b: T.SetBudgetRequest): Promise<void> {
     return (await this.authority()).setBudget(b);
   }
 
-  async getBudgets(): Promise<Budget[]> {
+  async getBudgets(): Promise<T.Budget[]> {
     return (await this.authority()).getBudgets();
   }
 
@@ -448,15 +312,13 @@ export class NoburnGuard {
     return (await this.authority()).listUsers();
   }
 
-  async spend(q: SpendQuery = {}): Promise<SpendReport> {
+  async spend(q: T.SpendQuery = {}): Promise<T.SpendReport> {
     return (await this.authority()).spend(q);
   }
 
-  async price(model: string): Promise<PriceInfo> {
+  async price(model: string): Promise<T.PriceInfo> {
     return (await this.authority()).price(model);
   }
-
-  private lastTotals: FlushResult = { delivered: 0, rejected: 0, pending: 0 };
 
   /** The change since the last flush()/close(), from the sink's totals and this guard's own rejections. */
   private withOwnCounts(totals: FlushResult | null): FlushResult {
@@ -493,6 +355,7 @@ export class NoburnGuard {
       if (this.sinkP) c = await (await this.sinkP).close();
     } finally {
       if (this.authorityP) await (await this.authorityP.catch(() => null))?.close();
+      await this.ownPricing?.close();
     }
     return this.withOwnCounts(c);
   }

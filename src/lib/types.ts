@@ -1,14 +1,21 @@
 import type { Period } from './periods.js';
 
-export type BlockReason =
-  | 'project_budget_exceeded'
-  | 'user_budget_exceeded'
-  | 'run_budget_exceeded'
-  | 'run_not_found'
-  | 'run_ended'
-  | 'unknown_model_price'
-  | 'local_budget_exceeded'
-  | 'noburn_unreachable';
+/**
+ * Why a call was refused. Each vocabulary here (block reasons, run statuses, budget scopes,
+ * spend groups) is defined once, as a const array that the wire schemas and validation use;
+ * its type is derived from it.
+ */
+export const BLOCK_REASONS = [
+  'project_budget_exceeded',
+  'user_budget_exceeded',
+  'run_budget_exceeded',
+  'run_not_found',
+  'run_ended',
+  'unknown_model_price',
+  'local_budget_exceeded',
+  'noburn_unreachable',
+] as const;
+export type BlockReason = (typeof BLOCK_REASONS)[number];
 
 /** Who decided: the local ledger, the remote server, or the in-memory fallback when the server was unreachable. */
 export type DecisionSource = 'ledger' | 'server' | 'fallback';
@@ -108,7 +115,8 @@ export interface RecordResult {
 }
 
 /** `abandoned`: ended by the ledger after the idle TTL (runIdleTtlMs) with no activity. */
-export type RunStatus = 'open' | 'ended' | 'abandoned';
+export const RUN_STATUSES = ['open', 'ended', 'abandoned'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export interface RunInfo {
   runId: string;
@@ -144,6 +152,11 @@ export interface EndRunResult {
   endedAt: string;
 }
 
+/** What ending a run answers: its end result, and the whole run as it now stands (label, holds, unpriced calls...). */
+export interface EndedRun extends EndRunResult {
+  run: RunInfo;
+}
+
 export interface StartRunRequest {
   budgetCapUsd?: number | null | undefined;
   label?: string | undefined;
@@ -151,7 +164,8 @@ export interface StartRunRequest {
   parentRunId?: string | null | undefined;
 }
 
-export type BudgetScope = 'project' | 'user' | 'default_user';
+export const BUDGET_SCOPES = ['project', 'user', 'default_user'] as const;
+export type BudgetScope = (typeof BUDGET_SCOPES)[number];
 
 export interface Budget {
   scope: BudgetScope;
@@ -175,10 +189,13 @@ export interface SetBudgetRequest {
   period?: Period | undefined;
 }
 
-export type SpendGroupBy = 'user' | 'run' | 'model' | 'day';
+export const SPEND_GROUPS = ['user', 'run', 'model', 'day'] as const;
+export type SpendGroupBy = (typeof SPEND_GROUPS)[number];
 
 export interface SpendQuery {
   by?: SpendGroupBy | undefined;
+  /** Only the spend of this run (its nested runs' records carry their own run id). */
+  runId?: string | undefined;
   /** ISO date or date-time, inclusive. */
   since?: string | undefined;
   /** ISO date or date-time, exclusive. */
@@ -226,6 +243,19 @@ export interface LedgerEvent {
   tokensOut: number;
   /** Stable across mirrors: the idempotency key of a record, the reservation/decision id of a check, the run id... */
   ref: string | null;
+}
+
+export interface UserSummary {
+  userId: string;
+  /** Spend in the window of the cap that applies (explicit or default), else all-time. */
+  spentUsd: number;
+  heldUsd: number;
+  capUsd: number | null;
+  period: Period | null;
+  calls: number;
+  blockedCalls: number;
+  unpricedCalls: number;
+  lastAt: string | null;
 }
 
 export interface PriceInfo {

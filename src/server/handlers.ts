@@ -155,7 +155,7 @@ export function makeHandlers(s: Services) {
     },
 
     async endRun(ctx: Ctx): Promise<Reply> {
-      return { status: 200, body: await ledger.endRun(ctx.p.projectId, param(ctx, 0, 'run id')) };
+      return { status: 200, body: await ledger.endRunFull(ctx.p.projectId, param(ctx, 0, 'run id')) };
     },
 
     async getBudgets(ctx: Ctx): Promise<Reply> {

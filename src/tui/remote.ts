@@ -3,8 +3,7 @@ import { NoburnConfigError } from '../lib/errors.js';
 import type { SyncFn } from './hooks/use-remote-sync.js';
 
 interface MirrorSyncModule {
-  syncMirror?: (config: NoburnConfig) => Promise<number>;
-  closeMirrorSync?: () => Promise<void>;
+  openMirrorSync?: (config: NoburnConfig) => { sync(): Promise<number>; close(): Promise<void> };
 }
 
 export type MirrorSyncLoader = () => Promise<unknown>;
@@ -26,9 +25,17 @@ export async function loadMirrorSync(config: NoburnConfig, load: MirrorSyncLoade
   let failure: Error;
   try {
     const mod = (await load()) as MirrorSyncModule;
-    const { syncMirror, closeMirrorSync } = mod;
-    if (typeof syncMirror === 'function') {
-      return { sync: () => syncMirror(config), close: () => (typeof closeMirrorSync === 'function' ? closeMirrorSync() : Promise.resolve()) };
+    const { openMirrorSync } = mod;
+    if (typeof openMirrorSync === 'function') {
+      // Opened on the first pull (a config it refuses is that pull's failure), closed with the dashboard.
+      let opened: ReturnType<typeof openMirrorSync> | null = null;
+      return {
+        sync: async () => (opened ??= openMirrorSync(config)).sync(),
+        close: async () => {
+          await opened?.close();
+          opened = null;
+        },
+      };
     }
     failure = new NoburnConfigError('remote sync (watch --remote) is not available in this build');
   } catch (e) {

@@ -6,21 +6,16 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli, tempHome, useDist, writeConfig } from '../helpers/cli.js';
 
 const RECORDER = join(dirname(fileURLToPath(import.meta.url)), '../helpers/record-loads.mjs');
 const HEAVY = ['ink', 'react', '@pydantic/genai-prices', 'gpt-tokenizer', 'undici', 'pg', 'prom-client', 'zod', 'openai', '@anthropic-ai/sdk'];
 
 const dist = useDist();
-let home: string;
 
-beforeAll(async () => {
-  home = tempHome('noburn-imports-');
-});
-
-/** Runs the CLI under the recorder and returns the set of npm packages it loaded. */
-async function packagesLoaded(args: string[], input?: string, env: Record<string, string> = {}): Promise<Set<string>> {
+/** Runs the CLI under the recorder, in `home`, and returns the set of npm packages it loaded. */
+async function packagesLoaded(home: string, args: string[], input?: string, env: Record<string, string> = {}): Promise<Set<string>> {
   const file = join(home, `loads-${Math.random().toString(36).slice(2)}.txt`);
   const r = await runCli(dist.cli, args, { home, nodeArgs: ['--import', RECORDER], env: { ...env, NOBURN_TEST_LOADS: file }, input });
   expect(r.code, r.stderr).toBe(0);
@@ -35,32 +30,37 @@ async function packagesLoaded(args: string[], input?: string, env: Record<string
 
 const CHECK = ['check', '--model', 'gpt-4o', '--tokens-in', '1000', '--tokens-out', '300'];
 
+/** A fresh home whose ledger has the price of gpt-4o cached (one check run beforehand, not recorded). */
+async function warmHome(): Promise<string> {
+  const home = tempHome('noburn-imports-');
+  const r = await runCli(dist.cli, CHECK, { home });
+  expect(r.code, r.stderr).toBe(0);
+  return home;
+}
+
 describe('the check path loads nothing heavy', () => {
   it('first check of a model looks its price up once (the recorder sees the price package)', async () => {
-    const pkgs = await packagesLoaded(CHECK);
+    const pkgs = await packagesLoaded(tempHome('noburn-imports-'), CHECK);
     expect(pkgs.has('better-sqlite3')).toBe(true);
     expect(pkgs.has('@pydantic/genai-prices')).toBe(true);
   });
 
   it('once the price is cached in the ledger, check loads only better-sqlite3', async () => {
-    const pkgs = await packagesLoaded(CHECK);
+    const pkgs = await packagesLoaded(await warmHome(), CHECK);
     expect(pkgs.has('better-sqlite3')).toBe(true); // the recorder works
     for (const p of HEAVY) expect(pkgs.has(p), `${p} was loaded by check`).toBe(false);
     expect([...pkgs]).toEqual(['better-sqlite3']);
   });
 
   it('check --json, with a user and a config price, stays as light', async () => {
+    const home = tempHome('noburn-imports-');
     writeConfig(home, { prices: { m1: { inputPerMTok: 1, outputPerMTok: 2 } } });
-    try {
-      const pkgs = await packagesLoaded(['check', '--model', 'm1', '--tokens-in', '5', '--tokens-out', '5', '--user', 'u1', '--json']);
-      expect([...pkgs]).toEqual(['better-sqlite3']);
-    } finally {
-      rmSync(join(home, 'config.json'));
-    }
+    const pkgs = await packagesLoaded(home, ['check', '--model', 'm1', '--tokens-in', '5', '--tokens-out', '5', '--user', 'u1', '--json']);
+    expect([...pkgs]).toEqual(['better-sqlite3']);
   });
 
   it('--prompt-file loads the tokenizer (and only then)', async () => {
-    const pkgs = await packagesLoaded(['check', '--model', 'gpt-4o', '--prompt-file', '-', '--tokens-out', '10'], 'hello there');
+    const pkgs = await packagesLoaded(await warmHome(), ['check', '--model', 'gpt-4o', '--prompt-file', '-', '--tokens-out', '10'], 'hello there');
     expect(pkgs.has('gpt-tokenizer')).toBe(true);
     for (const p of HEAVY.filter((x) => x !== 'gpt-tokenizer')) expect(pkgs.has(p), `${p} was loaded by check --prompt-file`).toBe(false);
   });

@@ -1,6 +1,6 @@
 /** contract §3 runs, and the reads: spend report, event feed, keys, price cache. */
 import { describe, expect, it } from 'vitest';
-import { NoburnConflictError, NoburnNotFoundError } from '../../src/lib/errors.js';
+import { NoburnConflictError, NoburnNotFoundError, NoburnValidationError } from '../../src/lib/errors.js';
 import type { CachedPrice } from '../../src/lib/pricing/price-cache.js';
 import { P, T0, cap, check, rec, record, useEnv, utc } from './harness.js';
 import type { StoreFactory } from './harness.js';
@@ -98,6 +98,16 @@ export function defineRunAndReportTests(factory: StoreFactory): void {
       expect((await ledger.spend(P, { since: '2026-11-26' })).totalUsd).toBe(0.008);
       expect((await ledger.spend(P, { until: '2026-11-25T23:59:59.999Z' })).totalUsd).toBe(0.003);
       expect((await ledger.spend(P, { by: 'user', since: '2026-11-25', until: '2026-11-26' })).rows.map((r) => r.key)).toEqual(['alice', 'carol']);
+    });
+
+    it('runId: only the records and blocked checks of that run, grouped or not, and within the window', async () => {
+      const { ledger, run } = await seed();
+      expect(await ledger.spend(P, { runId: run.runId })).toEqual({ by: null, since: null, until: null, totalUsd: 0.006, calls: 2, blockedCalls: 0, unpricedCalls: 0, rows: [] });
+      expect((await ledger.spend(P, { runId: run.runId, by: 'user' })).rows.map((r) => [r.key, r.spendUsd])).toEqual([['alice', 0.004], ['bob', 0.002]]);
+      expect(await ledger.spend(P, { runId: 'run_missing', by: 'model' })).toMatchObject({ totalUsd: 0, calls: 0, blockedCalls: 1, rows: [{ key: 'test-model', blockedCalls: 1 }] });
+      expect((await ledger.spend(P, { runId: run.runId, since: '2026-11-25' })).totalUsd).toBe(0.004);
+      expect((await ledger.spend('proj_b', { runId: run.runId })).totalUsd).toBe(0);
+      await expect(ledger.spend(P, { runId: '' })).rejects.toBeInstanceOf(NoburnValidationError);
     });
   });
 

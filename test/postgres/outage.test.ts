@@ -75,11 +75,11 @@ if (PG_URL === '') {
       try {
         expect(await check()).toMatchObject({ status: 200, body: { blocked: false } });
         await relay.cut();
-        const t = Date.now();
+        // Answered while the database is still unreachable (the relay reopens only after this
+        // answer): a serve that hung on the store would end this test at its timeout instead.
         const down = await check();
         expect(down.status).toBe(503);
         expect(down.body.error?.code).toBe('NOBURN_STORE');
-        expect(Date.now() - t).toBeLessThan(5000);
         const health = await request(`${server.url}/healthz`);
         expect(health.statusCode).toBe(200);
         await health.body.dump();

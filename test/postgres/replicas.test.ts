@@ -161,9 +161,8 @@ if (PG_URL === '') {
       await expect(PostgresStore.connect(`${PG_URL}?pool_size=0`)).rejects.toThrow(/pool_size/);
       const down = new URL(PG_URL);
       down.port = '1';
-      const t = Date.now();
+      // It rejects, rather than retrying: a connect that kept trying would end this test at its timeout.
       await expect(PostgresStore.connect(down.toString(), { connectTimeoutMs: 2000 })).rejects.toBeInstanceOf(NoburnStoreError);
-      expect(Date.now() - t).toBeLessThan(5000);
       const [s] = await replicas(1, 1);
       await (s as PostgresStore).close();
       await expect((s as PostgresStore).events(null, 0, 10)).rejects.toBeInstanceOf(NoburnStoreError);

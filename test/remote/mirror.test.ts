@@ -1,10 +1,11 @@
-/** syncMirror pulls the server's feed into a local mirror; applying twice, or on top of what the client mirrored itself, counts once. */
+/** MirrorSync pulls the server's feed into a local mirror; applying twice, or on top of what the client mirrored itself, counts once. */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/lib/config.js';
 import { NoburnAuthError, NoburnUnreachableError } from '../../src/lib/errors.js';
-import { closeMirrorSync, syncMirror } from '../../src/lib/remote/mirror-sync.js';
+import { MirrorSync } from '../../src/lib/remote/mirror-sync.js';
+import type { NoburnConfig } from '../../src/lib/config.js';
 import { call } from '../server/helpers.js';
 import { startTestServer } from '../server/helpers.js';
 import type { TestServer } from '../server/helpers.js';
@@ -20,6 +21,14 @@ const home = () => {
   return h;
 };
 let homeA = '';
+// One sync per mirror, server and key, kept between pulls as a dashboard keeps it.
+const syncs = new Map<string, MirrorSync>();
+const syncMirror = (c: NoburnConfig): Promise<number> => {
+  const k = `${c.dbPath}\n${c.url}\n${c.apiKey}`;
+  let s = syncs.get(k);
+  if (!s) syncs.set(k, (s = new MirrorSync(c)));
+  return s.sync();
+};
 
 beforeAll(async () => {
   t = await startTestServer();
@@ -44,7 +53,7 @@ beforeAll(async () => {
   }
 });
 afterAll(async () => {
-  await closeMirrorSync();
+  for (const s of syncs.values()) await s.close();
   await t.dispose();
   for (const h of homes) rmSync(h, { recursive: true, force: true });
 });
@@ -59,7 +68,7 @@ function totals(dbPath: string, project: string) {
   );
 }
 
-describe('syncMirror', () => {
+describe('MirrorSync', () => {
   it('pulls the whole feed into an empty mirror; usage, runs and caps match the server', async () => {
     const h = home();
     const serverEvents = sql<{ n: number }>(t.dbPath, "SELECT count(*) AS n FROM events WHERE project_id = 'feed'").n;

@@ -60,6 +60,8 @@ describe('remote guard', () => {
 
       const spend = await g.spend({ by: 'user' });
       expect(spend.totalUsd).toBe(0.252);
+      // The query's runId reaches the server: only that run's spend.
+      expect(await g.spend({ runId: run.runId, by: 'model' })).toMatchObject({ totalUsd: 0.25, calls: 1, rows: [{ key: 'test-model', spendUsd: 0.25, calls: 1 }] });
       expect((await g.getBudgets())[0]).toMatchObject({ scope: 'project', capUsd: 0.005 });
       expect((await g.listUsers()).map((u) => u.userId)).toContain('u1');
       expect(await g.price('test-model')).toMatchObject({ inputPerMTok: 1, source: 'config' });

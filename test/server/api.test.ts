@@ -83,6 +83,7 @@ describe('endpoints', () => {
     const open = await call(t.url, 'GET', '/v1/runs?status=open', { key: app });
     expect((open.body as { runs: { runId: string }[] }).runs.map((r) => r.runId)).toContain(id);
     await call(t.url, 'POST', '/v1/records', { key: app, body: { records: [recordBody({ runId: id, costUsd: 0.1 })] } });
+    expect(await call(t.url, 'GET', `/v1/spend?runId=${id}`, { key: app })).toMatchObject({ status: 200, body: { totalUsd: 0.1, calls: 1, rows: [] } });
     expect(await call(t.url, 'POST', `/v1/runs/${id}/end`, { key: app })).toMatchObject({
       status: 200,
       body: { runId: id, status: 'completed', spendUsd: 0.1, budgetCapUsd: 0.5, calls: 1 },

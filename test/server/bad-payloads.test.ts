@@ -139,6 +139,7 @@ const CASES: Case[] = [
   C('spend: month 13', 'GET', '/v1/spend?since=2026-13-45', 422, { field: 'since' }),
   C('spend: since of 65 characters', 'GET', `/v1/spend?since=${'9'.repeat(65)}`, 422, { field: 'since' }),
   C('spend: an unknown parameter', 'GET', '/v1/spend?from=2026-01-01', 422, { field: 'from' }),
+  C('spend: an empty runId', 'GET', '/v1/spend?runId=', 422, { field: 'runId' }),
   C('events: after=abc', 'GET', '/v1/events?after=abc', 422, { field: 'after' }),
   C('events: after=1e3', 'GET', '/v1/events?after=1e3', 422, { field: 'after' }),
   C('events: after of 16 digits', 'GET', '/v1/events?after=9999999999999999', 422, { field: 'after' }),

@@ -15,8 +15,11 @@ class FakeSource {
   snapshot: DashboardSnapshot = fixedSnapshot();
   dirty = false;
   reads = 0;
+  /** Calls of changed(): one per poll. */
+  polls = 0;
   lastOptions: ReadOptions | undefined;
   changed(): boolean {
+    this.polls++;
     const d = this.dirty;
     this.dirty = false;
     return d;
@@ -29,6 +32,27 @@ class FakeSource {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const POLL_MS = 10;
+/**
+ * n rounds of the poll interval on the test's own timer, started now. Timers of one duration
+ * fire in the order they fall due, so a poll still running would have run in between.
+ */
+function ticks(n: number): Promise<void> {
+  return new Promise((resolve) => {
+    let left = n;
+    const t = setInterval(() => {
+      if (--left === 0) {
+        clearInterval(t);
+        resolve();
+      }
+    }, POLL_MS);
+  });
+}
+/**
+ * The turn after React's pending work: Ink's root is a legacy one, whose effect clean-ups
+ * (the poll timer's among them) React's scheduler runs in a setImmediate queued at commit.
+ */
+const afterCommit = () => new Promise((r) => setImmediate(r));
 const KEYS = { tab: '\t', down: '\u001b[B', up: '\u001b[A', pageDown: '\u001b[6~', enter: '\r', escape: '\u001b', ctrlC: '\u0003' };
 
 async function until(cond: () => boolean, what: string, ms = 2000): Promise<void> {
@@ -45,13 +69,19 @@ afterEach(() => {
 });
 
 function mount(source: FakeSource, sync: SyncFn | null = null) {
-  const app = render(<App source={source} clock={() => NOW} color={false} mode={sync ? 'remote' : 'local'} sync={sync} keys pollMs={10} staleMs={60_000} />);
+  const app = render(<App source={source} clock={() => NOW} color={false} mode={sync ? 'remote' : 'local'} sync={sync} keys pollMs={POLL_MS} staleMs={60_000} />);
   mounted.push(app.unmount);
   const frame = () => app.lastFrame() ?? '';
+  // Ink reads keys once useInput's effects have attached its reader: a key written before
+  // that is lost. It reads each write at once, except a lone escape, which it holds for one
+  // turn (setImmediate) to see whether a sequence follows; the next key must wait that turn.
+  const stdin = app.stdin as unknown as { data: string | null; listenerCount(e: string): number };
   const press = async (...keys: string[]) => {
+    await until(() => stdin.listenerCount('readable') > 0, 'the app to read keys');
     for (const k of keys) {
       app.stdin.write(k);
-      await sleep(20);
+      await until(() => stdin.data === null, `the key ${JSON.stringify(k)} to be read`);
+      if (k === KEYS.escape) await new Promise((r) => setImmediate(r));
     }
   };
   /** Key presses render asynchronously: wait for the text rather than trust a fixed sleep. */
@@ -65,7 +95,8 @@ describe('App (container)', () => {
     const { frame } = mount(src);
     expect(frame()).toMatch(/alice +\$1\.70 /);
     const before = src.reads;
-    await sleep(100);
+    const polls = src.polls;
+    await until(() => src.polls >= polls + 10, 'ten polls');
     expect(src.reads).toBe(before); // ten polls, nothing changed, no read
 
     src.snapshot = fixedSnapshot({
@@ -110,16 +141,16 @@ describe('App (container)', () => {
 
   it('/ filters by id (the runs through the reader too); enter keeps it, escape clears it', async () => {
     const src = new FakeSource();
-    const { frame, press } = mount(src);
+    const { frame, press, see } = mount(src);
     await press('/', 'a', 'l', 'i');
-    expect(frame()).toContain('/ filter by id: ali█');
+    await see('/ filter by id: ali█');
     expect(frame()).toContain('Users 5 · filter "ali": 1');
     await until(() => src.lastOptions?.runFilter === 'ali', 'the reader to get the filter');
     await press(KEYS.enter);
-    expect(frame()).toContain('filter "ali" · tab focus');
+    await see('filter "ali" · tab focus');
     // q while typing a filter is a letter, not quit
     await press('/', 'q');
-    expect(frame()).toContain('/ filter by id: aliq█');
+    await see('/ filter by id: aliq█');
     await press(KEYS.escape);
     await until(() => !frame().includes('filter "'), 'the filter to clear');
     expect(frame()).toContain('Users 5 · *default cap');
@@ -129,9 +160,12 @@ describe('App (container)', () => {
     const src = new FakeSource();
     const { frame, press } = mount(src);
     await press('q');
+    await afterCommit();
     const reads = src.reads;
+    const polls = src.polls;
     src.dirty = true;
-    await sleep(60);
+    await ticks(5);
+    expect(src.polls).toBe(polls);
     expect(src.reads).toBe(reads);
     expect(frame()).toContain('noburn watch'); // the last frame stays on screen
   });
@@ -140,9 +174,12 @@ describe('App (container)', () => {
     const src = new FakeSource();
     const { press } = mount(src);
     await press(KEYS.ctrlC);
+    await afterCommit();
     const reads = src.reads;
+    const polls = src.polls;
     src.dirty = true;
-    await sleep(60);
+    await ticks(5);
+    expect(src.polls).toBe(polls);
     expect(src.reads).toBe(reads);
   });
 
@@ -160,8 +197,7 @@ describe('App (container)', () => {
     fail = null;
     await until(() => !frame().includes('Server unreachable'), 'the banner to clear', 3000);
     const n = calls;
-    await sleep(100);
-    expect(calls).toBeGreaterThan(n); // pulls on every tick while healthy
+    await until(() => calls > n + 1, 'more pulls'); // pulls on every tick while healthy
   });
 
   it('remote: a refused key says so', async () => {

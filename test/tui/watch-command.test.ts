@@ -120,7 +120,7 @@ describe('watch --remote', () => {
     const mod = join(home, 'fake-sync.mjs');
     writeFileSync(
       mod,
-      "export async function syncMirror(c) { const e = new Error(`connect ECONNREFUSED ${new URL(c.url).host}`); e.code = 'NOBURN_UNREACHABLE'; throw e; }",
+      "export function openMirrorSync(c) { return { async sync() { const e = new Error(`connect ECONNREFUSED ${new URL(c.url).host}`); e.code = 'NOBURN_UNREACHABLE'; throw e; }, async close() {} }; }",
     );
     const out = capture();
     const code = watchExitCode(await runWatch({ config: resolveConfig(), remote: true, once: true, json: false, out, loadSync: () => import(pathToFileURL(mod).href) }));
@@ -140,10 +140,10 @@ describe('watch --remote', () => {
     expect(out.docs).toHaveLength(1);
   });
 
-  it('calls syncMirror with the config, and closeMirrorSync when done', async () => {
+  it('opens the mirror sync with the config, and closes it when done', async () => {
     vi.stubEnv('NOBURN_URL', 'http://127.0.0.1:9');
     const mod = join(home, 'ok-sync.mjs');
-    writeFileSync(mod, 'export let seen = null; export let closed = 0; export async function syncMirror(c) { seen = c; return 3; } export async function closeMirrorSync() { closed++; }');
+    writeFileSync(mod, 'export let seen = null; export let closed = 0; export function openMirrorSync(c) { seen = c; return { async sync() { return 3; }, async close() { closed++; } }; }');
     const load = () => import(pathToFileURL(mod).href);
     const out = capture();
     expect(watchExitCode(await runWatch({ config: resolveConfig(), remote: true, once: true, json: true, out, loadSync: load }))).toBe(0);

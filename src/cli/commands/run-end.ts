@@ -6,12 +6,10 @@ import type { RunEndOptions } from '../specs.js';
 
 /** `noburn run end ID`: closes a run (exit 6 if it had already ended) and prints its result. */
 export async function runEndCommand(id: string, opts: RunEndOptions, out: Output): Promise<number> {
-  const { r, unpricedCalls } = await withGuard(async (g) => {
-    const ended = await g.endRun(id);
-    // Every report shows the unpriced count (contract §3); the end result itself does not carry it.
-    const info = await g.getRun(id).catch(() => null);
-    return { r: ended, unpricedCalls: info?.unpricedCalls ?? 0 };
-  });
+  // One request: the end answer carries the whole run.
+  const { run, ...r } = await withGuard((g) => g.endRun(id));
+  // Every report shows the unpriced count (contract §3); the end result itself does not carry it.
+  const unpricedCalls = run.unpricedCalls;
   if (opts.json) {
     out.json({ ...r, unpricedCalls });
     return ExitCodes.OK;

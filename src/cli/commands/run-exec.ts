@@ -7,9 +7,8 @@ import { ExitCodes } from '../exit-codes.js';
 import { cliGuard } from '../guard.js';
 import type { Output } from '../output.js';
 import { exitCodeOf, superviseChild, type ChildOutcome, type SupervisedChild } from '../run-exec/child.js';
-import { priceModels } from '../run-exec/model-spend.js';
 import { resolveCommand } from '../run-exec/resolve-command.js';
-import { formatSummary, type RunSummary } from '../run-exec/summary.js';
+import { formatSummary, modelLines, type ModelLine, type RunSummary } from '../run-exec/summary.js';
 import type { RunExecOptions } from '../specs.js';
 
 /** Set by `noburn run` for its child: the real upstreams behind its proxy, as JSON. */
@@ -69,10 +68,9 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
     }
     // Requests still in flight are recorded before the run ends.
     await proxy?.close();
-    const { result: ended, queued: endQueued } = await endRun(guard, run);
+    const { result: ended, run: info, queued: endQueued } = await endRun(guard, run);
     if (endQueued) out.err(`noburn: the authority cannot be reached: run ${run.runId} ends when it answers again (figures below are this wrapper's own)`);
-    // Every report shows the unpriced count (contract §3); the end result does not carry it.
-    const info = await guard.getRun(run.runId).catch(() => null);
+    // Every report shows the unpriced count (contract §3): from the run the end answered with.
     const unpricedCalls = info?.unpricedCalls ?? 0;
 
     if (outcome.spawnError) {
@@ -101,7 +99,7 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
       startedAt: ended.startedAt,
       endedAt: ended.endedAt,
       proxyUrl: proxy?.origin ?? null,
-      topModels: proxy ? (await priceModels(guard, proxy.stats())).slice(0, 5) : [],
+      topModels: await topModels(guard, run.runId, proxy),
       proxyBounds: boundsOf(proxy),
       proxyCalls: proxyCallsOf(proxy),
     };
@@ -111,6 +109,12 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
   } finally {
     await guard.close();
   }
+}
+
+/** The run's top models from the ledger; none when it cannot be read (the summary still stands). */
+async function topModels(guard: NoburnGuard, runId: string, proxy: RunningProxy | null): Promise<ModelLine[]> {
+  const report = await guard.spend({ by: 'model', runId }).catch(() => null);
+  return report ? modelLines(report, proxy?.stats()).slice(0, 5) : [];
 }
 
 function proxyCallsOf(proxy: RunningProxy | null): RunSummary['proxyCalls'] {
@@ -146,12 +150,13 @@ function boundsOf(proxy: RunningProxy | null): RunSummary['proxyBounds'] {
  * The run ends when the child does; if someone ended it meanwhile, report it as it stands;
  * if the authority cannot be reached, the end is queued (delivered after the run's records).
  */
-async function endRun(guard: NoburnGuard, run: RunInfo): Promise<{ result: EndRunResult; queued: boolean }> {
+async function endRun(guard: NoburnGuard, run: RunInfo): Promise<{ result: EndRunResult; run: RunInfo | null; queued: boolean }> {
   try {
     return await guard.endRunOrQueue(run.runId);
   } catch (e) {
     if (!(e instanceof NoburnConflictError)) throw e;
-    return { result: endRunResult(await guard.getRun(run.runId)), queued: false };
+    const now = await guard.getRun(run.runId);
+    return { result: endRunResult(now), run: now, queued: false };
   }
 }
 

@@ -1,11 +1,39 @@
-import type { ModelStats } from '../../proxy/index.js';
+import type { SpendReport } from '../../lib/types.js';
 import { usd, table } from '../format.js';
 
 /** What `noburn run -- CMD` reports when the child is gone (stderr as text, or stdout with --json). */
-export type ModelLine = Pick<ModelStats, 'model' | 'calls' | 'blockedCalls' | 'tokensIn' | 'tokensOut' | 'cachedTokensIn'> & {
-  /** Priced from the tokens the proxy saw; null when the model has no price. */
+export interface ModelLine {
+  model: string;
+  calls: number;
+  blockedCalls: number;
+  tokensIn: number;
+  tokensOut: number;
+  /** Cache reads the proxy saw (the ledger's spend report does not split them out); 0 without the proxy. */
+  cachedTokensIn: number;
+  /** The ledger's spend of the model in the run; null when the model has no price. */
   spendUsd: number | null;
-};
+}
+
+/**
+ * The run's top models, from the ledger's spend of the run by model: the calls made through
+ * the proxy and those made through the library with NOBURN_RUN_ID alike. Most spent first.
+ */
+export function modelLines(byModel: SpendReport, proxySaw: readonly { model: string; cachedTokensIn: number }[] = []): ModelLine[] {
+  const cached = new Map(proxySaw.map((s) => [s.model, s.cachedTokensIn]));
+  const lines = byModel.rows.map(
+    (r): ModelLine => ({
+      model: r.key ?? 'unknown',
+      calls: r.calls,
+      blockedCalls: r.blockedCalls,
+      tokensIn: r.tokensIn,
+      tokensOut: r.tokensOut,
+      cachedTokensIn: cached.get(r.key ?? '') ?? 0,
+      // Unpriced calls are recorded at $0: a model with only those has no price.
+      spendUsd: r.unpricedCalls > 0 && r.spendUsd === 0 ? null : r.spendUsd,
+    }),
+  );
+  return lines.sort((a, b) => (b.spendUsd ?? 0) - (a.spendUsd ?? 0) || b.calls - a.calls);
+}
 
 export interface RunSummary {
   runId: string;
@@ -31,7 +59,7 @@ export interface RunSummary {
   endedAt: string;
   /** The metering proxy's address, or null with --no-proxy. */
   proxyUrl: string | null;
-  /** Models seen by the proxy, most spent first (at most 5). */
+  /** The run's models, most spent first (at most 5). */
   topModels: ModelLine[];
   /** Calls whose output bound was clamped to fit the caps (the ledger's count for the run). */
   clampedCalls?: number;
@@ -93,7 +121,7 @@ export function formatSummary(s: RunSummary): string {
       m.spendUsd === null ? 'unpriced' : usd(m.spendUsd),
     ]);
     const t = table(['model', 'calls', 'blocked', 'tokens in', 'tokens out', 'spend'], rows);
-    lines.push('  top models (through the proxy)', ...t.split('\n').map((l) => `    ${l}`));
+    lines.push('  top models', ...t.split('\n').map((l) => `    ${l}`));
   } else if (s.proxyUrl === null) {
     lines.push('  (no proxy: only calls made with NOBURN_RUN_ID through the noburn library were counted)');
   }

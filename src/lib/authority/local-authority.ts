@@ -1,41 +1,43 @@
+/**
+ * Embedded mode: the ledger file in $NOBURN_HOME is the authority. Records go to it from
+ * a memory queue (one transaction per batch, off the caller's path); there is nothing to
+ * queue durably, since the ledger is the file.
+ */
 import { statSync } from 'node:fs';
 import type { NoburnConfig } from '../config.js';
 import { Ledger } from '../ledger/ledger.js';
 import { SqliteStore } from '../ledger/sqlite/sqlite-store.js';
 import type { LedgerBackend, RunListStatus, UserSummary } from '../ledger/store.js';
-import type {
-  Budget,
-  Decision,
-  EndRunResult,
-  LedgerEvent,
-  PriceInfo,
-  RecordResult,
-  RunInfo,
-  SetBudgetRequest,
-  SpendQuery,
-  SpendReport,
-  StartRunRequest,
-} from '../types.js';
+import { MemoryRecordQueue } from '../record-queue.js';
+import type { RecordSink } from '../record-queue.js';
+import type * as T from '../types.js';
 import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
-import type { Authority } from './authority.js';
+import type { Authority, AuthorityHooks } from './authority.js';
+import { FallbackPricing } from './fallback-pricing.js';
 
-/** An empty (0-byte) ledger file: SQLite would take it as a new ledger, with every cap gone. */
-export interface LedgerWarning {
-  code: 'NOBURN_EMPTY_LEDGER';
-  path: string;
-  message: string;
+export type { LedgerWarning } from './authority.js';
+
+export interface LocalAuthorityOptions extends AuthorityHooks {
+  /** Use this store instead of the SQLite file at config.dbPath. */
+  store?: LedgerBackend;
+  /** The process keeps the authority for long: checkpoint the WAL between calls (see SqliteStore). */
+  longLived?: boolean;
 }
 
-/** Embedded mode: the ledger file in $NOBURN_HOME is the authority. */
 export class LocalAuthority implements Authority {
-  readonly kind = 'local' as const;
+  readonly fallback: FallbackPricing;
+  private sinkI: RecordSink | null = null;
 
   constructor(
     readonly ledger: Ledger,
     private readonly projectId: string,
-  ) {}
+    config: NoburnConfig,
+    private readonly hooks: AuthorityHooks = {},
+  ) {
+    this.fallback = new FallbackPricing(config);
+  }
 
-  static open(config: NoburnConfig, opts: { now?: () => number; store?: LedgerBackend; longLived?: boolean; onWarning?: (w: LedgerWarning) => void } = {}): LocalAuthority {
+  static open(config: NoburnConfig, opts: LocalAuthorityOptions = {}): LocalAuthority {
     // A ledger truncated to 0 bytes (a full disk, a bad copy) opens as a brand-new one: say so.
     if (!opts.store && opts.onWarning) {
       try {
@@ -46,51 +48,76 @@ export class LocalAuthority implements Authority {
         // missing: a new ledger, as expected
       }
     }
-    // A long-lived process checkpoints the WAL between calls, not inside one (see SqliteStore).
     const store = opts.store ?? new SqliteStore(config.dbPath, opts.longLived ? { checkpointEveryMs: 500 } : {});
-    return new LocalAuthority(new Ledger(store, config, { now: opts.now }), config.projectId);
+    return new LocalAuthority(new Ledger(store, config, { now: opts.now }), config.projectId, config, opts);
   }
 
-  check(c: NormalizedCheck): Promise<Decision> {
+  recordSink(): RecordSink {
+    this.sinkI ??= new MemoryRecordQueue(
+      async (rs, ts) => {
+        const res = await this.record(rs, ts);
+        this.hooks.onDelivered?.(rs.map((r) => r.reservationId));
+        return res;
+      },
+      this.hooks.onRecordError,
+      (ids) => this.release(ids),
+    );
+    return this.sinkI;
+  }
+
+  async recordNow(r: NormalizedRecord, ts: number): Promise<T.RecordResult & { queued: number }> {
+    return { ...(await this.record([r], [ts])), queued: 0 };
+  }
+
+  queueEndRun(): boolean {
+    return false;
+  }
+
+  check(c: NormalizedCheck): Promise<T.Decision> {
     return this.ledger.check(this.projectId, c);
   }
-  record(rs: readonly NormalizedRecord[], ts: readonly number[]): Promise<RecordResult> {
+  record(rs: readonly NormalizedRecord[], ts: readonly number[]): Promise<T.RecordResult> {
     return this.ledger.record(this.projectId, rs, ts);
   }
   release(reservationIds: readonly string[]): Promise<number> {
     return this.ledger.release(this.projectId, reservationIds);
   }
-  startRun(req: StartRunRequest): Promise<RunInfo> {
+  startRun(req: T.StartRunRequest): Promise<T.RunInfo> {
     return this.ledger.startRun(this.projectId, req);
   }
-  endRun(runId: string): Promise<EndRunResult> {
-    return this.ledger.endRun(this.projectId, runId);
+  endRun(runId: string): Promise<T.EndedRun> {
+    return this.ledger.endRunFull(this.projectId, runId);
   }
-  getRun(runId: string): Promise<RunInfo> {
+  getRun(runId: string): Promise<T.RunInfo> {
     return this.ledger.getRun(this.projectId, runId);
   }
-  listRuns(status?: RunListStatus, opts: { parentRunId?: string | undefined } = {}): Promise<RunInfo[]> {
+  listRuns(status?: RunListStatus, opts: { parentRunId?: string | undefined } = {}): Promise<T.RunInfo[]> {
     return this.ledger.listRuns(this.projectId, status, undefined, opts.parentRunId);
   }
-  setBudget(b: SetBudgetRequest): Promise<void> {
+  setBudget(b: T.SetBudgetRequest): Promise<void> {
     return this.ledger.setBudget(this.projectId, b);
   }
-  getBudgets(): Promise<Budget[]> {
+  getBudgets(): Promise<T.Budget[]> {
     return this.ledger.getBudgets(this.projectId);
   }
   listUsers(): Promise<UserSummary[]> {
     return this.ledger.listUsers(this.projectId);
   }
-  spend(q: SpendQuery): Promise<SpendReport> {
+  spend(q: T.SpendQuery): Promise<T.SpendReport> {
     return this.ledger.spend(this.projectId, q);
   }
-  events(after: number, limit?: number): Promise<LedgerEvent[]> {
+  events(after: number, limit?: number): Promise<T.LedgerEvent[]> {
     return this.ledger.events(this.projectId, after, limit);
   }
-  price(model: string): Promise<PriceInfo> {
+  price(model: string): Promise<T.PriceInfo> {
     return this.ledger.price(model);
   }
-  close(): Promise<void> {
-    return this.ledger.close();
+
+  async close(): Promise<void> {
+    try {
+      await this.fallback.close();
+    } finally {
+      await this.ledger.close();
+    }
   }
 }

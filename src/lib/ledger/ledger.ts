@@ -1,31 +1,24 @@
 import type { NoburnConfig } from '../config.js';
-import { NoburnValidationError } from '../errors.js';
+import { NoburnStoreError, NoburnValidationError } from '../errors.js';
 import { newId } from '../ids.js';
 import { nanoToUsd, usdToNano } from '../money.js';
 import { parsePeriod } from '../periods.js';
 import { costNano } from '../pricing/cost.js';
 import type { PriceCache } from '../pricing/price-cache.js';
 import { Pricer, priceInfo } from '../pricing/pricer.js';
-import type {
-  Budget,
-  Decision,
-  EndRunResult,
-  LedgerEvent,
-  PriceInfo,
-  RecordResult,
-  RunInfo,
-  SetBudgetRequest,
-  SpendQuery,
-  SpendReport,
-  StartRunRequest,
-} from '../types.js';
+import { BUDGET_SCOPES, RUN_STATUSES, SPEND_GROUPS } from '../types.js';
+import type { Budget, Decision, EndRunResult, EndedRun, LedgerEvent, PriceInfo, RecordResult, RunInfo, SetBudgetRequest, SpendQuery, SpendReport, StartRunRequest, UserSummary } from '../types.js';
 import { MAX_TOKENS, idString } from '../validate.js';
 import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
-import { GroupCommit } from './group-commit.js';
+import { KeyedGroupCommit, commitInOrder } from './group-commit.js';
+import type { OpOutcome } from './group-commit.js';
 import { inputFactor, marginFor, scaledTokensIn } from './calibration.js';
 import { decisionOf } from './decision.js';
 import { DEFAULT_RUN_IDLE_TTL_MS } from './runs.js';
-import type { Calibration, LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreRecord, UserSummary } from './store.js';
+import type { Calibration, LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreOp, StoreRecord } from './store.js';
+import { budgetOf, endRunResult, eventOf, runInfo, spendReportOf, userSummaryOf } from './views.js';
+
+export { endRunResult } from './views.js';
 
 export type LedgerSettings = Pick<NoburnConfig, 'prices' | 'fallbackPrice' | 'unknownModel' | 'holdTtlMs'> &
   Partial<Pick<NoburnConfig, 'minTokensOut' | 'inputMargin' | 'runIdleTtlMs'>>;
@@ -42,7 +35,7 @@ export interface RecordedItem {
 
 export interface LedgerOptions {
   now?: () => number;
-  /** Batch checks that arrive together into one transaction (serve). */
+  /** Batch the checks and records of a project that arrive together into one transaction (serve). */
   groupCommit?: boolean;
 }
 
@@ -52,6 +45,12 @@ const ISO_DATE = /^(\d{4}-\d{2}-\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?
 function isCalendarDay(day: string): boolean {
   const ms = Date.parse(`${day}T00:00:00Z`);
   return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === day;
+}
+
+/** Refuses a value outside a vocabulary, naming the choices ("by must be user, run, model or day"). */
+function oneOf<T extends string>(list: readonly T[], v: string, name: string): T {
+  if ((list as readonly string[]).includes(v)) return v as T;
+  throw new NoburnValidationError(`${name} must be ${list.slice(0, -1).join(', ')} or ${list[list.length - 1] ?? ''}`);
 }
 
 function parseDate(v: string | undefined, name: string): number | null {
@@ -69,7 +68,7 @@ function parseDate(v: string | undefined, name: string): number | null {
 export class Ledger {
   readonly pricer: Pricer;
   private readonly now: () => number;
-  private readonly batcher: GroupCommit<StoreCheck, StoreDecision> | null;
+  private readonly batcher: KeyedGroupCommit<StoreOp, OpOutcome> | null;
   private readonly calibrations = new Map<string, { at: number; cal: Calibration | null }>();
 
   /** `store` is also the price cache: one backend holds both (LedgerBackend). */
@@ -80,7 +79,7 @@ export class Ledger {
   ) {
     this.pricer = new Pricer(settings, store);
     this.now = opts.now ?? Date.now;
-    this.batcher = opts.groupCommit ? new GroupCommit((cs) => store.checkBatch(cs)) : null;
+    this.batcher = opts.groupCommit ? new KeyedGroupCommit((ops) => (store.commit ? store.commit(ops) : commitInOrder(store, ops))) : null;
   }
 
   /** The input factor for a local tokenizer count (margin x learnt ratio), cached per provider and model. */
@@ -124,7 +123,7 @@ export class Ledger {
       provider,
       tokensInRaw: scaled ? c.tokensIn : null,
     };
-    const d = this.batcher ? await this.batcher.submit(sc) : await this.store.check(sc);
+    const d = this.batcher ? decisionFrom(await this.batcher.submit(projectId, { kind: 'check', check: sc })) : await this.store.check(sc);
     return decisionOf(d, { estimate, tokensIn, tokensOut: c.tokensOut, unpriced, minTokensOut, clamp, inputNano: unpriced ? 0 : costNano(price, { tokensIn, tokensOut: 0 }) });
   }
 
@@ -180,9 +179,18 @@ export class Ledger {
   async recordPriced(projectId: string, rs: readonly NormalizedRecord[], calledAt?: readonly (number | null)[]): Promise<RecordResult & { items: RecordedItem[] }> {
     const now = this.now();
     const rows = await Promise.all(rs.map((r, i) => this.toStoreRecord(projectId, r, now, calledAt?.[i] ?? null)));
-    const res = await this.store.record(rows);
+    const res = await this.settle(projectId, rows);
     const items = rows.map((r) => ({ idempotencyKey: r.idempotencyKey, costUsd: nanoToUsd(r.wasBlocked ? 0 : r.costNano), unpriced: r.unpriced }));
     return { accepted: res.accepted, duplicates: res.duplicates, items };
+  }
+
+  /** Through the project's group commit when there is one (serve), else one store call. */
+  private async settle(projectId: string, rows: readonly StoreRecord[]): Promise<RecordResult> {
+    if (!this.batcher || rows.length === 0) return this.store.record(rows);
+    const out = await this.batcher.submit(projectId, { kind: 'record', records: rows });
+    if (out.kind === 'error') throw out.error;
+    if (out.kind !== 'record') throw new NoburnStoreError('group commit: a record op got a check result');
+    return out.result;
   }
 
   /** Frees holds without counting a call (the call was not made, or failed before costing anything). */
@@ -195,47 +203,55 @@ export class Ledger {
     const cap = req.budgetCapUsd === undefined || req.budgetCapUsd === null ? null : usdToNano(req.budgetCapUsd, 'budgetCapUsd');
     const label = req.label === undefined ? null : idString(req.label, 'label');
     const parentRunId = req.parentRunId === undefined || req.parentRunId === null ? null : idString(req.parentRunId, 'parentRunId');
-    return this.store.startRun({ projectId, runId: newId('run'), capNano: cap, label, parentRunId, now: this.now(), runIdleTtlMs: this.idleTtl });
+    return runInfo(await this.store.startRun({ projectId, runId: newId('run'), capNano: cap, label, parentRunId, now: this.now(), runIdleTtlMs: this.idleTtl }));
   }
 
   async endRun(projectId: string, runId: string): Promise<EndRunResult> {
-    const r = await this.store.endRun(projectId, idString(runId, 'runId'), this.now(), this.idleTtl);
-    return endRunResult(r);
+    return endRunResult(runInfo(await this.store.endRun(projectId, idString(runId, 'runId'), this.now(), this.idleTtl)));
   }
 
-  getRun(projectId: string, runId: string): Promise<RunInfo> {
-    return this.store.getRun(projectId, idString(runId, 'runId'), this.now(), this.idleTtl);
+  /** endRun, with the whole run as it now stands (one write, no second read). */
+  async endRunFull(projectId: string, runId: string): Promise<EndedRun> {
+    const run = runInfo(await this.store.endRun(projectId, idString(runId, 'runId'), this.now(), this.idleTtl));
+    return { ...endRunResult(run), run };
   }
 
-  listRuns(projectId: string, status?: RunListStatus, limit?: number, parentRunId?: string): Promise<RunInfo[]> {
-    if (status !== undefined && !['open', 'ended', 'abandoned'].includes(status)) throw new NoburnValidationError('status must be open, ended or abandoned');
+  async getRun(projectId: string, runId: string): Promise<RunInfo> {
+    return runInfo(await this.store.getRun(projectId, idString(runId, 'runId'), this.now(), this.idleTtl));
+  }
+
+  async listRuns(projectId: string, status?: RunListStatus, limit?: number, parentRunId?: string): Promise<RunInfo[]> {
+    if (status !== undefined) oneOf(RUN_STATUSES, status, 'status');
     const parent = parentRunId === undefined ? undefined : idString(parentRunId, 'parentRunId');
-    return this.store.listRuns(projectId, { status, limit, parentRunId: parent, now: this.now(), runIdleTtlMs: this.idleTtl });
+    return (await this.store.listRuns(projectId, { status, limit, parentRunId: parent, now: this.now(), runIdleTtlMs: this.idleTtl })).map(runInfo);
   }
 
   async setBudget(projectId: string, b: SetBudgetRequest): Promise<void> {
-    if (!['project', 'user', 'default_user'].includes(b.scope)) throw new NoburnValidationError('scope must be project, user or default_user');
-    const userId = b.scope === 'user' ? idString(b.userId, 'userId') : null;
+    const scope = oneOf(BUDGET_SCOPES, b.scope, 'scope');
+    const userId = scope === 'user' ? idString(b.userId, 'userId') : null;
     const capNano = b.capUsd === null ? null : usdToNano(b.capUsd, 'capUsd');
     const period = parsePeriod(b.period ?? 'month');
-    await this.store.setBudget({ projectId, scope: b.scope, userId, capNano, period, now: this.now() });
+    await this.store.setBudget({ projectId, scope, userId, capNano, period, now: this.now() });
   }
 
-  getBudgets(projectId: string): Promise<Budget[]> {
-    return this.store.getBudgets(projectId, this.now());
+  async getBudgets(projectId: string): Promise<Budget[]> {
+    return (await this.store.getBudgets(projectId, this.now())).map(budgetOf);
   }
 
-  listUsers(projectId: string, limit?: number): Promise<UserSummary[]> {
-    return this.store.listUsers(projectId, { now: this.now(), limit });
+  async listUsers(projectId: string, limit?: number): Promise<UserSummary[]> {
+    return (await this.store.listUsers(projectId, { now: this.now(), limit })).map(userSummaryOf);
   }
 
-  spend(projectId: string, q: SpendQuery): Promise<SpendReport> {
-    if (q.by !== undefined && !['user', 'run', 'model', 'day'].includes(q.by)) throw new NoburnValidationError('by must be user, run, model or day');
-    return this.store.spend({ projectId, by: q.by ?? null, sinceMs: parseDate(q.since, 'since'), untilMs: parseDate(q.until, 'until') });
+  /** Spend in a window (since inclusive, until exclusive), optionally of one run and grouped. */
+  async spend(projectId: string, q: SpendQuery): Promise<SpendReport> {
+    const by = q.by === undefined ? null : oneOf(SPEND_GROUPS, q.by, 'by');
+    const runId = q.runId === undefined ? null : idString(q.runId, 'runId');
+    const sq = { projectId, by, runId, sinceMs: parseDate(q.since, 'since'), untilMs: parseDate(q.until, 'until') };
+    return spendReportOf(sq, await this.store.spend(sq));
   }
 
-  events(projectId: string | null, after: number, limit = 1000): Promise<LedgerEvent[]> {
-    return this.store.events(projectId, after, limit);
+  async events(projectId: string | null, after: number, limit = 1000): Promise<LedgerEvent[]> {
+    return (await this.store.events(projectId, after, limit)).map(eventOf);
   }
 
   async price(model: string): Promise<PriceInfo> {
@@ -247,15 +263,8 @@ export class Ledger {
   }
 }
 
-export function endRunResult(r: RunInfo): EndRunResult {
-  return {
-    runId: r.runId,
-    status: r.exhausted ? 'exhausted' : 'completed',
-    spendUsd: r.spendUsd,
-    budgetCapUsd: r.budgetCapUsd,
-    calls: r.calls,
-    blockedCalls: r.blockedCalls,
-    startedAt: r.startedAt,
-    endedAt: r.endedAt ?? r.startedAt,
-  };
+function decisionFrom(out: OpOutcome): StoreDecision {
+  if (out.kind === 'error') throw out.error;
+  if (out.kind !== 'check') throw new NoburnStoreError('group commit: a check op got a record result');
+  return out.decision;
 }

@@ -1,13 +1,11 @@
-import { nanoToUsd } from '../money.js';
-import type { BlockReason, EventKind, LedgerEvent, RunInfo } from '../types.js';
+import type { BlockReason, EventKind } from '../types.js';
+import type { EventRecord, RunRecord } from './store.js';
 
 /**
  * The rows both backends store alike (same tables, same columns: SQLite and PostgreSQL
  * share the schema's shape), and their mappers. Money columns are integer nano-dollars,
  * times epoch milliseconds.
  */
-export const iso = (ms: number): string => new Date(ms).toISOString();
-
 export interface RunRow {
   id: string;
   project_id: string;
@@ -70,36 +68,36 @@ export function eventColumns(e: EventEntry): [string, number, string, string | n
   ];
 }
 
-export function runInfo(r: RunRow, heldNano: number): RunInfo {
+export function runRecordOf(r: RunRow, heldNano: number): RunRecord {
   return {
     runId: r.id,
     label: r.label,
     parentRunId: r.parent_id ?? null,
     status: r.status,
     exhausted: r.exhausted === 1,
-    budgetCapUsd: r.cap_nano === null ? null : nanoToUsd(r.cap_nano),
-    spendUsd: nanoToUsd(r.spent_nano),
-    heldUsd: nanoToUsd(heldNano),
+    capNano: r.cap_nano,
+    spentNano: r.spent_nano,
+    heldNano,
     calls: r.calls,
     blockedCalls: r.blocked_calls,
     unpricedCalls: r.unpriced_calls,
     clampedCalls: Number(r.clamped_calls ?? 0),
     overHolds: Number(r.over_holds ?? 0),
-    startedAt: iso(r.started_at),
-    endedAt: r.ended_at === null ? null : iso(r.ended_at),
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
   };
 }
 
-export function eventOf(r: EventRow): LedgerEvent {
+export function eventRecordOf(r: EventRow): EventRecord {
   return {
     seq: r.seq,
-    ts: iso(r.ts),
+    ts: r.ts,
     kind: r.kind as EventKind,
     projectId: r.project_id,
     userId: r.user_id,
     runId: r.run_id,
     model: r.model,
-    amountUsd: nanoToUsd(r.amount_nano),
+    amountNano: r.amount_nano,
     blocked: r.blocked === 1,
     reason: r.reason as BlockReason | null,
     unpriced: r.unpriced === 1,

@@ -1,25 +1,17 @@
-import type {
-  BlockReason,
-  Budget,
-  BudgetScope,
-  LedgerEvent,
-  RecordResult,
-  RunInfo,
-  SpendGroupBy,
-  SpendReport,
-} from '../types.js';
+import type { BlockReason, BudgetScope, EventKind, RecordResult, RunStatus, SpendGroupBy } from '../types.js';
 import type { Period } from '../periods.js';
 import type { PriceCache } from '../pricing/price-cache.js';
 import type { KeyStore } from './key-store.js';
 
-// Kept at their old address for callers that have not moved to pricing/ yet.
+// Kept at their old address for callers that have not moved yet.
 export type { CachedPrice } from '../pricing/price-cache.js';
+export type { UserSummary } from '../types.js';
 
 /**
  * The ledger store: the one place that holds caps, holds, records, runs and the event
- * feed (prices and API keys have their own seams: PriceCache, KeyStore). Money crosses
- * this interface as integer nano-dollars; reads come back in the library's public shapes
- * (USD numbers derived from integer sums).
+ * feed (prices and API keys have their own seams: PriceCache, KeyStore). It speaks integer
+ * nano-dollars and epoch milliseconds only, both ways: reads come back as records, and the
+ * Ledger builds the public USD shapes from them.
  *
  * Promise-based so that SQLite (synchronous better-sqlite3 underneath) and PostgreSQL
  * implement the same shape. Every method that decides (check) is atomic: evaluate all
@@ -114,7 +106,7 @@ export interface StoreStartRun {
 }
 
 /** `ended` lists every run that is not open (ended or abandoned). */
-export type RunListStatus = 'open' | 'ended' | 'abandoned';
+export type RunListStatus = RunStatus;
 
 export interface StoreListRuns {
   status?: RunListStatus | undefined;
@@ -138,6 +130,8 @@ export interface StoreSetBudget {
 export interface StoreSpendQuery {
   projectId: string;
   by: SpendGroupBy | null;
+  /** Only the records and blocked checks of this run; null: all. */
+  runId: string | null;
   sinceMs: number | null;
   untilMs: number | null;
 }
@@ -152,24 +146,105 @@ export interface Calibration {
   maxRatio: number;
 }
 
-export interface UserSummary {
+/** A run (its spend, holds and counts include its nested runs'). */
+export interface RunRecord {
+  runId: string;
+  label: string | null;
+  parentRunId: string | null;
+  status: RunStatus;
+  exhausted: boolean;
+  capNano: number | null;
+  spentNano: number;
+  heldNano: number;
+  calls: number;
+  blockedCalls: number;
+  unpricedCalls: number;
+  clampedCalls: number;
+  overHolds: number;
+  startedAt: number;
+  endedAt: number | null;
+}
+
+/** A cap with its usage in the current window. */
+export interface BudgetRecord {
+  scope: BudgetScope;
+  userId: string | null;
+  capNano: number;
+  period: Period;
+  spentNano: number;
+  heldNano: number;
+  unpricedCalls: number;
+  windowStart: number;
+}
+
+/** An end user's totals; spend in the window of the cap that applies (explicit or default), else all-time. */
+export interface UserRecord {
   userId: string;
-  /** Spend in the window of the cap that applies (explicit or default), else all-time. */
-  spentUsd: number;
-  heldUsd: number;
-  capUsd: number | null;
+  spentNano: number;
+  heldNano: number;
+  capNano: number | null;
   period: Period | null;
   calls: number;
   blockedCalls: number;
   unpricedCalls: number;
-  lastAt: string | null;
+  lastAt: number | null;
 }
+
+export interface EventRecord {
+  seq: number;
+  ts: number;
+  kind: EventKind;
+  projectId: string;
+  userId: string | null;
+  runId: string | null;
+  model: string | null;
+  /** check: the estimate; record: the cost; run_start: the cap; run_end: the spend; budget: the cap. */
+  amountNano: number;
+  blocked: boolean;
+  reason: BlockReason | null;
+  unpriced: boolean;
+  tokensIn: number;
+  tokensOut: number;
+  ref: string | null;
+}
+
+/** Spend summed over a query's records (blocked checks from the event log included). */
+export interface SpendTotals {
+  spentNano: number;
+  calls: number;
+  blockedCalls: number;
+  unpricedCalls: number;
+  /** One per key when grouped (ordered by spend, then key); empty when not. */
+  groups: SpendGroup[];
+}
+
+export interface SpendGroup {
+  key: string | null;
+  spentNano: number;
+  calls: number;
+  blockedCalls: number;
+  unpricedCalls: number;
+  tokensIn: number;
+  tokensOut: number;
+}
+
+/** One item of a group commit, in arrival order: a check, or one request's records. */
+export type StoreOp = { kind: 'check'; check: StoreCheck } | { kind: 'record'; records: readonly StoreRecord[] };
+
+/** The outcome of a StoreOp, at the same index. */
+export type StoreOpResult = { kind: 'check'; decision: StoreDecision } | { kind: 'record'; result: RecordResult };
 
 export interface LedgerStore {
   readonly kind: 'sqlite' | 'postgres';
   check(c: StoreCheck): Promise<StoreDecision>;
   /** Decides several checks in one transaction, in order (group commit). Same result as calling check() in sequence. */
   checkBatch(cs: readonly StoreCheck[]): Promise<StoreDecision[]>;
+  /**
+   * Checks and records in one round trip and one transaction, in order (group commit over
+   * both). Same result as calling check() / record() in sequence. Absent: the ledger runs
+   * them in sequence itself (commitInOrder).
+   */
+  commit?(ops: readonly StoreOp[]): Promise<StoreOpResult[]>;
   record(rs: readonly StoreRecord[]): Promise<RecordResult>;
   /**
    * Frees holds without counting anything (the call was not made, or failed before it cost
@@ -177,18 +252,18 @@ export interface LedgerStore {
    */
   release(projectId: string, reservationIds: readonly string[], now: number): Promise<number>;
   /** Throws NoburnNotFoundError (unknown parent) / NoburnConflictError (parent ended). */
-  startRun(r: StoreStartRun): Promise<RunInfo>;
+  startRun(r: StoreStartRun): Promise<RunRecord>;
   /** Ends the run and its open descendants. Throws NoburnNotFoundError / NoburnConflictError (already ended). */
-  endRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunInfo>;
+  endRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunRecord>;
   /** Throws NoburnNotFoundError. */
-  getRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunInfo>;
-  listRuns(projectId: string, opts: StoreListRuns): Promise<RunInfo[]>;
+  getRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunRecord>;
+  listRuns(projectId: string, opts: StoreListRuns): Promise<RunRecord[]>;
   setBudget(b: StoreSetBudget): Promise<void>;
-  getBudgets(projectId: string, now: number): Promise<Budget[]>;
-  listUsers(projectId: string, opts: { now: number; limit?: number | undefined }): Promise<UserSummary[]>;
-  spend(q: StoreSpendQuery): Promise<SpendReport>;
+  getBudgets(projectId: string, now: number): Promise<BudgetRecord[]>;
+  listUsers(projectId: string, opts: { now: number; limit?: number | undefined }): Promise<UserRecord[]>;
+  spend(q: StoreSpendQuery): Promise<SpendTotals>;
   /** The feed after a cursor, oldest first. projectId null = every project (local dashboard). */
-  events(projectId: string | null, afterSeq: number, limit: number): Promise<LedgerEvent[]>;
+  events(projectId: string | null, afterSeq: number, limit: number): Promise<EventRecord[]>;
   /** The learnt input ratio (provider count / local tokenizer count) for a provider and model; null before any sample. */
   getCalibration(provider: string, model: string): Promise<Calibration | null>;
   /** Open holds, counted without I/O where the backend can (SQLite); absent elsewhere (serve's gauge). */

@@ -5,54 +5,70 @@ import type { BudgetsResponse, EventsResponse, RunsResponse, WhoamiResponse } fr
 import { HttpClient } from './http-client.js';
 import { targetOf } from './remote-authority.js';
 
+const MAX_PAGES = 50;
+
 /**
  * `watch --remote`: pulls the server's event feed (GET /v1/events) into the local mirror
  * at config.dbPath, under config.projectId, then the server's run summaries and caps.
- * The cursor lives in the mirror, per server and key, so each call fetches only what is
+ * The cursor lives in the mirror, per server and key, so each sync fetches only what is
  * new; applying is idempotent, so what this machine's own clients already mirrored counts
- * once. Returns the number of events new to the mirror. Throws NoburnUnreachableError
- * (timeouts included) and NoburnAuthError.
- *
- * Clients and mirror handles are kept per server/file between calls (a dashboard polls).
+ * once. Keeps its client and mirror file open between syncs (a dashboard polls) until
+ * close().
  */
-const MAX_PAGES = 50;
-const clients = new Map<string, HttpClient>();
-const mirrors = new Map<string, SqliteMirror>();
-const synced = new Set<string>();
+export class MirrorSync {
+  private readonly http: HttpClient;
+  private readonly feed: string;
+  private mirror: SqliteMirror | null = null;
+  /** Run summaries and caps were fetched once: after that, only when an event moved them. */
+  private synced = false;
 
-export async function syncMirror(config: NoburnConfig): Promise<number> {
-  if (!config.url) throw new NoburnConfigError('watch --remote needs NOBURN_URL');
-  const feed = targetOf(config);
-  let http = clients.get(feed);
-  if (!http) clients.set(feed, (http = new HttpClient(config.url, config.apiKey, { timeoutMs: config.timeoutMs, connections: 2 })));
-  let mirror = mirrors.get(config.dbPath);
-  if (!mirror) mirrors.set(config.dbPath, (mirror = new SqliteMirror(config.dbPath)));
-  const now = Date.now();
-  try {
-    let applied = 0;
-    let cursor = mirror.cursor(feed);
-    for (let page = 0; page < MAX_PAGES; page++) {
-      const r = await http.request<EventsResponse>('GET', `/v1/events?after=${cursor}&limit=1000`);
-      applied += mirror.applyEvents(config.projectId, r.events, feed, r.cursor);
-      cursor = r.cursor;
-      if (!r.more) break;
-    }
-    // Run summaries and caps change only with an event: fetch them when something moved.
-    const key = `${feed}\n${config.dbPath}`;
-    if (applied > 0 || !synced.has(key)) {
-      const [runs, budgets] = await Promise.all([
-        http.request<RunsResponse>('GET', '/v1/runs?limit=1000'),
-        http.request<BudgetsResponse>('GET', '/v1/budgets'),
-      ]);
-      mirror.upsertRuns(config.projectId, runs.runs, now);
-      mirror.replaceBudgets(config.projectId, budgets.budgets, now);
-      synced.add(key);
-    }
-    return applied;
-  } catch (e) {
-    if (e instanceof NoburnTimeoutError) throw new NoburnUnreachableError(e.message, { cause: e });
-    throw e;
+  constructor(private readonly config: NoburnConfig) {
+    if (!config.url) throw new NoburnConfigError('watch --remote needs NOBURN_URL');
+    this.http = new HttpClient(config.url, config.apiKey, { timeoutMs: config.timeoutMs, connections: 2 });
+    this.feed = targetOf(config);
   }
+
+  /** Returns the number of events new to the mirror. Throws NoburnUnreachableError (timeouts included) and NoburnAuthError. */
+  async sync(): Promise<number> {
+    const { config, http, feed } = this;
+    const mirror = (this.mirror ??= new SqliteMirror(config.dbPath));
+    const now = Date.now();
+    try {
+      let applied = 0;
+      let cursor = mirror.cursor(feed);
+      for (let page = 0; page < MAX_PAGES; page++) {
+        const r = await http.request<EventsResponse>('GET', `/v1/events?after=${cursor}&limit=1000`);
+        applied += mirror.applyEvents(config.projectId, r.events, feed, r.cursor);
+        cursor = r.cursor;
+        if (!r.more) break;
+      }
+      if (applied > 0 || !this.synced) {
+        const [runs, budgets] = await Promise.all([
+          http.request<RunsResponse>('GET', '/v1/runs?limit=1000'),
+          http.request<BudgetsResponse>('GET', '/v1/budgets'),
+        ]);
+        mirror.upsertRuns(config.projectId, runs.runs, now);
+        mirror.replaceBudgets(config.projectId, budgets.budgets, now);
+        this.synced = true;
+      }
+      return applied;
+    } catch (e) {
+      if (e instanceof NoburnTimeoutError) throw new NoburnUnreachableError(e.message, { cause: e });
+      throw e;
+    }
+  }
+
+  /** Closes the client and the mirror file (a dashboard calls it on exit). */
+  async close(): Promise<void> {
+    this.mirror?.close();
+    this.mirror = null;
+    await this.http.close();
+  }
+}
+
+/** What `watch --remote` loads (src/tui/remote.ts): one sync for the dashboard's config. */
+export function openMirrorSync(config: NoburnConfig): MirrorSync {
+  return new MirrorSync(config);
 }
 
 /**
@@ -80,14 +96,4 @@ export async function remoteProject(config: NoburnConfig, declared: string | nul
   } finally {
     await http.close();
   }
-}
-
-/** Closes the kept clients and mirror files (a dashboard calls it on exit; tests between cases). */
-export async function closeMirrorSync(): Promise<void> {
-  const cs = [...clients.values()];
-  clients.clear();
-  for (const m of mirrors.values()) m.close();
-  mirrors.clear();
-  synced.clear();
-  await Promise.all(cs.map((c) => c.close()));
 }

@@ -18,7 +18,7 @@ export class MirrorWriter {
 
   constructor(
     private readonly path: string,
-    public onError: (e: unknown) => void = () => {},
+    private readonly onError: (e: unknown) => void = () => {},
     private readonly delayMs = 20,
   ) {}
 

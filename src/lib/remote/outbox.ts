@@ -23,9 +23,9 @@ export interface OutboxOptions {
   sendReleases?: (reservationIds: string[]) => Promise<unknown>;
   /** Called after the server acknowledged a batch (the mirror uses it). */
   onDelivered?: (records: readonly RecordItem[], res: RecordsResponse) => void;
-  onError?: RecordErrorHandler;
+  onError?: RecordErrorHandler | undefined;
   /** Rows wait for another server or project than this client now sends to (once per target). */
-  onWarning?: (w: OutboxWarning) => void;
+  onWarning?: ((w: OutboxWarning) => void) | undefined;
   timeoutMs: number;
   now?: () => number;
   batchSize?: number;
@@ -94,7 +94,7 @@ export class Outbox implements RecordSink {
   private readonly now: () => number;
   private readonly batchSize: number;
   private readonly leaseMs: number;
-  onError: RecordErrorHandler;
+  private readonly onError: RecordErrorHandler;
   lastError: unknown = null;
 
   constructor(private readonly o: OutboxOptions) {

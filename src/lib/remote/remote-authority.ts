@@ -1,45 +1,20 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Authority } from '../authority/authority.js';
+import type { Authority, AuthorityHooks } from '../authority/authority.js';
+import { FallbackPricing } from '../authority/fallback-pricing.js';
 import type { NoburnConfig } from '../config.js';
+import { NoburnStoreError, NoburnTimeoutError, NoburnUnreachableError } from '../errors.js';
 import type { RunListStatus, StoreRecord, UserSummary } from '../ledger/store.js';
 import { usdToNano } from '../money.js';
-import type {
-  Budget,
-  Decision,
-  EndRunResult,
-  LedgerEvent,
-  PriceInfo,
-  RecordResult,
-  RunInfo,
-  SetBudgetRequest,
-  SpendQuery,
-  SpendReport,
-  StartRunRequest,
-} from '../types.js';
+import type { RecordSink } from '../record-queue.js';
+import type * as T from '../types.js';
 import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
-import type {
-  BudgetsResponse,
-  CheckBody,
-  DecisionResponse,
-  EndRunResponse,
-  EventsResponse,
-  PriceResponse,
-  RecordItem,
-  RecordsResponse,
-  ReleaseResponse,
-  RunResponse,
-  RunsResponse,
-  SetBudgetResponse,
-  UsersResponse,
-  WhoamiResponse,
-} from '../wire/schemas.js';
+import type * as W from '../wire/schemas.js';
 import { HttpClient } from './http-client.js';
 import { MirrorWriter } from './mirror-writer.js';
 import { Outbox, toWire } from './outbox.js';
 import { deliverRunEnds, hasRunEnds, queueRunEnd } from './run-ends.js';
 import { keyFingerprint, legacyTarget, serverKey } from './target.js';
-import type { OutboxWarning, RecordErrorHandler } from '../record-queue.js';
 
 /** Which server and key a mirror's feed cursor belongs to: a hash, never the key. */
 export function targetOf(config: Pick<NoburnConfig, 'url' | 'apiKey'>): string {
@@ -53,33 +28,43 @@ function query(params: Record<string, string | number | undefined>): string {
   return parts.length ? `?${parts.join('&')}` : '';
 }
 
+/** A server older than this client answers without the clamp figures, and ends a run without the run. */
+type NewKeys = 'tokensIn' | 'tokensOut' | 'clamped' | 'estimate' | 'limit' | 'maxTokensOut' | 'hint';
+type OlderDecision = Omit<W.DecisionResponse, NewKeys> & Partial<Pick<W.DecisionResponse, NewKeys>>;
+type OlderEndRun = Omit<W.EndRunResponse, 'run'> & Partial<Pick<W.EndRunResponse, 'run'>>;
+
+/** The run as its end result tells it (an older server, whose run could not be read after). */
+function endedRunOf(r: T.EndRunResult): T.RunInfo {
+  const { runId, spendUsd, budgetCapUsd, calls, blockedCalls, startedAt, endedAt } = r;
+  const zero = { heldUsd: 0, unpricedCalls: 0, clampedCalls: 0, overHolds: 0 };
+  return { runId, label: null, parentRunId: null, status: 'ended', exhausted: r.status === 'exhausted', budgetCapUsd, spendUsd, calls, blockedCalls, ...zero, startedAt, endedAt };
+}
+
 /**
  * Remote mode: the authority is a `noburn serve` over HTTP. Every decision, record and run
  * this client sees is also written to the local mirror (config.dbPath) in the background,
- * under config.projectId, so that `noburn watch` has something to show.
+ * under config.projectId, so that `noburn watch` has something to show. Records go through
+ * the durable outbox ($NOBURN_HOME/outbox.db).
  */
-/** A server older than this client answers without the clamp figures. */
-type NewKeys = 'tokensIn' | 'tokensOut' | 'clamped' | 'estimate' | 'limit' | 'maxTokensOut' | 'hint';
-type OlderDecision = Omit<DecisionResponse, NewKeys> & Partial<Pick<DecisionResponse, NewKeys>>;
-
 export class RemoteAuthority implements Authority {
-  readonly kind = 'remote' as const;
   readonly http: HttpClient;
   readonly mirror: MirrorWriter;
+  readonly fallback: FallbackPricing;
   private outboxI: Outbox | null = null;
   private readonly now: () => number;
   private closed = false;
   private endsP: Promise<void> | null = null;
+  private whoamiP: Promise<W.WhoamiResponse> | null = null;
 
   constructor(
     readonly config: NoburnConfig,
-    opts: { now?: () => number; onError?: (e: unknown) => void; onRecordError?: RecordErrorHandler; onWarning?: (w: OutboxWarning) => void } = {},
+    private readonly hooks: AuthorityHooks = {},
   ) {
-    this.now = opts.now ?? Date.now;
-    if (opts.onWarning) this.onWarning = opts.onWarning;
-    this.recordError = opts.onRecordError;
+    this.now = hooks.now ?? Date.now;
     this.http = new HttpClient(config.url ?? '', config.apiKey, { timeoutMs: config.timeoutMs });
-    this.mirror = new MirrorWriter(config.dbPath, opts.onError);
+    const onRecordError = hooks.onRecordError;
+    this.mirror = new MirrorWriter(config.dbPath, onRecordError ? (e) => onRecordError(e) : undefined);
+    this.fallback = new FallbackPricing(config);
     // Records an earlier process left behind (crash, outage) are delivered by this one.
     setImmediate(() => {
       if (!this.closed && !this.outboxI && existsSync(this.outboxPath)) this.outbox().kick();
@@ -92,8 +77,12 @@ export class RemoteAuthority implements Authority {
     return join(this.config.home, 'outbox.db');
   }
 
+  recordSink(): RecordSink {
+    return this.outbox();
+  }
+
   /** The durable record sink for this server and key (one per authority). */
-  outbox(onError?: RecordErrorHandler, onWarning?: (w: OutboxWarning) => void, onDelivered?: (reservationIds: readonly (string | null | undefined)[]) => void): Outbox {
+  outbox(): Outbox {
     this.outboxI ??= new Outbox({
       path: this.outboxPath,
       server: serverKey(this.config.url ?? ''),
@@ -102,37 +91,46 @@ export class RemoteAuthority implements Authority {
       whoami: async () => (await this.whoami()).projectId,
       timeoutMs: this.config.timeoutMs,
       now: this.now,
-      send: (records) => this.http.request<RecordsResponse>('POST', '/v1/records', { records }),
+      send: (records) => this.http.request<W.RecordsResponse>('POST', '/v1/records', { records }),
       sendReleases: (ids) => this.release(ids),
       onDelivered: (records, res) => {
         this.mirrorDelivered(records, res);
-        onDelivered?.(records.map((r) => r.reservationId));
+        this.hooks.onDelivered?.(records.map((r) => r.reservationId ?? null));
       },
-      onWarning: (w) => this.onWarning(w),
-      ...(this.recordError ? { onError: this.recordError } : {}),
+      onError: this.hooks.onRecordError,
+      onWarning: this.hooks.onWarning,
     });
-    if (onError) {
-      this.outboxI.onError = onError;
-      this.mirror.onError = (e) => onError(e);
-    }
-    if (onWarning) this.onWarning = onWarning;
     return this.outboxI;
   }
 
-  private onWarning: (w: OutboxWarning) => void = () => {};
-  private readonly recordError: RecordErrorHandler | undefined;
-  private whoamiP: Promise<WhoamiResponse> | null = null;
+  /**
+   * Sent directly, so the answer says whether it was a duplicate; when the server cannot
+   * be reached the record is written to the outbox before this resolves (`queued: 1`).
+   */
+  async recordNow(r: NormalizedRecord, ts: number): Promise<T.RecordResult & { queued: number }> {
+    try {
+      return { ...(await this.record([r], [ts])), queued: 0 };
+    } catch (e) {
+      if (!(e instanceof NoburnUnreachableError || e instanceof NoburnTimeoutError)) throw e;
+      try {
+        this.outbox().enqueueDurably(r, ts);
+      } catch (w) {
+        throw new NoburnStoreError(`${e.message}, and the record could not be queued (${(w as Error).message}): it was NOT recorded, retry it`, { cause: w });
+      }
+      return { accepted: 0, duplicates: 0, queued: 1 };
+    }
+  }
 
   /** Which key is calling and the project it names (GET /v1/whoami), asked once; a failure is not remembered. */
-  whoami(): Promise<WhoamiResponse> {
-    this.whoamiP ??= this.http.request<WhoamiResponse>('GET', '/v1/whoami').catch((e: unknown) => {
+  whoami(): Promise<W.WhoamiResponse> {
+    this.whoamiP ??= this.http.request<W.WhoamiResponse>('GET', '/v1/whoami').catch((e: unknown) => {
       this.whoamiP = null;
       throw e;
     });
     return this.whoamiP;
   }
 
-  private mirrorRecord(w: RecordItem, costUsd: number, unpriced: boolean): void {
+  private mirrorRecord(w: W.RecordItem, costUsd: number, unpriced: boolean): void {
     const r: StoreRecord = {
       projectId: this.config.projectId,
       userId: w.endUserId ?? null,
@@ -152,20 +150,20 @@ export class RemoteAuthority implements Authority {
     this.mirror.add({ kind: 'record', r });
   }
 
-  private mirrorDelivered(records: readonly RecordItem[], res: RecordsResponse): void {
+  private mirrorDelivered(records: readonly W.RecordItem[], res: W.RecordsResponse): void {
     records.forEach((w, i) => {
       const item = res.items[i];
       if (item && item.idempotencyKey === w.idempotencyKey) this.mirrorRecord(w, item.costUsd, item.unpriced);
     });
   }
 
-  private mirrorRun(run: RunInfo): RunInfo {
+  private mirrorRun(run: T.RunInfo): T.RunInfo {
     this.mirror.add({ kind: 'run', projectId: this.config.projectId, run, ts: this.now() });
     return run;
   }
 
-  async check(c: NormalizedCheck): Promise<Decision> {
-    const body: CheckBody = { model: c.model, estimatedTokensIn: c.tokensIn, estimatedTokensOut: c.tokensOut };
+  async check(c: NormalizedCheck): Promise<T.Decision> {
+    const body: W.CheckBody = { model: c.model, estimatedTokensIn: c.tokensIn, estimatedTokensOut: c.tokensOut };
     if (c.userId !== null) body.endUserId = c.userId;
     if (c.runId !== null) body.runId = c.runId;
     if (c.clamp === true) body.clamp = true;
@@ -213,9 +211,9 @@ export class RemoteAuthority implements Authority {
   }
 
   /** Sends records now (not through the outbox): idempotency keys make a retry safe. */
-  async record(rs: readonly NormalizedRecord[], ts: readonly number[]): Promise<RecordResult> {
+  async record(rs: readonly NormalizedRecord[], ts: readonly number[]): Promise<T.RecordResult> {
     const records = rs.map((r, i) => toWire(r, ts[i] ?? this.now()));
-    const res = await this.http.request<RecordsResponse>('POST', '/v1/records', { records });
+    const res = await this.http.request<W.RecordsResponse>('POST', '/v1/records', { records });
     this.mirrorDelivered(records, res);
     return { accepted: res.accepted, duplicates: res.duplicates };
   }
@@ -225,30 +223,32 @@ export class RemoteAuthority implements Authority {
     let released = 0;
     for (let i = 0; i < reservationIds.length; i += 1000) {
       const ids = reservationIds.slice(i, i + 1000);
-      released += (await this.http.request<ReleaseResponse>('POST', '/v1/releases', { reservationIds: ids })).released;
+      released += (await this.http.request<W.ReleaseResponse>('POST', '/v1/releases', { reservationIds: ids })).released;
       for (const id of ids) this.mirror.add({ kind: 'release', projectId: this.config.projectId, reservationId: id });
     }
     return released;
   }
 
-  async startRun(req: StartRunRequest): Promise<RunInfo> {
+  async startRun(req: T.StartRunRequest): Promise<T.RunInfo> {
     const body: { budgetCapUsd?: number | null; label?: string; parentRunId?: string } = {};
     if (req.budgetCapUsd !== undefined) body.budgetCapUsd = req.budgetCapUsd;
     if (req.label !== undefined) body.label = req.label;
     if (req.parentRunId !== undefined && req.parentRunId !== null) body.parentRunId = req.parentRunId;
-    return this.mirrorRun(await this.http.request<RunResponse>('POST', '/v1/runs', body));
+    return this.mirrorRun(await this.http.request<W.RunResponse>('POST', '/v1/runs', body));
   }
 
-  async endRun(runId: string): Promise<EndRunResult> {
-    const r = await this.http.request<EndRunResponse>('POST', `/v1/runs/${encodeURIComponent(runId)}/end`);
-    // The full run (label, held, unpriced) for the mirror; the end result is what the caller gets.
-    await this.getRun(runId).catch(() => {});
-    return r;
+  async endRun(runId: string): Promise<T.EndedRun> {
+    const r = await this.http.request<OlderEndRun>('POST', `/v1/runs/${encodeURIComponent(runId)}/end`);
+    // A server older than this client answers without the run: read it (the mirror and the caller want it).
+    const run = r.run ?? (await this.getRun(runId).catch(() => null));
+    if (r.run) this.mirrorRun(r.run);
+    return { ...r, run: run ?? endedRunOf(r) };
   }
 
   /** Ends the run once the server answers again (durably queued; see run-ends.ts). */
-  queueEndRun(runId: string): void {
+  queueEndRun(runId: string): boolean {
     queueRunEnd(this.outboxPath, targetOf(this.config), runId, this.now());
+    return true;
   }
 
   private async deliverRunEnds(): Promise<void> {
@@ -260,22 +260,22 @@ export class RemoteAuthority implements Authority {
     }
   }
 
-  async getRun(runId: string): Promise<RunInfo> {
-    return this.mirrorRun(await this.http.request<RunResponse>('GET', `/v1/runs/${encodeURIComponent(runId)}`));
+  async getRun(runId: string): Promise<T.RunInfo> {
+    return this.mirrorRun(await this.http.request<W.RunResponse>('GET', `/v1/runs/${encodeURIComponent(runId)}`));
   }
 
-  async listRuns(status?: RunListStatus, opts: { parentRunId?: string | undefined } = {}): Promise<RunInfo[]> {
-    const r = await this.http.request<RunsResponse>('GET', `/v1/runs${query({ status, parent: opts.parentRunId })}`);
+  async listRuns(status?: RunListStatus, opts: { parentRunId?: string | undefined } = {}): Promise<T.RunInfo[]> {
+    const r = await this.http.request<W.RunsResponse>('GET', `/v1/runs${query({ status, parent: opts.parentRunId })}`);
     r.runs.forEach((run) => this.mirrorRun(run));
     return r.runs;
   }
 
-  async setBudget(b: SetBudgetRequest): Promise<void> {
+  async setBudget(b: T.SetBudgetRequest): Promise<void> {
     const path =
       b.scope === 'project' ? '/v1/budgets/project' : b.scope === 'default_user' ? '/v1/budgets/default-user' : `/v1/budgets/users/${encodeURIComponent(b.userId ?? '')}`;
     const body: { capUsd: number | null; period?: string } = { capUsd: b.capUsd };
     if (b.period !== undefined) body.period = b.period;
-    const r = await this.http.request<SetBudgetResponse>('PUT', path, body);
+    const r = await this.http.request<W.SetBudgetResponse>('PUT', path, body);
     this.mirror.add({
       kind: 'budget',
       projectId: this.config.projectId,
@@ -287,24 +287,24 @@ export class RemoteAuthority implements Authority {
     });
   }
 
-  async getBudgets(): Promise<Budget[]> {
-    return (await this.http.request<BudgetsResponse>('GET', '/v1/budgets')).budgets;
+  async getBudgets(): Promise<T.Budget[]> {
+    return (await this.http.request<W.BudgetsResponse>('GET', '/v1/budgets')).budgets;
   }
 
   async listUsers(): Promise<UserSummary[]> {
-    return (await this.http.request<UsersResponse>('GET', '/v1/users')).users;
+    return (await this.http.request<W.UsersResponse>('GET', '/v1/users')).users;
   }
 
-  spend(q: SpendQuery): Promise<SpendReport> {
-    return this.http.request<SpendReport>('GET', `/v1/spend${query({ by: q.by, since: q.since, until: q.until })}`);
+  spend(q: T.SpendQuery): Promise<T.SpendReport> {
+    return this.http.request<T.SpendReport>('GET', `/v1/spend${query({ by: q.by, runId: q.runId, since: q.since, until: q.until })}`);
   }
 
-  async events(after: number, limit?: number): Promise<LedgerEvent[]> {
-    return (await this.http.request<EventsResponse>('GET', `/v1/events${query({ after, limit })}`)).events;
+  async events(after: number, limit?: number): Promise<T.LedgerEvent[]> {
+    return (await this.http.request<W.EventsResponse>('GET', `/v1/events${query({ after, limit })}`)).events;
   }
 
-  price(model: string): Promise<PriceInfo> {
-    return this.http.request<PriceResponse>('GET', `/v1/prices/${encodeURIComponent(model)}`);
+  price(model: string): Promise<T.PriceInfo> {
+    return this.http.request<W.PriceResponse>('GET', `/v1/prices/${encodeURIComponent(model)}`);
   }
 
   async close(): Promise<void> {
@@ -315,7 +315,7 @@ export class RemoteAuthority implements Authority {
       await this.outboxI?.close();
     } finally {
       this.mirror.close();
-      await this.http.close();
+      await Promise.all([this.fallback.close(), this.http.close()]);
     }
   }
 }

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { MAX_USD } from '../money.js';
 import { PERIODS } from '../periods.js';
+import { BLOCK_REASONS, BUDGET_SCOPES, RUN_STATUSES, SPEND_GROUPS } from '../types.js';
 import type {
   Budget,
   Decision,
-  EndRunResult,
+  EndedRun,
   LedgerEvent,
   PriceInfo,
   RunInfo,
@@ -25,16 +26,6 @@ const id = z.string().min(1).max(256).refine(printable, 'must not contain contro
 const tokens = z.number().int().min(0).max(MAX_TOKENS);
 const usd = z.number().finite().min(0).max(MAX_USD);
 const period = z.enum(PERIODS);
-export const BLOCK_REASONS = [
-  'project_budget_exceeded',
-  'user_budget_exceeded',
-  'run_budget_exceeded',
-  'run_not_found',
-  'run_ended',
-  'unknown_model_price',
-  'local_budget_exceeded',
-  'noburn_unreachable',
-] as const;
 const blockReason = z.enum(BLOCK_REASONS);
 
 // ---- requests ----
@@ -130,15 +121,16 @@ export const EventsQuery = z.strictObject({
 
 /** GET /v1/runs?status=&limit= */
 export const RunsQuery = z.strictObject({
-  status: z.enum(['open', 'ended', 'abandoned']).optional(),
+  status: z.enum(RUN_STATUSES).optional(),
   /** Only the children of this run. */
   parent: id.optional(),
   limit: intParam(1, 1000).optional(),
 });
 
-/** GET /v1/spend?by=&since=&until= */
+/** GET /v1/spend?by=&since=&until=&runId= */
 export const SpendQuery = z.strictObject({
-  by: z.enum(['user', 'run', 'model', 'day']).optional(),
+  by: z.enum(SPEND_GROUPS).optional(),
+  runId: id.optional(),
   since: z.string().max(64).optional(),
   until: z.string().max(64).optional(),
 });
@@ -187,7 +179,7 @@ export const RunResponse = z.object({
   runId: z.string(),
   label: z.string().nullable(),
   parentRunId: z.string().nullable(),
-  status: z.enum(['open', 'ended', 'abandoned']),
+  status: z.enum(RUN_STATUSES),
   exhausted: z.boolean(),
   budgetCapUsd: z.number().nullable(),
   spendUsd: z.number(),
@@ -214,11 +206,13 @@ export const EndRunResponse = z.object({
   blockedCalls: z.number().int(),
   startedAt: z.string(),
   endedAt: z.string(),
+  /** The whole run as it now stands (so a client needs no second request). */
+  run: RunResponse,
 });
 export type EndRunResponse = z.infer<typeof EndRunResponse>;
 
 export const BudgetResponse = z.object({
-  scope: z.enum(['project', 'user', 'default_user']),
+  scope: z.enum(BUDGET_SCOPES),
   userId: z.string().nullable(),
   capUsd: z.number(),
   period,
@@ -231,7 +225,7 @@ export const BudgetsResponse = z.object({ budgets: z.array(BudgetResponse) });
 export type BudgetsResponse = z.infer<typeof BudgetsResponse>;
 
 export const SetBudgetResponse = z.object({
-  scope: z.enum(['project', 'user', 'default_user']),
+  scope: z.enum(BUDGET_SCOPES),
   userId: z.string().nullable(),
   capUsd: z.number().nullable(),
   period,
@@ -262,7 +256,7 @@ const SpendRowResponse = z.object({
   tokensOut: z.number().int(),
 });
 export const SpendResponse = z.object({
-  by: z.enum(['user', 'run', 'model', 'day']).nullable(),
+  by: z.enum(SPEND_GROUPS).nullable(),
   since: z.string().nullable(),
   until: z.string().nullable(),
   totalUsd: z.number(),
@@ -331,7 +325,7 @@ export type ErrorBody = z.infer<typeof ErrorBody>;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const _decisionSame: Same<Omit<DecisionResponse, 'decisionId'>, Omit<Decision, 'source' | 'decisionId'>> = true;
 const _runSame: Same<RunResponse, RunInfo> = true;
-const _endSame: Same<EndRunResponse, EndRunResult> = true;
+const _endSame: Same<EndRunResponse, EndedRun> = true;
 const _budgetSame: Same<z.infer<typeof BudgetResponse>, Budget> = true;
 const _spendSame: Same<SpendResponse, SpendReport> = true;
 const _eventSame: Same<z.infer<typeof EventResponse>, LedgerEvent> = true;

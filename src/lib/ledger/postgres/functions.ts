@@ -261,6 +261,29 @@ BEGIN
   RETURN v_out;
 END $fn$;
 
+-- Group commit over checks and records: the ops of a window (each {"c": check} or {"r": [records]}),
+-- applied in order in one transaction after locking every project they touch. The same
+-- result as one call of nb_check / nb_record per op, in the same order.
+CREATE OR REPLACE FUNCTION nb_apply(p_ops jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_op jsonb;
+  -- A jsonb[] grows in place (appending to a jsonb array would copy it every time).
+  v_out jsonb[] := '{}';
+BEGIN
+  PERFORM nb_lock_projects(ARRAY(
+    SELECT x->'c'->>'projectId' FROM jsonb_array_elements(p_ops) AS x WHERE x ? 'c'
+    UNION ALL
+    SELECT r->>'projectId' FROM jsonb_array_elements(p_ops) AS x, jsonb_array_elements(x->'r') AS r WHERE x ? 'r'));
+  FOR v_op IN SELECT x FROM jsonb_array_elements(p_ops) WITH ORDINALITY AS t(x, i) ORDER BY i LOOP
+    IF v_op ? 'c' THEN
+      v_out := v_out || nb_decide(v_op->'c');
+    ELSE
+      v_out := v_out || nb_record(v_op->'r');
+    END IF;
+  END LOOP;
+  RETURN to_jsonb(v_out);
+END $fn$;
+
 -- Settles a batch of records in order, in one transaction: the same result as one by one.
 -- Records, events and summary rows are written set-wise (one statement each for the whole
 -- batch: updating one summary row once per record would cost PostgreSQL a walk over all

@@ -4,22 +4,28 @@ import { MAX_RUN_DEPTH } from '../runs.js';
 import { newId } from '../../ids.js';
 import { cachedPriceOf } from '../../pricing/price-cache.js';
 import type { CachedPrice, PriceRow } from '../../pricing/price-cache.js';
-import type { Budget, LedgerEvent, RecordResult, RunInfo, SpendReport } from '../../types.js';
+import type { RecordResult } from '../../types.js';
 import { keyOf } from '../key-store.js';
 import type { ApiKeyRow, KeyDbRow } from '../key-store.js';
-import { eventColumns, eventOf, runInfo } from '../rows.js';
+import { eventColumns, eventRecordOf, runRecordOf } from '../rows.js';
 import type { EventEntry, EventRow, RunRow } from '../rows.js';
 import type {
+  BudgetRecord,
   Calibration,
+  EventRecord,
   LedgerBackend,
+  RunRecord,
+  SpendTotals,
   StoreCheck,
   StoreDecision,
   StoreListRuns,
+  StoreOp,
+  StoreOpResult,
   StoreRecord,
   StoreSetBudget,
   StoreSpendQuery,
   StoreStartRun,
-  UserSummary,
+  UserRecord,
 } from '../store.js';
 import { createPool, storeError } from './pool.js';
 import type { PostgresStoreOptions } from './pool.js';
@@ -42,6 +48,30 @@ interface DecisionJson {
   limit?: { scope: 'project' | 'user' | 'run'; capNano: number; spentNano: number; heldNano: number } | null;
 }
 
+
+/** A check as nb_decide reads it. Ids are made here (same generator as SQLite); the function uses them only if it holds / blocks. */
+function checkPayload(c: StoreCheck): object {
+  return { ...c, forceBlock: c.forceBlock ?? null, windows: windowsAt(c.now), reservationId: newId('res'), decisionId: newId('dec') };
+}
+
+function recordPayload(r: StoreRecord): object {
+  return { ...r, windows: windowsAt(r.ts) };
+}
+
+function decisionOfJson(d: DecisionJson): StoreDecision {
+  return {
+    blocked: d.blocked,
+    blockReason: d.reason,
+    reservationId: d.id,
+    remainingNano: d.rem,
+    ...(d.dec === undefined ? {} : { decisionId: d.dec }),
+    estimateNano: d.est,
+    tokensOut: d.tout,
+    clamped: d.clamped === true,
+    maxTokensOut: d.max ?? null,
+    limit: d.limit ? { scope: d.limit.scope, capNano: Number(d.limit.capNano), spentNano: Number(d.limit.spentNano), heldNano: Number(d.limit.heldNano) } : null,
+  };
+}
 
 /**
  * The ledger on PostgreSQL, so that several `noburn serve` replicas share one authority.
@@ -105,31 +135,36 @@ export class PostgresStore implements LedgerBackend {
 
   checkBatch(cs: readonly StoreCheck[]): Promise<StoreDecision[]> {
     if (cs.length === 0) return Promise.resolve([]);
-    // Ids are made here (same generator as SQLite); the function uses them only if it holds / blocks.
-    const payload = cs.map((c) => ({ ...c, forceBlock: c.forceBlock ?? null, windows: windowsAt(c.now), reservationId: newId('res'), decisionId: newId('dec') }));
     return this.guard(async () => {
-      const { rows } = await this.pool.query<{ d: DecisionJson[] }>('SELECT nb_check($1::jsonb) AS d', [JSON.stringify(payload)]);
-      return (rows[0]?.d ?? []).map((d) => ({
-        blocked: d.blocked,
-        blockReason: d.reason,
-        reservationId: d.id,
-        remainingNano: d.rem,
-        ...(d.dec === undefined ? {} : { decisionId: d.dec }),
-        estimateNano: d.est,
-        tokensOut: d.tout,
-        clamped: d.clamped === true,
-        maxTokensOut: d.max ?? null,
-        limit: d.limit ? { scope: d.limit.scope, capNano: Number(d.limit.capNano), spentNano: Number(d.limit.spentNano), heldNano: Number(d.limit.heldNano) } : null,
-      }));
+      const { rows } = await this.pool.query<{ d: DecisionJson[] }>('SELECT nb_check($1::jsonb) AS d', [JSON.stringify(cs.map(checkPayload))]);
+      return (rows[0]?.d ?? []).map(decisionOfJson);
     });
   }
 
   record(rs: readonly StoreRecord[]): Promise<RecordResult> {
     if (rs.length === 0) return Promise.resolve({ accepted: 0, duplicates: 0 });
-    const payload = rs.map((r) => ({ ...r, windows: windowsAt(r.ts) }));
     return this.guard(async () => {
-      const { rows } = await this.pool.query<{ r: RecordResult }>('SELECT nb_record($1::jsonb) AS r', [JSON.stringify(payload)]);
+      const { rows } = await this.pool.query<{ r: RecordResult }>('SELECT nb_record($1::jsonb) AS r', [JSON.stringify(rs.map(recordPayload))]);
       return rows[0]?.r ?? { accepted: 0, duplicates: 0 };
+    });
+  }
+
+  /** Group commit: the ops in order, one call of nb_apply (one round trip, one transaction). */
+  commit(ops: readonly StoreOp[]): Promise<StoreOpResult[]> {
+    const sent = ops.filter((o) => o.kind === 'check' || o.records.length > 0);
+    const payload = sent.map((o) => (o.kind === 'check' ? { c: checkPayload(o.check) } : { r: o.records.map(recordPayload) }));
+    return this.guard(async () => {
+      const out =
+        payload.length === 0
+          ? []
+          : ((await this.pool.query<{ d: (DecisionJson | RecordResult)[] }>('SELECT nb_apply($1::jsonb) AS d', [JSON.stringify(payload)])).rows[0]?.d ?? []);
+      let k = 0;
+      return ops.map((o): StoreOpResult => {
+        if (o.kind === 'record' && o.records.length === 0) return { kind: 'record', result: { accepted: 0, duplicates: 0 } };
+        const r = out[k++];
+        if (r === undefined) throw new NoburnStoreError('nb_apply returned fewer results than ops');
+        return o.kind === 'check' ? { kind: 'check', decision: decisionOfJson(r as DecisionJson) } : { kind: 'record', result: r as RecordResult };
+      });
     });
   }
 
@@ -190,7 +225,7 @@ export class PostgresStore implements LedgerBackend {
 
   // Runs and budgets also take the project lock: their events then get their seq in commit
   // order within the project, so a feed reader's cursor never skips one.
-  startRun(r: StoreStartRun): Promise<RunInfo> {
+  startRun(r: StoreStartRun): Promise<RunRecord> {
     return this.tx(async (c) => {
       await c.query('SELECT nb_lock_projects(ARRAY[$1])', [r.projectId]);
       const parent = r.parentRunId ?? null;
@@ -209,11 +244,11 @@ export class PostgresStore implements LedgerBackend {
         [r.runId, parent],
       );
       await this.logEvent(c, { projectId: r.projectId, ts: r.now, kind: 'run_start', runId: r.runId, amountNano: r.capNano ?? 0, ref: r.runId });
-      return runInfo(await this.runRow(c, r.projectId, r.runId), 0);
+      return runRecordOf(await this.runRow(c, r.projectId, r.runId), 0);
     });
   }
 
-  endRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunInfo> {
+  endRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunRecord> {
     return this.tx(async (c) => {
       await c.query('SELECT nb_lock_projects(ARRAY[$1])', [projectId]);
       await this.sweepIdle(c, projectId, now, runIdleTtlMs, runId);
@@ -231,18 +266,18 @@ export class PostgresStore implements LedgerBackend {
       }
       const after = await this.runRow(c, projectId, runId);
       await this.logEvent(c, { projectId, ts: now, kind: 'run_end', runId, amountNano: after.spent_nano, blocked: after.exhausted === 1, ref: runId });
-      return runInfo(after, await this.heldRun(c, runId, now));
+      return runRecordOf(after, await this.heldRun(c, runId, now));
     });
   }
 
-  getRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunInfo> {
+  getRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunRecord> {
     return this.guard(async () => {
       await this.readSweep(projectId, now, runIdleTtlMs, runId);
-      return runInfo(await this.runRow(this.pool, projectId, runId), await this.heldRun(this.pool, runId, now));
+      return runRecordOf(await this.runRow(this.pool, projectId, runId), await this.heldRun(this.pool, runId, now));
     });
   }
 
-  listRuns(projectId: string, opts: StoreListRuns): Promise<RunInfo[]> {
+  listRuns(projectId: string, opts: StoreListRuns): Promise<RunRecord[]> {
     return this.guard(async () => {
       await this.readSweep(projectId, opts.now, opts.runIdleTtlMs, null);
       const { rows } = await this.pool.query<RunRow & { held: number }>(
@@ -254,7 +289,7 @@ export class PostgresStore implements LedgerBackend {
          ORDER BY (r.status = 'open') DESC, r.started_at DESC LIMIT $3`,
         [projectId, opts.status ?? null, opts.limit ?? 1000, opts.now, opts.parentRunId ?? null],
       );
-      return rows.map((r) => runInfo(r, Number(r.held)));
+      return rows.map((r) => runRecordOf(r, Number(r.held)));
     });
   }
 
@@ -275,25 +310,25 @@ export class PostgresStore implements LedgerBackend {
     });
   }
 
-  getBudgets(projectId: string, now: number): Promise<Budget[]> {
+  getBudgets(projectId: string, now: number): Promise<BudgetRecord[]> {
     return this.guard(() => readBudgets(this.pool, projectId, now));
   }
 
-  listUsers(projectId: string, opts: { now: number; limit?: number | undefined }): Promise<UserSummary[]> {
+  listUsers(projectId: string, opts: { now: number; limit?: number | undefined }): Promise<UserRecord[]> {
     return this.guard(() => readUsers(this.pool, projectId, opts.now, opts.limit ?? 1000));
   }
 
-  spend(q: StoreSpendQuery): Promise<SpendReport> {
+  spend(q: StoreSpendQuery): Promise<SpendTotals> {
     return this.guard(() => readSpend(this.pool, q));
   }
 
-  events(projectId: string | null, afterSeq: number, limit: number): Promise<LedgerEvent[]> {
+  events(projectId: string | null, afterSeq: number, limit: number): Promise<EventRecord[]> {
     return this.guard(async () => {
       const { rows } =
         projectId === null
           ? await this.pool.query<EventRow>('SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2', [afterSeq, limit])
           : await this.pool.query<EventRow>('SELECT * FROM events WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [projectId, afterSeq, limit]);
-      return rows.map(eventOf);
+      return rows.map(eventRecordOf);
     });
   }
 

@@ -3,14 +3,12 @@
  * same orderings: binary collation, NULL keys first) as the SQLite store.
  */
 import type { Pool } from 'pg';
-import { nanoToUsd } from '../../money.js';
 import { PERIODS, windowKey, windowStart } from '../../periods.js';
 import type { Period } from '../../periods.js';
-import type { Budget, BudgetScope, SpendReport } from '../../types.js';
-import { iso } from '../rows.js';
-import { assembleSpendReport } from '../spend-report.js';
+import type { BudgetScope } from '../../types.js';
+import { sumSpend } from '../spend-report.js';
 import type { SpendAgg } from '../spend-report.js';
-import type { StoreSpendQuery, UserSummary } from '../store.js';
+import type { BudgetRecord, SpendTotals, StoreSpendQuery, UserRecord } from '../store.js';
 
 /** The UTC window keys of a moment, by period: what usage rows are keyed by. */
 export function windowsAt(ms: number): Record<Period, string> {
@@ -19,7 +17,7 @@ export function windowsAt(ms: number): Record<Period, string> {
   return out;
 }
 
-export async function readBudgets(pool: Pool, projectId: string, now: number): Promise<Budget[]> {
+export async function readBudgets(pool: Pool, projectId: string, now: number): Promise<BudgetRecord[]> {
   const { rows } = await pool.query<{ scope: BudgetScope; subject: string; cap_nano: number; period: Period; spent: number; unpriced: number; held: number }>(
     `SELECT b.scope, b.subject, b.cap_nano, b.period, coalesce(u.spent_nano, 0) AS spent, coalesce(u.unpriced_calls, 0) AS unpriced,
        CASE b.scope
@@ -35,16 +33,16 @@ export async function readBudgets(pool: Pool, projectId: string, now: number): P
   return rows.map((r) => ({
     scope: r.scope,
     userId: r.scope === 'user' ? r.subject : null,
-    capUsd: nanoToUsd(r.cap_nano),
+    capNano: r.cap_nano,
     period: r.period,
-    spentUsd: nanoToUsd(Number(r.spent)),
-    heldUsd: nanoToUsd(Number(r.held)),
+    spentNano: Number(r.spent),
+    heldNano: Number(r.held),
     unpricedCalls: Number(r.unpriced),
-    windowStart: iso(windowStart(r.period, now)),
+    windowStart: windowStart(r.period, now),
   }));
 }
 
-export async function readUsers(pool: Pool, projectId: string, now: number, limit: number): Promise<UserSummary[]> {
+export async function readUsers(pool: Pool, projectId: string, now: number, limit: number): Promise<UserRecord[]> {
   const { rows } = await pool.query<{
     user_id: string; calls: number; blocked_calls: number; unpriced_calls: number; last_at: number | null;
     cap_nano: number | null; period: Period | null; spent: number; held: number;
@@ -63,14 +61,14 @@ export async function readUsers(pool: Pool, projectId: string, now: number, limi
   );
   return rows.map((u) => ({
     userId: u.user_id,
-    spentUsd: nanoToUsd(Number(u.spent)),
-    heldUsd: nanoToUsd(Number(u.held)),
-    capUsd: u.cap_nano === null ? null : nanoToUsd(u.cap_nano),
+    spentNano: Number(u.spent),
+    heldNano: Number(u.held),
+    capNano: u.cap_nano,
     period: u.cap_nano === null ? null : u.period,
     calls: u.calls,
     blockedCalls: u.blocked_calls,
     unpricedCalls: u.unpriced_calls,
-    lastAt: u.last_at === null ? null : iso(u.last_at),
+    lastAt: u.last_at,
   }));
 }
 
@@ -85,9 +83,13 @@ const GROUP_EXPR = {
 type Agg = SpendAgg;
 
 /** Spend grouped from the records table, plus blocked checks from the event log (as spend.ts). */
-export async function readSpend(pool: Pool, q: StoreSpendQuery): Promise<SpendReport> {
+export async function readSpend(pool: Pool, q: StoreSpendQuery): Promise<SpendTotals> {
   const where = ['project_id = $1'];
   const args: (string | number)[] = [q.projectId];
+  if (q.runId !== null) {
+    args.push(q.runId);
+    where.push(`run_id = $${args.length}`);
+  }
   if (q.sinceMs !== null) {
     args.push(q.sinceMs);
     where.push(`ts >= $${args.length}`);
@@ -109,5 +111,5 @@ export async function readSpend(pool: Pool, q: StoreSpendQuery): Promise<SpendRe
     `SELECT ${key} AS key, count(*) AS n FROM events WHERE kind = 'check' AND blocked = 1 AND ${where.join(' AND ')} ${group}`,
     args,
   );
-  return assembleSpendReport(q, rows, blockedChecks);
+  return sumSpend(q.by !== null, rows, blockedChecks);
 }

@@ -166,7 +166,17 @@ INSERT INTO run_ancestors SELECT id, id, 0 FROM runs;
 ALTER TABLE records ADD COLUMN called_at bigint;
 `;
 
-const MIGRATIONS: readonly string[] = [TABLES_SQL + FUNCTIONS_SQL, CLAMP_SQL + FUNCTIONS_SQL, NESTED_RUNS_SQL + FUNCTIONS_SQL];
+// 4: group commit over checks and records (nb_apply); no table changes.
+const GROUP_COMMIT_SQL = `
+SELECT 1;
+`;
+
+const MIGRATIONS: readonly string[] = [
+  TABLES_SQL + FUNCTIONS_SQL,
+  CLAMP_SQL + FUNCTIONS_SQL,
+  NESTED_RUNS_SQL + FUNCTIONS_SQL,
+  GROUP_COMMIT_SQL + FUNCTIONS_SQL,
+];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 

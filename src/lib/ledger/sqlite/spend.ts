@@ -1,8 +1,7 @@
 import type { Database } from 'better-sqlite3';
-import type { SpendReport } from '../../types.js';
-import { assembleSpendReport } from '../spend-report.js';
+import { sumSpend } from '../spend-report.js';
 import type { SpendAgg } from '../spend-report.js';
-import type { StoreSpendQuery } from '../store.js';
+import type { SpendTotals, StoreSpendQuery } from '../store.js';
 
 const GROUP_EXPR = {
   user: 'user_id',
@@ -11,10 +10,14 @@ const GROUP_EXPR = {
   day: "strftime('%Y-%m-%d', ts / 1000, 'unixepoch')",
 } as const;
 
-/** Spend grouped from the records table (integer sums, converted once at the end). */
-export function spendReport(db: Database, q: StoreSpendQuery): SpendReport {
+/** Spend grouped from the records table (integer sums). */
+export function spendTotals(db: Database, q: StoreSpendQuery): SpendTotals {
   const where = ['project_id = ?'];
   const args: (string | number)[] = [q.projectId];
+  if (q.runId !== null) {
+    where.push('run_id = ?');
+    args.push(q.runId);
+  }
   if (q.sinceMs !== null) {
     where.push('ts >= ?');
     args.push(q.sinceMs);
@@ -32,5 +35,5 @@ export function spendReport(db: Database, q: StoreSpendQuery): SpendReport {
   const blockedChecks = db
     .prepare(`SELECT ${key} AS key, count(*) AS n FROM events WHERE kind = 'check' AND blocked = 1 AND ${where.join(' AND ')} ${q.by ? 'GROUP BY key' : ''}`)
     .all(...args) as { key: string | null; n: number }[];
-  return assembleSpendReport(q, rows, blockedChecks);
+  return sumSpend(q.by !== null, rows, blockedChecks);
 }

@@ -1,19 +1,22 @@
 import type { Database } from 'better-sqlite3';
 import { NoburnConflictError, NoburnNotFoundError, NoburnStoreError, NoburnValidationError } from '../../errors.js';
 import { MAX_RUN_DEPTH } from '../runs.js';
-import { nanoToUsd } from '../../money.js';
 import { windowKey, windowStart } from '../../periods.js';
 import type { Period } from '../../periods.js';
-import type { Budget, BudgetScope, LedgerEvent, RecordResult, RunInfo, SpendReport } from '../../types.js';
+import type { BudgetScope, RecordResult } from '../../types.js';
 import { cachedPriceOf } from '../../pricing/price-cache.js';
 import type { CachedPrice, PriceRow } from '../../pricing/price-cache.js';
 import { keyOf } from '../key-store.js';
 import type { ApiKeyRow, KeyDbRow } from '../key-store.js';
-import { eventOf, iso, runInfo } from '../rows.js';
+import { eventRecordOf, runRecordOf } from '../rows.js';
 import type { EventRow, RunRow } from '../rows.js';
 import type {
+  BudgetRecord,
   Calibration,
+  EventRecord,
   LedgerBackend,
+  RunRecord,
+  SpendTotals,
   StoreCheck,
   StoreDecision,
   StoreListRuns,
@@ -21,11 +24,11 @@ import type {
   StoreSetBudget,
   StoreSpendQuery,
   StoreStartRun,
-  UserSummary,
+  UserRecord,
 } from '../store.js';
 import { UsageBatch, abandonIdleRuns, decide, settle } from './decide.js';
 import { openLedgerFile } from './open.js';
-import { spendReport } from './spend.js';
+import { spendTotals } from './spend.js';
 import { logEvent, prepareStatements } from './statements.js';
 import type { Statements } from './statements.js';
 
@@ -121,7 +124,7 @@ export class SqliteStore implements LedgerBackend {
     this.db.transaction(() => this.sweepIdle(projectId, now, ttl, runId)).immediate();
   }
 
-  startRun(r: StoreStartRun): Promise<RunInfo> {
+  startRun(r: StoreStartRun): Promise<RunRecord> {
     return this.guard(() =>
       this.db
         .transaction(() => {
@@ -135,13 +138,13 @@ export class SqliteStore implements LedgerBackend {
           }
           this.st.insertRun.run(r.runId, r.projectId, r.label, r.capNano, r.now, parent);
           logEvent(this.st, { projectId: r.projectId, ts: r.now, kind: 'run_start', runId: r.runId, amountNano: r.capNano ?? 0, ref: r.runId });
-          return runInfo(this.runOrThrow(r.projectId, r.runId), 0);
+          return runRecordOf(this.runOrThrow(r.projectId, r.runId), 0);
         })
         .immediate(),
     );
   }
 
-  endRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunInfo> {
+  endRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunRecord> {
     return this.guard(() =>
       this.db
         .transaction(() => {
@@ -155,25 +158,25 @@ export class SqliteStore implements LedgerBackend {
           }
           const after = this.runOrThrow(projectId, runId);
           logEvent(this.st, { projectId, ts: now, kind: 'run_end', runId, amountNano: after.spent_nano, blocked: after.exhausted === 1, ref: runId });
-          return runInfo(after, this.heldRun(runId, now));
+          return runRecordOf(after, this.heldRun(runId, now));
         })
         .immediate(),
     );
   }
 
-  getRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunInfo> {
+  getRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunRecord> {
     return this.guard(() => {
       this.readSweep(projectId, now, runIdleTtlMs, runId);
       const r = this.runOrThrow(projectId, runId);
-      return runInfo(r, this.heldRun(runId, now));
+      return runRecordOf(r, this.heldRun(runId, now));
     });
   }
 
-  listRuns(projectId: string, opts: StoreListRuns): Promise<RunInfo[]> {
+  listRuns(projectId: string, opts: StoreListRuns): Promise<RunRecord[]> {
     return this.guard(() => {
       this.readSweep(projectId, opts.now, opts.runIdleTtlMs, null);
       const rows = this.st.listRuns.all({ project: projectId, status: opts.status ?? null, parent: opts.parentRunId ?? null, limit: opts.limit ?? 1000 }) as RunRow[];
-      return rows.map((r) => runInfo(r, r.status === 'open' ? this.heldRun(r.id, opts.now) : 0));
+      return rows.map((r) => runRecordOf(r, r.status === 'open' ? this.heldRun(r.id, opts.now) : 0));
     });
   }
 
@@ -199,7 +202,7 @@ export class SqliteStore implements LedgerBackend {
     return this.usageIn(projectId, scope, subject, period, now).spent;
   }
 
-  getBudgets(projectId: string, now: number): Promise<Budget[]> {
+  getBudgets(projectId: string, now: number): Promise<BudgetRecord[]> {
     return this.guard(() => {
       const rows = this.st.listBudgets.all(projectId) as { scope: BudgetScope; subject: string; cap_nano: number; period: Period }[];
       return rows.map((r) => {
@@ -214,18 +217,18 @@ export class SqliteStore implements LedgerBackend {
         return {
           scope: r.scope,
           userId: isUser ? r.subject : null,
-          capUsd: nanoToUsd(r.cap_nano),
+          capNano: r.cap_nano,
           period: r.period,
-          spentUsd: nanoToUsd(used.spent),
-          heldUsd: nanoToUsd(held),
+          spentNano: used.spent,
+          heldNano: held,
           unpricedCalls: used.unpriced,
-          windowStart: iso(windowStart(r.period, now)),
+          windowStart: windowStart(r.period, now),
         };
       });
     });
   }
 
-  listUsers(projectId: string, opts: { now: number; limit?: number | undefined }): Promise<UserSummary[]> {
+  listUsers(projectId: string, opts: { now: number; limit?: number | undefined }): Promise<UserRecord[]> {
     return this.guard(() => {
       const rows = this.st.userTotals.all(projectId, opts.limit ?? 1000) as {
         user_id: string; calls: number; blocked_calls: number; unpriced_calls: number; last_at: number | null;
@@ -236,27 +239,27 @@ export class SqliteStore implements LedgerBackend {
         const period = b?.period ?? 'total';
         return {
           userId: u.user_id,
-          spentUsd: nanoToUsd(this.spentIn(projectId, 'user', u.user_id, period, opts.now)),
-          heldUsd: nanoToUsd((this.st.heldUser.get(projectId, u.user_id, opts.now) as { held: number }).held),
-          capUsd: b ? nanoToUsd(b.cap_nano) : null,
+          spentNano: this.spentIn(projectId, 'user', u.user_id, period, opts.now),
+          heldNano: (this.st.heldUser.get(projectId, u.user_id, opts.now) as { held: number }).held,
+          capNano: b ? b.cap_nano : null,
           period: b ? b.period : null,
           calls: u.calls,
           blockedCalls: u.blocked_calls,
           unpricedCalls: u.unpriced_calls,
-          lastAt: u.last_at === null ? null : iso(u.last_at),
+          lastAt: u.last_at,
         };
       });
     });
   }
 
-  spend(q: StoreSpendQuery): Promise<SpendReport> {
-    return this.guard(() => spendReport(this.db, q));
+  spend(q: StoreSpendQuery): Promise<SpendTotals> {
+    return this.guard(() => spendTotals(this.db, q));
   }
 
-  events(projectId: string | null, afterSeq: number, limit: number): Promise<LedgerEvent[]> {
+  events(projectId: string | null, afterSeq: number, limit: number): Promise<EventRecord[]> {
     return this.guard(() => {
       const rows = (projectId === null ? this.st.eventsAll.all(afterSeq, limit) : this.st.eventsProject.all(projectId, afterSeq, limit)) as EventRow[];
-      return rows.map(eventOf);
+      return rows.map(eventRecordOf);
     });
   }
 

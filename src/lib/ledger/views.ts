@@ -1,0 +1,112 @@
+import { nanoToUsd } from '../money.js';
+import type { Budget, EndRunResult, LedgerEvent, RunInfo, SpendReport, UserSummary } from '../types.js';
+import type { BudgetRecord, EventRecord, RunRecord, SpendTotals, StoreSpendQuery, UserRecord } from './store.js';
+
+/**
+ * The public shapes (USD numbers, ISO times) of the store's records (integer nano-dollars,
+ * epoch ms): the one place where reads are converted. USD numbers are derived from the
+ * integer sums, never summed themselves.
+ */
+const iso = (ms: number): string => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
+const usdOrNull = (nano: number | null): number | null => (nano === null ? null : nanoToUsd(nano));
+
+export function runInfo(r: RunRecord): RunInfo {
+  return {
+    runId: r.runId,
+    label: r.label,
+    parentRunId: r.parentRunId,
+    status: r.status,
+    exhausted: r.exhausted,
+    budgetCapUsd: usdOrNull(r.capNano),
+    spendUsd: nanoToUsd(r.spentNano),
+    heldUsd: nanoToUsd(r.heldNano),
+    calls: r.calls,
+    blockedCalls: r.blockedCalls,
+    unpricedCalls: r.unpricedCalls,
+    clampedCalls: r.clampedCalls,
+    overHolds: r.overHolds,
+    startedAt: iso(r.startedAt),
+    endedAt: isoOrNull(r.endedAt),
+  };
+}
+
+export function endRunResult(r: RunInfo): EndRunResult {
+  return {
+    runId: r.runId,
+    status: r.exhausted ? 'exhausted' : 'completed',
+    spendUsd: r.spendUsd,
+    budgetCapUsd: r.budgetCapUsd,
+    calls: r.calls,
+    blockedCalls: r.blockedCalls,
+    startedAt: r.startedAt,
+    endedAt: r.endedAt ?? r.startedAt,
+  };
+}
+
+export function budgetOf(b: BudgetRecord): Budget {
+  return {
+    scope: b.scope,
+    userId: b.userId,
+    capUsd: nanoToUsd(b.capNano),
+    period: b.period,
+    spentUsd: nanoToUsd(b.spentNano),
+    heldUsd: nanoToUsd(b.heldNano),
+    unpricedCalls: b.unpricedCalls,
+    windowStart: iso(b.windowStart),
+  };
+}
+
+export function userSummaryOf(u: UserRecord): UserSummary {
+  return {
+    userId: u.userId,
+    spentUsd: nanoToUsd(u.spentNano),
+    heldUsd: nanoToUsd(u.heldNano),
+    capUsd: usdOrNull(u.capNano),
+    period: u.period,
+    calls: u.calls,
+    blockedCalls: u.blockedCalls,
+    unpricedCalls: u.unpricedCalls,
+    lastAt: isoOrNull(u.lastAt),
+  };
+}
+
+export function eventOf(e: EventRecord): LedgerEvent {
+  return {
+    seq: e.seq,
+    ts: iso(e.ts),
+    kind: e.kind,
+    projectId: e.projectId,
+    userId: e.userId,
+    runId: e.runId,
+    model: e.model,
+    amountUsd: nanoToUsd(e.amountNano),
+    blocked: e.blocked,
+    reason: e.reason,
+    unpriced: e.unpriced,
+    tokensIn: e.tokensIn,
+    tokensOut: e.tokensOut,
+    ref: e.ref,
+  };
+}
+
+export function spendReportOf(q: StoreSpendQuery, t: SpendTotals): SpendReport {
+  return {
+    by: q.by,
+    since: isoOrNull(q.sinceMs),
+    until: isoOrNull(q.untilMs),
+    totalUsd: nanoToUsd(t.spentNano),
+    calls: t.calls,
+    blockedCalls: t.blockedCalls,
+    unpricedCalls: t.unpricedCalls,
+    rows: t.groups.map((g) => ({
+      key: g.key,
+      spendUsd: nanoToUsd(g.spentNano),
+      calls: g.calls,
+      blockedCalls: g.blockedCalls,
+      unpricedCalls: g.unpricedCalls,
+      tokensIn: g.tokensIn,
+      tokensOut: g.tokensOut,
+    })),
+  };
+}
