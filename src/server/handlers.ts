@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { NoburnNotFoundError } from '../lib/errors.js';
+import { NoburnNotFoundError, NoburnValidationError } from '../lib/errors.js';
 import type { KeyStore } from '../lib/ledger/key-store.js';
 import type { Ledger } from '../lib/ledger/ledger.js';
 import type { BudgetScope } from '../lib/types.js';
@@ -21,7 +21,6 @@ import {
 import type { CreatedKeyResponse, DecisionResponse, RecordsResponse, ReleaseResponse, SetBudgetResponse, WhoamiResponse } from '../lib/wire/schemas.js';
 import type { Authenticator, Principal } from './auth.js';
 import { requireAdmin } from './auth.js';
-import { HttpError } from './http.js';
 import { createApiKey, keyView } from './keys.js';
 import type { Metrics } from './metrics.js';
 
@@ -52,7 +51,7 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S
   if (r.success) return r.data;
   const issue = r.error.issues[0];
   const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-  throw new HttpError(422, 'NOBURN_VALIDATION', `${where}${issue?.message ?? 'invalid request'}`);
+  throw new NoburnValidationError(`${where}${issue?.message ?? 'invalid request'}`);
 }
 
 function param(ctx: Ctx, i: number, name: string): string {

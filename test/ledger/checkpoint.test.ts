@@ -49,3 +49,22 @@ it('control: with the same high automatic threshold and no timer, the WAL keeps 
   const sizes = await walAfterBursts({}, (s) => s.db.pragma('wal_autocheckpoint = 20000'));
   expect(sizes[2]).toBeGreaterThan((sizes[0] ?? 0) * 2);
 }, 30_000);
+
+it('the timed checkpoint runs off the event loop: it happens while the main thread is busy', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nb-ckpt-'));
+  dirs.push(dir);
+  const store = new SqliteStore(join(dir, 'l.db'), { checkpointEveryMs: 40 });
+  const wal = () => statSync(join(dir, 'l.db-wal')).size;
+  try {
+    let n = 0;
+    for (let i = 0; i < 150; i++) await store.record([rec(n++)]);
+    const first = wal();
+    // Blocks this thread (no timer of its own can fire) for several checkpoint periods.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400);
+    for (let i = 0; i < 150; i++) await store.record([rec(n++)]);
+    // Checkpointed during the block: the second burst restarted the WAL instead of appending.
+    expect(wal()).toBeLessThanOrEqual(first * 1.2);
+  } finally {
+    await store.close();
+  }
+}, 30_000);

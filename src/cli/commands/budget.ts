@@ -1,7 +1,7 @@
 import { NoburnValidationError } from '../../lib/errors.js';
 import type { BudgetScope } from '../../lib/types.js';
 import { ExitCodes } from '../exit-codes.js';
-import { table, usd } from '../format.js';
+import { printList, usd } from '../format.js';
 import { withGuard } from '../guard.js';
 import type { Output } from '../output.js';
 import type { BudgetSetOptions, BudgetShowOptions } from '../specs.js';
@@ -31,24 +31,15 @@ export async function budgetSetCommand(amount: number | null, opts: BudgetSetOpt
 /** `noburn budget show` */
 export async function budgetShowCommand(opts: BudgetShowOptions, out: Output): Promise<number> {
   const budgets = await withGuard((g) => g.getBudgets());
-  if (opts.json) {
-    out.json(budgets);
-    return ExitCodes.OK;
-  }
-  if (budgets.length === 0) {
-    out.err('no caps set (every scope is unlimited, and still metered)');
-    return ExitCodes.OK;
-  }
   // The MODEL column appears only when a model cap exists, so the usual table keeps its shape.
   const models = budgets.some((b) => b.model !== undefined);
-  out.out(
-    table(
-      ['SCOPE', 'USER', ...(models ? ['MODEL'] : []), 'CAP', 'PERIOD', 'SPENT', 'HELD', 'UNPRICED', 'WINDOW START'],
-      budgets.map((b) => [
-        b.scope, b.userId ?? '', ...(models ? [b.model ?? ''] : []), usd(b.capUsd), b.period, b.scope === 'default_user' ? '-' : usd(b.spentUsd), usd(b.heldUsd),
-        b.scope === 'default_user' ? '-' : String(b.unpricedCalls), b.windowStart,
-      ]),
-    ),
-  );
+  printList(out, opts.json, budgets, {
+    empty: 'no caps set (every scope is unlimited, and still metered)',
+    head: ['SCOPE', 'USER', ...(models ? ['MODEL'] : []), 'CAP', 'PERIOD', 'SPENT', 'HELD', 'UNPRICED', 'WINDOW START'],
+    row: (b) => [
+      b.scope, b.userId ?? '', ...(models ? [b.model ?? ''] : []), usd(b.capUsd), b.period, b.scope === 'default_user' ? '-' : usd(b.spentUsd), usd(b.heldUsd),
+      b.scope === 'default_user' ? '-' : String(b.unpricedCalls), b.windowStart,
+    ],
+  });
   return ExitCodes.OK;
 }

@@ -128,6 +128,32 @@ export class Ledger {
     return decisionOf(d, { estimate, tokensIn, tokensOut: c.tokensOut, unpriced, minTokensOut, clamp, inputNano: unpriced ? 0 : costNano(price, { tokensIn, tokensOut: 0 }) });
   }
 
+  /**
+   * Rehearses a check and its record for `runId` (store.rehearse: rolled back, nothing
+   * changes), so that a long-lived process's first call finds the path warm.
+   */
+  async rehearse(projectId: string, runId: string | null): Promise<void> {
+    if (!this.store.rehearse) return;
+    await this.store.rehearse({
+      projectId,
+      userId: 'noburn-rehearsal',
+      runId,
+      model: 'noburn-rehearsal',
+      estimateNano: 1000,
+      tokensIn: 1,
+      tokensOut: 1,
+      unpriced: false,
+      now: this.now(),
+      holdTtlMs: this.settings.holdTtlMs,
+      runIdleTtlMs: this.idleTtl,
+      prices: { inNanoPerMTok: 1_000_000, outNanoPerMTok: 1_000_000 },
+      clamp: true,
+      minTokensOut: 1,
+      provider: null,
+      tokensInRaw: 1,
+    });
+  }
+
   /** How long an open run may stay idle before it ends as abandoned (config runIdleTtlMs). */
   get idleTtl(): number {
     return this.settings.runIdleTtlMs ?? DEFAULT_RUN_IDLE_TTL_MS;

@@ -251,6 +251,12 @@ export interface LedgerStore {
   commit?(ops: readonly StoreOp[]): Promise<StoreOpResult[]>;
   record(rs: readonly StoreRecord[]): Promise<RecordResult>;
   /**
+   * Decides `c` and settles it, inside a transaction that is rolled back: changes nothing,
+   * but a long-lived process's first real call then finds its path prepared and compiled.
+   * Optional (a store without it is simply not rehearsed).
+   */
+  rehearse?(c: StoreCheck): Promise<void>;
+  /**
    * Frees holds without counting anything (the call was not made, or failed before it cost
    * anything). Unknown, expired or settled ids are skipped. Returns how many were freed.
    */

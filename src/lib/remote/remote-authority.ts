@@ -12,7 +12,8 @@ import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
 import type * as W from '../wire/schemas.js';
 import { HttpClient } from './http-client.js';
 import { MirrorWriter } from './mirror-writer.js';
-import { Outbox, toWire } from './outbox.js';
+import { Outbox } from './outbox.js';
+import { toWire } from './outbox-rows.js';
 import { deliverRunEnds, hasRunEnds, queueRunEnd } from './run-ends.js';
 import { keyFingerprint, legacyTarget, serverKey } from './target.js';
 

@@ -31,7 +31,9 @@ import { budgetKey } from '../../model-glob.js';
 import { modelCapUsage, splitModelSubject } from './model-caps.js';
 import { openLedgerFile } from './open.js';
 import { spendTotals } from './spend.js';
-import { logEvent, prepareStatements } from './statements.js';
+import { startCheckpoints } from './checkpointer.js';
+import type { Checkpointer } from './checkpointer.js';
+import { logEvent, prepareAll, prepareStatements } from './statements.js';
 import type { Statements } from './statements.js';
 
 export interface SqliteStoreOptions {
@@ -52,12 +54,17 @@ export class SqliteStore implements LedgerBackend {
   private readonly checkTx: (cs: readonly StoreCheck[]) => StoreDecision[];
   private readonly recordTx: (rs: readonly StoreRecord[]) => RecordResult;
   private closed = false;
-  private checkpointTimer: NodeJS.Timeout | null = null;
+  private checkpoints: Checkpointer | null = null;
 
   constructor(readonly path: string, opts: SqliteStoreOptions = {}) {
     this.db = openLedgerFile(path, opts);
     this.st = prepareStatements(this.db);
-    if (opts.checkpointEveryMs) this.scheduleCheckpoints(opts.checkpointEveryMs);
+    if (opts.checkpointEveryMs) {
+      // A long-lived writer (serve, noburn run) checkpoints on a timer, off its event loop, not in a commit (checkpointer.ts).
+      this.checkpoints = startCheckpoints(this.db, path, opts.checkpointEveryMs);
+      // A long-lived writer (serve, noburn run's proxy): its first request must not pay for preparing.
+      prepareAll(this.st);
+    }
     const checkMany = this.db.transaction((cs: readonly StoreCheck[]) => cs.map((c) => decide(this.st, c)));
     const recordMany = this.db.transaction((rs: readonly StoreRecord[]) => {
       let accepted = 0;
@@ -72,6 +79,21 @@ export class SqliteStore implements LedgerBackend {
     });
     this.checkTx = (cs) => checkMany.immediate(cs);
     this.recordTx = (rs) => recordMany.immediate(rs);
+  }
+
+  rehearse(c: StoreCheck): Promise<void> {
+    return this.guard(() => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const d = decide(this.st, c);
+        const usage = new UsageBatch();
+        const r: StoreRecord = { projectId: c.projectId, userId: c.userId, runId: c.runId, model: c.model, tokensIn: c.tokensIn, tokensOut: c.tokensOut, cachedTokensIn: 0, cacheWriteTokensIn: 0, costNano: c.estimateNano, unpriced: false, wasBlocked: false, reservationId: d.reservationId, idempotencyKey: `rehearsal_${c.now}`, ts: c.now };
+        settle(this.st, r, usage);
+        usage.write(this.st);
+      } finally {
+        this.db.exec('ROLLBACK');
+      }
+    });
   }
 
   private guard<T>(fn: () => T): Promise<T> {
@@ -327,34 +349,12 @@ export class SqliteStore implements LedgerBackend {
     });
   }
 
-  /**
-   * A long-lived writer (serve) checkpoints the WAL on a timer instead of inside a commit:
-   * SQLite's automatic checkpoint runs in whichever commit crosses the threshold and
-   * fsyncs there, a 3-4 ms stall for the request that pays it (most of serve's p99). The
-   * automatic checkpoint stays on at a high threshold as a bound on the WAL if the timer
-   * falls behind.
-   */
-  private scheduleCheckpoints(everyMs: number): void {
-    this.db.pragma('wal_autocheckpoint = 20000');
-    this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
-    this.checkpointTimer = setInterval(() => {
-      if (this.closed) return;
-      try {
-        this.db.pragma('wal_checkpoint(PASSIVE)');
-      } catch {
-        // A full disk or a busy file: the WAL still holds every commit; the next tick
-        // tries again. Thrown from a timer it would kill the server.
-      }
-    }, everyMs);
-    this.checkpointTimer.unref();
-  }
-
-  close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      if (this.checkpointTimer) clearInterval(this.checkpointTimer);
-      this.db.close();
-    }
-    return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const c = this.checkpoints;
+    this.checkpoints = null;
+    await c?.stop();
+    this.db.close();
   }
 }

@@ -106,25 +106,28 @@ export type Statements = { readonly [K in keyof typeof SQL]: Statement };
 
 /**
  * Statements are prepared on first use: a one-shot `noburn check` needs a handful of the
- * forty, and preparing the rest would be start-up time spent for nothing.
+ * forty, and preparing the rest would be start-up time spent for nothing. Once prepared,
+ * a statement replaces its getter (a plain property read on the hot path).
  */
 export function prepareStatements(db: Database): Statements {
-  const cache = new Map<string, Statement>();
   const out = {} as Record<keyof typeof SQL, Statement>;
   for (const [name, sql] of Object.entries(SQL)) {
     Object.defineProperty(out, name, {
       enumerable: true,
+      configurable: true,
       get(): Statement {
-        let st = cache.get(name);
-        if (!st) {
-          st = db.prepare(sql);
-          cache.set(name, st);
-        }
+        const st = db.prepare(sql);
+        Object.defineProperty(out, name, { enumerable: true, value: st });
         return st;
       },
     });
   }
   return out;
+}
+
+/** Prepares every statement now (long-lived processes: their first request must not pay for it). */
+export function prepareAll(st: Statements): void {
+  for (const name of Object.keys(SQL) as (keyof typeof SQL)[]) void st[name];
 }
 
 export interface HoldRow {
