@@ -7,6 +7,7 @@ import type { NormalizedCheck, NormalizedRecord } from '../lib/validate.js';
 import { idString } from '../lib/validate.js';
 import {
   BudgetBody,
+  ModelBudgetBody,
   CheckBody,
   EventsQuery,
   KeyBody,
@@ -66,6 +67,15 @@ export function makeHandlers(s: Services) {
     const period = b.period ?? 'month';
     await ledger.setBudget(ctx.p.projectId, { scope, userId: userId ?? undefined, capUsd: b.capUsd, period });
     const body: SetBudgetResponse = { scope, userId, capUsd: b.capUsd, period };
+    return { status: 200, body };
+  }
+
+  async function setModelBudget(ctx: Ctx): Promise<Reply> {
+    requireAdmin(ctx.p);
+    const b = parse(ModelBudgetBody, ctx.body);
+    const period = b.period ?? 'month';
+    await ledger.setBudget(ctx.p.projectId, { scope: 'model', model: b.model, userId: b.userId, capUsd: b.capUsd, period });
+    const body: SetBudgetResponse = { scope: 'model', userId: b.userId ?? null, model: b.model, capUsd: b.capUsd, period };
     return { status: 200, body };
   }
 
@@ -163,6 +173,7 @@ export function makeHandlers(s: Services) {
 
     setProjectBudget: (ctx: Ctx) => setBudget(ctx, 'project', null),
     setDefaultUserBudget: (ctx: Ctx) => setBudget(ctx, 'default_user', null),
+    setModelBudget,
     setUserBudget: (ctx: Ctx) => {
       requireAdmin(ctx.p);
       return setBudget(ctx, 'user', param(ctx, 0, 'user id'));

@@ -3,6 +3,7 @@ import { NoburnStoreError, NoburnValidationError } from '../errors.js';
 import { newId } from '../ids.js';
 import { nanoToUsd, usdToNano } from '../money.js';
 import { parsePeriod } from '../periods.js';
+import { parseModelGlob } from '../model-glob.js';
 import { costNano } from '../pricing/cost.js';
 import type { PriceCache } from '../pricing/price-cache.js';
 import { Pricer, priceInfo } from '../pricing/pricer.js';
@@ -254,10 +255,11 @@ export class Ledger {
 
   async setBudget(projectId: string, b: SetBudgetRequest): Promise<void> {
     const scope = oneOf(BUDGET_SCOPES, b.scope, 'scope');
-    const userId = scope === 'user' ? idString(b.userId, 'userId') : null;
+    const model = scope === 'model' ? parseModelGlob(b.model, 'model') : null;
+    const userId = scope === 'user' || (scope === 'model' && b.userId !== undefined) ? idString(b.userId, 'userId') : null;
     const capNano = b.capUsd === null ? null : usdToNano(b.capUsd, 'capUsd');
     const period = parsePeriod(b.period ?? 'month');
-    await this.store.setBudget({ projectId, scope, userId, capNano, period, now: this.now() });
+    await this.store.setBudget({ projectId, scope, userId, model, capNano, period, now: this.now() });
   }
 
   async getBudgets(projectId: string): Promise<Budget[]> {

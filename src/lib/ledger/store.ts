@@ -48,7 +48,7 @@ export interface StoreCheck {
 
 /** The cap with the least room, in nano-dollars (before this call's hold). */
 export interface StoreLimit {
-  scope: 'project' | 'user' | 'run';
+  scope: 'project' | 'user' | 'run' | 'model';
   capNano: number;
   spentNano: number;
   heldNano: number;
@@ -59,7 +59,7 @@ export interface StoreDecision {
   blockReason: BlockReason | null;
   reservationId: string | null;
   /** Nano-dollars left under each cap that applies, after the hold. */
-  remainingNano: { project?: number; user?: number; run?: number };
+  remainingNano: { project?: number; user?: number; run?: number; model?: number };
   /** The ref of the decision's event (blocked decisions), so that mirrors can recognise it in the feed. */
   decisionId?: string | undefined;
   /** The amount held (allowed) or that did not fit (blocked); differs from the check's estimateNano only when clamped. */
@@ -121,6 +121,8 @@ export interface StoreSetBudget {
   projectId: string;
   scope: BudgetScope;
   userId: string | null;
+  /** Scope "model": the glob (validated); absent otherwise. */
+  model?: string | null | undefined;
   /** null removes the cap. */
   capNano: number | null;
   period: Period;
@@ -169,6 +171,8 @@ export interface RunRecord {
 export interface BudgetRecord {
   scope: BudgetScope;
   userId: string | null;
+  /** Scope "model": the glob. */
+  model?: string;
   capNano: number;
   period: Period;
   spentNano: number;

@@ -27,6 +27,8 @@ import type {
   UserRecord,
 } from '../store.js';
 import { UsageBatch, abandonIdleRuns, decide, settle } from './decide.js';
+import { budgetKey } from '../../model-glob.js';
+import { modelCapUsage, splitModelSubject } from './model-caps.js';
 import { openLedgerFile } from './open.js';
 import { spendTotals } from './spend.js';
 import { startCheckpoints } from './checkpointer.js';
@@ -206,10 +208,10 @@ export class SqliteStore implements LedgerBackend {
     return this.guard(() =>
       this.db
         .transaction(() => {
-          const subject = b.scope === 'user' ? (b.userId ?? '') : '';
-          if (b.capNano === null) this.st.deleteBudget.run(b.projectId, b.scope, subject);
-          else this.st.upsertBudget.run(b.projectId, b.scope, subject, b.capNano, b.period, b.now);
-          logEvent(this.st, { projectId: b.projectId, ts: b.now, kind: 'budget', userId: b.scope === 'user' ? subject : null, amountNano: b.capNano ?? 0, ref: `${b.scope}:${subject}:${b.period}` });
+          const { scope, subject } = budgetKey(b);
+          if (b.capNano === null) this.st.deleteBudget.run(b.projectId, scope, subject);
+          else this.st.upsertBudget.run(b.projectId, scope, subject, b.capNano, b.period, b.now);
+          logEvent(this.st, { projectId: b.projectId, ts: b.now, kind: 'budget', userId: b.userId, model: b.model ?? null, amountNano: b.capNano ?? 0, ref: `${b.scope}:${subject}:${b.period}` });
         })
         .immediate(),
     );
@@ -226,8 +228,17 @@ export class SqliteStore implements LedgerBackend {
 
   getBudgets(projectId: string, now: number): Promise<BudgetRecord[]> {
     return this.guard(() => {
-      const rows = this.st.listBudgets.all(projectId) as { scope: BudgetScope; subject: string; cap_nano: number; period: Period }[];
-      return rows.map((r) => {
+      const rows = this.st.listBudgets.all(projectId) as { scope: BudgetScope | 'user_model'; subject: string; cap_nano: number; period: Period }[];
+      return rows.map((r): BudgetRecord => {
+        if (r.scope === 'model' || r.scope === 'user_model') {
+          const m = { scope: r.scope, subject: r.subject, cap_nano: r.cap_nano, period: r.period };
+          const u = modelCapUsage(this.st, projectId, m, now);
+          const { userId, glob } = splitModelSubject(m);
+          return {
+            scope: 'model', userId, model: glob, capNano: r.cap_nano, period: r.period, spentNano: u.spent,
+            heldNano: u.held, unpricedCalls: u.unpriced, windowStart: windowStart(r.period, now),
+          };
+        }
         const isUser = r.scope === 'user';
         const used = r.scope === 'default_user' ? { spent: 0, unpriced: 0 } : this.usageIn(projectId, isUser ? 'user' : 'project', r.subject, r.period, now);
         const held =
