@@ -36,7 +36,20 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Checkpoint the WAL on this timer instead of in commits (long-lived writers: serve). */
   checkpointEveryMs?: number;
+  /**
+   * Runs `tick` every `everyMs` and returns what stops it. Default: an unref'd setInterval;
+   * a test passes its own to tick by hand.
+   */
+  checkpointTimer?: CheckpointTimer;
 }
+
+export type CheckpointTimer = (tick: () => void, everyMs: number) => () => void;
+
+const intervalTimer: CheckpointTimer = (tick, everyMs) => {
+  const t = setInterval(tick, everyMs);
+  t.unref();
+  return () => clearInterval(t);
+};
 
 /**
  * The embedded ledger: one SQLite file shared by every process on the machine.
@@ -50,12 +63,12 @@ export class SqliteStore implements LedgerBackend {
   private readonly checkTx: (cs: readonly StoreCheck[]) => StoreDecision[];
   private readonly recordTx: (rs: readonly StoreRecord[]) => RecordResult;
   private closed = false;
-  private checkpointTimer: NodeJS.Timeout | null = null;
+  private stopCheckpoints: (() => void) | null = null;
 
   constructor(readonly path: string, opts: SqliteStoreOptions = {}) {
     this.db = openLedgerFile(path, opts);
     this.st = prepareStatements(this.db);
-    if (opts.checkpointEveryMs) this.scheduleCheckpoints(opts.checkpointEveryMs);
+    if (opts.checkpointEveryMs) this.scheduleCheckpoints(opts.checkpointEveryMs, opts.checkpointTimer ?? intervalTimer);
     const checkMany = this.db.transaction((cs: readonly StoreCheck[]) => cs.map((c) => decide(this.st, c)));
     const recordMany = this.db.transaction((rs: readonly StoreRecord[]) => {
       let accepted = 0;
@@ -323,25 +336,27 @@ export class SqliteStore implements LedgerBackend {
    * automatic checkpoint stays on at a high threshold as a bound on the WAL if the timer
    * falls behind.
    */
-  private scheduleCheckpoints(everyMs: number): void {
+  private scheduleCheckpoints(everyMs: number, timer: CheckpointTimer): void {
     this.db.pragma('wal_autocheckpoint = 20000');
     this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
-    this.checkpointTimer = setInterval(() => {
-      if (this.closed) return;
-      try {
-        this.db.pragma('wal_checkpoint(PASSIVE)');
-      } catch {
-        // A full disk or a busy file: the WAL still holds every commit; the next tick
-        // tries again. Thrown from a timer it would kill the server.
-      }
-    }, everyMs);
-    this.checkpointTimer.unref();
+    this.stopCheckpoints = timer(() => this.checkpointNow(), everyMs);
+  }
+
+  /** One timed checkpoint (PASSIVE: it never waits for readers or writers). */
+  checkpointNow(): void {
+    if (this.closed) return;
+    try {
+      this.db.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      // A full disk or a busy file: the WAL still holds every commit; the next tick
+      // tries again. Thrown from a timer it would kill the server.
+    }
   }
 
   close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
-      if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+      this.stopCheckpoints?.();
       this.db.close();
     }
     return Promise.resolve();
