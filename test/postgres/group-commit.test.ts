@@ -179,6 +179,24 @@ if (PG_URL === '') {
       expect(seen.duplicates).toBeGreaterThan(30);
     });
 
+    it('a batch that fails in the database commits none of its ops (one transaction)', async () => {
+      const n = projects++;
+      const project = `fail${n}`;
+      await a.setBudget({ projectId: project, scope: 'project', userId: null, capNano: 10_000_000, period: 'month', now: T0 });
+      const ok = storeCheck(project, { user: null, estimate: 1_000_000, forceBlock: undefined }, null, T0);
+      // Not a number where the function casts to bigint: the statement fails inside nb_apply, after the first two ops ran.
+      const bad = { ...ok, estimateNano: 'not a number' as unknown as number };
+      await expect(
+        a.commit([
+          { kind: 'check', check: ok },
+          { kind: 'record', records: [storeRecord(project, { user: null, cost: 5, wasBlocked: false, key: 'k-fail' }, null, null, T0)] },
+          { kind: 'check', check: bad },
+        ]),
+      ).rejects.toThrow();
+      const count = async (table: string) => Number((await a.pool.query(`SELECT count(*) AS n FROM ${table} WHERE project_id = $1`, [project])).rows[0].n);
+      expect({ holds: await count('holds'), records: await count('records'), usage: await count('usage') }).toEqual({ holds: 0, records: 0, usage: 0 });
+    });
+
     it('ledger with group commit: concurrent checks and records of a project go in one commit(), each caller gets its own result, same as the ops one by one', async () => {
       const settings = { prices: { 'test-model': { inputPerMTok: 1, outputPerMTok: 2 } }, fallbackPrice: null, unknownModel: 'block' as const, holdTtlMs: TTL };
       // Watch what the group commit hands to the store: the ops in the order the store got them, and their results.
