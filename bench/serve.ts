@@ -9,7 +9,7 @@
  * The servers are child processes (the echo server, and `noburn serve` from the built CLI:
  * run `npm run build` first), the load runs in this one; the rounds alternate the servers.
  *
- *   npx tsx bench/serve.ts [--seconds N] [--rounds N] [--quick] [--json]
+ *   npx tsx bench/serve.ts [--seconds N] [--rounds N] [--quick] [--json] [--profile DIR]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -29,6 +29,8 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
     quick: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    // Writes a V8 CPU profile of each noburn serve process into this folder.
+    profile: { type: 'string' },
   },
 });
 
@@ -70,7 +72,8 @@ async function startServe(dir: string, cap: boolean): Promise<Child> {
   const k = spawnSync(process.execPath, [CLI, 'keys', 'create', '--store', store, '--project', 'bench', '--role', 'admin'], { env, encoding: 'utf8' });
   if (k.status !== 0) throw new Error(`noburn keys create failed: ${k.stderr}`);
   const key = k.stdout.trim();
-  const c = await waitForUrl(spawn(process.execPath, [CLI, 'serve', '--port', '0', '--store', store, '--json'], { stdio: ['ignore', 'pipe', 'ignore'], env }), key);
+  const prof = values.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values.profile}`];
+  const c = await waitForUrl(spawn(process.execPath, [...prof, CLI, 'serve', '--port', '0', '--store', store, '--json'], { stdio: ['ignore', 'pipe', 'ignore'], env }), key);
   if (cap) {
     for (const [path, body] of [
       ['/v1/budgets/project', { capUsd: 1_000_000, period: 'month' }],
@@ -193,6 +196,20 @@ async function clientLatency(c: Child, n: number, out: number[]): Promise<void> 
   }
 }
 
+/** CPU time the process has used, in ms (utime + stime from /proc; Linux clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const f = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+/** A throughput round, with the server's CPU time per answered request (us): steadier than wall time on a busy machine. */
+async function measured(c: Child, path: string, ms: number): Promise<LoadResult & { serverUs: number }> {
+  const pid = c.proc.pid as number;
+  const c0 = cpuMs(pid);
+  const r = await throughput(c, path, { ms });
+  return { ...r, serverUs: ((cpuMs(pid) - c0) * 1000) / r.answered };
+}
+
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : Number.NaN;
@@ -224,6 +241,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'noburn-bench-serve-'));
   const rates = { echo: [] as number[], noburn: [] as number[], capped: [] as number[] };
   const cores = { echo: [] as number[], noburn: [] as number[] };
+  const cpu = { echo: [] as number[], noburn: [] as number[] };
   const lat = { echo: [] as number[], noburn: [] as number[], client: [] as number[] };
   let mem: Awaited<ReturnType<typeof memory>>;
   try {
@@ -237,14 +255,16 @@ async function main(): Promise<void> {
       // Rounds alternate the servers (A B C, C B A...) so that machine noise hits all alike.
       await interleave(rounds, {
         echo: async () => {
-          const r = await throughput(echo, '/echo', { ms });
+          const r = await measured(echo, '/echo', ms);
           rates.echo.push(r.rate);
           cores.echo.push(r.clientCores);
+          cpu.echo.push(r.serverUs);
         },
         noburn: async () => {
-          const r = await throughput(nb, '/v1/check', { ms });
+          const r = await measured(nb, '/v1/check', ms);
           rates.noburn.push(r.rate);
           cores.noburn.push(r.clientCores);
+          cpu.noburn.push(r.serverUs);
         },
         capped: async () => void rates.capped.push((await throughput(capped, '/v1/check', { ms, settle: true })).rate),
       });
@@ -265,6 +285,7 @@ async function main(): Promise<void> {
   const memNote = `${mem.answered} checks (project and default-user caps, holds settled by records) in ${round(mem.seconds, 1)} s${mem.answered < 1_000_000 ? ', stopped by the time bound' : ''}; peak ${round(mem.peak, 1)} MB`;
   const figures: Figure[] = [
     ratioFigure('checks/s, 64 in flight (no cap)', median(rates.noburn), 'req/s', 'node:http JSON echo', median(rates.echo), { op: '>=', ratio: 0.6 }, load),
+    ratioFigure('server CPU per check, 64 in flight (no cap)', median(cpu.noburn), 'us', 'echo CPU per request', median(cpu.echo), undefined, 'utime+stime of the server process over each throughput round'),
     ratioFigure('checks/s, 64 in flight (project cap, holds settled)', median(rates.capped), 'req/s', 'node:http JSON echo', median(rates.echo)),
     ratioFigure('check p50, 1 connection', percentile(lat.noburn, 50), 'ms', 'echo p50', percentile(lat.echo, 50), { op: '<=', ratio: 2 }, `${lat.noburn.length} requests each, ${latRounds} alternating rounds`),
     ratioFigure('check p99, 1 connection', percentile(lat.noburn, 99), 'ms', 'echo p99', percentile(lat.echo, 99), { op: '<=', ratio: 2.5 }),

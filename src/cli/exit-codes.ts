@@ -21,29 +21,32 @@ export const ExitCodes = {
 
 export type ExitCode = (typeof ExitCodes)[keyof typeof ExitCodes] | number;
 
-/** Maps a library error code to the CLI exit code, in one place. */
+/**
+ * The exit code of every library error code, in one place (a Record, so the compiler keeps
+ * it complete). NOBURN_STORE: the ledger file is the embedded authority, so not being able
+ * to open or write it is the local form of "authority unreachable".
+ */
+export const EXIT_CODE_OF_ERROR: Readonly<Record<NoburnErrorCode, number>> = {
+  NOBURN_VALIDATION: ExitCodes.USAGE,
+  NOBURN_CONFIG: ExitCodes.USAGE,
+  NOBURN_AUTH: ExitCodes.AUTH,
+  NOBURN_FORBIDDEN: ExitCodes.AUTH,
+  NOBURN_TIMEOUT: ExitCodes.UNREACHABLE,
+  NOBURN_UNREACHABLE: ExitCodes.UNREACHABLE,
+  NOBURN_STORE: ExitCodes.UNREACHABLE,
+  NOBURN_NOT_FOUND: ExitCodes.NOT_FOUND,
+  NOBURN_CONFLICT: ExitCodes.CONFLICT,
+  NOBURN_BLOCKED: ExitCodes.BLOCKED,
+  NOBURN_CLOSED: ExitCodes.INTERNAL,
+  NOBURN_INTERNAL: ExitCodes.INTERNAL,
+};
+
+/** Maps a library error code to the CLI exit code. */
 export function exitCodeFor(code: NoburnErrorCode): number {
-  switch (code) {
-    case 'NOBURN_VALIDATION':
-    case 'NOBURN_CONFIG':
-      return ExitCodes.USAGE;
-    case 'NOBURN_AUTH':
-    case 'NOBURN_FORBIDDEN':
-      return ExitCodes.AUTH;
-    case 'NOBURN_TIMEOUT':
-    case 'NOBURN_UNREACHABLE':
-    case 'NOBURN_STORE':
-      // the ledger file is the embedded authority: not being able to open or write it
-      // is the local form of "authority unreachable"
-      return ExitCodes.UNREACHABLE;
-    case 'NOBURN_NOT_FOUND':
-      return ExitCodes.NOT_FOUND;
-    case 'NOBURN_CONFLICT':
-      return ExitCodes.CONFLICT;
-    case 'NOBURN_BLOCKED':
-      return ExitCodes.BLOCKED;
-    case 'NOBURN_CLOSED':
-    case 'NOBURN_INTERNAL':
-      return ExitCodes.INTERNAL;
-  }
+  return EXIT_CODE_OF_ERROR[code];
+}
+
+/** Whether a string is one of the library's error codes (whichever copy of the library made it). */
+export function isErrorCode(code: unknown): code is NoburnErrorCode {
+  return typeof code === 'string' && Object.hasOwn(EXIT_CODE_OF_ERROR, code);
 }

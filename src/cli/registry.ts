@@ -1,5 +1,6 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
+import { envSetting } from '../lib/config.js';
 import { isNoburnError } from '../lib/errors.js';
 import { redactSecrets } from '../lib/redact.js';
 import { ExitCodes, exitCodeFor } from './exit-codes.js';
@@ -80,7 +81,7 @@ export async function runCli(argv: readonly string[], out: Output): Promise<numb
       return exitCodeFor(e.code);
     }
     out.err(`noburn: internal error: ${redactSecrets(e instanceof Error ? e.message : String(e))}`);
-    if (process.env['NOBURN_DEBUG']) out.err(redactSecrets(e instanceof Error ? (e.stack ?? '') : ''));
+    if (envSetting('debug') === true) out.err(redactSecrets(e instanceof Error ? (e.stack ?? '') : ''));
     return ExitCodes.INTERNAL;
   }
 }

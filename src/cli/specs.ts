@@ -149,9 +149,10 @@ export const budgetSetSpec = (budget: CommandUnknownOpts) =>
         .option('--project', 'the project cap')
         .option('--user <id>', "an end user's cap", idArg)
         .option('--default-user', 'the cap of every user without their own')
+        .option('--model <glob>', "a cap on the calls whose model matches the glob (* and ?), for the project or, with --user, that user's", idArg)
         .addOption(new Option('--period <period>', 'UTC calendar window').argParser(choiceArg<Period>(PERIODS)).default('month')),
     ),
-    'noburn budget set --user u1 5 --period day',
+    "noburn budget set --user u1 5 --period day; noburn budget set --model 'claude-opus-*' 5 --period day",
   );
 export type BudgetSetOptions = OptionsOf<typeof budgetSetSpec>;
 

@@ -166,3 +166,18 @@ export function httpUrl(v: unknown, name: string): string | undefined {
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new NoburnConfigError(`NOBURN_URL must be http:// or https:// (got ${u.protocol})`);
   return s;
 }
+
+/** A switch that any non-empty value turns on (NOBURN_DEBUG=1, =yes...). */
+export function present(v: unknown): boolean | undefined {
+  if (unset(v)) return undefined;
+  return v !== false;
+}
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A log level; anything else logs at "info" (a typo must not stop a server from starting). */
+export function logLevel(v: unknown): LogLevel | undefined {
+  if (unset(v)) return undefined;
+  return (LOG_LEVELS as readonly unknown[]).includes(v) ? (v as LogLevel) : 'info';
+}

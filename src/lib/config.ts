@@ -3,10 +3,10 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { NoburnConfigError } from './errors.js';
 import { DEFAULT_RUN_IDLE_TTL_MS } from './ledger/runs.js';
-import { bool, deployments, httpUrl, inputMargin, numIn, oneOf, optionalPrice, prices, rejectUnknownKeys, str } from './config-values.js';
-import type { ModelPriceOverride, Parse } from './config-values.js';
+import { bool, deployments, httpUrl, inputMargin, logLevel, numIn, oneOf, optionalPrice, present, prices, rejectUnknownKeys, str } from './config-values.js';
+import type { LogLevel, ModelPriceOverride, Parse } from './config-values.js';
 
-export type { ModelPriceOverride } from './config-values.js';
+export type { LogLevel, ModelPriceOverride } from './config-values.js';
 
 /**
  * The one module that resolves paths and settings.
@@ -61,6 +61,9 @@ export const SETTINGS = {
   azureDeployments: setting<Record<string, string>>({ file: 'azureDeployments', parse: deployments, dflt: () => ({}), merge: true, doc: 'noburn run: Azure deployment name -> the model it serves, for pricing' }),
   // At least a minute (a shorter idle TTL would end runs between two calls); at most a year.
   runIdleTtlMs: setting<number>({ file: 'runIdleTtlMs', env: 'NOBURN_RUN_IDLE_TTL_MS', parse: numIn(60_000, 366 * 24 * 3600 * 1000), dflt: () => DEFAULT_RUN_IDLE_TTL_MS, doc: 'an open run with no activity for this long (ms) ends by itself as abandoned' }),
+  stopGraceMs: setting<number>({ file: 'stopGraceMs', env: 'NOBURN_STOP_GRACE_MS', parse: numIn(0, 600_000, true), dflt: () => 5000, doc: 'noburn run: ms between SIGTERM and SIGKILL when the child is stopped' }),
+  logLevel: setting<LogLevel>({ file: 'logLevel', env: 'NOBURN_LOG_LEVEL', parse: logLevel, dflt: () => 'info', doc: 'serve: the lowest level logged (debug, info, warn, error; anything else: info)' }),
+  debug: setting<boolean>({ env: 'NOBURN_DEBUG', parse: present, dflt: () => false, doc: 'the CLI prints the stack of an internal error (any non-empty value)' }),
 };
 
 type Settings = typeof SETTINGS;
@@ -175,4 +178,18 @@ export function explainConfig(
 
 export function resolveConfig(overrides: ConfigOverrides = {}, env: Env = process.env): NoburnConfig {
   return explainConfig(overrides, env).config;
+}
+
+/**
+ * One setting from the environment alone (no config file read; undefined when unset or
+ * invalid), for a path that must not fail itself: the CLI reporting an internal error.
+ */
+export function envSetting<K extends keyof Settings>(key: K, env: Env = process.env): Value<Settings[K]> | undefined {
+  const s = SETTINGS[key] as Setting<Value<Settings[K]>>;
+  if (s.env === undefined) return undefined;
+  try {
+    return s.parse(env[s.env] || undefined, s.env);
+  } catch {
+    return undefined;
+  }
 }

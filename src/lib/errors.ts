@@ -1,10 +1,11 @@
-import type { BlockReason, Decision, DecisionLimit } from './types.js';
-
 /**
  * Every error the library throws extends NoburnError and carries a stable `code`.
  * The CLI maps codes to exit codes in one place (src/cli/exit-codes.ts); the server maps
- * them to HTTP statuses (src/server/errors.ts).
+ * them to HTTP statuses by the wire-error table (src/lib/wire/errors.ts).
  */
+import { redactSecrets } from './redact.js';
+import type { BlockReason, Decision, DecisionLimit } from './types.js';
+
 export type NoburnErrorCode =
   | 'NOBURN_VALIDATION'
   | 'NOBURN_CONFIG'
@@ -18,8 +19,6 @@ export type NoburnErrorCode =
   | 'NOBURN_BLOCKED'
   | 'NOBURN_CLOSED'
   | 'NOBURN_INTERNAL';
-
-import { redactSecrets } from './redact.js';
 
 // A registry-wide brand: `instanceof` then works across copies of this module (two
 // installed versions of noburn, or the CLI's separately bundled commands), where class
@@ -65,73 +64,62 @@ export class NoburnError extends Error {
   }
 }
 
+type CauseOptions = { cause?: unknown };
+
+/**
+ * The class of one code, as `coded()` makes it: `new X(message, options?)` (the message may
+ * be left out where the code has a default one), `X.errorCode`, and an `instanceof` that
+ * tests the code, so it holds across copies of this module.
+ */
+export interface CodedErrorClass<C extends NoburnErrorCode, Args extends unknown[]> {
+  new (...args: Args): NoburnError & { readonly code: C };
+  readonly prototype: NoburnError & { readonly code: C };
+  readonly errorCode: C;
+  [Symbol.hasInstance](value: unknown): boolean;
+}
+
+function coded<C extends NoburnErrorCode>(code: C): CodedErrorClass<C, [message: string, options?: CauseOptions]>;
+function coded<C extends NoburnErrorCode>(code: C, byDefault: string): CodedErrorClass<C, [message?: string, options?: CauseOptions]>;
+function coded<C extends NoburnErrorCode>(code: C, byDefault = ''): CodedErrorClass<C, [message?: string, options?: CauseOptions]> {
+  const cls = class extends NoburnError {
+    static override readonly errorCode: C = code;
+    constructor(message = byDefault, options?: CauseOptions) {
+      super(code, message, options);
+    }
+  };
+  // The class reads as its error's name in stacks and in the REPL.
+  Object.defineProperty(cls, 'name', { value: NAMES[code] });
+  return cls as unknown as CodedErrorClass<C, [message?: string, options?: CauseOptions]>;
+}
+
+// One line a code; the type of the same name is its instances.
 /** Bad arguments: negative tokens, bad money, unknown period... */
-export class NoburnValidationError extends NoburnError {
-  static override readonly errorCode = 'NOBURN_VALIDATION' as const;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('NOBURN_VALIDATION', message, options);
-  }
-}
-
+export const NoburnValidationError = coded('NOBURN_VALIDATION');
 /** Unreadable or malformed configuration (config.json, env values, NOBURN_HOME). */
-export class NoburnConfigError extends NoburnError {
-  static override readonly errorCode = 'NOBURN_CONFIG' as const;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('NOBURN_CONFIG', message, options);
-  }
-}
-
+export const NoburnConfigError = coded('NOBURN_CONFIG');
 /** The key was missing or not accepted (HTTP 401). */
-export class NoburnAuthError extends NoburnError {
-  static override readonly errorCode = 'NOBURN_AUTH' as const;
-  constructor(message = 'authentication failed', options?: { cause?: unknown }) {
-    super('NOBURN_AUTH', message, options);
-  }
-}
-
+export const NoburnAuthError = coded('NOBURN_AUTH', 'authentication failed');
 /** The key is valid but may not do this (wrong role or project, HTTP 403). `instanceof NoburnAuthError` holds for it. */
-export class NoburnForbiddenError extends NoburnError {
-  static override readonly errorCode = 'NOBURN_FORBIDDEN' as const;
-  constructor(message = 'forbidden', options?: { cause?: unknown }) {
-    super('NOBURN_FORBIDDEN', message, options);
-  }
-}
-
-export class NoburnTimeoutError extends NoburnError {
-  static override readonly errorCode = 'NOBURN_TIMEOUT' as const;
-  constructor(message = 'the noburn authority did not answer in time', options?: { cause?: unknown }) {
-    super('NOBURN_TIMEOUT', message, options);
-  }
-}
-
-export class NoburnUnreachableError extends NoburnError {
-  static override readonly errorCode = 'NOBURN_UNREACHABLE' as const;
-  constructor(message = 'the noburn authority cannot be reached', options?: { cause?: unknown }) {
-    super('NOBURN_UNREACHABLE', message, options);
-  }
-}
-
-export class NoburnNotFoundError extends NoburnError {
-  static override readonly errorCode = 'NOBURN_NOT_FOUND' as const;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('NOBURN_NOT_FOUND', message, options);
-  }
-}
-
-export class NoburnConflictError extends NoburnError {
-  static override readonly errorCode = 'NOBURN_CONFLICT' as const;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('NOBURN_CONFLICT', message, options);
-  }
-}
-
+export const NoburnForbiddenError = coded('NOBURN_FORBIDDEN', 'forbidden');
+export const NoburnTimeoutError = coded('NOBURN_TIMEOUT', 'the noburn authority did not answer in time');
+export const NoburnUnreachableError = coded('NOBURN_UNREACHABLE', 'the noburn authority cannot be reached');
+export const NoburnNotFoundError = coded('NOBURN_NOT_FOUND');
+export const NoburnConflictError = coded('NOBURN_CONFLICT');
 /** The ledger could not be opened or written (unwritable file, corrupt database). */
-export class NoburnStoreError extends NoburnError {
-  static override readonly errorCode = 'NOBURN_STORE' as const;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('NOBURN_STORE', message, options);
-  }
-}
+export const NoburnStoreError = coded('NOBURN_STORE');
+/** The guard was closed: check() and the other calls refuse (never a silent fail-open). */
+export const NoburnClosedError = coded('NOBURN_CLOSED', 'this NoburnGuard is closed (close() was called): create a new one');
+
+export type NoburnValidationError = InstanceType<typeof NoburnValidationError>;
+export type NoburnConfigError = InstanceType<typeof NoburnConfigError>;
+export type NoburnAuthError = InstanceType<typeof NoburnAuthError>;
+export type NoburnForbiddenError = InstanceType<typeof NoburnForbiddenError>;
+export type NoburnTimeoutError = InstanceType<typeof NoburnTimeoutError>;
+export type NoburnUnreachableError = InstanceType<typeof NoburnUnreachableError>;
+export type NoburnNotFoundError = InstanceType<typeof NoburnNotFoundError>;
+export type NoburnConflictError = InstanceType<typeof NoburnConflictError>;
+export type NoburnStoreError = InstanceType<typeof NoburnStoreError>;
+export type NoburnClosedError = InstanceType<typeof NoburnClosedError>;
 
 /**
  * The ledger was written by a newer noburn (its schema version is higher than this build
@@ -198,14 +186,6 @@ function blockedMessage(d: Decision): string {
   parts.push(`estimate ${usd(d.estimatedCostUsd)}${split}`);
   if (d.hint) parts.push(d.hint);
   return `blocked by noburn: ${d.blockReason ?? 'blocked'}: ${parts.join('; ')}`;
-}
-
-/** The guard was closed: check() and the other calls refuse (never a silent fail-open). */
-export class NoburnClosedError extends NoburnError {
-  static override readonly errorCode = 'NOBURN_CLOSED' as const;
-  constructor(message = 'this NoburnGuard is closed (close() was called): create a new one', options?: { cause?: unknown }) {
-    super('NOBURN_CLOSED', message, options);
-  }
 }
 
 export function isNoburnError(e: unknown): e is NoburnError {

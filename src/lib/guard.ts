@@ -194,6 +194,20 @@ export class NoburnGuard {
     return decision;
   }
 
+  /**
+   * Warms the check and record path of a long-lived process (noburn run's proxy) before its
+   * first call: in embedded mode a check and its record are rehearsed in a transaction that
+   * is rolled back, so nothing is held, counted or logged. Never throws.
+   */
+  async warmUp(runId: string | null = this.config.runId): Promise<void> {
+    try {
+      const a = await this.authority();
+      await a.rehearse?.(runId);
+    } catch {
+      // a cold first call is all it costs
+    }
+  }
+
   /** Records what a call really cost. Returns at once and never throws; delivery is in the background. */
   record(req: T.RecordRequest): void {
     try {

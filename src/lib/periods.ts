@@ -1,6 +1,10 @@
 import { NoburnValidationError } from './errors.js';
 
-export const PERIODS = ['day', 'week', 'month', 'total'] as const;
+/**
+ * Cap periods: UTC calendar windows. `minute` and `hour` are for runaway loops ("$1 a minute
+ * per run"): a loop that burns fast is stopped within its minute, not at the end of the day.
+ */
+export const PERIODS = ['minute', 'hour', 'day', 'week', 'month', 'total'] as const;
 export type Period = (typeof PERIODS)[number];
 
 export function parsePeriod(value: string): Period {
@@ -12,7 +16,8 @@ const pad = (n: number) => String(n).padStart(2, '0');
 
 /**
  * The key of the UTC calendar window that contains `ms` for a period.
- * day: 2026-11-28, week: the Monday that starts the ISO week (w2026-11-23), month: 2026-11, total: total.
+ * minute: n2026-11-28T13:05, hour: h2026-11-28T13, day: d2026-11-28, week: the Monday that
+ * starts the ISO week (w2026-11-23), month: m2026-11, total: total.
  * Keys sort in time order within a period.
  */
 export function windowKey(period: Period, ms: number): string {
@@ -20,6 +25,10 @@ export function windowKey(period: Period, ms: number): string {
   const y = d.getUTCFullYear();
   const m = d.getUTCMonth() + 1;
   switch (period) {
+    case 'minute':
+      return `n${y}-${pad(m)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+    case 'hour':
+      return `h${y}-${pad(m)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}`;
     case 'day':
       return `d${y}-${pad(m)}-${pad(d.getUTCDate())}`;
     case 'week': {
@@ -34,10 +43,21 @@ export function windowKey(period: Period, ms: number): string {
   }
 }
 
+/** The window keys of every period at `ms` (what a record adds its usage under). */
+export function windowKeys(ms: number): Record<Period, string> {
+  const out = {} as Record<Period, string>;
+  for (const p of PERIODS) out[p] = windowKey(p, ms);
+  return out;
+}
+
 /** Start (inclusive, ms) of the window containing `ms`. */
 export function windowStart(period: Period, ms: number): number {
   const d = new Date(ms);
   switch (period) {
+    case 'minute':
+      return ms - (((ms % 60_000) + 60_000) % 60_000);
+    case 'hour':
+      return ms - (((ms % 3_600_000) + 3_600_000) % 3_600_000);
     case 'day':
       return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
     case 'week': {
@@ -48,5 +68,24 @@ export function windowStart(period: Period, ms: number): number {
       return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
     case 'total':
       return 0;
+  }
+}
+
+/** The end (exclusive, ms) of the UTC window that starts at `start`; null for "total". */
+export function windowEnd(period: Period, start: number): number | null {
+  const d = new Date(start);
+  switch (period) {
+    case 'minute':
+      return start + 60_000;
+    case 'hour':
+      return start + 3_600_000;
+    case 'day':
+      return start + 86_400_000;
+    case 'week':
+      return start + 7 * 86_400_000;
+    case 'month':
+      return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+    case 'total':
+      return null;
   }
 }

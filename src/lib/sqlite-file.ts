@@ -27,6 +27,11 @@ function nativeBinding(): string | undefined {
   return binding === '' ? undefined : binding;
 }
 
+/** Where better-sqlite3 and its addon are, for a worker thread that opens the same file (the checkpointer). */
+export function sqliteModulePaths(): { module: string; binding: string | undefined } {
+  return { module: require.resolve('better-sqlite3'), binding: nativeBinding() };
+}
+
 function connect(path: string, fileMustExist: boolean): Db {
   DatabaseCtor ??= require('better-sqlite3') as typeof BetterSqlite3;
   return new DatabaseCtor(path, { nativeBinding: nativeBinding(), fileMustExist });

@@ -9,6 +9,7 @@ export const BLOCK_REASONS = [
   'project_budget_exceeded',
   'user_budget_exceeded',
   'run_budget_exceeded',
+  'model_budget_exceeded',
   'run_not_found',
   'run_ended',
   'unknown_model_price',
@@ -45,7 +46,8 @@ export interface CheckRequest {
 
 /** The cap with the least room for a decision (the one that blocked, when a cap blocked). */
 export interface DecisionLimit {
-  scope: 'project' | 'user' | 'run';
+  /** 'model': a per-model cap (project-wide or one user's). */
+  scope: 'project' | 'user' | 'run' | 'model';
   capUsd: number;
   /** Spent in the cap's current window. */
   spentUsd: number;
@@ -60,6 +62,8 @@ export interface Remaining {
   projectUsd?: number;
   userUsd?: number;
   runUsd?: number;
+  /** The least room among the per-model caps that match the call's model. */
+  modelUsd?: number;
 }
 
 export interface Decision {
@@ -164,13 +168,16 @@ export interface StartRunRequest {
   parentRunId?: string | null | undefined;
 }
 
-export const BUDGET_SCOPES = ['project', 'user', 'default_user'] as const;
+/** 'model': a cap on the calls whose model matches a glob, for the whole project or (with userId) one user. */
+export const BUDGET_SCOPES = ['project', 'user', 'default_user', 'model'] as const;
 export type BudgetScope = (typeof BUDGET_SCOPES)[number];
 
 export interface Budget {
   scope: BudgetScope;
-  /** The end user id for scope "user"; null otherwise. */
+  /** The end user id for scope "user" (and a per-user "model" cap); null otherwise. */
   userId: string | null;
+  /** The model glob of scope "model" (`claude-opus-*`); absent for the other scopes. */
+  model?: string;
   capUsd: number;
   period: Period;
   /** Spend in the current window of the period (UTC). */
@@ -183,7 +190,10 @@ export interface Budget {
 
 export interface SetBudgetRequest {
   scope: BudgetScope;
+  /** Scope "user"; with scope "model", makes the model cap that user's only. */
   userId?: string | undefined;
+  /** Scope "model": the glob over model names (`*` any run of characters, `?` one). */
+  model?: string | undefined;
   /** null removes the cap. */
   capUsd: number | null;
   period?: Period | undefined;

@@ -6,6 +6,7 @@ import { proxyEnv, routeTable, withPriceProviders } from './routes.js';
 import { newProxySecret } from './secret.js';
 import { StatsTable } from './stats.js';
 import type { ProxyOptions, RunningProxy } from './types.js';
+import { warmUp } from './warm.js';
 
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
@@ -40,10 +41,15 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const p = handleRequest(ctx, req, res).finally(() => inflight.delete(p));
     inflight.add(p);
   });
-  // Loads the tokenizer now, while the child starts, rather than on its first call.
-  void Promise.resolve()
-    .then(() => opts.countTokens('warm up'))
-    .catch(() => undefined);
+  if (opts.warmUp === true) {
+    // Before the child starts: its first call then costs what a later one does (warm.ts).
+    await warmUp(ctx);
+  } else {
+    // Loads the tokenizer now rather than on the first call.
+    void Promise.resolve()
+      .then(() => opts.countTokens('warm up'))
+      .catch(() => undefined);
+  }
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -11,6 +11,8 @@ export interface ProxyGuard {
   record(req: RecordRequest): void;
   /** Frees an allowed call's hold without counting a call (a failed upstream call). Absent: the hold expires. */
   release?(reservationId: string): void;
+  /** Warms the guard's own path for the run before the first call, changing nothing (warm.ts). Absent: not warmed. */
+  warmUp?(runId: string): Promise<void>;
   /** The price the ledger uses for a model (`provider:model` accepted); used only with --allow-unmetered. */
   price?(model: string): Promise<PriceInfo>;
 }
@@ -63,6 +65,12 @@ export interface ProxyOptions {
   allowUnmetered?: boolean | undefined;
   /** Azure deployment name -> the model it serves. */
   azureDeployments?: Readonly<Record<string, string>> | undefined;
+  /**
+   * Load the tokenizer and take a call through the request path (against a stub, nothing
+   * checked or recorded) before startProxy resolves, so the first real call is not the
+   * one that pays for it (warm.ts). `noburn run` does; default false.
+   */
+  warmUp?: boolean | undefined;
 }
 
 export interface RunningProxy {

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { NoburnNotFoundError } from '../lib/errors.js';
+import { NoburnNotFoundError, NoburnValidationError } from '../lib/errors.js';
 import type { KeyStore } from '../lib/ledger/key-store.js';
 import type { Ledger } from '../lib/ledger/ledger.js';
 import type { BudgetScope } from '../lib/types.js';
@@ -7,6 +7,7 @@ import type { NormalizedCheck, NormalizedRecord } from '../lib/validate.js';
 import { idString } from '../lib/validate.js';
 import {
   BudgetBody,
+  ModelBudgetBody,
   CheckBody,
   EventsQuery,
   KeyBody,
@@ -20,7 +21,6 @@ import {
 import type { CreatedKeyResponse, DecisionResponse, RecordsResponse, ReleaseResponse, SetBudgetResponse, WhoamiResponse } from '../lib/wire/schemas.js';
 import type { Authenticator, Principal } from './auth.js';
 import { requireAdmin } from './auth.js';
-import { HttpError } from './http.js';
 import { createApiKey, keyView } from './keys.js';
 import type { Metrics } from './metrics.js';
 
@@ -51,7 +51,7 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S
   if (r.success) return r.data;
   const issue = r.error.issues[0];
   const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-  throw new HttpError(422, 'NOBURN_VALIDATION', `${where}${issue?.message ?? 'invalid request'}`);
+  throw new NoburnValidationError(`${where}${issue?.message ?? 'invalid request'}`);
 }
 
 function param(ctx: Ctx, i: number, name: string): string {
@@ -67,6 +67,15 @@ export function makeHandlers(s: Services) {
     const period = b.period ?? 'month';
     await ledger.setBudget(ctx.p.projectId, { scope, userId: userId ?? undefined, capUsd: b.capUsd, period });
     const body: SetBudgetResponse = { scope, userId, capUsd: b.capUsd, period };
+    return { status: 200, body };
+  }
+
+  async function setModelBudget(ctx: Ctx): Promise<Reply> {
+    requireAdmin(ctx.p);
+    const b = parse(ModelBudgetBody, ctx.body);
+    const period = b.period ?? 'month';
+    await ledger.setBudget(ctx.p.projectId, { scope: 'model', model: b.model, userId: b.userId, capUsd: b.capUsd, period });
+    const body: SetBudgetResponse = { scope: 'model', userId: b.userId ?? null, model: b.model, capUsd: b.capUsd, period };
     return { status: 200, body };
   }
 
@@ -164,6 +173,7 @@ export function makeHandlers(s: Services) {
 
     setProjectBudget: (ctx: Ctx) => setBudget(ctx, 'project', null),
     setDefaultUserBudget: (ctx: Ctx) => setBudget(ctx, 'default_user', null),
+    setModelBudget,
     setUserBudget: (ctx: Ctx) => {
       requireAdmin(ctx.p);
       return setBudget(ctx, 'user', param(ctx, 0, 'user id'));

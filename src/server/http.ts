@@ -1,46 +1,44 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isNoburnError } from '../lib/errors.js';
-import type { NoburnErrorCode } from '../lib/errors.js';
-
-/** An error with its HTTP status and the stable code of the `{error: {code, message}}` body. */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /**
- * The one table from error classes to HTTP statuses (docs/api.md "Errors"). The first row
+ * The server's side of the wire-error table (src/lib/wire/errors.ts, docs/api.md "Errors"):
+ * every thrown value becomes a status and an `{error: {code, message}}` body. The first row
  * that matches decides. Rows below the library's own codes catch what the storage drivers
  * throw before anything wraps it: a SQLite file that is busy past its timeout, full,
  * read-only, corrupt or failing to read or write, and a file system out of space, are the
  * store failing (503 NOBURN_STORE, so clients treat it as "authority unavailable": records
  * wait in their outbox, `run start` exits 4), never an internal error.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { NoburnError, isNoburnError } from '../lib/errors.js';
+import { WIRE_ERRORS, isWireCode } from '../lib/wire/errors.js';
+import type { HttpOnlyCode, WireCode } from '../lib/wire/errors.js';
+
+/**
+ * A refusal of the HTTP layer itself (a malformed or too large body, an unknown path or
+ * method), with its wire code; its library code is what a client throws for it.
+ */
+export class HttpError extends NoburnError {
+  readonly status: number;
+  constructor(
+    readonly wireCode: HttpOnlyCode | 'NOBURN_NOT_FOUND',
+    message: string,
+  ) {
+    const row = WIRE_ERRORS[wireCode];
+    super(row.client.error.errorCode ?? 'NOBURN_INTERNAL', message);
+    this.status = row.status;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isNoburnError(value) && typeof (value as { wireCode?: unknown }).wireCode === 'string';
+  }
+}
+
 interface ErrorRow {
   test: (e: unknown) => boolean;
-  status: number | ((e: unknown) => number);
+  status: (e: unknown) => number;
   code: (e: unknown) => string;
   /** The message sent: the error's own, or a fixed one (internal details never leak). */
   message: (e: unknown) => string;
 }
-
-const STATUS_OF: Partial<Record<NoburnErrorCode, number>> = {
-  NOBURN_VALIDATION: 422,
-  NOBURN_CONFIG: 422,
-  NOBURN_AUTH: 401,
-  NOBURN_FORBIDDEN: 403,
-  NOBURN_NOT_FOUND: 404,
-  NOBURN_CONFLICT: 409,
-  NOBURN_BLOCKED: 402,
-  NOBURN_STORE: 503,
-  NOBURN_UNREACHABLE: 503,
-  NOBURN_TIMEOUT: 503,
-};
 
 /** SQLite result codes (primary, before any _EXTENDED suffix) that mean the store failed. */
 const SQLITE_STORE_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_READONLY', 'SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CANTOPEN', 'SQLITE_PROTOCOL', 'SQLITE_NOMEM', 'SQLITE_PERM']);
@@ -66,31 +64,34 @@ const storeMessage = (e: unknown): string => {
   return STORE_MESSAGE[c] ?? STORE_MESSAGE[c.split('_').slice(0, 2).join('_')] ?? `the ledger failed (${c})`;
 };
 
+const wireRow = (e: unknown) => WIRE_ERRORS[(e as { code: WireCode }).code];
+
 const ERROR_TABLE: readonly ErrorRow[] = [
-  { test: (e) => e instanceof HttpError, status: (e) => (e as HttpError).status, code: codeOf, message: own },
+  { test: (e) => e instanceof HttpError, status: (e) => (e as HttpError).status, code: (e) => (e as HttpError).wireCode, message: own },
   {
-    test: (e) => isNoburnError(e) && STATUS_OF[(e as { code: NoburnErrorCode }).code] !== undefined,
-    status: (e) => STATUS_OF[(e as { code: NoburnErrorCode }).code] as number,
+    test: (e) => isNoburnError(e) && isWireCode(e.code),
+    status: (e) => wireRow(e).status,
     code: codeOf,
-    message: own,
+    message: (e) => wireRow(e).message ?? own(e),
   },
   {
     test: (e) => (e as Error | null)?.name === 'SqliteError' && SQLITE_STORE_CODES.has(codeOf(e).split('_').slice(0, 2).join('_')),
-    status: 503,
+    status: () => WIRE_ERRORS.NOBURN_STORE.status,
     code: () => 'NOBURN_STORE',
     message: storeMessage,
   },
-  { test: (e) => FS_STORE_CODES.has(codeOf(e)), status: 503, code: () => 'NOBURN_STORE', message: storeMessage },
+  { test: (e) => FS_STORE_CODES.has(codeOf(e)), status: () => WIRE_ERRORS.NOBURN_STORE.status, code: () => 'NOBURN_STORE', message: storeMessage },
 ];
 
 /** Maps any thrown value to a status and a body; internal errors never leak their message. */
 export function errorResponse(e: unknown): { status: number; code: string; message: string; internal: boolean } {
   for (const row of ERROR_TABLE) {
     if (!row.test(e)) continue;
-    const status = typeof row.status === 'number' ? row.status : row.status(e);
+    const status = row.status(e);
     return { status, code: row.code(e), message: row.message(e), internal: status >= 500 };
   }
-  return { status: 500, code: 'NOBURN_INTERNAL', message: 'internal error', internal: true };
+  const internal = WIRE_ERRORS.NOBURN_INTERNAL;
+  return { status: internal.status, code: 'NOBURN_INTERNAL', message: internal.message ?? 'internal error', internal: true };
 }
 
 /**
@@ -100,7 +101,7 @@ export function errorResponse(e: unknown): { status: number; code: string; messa
 export function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
-    return Promise.reject(new HttpError(413, 'NOBURN_TOO_LARGE', `request body is larger than ${limit} bytes`));
+    return Promise.reject(new HttpError('NOBURN_TOO_LARGE', `request body is larger than ${limit} bytes`));
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -115,7 +116,7 @@ export function readJson(req: IncomingMessage, limit: number): Promise<unknown> 
       if (done) return;
       size += c.length;
       if (size > limit) {
-        fail(new HttpError(413, 'NOBURN_TOO_LARGE', `request body is larger than ${limit} bytes`));
+        fail(new HttpError('NOBURN_TOO_LARGE', `request body is larger than ${limit} bytes`));
         return;
       }
       chunks.push(c);
@@ -125,16 +126,16 @@ export function readJson(req: IncomingMessage, limit: number): Promise<unknown> 
       done = true;
       const text = chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
       if (text.length === 0) {
-        reject(new HttpError(400, 'NOBURN_MALFORMED', 'the request needs a JSON body'));
+        reject(new HttpError('NOBURN_MALFORMED', 'the request needs a JSON body'));
         return;
       }
       try {
         resolve(JSON.parse(text));
       } catch {
-        reject(new HttpError(400, 'NOBURN_MALFORMED', 'the request body is not valid JSON'));
+        reject(new HttpError('NOBURN_MALFORMED', 'the request body is not valid JSON'));
       }
     });
-    req.on('error', () => fail(new HttpError(400, 'NOBURN_MALFORMED', 'the request body could not be read')));
+    req.on('error', () => fail(new HttpError('NOBURN_MALFORMED', 'the request body could not be read')));
   });
 }
 

@@ -5,9 +5,11 @@
  * never logged. Successful requests are logged at "debug" only: at thousands of checks
  * per second a line each would cost more than the check itself.
  */
+import type { LogLevel } from '../lib/config.js';
 import { redactSecrets } from '../lib/redact.js';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type { LogLevel } from '../lib/config.js';
+
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
@@ -16,10 +18,6 @@ export interface Logger {
   readonly level: LogLevel;
   enabled(level: LogLevel): boolean;
   log(level: LogLevel, msg: string, fields?: LogFields): void;
-}
-
-export function parseLogLevel(v: string | undefined): LogLevel {
-  return v === 'debug' || v === 'info' || v === 'warn' || v === 'error' ? v : 'info';
 }
 
 export function createLogger(level: LogLevel = 'info', write: (line: string) => void = (l) => void process.stderr.write(l)): Logger {

@@ -1,7 +1,8 @@
-import { createServer } from 'node:http';
+import { STATUS_CODES, createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Ledger } from '../lib/ledger/ledger.js';
+import { WIRE_ERRORS } from '../lib/wire/errors.js';
 import type { LedgerSettings } from '../lib/ledger/ledger.js';
 import type { LedgerBackend } from '../lib/ledger/store.js';
 import { Authenticator } from './auth.js';
@@ -104,13 +105,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       try {
         m = route(method, path);
       } catch {
-        throw new HttpError(400, 'NOBURN_MALFORMED', 'the request path is not valid percent-encoding');
+        throw new HttpError('NOBURN_MALFORMED', 'the request path is not valid percent-encoding');
       }
       if ('status' in m) {
         name = m.name;
         throw m.status === 405
-          ? new HttpError(405, 'NOBURN_METHOD_NOT_ALLOWED', `${method} is not allowed on ${m.name}`)
-          : new HttpError(404, 'NOBURN_NOT_FOUND', `no such endpoint: ${method} ${path}`);
+          ? new HttpError('NOBURN_METHOD_NOT_ALLOWED', `${method} is not allowed on ${m.name}`)
+          : new HttpError('NOBURN_NOT_FOUND', `no such endpoint: ${method} ${path}`);
       }
       name = m.route.name;
       const p = await auth.authenticate(req.headers.authorization);
@@ -174,8 +175,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       socket.destroy();
       return;
     }
-    const [line, text] = timeout ? ['408 Request Timeout', slow] : ['400 Bad Request', malformed];
-    socket.end(`HTTP/1.1 ${line}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+    const [status, text] = timeout ? [WIRE_ERRORS.NOBURN_REQUEST_TIMEOUT.status, slow] : [WIRE_ERRORS.NOBURN_MALFORMED.status, malformed];
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
   });
 
   const host = opts.host ?? '127.0.0.1';

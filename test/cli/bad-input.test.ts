@@ -6,21 +6,19 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type * as Lib from '../../src/lib/index.js';
 import { ExitCodes } from '../../src/cli/exit-codes.js';
-import { lines, removeHomes, runCli, snapshotDist, tempHome, writeConfig } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { lines, runCli, tempHome, useDist, writeConfig } from '../helpers/cli.js';
 import { ledgerSnapshot } from '../helpers/ledger-snapshot.js';
 
-let dist: Dist;
+const dist = useDist();
 let home: string;
 let db: string;
 /** Placeholders in the table's arguments: $OPEN and $ENDED run ids, $PROMPT (a real file), $DIR (a folder). */
 const vars: Record<string, string> = {};
 
 beforeAll(async () => {
-  dist = await snapshotDist();
   home = tempHome('noburn-bad-');
   db = join(home, 'noburn.db');
   // A ledger with some of everything in it, written through the built library.
@@ -46,11 +44,6 @@ beforeAll(async () => {
   const snap = ledgerSnapshot(db);
   // The seed really wrote rows everywhere the cases could touch.
   for (const t of ['budgets', 'runs', 'holds', 'records', 'usage', 'events', 'prices']) expect(snap[t]?.length, t).toBeGreaterThan(0);
-});
-
-afterAll(() => {
-  dist?.dispose();
-  removeHomes();
 });
 
 interface Case {

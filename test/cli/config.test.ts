@@ -6,19 +6,11 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CONFIG_FILE_KEYS, SETTINGS } from '../../src/lib/config.js';
-import { removeHomes, runCli, snapshotDist, tempHome, writeConfig } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { runCli, tempHome, useDist, writeConfig } from '../helpers/cli.js';
 
-let dist: Dist;
-beforeAll(async () => {
-  dist = await snapshotDist();
-});
-afterAll(() => {
-  dist.dispose();
-  removeHomes();
-});
+const dist = useDist();
 
 const oneLine = (s: string) => expect(s.trim().split('\n')).toHaveLength(1);
 

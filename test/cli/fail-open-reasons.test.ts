@@ -5,18 +5,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { removeHomes, runCli, snapshotDist, tempHome } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { expect, it } from 'vitest';
+import { runCli, tempHome, useDist } from '../helpers/cli.js';
 
-let dist: Dist;
-beforeAll(async () => {
-  dist = await snapshotDist();
-});
-afterAll(() => {
-  dist.dispose();
-  removeHomes();
-});
+const dist = useDist();
 
 const check = ['check', '--model', 'gpt-4o', '--tokens-in', '10', '--tokens-out', '10'];
 

@@ -5,27 +5,20 @@
  * the last approvals are clamped rather than refused.
  */
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type * as Lib from '../../src/lib/index.js';
-import { removeHomes, snapshotDist, tempHome, writeConfig } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { tempHome, useDist, writeConfig } from '../helpers/cli.js';
 import { hammer } from '../helpers/workers.js';
 
 const WORKERS = 8;
 const MODEL = 'm1';
 const PRICE = { inputPerMTok: 1, outputPerMTok: 2 }; // 1,000 nano-dollars an input token, 2,000 an output token
 
-let dist: Dist;
+const dist = useDist();
 let lib: typeof Lib;
 
 beforeAll(async () => {
-  dist = await snapshotDist();
   lib = (await import(pathToFileURL(dist.index).href)) as typeof Lib;
-});
-
-afterAll(() => {
-  dist?.dispose();
-  removeHomes();
 });
 
 describe('clamped checks from 8 processes on one ledger file', () => {

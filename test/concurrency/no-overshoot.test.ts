@@ -4,10 +4,9 @@
  * file; a config price override makes the estimate an exact, known figure.
  */
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type * as Lib from '../../src/lib/index.js';
-import { removeHomes, runCli, snapshotDist, tempHome, writeConfig } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { runCli, tempHome, useDist, writeConfig } from '../helpers/cli.js';
 import { hammer } from '../helpers/workers.js';
 import type { WorkerResult } from '../helpers/workers.js';
 
@@ -15,17 +14,11 @@ const WORKERS = 8;
 const MODEL = 'm1';
 const PRICE = { inputPerMTok: 1, outputPerMTok: 2 }; // USD per million tokens
 
-let dist: Dist;
+const dist = useDist();
 let lib: typeof Lib;
 
 beforeAll(async () => {
-  dist = await snapshotDist();
   lib = (await import(pathToFileURL(dist.index).href)) as typeof Lib;
-});
-
-afterAll(() => {
-  dist?.dispose();
-  removeHomes();
 });
 
 function newHome(): string {

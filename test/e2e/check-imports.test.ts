@@ -6,23 +6,13 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeHomes, runCli, snapshotDist, tempHome, writeConfig } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { runCli, tempHome, useDist, writeConfig } from '../helpers/cli.js';
 
 const RECORDER = join(dirname(fileURLToPath(import.meta.url)), '../helpers/record-loads.mjs');
 const HEAVY = ['ink', 'react', '@pydantic/genai-prices', 'gpt-tokenizer', 'undici', 'pg', 'prom-client', 'zod', 'openai', '@anthropic-ai/sdk'];
 
-let dist: Dist;
-
-beforeAll(async () => {
-  dist = await snapshotDist();
-});
-
-afterAll(() => {
-  dist?.dispose();
-  removeHomes();
-});
+const dist = useDist();
 
 /** Runs the CLI under the recorder, in `home`, and returns the set of npm packages it loaded. */
 async function packagesLoaded(home: string, args: string[], input?: string, env: Record<string, string> = {}): Promise<Set<string>> {

@@ -1,27 +1,20 @@
 /** contract §5: every command has --help with an example; NO_COLOR; --json keeps stdout for data. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, lines, removeHomes, snapshotDist, tempHome, writeConfig } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { lines, REPO_ROOT, tempHome, useDist, writeConfig } from '../helpers/cli.js';
 import { bindCli, M1 } from '../helpers/e2e.js';
 import type { Cli } from '../helpers/e2e.js';
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { buildProgram } from '../../src/cli/registry.js';
 
-let dist: Dist;
+const dist = useDist();
 let cli: Cli;
 
 beforeAll(async () => {
-  dist = await snapshotDist();
   const home = tempHome('noburn-help-');
   writeConfig(home, { prices: { m1: M1 } });
   cli = bindCli(dist.cli, home);
-});
-
-afterAll(() => {
-  dist?.dispose();
-  removeHomes();
 });
 
 /** Every command and subcommand the program defines (so a new one cannot be left out), with whether it is only a group of subcommands. */

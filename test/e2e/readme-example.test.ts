@@ -10,21 +10,11 @@ import { pathToFileURL } from 'node:url';
 import { transformSync } from 'esbuild';
 import { NoburnGuard } from '../../src/lib/guard.js';
 import { startFakeUpstream } from '../fixtures/fake-upstream.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, cleanEnv, removeHomes, snapshotDist, tempHome } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { cleanEnv, REPO_ROOT, tempHome, useDist } from '../helpers/cli.js';
 import { quickStartBlocks, quickStartExample, tsBlocks } from '../helpers/readme.js';
 
-let dist: Dist;
-
-beforeAll(async () => {
-  dist = await snapshotDist();
-});
-
-afterAll(() => {
-  dist?.dispose();
-  removeHomes();
-});
+const dist = useDist();
 
 const SHIMS = [
   'noburn() { node "$NOBURN_CLI" "$@"; }',

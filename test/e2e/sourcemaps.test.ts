@@ -7,17 +7,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { snapshotDist } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { useDist } from '../helpers/cli.js';
 
-let dist: Dist;
-
-beforeAll(async () => {
-  dist = await snapshotDist();
-});
-
-afterAll(() => dist?.dispose());
+const dist = useDist();
 
 /** The first stack frame of usdToNano('x') thrown in a child node, with or without source maps. */
 function firstFrame(kind: 'esm' | 'cjs', sourceMaps: boolean): string {

@@ -1,7 +1,7 @@
 /** Config price override used by the e2e suites: exact, known estimates. */
-import { expect } from 'vitest';
-import { runCli } from './cli.js';
-import type { RunOptions, RunResult } from './cli.js';
+import { beforeEach, expect } from 'vitest';
+import { runCli, tempHome, useDist, writeConfig } from './cli.js';
+import type { Dist, RunOptions, RunResult } from './cli.js';
 
 export const M1 = { inputPerMTok: 1, outputPerMTok: 2 };
 
@@ -32,6 +32,38 @@ export function bindCli(cliPath: string, home: string): Cli {
     return JSON.parse(r.stdout) as T;
   };
   return Object.assign(run, { json });
+}
+
+export interface M1Suite {
+  readonly dist: Dist;
+  /** This test's NOBURN_HOME, priced with M1. */
+  readonly home: string;
+  /** The built CLI bound to `home`. */
+  readonly cli: Cli;
+}
+
+/** For a test file: the built CLI (useDist) and, per test, a fresh home priced with M1 with the CLI bound to it. */
+export function useM1Suite(prefix: string): M1Suite {
+  const dist = useDist();
+  let current: { home: string; cli: Cli } | undefined;
+  beforeEach(() => {
+    const home = tempHome(prefix);
+    writeConfig(home, { prices: { m1: M1 } });
+    current = { home, cli: bindCli(dist.cli, home) };
+  });
+  const now = () => {
+    if (current === undefined) throw new Error('useM1Suite(): the home is made in beforeEach');
+    return current;
+  };
+  return {
+    dist,
+    get home() {
+      return now().home;
+    },
+    get cli() {
+      return now().cli;
+    },
+  };
 }
 
 export const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;

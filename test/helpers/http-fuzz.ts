@@ -73,7 +73,7 @@ const nastyValue: fc.Arbitrary<unknown> = fc.oneof(
 const id = fc.oneof(fc.constantFrom('u1', 'user-2', 'a/b', 'ü-ser', '\u{1F600}'), fc.string({ minLength: 1, maxLength: 12, unit: 'grapheme-ascii' }));
 const tokens = fc.oneof(fc.nat(5_000), fc.nat(100_000_000));
 const usd = fc.oneof(fc.constantFrom(0, 0.001, 0.5, 1, 100), fc.double({ min: 0, max: 1_000, noNaN: true }));
-const period = fc.constantFrom('day', 'week', 'month', 'total');
+const period = fc.constantFrom('minute', 'hour', 'day', 'week', 'month', 'total');
 const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
 
 function dropUndefined(o: Obj): Obj {

@@ -1,7 +1,8 @@
 /** contract §3 check: caps, block reasons, holds, TTL and period windows. */
 import { describe, expect, it } from 'vitest';
 import { P, TTL, UNKNOWN_MODEL, cap, check, projectBudget, rec, record, useEnv, utc } from './harness.js';
-import type { StoreFactory } from './harness.js';
+import type { Env, StoreFactory } from './harness.js';
+import type { Period } from '../../src/lib/periods.js';
 
 export function defineCapTests(factory: StoreFactory): void {
   const env = useEnv(factory);
@@ -202,8 +203,80 @@ export function defineCapTests(factory: StoreFactory): void {
     });
   });
 
+  describe('per-model caps', () => {
+    const modelCap = (ledger: Env['ledger'], usd: number | null, model: string, o: { user?: string; period?: Period } = {}) =>
+      ledger.setBudget(P, { scope: 'model', model, userId: o.user, capUsd: usd, period: o.period ?? 'total' });
+
+    it('model_budget_exceeded: a glob caps the sum of every model it matches, and leaves other models alone', async () => {
+      const { ledger } = await env();
+      await modelCap(ledger, 0.005, '*t*-model'); // test-model and other-model, not cache-model
+      await record(ledger, rec({ usd: 0.002, model: 'test-model' }));
+      expect((await check(ledger, 2, { model: 'other-model' })).remaining).toEqual({ modelUsd: 0.001 }); // 5 - 2 spent - 2 held
+      const over = await check(ledger, 2, { model: 'test-model' }); // 2 + 2 + 2 > 5
+      expect(over).toMatchObject({ blocked: true, blockReason: 'model_budget_exceeded', remaining: { modelUsd: 0.001 } });
+      expect(over.limit).toMatchObject({ scope: 'model', capUsd: 0.005, spentUsd: 0.002, heldUsd: 0.002 });
+      // A model the glob does not match is not under the cap.
+      expect((await check(ledger, 50, { model: 'cache-model', tin: 10_000 })).blocked).toBe(false);
+    });
+
+    it('an exact model name and ? match as globs; [ is refused', async () => {
+      const { ledger } = await env();
+      await modelCap(ledger, 0, 'test-mode?');
+      expect((await check(ledger, 1)).blockReason).toBe('model_budget_exceeded');
+      expect((await check(ledger, 1, { model: 'other-model' })).blocked).toBe(false);
+      await expect(modelCap(ledger, 1, 'test-[a]')).rejects.toThrow(/\[ and \] are not allowed/);
+    });
+
+    it("a per-user model cap counts only that user's calls of the matching models", async () => {
+      const { ledger } = await env();
+      await modelCap(ledger, 0.003, 'test-*', { user: 'alice' });
+      await record(ledger, rec({ usd: 0.002, userId: 'alice' }));
+      await record(ledger, rec({ usd: 0.05, userId: 'bob' })); // bob's spend is not alice's
+      expect((await check(ledger, 2, { user: 'alice' })).blockReason).toBe('model_budget_exceeded');
+      expect((await check(ledger, 1, { user: 'alice' })).blocked).toBe(false);
+      expect((await check(ledger, 30, { user: 'bob' })).blocked).toBe(false);
+      expect((await check(ledger, 30)).blocked).toBe(false);
+      expect((await check(ledger, 30, { user: 'alice', model: 'other-model' })).blocked).toBe(false);
+    });
+
+    it('a model cap set mid-window counts the spend already made; several caps: the least room; getBudgets reports it', async () => {
+      const { ledger } = await env();
+      await record(ledger, rec({ usd: 0.004, model: 'test-model', userId: 'u' }));
+      await modelCap(ledger, 0.005, 'test-model', { period: 'day' });
+      await modelCap(ledger, 0.01, '*');
+      const d = await check(ledger, 1, { user: 'u' });
+      expect(d).toMatchObject({ blocked: false, remaining: { modelUsd: 0 } });
+      expect((await check(ledger, 0, { tin: 1 })).blockReason).toBe('model_budget_exceeded');
+      const budgets = (await ledger.getBudgets(P)).filter((b) => b.scope === 'model');
+      expect(budgets).toEqual([
+        { scope: 'model', userId: null, model: '*', capUsd: 0.01, period: 'total', spentUsd: 0.004, heldUsd: 0.001, unpricedCalls: 0, windowStart: '1970-01-01T00:00:00.000Z' },
+        { scope: 'model', userId: null, model: 'test-model', capUsd: 0.005, period: 'day', spentUsd: 0.004, heldUsd: 0.001, unpricedCalls: 0, windowStart: '2026-11-25T00:00:00.000Z' },
+      ]);
+      await modelCap(ledger, null, 'test-model');
+      expect((await ledger.getBudgets(P)).filter((b) => b.scope === 'model').map((b) => b.model)).toEqual(['*']);
+    });
+
+    it('a minute model cap rolls at the next UTC minute', async () => {
+      const { ledger, clock } = await env();
+      await modelCap(ledger, 0.001, 'test-model', { period: 'minute' });
+      clock.t = utc('2026-11-25T12:07:30.000Z');
+      await record(ledger, rec({ usd: 0.001 }));
+      expect((await check(ledger, 1)).blockReason).toBe('model_budget_exceeded');
+      clock.t = utc('2026-11-25T12:08:00.000Z');
+      expect((await check(ledger, 1)).blocked).toBe(false);
+    });
+
+    it('clamp: the output bound is lowered to fit a model cap', async () => {
+      const { ledger } = await env();
+      await modelCap(ledger, 0.003, 'test-model');
+      // 1000 input tokens = $0.001; 2000 left = 1000 output tokens at $0.002 per 1000.
+      const d = await ledger.check(P, { model: 'test-model', tokensIn: 1000, tokensOut: 5000, userId: null, runId: null, clamp: true, minTokensOut: 10 });
+      expect(d).toMatchObject({ blocked: false, clamped: true, tokensOut: 1000, limit: { scope: 'model' } });
+    });
+  });
+
   describe('period windows (UTC)', () => {
-    async function rolls(period: 'day' | 'week' | 'month', spendAt: string, stillAt: string, rolledAt: string, scope: 'project' | 'default_user' = 'project') {
+    async function rolls(period: Period, spendAt: string, stillAt: string, rolledAt: string, scope: 'project' | 'default_user' = 'project') {
       const { ledger, clock } = await env();
       const user = scope === 'default_user' ? 'u' : null;
       if (scope === 'default_user') await cap(ledger, 0.01, { defaultUser: true, period });
@@ -225,6 +298,9 @@ export function defineCapTests(factory: StoreFactory): void {
     it('an ISO week spans a year boundary', () => rolls('week', '2026-12-28T00:00:00.000Z', '2027-01-03T23:59:59.999Z', '2027-01-04T00:00:00.000Z'));
     it('month rolls at the 1st 00:00 UTC, not at a week boundary', () => rolls('month', '2026-11-01T00:00:00.000Z', '2026-11-30T23:59:59.999Z', '2026-12-01T00:00:00.000Z'));
     it('month rolls at a year boundary', () => rolls('month', '2026-12-31T23:59:59.999Z', '2026-12-31T23:59:59.999Z', '2027-01-01T00:00:00.000Z'));
+    it('minute rolls at :00 of the next UTC minute', () => rolls('minute', '2026-11-25T12:07:00.000Z', '2026-11-25T12:07:59.999Z', '2026-11-25T12:08:00.000Z'));
+    it('hour rolls at the top of the next UTC hour, not at a minute boundary', () => rolls('hour', '2026-11-25T12:00:00.000Z', '2026-11-25T12:59:59.999Z', '2026-11-25T13:00:00.000Z'));
+    it('a user minute cap rolls too (a loop is stopped within its minute)', () => rolls('minute', '2026-11-25T23:59:30.000Z', '2026-11-25T23:59:59.999Z', '2026-11-26T00:00:00.000Z', 'default_user'));
     it('a default_user day cap rolls too', () => rolls('day', '2026-11-25T23:59:59.999Z', '2026-11-25T23:59:59.999Z', '2026-11-26T00:00:00.000Z', 'default_user'));
 
     it('total never rolls', async () => {
@@ -234,6 +310,17 @@ export function defineCapTests(factory: StoreFactory): void {
       await record(ledger, rec({ usd: 0.01 }));
       clock.t = utc('2030-06-15T00:00:00.000Z');
       expect((await check(ledger, 0, { tin: 1 })).blockReason).toBe('project_budget_exceeded');
+    });
+
+    it('budgets report the current minute window and its spend only', async () => {
+      const { ledger, clock } = await env();
+      await cap(ledger, 1, { period: 'minute' });
+      clock.t = utc('2026-11-25T12:07:10.000Z');
+      await record(ledger, rec({ usd: 0.25 }));
+      clock.t = utc('2026-11-25T12:08:05.000Z');
+      await record(ledger, rec({ usd: 0.125 }));
+      const b = (await ledger.getBudgets(P)).find((x) => x.scope === 'project');
+      expect(b).toMatchObject({ period: 'minute', spentUsd: 0.125, windowStart: '2026-11-25T12:08:00.000Z' });
     });
 
     it('an open hold counts in the new window after the boundary', async () => {

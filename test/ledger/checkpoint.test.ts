@@ -1,8 +1,9 @@
 /**
- * serve checkpoints the WAL on a timer (between requests) instead of inside a commit. The
- * WAL must still be recycled: after a timed checkpoint the next writer starts the WAL from
- * the beginning, so bursts separated by a checkpoint do not grow the file. The timer is
- * injected and ticked by hand between bursts, so nothing depends on real timing.
+ * serve checkpoints the WAL on a timer (between requests, off the event loop) instead of
+ * inside a commit. The WAL must still be recycled: after a timed checkpoint the next writer
+ * starts the WAL from the beginning, so bursts separated by a checkpoint do not grow the
+ * file. The checkpoints are asked for through the store's seam (checkpointNow) with a
+ * timer period far longer than the test, so nothing depends on real timing.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,30 +22,25 @@ const rec = (i: number): StoreRecord => ({
   projectId: 'p', userId: `u${i % 7}`, runId: null, model: 'm', tokensIn: 10, tokensOut: 1, cachedTokensIn: 0, cacheWriteTokensIn: 0,
   costNano: 1, unpriced: false, wasBlocked: false, reservationId: null, idempotencyKey: `k${i}`, ts: Date.UTC(2026, 10, 28),
 });
+/** The timer never fires during a test: every checkpoint is the one the test asks for. */
+const NEVER_MS = 3_600_000;
 
-/** A timer that fires only when the test says so; remembers the period it was asked for and whether it was stopped. */
-function manualTimer() {
-  const t = { ticks: [] as (() => void)[], everyMs: [] as number[], stopped: 0 };
-  const timer: NonNullable<SqliteStoreOptions['checkpointTimer']> = (tick, everyMs) => {
-    t.ticks.push(tick);
-    t.everyMs.push(everyMs);
-    return () => void t.stopped++;
-  };
-  return { t, timer, tick: () => t.ticks.forEach((f) => f()) };
-}
-
-async function walAfterBursts(opts: SqliteStoreOptions, between: () => void, setup: (s: SqliteStore) => void = () => {}): Promise<number[]> {
+function tempStore(opts: SqliteStoreOptions): { store: SqliteStore; wal: () => number } {
   const dir = mkdtempSync(join(tmpdir(), 'nb-ckpt-'));
   dirs.push(dir);
-  const store = new SqliteStore(join(dir, 'l.db'), opts);
+  return { store: new SqliteStore(join(dir, 'l.db'), opts), wal: () => statSync(join(dir, 'l.db-wal')).size };
+}
+
+async function walAfterBursts(opts: SqliteStoreOptions, between: (s: SqliteStore) => Promise<void>, setup: (s: SqliteStore) => void = () => {}): Promise<number[]> {
+  const { store, wal } = tempStore(opts);
   setup(store);
   const sizes: number[] = [];
   let n = 0;
   try {
     for (let burst = 0; burst < 3; burst++) {
       for (let i = 0; i < 150; i++) await store.record([rec(n++)]); // one commit each
-      sizes.push(statSync(join(dir, 'l.db-wal')).size);
-      between();
+      sizes.push(wal());
+      await between(store);
     }
   } finally {
     await store.close();
@@ -52,16 +48,33 @@ async function walAfterBursts(opts: SqliteStoreOptions, between: () => void, set
   return sizes;
 }
 
-it('timed checkpoints recycle the WAL between bursts; the timer is stopped on close', async () => {
-  const m = manualTimer();
-  const timed = await walAfterBursts({ checkpointEveryMs: 40, checkpointTimer: m.timer }, m.tick);
-  expect(m.t.everyMs).toEqual([40]);
-  expect(m.t.stopped).toBe(1);
+it('timed checkpoints recycle the WAL between bursts', async () => {
+  const timed = await walAfterBursts({ checkpointEveryMs: NEVER_MS }, (s) => s.checkpointNow());
   expect(timed[2]).toBeLessThanOrEqual((timed[0] ?? 0) * 1.2);
 });
 
-it('control: with the same high automatic threshold and no timer, the WAL keeps growing', async () => {
-  const sizes = await walAfterBursts({}, () => {}, (s) => s.db.pragma('wal_autocheckpoint = 20000'));
+it('control: with the same high automatic threshold and no checkpoint, the WAL keeps growing', async () => {
+  const sizes = await walAfterBursts({ checkpointEveryMs: NEVER_MS }, () => Promise.resolve());
   expect(sizes[2]).toBeGreaterThan((sizes[0] ?? 0) * 2);
 });
 
+it('the timed checkpoint runs off the event loop: it completes while the main thread is blocked', async () => {
+  const { store, wal } = tempStore({ checkpointEveryMs: NEVER_MS });
+  try {
+    let n = 0;
+    for (let i = 0; i < 150; i++) await store.record([rec(n++)]);
+    const first = wal();
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const done = store.checkpointNow(flag);
+    // This thread blocks until the checkpoint says it is done: 'ok' only if it ran elsewhere
+    // (on this thread it would have finished before the wait: 'not-equal'). The bound only
+    // keeps a broken worker from hanging the test.
+    expect(Atomics.wait(flag, 0, 0, 20_000)).toBe('ok');
+    await done;
+    for (let i = 0; i < 150; i++) await store.record([rec(n++)]);
+    // Checkpointed during the block: the second burst restarted the WAL instead of appending.
+    expect(wal()).toBeLessThanOrEqual(first * 1.2);
+  } finally {
+    await store.close();
+  }
+}, 30_000);

@@ -8,6 +8,7 @@ import type { LedgerSettings } from '../../src/lib/ledger/ledger.js';
 import type { LedgerBackend } from '../../src/lib/ledger/store.js';
 import type { Decision, RecordResult } from '../../src/lib/types.js';
 import type { NormalizedRecord } from '../../src/lib/validate.js';
+import type { Period } from '../../src/lib/periods.js';
 
 export interface StoreHandle {
   store: LedgerBackend;
@@ -107,7 +108,7 @@ export function record(l: Ledger, ...rs: NormalizedRecord[]): Promise<RecordResu
 }
 
 /** Sets a cap in USD: project, default_user, or the named user. */
-export function cap(l: Ledger, usd: number | null, o: { user?: string; defaultUser?: boolean; period?: 'day' | 'week' | 'month' | 'total'; project?: string } = {}): Promise<void> {
+export function cap(l: Ledger, usd: number | null, o: { user?: string; defaultUser?: boolean; period?: Period; project?: string } = {}): Promise<void> {
   const scope = o.user !== undefined ? 'user' : o.defaultUser ? 'default_user' : 'project';
   return l.setBudget(o.project ?? P, { scope, userId: o.user, capUsd: usd, period: o.period ?? 'total' });
 }

@@ -3,38 +3,21 @@
  * schema, as replicas behind a load balancer. Keys are made with `noburn keys create
  * --store postgres://...`.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { Pool } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, removeHomes, runCli, snapshotDist, tempHome, writeConfig } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli, serveCli, tempHome, useDist, writeConfig } from '../helpers/cli.js';
+import type { ServeChild } from '../helpers/cli.js';
 import { PG_URL, SKIP_TITLE, dropSchemas, newSchemaName } from './pg-env.js';
 
 const PRICES = { prices: { 'test-model': { inputPerMTok: 1, outputPerMTok: 2 } } };
 
-interface Replica {
-  child: ChildProcessWithoutNullStreams;
-  url: string;
+interface Replica extends ServeChild {
   pool: Pool;
-  exit: Promise<unknown>;
 }
 
 async function startReplica(cli: string, home: string, store: string): Promise<Replica> {
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--store', store], { env: cleanEnv({ NOBURN_HOME: home, HOME: home }) });
-  let err = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exit = new Promise((r) => child.on('close', r));
-  const deadline = Date.now() + 20_000;
-  while (!/"msg":"listening"/.test(err)) {
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill('SIGKILL');
-      throw new Error(`serve did not start: ${err}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const url = (JSON.parse(err.split('\n').find((l) => l.includes('"listening"')) as string) as { url: string }).url;
-  return { child, url, exit, pool: new Pool(url, { connections: 64 }) };
+  const s = await serveCli(cli, home, ['--store', store]);
+  return { ...s, pool: new Pool(s.url, { connections: 64 }) };
 }
 
 async function post(r: Replica, key: string, path: string, body: unknown, method: 'POST' | 'PUT' = 'POST'): Promise<{ status: number; body: unknown }> {
@@ -57,20 +40,15 @@ if (PG_URL === '') {
   });
 } else {
   describe('serve replicas on PostgreSQL', () => {
-    let dist: Dist;
+    const dist = useDist();
     const schemas: string[] = [];
     const running: Replica[] = [];
-    beforeAll(async () => {
-      dist = await snapshotDist();
-    });
     afterAll(async () => {
       for (const r of running) {
         r.child.kill('SIGKILL');
         await r.exit;
         await r.pool.close();
       }
-      dist.dispose();
-      removeHomes();
       await dropSchemas(schemas);
     });
 

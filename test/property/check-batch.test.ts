@@ -28,7 +28,7 @@ const TTL = 30_000;
 const USERS = ['u1', 'u2'] as const;
 const RUNS = ['run_0', 'run_1', 'run_2'] as const;
 
-const period = fc.constantFrom<Period>('day', 'week', 'month', 'total');
+const period = fc.constantFrom<Period>('minute', 'hour', 'day', 'week', 'month', 'total');
 /** Caps and costs in whole millions of nano-dollars or not; estimates smaller, so a cap takes several. */
 const amount = fc.oneof(fc.nat(40).map((k) => k * 1_000_000), fc.integer({ min: 0, max: 40_000_000 }));
 const estimate = fc.oneof(fc.nat(4).map((k) => k * 1_000_000), fc.integer({ min: 0, max: 4_000_000 }));

@@ -4,65 +4,35 @@
  * it (unless --allow-unmetered), in-process against the fake upstream.
  */
 import { gzipSync } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { NoburnGuard } from '../../src/lib/guard.js';
 import { estimateTokens } from '../../src/lib/tokens.js';
-import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
-import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
-import { costNano, makeHome, PRICES, toNano, type TestPrice } from './helpers.js';
+import { startProxy } from '../../src/proxy/index.js';
+import { costNano, PRICES, toNano, type TestPrice } from './helpers.js';
+import { useProxySuite } from './harness.js';
 
 const MORE_PRICES: Record<string, TestPrice> = { ...PRICES, 'gemini-2.5-flash': { inputPerMTok: 1, outputPerMTok: 4, cacheReadPerMTok: 1 }, 'gemini-embedding-001': { inputPerMTok: 1, outputPerMTok: 0 } };
 
-let upstream: FakeUpstream;
-let home: ReturnType<typeof makeHome>;
-let guard: NoburnGuard;
-let proxy: RunningProxy;
-let runId: string;
+const suite = useProxySuite();
 
-async function open(opts: { allowUnmetered?: boolean; azureDeployments?: Record<string, string>; openai?: string } = {}): Promise<void> {
-  home = makeHome(MORE_PRICES);
-  guard = new NoburnGuard({ home: home.home, env: {} });
-  runId = (await guard.startRun({ budgetCapUsd: 1 })).runId;
-  proxy = await startProxy({
-    guard,
-    runId,
-    upstreams: { openai: opts.openai ?? upstream.openaiBase, anthropic: upstream.anthropicBase, google: upstream.url },
-    countTokens: estimateTokens,
-    allowUnmetered: opts.allowUnmetered,
-    azureDeployments: opts.azureDeployments,
+function open(opts: { allowUnmetered?: boolean; azureDeployments?: Record<string, string>; openai?: string } = {}): Promise<void> {
+  const { upstream } = suite;
+  return suite.open({
+    prices: MORE_PRICES,
+    capUsd: 1,
+    proxy: { upstreams: { openai: opts.openai ?? upstream.openaiBase, anthropic: upstream.anthropicBase, google: upstream.url }, allowUnmetered: opts.allowUnmetered, azureDeployments: opts.azureDeployments },
   });
 }
 
-const base = (name: string): string => proxy.env[name] ?? '';
+const base = (name: string): string => suite.proxy.env[name] ?? '';
 
 function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body) });
 }
 
-async function settled() {
-  await proxy.close();
-  await guard.flush();
-  return guard.getRun(runId);
-}
-
 function servedNano(): number {
-  return upstream.served.reduce((sum, c) => sum + (c.usage && c.model ? costNano(c.model, c.usage, MORE_PRICES) : 0), 0);
+  return suite.upstream.served.reduce((sum, c) => sum + (c.usage && c.model ? costNano(c.model, c.usage, MORE_PRICES) : 0), 0);
 }
-
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(async () => {
-  await upstream.close();
-});
-beforeEach(() => {
-  upstream.served.length = 0;
-});
-afterEach(async () => {
-  await proxy.close();
-  await guard.close();
-  home.cleanup();
-});
 
 const gen = { contents: [{ role: 'user', parts: [{ text: 'Say hello in five words.' }] }], generationConfig: { maxOutputTokens: 40 } };
 
@@ -70,7 +40,7 @@ describe('Google Gemini', () => {
   beforeEach(() => open());
 
   it('GOOGLE_GEMINI_BASE_URL points at the proxy; generateContent, SSE and JSON-array streams are metered from usageMetadata', async () => {
-    expect(base('GOOGLE_GEMINI_BASE_URL')).toBe(`${proxy.url}/google`);
+    expect(base('GOOGLE_GEMINI_BASE_URL')).toBe(`${suite.proxy.url}/google`);
     const g = base('GOOGLE_GEMINI_BASE_URL');
     const one = await post(`${g}/v1beta/models/gemini-2.5-flash:generateContent`, gen, { 'x-fake-usage': '30,10,9' });
     expect(((await one.json()) as { candidates: unknown[] }).candidates.length).toBe(1);
@@ -78,25 +48,25 @@ describe('Google Gemini', () => {
     expect(await sse.text()).toContain('"finishReason":"STOP"');
     const arr = await post(`${g}/v1beta/models/gemini-2.5-flash:streamGenerateContent`, gen, { 'x-fake-usage': '21,0,7' });
     expect(((await arr.json()) as unknown[]).length).toBe(6);
-    const run = await settled();
+    const run = await suite.settled();
     expect(run.calls).toBe(3);
     expect(run.heldUsd).toBe(0);
     expect(toNano(run.spendUsd)).toBe(servedNano());
-    expect(proxy.stats().find((s) => s.model === 'gemini-2.5-flash')).toMatchObject({ calls: 3, tokensIn: 76, cachedTokensIn: 10, tokensOut: 27 });
+    expect(suite.proxy.stats().find((s) => s.model === 'gemini-2.5-flash')).toMatchObject({ calls: 3, tokensIn: 76, cachedTokensIn: 10, tokensOut: 27 });
   });
 
   it('countTokens passes unmetered; a 402 refusal comes in Google\'s error shape', async () => {
     const g = base('GOOGLE_GEMINI_BASE_URL');
     expect((await post(`${g}/v1beta/models/gemini-2.5-flash:countTokens`, gen)).status).toBe(200);
-    await guard.close();
-    guard = new NoburnGuard({ home: home.home, env: {} });
-    const tiny = (await guard.startRun({ budgetCapUsd: 0.000001 })).runId;
-    await proxy.close();
-    proxy = await startProxy({ guard, runId: tiny, upstreams: { google: upstream.url }, countTokens: estimateTokens });
-    const r = await post(`${proxy.env['GOOGLE_GEMINI_BASE_URL']}/v1beta/models/gemini-2.5-flash:generateContent`, gen);
+    await suite.guard.close();
+    suite.guard = new NoburnGuard({ home: suite.home.home, env: {} });
+    const tiny = (await suite.guard.startRun({ budgetCapUsd: 0.000001 })).runId;
+    await suite.proxy.close();
+    suite.proxy = await startProxy({ guard: suite.guard, runId: tiny, upstreams: { google: suite.upstream.url }, countTokens: estimateTokens });
+    const r = await post(`${suite.proxy.env['GOOGLE_GEMINI_BASE_URL']}/v1beta/models/gemini-2.5-flash:generateContent`, gen);
     expect(r.status).toBe(402);
     expect(await r.json()).toMatchObject({ error: { code: 402, status: 'RESOURCE_EXHAUSTED' } });
-    expect(upstream.served.length).toBe(1);
+    expect(suite.upstream.served.length).toBe(1);
   });
 });
 
@@ -108,8 +78,8 @@ describe('Anthropic base shapes', () => {
     const msg = { model: 'claude-sonnet-4-5', max_tokens: 30, messages: [{ role: 'user', content: 'hi' }] };
     expect((await post(`${a}/v1/messages`, msg, { 'x-fake-usage': '20,0,5' })).status).toBe(200);
     expect((await post(`${a}/messages`, msg, { 'x-fake-usage': '22,0,6' })).status).toBe(200);
-    expect(upstream.served.map((c) => c.path)).toEqual(['/v1/messages', '/v1/messages']);
-    const run = await settled();
+    expect(suite.upstream.served.map((c) => c.path)).toEqual(['/v1/messages', '/v1/messages']);
+    const run = await suite.settled();
     expect(run.calls).toBe(2);
     expect(toNano(run.spendUsd)).toBe(servedNano());
   });
@@ -117,26 +87,26 @@ describe('Anthropic base shapes', () => {
 
 describe('Azure-style deployments', () => {
   it('a deployment mapped to a model is metered though the body names no model', async () => {
-    await open({ openai: `${upstream.url}/openai`, azureDeployments: { prod: 'gpt-4o-mini' } });
+    await open({ openai: `${suite.upstream.url}/openai`, azureDeployments: { prod: 'gpt-4o-mini' } });
     const o = base('OPENAI_BASE_URL');
     const r = await post(`${o}/deployments/prod/chat/completions?api-version=2024-10-21`, { max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] }, { 'x-fake-usage': '18,0,6' });
     expect(r.status).toBe(200);
     await r.text();
-    const run = await settled();
+    const run = await suite.settled();
     expect(run.calls).toBe(1);
     expect(toNano(run.spendUsd)).toBe(servedNano());
     expect(toNano(run.spendUsd)).toBeGreaterThan(0);
   });
 
   it('an unmapped deployment is refused (402 unmetered_request, naming the flag that maps it) and reaches no upstream', async () => {
-    await open({ openai: `${upstream.url}/openai` });
+    await open({ openai: `${suite.upstream.url}/openai` });
     const r = await post(`${base('OPENAI_BASE_URL')}/deployments/other/chat/completions`, { messages: [{ role: 'user', content: 'hi' }] });
     expect(r.status).toBe(402);
     const e = (await r.json()) as { error: { code: string; message: string } };
     expect(e.error.code).toBe('unmetered_request');
     expect(e.error.message).toContain('--azure-deployment other=MODEL');
-    expect(upstream.served.length).toBe(0);
-    expect(proxy.unmetered()).toEqual({ forwarded: 0, refused: 1 });
+    expect(suite.upstream.served.length).toBe(0);
+    expect(suite.proxy.unmetered()).toEqual({ forwarded: 0, refused: 1 });
   });
 });
 
@@ -148,8 +118,8 @@ describe('compressed request bodies', () => {
     const r = await post(`${base('OPENAI_BASE_URL')}/chat/completions`, body, { 'content-encoding': 'gzip', 'x-fake-usage': '19,0,4' });
     expect(r.status).toBe(200);
     await r.text();
-    expect(upstream.served[0]!.headers['content-encoding']).toBeUndefined();
-    const run = await settled();
+    expect(suite.upstream.served[0]!.headers['content-encoding']).toBeUndefined();
+    const run = await suite.settled();
     expect(run.calls).toBe(1);
     expect(toNano(run.spendUsd)).toBe(servedNano());
   });
@@ -157,7 +127,7 @@ describe('compressed request bodies', () => {
   it('a body that does not decode is refused, not forwarded', async () => {
     const r = await post(`${base('OPENAI_BASE_URL')}/chat/completions`, Buffer.from('not gzip at all'), { 'content-encoding': 'gzip' });
     expect(r.status).toBe(402);
-    expect(upstream.served.length).toBe(0);
+    expect(suite.upstream.served.length).toBe(0);
   });
 });
 
@@ -172,13 +142,13 @@ describe('nothing unpriced passes silently', () => {
     expect((await post(`${o}/chat/completions`, 'model=gpt-4o-mini', { 'content-type': 'text/plain' })).status).toBe(402);
     const unknown = await post(`${o}/chat/completions`, { model: 'nb-no-such-model-zz', messages: [{ role: 'user', content: 'hi' }] });
     expect(await unknown.json()).toMatchObject({ error: { code: 'unknown_model_price' } });
-    expect(upstream.served.length).toBe(0);
+    expect(suite.upstream.served.length).toBe(0);
     // Reads and free POSTs pass.
     expect((await fetch(`${o}/models`)).status).toBe(200);
     const count = await post(`${base('ANTHROPIC_BASE_URL')}/v1/messages/count_tokens`, { model: 'claude-sonnet-4-5', messages: [] });
     expect(count.status).toBe(404); // the fake upstream has no such route: it was forwarded
-    expect(upstream.served.map((c) => c.path)).toEqual(['/v1/models', '/v1/messages/count_tokens']);
-    expect(proxy.unmetered()).toEqual({ forwarded: 0, refused: 2 });
+    expect(suite.upstream.served.map((c) => c.path)).toEqual(['/v1/models', '/v1/messages/count_tokens']);
+    expect(suite.proxy.unmetered()).toEqual({ forwarded: 0, refused: 2 });
   });
 
   it('allowUnmetered forwards them and counts them; priced calls are still metered', async () => {
@@ -187,10 +157,10 @@ describe('nothing unpriced passes silently', () => {
     expect((await post(`${o}/images/generations`, { model: 'gpt-image-1', prompt: 'a cat' })).status).toBe(200);
     expect((await post(`${o}/chat/completions`, { model: 'nb-no-such-model-zz', messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200);
     await (await post(`${o}/chat/completions`, { model: 'gpt-4o-mini', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] })).text();
-    const run = await settled();
-    expect(proxy.unmetered()).toEqual({ forwarded: 2, refused: 0 });
+    const run = await suite.settled();
+    expect(suite.proxy.unmetered()).toEqual({ forwarded: 2, refused: 0 });
     expect(run.calls).toBe(1);
     expect(run.blockedCalls).toBe(0);
-    expect(toNano(run.spendUsd)).toBe(costNano('gpt-4o-mini', upstream.served[2]!.usage!, MORE_PRICES));
+    expect(toNano(run.spendUsd)).toBe(costNano('gpt-4o-mini', suite.upstream.served[2]!.usage!, MORE_PRICES));
   });
 });

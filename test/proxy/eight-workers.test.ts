@@ -8,44 +8,23 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NoburnGuard } from '../../src/lib/guard.js';
+import { describe, expect, it } from 'vitest';
 import { estimateRequest } from '../../src/lib/metering/index.js';
-import { estimateTokens } from '../../src/lib/tokens.js';
-import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
 import { factorOf } from '../fixtures/fake-inflate.js';
-import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
-import { makeHome, PRICES, toNano } from './helpers.js';
+import { type FakeUpstream } from '../fixtures/fake-upstream.js';
+import { PRICES, toNano } from './helpers.js';
+import { useProxySuite } from './harness.js';
 
 const INFLATE = 0.2;
 const WORKERS = 8;
 const MAX_TOKENS = 1500;
 const FLOOR = 256;
 
-let upstream: FakeUpstream;
-let home: ReturnType<typeof makeHome>;
-let guard: NoburnGuard;
-let proxy: RunningProxy;
-let runId: string;
-
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(async () => {
-  await upstream.close();
-});
-afterEach(async () => {
-  await proxy.close();
-  await guard.close();
-  home.cleanup();
-});
+const suite = useProxySuite();
 
 async function open(runCapUsd: number | null): Promise<void> {
-  home = makeHome();
-  guard = new NoburnGuard({ home: home.home, env: {} });
-  runId = (await guard.startRun({ budgetCapUsd: runCapUsd })).runId;
-  proxy = await startProxy({ guard, runId, upstreams: { openai: upstream.openaiBase, anthropic: upstream.anthropicBase }, countTokens: estimateTokens });
-  upstream.inflated.length = 0;
+  await suite.open({ capUsd: runCapUsd });
+  suite.upstream.inflated.length = 0;
 }
 
 const TOPICS = ['rivers', 'mountains', 'old bridges', 'lighthouses', 'deserts', 'forests', 'islands', 'glaciers', 'canals', 'volcanoes'];
@@ -62,13 +41,13 @@ async function call(w: number, n: number, user: string | null): Promise<boolean>
   const content = prompt(w, n);
   try {
     if (w % 2 === 0) {
-      const client = new OpenAI({ apiKey: 'sk-test', baseURL: proxy.env['OPENAI_BASE_URL'], maxRetries: 0, defaultHeaders: headers });
+      const client = new OpenAI({ apiKey: 'sk-test', baseURL: suite.proxy.env['OPENAI_BASE_URL'], maxRetries: 0, defaultHeaders: headers });
       // The end user in the provider's own field (user / metadata.user_id), as apps send it.
       const req = { model: 'gpt-4o-mini', max_tokens: MAX_TOKENS, messages: [{ role: 'user' as const, content }], ...(user ? { user } : {}) };
       if (stream) for await (const _ of await client.chat.completions.create({ ...req, stream: true })) void _;
       else await client.chat.completions.create(req);
     } else {
-      const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: proxy.env['ANTHROPIC_BASE_URL'], maxRetries: 0, defaultHeaders: headers });
+      const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: suite.proxy.env['ANTHROPIC_BASE_URL'], maxRetries: 0, defaultHeaders: headers });
       const req = { model: 'claude-sonnet-4-5', max_tokens: MAX_TOKENS, messages: [{ role: 'user' as const, content }], ...(user ? { metadata: { user_id: user } } : {}) };
       if (stream) await client.messages.stream(req).finalMessage();
       else await client.messages.create(req);
@@ -94,7 +73,7 @@ async function workers(userOf: (w: number) => string | null, limit = 200): Promi
 /** The upstream's usage priced at the test prices, in nano-dollars, for the answers `which` selects. */
 function billedNano(which: (a: FakeUpstream['inflated'][number]) => boolean = () => true): number {
   let sum = 0;
-  for (const a of upstream.inflated) {
+  for (const a of suite.upstream.inflated) {
     if (!which(a) || !a.model) continue;
     const p = PRICES[a.model]!;
     sum += 1000 * (a.tokensIn * p.inputPerMTok + a.tokensOut * p.outputPerMTok);
@@ -123,8 +102,8 @@ describe('8 concurrent workers through the proxy, provider counting up to 20 % m
     const cap = 0.3;
     await open(cap);
     const counts = await workers(() => null);
-    await guard.flush();
-    const run = await guard.getRun(runId);
+    await suite.guard.flush();
+    const run = await suite.guard.getRun(suite.runId);
     expect(counts.reduce((a, b) => a + b, 0)).toBeGreaterThan(WORKERS);
     expect(toNano(run.spendUsd)).toBe(billedNano());
     expect(toNano(run.spendUsd)).toBeLessThanOrEqual(toNano(cap));
@@ -135,10 +114,10 @@ describe('8 concurrent workers through the proxy, provider counting up to 20 % m
   it('project cap: spend never passes it', async () => {
     const cap = 0.25;
     await open(null);
-    await guard.setBudget({ scope: 'project', capUsd: cap, period: 'month' });
+    await suite.guard.setBudget({ scope: 'project', capUsd: cap, period: 'month' });
     await workers(() => null);
-    await guard.flush();
-    const b = (await guard.getBudgets()).find((x) => x.scope === 'project')!;
+    await suite.guard.flush();
+    const b = (await suite.guard.getBudgets()).find((x) => x.scope === 'project')!;
     expect(toNano(b.spentUsd)).toBe(billedNano());
     expect(toNano(b.spentUsd)).toBeLessThanOrEqual(toNano(cap));
     await lastRefusalDidNotFit(toNano(cap) - toNano(b.spentUsd), null);
@@ -147,10 +126,10 @@ describe('8 concurrent workers through the proxy, provider counting up to 20 % m
   it("a user's cap: that user's spend never passes it, while another user goes on", async () => {
     const cap = 0.2;
     await open(null);
-    await guard.setBudget({ scope: 'user', userId: 'alice', capUsd: cap, period: 'month' });
+    await suite.guard.setBudget({ scope: 'user', userId: 'alice', capUsd: cap, period: 'month' });
     const counts = await workers((w) => (w < 4 ? 'alice' : 'bob'), 25);
-    await guard.flush();
-    const alice = (await guard.getBudgets()).find((x) => x.scope === 'user' && x.userId === 'alice')!;
+    await suite.guard.flush();
+    const alice = (await suite.guard.getBudgets()).find((x) => x.scope === 'user' && x.userId === 'alice')!;
     expect(toNano(alice.spentUsd)).toBe(billedNano((a) => a.endUser === 'alice'));
     expect(toNano(alice.spentUsd)).toBeLessThanOrEqual(toNano(cap));
     // bob has no cap: every one of his calls went through

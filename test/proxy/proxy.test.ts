@@ -2,20 +2,15 @@
  * The proxy in-process against the fake upstream, with the real guard on a real SQLite
  * ledger in a temp NOBURN_HOME. Clients are plain fetch calls, to see every byte.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { NoburnGuard } from '../../src/lib/guard.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { estimateTokens } from '../../src/lib/tokens.js';
 import { estimateRequest } from '../../src/lib/metering/index.js';
-import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
+import { startProxy } from '../../src/proxy/index.js';
 import type { BlockReason } from '../../src/lib/types.js';
-import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
-import { costNano, makeHome, toNano } from './helpers.js';
+import { costNano, toNano } from './helpers.js';
+import { useProxySuite } from './harness.js';
 
-let upstream: FakeUpstream;
-let home: ReturnType<typeof makeHome>;
-let guard: NoburnGuard;
-let proxy: RunningProxy;
-let runId: string;
+const suite = useProxySuite();
 let blocks: BlockReason[];
 
 const KEY = 'sk-test-secret-key';
@@ -27,47 +22,22 @@ const chatBody = (extra: Record<string, unknown> = {}) => ({
 });
 
 async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(proxy.url + path, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}`, ...headers }, body: JSON.stringify(body) });
+  return fetch(suite.proxy.url + path, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}`, ...headers }, body: JSON.stringify(body) });
 }
 
 async function settledRun() {
-  await guard.flush();
-  return guard.getRun(runId);
+  await suite.guard.flush();
+  return suite.guard.getRun(suite.runId);
 }
 
 function servedNano(): number {
-  return upstream.served.reduce((sum, c) => sum + (c.usage && c.model ? costNano(c.model, c.usage) : 0), 0);
+  return suite.upstream.served.reduce((sum, c) => sum + (c.usage && c.model ? costNano(c.model, c.usage) : 0), 0);
 }
 
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(async () => {
-  await upstream.close();
-});
-
-async function open(capUsd: number | null): Promise<void> {
-  home = makeHome();
-  guard = new NoburnGuard({ home: home.home, env: {} });
-  runId = (await guard.startRun({ budgetCapUsd: capUsd })).runId;
+function open(capUsd: number | null): Promise<void> {
   blocks = [];
-  proxy = await startProxy({
-    guard,
-    runId,
-    upstreams: { openai: upstream.openaiBase, anthropic: upstream.anthropicBase },
-    countTokens: estimateTokens,
-    onBlocked: (r) => blocks.push(r as BlockReason),
-  });
+  return suite.open({ capUsd, proxy: { onBlocked: (r) => blocks.push(r as BlockReason) } });
 }
-
-beforeEach(() => {
-  upstream.served.length = 0;
-});
-afterEach(async () => {
-  await proxy.close();
-  await guard.close();
-  home.cleanup();
-});
 
 describe('forwarding', () => {
   beforeEach(() => open(null));
@@ -79,39 +49,39 @@ describe('forwarding', () => {
     expect(viaProxy.headers.get('x-request-id')).toBe('req_fake');
     const json = (await viaProxy.json()) as { choices: { message: { content: string } }[] };
     expect(json.choices[0]!.message.content).toBe('Hello from the fake upstream.');
-    const served = upstream.served[0]!;
+    const served = suite.upstream.served[0]!;
     expect(served.path).toBe('/v1/chat/completions');
     expect(served.headers['authorization']).toBe(`Bearer ${KEY}`);
     expect(served.headers['openai-organization']).toBe('org-1');
     expect(served.headers['x-custom']).toBe('yes');
-    expect(served.headers['host']).toBe(new URL(upstream.url).host);
+    expect(served.headers['host']).toBe(new URL(suite.upstream.url).host);
     expect(served.streamOptions).toBeUndefined();
     // metered answers must come back readable: the proxy asks for no compression
     expect(served.headers['accept-encoding']).toBe('identity');
   });
 
   it('refuses a metered body over the limit with 413, before checking or forwarding', async () => {
-    await proxy.close();
-    proxy = await startProxy({ guard, runId, upstreams: { openai: upstream.openaiBase, anthropic: upstream.anthropicBase }, countTokens: estimateTokens, maxBodyBytes: 1000 });
+    await suite.proxy.close();
+    suite.proxy = await startProxy({ guard: suite.guard, runId: suite.runId, upstreams: { openai: suite.upstream.openaiBase, anthropic: suite.upstream.anthropicBase }, countTokens: estimateTokens, maxBodyBytes: 1000 });
     const r = await post('/anthropic/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'x'.repeat(5000) }] });
     expect(r.status).toBe(413);
     expect(await r.json()).toMatchObject({ type: 'error', error: { type: 'request_too_large' } });
-    expect(upstream.served.length).toBe(0);
+    expect(suite.upstream.served.length).toBe(0);
     expect((await settledRun()).calls).toBe(0);
   });
 
   it('passes other paths through without metering (models list)', async () => {
-    const r = await fetch(proxy.url + '/openai/v1/models', { headers: { authorization: `Bearer ${KEY}`, 'accept-encoding': 'gzip' } });
-    expect(upstream.served[0]!.headers['accept-encoding']).toBe('gzip');
+    const r = await fetch(suite.proxy.url + '/openai/v1/models', { headers: { authorization: `Bearer ${KEY}`, 'accept-encoding': 'gzip' } });
+    expect(suite.upstream.served[0]!.headers['accept-encoding']).toBe('gzip');
     expect(((await r.json()) as { data: { id: string }[] }).data[0]!.id).toBe('gpt-4o-mini');
     const run = await settledRun();
     expect(run.calls).toBe(0);
   });
 
   it('answers 404 for paths outside /openai/v1 and /anthropic, and 502 when the upstream is down', async () => {
-    expect((await fetch(proxy.url + '/v1/chat/completions')).status).toBe(404);
-    await proxy.close();
-    proxy = await startProxy({ guard, runId, upstreams: { openai: 'http://127.0.0.1:1/v1', anthropic: 'http://127.0.0.1:1' }, countTokens: estimateTokens });
+    expect((await fetch(suite.proxy.url + '/v1/chat/completions')).status).toBe(404);
+    await suite.proxy.close();
+    suite.proxy = await startProxy({ guard: suite.guard, runId: suite.runId, upstreams: { openai: 'http://127.0.0.1:1/v1', anthropic: 'http://127.0.0.1:1' }, countTokens: estimateTokens });
     const r = await post('/anthropic/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
     expect(r.status).toBe(502);
     expect(await r.json()).toMatchObject({ type: 'error' });
@@ -132,15 +102,15 @@ describe('metering', () => {
     const run = await settledRun();
     expect(run.calls).toBe(4);
     expect(run.heldUsd).toBe(0);
-    expect(upstream.served.find((c) => c.path === '/v1/messages')!.usage).toEqual({ tokensIn: 40, cachedTokensIn: 10, tokensOut: 9, cacheWriteTokensIn: 6 });
+    expect(suite.upstream.served.find((c) => c.path === '/v1/messages')!.usage).toEqual({ tokensIn: 40, cachedTokensIn: 10, tokensOut: 9, cacheWriteTokensIn: 6 });
     expect(toNano(run.spendUsd)).toBe(servedNano());
-    expect(proxy.stats().find((s) => s.model === 'claude-sonnet-4-5')).toMatchObject({ calls: 1, tokensIn: 40, cachedTokensIn: 10, cacheWriteTokensIn: 6, tokensOut: 9 });
+    expect(suite.proxy.stats().find((s) => s.model === 'claude-sonnet-4-5')).toMatchObject({ calls: 1, tokensIn: 40, cachedTokensIn: 10, cacheWriteTokensIn: 6, tokensOut: 9 });
   });
 
   it('OpenAI chat stream: asks for include_usage and hides the usage chunk from a client that did not ask', async () => {
     const r = await post('/openai/v1/chat/completions', chatBody({ stream: true }));
     const text = await r.text();
-    expect(upstream.served[0]!.streamOptions).toEqual({ include_usage: true });
+    expect(suite.upstream.served[0]!.streamOptions).toEqual({ include_usage: true });
     expect(text).not.toContain('"prompt_tokens"');
     expect(text).toContain('"content":" fake"');
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
@@ -188,7 +158,7 @@ describe('metering', () => {
 
   it('a client that goes away mid-stream still gets its call recorded and its hold released', async () => {
     const ac = new AbortController();
-    const r = await fetch(proxy.url + '/anthropic/v1/messages', {
+    const r = await fetch(suite.proxy.url + '/anthropic/v1/messages', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
@@ -198,7 +168,7 @@ describe('metering', () => {
     await reader.read();
     ac.abort();
     // the proxy records once the exchange is over; close() waits for it
-    await proxy.close();
+    await suite.proxy.close();
     const run = await settledRun();
     expect(run.calls).toBe(1);
     expect(run.heldUsd).toBe(0);
@@ -229,7 +199,7 @@ describe('the cap', () => {
     expect(last!.status).toBe(402);
     expect(last!.headers.get('x-should-retry')).toBe('false');
     expect(((await last!.json()) as { error: unknown }).error).toMatchObject({ type: 'insufficient_quota', code: 'run_budget_exceeded' });
-    expect(upstream.served.length).toBe(ok);
+    expect(suite.upstream.served.length).toBe(ok);
     expect(blocks).toEqual(['run_budget_exceeded']);
 
     const a = await post('/anthropic/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 1000, messages: [{ role: 'user', content: 'hi' }] });

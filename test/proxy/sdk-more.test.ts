@@ -10,55 +10,25 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { GoogleGenAI } from '@google/genai';
 import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai';
 import { embed, generateText, streamText } from 'ai';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { NoburnGuard } from '../../src/lib/guard.js';
-import { estimateTokens } from '../../src/lib/tokens.js';
-import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
-import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
-import { costNano, makeHome, PRICES, toNano, type TestPrice } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { costNano, PRICES, toNano, type TestPrice } from './helpers.js';
+import { useProxySuite } from './harness.js';
 
 const MORE: Record<string, TestPrice> = { ...PRICES, 'gemini-2.5-flash': { inputPerMTok: 1, outputPerMTok: 4, cacheReadPerMTok: 1 } };
 
-let upstream: FakeUpstream;
-let home: ReturnType<typeof makeHome>;
-let guard: NoburnGuard;
-let proxy: RunningProxy;
-let runId: string;
+const suite = useProxySuite();
 
-async function open(capUsd: number): Promise<void> {
-  home = makeHome(MORE);
-  guard = new NoburnGuard({ home: home.home, env: {} });
-  runId = (await guard.startRun({ budgetCapUsd: capUsd })).runId;
-  proxy = await startProxy({ guard, runId, upstreams: { openai: upstream.openaiBase, anthropic: upstream.anthropicBase, google: upstream.url }, countTokens: estimateTokens });
+function open(capUsd: number): Promise<void> {
+  const { upstream } = suite;
+  return suite.open({ prices: MORE, capUsd, proxy: { upstreams: { openai: upstream.openaiBase, anthropic: upstream.anthropicBase, google: upstream.url } } });
 }
 
-async function settled() {
-  await proxy.close();
-  await guard.flush();
-  return guard.getRun(runId);
-}
-
-const servedNano = (): number => upstream.served.reduce((sum, c) => sum + (c.usage && c.model ? costNano(c.model, c.usage, MORE) : 0), 0);
-
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(async () => {
-  await upstream.close();
-});
-beforeEach(() => {
-  upstream.served.length = 0;
-});
-afterEach(async () => {
-  await proxy.close();
-  await guard.close();
-  home.cleanup();
-});
+const servedNano = (): number => suite.upstream.served.reduce((sum, c) => sum + (c.usage && c.model ? costNano(c.model, c.usage, MORE) : 0), 0);
 
 function genai(): GoogleGenAI {
   // The SDK reads GOOGLE_GEMINI_BASE_URL when the client is made: the variable noburn run sets.
   const saved = process.env['GOOGLE_GEMINI_BASE_URL'];
-  process.env['GOOGLE_GEMINI_BASE_URL'] = proxy.env['GOOGLE_GEMINI_BASE_URL'];
+  process.env['GOOGLE_GEMINI_BASE_URL'] = suite.proxy.env['GOOGLE_GEMINI_BASE_URL'];
   try {
     return new GoogleGenAI({ apiKey: 'gemini-test-key' });
   } finally {
@@ -76,8 +46,8 @@ describe('@google/genai', () => {
     let text = '';
     for await (const chunk of await ai.models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'Stream hello.', config: { maxOutputTokens: 40 } })) text += chunk.text ?? '';
     expect(text).toBe('Hello from the fake upstream.');
-    expect(upstream.served.map((c) => c.path)).toEqual(['/v1beta/models/gemini-2.5-flash:generateContent', '/v1beta/models/gemini-2.5-flash:streamGenerateContent']);
-    const run = await settled();
+    expect(suite.upstream.served.map((c) => c.path)).toEqual(['/v1beta/models/gemini-2.5-flash:generateContent', '/v1beta/models/gemini-2.5-flash:streamGenerateContent']);
+    const run = await suite.settled();
     expect(run.calls).toBe(2);
     expect(toNano(run.spendUsd)).toBe(servedNano());
   });
@@ -86,15 +56,15 @@ describe('@google/genai', () => {
     await open(0.000001);
     const ai = genai();
     await expect(ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi', config: { maxOutputTokens: 40 } })).rejects.toThrow(/402|RESOURCE_EXHAUSTED|noburn/);
-    expect(upstream.served.length).toBe(0);
-    expect((await settled()).blockedCalls).toBe(1);
+    expect(suite.upstream.served.length).toBe(0);
+    expect((await suite.settled()).blockedCalls).toBe(1);
   });
 });
 
 describe('Vercel AI SDK', () => {
   it('@ai-sdk/anthropic (base with /v1): generateText, streamText and tools are metered exactly', async () => {
     await open(1);
-    const anthropic = createAnthropic({ baseURL: proxy.env['ANTHROPIC_BASE_URL'], apiKey: 'sk-ant-test' });
+    const anthropic = createAnthropic({ baseURL: suite.proxy.env['ANTHROPIC_BASE_URL'], apiKey: 'sk-ant-test' });
     const model = anthropic('claude-sonnet-4-5');
     const a = await generateText({ model, prompt: 'hello', maxOutputTokens: 50, maxRetries: 0 });
     expect(a.text).toBe('Hello from the fake upstream.');
@@ -107,36 +77,36 @@ describe('Vercel AI SDK', () => {
       maxRetries: 0,
       tools: { weather: { description: 'get the weather', inputSchema: (await import('zod')).z.object({ city: (await import('zod')).z.string() }) } },
     });
-    expect(upstream.served.every((c) => c.path === '/v1/messages')).toBe(true);
-    const run = await settled();
+    expect(suite.upstream.served.every((c) => c.path === '/v1/messages')).toBe(true);
+    const run = await suite.settled();
     expect(run.calls).toBe(3);
     expect(toNano(run.spendUsd)).toBe(servedNano());
   });
 
   it('@ai-sdk/openai: generateText (Responses) and embed are metered exactly; a refused call is not retried', async () => {
     await open(1);
-    const openai = createOpenAI({ baseURL: proxy.env['OPENAI_BASE_URL'], apiKey: 'sk-test' });
+    const openai = createOpenAI({ baseURL: suite.proxy.env['OPENAI_BASE_URL'], apiKey: 'sk-test' });
     await generateText({ model: openai('gpt-4o-mini'), prompt: 'hello', maxOutputTokens: 50, maxRetries: 2 });
     await embed({ model: openai.embedding('text-embedding-3-small'), value: 'embed me', maxRetries: 2 });
-    const run = await settled();
+    const run = await suite.settled();
     expect(run.calls).toBe(2);
     expect(toNano(run.spendUsd)).toBe(servedNano());
 
-    await guard.close();
-    home.cleanup();
+    await suite.guard.close();
+    suite.home.cleanup();
     await open(0.000001);
-    const blocked = createOpenAI({ baseURL: proxy.env['OPENAI_BASE_URL'], apiKey: 'sk-test' });
+    const blocked = createOpenAI({ baseURL: suite.proxy.env['OPENAI_BASE_URL'], apiKey: 'sk-test' });
     await expect(generateText({ model: blocked('gpt-4o-mini'), prompt: 'hello', maxOutputTokens: 50, maxRetries: 2 })).rejects.toThrow();
     // One refusal, not retried (maxRetries 2 would retry a retryable error), nothing upstream.
-    expect((await settled()).blockedCalls).toBe(1);
-    expect(upstream.served.length).toBe(2);
+    expect((await suite.settled()).blockedCalls).toBe(1);
+    expect(suite.upstream.served.length).toBe(2);
   });
 });
 
 describe('@langchain/openai', () => {
   it('ChatOpenAI invoke and stream, and OpenAIEmbeddings, are metered exactly', async () => {
     await open(1);
-    const configuration = { baseURL: proxy.env['OPENAI_BASE_URL'] };
+    const configuration = { baseURL: suite.proxy.env['OPENAI_BASE_URL'] };
     const chat = new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: 'sk-test', maxTokens: 50, maxRetries: 0, configuration });
     const m = await chat.invoke('hello');
     expect(m.content).toBe('Hello from the fake upstream.');
@@ -145,7 +115,7 @@ describe('@langchain/openai', () => {
     expect(streamed).toBe('Hello from the fake upstream.');
     const emb = new OpenAIEmbeddings({ model: 'text-embedding-3-small', apiKey: 'sk-test', maxRetries: 0, configuration });
     expect((await emb.embedQuery('embed me')).length).toBe(3);
-    const run = await settled();
+    const run = await suite.settled();
     expect(run.calls).toBe(3);
     expect(toNano(run.spendUsd)).toBe(servedNano());
   });

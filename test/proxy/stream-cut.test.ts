@@ -6,35 +6,17 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { NoburnGuard } from '../../src/lib/guard.js';
+import { describe, expect, it, vi } from 'vitest';
 import { estimateRequest } from '../../src/lib/metering/index.js';
 import { estimateTokens } from '../../src/lib/tokens.js';
-import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
-import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
-import { makeHome, PRICES, toNano } from './helpers.js';
+import { PRICES, toNano } from './helpers.js';
+import { useProxySuite } from './harness.js';
 
-let upstream: FakeUpstream;
-let home: ReturnType<typeof makeHome>;
-let guard: NoburnGuard;
-let proxy: RunningProxy;
-let runId: string;
+const suite = useProxySuite();
 
 const ROOM_OUT = 2000;
 const STREAMED = 5000;
 const PROMPT = 'Write a very long essay about the sea, the wind and the sky, please.';
-
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(async () => {
-  await upstream.close();
-});
-afterEach(async () => {
-  await proxy.close();
-  await guard.close();
-  home.cleanup();
-});
 
 /** A run whose cap is exactly the estimated input plus ROOM_OUT output tokens of `model`. */
 async function open(provider: 'openai' | 'anthropic', body: Record<string, unknown>): Promise<number> {
@@ -42,24 +24,21 @@ async function open(provider: 'openai' | 'anthropic', body: Record<string, unkno
   if (!est) throw new Error('not a metered request');
   const p = PRICES[est.model]!;
   const capNano = 1000 * (est.tokensIn * p.inputPerMTok + ROOM_OUT * p.outputPerMTok);
-  home = makeHome();
-  guard = new NoburnGuard({ home: home.home, env: {} });
-  runId = (await guard.startRun({ budgetCapUsd: capNano / 1e9 })).runId;
-  proxy = await startProxy({ guard, runId, upstreams: { openai: upstream.openaiBase, anthropic: upstream.anthropicBase }, countTokens: estimateTokens });
-  upstream.long.length = 0;
+  await suite.open({ capUsd: capNano / 1e9 });
+  suite.upstream.long.length = 0;
   return capNano;
 }
 
 async function settled() {
-  await guard.flush();
-  return guard.getRun(runId);
+  await suite.guard.flush();
+  return suite.guard.getRun(suite.runId);
 }
 
 describe('streams are cut at the hold', () => {
   it('openai: chunks end with finish_reason "length" and [DONE]; the upstream request is aborted', async () => {
     const body = { model: 'gpt-4o-mini', max_tokens: ROOM_OUT, messages: [{ role: 'user' as const, content: PROMPT }] };
     const capNano = await open('openai', body);
-    const client = new OpenAI({ apiKey: 'sk-test', baseURL: proxy.env['OPENAI_BASE_URL'], maxRetries: 0, defaultHeaders: { 'x-fake-long-output': String(STREAMED) } });
+    const client = new OpenAI({ apiKey: 'sk-test', baseURL: suite.proxy.env['OPENAI_BASE_URL'], maxRetries: 0, defaultHeaders: { 'x-fake-long-output': String(STREAMED) } });
 
     let text = '';
     let finish: string | null = null;
@@ -72,8 +51,8 @@ describe('streams are cut at the hold', () => {
     expect(passed).toBeLessThanOrEqual(ROOM_OUT);
     expect(passed).toBeGreaterThan(ROOM_OUT - 10);
     // The upstream sees its request aborted (asynchronously, when its socket closes).
-    await vi.waitFor(() => expect(upstream.long[0]).toMatchObject({ stream: true, aborted: true }));
-    expect(upstream.long[0]!.written).toBeLessThan(STREAMED);
+    await vi.waitFor(() => expect(suite.upstream.long[0]).toMatchObject({ stream: true, aborted: true }));
+    expect(suite.upstream.long[0]!.written).toBeLessThan(STREAMED);
 
     const run = await settled();
     expect(toNano(run.spendUsd)).toBeLessThanOrEqual(capNano);
@@ -84,7 +63,7 @@ describe('streams are cut at the hold', () => {
   it('openai: the SDK stream helper (it assembles every chunk) parses the cut stream, with the usage chunk the client asked for', async () => {
     const body = { model: 'gpt-4o-mini', max_tokens: ROOM_OUT, messages: [{ role: 'user' as const, content: PROMPT }] };
     const capNano = await open('openai', body);
-    const client = new OpenAI({ apiKey: 'sk-test', baseURL: proxy.env['OPENAI_BASE_URL'], maxRetries: 0, defaultHeaders: { 'x-fake-long-output': String(STREAMED) } });
+    const client = new OpenAI({ apiKey: 'sk-test', baseURL: suite.proxy.env['OPENAI_BASE_URL'], maxRetries: 0, defaultHeaders: { 'x-fake-long-output': String(STREAMED) } });
     const stream = client.chat.completions.stream({ ...body, stream_options: { include_usage: true } });
     const final = await stream.finalChatCompletion();
     expect(final.choices[0]!.finish_reason).toBe('length');
@@ -96,7 +75,7 @@ describe('streams are cut at the hold', () => {
   it('anthropic: the message ends with stop_reason "max_tokens" and message_stop; MessageStream gives a final message', async () => {
     const body = { model: 'claude-sonnet-4-5', max_tokens: ROOM_OUT, messages: [{ role: 'user' as const, content: PROMPT }] };
     const capNano = await open('anthropic', body);
-    const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: proxy.env['ANTHROPIC_BASE_URL'], maxRetries: 0, defaultHeaders: { 'x-fake-long-output': String(STREAMED) } });
+    const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: suite.proxy.env['ANTHROPIC_BASE_URL'], maxRetries: 0, defaultHeaders: { 'x-fake-long-output': String(STREAMED) } });
 
     const final = await client.messages.stream(body).finalMessage();
     expect(final.stop_reason).toBe('max_tokens');
@@ -105,7 +84,7 @@ describe('streams are cut at the hold', () => {
     expect(passed).toBeLessThanOrEqual(ROOM_OUT);
     expect(passed).toBeGreaterThan(ROOM_OUT - 10);
     expect(final.usage.output_tokens).toBe(passed);
-    await vi.waitFor(() => expect(upstream.long[0]).toMatchObject({ aborted: true }));
+    await vi.waitFor(() => expect(suite.upstream.long[0]).toMatchObject({ aborted: true }));
 
     const run = await settled();
     expect(toNano(run.spendUsd)).toBeLessThanOrEqual(capNano);
@@ -115,7 +94,7 @@ describe('streams are cut at the hold', () => {
   it('anthropic: the raw events end content_block_stop, message_delta, message_stop', async () => {
     const body = { model: 'claude-sonnet-4-5', max_tokens: ROOM_OUT, messages: [{ role: 'user' as const, content: PROMPT }] };
     await open('anthropic', body);
-    const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: proxy.env['ANTHROPIC_BASE_URL'], maxRetries: 0, defaultHeaders: { 'x-fake-long-output': String(STREAMED) } });
+    const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: suite.proxy.env['ANTHROPIC_BASE_URL'], maxRetries: 0, defaultHeaders: { 'x-fake-long-output': String(STREAMED) } });
     const types: string[] = [];
     for await (const ev of await client.messages.create({ ...body, stream: true })) types.push(ev.type);
     expect(types.slice(-3)).toEqual(['content_block_stop', 'message_delta', 'message_stop']);
@@ -124,7 +103,7 @@ describe('streams are cut at the hold', () => {
   it('openai Responses: the stream ends with response.incomplete (max_output_tokens) carrying the text passed on; the SDK helper parses it', async () => {
     const body = { model: 'gpt-4o-mini', max_output_tokens: ROOM_OUT, input: PROMPT };
     const capNano = await open('openai', body);
-    const client = new OpenAI({ apiKey: 'sk-test', baseURL: proxy.env['OPENAI_BASE_URL'], maxRetries: 0, defaultHeaders: { 'x-fake-long-output': String(STREAMED) } });
+    const client = new OpenAI({ apiKey: 'sk-test', baseURL: suite.proxy.env['OPENAI_BASE_URL'], maxRetries: 0, defaultHeaders: { 'x-fake-long-output': String(STREAMED) } });
     const final = await client.responses.stream(body).finalResponse();
     expect(final.status).toBe('incomplete');
     expect(final.incomplete_details?.reason).toBe('max_output_tokens');
@@ -133,20 +112,20 @@ describe('streams are cut at the hold', () => {
     expect(passed).toBeGreaterThan(ROOM_OUT - 10);
     // The text passed on, counted whole or delta by delta (token merges across deltas aside).
     expect(Math.abs((final.usage?.output_tokens ?? 0) - passed)).toBeLessThanOrEqual(1);
-    await vi.waitFor(() => expect(upstream.long[0]).toMatchObject({ path: '/v1/responses', aborted: true }));
+    await vi.waitFor(() => expect(suite.upstream.long[0]).toMatchObject({ path: '/v1/responses', aborted: true }));
     expect(toNano((await settled()).spendUsd)).toBeLessThanOrEqual(capNano);
   });
 
   it('a non-streamed answer past its hold is recorded at its real cost and counted as an over-hold', async () => {
     const body = { model: 'gpt-4o-mini', max_tokens: ROOM_OUT, messages: [{ role: 'user' as const, content: PROMPT }] };
     await open('openai', body);
-    const client = new OpenAI({ apiKey: 'sk-test', baseURL: proxy.env['OPENAI_BASE_URL'], maxRetries: 0, defaultHeaders: { 'x-fake-long-output': String(STREAMED) } });
+    const client = new OpenAI({ apiKey: 'sk-test', baseURL: suite.proxy.env['OPENAI_BASE_URL'], maxRetries: 0, defaultHeaders: { 'x-fake-long-output': String(STREAMED) } });
     const r = await client.chat.completions.create(body);
     expect(r.usage?.completion_tokens).toBe(STREAMED);
     const run = await settled();
     const p = PRICES['gpt-4o-mini']!;
     expect(toNano(run.spendUsd)).toBe(1000 * ((r.usage?.prompt_tokens ?? 0) * p.inputPerMTok + STREAMED * p.outputPerMTok));
-    expect(proxy.stats()[0]).toMatchObject({ overHolds: 1, cutStreams: 0 });
+    expect(suite.proxy.stats()[0]).toMatchObject({ overHolds: 1, cutStreams: 0 });
     // The cap then blocks what follows.
     await expect(client.chat.completions.create(body)).rejects.toMatchObject({ status: 402 });
   });

@@ -8,13 +8,12 @@ import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { cleanEnv, runCli, snapshotDist, writeConfig } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { cleanEnv, runCli, useDist, writeConfig } from '../helpers/cli.js';
 import { startTestServer } from '../server/helpers.js';
 import type { TestServer } from '../server/helpers.js';
 import { clientHome, sql, sqlAll, until } from './helpers.js';
 
-let dist: Dist;
+const dist = useDist();
 let t: TestServer;
 const homes: string[] = [];
 const COST_NANO = 1_000;
@@ -45,14 +44,12 @@ process.stdout.write('drained\\n');
 `;
 
 beforeAll(async () => {
-  dist = await snapshotDist();
   writeFileSync(join(dist.dir, 'burst.mjs'), BURST);
   writeFileSync(join(dist.dir, 'drain.mjs'), DRAIN);
   t = await startTestServer();
 });
 afterAll(async () => {
   await t.dispose();
-  dist.dispose();
   for (const h of homes) rmSync(h, { recursive: true, force: true });
 });
 

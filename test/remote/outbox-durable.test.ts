@@ -10,24 +10,21 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { NoburnStoreError } from '../../src/lib/errors.js';
-import { cleanEnv, removeHomes, runCli, snapshotDist, tempHome } from '../helpers/cli.js';
-import type { Dist, RunResult } from '../helpers/cli.js';
+import { cleanEnv, runCli, tempHome, useDist } from '../helpers/cli.js';
+import type { RunResult } from '../helpers/cli.js';
 import { startTestServer } from '../server/helpers.js';
 import type { TestServer } from '../server/helpers.js';
 import { remoteGuard, sql } from './helpers.js';
 
 let t: TestServer;
-let dist: Dist;
+const dist = useDist();
 let key: string;
 beforeAll(async () => {
   t = await startTestServer();
   key = await t.key('durable', 'app');
-  dist = await snapshotDist();
 });
 afterAll(async () => {
   await t.dispose();
-  dist.dispose();
-  removeHomes();
 });
 
 const recordArgs = (idem: string) => ['record', '--model', 'test-model', '--tokens-in', '10', '--tokens-out', '1', '--cost', '0.002', '--idempotency-key', idem, '--json'];

@@ -8,22 +8,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { serverKey } from '../../src/lib/remote/target.js';
 import type { OutboxWarning } from '../../src/lib/record-queue.js';
-import { removeHomes, runCli, snapshotDist, tempHome } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { runCli, tempHome, useDist } from '../helpers/cli.js';
 import { startTestServer } from '../server/helpers.js';
 import type { TestServer } from '../server/helpers.js';
 import { remoteGuard, sql } from './helpers.js';
 
 let t: TestServer;
-let dist: Dist;
+const dist = useDist();
 beforeAll(async () => {
   t = await startTestServer();
-  dist = await snapshotDist();
 });
 afterAll(async () => {
   await t.dispose();
-  dist.dispose();
-  removeHomes();
 });
 
 const rec = (idem: string) => ({ model: 'test-model', tokensIn: 10, tokensOut: 1, costUsd: 0.001, idempotencyKey: idem });

@@ -6,19 +6,17 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { runCli, snapshotDist, tempHome, writeConfig } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { runCli, tempHome, useDist, writeConfig } from '../helpers/cli.js';
 import { startTestServer } from '../server/helpers.js';
 import type { TestServer } from '../server/helpers.js';
 import { sql } from './helpers.js';
 
 let t: TestServer;
-let dist: Dist;
+const dist = useDist();
 const homes: string[] = [];
 
 beforeAll(async () => {
   t = await startTestServer();
-  dist = await snapshotDist();
 });
 afterAll(async () => {
   await t.dispose();

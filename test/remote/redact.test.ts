@@ -1,18 +1,10 @@
 /** A password in NOBURN_URL (or any URL noburn prints) never appears in a message or log line. */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { NoburnUnreachableError } from '../../src/lib/errors.js';
 import { redactSecrets } from '../../src/lib/redact.js';
-import { removeHomes, runCli, snapshotDist, tempHome } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { runCli, tempHome, useDist } from '../helpers/cli.js';
 
-let dist: Dist;
-beforeAll(async () => {
-  dist = await snapshotDist();
-});
-afterAll(() => {
-  dist.dispose();
-  removeHomes();
-});
+const dist = useDist();
 
 it('the helper masks passwords, bare user-info tokens and secret query parameters', () => {
   expect(redactSecrets('cannot reach http://ops:hunter2@10.0.0.1:8787/x')).toBe('cannot reach http://ops:***@10.0.0.1:8787/x');

@@ -4,13 +4,12 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createLogger } from '../../src/server/log.js';
-import { removeHomes, runCli, snapshotDist, tempHome } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { runCli, tempHome, useDist } from '../helpers/cli.js';
 import { call, startTestServer } from '../server/helpers.js';
 import type { TestServer } from '../server/helpers.js';
 
 let t: TestServer;
-let dist: Dist;
+const dist = useDist();
 const requests: { method: string; route: string }[] = [];
 
 beforeAll(async () => {
@@ -20,12 +19,9 @@ beforeAll(async () => {
     if (j.method !== undefined && j.route !== undefined) requests.push({ method: j.method, route: j.route });
   });
   t = await startTestServer({ logger });
-  dist = await snapshotDist();
 });
 afterAll(async () => {
   await t.dispose();
-  dist?.dispose();
-  removeHomes();
 });
 
 it('ends the run in one request, with the unpriced count from the answer', async () => {

@@ -4,18 +4,16 @@
  * is refused with one line and exit 3.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { removeHomes, runCli, snapshotDist, tempHome } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { runCli, tempHome, useDist } from '../helpers/cli.js';
 import { startTestServer } from '../server/helpers.js';
 import type { TestServer } from '../server/helpers.js';
 import { remoteGuard } from './helpers.js';
 
 let t: TestServer;
-let dist: Dist;
+const dist = useDist();
 let key: string;
 beforeAll(async () => {
   t = await startTestServer();
-  dist = await snapshotDist();
   key = await t.key('acme', 'app');
   const g = remoteGuard(t.url, key, tempHome());
   try {
@@ -26,8 +24,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t.dispose();
-  dist.dispose();
-  removeHomes();
 });
 
 const watch = (env: Record<string, string>) => runCli(dist.cli, ['watch', '--remote', '--once', '--json'], { home: tempHome(), env: { NOBURN_URL: t.url, NOBURN_API_KEY: key, ...env } });

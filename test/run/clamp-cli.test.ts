@@ -5,35 +5,25 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NoburnGuard } from '../../src/lib/guard.js';
-import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
-import { costNano, makeHome, PRICES, toNano, type TestPrice } from '../proxy/helpers.js';
-import { assertBuilt, cleanEnv, FIXTURES, runNoburn } from './cli.js';
+import { describe, expect, it } from 'vitest';
+import type { FakeUpstream } from '../fixtures/fake-upstream.js';
+import { runCli } from '../helpers/cli.js';
+import { costNano, PRICES, toNano, type TestPrice } from '../proxy/helpers.js';
+import { FIXTURES, readRun, useRunSuite } from './harness.js';
 
 const TEST_PRICES: Record<string, TestPrice> = { ...PRICES, 'gpt-5': { inputPerMTok: 1, outputPerMTok: 10 } };
+const suite = useRunSuite();
 let upstream: FakeUpstream | null = null;
-let home: ReturnType<typeof makeHome> | null = null;
-
-beforeAll(() => assertBuilt());
-afterEach(async () => {
-  await upstream?.close();
-  home?.cleanup();
-  upstream = null;
-  home = null;
-});
 
 async function runGpt5(extra: string[]) {
-  upstream = await startFakeUpstream({ usage: { tokensIn: 20, cachedTokensIn: 0, tokensOut: 300 } });
-  home = makeHome(TEST_PRICES);
+  upstream = await suite.upstream({ usage: { tokensIn: 20, cachedTokensIn: 0, tokensOut: 300 } });
+  const home = suite.home(TEST_PRICES);
   const resultFile = join(home.home, 'result.json');
-  const env = cleanEnv({ NOBURN_HOME: home.home, RESULT_FILE: resultFile, OPENAI_API_KEY: 'sk-openai-test', OPENAI_BASE_URL: upstream.openaiBase });
-  const r = await runNoburn(['run', '--cap', '0.50', ...extra, '--json', '--', process.execPath, join(FIXTURES, 'gpt5-client.mjs')], env);
+  const env = { RESULT_FILE: resultFile, OPENAI_API_KEY: 'sk-openai-test', OPENAI_BASE_URL: upstream.openaiBase };
+  const r = await runCli(suite.dist.cli, ['run', '--cap', '0.50', ...extra, '--json', '--', process.execPath, join(FIXTURES, 'gpt5-client.mjs')], { home: home.home, env });
   expect(r.code, r.stderr).toBe(0);
   const summary = JSON.parse(r.stdout);
-  const guard = new NoburnGuard({ home: home.home, env: {} });
-  const run = await guard.getRun(summary.runId);
-  await guard.close();
+  const run = await readRun(home.home, summary.runId);
   return { result: JSON.parse(readFileSync(resultFile, 'utf8')), run };
 }
 

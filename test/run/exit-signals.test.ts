@@ -1,17 +1,16 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NoburnGuard } from '../../src/lib/guard.js';
 import { makeHome } from '../proxy/helpers.js';
-import { assertBuilt, cleanEnv, FIXTURES, runNoburn, startNoburn } from './cli.js';
+import { REPO_ROOT, runCli, startCli, useDist } from '../helpers/cli.js';
 
+const FIXTURES = join(REPO_ROOT, 'test/run/fixtures');
+const dist = useDist();
 let home: ReturnType<typeof makeHome>;
-let env: NodeJS.ProcessEnv;
 
-beforeAll(() => assertBuilt());
 beforeEach(() => {
   home = makeHome();
-  env = cleanEnv({ NOBURN_HOME: home.home });
 });
 afterEach(() => home.cleanup());
 
@@ -28,7 +27,7 @@ const node = process.execPath;
 
 describe('noburn run -- CMD: exit codes', () => {
   it("passes the child's exit code through and ends the run", async () => {
-    const r = await runNoburn(['run', '--cap', '1', '--label', 'seven', '--', node, '-e', 'process.exit(7)'], env);
+    const r = await runCli(dist.cli, ['run', '--cap', '1', '--label', 'seven', '--', node, '-e', 'process.exit(7)'], { home: home.home });
     expect(r.code).toBe(7);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/noburn run run_\S+ "seven": completed/);
@@ -40,7 +39,7 @@ describe('noburn run -- CMD: exit codes', () => {
 
   it('gives the child NOBURN_RUN_ID, NOBURN_HOME and the proxy base URLs; --no-proxy leaves the base URLs alone', async () => {
     const print = 'console.log(JSON.stringify({run: process.env.NOBURN_RUN_ID, home: process.env.NOBURN_HOME, o: process.env.OPENAI_BASE_URL, a: process.env.ANTHROPIC_BASE_URL}))';
-    const withProxy = await runNoburn(['run', '--', node, '-e', print], { ...env, OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' });
+    const withProxy = await runCli(dist.cli, ['run', '--', node, '-e', print], { home: home.home, env: { OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' } });
     const seen = JSON.parse(withProxy.stdout);
     expect(seen.run).toMatch(/^run_/);
     expect(seen.home).toBe(home.home);
@@ -48,7 +47,7 @@ describe('noburn run -- CMD: exit codes', () => {
     expect(seen.o).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/[\w-]{24}\/openai\/v1$/);
     expect(seen.a).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/[\w-]{24}\/anthropic$/);
 
-    const noProxy = await runNoburn(['run', '--no-proxy', '--', node, '-e', print], { ...env, OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' });
+    const noProxy = await runCli(dist.cli, ['run', '--no-proxy', '--', node, '-e', print], { home: home.home, env: { OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' } });
     const seen2 = JSON.parse(noProxy.stdout);
     expect(seen2.run).toMatch(/^run_/);
     expect(seen2.o).toBe('http://127.0.0.1:9/v1');
@@ -56,7 +55,7 @@ describe('noburn run -- CMD: exit codes', () => {
   });
 
   it('--json puts the summary alone on stdout', async () => {
-    const r = await runNoburn(['run', '--cap', '0.5', '--json', '--', node, '-e', '0'], env);
+    const r = await runCli(dist.cli, ['run', '--cap', '0.5', '--json', '--', node, '-e', '0'], { home: home.home });
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout);
     expect(s).toMatchObject({ status: 'completed', exitCode: 0, signal: null, stoppedOnExhaust: false, spendUsd: 0, budgetCapUsd: 0.5, calls: 0, blockedCalls: 0, topModels: [] });
@@ -65,11 +64,11 @@ describe('noburn run -- CMD: exit codes', () => {
   });
 
   it('a missing command is a one-line error, exit 127, and starts no run', async () => {
-    const r = await runNoburn(['run', '--cap', '1', '--', 'no-such-command-xyz', '--flag'], env);
+    const r = await runCli(dist.cli, ['run', '--cap', '1', '--', 'no-such-command-xyz', '--flag'], { home: home.home });
     expect(r.code).toBe(127);
     expect(r.stderr.trim()).toBe('noburn: no-such-command-xyz: command not found (not found in PATH)');
     expect(await runs()).toEqual([]);
-    const path = await runNoburn(['run', '--', './nope/missing.sh'], env);
+    const path = await runCli(dist.cli, ['run', '--', './nope/missing.sh'], { home: home.home });
     expect(path.code).toBe(127);
   });
 
@@ -77,26 +76,26 @@ describe('noburn run -- CMD: exit codes', () => {
     const file = join(home.home, 'script.sh');
     writeFileSync(file, '#!/bin/sh\necho hi\n');
     chmodSync(file, 0o644);
-    const r = await runNoburn(['run', '--', file], env);
+    const r = await runCli(dist.cli, ['run', '--', file], { home: home.home });
     expect(r.code).toBe(126);
     expect(r.stderr).toMatch(/cannot execute/);
     expect(await runs()).toEqual([]);
   });
 
   it('a child killed by a signal gives 128 + its number', async () => {
-    const r = await runNoburn(['run', '--', node, '-e', "process.kill(process.pid, 'SIGTERM')"], env);
+    const r = await runCli(dist.cli, ['run', '--', node, '-e', "process.kill(process.pid, 'SIGTERM')"], { home: home.home });
     expect(r.code).toBe(143);
     expect(r.stderr).toMatch(/killed by SIGTERM \(exit 143\)/);
   });
 
   it('bad usage: no command, a bad cap', async () => {
-    expect((await runNoburn(['run', '--cap', '1'], env)).code).toBe(2);
-    expect((await runNoburn(['run', '--cap', 'lots', '--', node, '-e', '0'], env)).code).toBe(2);
+    expect((await runCli(dist.cli, ['run', '--cap', '1'], { home: home.home })).code).toBe(2);
+    expect((await runCli(dist.cli, ['run', '--cap', 'lots', '--', node, '-e', '0'], { home: home.home })).code).toBe(2);
   });
 
   it('a bad OPENAI_BASE_URL is a one-line usage error (exit 2), and no run is started', async () => {
     for (const bad of ['not a url', 'ftp://example.com/v1']) {
-      const r = await runNoburn(['run', '--', node, '-e', '0'], { ...env, OPENAI_BASE_URL: bad });
+      const r = await runCli(dist.cli, ['run', '--', node, '-e', '0'], { home: home.home, env: { OPENAI_BASE_URL: bad } });
       expect(r.code).toBe(2);
       expect(r.stderr).toBe(`noburn: OPENAI_BASE_URL must be an http(s) URL (got ${JSON.stringify(bad)})\n`);
     }
@@ -106,7 +105,7 @@ describe('noburn run -- CMD: exit codes', () => {
 
 describe('noburn run -- CMD: signals', () => {
   it('SIGINT to noburn reaches the child, whose exit code comes through', async () => {
-    const p = startNoburn(['run', '--', node, join(FIXTURES, 'signals.mjs'), 'handle'], env);
+    const p = startCli(dist.cli, ['run', '--', node, join(FIXTURES, 'signals.mjs'), 'handle'], { home: home.home });
     await p.waitFor('ready run_');
     p.child.kill('SIGINT');
     const r = await p.done;
@@ -116,7 +115,7 @@ describe('noburn run -- CMD: signals', () => {
   });
 
   it('SIGTERM to noburn kills a child without a handler: exit 143, and the run is still ended', async () => {
-    const p = startNoburn(['run', '--json', '--', node, join(FIXTURES, 'signals.mjs')], env);
+    const p = startCli(dist.cli, ['run', '--json', '--', node, join(FIXTURES, 'signals.mjs')], { home: home.home });
     await p.waitFor('ready run_');
     p.child.kill('SIGTERM');
     const r = await p.done;

@@ -6,36 +6,22 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NoburnGuard } from '../../src/lib/guard.js';
-import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
-import { costNano, makeHome, toNano } from '../proxy/helpers.js';
-import { assertBuilt, CLI, cleanEnv, FIXTURES, runNoburn } from './cli.js';
+import { runCli } from '../helpers/cli.js';
+import { costNano, toNano } from '../proxy/helpers.js';
+import { FIXTURES, useRunSuite } from './harness.js';
 
-let upstream: FakeUpstream | null = null;
-let home: ReturnType<typeof makeHome> | null = null;
-
-beforeAll(() => assertBuilt());
-afterEach(async () => {
-  await upstream?.close();
-  home?.cleanup();
-  upstream = null;
-  home = null;
-});
+const suite = useRunSuite();
 
 describe('noburn run inside noburn run', () => {
   it('records each call once, in the child run and in its parent; the inner cap applies', async () => {
-    upstream = await startFakeUpstream();
-    home = makeHome();
+    const upstream = await suite.upstream();
+    const home = suite.home();
     const resultFile = join(home.home, 'result.json');
-    const env = cleanEnv({
-      NOBURN_HOME: home.home,
-      RESULT_FILE: resultFile,
-      OPENAI_API_KEY: 'sk-openai-test',
-      OPENAI_BASE_URL: upstream.openaiBase,
-    });
-    const inner = [process.execPath, CLI, 'run', '--cap', '0.0011', '--label', 'inner', '--json', '--', process.execPath, join(FIXTURES, 'openai-client.mjs')];
-    const r = await runNoburn(['run', '--cap', '1', '--label', 'outer', '--json', '--', ...inner], env);
+    const env = { RESULT_FILE: resultFile, OPENAI_API_KEY: 'sk-openai-test', OPENAI_BASE_URL: upstream.openaiBase };
+    const inner = [process.execPath, suite.dist.cli, 'run', '--cap', '0.0011', '--label', 'inner', '--json', '--', process.execPath, join(FIXTURES, 'openai-client.mjs')];
+    const r = await runCli(suite.dist.cli, ['run', '--cap', '1', '--label', 'outer', '--json', '--', ...inner], { home: home.home, env });
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(readFileSync(resultFile, 'utf8')) as { ok: number; error: { status?: number } | null };
     expect(result.ok).toBeGreaterThan(0);

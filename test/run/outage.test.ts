@@ -5,21 +5,21 @@
  * Real processes throughout: the built CLI's `serve` (SIGKILLed and restarted on the same
  * port and store), `noburn run`, and an official-SDK child.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
 import { costNano, makeHome } from '../proxy/helpers.js';
 import { sql, until } from '../remote/helpers.js';
-import { assertBuilt, cleanEnv, CLI, FIXTURES, runNoburn, startNoburn } from './cli.js';
+import { runCli, serveCli, startCli, useDist, type RunOptions, type ServeChild } from '../helpers/cli.js';
+import { FIXTURES } from './harness.js';
 
 const CAP_USD = 0.002;
 const CALL_NANO = costNano('gpt-4o-mini', { tokensIn: 20, cachedTokensIn: 5, tokensOut: 12, cacheWriteTokensIn: 0 });
 
+const dist = useDist();
 const cleanups: Array<() => Promise<void> | void> = [];
-beforeAll(() => assertBuilt());
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
@@ -35,25 +35,8 @@ function freePort(): Promise<number> {
   });
 }
 
-interface Serve {
-  child: ChildProcess;
-  exited: Promise<void>;
-}
-
-async function serve(home: string, port: number): Promise<Serve> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port)], { env: cleanEnv({ NOBURN_HOME: home, HOME: home }), stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<void>((r) => child.once('close', () => r()));
-  await until(() => err.includes('"listening"') || child.exitCode !== null, 15_000, 'serve to listen');
-  if (!err.includes('"listening"')) throw new Error(`serve did not start: ${err}`);
-  return { child, exited };
-}
-
-async function kill(s: Serve): Promise<void> {
-  s.child.kill('SIGKILL');
-  await s.exited;
-}
+/** `noburn serve` on a fixed port (restarted on the same one), SIGKILLed by stop(). */
+const serve = (home: string, port: number): Promise<ServeChild> => serveCli(dist.cli, home, ['--port', String(port)]);
 
 async function setup() {
   const upstream: FakeUpstream = await startFakeUpstream();
@@ -63,22 +46,21 @@ async function setup() {
   cleanups.push(() => upstream.close(), () => server.cleanup(), () => client.cleanup(), () => work.cleanup());
   const port = await freePort();
   let s = await serve(server.home, port);
-  cleanups.push(() => kill(s));
-  const key = (await runNoburn(['keys', 'create', '--role', 'app'], cleanEnv({ NOBURN_HOME: server.home, HOME: server.home }))).stdout.trim();
+  cleanups.push(() => s.stop());
+  const key = (await runCli(dist.cli, ['keys', 'create', '--role', 'app'], { home: server.home })).stdout.trim();
   expect(key).toMatch(/^nb_key_/);
-  const env = (plan: string, exitCode: number) =>
-    cleanEnv({
-      NOBURN_HOME: client.home,
-      HOME: client.home,
-      NOBURN_URL: `http://127.0.0.1:${port}`,
-      NOBURN_API_KEY: key,
-      NOBURN_TIMEOUT_MS: '1000',
-      OPENAI_API_KEY: 'sk-test',
-      OPENAI_BASE_URL: upstream.openaiBase,
-      DIR: work.home,
-      PLAN: plan,
-      EXIT_CODE: String(exitCode),
-    });
+  const env = (plan: string, exitCode: number): NonNullable<RunOptions['env']> => ({
+    NOBURN_URL: `http://127.0.0.1:${port}`,
+    NOBURN_API_KEY: key,
+    NOBURN_TIMEOUT_MS: '1000',
+    OPENAI_API_KEY: 'sk-test',
+    OPENAI_BASE_URL: upstream.openaiBase,
+    DIR: work.home,
+    PLAN: plan,
+    EXIT_CODE: String(exitCode),
+  });
+  /** `noburn ...args` as the client, its child following `plan`. */
+  const start = (args: string[], plan: string, exitCode: number) => startCli(dist.cli, args, { home: client.home, env: env(plan, exitCode), timeoutMs: 120_000 });
   const phase = async (name: string) => {
     await until(() => existsSync(join(work.home, name)), 30_000, `the child to reach ${name}`);
     return JSON.parse(readFileSync(join(work.home, name), 'utf8')) as { calls: { ok: boolean; status: number | null }[] };
@@ -90,10 +72,11 @@ async function setup() {
     upstream,
     client,
     env,
+    start,
     phase,
     go,
     storeRun,
-    stop: () => kill(s),
+    stop: () => s.stop(),
     restart: async () => {
       s = await serve(server.home, port);
     },
@@ -104,7 +87,7 @@ const runArgs = ['run', '--cap', String(CAP_USD), '--json', '--', process.execPa
 
 it('serve killed mid-run: the run cap holds locally, the child is refused at the cap, and the server takes over again when it is back', async () => {
   const t = await setup();
-  const run = startNoburn(runArgs, t.env('3:p1,*:p2,2', 7), 120_000);
+  const run = t.start(runArgs, '3:p1,*:p2,2', 7);
   const p1 = await t.phase('p1');
   expect(p1.calls.every((c) => c.ok)).toBe(true);
   await t.stop();
@@ -142,7 +125,7 @@ it('serve killed mid-run: the run cap holds locally, the child is refused at the
 
 it('the child ends during the outage: its exit code and the summary; the run is ended once the server is back', async () => {
   const t = await setup();
-  const run = startNoburn(runArgs, t.env('2:p1,3', 3), 120_000);
+  const run = t.start(runArgs, '2:p1,3', 3);
   await t.phase('p1');
   await t.stop();
   t.go('p1');
@@ -161,7 +144,7 @@ it('the child ends during the outage: its exit code and the summary; the run is 
 
   // The next noburn process that reaches the server delivers the records, then the end.
   await t.restart();
-  const list = await runNoburn(['run', 'list', '--json'], t.env('', 0));
+  const list = await t.start(['run', 'list', '--json'], '', 0).done;
   expect(list.code, list.stderr).toBe(0);
   expect(t.storeRun(runId)).toMatchObject({ status: 'ended', calls: 5, spent_nano: 5 * CALL_NANO });
   expect(t.upstream.served.length).toBe(5);

@@ -6,41 +6,30 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NoburnGuard } from '../../src/lib/guard.js';
-import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
-import { costNano, makeHome, toNano } from '../proxy/helpers.js';
-import { assertBuilt, cleanEnv, FIXTURES, runNoburn } from './cli.js';
+import { describe, expect, it } from 'vitest';
+import type { FakeUpstream } from '../fixtures/fake-upstream.js';
+import { runCli } from '../helpers/cli.js';
+import { costNano, toNano } from '../proxy/helpers.js';
+import { FIXTURES, readRun, useRunSuite } from './harness.js';
 
+const suite = useRunSuite();
 let upstream: FakeUpstream | null = null;
-let home: ReturnType<typeof makeHome> | null = null;
-
-beforeAll(() => assertBuilt());
-afterEach(async () => {
-  await upstream?.close();
-  home?.cleanup();
-  upstream = null;
-  home = null;
-});
 
 async function runClient(script: string, capUsd: string) {
-  home = makeHome();
+  const home = suite.home();
   const resultFile = join(home.home, 'result.json');
-  const env = cleanEnv({
-    NOBURN_HOME: home.home,
+  const env = {
     RESULT_FILE: resultFile,
     OPENAI_API_KEY: 'sk-openai-test',
     OPENAI_BASE_URL: upstream!.openaiBase,
     ANTHROPIC_API_KEY: 'sk-ant-test',
     ANTHROPIC_BASE_URL: upstream!.anthropicBase,
-  });
-  const r = await runNoburn(['run', '--cap', capUsd, '--label', script, '--json', '--', process.execPath, join(FIXTURES, script)], env);
+  };
+  const r = await runCli(suite.dist.cli, ['run', '--cap', capUsd, '--label', script, '--json', '--', process.execPath, join(FIXTURES, script)], { home: home.home, env });
   expect(r.code, r.stderr).toBe(0);
   const summary = JSON.parse(r.stdout);
   const result = JSON.parse(readFileSync(resultFile, 'utf8'));
-  const guard = new NoburnGuard({ home: home.home, env: {} });
-  const run = await guard.getRun(summary.runId);
-  await guard.close();
+  const run = await readRun(home.home, summary.runId);
   // Nothing logs keys or prompt text.
   expect(r.stderr).not.toContain('sk-');
   expect(r.stderr).not.toContain('cheerful sentence');
@@ -53,7 +42,7 @@ function servedNano(): number {
 
 describe('noburn run --cap with the official SDKs', () => {
   it('openai: chat, chat streams, Responses (streaming too) and embeddings until the cap, then one 402 and no retry', async () => {
-    upstream = await startFakeUpstream();
+    upstream = await suite.upstream();
     const { summary, result, run } = await runClient('openai-client.mjs', '0.0011');
 
     // Every call shape went through before the cap.
@@ -84,7 +73,7 @@ describe('noburn run --cap with the official SDKs', () => {
   });
 
   it('anthropic: messages, the stream helper and raw streams until the cap, cache reads and writes priced, then one 402 and no retry', async () => {
-    upstream = await startFakeUpstream({ usage: { tokensIn: 30, cachedTokensIn: 10, cacheWriteTokensIn: 4, tokensOut: 12 } });
+    upstream = await suite.upstream({ usage: { tokensIn: 30, cachedTokensIn: 10, cacheWriteTokensIn: 4, tokensOut: 12 } });
     const { summary, result, run } = await runClient('anthropic-client.mjs', '0.0015');
 
     expect(new Set(result.calls)).toEqual(new Set(['create', 'streamHelper', 'rawStream']));

@@ -3,21 +3,12 @@
  * calls the command makes through the library (NOBURN_RUN_ID) are there too, with or
  * without the proxy.
  */
-import { fileURLToPath } from 'node:url';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { costNano, makeHome, toNano } from '../proxy/helpers.js';
-import { assertBuilt, cleanEnv, runNoburn } from './cli.js';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { costNano, toNano } from '../proxy/helpers.js';
+import { useRunSuite } from './harness.js';
 
-const DIST_INDEX = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
-let home: ReturnType<typeof makeHome>;
-let env: NodeJS.ProcessEnv;
-
-beforeAll(() => assertBuilt());
-beforeEach(() => {
-  home = makeHome();
-  env = cleanEnv({ NOBURN_HOME: home.home, NB_DIST: DIST_INDEX });
-});
-afterEach(() => home.cleanup());
+const suite = useRunSuite();
 
 // Records two models through the built library; the run comes from NOBURN_RUN_ID.
 const CHILD = `
@@ -34,7 +25,7 @@ describe('noburn run -- CMD: top models', () => {
   for (const proxy of [false, true]) {
     it(`lists the calls made through the library, by spend${proxy ? '' : ' (--no-proxy)'}`, async () => {
       const args = ['run', '--json', ...(proxy ? [] : ['--no-proxy']), '--', process.execPath, '--input-type=module', '-e', CHILD];
-      const r = await runNoburn(args, env);
+      const r = await runCli(suite.dist.cli, args, { home: suite.home().home, env: { NB_DIST: suite.dist.index } });
       expect(r.code, r.stderr).toBe(0);
       const s = JSON.parse(r.stdout);
       const zero = { cachedTokensIn: 0, cacheWriteTokensIn: 0 };

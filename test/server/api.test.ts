@@ -110,6 +110,19 @@ describe('endpoints', () => {
     expect(after.budgets.map((b) => b.scope)).not.toContain('default_user');
   });
 
+  it('budgets: PUT /v1/budgets/models (admin) caps the calls of the models a glob matches, for one user here', async () => {
+    const set = await call(t.url, 'PUT', '/v1/budgets/models', { key: admin, body: { model: 'test-*', userId: 'u-model', capUsd: 0.001, period: 'hour' } });
+    expect(set).toMatchObject({ status: 200, body: { scope: 'model', userId: 'u-model', model: 'test-*', capUsd: 0.001, period: 'hour' } });
+    const blocked = await call(t.url, 'POST', '/v1/check', { key: app, body: checkBody({ endUserId: 'u-model' }) });
+    expect(blocked).toMatchObject({ status: 200, body: { blocked: true, blockReason: 'model_budget_exceeded', limit: { scope: 'model', capUsd: 0.001 } } });
+    expect((await call(t.url, 'POST', '/v1/check', { key: app, body: checkBody({ endUserId: 'u-other' }) })).body).toMatchObject({ blocked: false });
+    const got = (await call(t.url, 'GET', '/v1/budgets', { key: app })).body as { budgets: unknown[] };
+    expect(got.budgets).toContainEqual(expect.objectContaining({ scope: 'model', userId: 'u-model', model: 'test-*', period: 'hour' }));
+    await refused('PUT', '/v1/budgets/models', { key: app, body: { model: 'x', capUsd: 1 } }, 403, 'NOBURN_FORBIDDEN');
+    await refused('PUT', '/v1/budgets/models', { key: admin, body: { model: 'x[1]', capUsd: 1 } }, 422, 'NOBURN_VALIDATION');
+    await call(t.url, 'PUT', '/v1/budgets/models', { key: admin, body: { model: 'test-*', userId: 'u-model', capUsd: null } });
+  });
+
   it('GET /v1/users, /v1/spend, /v1/prices/:model -> 200', async () => {
     const users = await call(t.url, 'GET', '/v1/users', { key: app });
     expect(users.status).toBe(200);

@@ -2,22 +2,17 @@
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { removeHomes, runCli, snapshotDist, tempHome } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { runCli, serveCli, tempHome, useDist } from '../helpers/cli.js';
 import { call, startTestServer } from './helpers.js';
 import type { TestServer } from './helpers.js';
-import { serveChild } from './serve-child.js';
 
 let t: TestServer;
-let dist: Dist;
+const dist = useDist();
 beforeAll(async () => {
   t = await startTestServer();
-  dist = await snapshotDist();
 });
 afterAll(async () => {
   await t.dispose();
-  dist.dispose();
-  removeHomes();
 });
 
 it('HEAD /healthz is 200 with the GET headers and no body', async () => {
@@ -38,7 +33,7 @@ it('GET /v1/whoami names the key, its project and role; a bad key is 401', async
 it('serve warns at start when its store has no API keys, and not once it has one', async () => {
   const home = tempHome();
   const store = join(home, 'empty.db');
-  const s = await serveChild(dist.cli, home, ['--store', store]);
+  const s = await serveCli(dist.cli, home, ['--store', store]);
   try {
     await new Promise((r) => setTimeout(r, 300));
     expect(s.stderr()).toMatch(/"level":"warn","msg":"this store has no API keys.*keys create --store/);
@@ -46,7 +41,7 @@ it('serve warns at start when its store has no API keys, and not once it has one
     await s.stop();
   }
   expect((await runCli(dist.cli, ['keys', 'create', '--store', store], { home })).code).toBe(0);
-  const again = await serveChild(dist.cli, home, ['--store', store]);
+  const again = await serveCli(dist.cli, home, ['--store', store]);
   try {
     await new Promise((r) => setTimeout(r, 300));
     expect(again.stderr()).not.toMatch(/no API keys/);

@@ -2,61 +2,27 @@
  * release, nested runs, the server's clock and unpriced counts, against a real `noburn serve`
  * process (the built CLI) and real clients (remote guards, the CLI in remote mode).
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { NoburnGuard } from '../../src/lib/guard.js';
 import type { Budget, RunInfo } from '../../src/lib/types.js';
-import { cleanEnv, removeHomes, runCli, snapshotDist, tempHome, writeConfig } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { runCli, serveCli, tempHome, useDist, writeConfig } from '../helpers/cli.js';
 import { clientHome, remoteGuard, sql } from '../remote/helpers.js';
 import { call, checkBody, recordBody } from './helpers.js';
 
-let dist: Dist;
+const dist = useDist();
 const homes: string[] = [];
 const guards: NoburnGuard[] = [];
-beforeAll(async () => {
-  dist = await snapshotDist();
-});
 afterAll(async () => {
   for (const g of guards) await g.close().catch(() => {});
-  dist.dispose();
-  removeHomes();
   for (const h of homes) rmSync(h, { recursive: true, force: true });
 });
 
-interface Served {
-  child: ChildProcessWithoutNullStreams;
-  url: string;
-  port: number;
-  stop(): Promise<void>;
-}
-
-async function serve(home: string, port = 0): Promise<Served> {
-  const child = spawn(process.execPath, [dist.cli, 'serve', '--port', String(port)], { env: cleanEnv({ NOBURN_HOME: home, HOME: home }) });
-  let err = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exit = new Promise<void>((r) => child.on('close', () => r()));
-  const deadline = Date.now() + 15_000;
-  while (!/"msg":"listening"/.test(err)) {
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill('SIGKILL');
-      throw new Error(`serve did not start: ${err}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const url = (JSON.parse(err.split('\n').find((l) => l.includes('"listening"')) as string) as { url: string }).url;
-  return {
-    child,
-    url,
-    port: Number(new URL(url).port),
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exit;
-    },
-  };
+/** `noburn serve` on `port` (0: any free one); stop() is a graceful SIGTERM, after which the port can be served again. */
+async function serve(home: string, port = 0): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+  const s = await serveCli(dist.cli, home, ['--port', String(port)]);
+  return { url: s.url, port: Number(new URL(s.url).port), stop: () => s.stop('SIGTERM') };
 }
 
 /** A server home with test-model priced ($1 / $2 per million tokens) and an admin key. */

@@ -8,20 +8,11 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { removeHomes, runCli, snapshotDist, tempHome } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { expect, it } from 'vitest';
+import { runCli, serveCli, tempHome, useDist } from '../helpers/cli.js';
 import { checkBody } from './helpers.js';
-import { serveChild } from './serve-child.js';
 
-let dist: Dist;
-beforeAll(async () => {
-  dist = await snapshotDist();
-});
-afterAll(() => {
-  dist.dispose();
-  removeHomes();
-});
+const dist = useDist();
 
 function openIdle(url: string, n: number): Promise<Socket[]> {
   const u = new URL(url);
@@ -46,7 +37,7 @@ it('300 idle sockets against a 256-descriptor limit: the server keeps answering 
   const home = tempHome();
   const store = join(home, 'served.db');
   const key = await keyFor(home, store);
-  const s = await serveChild(dist.cli, home, ['--store', store], { limits: 'ulimit -n 256;' });
+  const s = await serveCli(dist.cli, home, ['--store', store], { limits: 'ulimit -n 256;' });
   const idle: Socket[] = [];
   try {
     idle.push(...(await openIdle(s.url, 300)));
@@ -73,7 +64,7 @@ it('300 idle sockets against a 256-descriptor limit: the server keeps answering 
 
 it('a request whose headers do not arrive in time gets 408 with the error body; an idle socket is closed', async () => {
   const home = tempHome();
-  const s = await serveChild(dist.cli, home, ['--store', join(home, 'x.db'), '--headers-timeout-ms', '300']);
+  const s = await serveCli(dist.cli, home, ['--store', join(home, 'x.db'), '--headers-timeout-ms', '300']);
   try {
     const u = new URL(s.url);
     const slow = connect(Number(u.port), u.hostname);

@@ -1,47 +1,13 @@
 /** `noburn serve` and `noburn keys` as real processes (the built CLI). */
-import { spawn } from 'node:child_process';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, removeHomes, runCli, snapshotDist, tempHome } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { runCli, serveCli, tempHome, useDist } from '../helpers/cli.js';
 import { call, checkBody } from './helpers.js';
 
-let dist: Dist;
-beforeAll(async () => {
-  dist = await snapshotDist();
-});
-afterAll(() => {
-  dist.dispose();
-  removeHomes();
-});
-
-interface Served {
-  child: ChildProcessWithoutNullStreams;
-  url: string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-async function serve(home: string, args: string[] = []): Promise<Served> {
-  const child = spawn(process.execPath, [dist.cli, 'serve', '--port', '0', ...args], { env: cleanEnv({ NOBURN_HOME: home, HOME: home }) });
-  let err = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  const deadline = Date.now() + 15_000;
-  while (!/"msg":"listening"/.test(err)) {
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill('SIGKILL');
-      throw new Error(`serve did not start: ${err}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const url = (JSON.parse(err.split('\n').find((l) => l.includes('"listening"')) as string) as { url: string }).url;
-  return { child, url, stderr: () => err, exit };
-}
+const dist = useDist();
 
 describe('noburn keys', () => {
   it('create prints the key alone, stores only its hash (file 0600); list and revoke', async () => {
@@ -82,7 +48,7 @@ describe('noburn serve', () => {
   it('serves with a key made by `keys create`, logs JSON without secrets, and on SIGTERM finishes in-flight requests and exits 0', async () => {
     const home = tempHome();
     const key = (await runCli(dist.cli, ['keys', 'create', '--project', 'p1'], { home })).stdout.trim();
-    const s = await serve(home);
+    const s = await serveCli(dist.cli, home);
     try {
       expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(await call(s.url, 'GET', '/healthz')).toMatchObject({ status: 200, body: { ok: true } });
@@ -115,7 +81,7 @@ describe('noburn serve', () => {
 
   it('a port in use or a bad port is a usage error (exit 2)', async () => {
     const home = tempHome();
-    const s = await serve(home);
+    const s = await serveCli(dist.cli, home);
     try {
       const port = new URL(s.url).port;
       const again = await runCli(dist.cli, ['serve', '--port', port], { home, timeoutMs: 15_000 });

@@ -7,22 +7,13 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { removeHomes, runCli, snapshotDist, tempHome } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { expect, it } from 'vitest';
+import { runCli, serveCli, tempHome, useDist } from '../helpers/cli.js';
 import { SqliteStore } from '../../src/lib/ledger/sqlite/sqlite-store.js';
 import { errorResponse } from '../../src/server/http.js';
 import { call, checkBody, recordBody, startTestServer } from './helpers.js';
-import { serveChild } from './serve-child.js';
 
-let dist: Dist;
-beforeAll(async () => {
-  dist = await snapshotDist();
-});
-afterAll(() => {
-  dist.dispose();
-  removeHomes();
-});
+const dist = useDist();
 
 it('the error table: driver errors of a failing store are 503 NOBURN_STORE; unknown errors stay 500', () => {
   const sqlite = (code: string) => Object.assign(new Error('x'), { name: 'SqliteError', code });
@@ -81,7 +72,7 @@ it('a full disk (file-size limit on a real serve) answers 503 NOBURN_STORE and t
   const key = created.stdout.trim();
   // RLIMIT_FSIZE a little above what the ledger holds now (SIGXFSZ ignored: writes fail with EFBIG).
   const kb = Math.ceil(statSync(store).size / 1024) + 48;
-  const s = await serveChild(dist.cli, home, ['--store', store], { limits: `trap '' XFSZ; ulimit -f ${kb};` });
+  const s = await serveCli(dist.cli, home, ['--store', store], { limits: `trap '' XFSZ; ulimit -f ${kb};` });
   try {
     let status = 0;
     let body: unknown = null;

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resolveConfig } from '../../src/lib/config.js';
+import { envSetting, resolveConfig } from '../../src/lib/config.js';
 import { NoburnConfigError } from '../../src/lib/errors.js';
 
 // Tests clean up their temp folders.
@@ -49,5 +49,32 @@ describe('resolveConfig precedence: flags > env > config.json > defaults', () =>
   });
   it('rejects a bad env value', () => {
     expect(() => resolveConfig({}, { NOBURN_HOME: home(), NOBURN_TIMEOUT_MS: 'x' })).toThrow(/NOBURN_TIMEOUT_MS/);
+  });
+});
+
+describe('the process switches are settings too (NOBURN_STOP_GRACE_MS, NOBURN_LOG_LEVEL, NOBURN_DEBUG)', () => {
+  it('stopGraceMs and logLevel: flags > env > config.json > defaults', () => {
+    const bare = home();
+    expect(resolveConfig({}, { NOBURN_HOME: bare })).toMatchObject({ stopGraceMs: 5000, logLevel: 'info', debug: false });
+    const h = home({ stopGraceMs: 250, logLevel: 'warn' });
+    expect(resolveConfig({}, { NOBURN_HOME: h })).toMatchObject({ stopGraceMs: 250, logLevel: 'warn' });
+    const env = { NOBURN_HOME: h, NOBURN_STOP_GRACE_MS: '0', NOBURN_LOG_LEVEL: 'debug' };
+    expect(resolveConfig({}, env)).toMatchObject({ stopGraceMs: 0, logLevel: 'debug' });
+    expect(resolveConfig({ stopGraceMs: 10, logLevel: 'error' }, env)).toMatchObject({ stopGraceMs: 10, logLevel: 'error' });
+  });
+
+  it('a bad grace period is a config error naming the variable; an unknown log level logs at info', () => {
+    const h = home();
+    for (const bad of ['soon', '1.5', '-1', '600001']) {
+      expect(() => resolveConfig({}, { NOBURN_HOME: h, NOBURN_STOP_GRACE_MS: bad })).toThrow(/NOBURN_STOP_GRACE_MS/);
+    }
+    expect(resolveConfig({}, { NOBURN_HOME: h, NOBURN_LOG_LEVEL: 'verbose' }).logLevel).toBe('info');
+  });
+
+  it('NOBURN_DEBUG: any non-empty value turns it on, and it can be read without the config file', () => {
+    const h = home('{ broken json');
+    for (const v of ['1', 'yes', 'false']) expect(envSetting('debug', { NOBURN_HOME: h, NOBURN_DEBUG: v })).toBe(true);
+    expect(envSetting('debug', { NOBURN_HOME: h, NOBURN_DEBUG: '' })).toBeUndefined();
+    expect(resolveConfig({}, { NOBURN_HOME: home(), NOBURN_DEBUG: '1' }).debug).toBe(true);
   });
 });

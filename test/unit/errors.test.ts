@@ -70,3 +70,43 @@ describe('NoburnBlockedError and guard.assert()', () => {
     );
   });
 });
+
+describe('the classes made from one line a code', () => {
+  it('each has its code, name, default message (where it has one) and an instanceof that tests only its code', async () => {
+    const E = await import('../../src/lib/errors.js');
+    const classes = [
+      [E.NoburnValidationError, 'NOBURN_VALIDATION', 'NoburnValidationError'],
+      [E.NoburnConfigError, 'NOBURN_CONFIG', 'NoburnConfigError'],
+      [E.NoburnAuthError, 'NOBURN_AUTH', 'NoburnAuthError'],
+      [E.NoburnForbiddenError, 'NOBURN_FORBIDDEN', 'NoburnForbiddenError'],
+      [E.NoburnTimeoutError, 'NOBURN_TIMEOUT', 'NoburnTimeoutError'],
+      [E.NoburnUnreachableError, 'NOBURN_UNREACHABLE', 'NoburnUnreachableError'],
+      [E.NoburnNotFoundError, 'NOBURN_NOT_FOUND', 'NoburnNotFoundError'],
+      [E.NoburnConflictError, 'NOBURN_CONFLICT', 'NoburnConflictError'],
+      [E.NoburnStoreError, 'NOBURN_STORE', 'NoburnStoreError'],
+      [E.NoburnClosedError, 'NOBURN_CLOSED', 'NoburnClosedError'],
+    ] as const;
+    for (const [cls, code, name] of classes) {
+      const cause = new Error('below');
+      const e = new cls('why', { cause });
+      expect(cls.errorCode).toBe(code);
+      expect(cls.name).toBe(name);
+      expect(e).toMatchObject({ code, name, message: 'why', cause });
+      expect(e).toBeInstanceOf(Error);
+      expect(e.stack).toContain(name);
+      for (const [other, otherCode] of classes) {
+        const expected = other === cls || (otherCode === 'NOBURN_AUTH' && code === 'NOBURN_FORBIDDEN');
+        expect(e instanceof other, `${name} instanceof ${other.name}`).toBe(expected);
+      }
+    }
+    expect(new E.NoburnAuthError().message).toBe('authentication failed');
+    expect(new E.NoburnUnreachableError().message).toBe('the noburn authority cannot be reached');
+    expect(new E.NoburnClosedError().message).toMatch(/closed/);
+    // A subclass of a made class is still one of its code.
+    const v = new E.NoburnLedgerVersionError('/x.db', 9, 3);
+    expect(v).toBeInstanceOf(E.NoburnStoreError);
+    expect(v).toBeInstanceOf(E.NoburnLedgerVersionError);
+    expect(new E.NoburnStoreError('x')).not.toBeInstanceOf(E.NoburnLedgerVersionError);
+    expect(v.code).toBe('NOBURN_STORE');
+  });
+});

@@ -3,23 +3,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NoburnLedgerVersionError, NoburnStoreError } from '../../src/lib/errors.js';
 import { SqliteStore } from '../../src/lib/ledger/sqlite/sqlite-store.js';
 import { SCHEMA_VERSION } from '../../src/lib/ledger/sqlite/schema.js';
 import { ledgerSnapshot } from '../helpers/ledger-snapshot.js';
-import { removeHomes, runCli, snapshotDist } from '../helpers/cli.js';
-import type { Dist } from '../helpers/cli.js';
+import { runCli, useDist } from '../helpers/cli.js';
 
 let tmp: string;
-let dist: Dist;
-beforeAll(async () => {
-  dist = await snapshotDist();
-});
-afterAll(() => {
-  dist.dispose();
-  removeHomes();
-});
+const dist = useDist();
 beforeEach(() => {
   tmp = mkdtempSync(join(tmpdir(), 'noburn-newer-'));
 });

@@ -1,20 +1,29 @@
 import { NoburnValidationError } from '../../lib/errors.js';
 import type { BudgetScope } from '../../lib/types.js';
 import { ExitCodes } from '../exit-codes.js';
-import { table, usd } from '../format.js';
+import { printList, usd } from '../format.js';
 import { withGuard } from '../guard.js';
 import type { Output } from '../output.js';
 import type { BudgetSetOptions, BudgetShowOptions } from '../specs.js';
 
-/** `noburn budget set (--project | --user ID | --default-user) USD [--period P]`; "none" removes the cap. */
+/**
+ * `noburn budget set (--project | --user ID | --default-user | --model GLOB [--user ID]) USD [--period P]`;
+ * "none" removes the cap.
+ */
 export async function budgetSetCommand(amount: number | null, opts: BudgetSetOptions, out: Output): Promise<number> {
-  const chosen = [opts.project === true, opts.user !== undefined, opts.defaultUser === true].filter(Boolean).length;
-  if (chosen !== 1) throw new NoburnValidationError('choose exactly one of --project, --user ID, --default-user');
-  const scope: BudgetScope = opts.project ? 'project' : opts.user !== undefined ? 'user' : 'default_user';
+  const model = opts.model;
+  if (model !== undefined && (opts.project === true || opts.defaultUser === true)) {
+    throw new NoburnValidationError('--model caps the project (alone) or one user (with --user ID): not with --project or --default-user');
+  }
+  const chosen = [opts.project === true, opts.user !== undefined || model !== undefined, opts.defaultUser === true].filter(Boolean).length;
+  if (chosen !== 1) throw new NoburnValidationError('choose exactly one of --project, --user ID, --default-user, --model GLOB');
+  const scope: BudgetScope = model !== undefined ? 'model' : opts.project ? 'project' : opts.user !== undefined ? 'user' : 'default_user';
   const period = opts.period ?? 'month';
-  await withGuard((g) => g.setBudget({ scope, userId: opts.user, capUsd: amount, period }));
-  const who = scope === 'user' ? `user ${opts.user}` : scope === 'default_user' ? 'default user' : 'project';
-  if (opts.json) out.json({ scope, userId: opts.user ?? null, capUsd: amount, period });
+  await withGuard((g) => g.setBudget({ scope, userId: opts.user, capUsd: amount, period, ...(model !== undefined ? { model } : {}) }));
+  const who =
+    scope === 'model' ? `model ${model ?? ''}${opts.user !== undefined ? ` for user ${opts.user}` : ''}`
+    : scope === 'user' ? `user ${opts.user}` : scope === 'default_user' ? 'default user' : 'project';
+  if (opts.json) out.json({ scope, userId: opts.user ?? null, ...(model !== undefined ? { model } : {}), capUsd: amount, period });
   else out.err(amount === null ? `${who}: cap removed` : `${who}: cap ${usd(amount, 2)} per ${period === 'total' ? 'all time' : period}`);
   return ExitCodes.OK;
 }
@@ -22,22 +31,15 @@ export async function budgetSetCommand(amount: number | null, opts: BudgetSetOpt
 /** `noburn budget show` */
 export async function budgetShowCommand(opts: BudgetShowOptions, out: Output): Promise<number> {
   const budgets = await withGuard((g) => g.getBudgets());
-  if (opts.json) {
-    out.json(budgets);
-    return ExitCodes.OK;
-  }
-  if (budgets.length === 0) {
-    out.err('no caps set (every scope is unlimited, and still metered)');
-    return ExitCodes.OK;
-  }
-  out.out(
-    table(
-      ['SCOPE', 'USER', 'CAP', 'PERIOD', 'SPENT', 'HELD', 'UNPRICED', 'WINDOW START'],
-      budgets.map((b) => [
-        b.scope, b.userId ?? '', usd(b.capUsd), b.period, b.scope === 'default_user' ? '-' : usd(b.spentUsd), usd(b.heldUsd),
-        b.scope === 'default_user' ? '-' : String(b.unpricedCalls), b.windowStart,
-      ]),
-    ),
-  );
+  // The MODEL column appears only when a model cap exists, so the usual table keeps its shape.
+  const models = budgets.some((b) => b.model !== undefined);
+  printList(out, opts.json, budgets, {
+    empty: 'no caps set (every scope is unlimited, and still metered)',
+    head: ['SCOPE', 'USER', ...(models ? ['MODEL'] : []), 'CAP', 'PERIOD', 'SPENT', 'HELD', 'UNPRICED', 'WINDOW START'],
+    row: (b) => [
+      b.scope, b.userId ?? '', ...(models ? [b.model ?? ''] : []), usd(b.capUsd), b.period, b.scope === 'default_user' ? '-' : usd(b.spentUsd), usd(b.heldUsd),
+      b.scope === 'default_user' ? '-' : String(b.unpricedCalls), b.windowStart,
+    ],
+  });
   return ExitCodes.OK;
 }

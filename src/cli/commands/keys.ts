@@ -1,7 +1,7 @@
 import { resolveConfig } from '../../lib/config.js';
 import type { KeyStore } from '../../lib/ledger/key-store.js';
 import { ExitCodes } from '../exit-codes.js';
-import { table } from '../format.js';
+import { printList } from '../format.js';
 import type { Output } from '../output.js';
 import type { KeysCreateOptions, KeysListOptions, KeysRevokeOptions } from '../specs.js';
 
@@ -33,15 +33,11 @@ export async function keysCreateCommand(opts: KeysCreateOptions, out: Output): P
 export async function keysListCommand(opts: KeysListOptions, out: Output): Promise<number> {
   const { keyView } = await import('../../server/keys.js');
   const keys = (await withStore(opts, (s) => s.listKeys(opts.project ?? null))).map(keyView);
-  if (opts.json) {
-    out.json(keys);
-    return ExitCodes.OK;
-  }
-  if (keys.length === 0) {
-    out.err('no keys (create one with: noburn keys create --role admin)');
-    return ExitCodes.OK;
-  }
-  out.out(table(['ID', 'PROJECT', 'ROLE', 'LABEL', 'CREATED', 'REVOKED'], keys.map((k) => [k.id, k.projectId, k.role, k.label ?? '', k.createdAt, k.revokedAt ?? ''])));
+  printList(out, opts.json, keys, {
+    empty: 'no keys (create one with: noburn keys create --role admin)',
+    head: ['ID', 'PROJECT', 'ROLE', 'LABEL', 'CREATED', 'REVOKED'],
+    row: (k) => [k.id, k.projectId, k.role, k.label ?? '', k.createdAt, k.revokedAt ?? ''],
+  });
   return ExitCodes.OK;
 }
 

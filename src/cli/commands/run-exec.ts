@@ -14,7 +14,6 @@ import type { RunExecOptions } from '../specs.js';
 /** Set by `noburn run` for its child: the real upstreams behind its proxy, as JSON. */
 const UPSTREAMS_ENV = 'NOBURN_UPSTREAMS';
 
-const DEFAULT_GRACE_MS = 5000;
 // How often --stop-on-exhaust looks at the run for blocks the proxy did not see (calls
 // the child checked itself through the library with NOBURN_RUN_ID).
 const EXHAUST_POLL_MS = 500;
@@ -32,7 +31,6 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
     return resolved.reason === 'not_found' ? ExitCodes.COMMAND_NOT_FOUND : ExitCodes.COMMAND_NOT_EXECUTABLE;
   }
   const upstreams = opts.proxy === false ? null : await upstreamsFromEnv(process.env);
-  const graceMs = graceFromEnv(process.env);
 
   // Lives as long as the child, metering every call: a long-lived guard. In an outage it
   // enforces the run's cap itself (docs/contract.md, "Outages"); say so once.
@@ -43,6 +41,8 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
     out.err(`noburn: ${cause instanceof Error ? cause.message : String(cause)}; the run cap is enforced locally until the authority answers`);
   };
   const guard = cliGuard({ longLived: true, onFallback });
+  // NOBURN_STOP_GRACE_MS / stopGraceMs: a bad value is a config error before any run starts.
+  const graceMs = guard.config.stopGraceMs;
   try {
     // Inside another `noburn run`: this run is a child of that one, so both caps apply and
     // each call is recorded once (docs/run.md, "Nested runs").
@@ -131,6 +131,8 @@ async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams
     runId,
     upstreams,
     countTokens: estimateTokens,
+    // Before the child starts, so its first call does not pay for the tokenizer and JIT.
+    warmUp: true,
     clamp: opts.clamp !== false,
     defaultUser: opts.user ?? null,
     allowUnmetered: opts.allowUnmetered === true || guard.config.allowUnmetered,
@@ -216,10 +218,3 @@ function outerUpstreams(env: NodeJS.ProcessEnv): Upstreams {
   return parsed as Upstreams;
 }
 
-function graceFromEnv(env: NodeJS.ProcessEnv): number {
-  const raw = env['NOBURN_STOP_GRACE_MS'];
-  if (raw === undefined || raw === '') return DEFAULT_GRACE_MS;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 600_000) throw new NoburnConfigError(`NOBURN_STOP_GRACE_MS must be a whole number of milliseconds (got ${JSON.stringify(raw)})`);
-  return n;
-}

@@ -1,6 +1,6 @@
 import type { RunInfo } from '../../lib/types.js';
 import { ExitCodes } from '../exit-codes.js';
-import { table, usd } from '../format.js';
+import { printList, table, usd } from '../format.js';
 import { withGuard } from '../guard.js';
 import type { Output } from '../output.js';
 import type { RunListOptions, RunShowOptions } from '../specs.js';
@@ -36,20 +36,10 @@ export async function runShowCommand(id: string, opts: RunShowOptions, out: Outp
 
 /** `noburn run list [--status open|ended]` */
 export async function runListCommand(opts: RunListOptions, out: Output): Promise<number> {
-  const runs = await withGuard((g) => g.listRuns(opts.status));
-  if (opts.json) {
-    out.json(runs);
-    return ExitCodes.OK;
-  }
-  if (runs.length === 0) {
-    out.err('no runs');
-    return ExitCodes.OK;
-  }
-  out.out(
-    table(
-      ['RUN', 'LABEL', 'STATUS', 'SPEND', 'CAP', 'CALLS', 'BLOCKED', 'UNPRICED', 'STARTED', 'PARENT'],
-      runs.map((r) => [r.runId, r.label ?? '', status(r), usd(r.spendUsd), usd(r.budgetCapUsd), String(r.calls), String(r.blockedCalls), String(r.unpricedCalls), r.startedAt, r.parentRunId ?? '']),
-    ),
-  );
+  printList(out, opts.json, await withGuard((g) => g.listRuns(opts.status)), {
+    empty: 'no runs',
+    head: ['RUN', 'LABEL', 'STATUS', 'SPEND', 'CAP', 'CALLS', 'BLOCKED', 'UNPRICED', 'STARTED', 'PARENT'],
+    row: (r) => [r.runId, r.label ?? '', status(r), usd(r.spendUsd), usd(r.budgetCapUsd), String(r.calls), String(r.blockedCalls), String(r.unpricedCalls), r.startedAt, r.parentRunId ?? ''],
+  });
   return ExitCodes.OK;
 }

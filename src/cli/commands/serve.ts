@@ -25,16 +25,16 @@ export const redactStore = redactSecrets;
  * `noburn serve`: the HTTP API over the store named by --store / NOBURN_STORE /
  * $NOBURN_HOME/noburn.db. Runs until SIGTERM or SIGINT, then shuts down gracefully
  * (stop accepting, finish in-flight requests, close the store) and returns 0.
- * Logs are JSON lines on stderr (NOBURN_LOG_LEVEL=debug|info|warn|error).
+ * Logs are JSON lines on stderr (logLevel / NOBURN_LOG_LEVEL=debug|info|warn|error).
  */
 export async function serveCommand(opts: ServeOptions, out: Output): Promise<number> {
   const config = resolveConfig(opts.store !== undefined ? { store: opts.store } : {});
-  const [{ openStore }, { startServer, DEFAULT_PORT }, { createLogger, parseLogLevel }] = await Promise.all([
+  const [{ openStore }, { startServer, DEFAULT_PORT }, { createLogger }] = await Promise.all([
     import('../../lib/ledger/open-store.js'),
     import('../../server/server.js'),
     import('../../server/log.js'),
   ]);
-  const log = createLogger(parseLogLevel(process.env['NOBURN_LOG_LEVEL']));
+  const log = createLogger(config.logLevel);
   const limits = {
     headersTimeoutMs: parseCount(opts.headersTimeoutMs, '--headers-timeout-ms', 100, 3_600_000),
     requestTimeoutMs: parseCount(opts.requestTimeoutMs, '--request-timeout-ms', 100, 3_600_000),

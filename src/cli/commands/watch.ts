@@ -1,26 +1,9 @@
 import { resolveConfig } from '../../lib/config.js';
 import { NoburnConfigError } from '../../lib/errors.js';
-import type { NoburnErrorCode } from '../../lib/errors.js';
 import type { WatchOutcome } from '../../tui/run.js';
-import { ExitCodes, exitCodeFor } from '../exit-codes.js';
+import { ExitCodes, exitCodeFor, isErrorCode } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import type { WatchOptions } from '../specs.js';
-
-/** Every library error code (a Record, so the compiler keeps it complete). */
-const ERROR_CODES: Record<NoburnErrorCode, true> = {
-  NOBURN_VALIDATION: true,
-  NOBURN_CONFIG: true,
-  NOBURN_AUTH: true,
-  NOBURN_FORBIDDEN: true,
-  NOBURN_TIMEOUT: true,
-  NOBURN_UNREACHABLE: true,
-  NOBURN_NOT_FOUND: true,
-  NOBURN_CONFLICT: true,
-  NOBURN_STORE: true,
-  NOBURN_BLOCKED: true,
-  NOBURN_CLOSED: true,
-  NOBURN_INTERNAL: true,
-};
 
 /**
  * The exit code of a failed pull: by the error's stable code (whichever copy of the
@@ -28,8 +11,7 @@ const ERROR_CODES: Record<NoburnErrorCode, true> = {
  */
 function syncExitCode(e: unknown): number {
   const code = (e as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && Object.hasOwn(ERROR_CODES, code)) return exitCodeFor(code as NoburnErrorCode);
-  return ExitCodes.INTERNAL;
+  return isErrorCode(code) ? exitCodeFor(code) : ExitCodes.INTERNAL;
 }
 
 /** How the dashboard ended, as an exit code (docs/watch.md). */

@@ -12,19 +12,22 @@ import { spawn } from 'node:child_process';
  * native addon; a pipe and a watchdog work with plain Node on every POSIX system. The
  * watchdog ignores the terminal's signals (Ctrl-C reaches the child and noburn, which
  * handle it), costs one small Node process for the run's lifetime, and never keeps noburn
- * alive.
+ * alive. It ends by itself (no process.exit): once stdin has ended and its timers are
+ * cleared nothing holds its event loop (signal listeners do not), so it exits 0.
  */
 const WATCHDOG = `
 const pid = Number(process.argv[1]);
 const grace = Number(process.argv[2]);
 for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']) process.on(s, () => {});
 let done = false;
+let stopping = false;
 const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
 const orphaned = () => {
-  if (done || !alive()) process.exit(0);
+  if (done || stopping || !alive()) return;
+  stopping = true;
   try { process.kill(pid, 'SIGTERM'); } catch {}
-  const poll = setInterval(() => { if (!alive()) process.exit(0); }, 25);
-  setTimeout(() => { clearInterval(poll); try { process.kill(pid, 'SIGKILL'); } catch {} process.exit(0); }, grace);
+  const poll = setInterval(() => { if (!alive()) { clearInterval(poll); clearTimeout(kill); } }, 25);
+  const kill = setTimeout(() => { clearInterval(poll); try { process.kill(pid, 'SIGKILL'); } catch {} }, grace);
 };
 process.stdin.on('data', (d) => { if (String(d).includes('done')) done = true; });
 process.stdin.on('end', orphaned);

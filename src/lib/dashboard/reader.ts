@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database, Statement } from 'better-sqlite3';
 import type { EventRow, RunRow as LedgerRunRow } from '../ledger/rows.js';
-import { windowKey, windowStart, type Period } from '../periods.js';
+import { windowEnd, windowKey, windowStart, type Period } from '../periods.js';
 import { BURN_BUCKET_MS, BURN_BUCKETS, BURN_RATE_WINDOW_MS, BURN_SPAN_MS, BurnTracker } from './burn.js';
 import type { DashboardBlocked, DashboardBurn, DashboardProject, DashboardRun, DashboardSnapshot } from './snapshot.js';
 import { EventTail } from './tail.js';
@@ -82,21 +82,6 @@ function prepare(db: Database): Statements {
       "SELECT seq, ts, kind, user_id, run_id, model, amount_nano, reason FROM events WHERE blocked = 1 AND project_id = ? AND kind IN ('check', 'record') ORDER BY seq DESC LIMIT ?",
     ),
   };
-}
-
-/** The end of the UTC window that starts at `start` (null for "total"). */
-export function windowEnd(period: Period, start: number): number | null {
-  const d = new Date(start);
-  switch (period) {
-    case 'day':
-      return start + 86_400_000;
-    case 'week':
-      return start + 7 * 86_400_000;
-    case 'month':
-      return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
-    case 'total':
-      return null;
-  }
 }
 
 function emptyBurn(): DashboardBurn {

@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import { windowKey, type Period } from '../periods.js';
+import { PERIODS, windowKeys, type Period } from '../periods.js';
 import type { DashboardUser } from './snapshot.js';
 
 /** A usage row as the dashboard selects it (one window of one subject). */
@@ -26,24 +26,28 @@ type Keys = Readonly<Record<Period, string>>;
 const FULL_RELOAD_OVER = 200;
 
 function keysAt(now: number): Keys {
-  return { day: windowKey('day', now), week: windowKey('week', now), month: windowKey('month', now), total: 'total' };
+  return windowKeys(now);
 }
 
+/** The windows other than 'total' (always read), in PERIODS order: the statements' parameters. */
+const TIMED = PERIODS.filter((p) => p !== 'total');
+const timedKeys = (keys: Keys): string[] => TIMED.map((p) => keys[p]);
+
 /**
- * The end users' usage rows for the current day, week and month windows and all time, kept
+ * The end users' usage rows for the current windows of every period and all time, kept
  * between refreshes. A full load is one pass over the project's user rows (their primary
- * key prefix); after it, a refresh re-reads only the users that new events touched (four
- * primary-key seeks each), and a full load happens again only when a window rolls over.
+ * key prefix); after it, a refresh re-reads only the users that new events touched (one
+ * primary-key seek per period each), and a full load happens again only when a window rolls over.
  */
 export class UserUsageCache {
   private keys: Keys | null = null;
   private readonly rows = new Map<string, Map<string, UsageRow>>();
-  private readonly all: Statement<[string, string, string, string], SubjectRow>;
-  private readonly one: Statement<[string, string, string, string, string], UsageRow>;
+  private readonly all: Statement<string[], SubjectRow>;
+  private readonly one: Statement<string[], UsageRow>;
 
   constructor(db: Database, private readonly projectId: string) {
     const cols = 'window, spent_nano, calls, blocked_calls, unpriced_calls, last_at';
-    const windows = "window IN (?, ?, ?, 'total')";
+    const windows = `window IN (${TIMED.map(() => '?').join(', ')}, 'total')`;
     this.all = db.prepare(`SELECT subject, ${cols} FROM usage WHERE project_id = ? AND scope = 'user' AND ${windows}`);
     this.one = db.prepare(`SELECT ${cols} FROM usage WHERE project_id = ? AND scope = 'user' AND subject = ? AND ${windows}`);
   }
@@ -51,16 +55,17 @@ export class UserUsageCache {
   /** Brings the cache up to date: `touched` users re-read, or everything when null. */
   sync(now: number, touched: ReadonlySet<string> | null): void {
     const keys = keysAt(now);
-    const same = this.keys !== null && this.keys.day === keys.day && this.keys.week === keys.week && this.keys.month === keys.month;
+    const prev = this.keys;
+    const same = prev !== null && TIMED.every((p) => prev[p] === keys[p]);
     if (touched === null || !same || touched.size > FULL_RELOAD_OVER) {
       this.keys = keys;
       this.rows.clear();
-      for (const r of this.all.iterate(this.projectId, keys.day, keys.week, keys.month)) this.put(r.subject, r);
+      for (const r of this.all.iterate(this.projectId, ...timedKeys(keys))) this.put(r.subject, r);
       return;
     }
     for (const userId of touched) {
       this.rows.delete(userId);
-      for (const r of this.one.iterate(this.projectId, userId, keys.day, keys.week, keys.month)) this.put(userId, r);
+      for (const r of this.one.iterate(this.projectId, userId, ...timedKeys(keys))) this.put(userId, r);
     }
   }
 

@@ -3,6 +3,7 @@ import { NoburnStoreError, NoburnValidationError } from '../errors.js';
 import { newId } from '../ids.js';
 import { nanoToUsd, usdToNano } from '../money.js';
 import { parsePeriod } from '../periods.js';
+import { parseModelGlob } from '../model-glob.js';
 import { costNano } from '../pricing/cost.js';
 import type { PriceCache } from '../pricing/price-cache.js';
 import { Pricer, priceInfo } from '../pricing/pricer.js';
@@ -127,6 +128,32 @@ export class Ledger {
     return decisionOf(d, { estimate, tokensIn, tokensOut: c.tokensOut, unpriced, minTokensOut, clamp, inputNano: unpriced ? 0 : costNano(price, { tokensIn, tokensOut: 0 }) });
   }
 
+  /**
+   * Rehearses a check and its record for `runId` (store.rehearse: rolled back, nothing
+   * changes), so that a long-lived process's first call finds the path warm.
+   */
+  async rehearse(projectId: string, runId: string | null): Promise<void> {
+    if (!this.store.rehearse) return;
+    await this.store.rehearse({
+      projectId,
+      userId: 'noburn-rehearsal',
+      runId,
+      model: 'noburn-rehearsal',
+      estimateNano: 1000,
+      tokensIn: 1,
+      tokensOut: 1,
+      unpriced: false,
+      now: this.now(),
+      holdTtlMs: this.settings.holdTtlMs,
+      runIdleTtlMs: this.idleTtl,
+      prices: { inNanoPerMTok: 1_000_000, outNanoPerMTok: 1_000_000 },
+      clamp: true,
+      minTokensOut: 1,
+      provider: null,
+      tokensInRaw: 1,
+    });
+  }
+
   /** How long an open run may stay idle before it ends as abandoned (config runIdleTtlMs). */
   get idleTtl(): number {
     return this.settings.runIdleTtlMs ?? DEFAULT_RUN_IDLE_TTL_MS;
@@ -228,10 +255,11 @@ export class Ledger {
 
   async setBudget(projectId: string, b: SetBudgetRequest): Promise<void> {
     const scope = oneOf(BUDGET_SCOPES, b.scope, 'scope');
-    const userId = scope === 'user' ? idString(b.userId, 'userId') : null;
+    const model = scope === 'model' ? parseModelGlob(b.model, 'model') : null;
+    const userId = scope === 'user' || (scope === 'model' && b.userId !== undefined) ? idString(b.userId, 'userId') : null;
     const capNano = b.capUsd === null ? null : usdToNano(b.capUsd, 'capUsd');
     const period = parsePeriod(b.period ?? 'month');
-    await this.store.setBudget({ projectId, scope, userId, capNano, period, now: this.now() });
+    await this.store.setBudget({ projectId, scope, userId, model, capNano, period, now: this.now() });
   }
 
   async getBudgets(projectId: string): Promise<Budget[]> {

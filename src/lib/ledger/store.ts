@@ -47,7 +47,7 @@ export interface StoreCheck {
 
 /** The cap with the least room, in nano-dollars (before this call's hold). */
 export interface StoreLimit {
-  scope: 'project' | 'user' | 'run';
+  scope: 'project' | 'user' | 'run' | 'model';
   capNano: number;
   spentNano: number;
   heldNano: number;
@@ -58,7 +58,7 @@ export interface StoreDecision {
   blockReason: BlockReason | null;
   reservationId: string | null;
   /** Nano-dollars left under each cap that applies, after the hold. */
-  remainingNano: { project?: number; user?: number; run?: number };
+  remainingNano: { project?: number; user?: number; run?: number; model?: number };
   /** The ref of the decision's event (blocked decisions), so that mirrors can recognise it in the feed. */
   decisionId?: string | undefined;
   /** The amount held (allowed) or that did not fit (blocked); differs from the check's estimateNano only when clamped. */
@@ -120,6 +120,8 @@ export interface StoreSetBudget {
   projectId: string;
   scope: BudgetScope;
   userId: string | null;
+  /** Scope "model": the glob (validated); absent otherwise. */
+  model?: string | null | undefined;
   /** null removes the cap. */
   capNano: number | null;
   period: Period;
@@ -168,6 +170,8 @@ export interface RunRecord {
 export interface BudgetRecord {
   scope: BudgetScope;
   userId: string | null;
+  /** Scope "model": the glob. */
+  model?: string;
   capNano: number;
   period: Period;
   spentNano: number;
@@ -245,6 +249,12 @@ export interface LedgerStore {
    */
   commit?(ops: readonly StoreOp[]): Promise<StoreOpResult[]>;
   record(rs: readonly StoreRecord[]): Promise<RecordResult>;
+  /**
+   * Decides `c` and settles it, inside a transaction that is rolled back: changes nothing,
+   * but a long-lived process's first real call then finds its path prepared and compiled.
+   * Optional (a store without it is simply not rehearsed).
+   */
+  rehearse?(c: StoreCheck): Promise<void>;
   /**
    * Frees holds without counting anything (the call was not made, or failed before it cost
    * anything). Unknown, expired or settled ids are skipped. Returns how many were freed.

@@ -48,6 +48,7 @@ export function budgetOf(b: BudgetRecord): Budget {
   return {
     scope: b.scope,
     userId: b.userId,
+    ...(b.model !== undefined ? { model: b.model } : {}),
     capUsd: nanoToUsd(b.capNano),
     period: b.period,
     spentUsd: nanoToUsd(b.spentNano),

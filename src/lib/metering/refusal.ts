@@ -1,5 +1,5 @@
 import { formatUsd, usdToNano } from '../money.js';
-import type { BlockReason, Decision } from '../types.js';
+import type { BlockReason, Decision, DecisionLimit } from '../types.js';
 import type { ProviderAdapter } from './types.js';
 
 /**
@@ -19,6 +19,7 @@ const MESSAGES: Record<BlockReason, string> = {
   run_budget_exceeded: 'the run budget cap would be exceeded by this request',
   project_budget_exceeded: 'the project budget cap would be exceeded by this request',
   user_budget_exceeded: "the end user's budget cap would be exceeded by this request",
+  model_budget_exceeded: 'the budget cap for this model would be exceeded by this request',
   run_not_found: 'the noburn run was not found',
   run_ended: 'the noburn run has ended',
   unknown_model_price: 'the model has no known price (set a price in noburn config.json, or unknownModel: "allow")',
@@ -39,7 +40,7 @@ export interface RefusalFigures {
   reason: BlockReason | null;
   model: string;
   /** The cap with the least room (the one that blocked), or null when no cap was the reason. */
-  scope: 'project' | 'user' | 'run' | null;
+  scope: DecisionLimit['scope'] | null;
   capUsd: number | null;
   spentUsd: number | null;
   /** Held by other calls in flight. */

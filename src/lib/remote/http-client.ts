@@ -1,24 +1,16 @@
-import { Pool } from 'undici';
-import {
-  NoburnAuthError,
-  NoburnConfigError,
-  NoburnConflictError,
-  NoburnError,
-  NoburnForbiddenError,
-  NoburnNotFoundError,
-  NoburnTimeoutError,
-  NoburnUnreachableError,
-  NoburnValidationError,
-} from '../errors.js';
-
 /**
  * The HTTP side of remote mode: one undici keep-alive pool per client, JSON in and out,
- * a timeout on every request, and one mapping from HTTP statuses and socket errors to the
- * library's errors (docs/api.md):
- *   400/413/422 -> NoburnValidationError, 401 -> NoburnAuthError, 403 -> NoburnForbiddenError,
- *   404 -> NoburnNotFoundError, 409 -> NoburnConflictError, 502/503/504 and socket errors ->
- *   NoburnUnreachableError, a request that takes longer than the timeout -> NoburnTimeoutError.
+ * a timeout on every request, and the mapping from answers and socket errors to the
+ * library's errors (docs/api.md): an error answer as the wire-error table says (400/413/422
+ * -> NoburnValidationError, 401 -> NoburnAuthError, 403 -> NoburnForbiddenError, 404 ->
+ * NoburnNotFoundError, 409 -> NoburnConflictError, 502/503/504 -> NoburnUnreachableError),
+ * socket errors -> NoburnUnreachableError, a request that takes longer than the timeout ->
+ * NoburnTimeoutError.
  */
+import { Pool } from 'undici';
+import { NoburnConfigError, NoburnError, NoburnTimeoutError, NoburnUnreachableError } from '../errors.js';
+import { errorFromAnswer } from '../wire/errors.js';
+
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
 
 export interface HttpClientOptions {
@@ -95,7 +87,7 @@ export class HttpClient {
         throw new NoburnUnreachableError(`the noburn server at ${this.url} answered with something that is not JSON (is NOBURN_URL right?)`);
       }
     }
-    throw statusError(status, text);
+    throw errorFromAnswer(status, text);
   }
 
   async close(): Promise<void> {
@@ -103,39 +95,6 @@ export class HttpClient {
     this.closed = true;
     // destroy, not close: close() would wait for requests that may never be answered.
     await this.pool.destroy().catch(() => {});
-  }
-}
-
-function serverMessage(text: string): string | null {
-  try {
-    const j = JSON.parse(text) as { error?: { message?: unknown } };
-    return typeof j.error?.message === 'string' ? j.error.message : null;
-  } catch {
-    return null;
-  }
-}
-
-export function statusError(status: number, text: string): NoburnError {
-  const msg = serverMessage(text);
-  switch (status) {
-    case 400:
-    case 413:
-    case 422:
-      return new NoburnValidationError(msg ?? `the server refused the request (HTTP ${status})`);
-    case 401:
-      return new NoburnAuthError(msg ?? 'authentication failed (check NOBURN_API_KEY)');
-    case 403:
-      return new NoburnForbiddenError(msg ?? 'this key may not do that');
-    case 404:
-      return new NoburnNotFoundError(msg ?? 'not found');
-    case 409:
-      return new NoburnConflictError(msg ?? 'conflict');
-    case 502:
-    case 503:
-    case 504:
-      return new NoburnUnreachableError(`the noburn server is unavailable (HTTP ${status}${msg ? `: ${msg}` : ''})`);
-    default:
-      return new NoburnError('NOBURN_INTERNAL', `the noburn server failed (HTTP ${status}${msg ? `: ${msg}` : ''})`);
   }
 }
 

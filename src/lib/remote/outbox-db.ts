@@ -1,6 +1,3 @@
-import type { Database, Statement } from 'better-sqlite3';
-import { openError, openSqliteFile } from '../sqlite-file.js';
-
 /**
  * The outbox file ($NOBURN_HOME/outbox.db): records waiting to reach the server. A row is
  * written before delivery starts and deleted only after the server acknowledged it, so a
@@ -8,7 +5,12 @@ import { openError, openSqliteFile } from '../sqlite-file.js';
  *
  * `leased_until` keeps two processes from sending the same rows at once (a lease left by
  * a process that died simply runs out); `not_before` is the retry backoff.
+ *
+ * OutboxFile holds the SQL: the Outbox (outbox.ts) decides what to write, send and retry.
  */
+import type { Database, Statement } from 'better-sqlite3';
+import { openError, openSqliteFile } from '../sqlite-file.js';
+
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY,
@@ -88,5 +90,114 @@ export function openOutboxDb(path: string): { db: Database; st: OutboxStatements
     return { db, st };
   } catch (e) {
     throw openError('the outbox', path, e);
+  }
+}
+
+/** A row claimed for delivery. */
+export interface Claimed {
+  id: number;
+  idem_key: string;
+  body: string;
+}
+
+/** A row to write: its idempotency key (one row per key and target) and its JSON body. */
+export interface NewRow {
+  key: string;
+  ts: number;
+  body: string;
+}
+
+const ALL = Number.MAX_SAFE_INTEGER;
+
+/** The outbox file and the operations on it, each one statement or one transaction. */
+export class OutboxFile {
+  private constructor(
+    private readonly db: Database,
+    private readonly st: OutboxStatements,
+  ) {}
+
+  static open(path: string): OutboxFile {
+    const { db, st } = openOutboxDb(path);
+    return new OutboxFile(db, st);
+  }
+
+  /** The project a key was last seen to name on this server (null: never learnt). */
+  keyProject(server: string, keyFp: string): string | null {
+    return (this.st.keyProject.get(server, keyFp) as { project: string } | undefined)?.project ?? null;
+  }
+
+  /** Files the rows of `from` under `to` (a row already queued there by key is dropped, not doubled). */
+  refile(from: string, to: string): void {
+    this.db.transaction(() => {
+      this.st.retarget.run(to, from);
+      this.st.dropTarget.run(from);
+    })();
+  }
+
+  /** Remembers the key's project and files what the key queued before it was known under it. */
+  learnKey(server: string, keyFp: string, project: string, now: number, from: string, to: string): void {
+    this.db.transaction(() => {
+      this.st.learnKey.run(server, keyFp, project, now);
+      this.refile(from, to);
+    })();
+  }
+
+  /** Writes rows in one transaction, taking the write lock at once (a row is either kept or the batch failed). */
+  insert(target: string, rows: readonly NewRow[]): void {
+    this.db
+      .transaction(() => {
+        for (const r of rows) this.st.insert.run(target, r.key, r.ts, r.body);
+      })
+      .immediate();
+  }
+
+  /** Whether any row waits, for any target. */
+  any(): boolean {
+    return this.st.any.get() !== undefined;
+  }
+
+  /** Leases up to `limit` claimable rows of a target (not leased, not in backoff unless forced, id <= maxId). */
+  claim(q: { target: string; now: number; until: number; force: boolean; maxId: number; limit: number }): Claimed[] {
+    const rows = this.st.claim.all({ ...q, force: q.force ? 1 : 0 }) as Claimed[];
+    return rows.sort((a, b) => a.id - b.id);
+  }
+
+  remove(ids: readonly number[]): void {
+    this.db.transaction(() => ids.forEach((id) => this.st.remove.run(id)))();
+  }
+
+  /** Releases the lease and retries no sooner than `retryAt`. */
+  backoff(ids: readonly number[], retryAt: number): void {
+    this.db.transaction(() => ids.forEach((id) => this.st.backoff.run(retryAt, id)))();
+  }
+
+  /** Moves a row the server will never take to outbox_dead, with the reason. */
+  kill(id: number, error: string, now: number): void {
+    this.db.transaction(() => {
+      this.st.kill.run(error, now, id);
+      this.st.remove.run(id);
+    })();
+  }
+
+  pending(target: string, maxId = ALL): number {
+    return (this.st.pending.get(target, maxId) as { n: number }).n;
+  }
+
+  maxId(): number {
+    return (this.st.maxId.get() as { id: number }).id;
+  }
+
+  /** When the next row of a target leaves its lease or backoff (null: none waits). */
+  nextWake(target: string): number | null {
+    return (this.st.nextWake.get(target) as { t: number | null }).t;
+  }
+
+  /** Rows waiting for other targets than this one, counted per target. */
+  strays(target: string): { target: string; n: number }[] {
+    return this.st.strays.all(target) as { target: string; n: number }[];
+  }
+
+  close(): void {
+    this.db.close();
   }
 }

@@ -1,11 +1,25 @@
-import type { Database } from 'better-sqlite3';
+/**
+ * The durable outbox (docs/library.md "Outbox"): record() puts a record in memory
+ * (microseconds); on the next turn of the event loop the batch is written to
+ * $NOBURN_HOME/outbox.db in one transaction; a background pump POSTs rows to /v1/records
+ * in batches, deletes them once the server acknowledged them, and backs off (100 ms
+ * doubling to 30 s) while the server is down. Rows left by a process that died are
+ * delivered by the next one. The server counts each idempotency key once, so a row sent
+ * twice (a crash between the server's answer and the delete) still counts once.
+ *
+ * Rows are filed under the normalized server and the project the key names (target.ts),
+ * learnt once per process from GET /v1/whoami and remembered in the file; until then
+ * under the key's fingerprint, re-filed by the first answer for that key.
+ */
 import { NoburnError, NoburnStoreError, NoburnTimeoutError, NoburnValidationError } from '../errors.js';
 import type { FlushResult, OutboxWarning, RecordErrorHandler, RecordSink } from '../record-queue.js';
 import type { NormalizedRecord } from '../validate.js';
 import type { RecordItem, RecordsResponse } from '../wire/schemas.js';
-import { openOutboxDb } from './outbox-db.js';
-import type { OutboxStatements } from './outbox-db.js';
-import { parseTarget, targetFor, unresolvedTarget } from './target.js';
+import { OutboxFile } from './outbox-db.js';
+import type { Claimed } from './outbox-db.js';
+import { isRelease, releaseRow, recordRow } from './outbox-rows.js';
+import type { ReleaseBody } from './outbox-rows.js';
+import { strayWarning, targetFor, unresolvedTarget } from './target.js';
 
 export interface OutboxOptions {
   path: string;
@@ -31,55 +45,15 @@ export interface OutboxOptions {
   batchSize?: number;
 }
 
-interface Claimed {
-  id: number;
-  idem_key: string;
-  body: string;
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** An outbox row that frees a hold (guard.release) rather than records a call. */
-interface ReleaseBody {
-  release: string;
-}
-
-function isRelease(b: unknown): b is ReleaseBody {
-  return typeof (b as Partial<ReleaseBody>).release === 'string';
-}
-
+/** What record() and release() leave in memory until the next turn of the event loop writes it. */
 type Pending = { r: NormalizedRecord; ts: number } | { release: string; ts: number };
 
-export function toWire(r: NormalizedRecord, ts: number): RecordItem {
-  const w: RecordItem = { model: r.model, tokensIn: r.tokensIn, tokensOut: r.tokensOut, wasBlocked: r.wasBlocked, idempotencyKey: r.idempotencyKey, ts };
-  if (r.cachedTokensIn > 0) w.cachedTokensIn = r.cachedTokensIn;
-  if (r.cacheWriteTokensIn > 0) w.cacheWriteTokensIn = r.cacheWriteTokensIn;
-  if (r.costUsd !== null) w.costUsd = r.costUsd;
-  if (r.userId !== null) w.endUserId = r.userId;
-  if (r.runId !== null) w.runId = r.runId;
-  if (r.reservationId !== null) w.reservationId = r.reservationId;
-  if (r.provider) w.provider = r.provider;
-  return w;
-}
-
-/**
- * The durable outbox (docs/library.md "Outbox"): record() puts a record in memory
- * (microseconds); on the next turn of the event loop the batch is written to
- * $NOBURN_HOME/outbox.db in one transaction; a background pump POSTs rows to /v1/records
- * in batches, deletes them once the server acknowledged them, and backs off (100 ms
- * doubling to 30 s) while the server is down. Rows left by a process that died are
- * delivered by the next one. The server counts each idempotency key once, so a row sent
- * twice (a crash between the server's answer and the delete) still counts once.
- *
- * Rows are filed under the normalized server and the project the key names (target.ts),
- * learnt once per process from GET /v1/whoami and remembered in the file; until then
- * under the key's fingerprint, re-filed by the first answer for that key.
- */
 export class Outbox implements RecordSink {
   private buffer: Pending[] = [];
   private persistScheduled = false;
-  private db: Database | null = null;
-  private st: OutboxStatements | null = null;
+  private file: OutboxFile | null = null;
   private lock: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private failures = 0;
@@ -102,10 +76,6 @@ export class Outbox implements RecordSink {
     this.batchSize = o.batchSize ?? 500;
     this.leaseMs = o.timeoutMs * 2 + 1000;
     this.onError = o.onError ?? (() => {});
-  }
-
-  private dbh(): Database {
-    return this.db as Database;
   }
 
   /** Where this client's rows go now. */
@@ -159,21 +129,15 @@ export class Outbox implements RecordSink {
     this.kick();
   }
 
-  private open(): OutboxStatements {
-    if (!this.st) {
-      const { db, st } = openOutboxDb(this.o.path);
-      const known = st.keyProject.get(this.o.server, this.o.keyFp) as { project: string } | undefined;
-      this.project = known?.project ?? null;
-      const target = this.target;
+  private open(): OutboxFile {
+    if (!this.file) {
+      const file = OutboxFile.open(this.o.path);
+      this.project = file.keyProject(this.o.server, this.o.keyFp);
       // Rows an older noburn filed by url + key hash, for this same server and key.
-      db.transaction(() => {
-        st.retarget.run(target, this.o.legacyTarget);
-        st.dropTarget.run(this.o.legacyTarget);
-      })();
-      this.db = db;
-      this.st = st;
+      file.refile(this.o.legacyTarget, this.target);
+      this.file = file;
     }
-    return this.st;
+    return this.file;
   }
 
   /** Writes the memory buffer to the outbox file. On failure the buffer is kept and retried. */
@@ -182,15 +146,10 @@ export class Outbox implements RecordSink {
     const batch = this.buffer;
     this.buffer = [];
     try {
-      const st = this.open();
-      const db = this.db as Database;
-      const target = this.target;
-      db.transaction(() => {
-        for (const p of batch) {
-          if ('release' in p) st.insert.run(target, `release:${p.release}`, p.ts, JSON.stringify({ release: p.release } satisfies ReleaseBody));
-          else st.insert.run(target, p.r.idempotencyKey, p.ts, JSON.stringify(toWire(p.r, p.ts)));
-        }
-      }).immediate();
+      this.open().insert(
+        this.target,
+        batch.map((p) => ('release' in p ? releaseRow(p.release, p.ts) : recordRow(p.r, p.ts))),
+      );
       return true;
     } catch (e) {
       this.buffer = batch.concat(this.buffer);
@@ -241,8 +200,8 @@ export class Outbox implements RecordSink {
   }
 
   private scheduleNext(): void {
-    if (this.closed || !this.st) return;
-    const t = (this.st.nextWake.get(this.target) as { t: number | null }).t;
+    if (this.closed || !this.file) return;
+    const t = this.file.nextWake(this.target);
     if (t !== null) this.schedule(Math.max(t, this.now() + 10));
   }
 
@@ -267,46 +226,32 @@ export class Outbox implements RecordSink {
     } catch (e) {
       this.failed(e);
     }
-    const st = this.st as OutboxStatements;
-    const db = this.db as Database;
     const unresolved = unresolvedTarget(this.o.server, this.o.keyFp);
-    const target = targetFor(this.o.server, project);
-    db.transaction(() => {
-      st.learnKey.run(this.o.server, this.o.keyFp, project, this.now());
-      st.retarget.run(target, unresolved);
-      st.dropTarget.run(unresolved);
-    })();
+    (this.file as OutboxFile).learnKey(this.o.server, this.o.keyFp, project, this.now(), unresolved, targetFor(this.o.server, project));
     this.project = project;
     this.confirmed = true;
     this.warnStrays();
   }
 
   private warnStrays(): void {
-    const rows = (this.st as OutboxStatements).strays.all(this.target) as { target: string; n: number }[];
-    for (const { target, n } of rows) {
+    for (const { target, n } of (this.file as OutboxFile).strays(this.target)) {
       if (this.warned.has(target)) continue;
       this.warned.add(target);
-      const { server, projectId } = parseTarget(target);
-      const whose = projectId === null ? 'a key whose project this machine never learnt' : `project ${JSON.stringify(projectId)}`;
-      const message =
-        `${n} record${n === 1 ? '' : 's'} in ${this.o.path} wait for ${server}, ${whose}, which this client no longer sends to ` +
-        '(NOBURN_URL or NOBURN_API_KEY changed); they are delivered by a client with that server and a key of that project';
-      this.o.onWarning?.({ code: 'NOBURN_OUTBOX_WAITING', server, projectId, count: n, message });
+      this.o.onWarning?.(strayWarning(target, n, this.o.path));
     }
   }
 
   /** Delivers claimable rows (up to maxId) until none is left; throws the first delivery failure. */
   private async pump(force: boolean, maxId: number): Promise<void> {
-    const st = this.open();
+    const file = this.open();
     // The key's project is asked only when something waits (no request otherwise): rows
     // this key queued before it was known are then re-filed, and strays announced.
-    if (!this.confirmed && st.any.get() !== undefined) await this.confirmProject();
+    if (!this.confirmed && file.any()) await this.confirmProject();
     for (let round = 0; round < 100_000; round++) {
       if (this.closed && !force) return;
       const now = this.now();
-      const rows = st.claim.all({ until: now + this.leaseMs, target: this.target, now, force: force ? 1 : 0, maxId, limit: this.batchSize }) as Claimed[];
+      const rows = file.claim({ until: now + this.leaseMs, target: this.target, now, force, maxId, limit: this.batchSize });
       if (rows.length === 0) return;
-      rows.sort((a, b) => a.id - b.id);
       await this.deliver(rows);
     }
   }
@@ -333,7 +278,7 @@ export class Outbox implements RecordSink {
 
   /** Sends rows of one kind; removes them once acknowledged, backs them off on failure. `counted`: records (flush counts them). */
   private async deliverGroup(rows: Claimed[], counted: boolean, send: (rows: Claimed[]) => Promise<(() => void) | void>): Promise<void> {
-    const st = this.st as OutboxStatements;
+    const file = this.file as OutboxFile;
     let delivered: (() => void) | void;
     try {
       delivered = await send(rows);
@@ -346,19 +291,19 @@ export class Outbox implements RecordSink {
         }
         // The server will never take this one: keep it aside (outbox_dead) and go on.
         const row = rows[0] as Claimed;
-        this.dbh().transaction(() => {
-          st.kill.run(e.message, this.now(), row.id);
-          st.remove.run(row.id);
-        })();
+        file.kill(row.id, e.message, this.now());
         if (counted) this.rejected++;
         this.onError(e, { rejected: counted ? 1 : 0 });
         return;
       }
       const retryAt = this.now() + this.backoffMs(this.failures + 1);
-      this.dbh().transaction(() => rows.forEach((r) => st.backoff.run(retryAt, r.id)))();
+      file.backoff(
+        rows.map((r) => r.id),
+        retryAt,
+      );
       this.failed(e);
     }
-    this.dbh().transaction(() => rows.forEach((r) => st.remove.run(r.id)))();
+    file.remove(rows.map((r) => r.id));
     if (counted) this.delivered += rows.length;
     this.failures = 0;
     this.retryAt = 0;
@@ -373,15 +318,14 @@ export class Outbox implements RecordSink {
   /** Records waiting in the file for this client's server and project (tests, diagnostics). */
   pendingCount(): number {
     this.persist();
-    if (!this.st) return this.buffer.length;
-    return (this.st.pending.get(this.target, Number.MAX_SAFE_INTEGER) as { n: number }).n + this.buffer.length;
+    return (this.file?.pending(this.target) ?? 0) + this.buffer.length;
   }
 
   /** Delivered and rejected by this outbox since it was created, and what is still waiting. */
   private takeCounts(): FlushResult {
     let pending = this.buffer.length;
     try {
-      if (this.st) pending += (this.st.pending.get(this.target, Number.MAX_SAFE_INTEGER) as { n: number }).n;
+      pending += this.file?.pending(this.target) ?? 0;
     } catch {
       // the file went away: what is in memory is all we can count
     }
@@ -398,13 +342,13 @@ export class Outbox implements RecordSink {
   flush(deadline = this.now() + this.leaseMs * 2 + this.o.timeoutMs): Promise<FlushResult> {
     if (this.closed) return Promise.resolve(this.takeCounts());
     if (this.buffer.length > 0 && !this.persist()) return Promise.reject(storeError(this.lastError, this.o.path));
-    let st: OutboxStatements;
+    let file: OutboxFile;
     try {
-      st = this.open();
+      file = this.open();
     } catch (e) {
       return Promise.reject(e);
     }
-    const maxId = (st.maxId.get() as { id: number }).id;
+    const maxId = file.maxId();
     return this.exclusive(async () => {
       for (;;) {
         try {
@@ -415,7 +359,7 @@ export class Outbox implements RecordSink {
           }
           throw e;
         }
-        if ((st.pending.get(this.target, maxId) as { n: number }).n === 0) return this.takeCounts();
+        if (file.pending(this.target, maxId) === 0) return this.takeCounts();
         // What is left is leased by another process (or one that died): wait for it.
         if (this.now() > deadline) throw new NoburnTimeoutError('records are still waiting in the outbox (another process is delivering them)');
         await sleep(25);
@@ -446,9 +390,8 @@ export class Outbox implements RecordSink {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.lock;
-    this.db?.close();
-    this.db = null;
-    this.st = null;
+    this.file?.close();
+    this.file = null;
     return counts;
   }
 }

@@ -12,7 +12,8 @@ import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
 import type * as W from '../wire/schemas.js';
 import { HttpClient } from './http-client.js';
 import { MirrorWriter } from './mirror-writer.js';
-import { Outbox, toWire } from './outbox.js';
+import { Outbox } from './outbox.js';
+import { toWire } from './outbox-rows.js';
 import { deliverRunEnds, hasRunEnds, queueRunEnd } from './run-ends.js';
 import { keyFingerprint, legacyTarget, serverKey } from './target.js';
 
@@ -272,15 +273,24 @@ export class RemoteAuthority implements Authority {
 
   async setBudget(b: T.SetBudgetRequest): Promise<void> {
     const path =
-      b.scope === 'project' ? '/v1/budgets/project' : b.scope === 'default_user' ? '/v1/budgets/default-user' : `/v1/budgets/users/${encodeURIComponent(b.userId ?? '')}`;
-    const body: { capUsd: number | null; period?: string } = { capUsd: b.capUsd };
+      b.scope === 'project' ? '/v1/budgets/project'
+      : b.scope === 'default_user' ? '/v1/budgets/default-user'
+      : b.scope === 'model' ? '/v1/budgets/models'
+      : `/v1/budgets/users/${encodeURIComponent(b.userId ?? '')}`;
+    const body: { capUsd: number | null; period?: string; model?: string; userId?: string } = { capUsd: b.capUsd };
     if (b.period !== undefined) body.period = b.period;
+    // A model cap names its glob (and user) in the body: a glob is not a path segment.
+    if (b.scope === 'model') {
+      body.model = b.model ?? '';
+      if (b.userId !== undefined) body.userId = b.userId;
+    }
     const r = await this.http.request<W.SetBudgetResponse>('PUT', path, body);
     this.mirror.add({
       kind: 'budget',
       projectId: this.config.projectId,
       scope: r.scope,
       userId: r.userId,
+      model: r.model,
       capNano: r.capUsd === null ? null : usdToNano(r.capUsd),
       period: r.period,
       ts: this.now(),

@@ -5,6 +5,7 @@
  * deliver what the old one queued.
  */
 import { createHash } from 'node:crypto';
+import type { OutboxWarning } from '../record-queue.js';
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
@@ -58,4 +59,14 @@ export function parseTarget(t: string): { server: string; projectId: string | nu
   if (i < 0) return { server: '(an older noburn)', projectId: null };
   const p = t.slice(i + 1);
   return { server: t.slice(0, i), projectId: p.startsWith('?') ? null : p };
+}
+
+/** What to say about `n` rows in the outbox at `path` that wait for another target than this client's. */
+export function strayWarning(target: string, n: number, path: string): OutboxWarning {
+  const { server, projectId } = parseTarget(target);
+  const whose = projectId === null ? 'a key whose project this machine never learnt' : `project ${JSON.stringify(projectId)}`;
+  const message =
+    `${n} record${n === 1 ? '' : 's'} in ${path} wait for ${server}, ${whose}, which this client no longer sends to ` +
+    '(NOBURN_URL or NOBURN_API_KEY changed); they are delivered by a client with that server and a key of that project';
+  return { code: 'NOBURN_OUTBOX_WAITING', server, projectId, count: n, message };
 }

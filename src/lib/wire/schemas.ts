@@ -99,6 +99,15 @@ export const BudgetBody = z.strictObject({
 });
 export type BudgetBody = z.infer<typeof BudgetBody>;
 
+/** PUT /v1/budgets/models: a cap on the calls whose model matches a glob, project-wide or (userId) for one user. */
+export const ModelBudgetBody = z.strictObject({
+  model: id,
+  userId: id.optional(),
+  capUsd: usd.nullable(),
+  period: period.optional(),
+});
+export type ModelBudgetBody = z.infer<typeof ModelBudgetBody>;
+
 /** POST /v1/keys (admin): a key for the caller's own project. */
 export const KeyBody = z.strictObject({
   role: z.enum(['app', 'admin']).optional(),
@@ -140,7 +149,7 @@ export const UsersQuery = z.strictObject({ limit: intParam(1, 1000).optional() }
 
 // ---- responses (the client uses their types) ----
 
-export const Remaining = z.object({ projectUsd: z.number().optional(), userUsd: z.number().optional(), runUsd: z.number().optional() });
+export const Remaining = z.object({ projectUsd: z.number().optional(), userUsd: z.number().optional(), runUsd: z.number().optional(), modelUsd: z.number().optional() });
 
 export const DecisionResponse = z.object({
   blocked: z.boolean(),
@@ -156,7 +165,7 @@ export const DecisionResponse = z.object({
   clamped: z.boolean(),
   estimate: z.object({ inputUsd: z.number(), outputUsd: z.number() }),
   limit: z
-    .object({ scope: z.enum(['project', 'user', 'run']), capUsd: z.number(), spentUsd: z.number(), heldUsd: z.number(), leftUsd: z.number() })
+    .object({ scope: z.enum(['project', 'user', 'run', 'model']), capUsd: z.number(), spentUsd: z.number(), heldUsd: z.number(), leftUsd: z.number() })
     .nullable(),
   maxTokensOut: z.number().int().nullable(),
   hint: z.string().nullable(),
@@ -214,6 +223,8 @@ export type EndRunResponse = z.infer<typeof EndRunResponse>;
 export const BudgetResponse = z.object({
   scope: z.enum(BUDGET_SCOPES),
   userId: z.string().nullable(),
+  // Scope "model" only.
+  model: z.string().optional(),
   capUsd: z.number(),
   period,
   spentUsd: z.number(),
@@ -227,6 +238,7 @@ export type BudgetsResponse = z.infer<typeof BudgetsResponse>;
 export const SetBudgetResponse = z.object({
   scope: z.enum(BUDGET_SCOPES),
   userId: z.string().nullable(),
+  model: z.string().optional(),
   capUsd: z.number().nullable(),
   period,
 });

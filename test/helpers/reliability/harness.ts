@@ -13,7 +13,7 @@ import type { LedgerUnderTest } from './backend.js';
 import { LedgerModel } from './model.js';
 import type { MCheck, MDecision, MRecordIn } from './model.js';
 import { FALLBACK, MODELS, priceOverrides } from './prices.js';
-import { HOLD_TTL_MS, PROJECTS, USERS, pickFrom } from './steps.js';
+import { GLOBS, HOLD_TTL_MS, PROJECTS, USERS, pickFrom } from './steps.js';
 import type { Advance, RecordItem, RunRef, Step } from './steps.js';
 import { dayIndex, nextWindowStart } from './windows.js';
 
@@ -64,6 +64,9 @@ export class Harness {
       case 'cap':
         await this.setCap(PROJECTS[s.project] as string, s.scope, USERS[s.user] as string, s.cap, s.period);
         return null;
+      case 'modelCap':
+        await this.setModelCap(PROJECTS[s.project] as string, s.user === null ? null : (USERS[s.user] as string), GLOBS[s.glob] as string, s.cap, s.period);
+        return null;
       case 'check':
         return this.check(PROJECTS[s.project] as string, {
           model: MODELS[s.model] as string, tokensIn: s.tokensIn, tokensOut: s.tokensOut,
@@ -98,13 +101,18 @@ export class Harness {
     this.model.setCap(p, scope, user, cap === null ? null : { cap, period });
   }
 
+  async setModelCap(p: string, user: string | null, glob: string, cap: number | null, period: Period): Promise<void> {
+    await this.ledger.setBudget(p, { scope: 'model', model: glob, userId: user ?? undefined, capUsd: cap === null ? null : cap / 1e9, period });
+    this.model.setModelCap(p, user, glob, cap === null ? null : { cap, period });
+  }
+
   async check(p: string, c: MCheck): Promise<{ project: string; check: MCheck; decision: MDecision }> {
     if (this.model.holds.some((x) => !this.model.live(x))) this.stats.expiredHoldsAtCheck++;
     const exp = this.model.check(p, c);
     this.stats.reasons[exp.reason ?? 'approved'] = (this.stats.reasons[exp.reason ?? 'approved'] ?? 0) + 1;
     const d = await this.ledger.check(p, { model: c.model, tokensIn: c.tokensIn, tokensOut: c.tokensOut, userId: c.user, runId: c.run });
     const rem: Record<string, number> = {};
-    for (const k of ['project', 'user', 'run'] as const) {
+    for (const k of ['project', 'user', 'run', 'model'] as const) {
       const v = exp.remaining[k];
       if (v !== undefined) rem[`${k}Usd`] = nanoToUsd(v);
     }

@@ -6,20 +6,22 @@
  */
 import type { Period } from '../../../src/lib/periods.js';
 import type { LedgerUnderTest } from './backend.js';
+import { globMatch } from './model.js';
 import { sameWindow } from './windows.js';
 
 export interface CapUse {
-  scope: 'project' | 'user' | 'run';
+  scope: 'project' | 'user' | 'run' | 'model';
   cap: number;
   used: number;
 }
 
-async function spentInWindow(db: LedgerUnderTest, project: string, user: string | null, period: Period, now: number): Promise<number> {
+async function spentInWindow(db: LedgerUnderTest, project: string, user: string | null, period: Period, now: number, glob: string | null = null): Promise<number> {
+  type Row = { ts: number; cost_nano: number; model: string };
   const rows =
     user === null
-      ? await db.all<{ ts: number; cost_nano: number }>('SELECT ts, cost_nano FROM records WHERE project_id = ?', [project])
-      : await db.all<{ ts: number; cost_nano: number }>('SELECT ts, cost_nano FROM records WHERE project_id = ? AND user_id = ?', [project, user]);
-  return rows.filter((r) => sameWindow(period, r.ts, now)).reduce((a, r) => a + r.cost_nano, 0);
+      ? await db.all<Row>('SELECT ts, cost_nano, model FROM records WHERE project_id = ?', [project])
+      : await db.all<Row>('SELECT ts, cost_nano, model FROM records WHERE project_id = ? AND user_id = ?', [project, user]);
+  return rows.filter((r) => sameWindow(period, r.ts, now) && (glob === null || globMatch(glob, r.model))).reduce((a, r) => a + r.cost_nano, 0);
 }
 
 async function held(db: LedgerUnderTest, where: string, args: unknown[], now: number): Promise<number> {
@@ -31,14 +33,27 @@ async function budget(db: LedgerUnderTest, project: string, scope: string, subje
   return (await db.all<{ cap_nano: number; period: Period }>('SELECT cap_nano, period FROM budgets WHERE project_id = ? AND scope = ? AND subject = ?', [project, scope, subject]))[0];
 }
 
-/** The caps that applied to an approved check of (project, user, run), with what they now carry. */
-export async function capsInUse(db: LedgerUnderTest, project: string, user: string | null, runId: string | null, now: number): Promise<CapUse[]> {
+/** The caps that applied to an approved check of (project, user, run, model), with what they now carry. */
+export async function capsInUse(db: LedgerUnderTest, project: string, user: string | null, runId: string | null, now: number, model: string): Promise<CapUse[]> {
   const out: CapUse[] = [];
   const pb = await budget(db, project, 'project', '');
   if (pb) out.push({ scope: 'project', cap: pb.cap_nano, used: (await spentInWindow(db, project, null, pb.period, now)) + (await held(db, 'project_id = ?', [project], now)) });
   if (user !== null) {
     const ub = (await budget(db, project, 'user', user)) ?? (await budget(db, project, 'default_user', ''));
     if (ub) out.push({ scope: 'user', cap: ub.cap_nano, used: (await spentInWindow(db, project, user, ub.period, now)) + (await held(db, 'project_id = ? AND user_id = ?', [project, user], now)) });
+  }
+  // Per-model caps as stored: scope 'model' (subject: glob) and 'user_model' (user U+001F glob).
+  const mbs = await db.all<{ scope: string; subject: string; cap_nano: number; period: Period }>(
+    "SELECT scope, subject, cap_nano, period FROM budgets WHERE project_id = ? AND scope IN ('model', 'user_model')",
+    [project],
+  );
+  for (const b of mbs) {
+    const [u, glob] = b.scope === 'model' ? [null, b.subject] : (b.subject.split('\u001f') as [string, string]);
+    if ((u !== null && u !== user) || !globMatch(glob, model)) continue;
+    const h = (await db.all<{ model: string; user_id: string | null; amount_nano: number }>('SELECT model, user_id, amount_nano FROM holds WHERE project_id = ? AND expires_at > ?', [project, now]))
+      .filter((x) => globMatch(glob, x.model) && (u === null || x.user_id === u))
+      .reduce((a, x) => a + x.amount_nano, 0);
+    out.push({ scope: 'model', cap: b.cap_nano, used: (await spentInWindow(db, project, u, b.period, now, glob)) + h });
   }
   if (runId !== null) {
     const r = (await db.all<{ cap_nano: number | null }>('SELECT cap_nano FROM runs WHERE id = ? AND project_id = ?', [runId, project]))[0];

@@ -14,6 +14,27 @@ export interface MCap {
   period: Period;
 }
 
+/** A per-model cap: the calls whose model the glob matches, project-wide (user null) or one user's. */
+export interface MModelCap extends MCap {
+  user: string | null;
+  glob: string;
+}
+
+/** Glob match written apart from src/lib/model-glob.ts: `*` any run of characters, `?` one, the rest literal. */
+export function globMatch(glob: string, s: string): boolean {
+  // ok[j]: glob[0, i) matches s[0, j), row by row over the glob.
+  let ok = [true, ...Array<boolean>(s.length).fill(false)];
+  for (const g of glob) {
+    const next = Array<boolean>(s.length + 1).fill(false);
+    for (let j = 0; j <= s.length; j++) {
+      if (g === '*') next[j] = ok[j] === true || (j > 0 && next[j - 1] === true);
+      else next[j] = j > 0 && ok[j - 1] === true && (g === '?' || g === s[j - 1]);
+    }
+    ok = next;
+  }
+  return ok[s.length] === true;
+}
+
 export interface MHold {
   id: string;
   project: string;
@@ -95,7 +116,7 @@ export interface MDecision {
   reason: BlockReason | null;
   estimate: number;
   unpriced: boolean;
-  remaining: { project?: number; user?: number; run?: number };
+  remaining: { project?: number; user?: number; run?: number; model?: number };
 }
 
 /** One entry of the event feed, as far as the contract pins it (ids of blocked checks are random). */
@@ -117,6 +138,8 @@ export class ProjectState {
   projectCap: MCap | null = null;
   defaultUserCap: MCap | null = null;
   readonly userCaps = new Map<string, MCap>();
+  /** Keyed by the stores' order (project-wide first, then by user; by glob), which names the reason when several block. */
+  readonly modelCaps = new Map<string, MModelCap>();
   readonly records = new Map<string, MRecord>();
   readonly contributions: MContribution[] = [];
 }
@@ -155,18 +178,28 @@ export class LedgerModel {
     return this.holds.filter((h) => this.live(h) && filter(h)).reduce((a, h) => a + h.amount, 0);
   }
 
-  /** Settled spend of a scope in the window of `period` that contains now. */
-  spentInWindow(p: string, user: string | null, period: Period): number {
+  /** Settled spend of a scope in the window of `period` that contains now (of the models a glob matches, with `glob`). */
+  spentInWindow(p: string, user: string | null, period: Period, glob: string | null = null): number {
     return this.project(p)
-      .contributions.filter((c) => (user === null || c.user === user) && sameWindow(period, c.ts, this.now))
+      .contributions.filter((c) => (user === null || c.user === user) && (glob === null || globMatch(glob, c.model)) && sameWindow(period, c.ts, this.now))
       .reduce((a, c) => a + c.spent, 0);
   }
 
   /** Unpriced calls of a scope in the window of `period` that contains now. */
-  unpricedInWindow(p: string, user: string | null, period: Period): number {
+  unpricedInWindow(p: string, user: string | null, period: Period, glob: string | null = null): number {
     return this.project(p)
-      .contributions.filter((c) => (user === null || c.user === user) && sameWindow(period, c.ts, this.now))
+      .contributions.filter((c) => (user === null || c.user === user) && (glob === null || globMatch(glob, c.model)) && sameWindow(period, c.ts, this.now))
       .reduce((a, c) => a + c.unpriced, 0);
+  }
+
+  /** The model caps of a project in the stores' order. */
+  modelCapList(p: string): MModelCap[] {
+    return [...this.project(p).modelCaps.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+  }
+
+  /** Spend in the window plus the live holds of the calls a model cap covers. */
+  modelCapUsed(p: string, m: MModelCap): number {
+    return this.spentInWindow(p, m.user, m.period, m.glob) + this.held((h) => h.project === p && globMatch(m.glob, h.model) && (m.user === null || h.user === m.user));
   }
 
   userCap(p: string, user: string): MCap | null {
@@ -200,7 +233,7 @@ export class LedgerModel {
     if (run && !run.open) return block('run_ended');
     if (unpriced && this.unknownModel === 'block') return block('unknown_model_price');
 
-    const caps: { k: 'project' | 'user' | 'run'; cap: number; used: number; reason: BlockReason }[] = [];
+    const caps: { k: 'project' | 'user' | 'run' | 'model'; cap: number; used: number; reason: BlockReason }[] = [];
     const s = this.project(p);
     if (s.projectCap) {
       const used = this.spentInWindow(p, null, s.projectCap.period) + this.held((h) => h.project === p);
@@ -211,13 +244,20 @@ export class LedgerModel {
       const used = this.spentInWindow(p, c.user, ucap.period) + this.held((h) => h.project === p && h.user === c.user);
       caps.push({ k: 'user', cap: ucap.cap, used, reason: 'user_budget_exceeded' });
     }
+    for (const m of this.modelCapList(p)) {
+      if ((m.user === null || m.user === c.user) && globMatch(m.glob, c.model)) caps.push({ k: 'model', cap: m.cap, used: this.modelCapUsed(p, m), reason: 'model_budget_exceeded' });
+    }
     if (run && run.cap !== null) {
       caps.push({ k: 'run', cap: run.cap, used: run.spent + this.held((h) => h.run === run.id), reason: 'run_budget_exceeded' });
     }
     // Blocked when spent + held + estimate > cap for any cap; the first one exceeded names the
-    // reason (project, user, run). A blocked call takes no hold: what remains is shown without it.
+    // reason (project, user, model, run). A blocked call takes no hold: what remains is shown
+    // without it. Several model caps: the least room.
     const over = caps.find((x) => x.used + e > x.cap);
-    for (const x of caps) remaining[x.k] = over ? Math.max(0, x.cap - x.used) : x.cap - x.used - e;
+    for (const x of caps) {
+      const left = over ? Math.max(0, x.cap - x.used) : x.cap - x.used - e;
+      remaining[x.k] = Math.min(remaining[x.k] ?? left, left);
+    }
     return over ? block(over.reason) : out(null);
   }
 
@@ -319,6 +359,15 @@ export class LedgerModel {
     else if (scope === 'default_user') s.defaultUserCap = cap;
     else if (cap) s.userCaps.set(user, cap);
     else s.userCaps.delete(user);
+  }
+
+  setModelCap(p: string, user: string | null, glob: string, cap: MCap | null): void {
+    const s = this.project(p);
+    this.event(p, { kind: 'budget', user, run: null, model: glob, amount: cap?.cap ?? 0, blocked: false, reason: null, ref: null });
+    // The stores' key order: scope 'model' < 'user_model', then subject (user U+001F glob).
+    const key = user === null ? `0${glob}` : `1${user}\u001f${glob}`;
+    if (cap) s.modelCaps.set(key, { ...cap, user, glob });
+    else s.modelCaps.delete(key);
   }
 
   private event(p: string, e: Omit<MEvent, 'ts'>): void {

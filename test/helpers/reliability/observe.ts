@@ -44,8 +44,8 @@ export async function dbUsage(db: LedgerUnderTest, project: string): Promise<Usa
 export function modelUsage(contributions: readonly MContribution[]): UsageRow[] {
   const acc = new Map<string, UsageRow>();
   for (const c of contributions) {
-    const scopes: [string, string][] = [['project', '']];
-    if (c.user !== null) scopes.push(['user', c.user]);
+    const scopes: [string, string][] = [['project', ''], ['model', c.model]];
+    if (c.user !== null) scopes.push(['user', c.user], ['user_model', `${c.user}\u001f${c.model}`]);
     for (const [scope, subject] of scopes) {
       for (const period of PERIODS) {
         const index = windowIndex(period, c.ts);
@@ -155,10 +155,13 @@ export function reportShape(r: SpendReport): ReturnType<typeof modelSpend> {
 export function modelBudgets(m: LedgerModel, project: string): Budget[] {
   const s = m.project(project);
   const out: Budget[] = [];
-  const add = (scope: Budget['scope'], userId: string | null, cap: { cap: number; period: Period }, spent: number, held: number, unpricedCalls: number) =>
-    out.push({ scope, userId, capUsd: nanoToUsd(cap.cap), period: cap.period, spentUsd: nanoToUsd(spent), heldUsd: nanoToUsd(held), unpricedCalls, windowStart: new Date(windowStartMs(cap.period, m.now)).toISOString() });
+  const add = (scope: Budget['scope'], userId: string | null, cap: { cap: number; period: Period }, spent: number, held: number, unpricedCalls: number, model: string | null = null) =>
+    out.push({ scope, userId, ...(model !== null ? { model } : {}), capUsd: nanoToUsd(cap.cap), period: cap.period, spentUsd: nanoToUsd(spent), heldUsd: nanoToUsd(held), unpricedCalls, windowStart: new Date(windowStartMs(cap.period, m.now)).toISOString() });
   if (s.projectCap) add('project', null, s.projectCap, m.spentInWindow(project, null, s.projectCap.period), m.held((h) => h.project === project), m.unpricedInWindow(project, null, s.projectCap.period));
   if (s.defaultUserCap) add('default_user', null, s.defaultUserCap, 0, 0, 0);
+  for (const mc of m.modelCapList(project)) {
+    add('model', mc.user, mc, m.spentInWindow(project, mc.user, mc.period, mc.glob), m.modelCapUsed(project, mc) - m.spentInWindow(project, mc.user, mc.period, mc.glob), m.unpricedInWindow(project, mc.user, mc.period, mc.glob), mc.glob);
+  }
   for (const [u, cap] of s.userCaps) add('user', u, cap, m.spentInWindow(project, u, cap.period), m.held((h) => h.project === project && h.user === u), m.unpricedInWindow(project, u, cap.period));
   return sorted(out);
 }

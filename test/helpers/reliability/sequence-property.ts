@@ -80,7 +80,7 @@ export async function checkLedgerSequences(open: () => Promise<LedgerUnderTest>,
           steps++;
           if (checked && !checked.decision.blocked) {
             // Right after an approval, no cap that applied carries more than it allows.
-            const uses = await capsInUse(h.db, checked.project, checked.check.user, checked.check.run, h.clock.now);
+            const uses = await capsInUse(h.db, checked.project, checked.check.user, checked.check.run, h.clock.now, checked.check.model);
             expect(overshoots(uses)).toEqual([]);
           }
           await assertState(h);
@@ -106,7 +106,7 @@ export async function checkLedgerSequences(open: () => Promise<LedgerUnderTest>,
   expect(seen.duplicates).toBeGreaterThan(n);
   expect(seen.expiredHoldsAtCheck).toBeGreaterThan(n);
   expect(seen.dayRollovers).toBeGreaterThan(n / 2);
-  for (const r of ['project_budget_exceeded', 'user_budget_exceeded', 'run_budget_exceeded', 'run_not_found', 'run_ended', 'unknown_model_price']) {
+  for (const r of ['project_budget_exceeded', 'user_budget_exceeded', 'model_budget_exceeded', 'run_budget_exceeded', 'run_not_found', 'run_ended', 'unknown_model_price']) {
     expect(seen.reasons[r] ?? 0, r).toBeGreaterThan(n / 20);
   }
 }

@@ -11,6 +11,8 @@ import { MODELS } from './prices.js';
 export const PROJECTS = ['pA', 'pB'] as const;
 export const USERS = ['u1', 'u2', 'u3'] as const;
 export const HOLD_TTL_MS = 60_000;
+/** Globs of per-model caps over MODELS: several, one, every, and no model. */
+export const GLOBS = ['m-*', 'm-?', 'm-a', 'm-odd', '*', 'nb-*', 'x*'] as const;
 
 /** A run named by a check or record: none, one made earlier (any project), or one that never existed. */
 export type RunRef = { kind: 'none' } | { kind: 'missing' } | { kind: 'pick'; n: number };
@@ -19,8 +21,8 @@ export type Advance =
   | { kind: 'ms'; ms: number }
   /** Lands just around the expiry of the holds taken now. */
   | { kind: 'ttl'; delta: number }
-  /** Lands just around the next UTC day / week / month boundary. */
-  | { kind: 'boundary'; period: 'day' | 'week' | 'month'; offset: number }
+  /** Lands just around the next UTC minute / hour / day / week / month boundary. */
+  | { kind: 'boundary'; period: Exclude<Period, 'total'>; offset: number }
   | { kind: 'hours'; h: number };
 
 export interface RecordItem {
@@ -43,6 +45,7 @@ export interface RecordItem {
 
 export type Step =
   | { t: 'cap'; project: number; scope: 'project' | 'user' | 'default_user'; user: number; cap: number | null; period: Period }
+  | { t: 'modelCap'; project: number; user: number | null; glob: number; cap: number | null; period: Period }
   | { t: 'check'; project: number; user: number | null; run: RunRef; model: number; tokensIn: number; tokensOut: number }
   | { t: 'record'; project: number; items: RecordItem[] }
   | { t: 'startRun'; project: number; cap: number | null }
@@ -59,7 +62,7 @@ const model = fc.oneof({ arbitrary: fc.nat(MODELS.length - 2), weight: 9 }, { ar
  */
 const ROUND_NANO = 50_000;
 const tokens = (max: number) => fc.oneof(fc.integer({ min: 0, max: 2_000 }), fc.integer({ min: 0, max }), fc.constantFrom(0, 1_000, 10_000, 20_000));
-const period = fc.constantFrom<Period>('day', 'week', 'month', 'total');
+const period = fc.constantFrom<Period>('minute', 'hour', 'day', 'week', 'month', 'total');
 const runRef: fc.Arbitrary<RunRef> = fc.oneof(
   { arbitrary: fc.constant({ kind: 'none' as const }), weight: 3 },
   { arbitrary: fc.nat(50).map((n) => ({ kind: 'pick' as const, n })), weight: 3 },
@@ -76,7 +79,7 @@ const capNano = fc.oneof(
 const advance: fc.Arbitrary<Advance> = fc.oneof(
   fc.integer({ min: 1, max: 10_000 }).map((ms) => ({ kind: 'ms' as const, ms })),
   fc.constantFrom(-1, 0, 1, 500).map((delta) => ({ kind: 'ttl' as const, delta })),
-  fc.record({ period: fc.constantFrom('day' as const, 'week' as const, 'month' as const), offset: fc.constantFrom(-1, 0, 1) }).map((b) => ({ kind: 'boundary' as const, ...b })),
+  fc.record({ period: fc.constantFrom('minute' as const, 'hour' as const, 'day' as const, 'week' as const, 'month' as const), offset: fc.constantFrom(-1, 0, 1) }).map((b) => ({ kind: 'boundary' as const, ...b })),
   fc.integer({ min: 1, max: 72 }).map((h) => ({ kind: 'hours' as const, h })),
 );
 
@@ -97,6 +100,7 @@ const recordItem: fc.Arbitrary<RecordItem> = fc.record({
 
 export const step: fc.Arbitrary<Step> = fc.oneof(
   { arbitrary: fc.record({ t: fc.constant('cap' as const), project, scope: fc.constantFrom('project' as const, 'user' as const, 'default_user' as const), user: fc.nat(USERS.length - 1), cap: fc.option(capNano, { nil: null, freq: 6 }), period }), weight: 2 },
+  { arbitrary: fc.record({ t: fc.constant('modelCap' as const), project, user: fc.option(fc.nat(USERS.length - 1), { nil: null }), glob: fc.nat(GLOBS.length - 1), cap: fc.option(capNano, { nil: null, freq: 6 }), period }), weight: 1 },
   { arbitrary: fc.record({ t: fc.constant('check' as const), project, user, run: runRef, model, tokensIn: tokens(200_000), tokensOut: tokens(20_000) }), weight: 6 },
   { arbitrary: fc.record({ t: fc.constant('record' as const), project, items: fc.array(recordItem, { minLength: 1, maxLength: 3 }) }), weight: 4 },
   { arbitrary: fc.record({ t: fc.constant('startRun' as const), project, cap: fc.option(capNano, { nil: null, freq: 4 }) }), weight: 2 },

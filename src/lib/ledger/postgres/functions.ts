@@ -47,6 +47,15 @@ BEGIN
     last_at = greatest(coalesce(u.last_at, 0), excluded.last_at);
 END $fn$;
 
+-- Model globs of per-model caps (model-glob.ts): * any run of characters, ? one, the rest literal;
+-- as a LIKE pattern (backslash escapes). [ and ] never occur (refused when the cap is set).
+CREATE OR REPLACE FUNCTION nb_like_escape(p_s text) RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT replace(replace(replace(p_s, '\\', '\\\\'), '%', '\\%'), '_', '\\_')
+$fn$;
+CREATE OR REPLACE FUNCTION nb_glob_like(p_glob text) RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT replace(replace(nb_like_escape(p_glob), '*', '%'), '?', '_')
+$fn$;
+
 -- A blocked check: counted for the project, the user and the run (and its ancestors), logged, no hold.
 -- p_exhaust: the runs of the chain up to this depth become exhausted (an ancestor's cap blocked it); NULL: the
 -- run itself when the reason is run_budget_exceeded.
@@ -60,6 +69,11 @@ BEGIN
   PERFORM nb_add_usage(v_project, 'project', '', p_c->'windows', v_now, 0, 0, 1, 0, 0, 0);
   IF v_user IS NOT NULL THEN
     PERFORM nb_add_usage(v_project, 'user', v_user, p_c->'windows', v_now, 0, 0, 1, 0, 0, 0);
+  END IF;
+  -- Per-model usage (what model caps sum): the model, and the user's use of it (user U+001F model).
+  PERFORM nb_add_usage(v_project, 'model', p_c->>'model', p_c->'windows', v_now, 0, 0, 1, 0, 0, 0);
+  IF v_user IS NOT NULL THEN
+    PERFORM nb_add_usage(v_project, 'user_model', v_user || chr(31) || (p_c->>'model'), p_c->'windows', v_now, 0, 0, 1, 0, 0, 0);
   END IF;
   IF p_run IS NOT NULL THEN
     UPDATE runs AS t SET blocked_calls = t.blocked_calls + 1,
@@ -139,6 +153,9 @@ DECLARE
   v_max bigint := NULL;
   v_clamped boolean := false;
   v_floor bigint;
+  v_mb record;
+  v_glob text;
+  v_pat text;
 BEGIN
   DELETE FROM holds WHERE project_id = v_project AND expires_at <= v_now;
   IF v_run_id IS NOT NULL THEN
@@ -180,6 +197,22 @@ BEGIN
       v_caps := v_caps || jsonb_build_array(jsonb_build_object('scope', 'user', 'capNano', v_cap, 'spentNano', v_spent, 'heldNano', v_held));
     END IF;
   END IF;
+
+  -- The per-model caps whose glob matches the call's model: the project's, then this user's own
+  -- (subject user U+001F glob), in the order the SQLite store reads them (scope, subject; binary).
+  FOR v_mb IN SELECT b.scope, b.subject, b.cap_nano, b.period FROM budgets b WHERE b.project_id = v_project
+      AND (b.scope = 'model' OR (v_user IS NOT NULL AND b.scope = 'user_model'
+           AND b.subject COLLATE "C" >= v_user || chr(31) AND b.subject COLLATE "C" < v_user || chr(32)))
+      ORDER BY b.scope COLLATE "C", b.subject COLLATE "C" LOOP
+    v_glob := CASE WHEN v_mb.scope = 'model' THEN v_mb.subject ELSE substr(v_mb.subject, length(v_user) + 2) END;
+    CONTINUE WHEN NOT ((p_c->>'model') LIKE nb_glob_like(v_glob));
+    v_pat := CASE WHEN v_mb.scope = 'model' THEN nb_glob_like(v_glob) ELSE nb_like_escape(v_user) || chr(31) || nb_glob_like(v_glob) END;
+    v_spent := (SELECT coalesce(sum(spent_nano), 0)::bigint FROM usage WHERE project_id = v_project AND scope = v_mb.scope
+                AND win = v_windows->>v_mb.period AND subject LIKE v_pat);
+    v_held := (SELECT coalesce(sum(amount_nano), 0)::bigint FROM holds WHERE project_id = v_project AND expires_at > v_now
+               AND model LIKE nb_glob_like(v_glob) AND (v_mb.scope = 'model' OR user_id = v_user));
+    v_caps := v_caps || jsonb_build_array(jsonb_build_object('scope', 'model', 'capNano', v_mb.cap_nano, 'spentNano', v_spent, 'heldNano', v_held));
+  END LOOP;
 
   -- The run's cap and every ancestor's (nearest first): a nested run's holds and spend count in each.
   IF v_found_run IS NOT NULL THEN
@@ -328,6 +361,10 @@ BEGIN
     SELECT d.*, 'project' AS scope, '' AS subject, w.value AS win FROM d, jsonb_each_text(d.w) AS w
     UNION ALL
     SELECT d.*, 'user', d.u, w.value FROM d, jsonb_each_text(d.w) AS w WHERE d.u IS NOT NULL
+    UNION ALL
+    SELECT d.*, 'model', d.m, w.value FROM d, jsonb_each_text(d.w) AS w
+    UNION ALL
+    SELECT d.*, 'user_model', d.u || chr(31) || d.m, w.value FROM d, jsonb_each_text(d.w) AS w WHERE d.u IS NOT NULL
   ), us AS (
     INSERT INTO usage AS t (project_id, scope, subject, win, spent_nano, calls, blocked_calls, unpriced_calls, tokens_in, tokens_out, last_at)
     SELECT p, scope, subject, win, sum(cost), sum(calls), sum(blocked), sum(unpriced), sum(tin), sum(tout), max(ts)

@@ -12,6 +12,7 @@ import type { EventEntry, EventRow, RunRow } from '../rows.js';
 import type * as S from '../store.js';
 import { createPool, storeError } from './pool.js';
 import type { PostgresStoreOptions } from './pool.js';
+import { budgetKey } from '../../model-glob.js';
 import { readBudgets, readSpend, readUsers, windowsAt } from './reads.js';
 import { migrate } from './schema.js';
 
@@ -28,7 +29,7 @@ interface DecisionJson {
   tout?: number;
   clamped?: boolean;
   max?: number | null;
-  limit?: { scope: 'project' | 'user' | 'run'; capNano: number; spentNano: number; heldNano: number } | null;
+  limit?: { scope: 'project' | 'user' | 'run' | 'model'; capNano: number; spentNano: number; heldNano: number } | null;
 }
 
 
@@ -278,17 +279,17 @@ export class PostgresStore implements S.LedgerBackend {
   setBudget(b: S.StoreSetBudget): Promise<void> {
     return this.tx(async (c) => {
       await c.query('SELECT nb_lock_projects(ARRAY[$1])', [b.projectId]);
-      const subject = b.scope === 'user' ? (b.userId ?? '') : '';
+      const { scope, subject } = budgetKey(b);
       if (b.capNano === null) {
-        await c.query('DELETE FROM budgets WHERE project_id = $1 AND scope = $2 AND subject = $3', [b.projectId, b.scope, subject]);
+        await c.query('DELETE FROM budgets WHERE project_id = $1 AND scope = $2 AND subject = $3', [b.projectId, scope, subject]);
       } else {
         await c.query(
           `INSERT INTO budgets (project_id, scope, subject, cap_nano, period, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (project_id, scope, subject) DO UPDATE SET cap_nano = excluded.cap_nano, period = excluded.period, updated_at = excluded.updated_at`,
-          [b.projectId, b.scope, subject, b.capNano, b.period, b.now],
+          [b.projectId, scope, subject, b.capNano, b.period, b.now],
         );
       }
-      await this.logEvent(c, { projectId: b.projectId, ts: b.now, kind: 'budget', userId: b.scope === 'user' ? subject : null, amountNano: b.capNano ?? 0, ref: `${b.scope}:${subject}:${b.period}` });
+      await this.logEvent(c, { projectId: b.projectId, ts: b.now, kind: 'budget', userId: b.userId, model: b.model ?? null, amountNano: b.capNano ?? 0, ref: `${b.scope}:${subject}:${b.period}` });
     });
   }
 

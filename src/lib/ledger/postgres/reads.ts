@@ -3,36 +3,44 @@
  * same orderings: binary collation, NULL keys first) as the SQLite store.
  */
 import type { Pool } from 'pg';
-import { PERIODS, windowKey, windowStart } from '../../periods.js';
+import { windowKeys, windowStart } from '../../periods.js';
 import type { Period } from '../../periods.js';
 import type { BudgetScope } from '../../types.js';
+import { USER_MODEL_SEP } from '../../model-glob.js';
 import { sumSpend } from '../spend-report.js';
 import type { SpendAgg } from '../spend-report.js';
 import type { BudgetRecord, SpendTotals, StoreSpendQuery, UserRecord } from '../store.js';
 
 /** The UTC window keys of a moment, by period: what usage rows are keyed by. */
 export function windowsAt(ms: number): Record<Period, string> {
-  const out = {} as Record<Period, string>;
-  for (const p of PERIODS) out[p] = windowKey(p, ms);
-  return out;
+  return windowKeys(ms);
 }
 
 export async function readBudgets(pool: Pool, projectId: string, now: number): Promise<BudgetRecord[]> {
-  const { rows } = await pool.query<{ scope: BudgetScope; subject: string; cap_nano: number; period: Period; spent: number; unpriced: number; held: number }>(
-    `SELECT b.scope, b.subject, b.cap_nano, b.period, coalesce(u.spent_nano, 0) AS spent, coalesce(u.unpriced_calls, 0) AS unpriced,
+  const { rows } = await pool.query<{ scope: BudgetScope | 'user_model'; subject: string; cap_nano: number; period: Period; spent: number; unpriced: number; held: number }>(
+    `WITH b AS (SELECT b.*, CASE WHEN b.scope = 'user_model' THEN split_part(b.subject, chr(31), 1) END AS mu,
+                  CASE b.scope WHEN 'model' THEN b.subject WHEN 'user_model' THEN split_part(b.subject, chr(31), 2) END AS glob
+                FROM budgets b WHERE b.project_id = $1)
+     SELECT b.scope, b.subject, b.cap_nano, b.period,
+       CASE WHEN b.glob IS NULL THEN coalesce(u.spent_nano, 0) ELSE m.spent END AS spent,
+       CASE WHEN b.glob IS NULL THEN coalesce(u.unpriced_calls, 0) ELSE m.unpriced END AS unpriced,
        CASE b.scope
          WHEN 'project' THEN (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM holds h WHERE h.project_id = b.project_id AND h.expires_at > $3)
          WHEN 'user' THEN (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM holds h
                            WHERE h.project_id = b.project_id AND h.user_id = b.subject AND h.expires_at > $3)
-         ELSE 0 END AS held
-     FROM budgets b LEFT JOIN usage u ON b.scope <> 'default_user' AND u.project_id = b.project_id
+         WHEN 'default_user' THEN 0
+         ELSE (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM holds h WHERE h.project_id = b.project_id AND h.expires_at > $3
+               AND h.model LIKE nb_glob_like(b.glob) AND (b.mu IS NULL OR h.user_id = b.mu)) END AS held
+     FROM b LEFT JOIN usage u ON b.glob IS NULL AND b.scope <> 'default_user' AND u.project_id = b.project_id
        AND u.scope = CASE WHEN b.scope = 'user' THEN 'user' ELSE 'project' END AND u.subject = b.subject AND u.win = $2::jsonb->>b.period
-     WHERE b.project_id = $1 ORDER BY b.scope COLLATE "C", b.subject COLLATE "C"`,
+     LEFT JOIN LATERAL (SELECT coalesce(sum(x.spent_nano), 0)::bigint AS spent, coalesce(sum(x.unpriced_calls), 0)::bigint AS unpriced FROM usage x
+       WHERE b.glob IS NOT NULL AND x.project_id = b.project_id AND x.scope = b.scope AND x.win = $2::jsonb->>b.period
+         AND x.subject LIKE CASE WHEN b.mu IS NULL THEN nb_glob_like(b.glob) ELSE nb_like_escape(b.mu) || chr(31) || nb_glob_like(b.glob) END) m ON true
+     ORDER BY b.scope COLLATE "C", b.subject COLLATE "C"`,
     [projectId, JSON.stringify(windowsAt(now)), now],
   );
   return rows.map((r) => ({
-    scope: r.scope,
-    userId: r.scope === 'user' ? r.subject : null,
+    ...modelFields(r),
     capNano: r.cap_nano,
     period: r.period,
     spentNano: Number(r.spent),
@@ -40,6 +48,16 @@ export async function readBudgets(pool: Pool, projectId: string, now: number): P
     unpricedCalls: Number(r.unpriced),
     windowStart: windowStart(r.period, now),
   }));
+}
+
+/** The public scope, user and model glob of a budgets row (see model-glob.ts budgetKey). */
+function modelFields(r: { scope: BudgetScope | 'user_model'; subject: string }): Pick<BudgetRecord, 'scope' | 'userId' | 'model'> {
+  if (r.scope === 'model') return { scope: 'model', userId: null, model: r.subject };
+  if (r.scope === 'user_model') {
+    const i = r.subject.indexOf(USER_MODEL_SEP);
+    return { scope: 'model', userId: r.subject.slice(0, i), model: r.subject.slice(i + 1) };
+  }
+  return { scope: r.scope, userId: r.scope === 'user' ? r.subject : null };
 }
 
 export async function readUsers(pool: Pool, projectId: string, now: number, limit: number): Promise<UserRecord[]> {

@@ -171,11 +171,18 @@ const GROUP_COMMIT_SQL = `
 SELECT 1;
 `;
 
+// 5: per-model caps (budgets of scope 'model' / 'user_model', usage rows per model, as SQLite
+// migration 4): a model cap sums this window's usage rows of its scope, found by this index.
+const MODEL_CAPS_SQL = `
+CREATE INDEX usage_window ON usage (project_id, scope, win, subject);
+`;
+
 const MIGRATIONS: readonly string[] = [
   TABLES_SQL + FUNCTIONS_SQL,
   CLAMP_SQL + FUNCTIONS_SQL,
   NESTED_RUNS_SQL + FUNCTIONS_SQL,
   GROUP_COMMIT_SQL + FUNCTIONS_SQL,
+  MODEL_CAPS_SQL + FUNCTIONS_SQL,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

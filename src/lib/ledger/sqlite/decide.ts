@@ -7,6 +7,7 @@ import type { OutputChoice } from '../clamp.js';
 import type { StoreCheck, StoreDecision, StoreLimit, StoreRecord } from '../store.js';
 import { isOverHold, learntRatio } from '../calibration.js';
 import type { RunRow } from '../rows.js';
+import { modelLimits, modelScopes } from './model-caps.js';
 import { logEvent } from './statements.js';
 import type { HoldRow, Statements } from './statements.js';
 
@@ -42,7 +43,7 @@ export interface UsageDelta {
 }
 
 /** Adds one row per period window for a scope: the summary rows reads use. */
-export function addUsage(st: Statements, projectId: string, scope: 'project' | 'user', subject: string, ts: number, d: UsageDelta): void {
+export function addUsage(st: Statements, projectId: string, scope: string, subject: string, ts: number, d: UsageDelta): void {
   for (const p of PERIODS) {
     st.addUsage.run(projectId, scope, subject, windowKey(p, ts), d.spent, d.calls, d.blocked, d.unpriced, d.tokensIn, d.tokensOut, ts);
   }
@@ -53,9 +54,9 @@ export function addUsage(st: Statements, projectId: string, scope: 'project' | '
  * few users then costs a few upserts instead of eight per record.
  */
 export class UsageBatch {
-  private readonly rows = new Map<string, { projectId: string; scope: 'project' | 'user'; subject: string; window: string; d: UsageDelta; last: number }>();
+  private readonly rows = new Map<string, { projectId: string; scope: string; subject: string; window: string; d: UsageDelta; last: number }>();
 
-  add(projectId: string, scope: 'project' | 'user', subject: string, ts: number, d: UsageDelta): void {
+  add(projectId: string, scope: string, subject: string, ts: number, d: UsageDelta): void {
     for (const p of PERIODS) {
       const window = windowKey(p, ts);
       const key = `${projectId}\u0000${scope}\u0000${subject}\u0000${window}`;
@@ -111,6 +112,7 @@ export function countBlocked(st: Statements, b: BlockedCheck, ref: string, count
   const one = { spent: 0, calls: 0, blocked: 1, unpriced: 0, tokensIn: 0, tokensOut: 0 };
   addUsage(st, b.projectId, 'project', '', b.ts, one);
   if (b.userId !== null) addUsage(st, b.projectId, 'user', b.userId, b.ts, one);
+  if (b.model !== null) for (const [scope, subject] of modelScopes(b.userId, b.model)) addUsage(st, b.projectId, scope, subject, b.ts, one);
   if (countOnRun && b.runId !== null) {
     st.runBlocked.run({ run: b.runId, depth: b.exhaustDepth ?? (b.reason === 'run_budget_exceeded' ? 0 : -1), ts: b.ts });
   }
@@ -154,6 +156,8 @@ export function decide(st: Statements, c: StoreCheck): StoreDecision {
     const ub = userBudget(st, c.projectId, c.userId);
     if (ub) caps.push(budgetLimit(st, c.projectId, 'user', c.userId, ub, c.now));
   }
+  // The model caps whose glob matches (the project's and this user's).
+  caps.push(...modelLimits(st, c.projectId, c.userId, c.model, c.now));
   // The run's cap and every ancestor's (nearest first): a nested run's holds and spend count
   // in each of them. `remaining.run` is the least room among them.
   const runDepth: number[] = [];
@@ -181,7 +185,7 @@ export function decide(st: Statements, c: StoreCheck): StoreDecision {
   }
   if (reason !== null) {
     // A blocked call takes no hold: report what is left without it; the limit is the cap that blocked.
-    for (const k of ['project', 'user', 'run'] as const) {
+    for (const k of ['project', 'user', 'run', 'model'] as const) {
       const v = remaining[k];
       if (v !== undefined) remaining[k] = Math.max(0, v + e);
     }
@@ -195,7 +199,7 @@ export function decide(st: Statements, c: StoreCheck): StoreDecision {
   return { blocked: false, blockReason: null, reservationId, remainingNano: remaining, estimateNano: e, tokensOut: out.tokensOut, clamped: out.clamped, maxTokensOut: out.maxTokensOut, limit };
 }
 
-const REASON = { project: 'project_budget_exceeded', user: 'user_budget_exceeded', run: 'run_budget_exceeded' } as const;
+const REASON = { project: 'project_budget_exceeded', user: 'user_budget_exceeded', run: 'run_budget_exceeded', model: 'model_budget_exceeded' } as const;
 
 /**
  * Ends, as `abandoned`, the open runs of a project (or of one run's chain, when `runId` is
@@ -250,12 +254,10 @@ export function settle(st: Statements, r: StoreRecord, usage?: UsageBatch): bool
     tokensIn: r.wasBlocked ? 0 : r.tokensIn,
     tokensOut: r.wasBlocked ? 0 : r.tokensOut,
   };
-  if (usage) {
-    usage.add(r.projectId, 'project', '', r.ts, d);
-    if (r.userId !== null) usage.add(r.projectId, 'user', r.userId, r.ts, d);
-  } else {
-    addUsage(st, r.projectId, 'project', '', r.ts, d);
-    if (r.userId !== null) addUsage(st, r.projectId, 'user', r.userId, r.ts, d);
+  const scopes: [string, string][] = [['project', ''], ...(r.userId !== null ? [['user', r.userId] as [string, string]] : []), ...modelScopes(r.userId, r.model)];
+  for (const [scope, subject] of scopes) {
+    if (usage) usage.add(r.projectId, scope, subject, r.ts, d);
+    else addUsage(st, r.projectId, scope, subject, r.ts, d);
   }
   if (r.runId !== null) st.runRecord.run(cost, d.calls, d.blocked, d.unpriced, r.ts, r.runId, r.projectId);
   if (h && !r.wasBlocked) {

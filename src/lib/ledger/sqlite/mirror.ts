@@ -1,6 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { usdNumberToNano } from '../../money.js';
-import type { Budget, LedgerEvent, RunInfo } from '../../types.js';
+import type { Budget, BudgetScope, LedgerEvent, RunInfo } from '../../types.js';
+import { budgetKey } from '../../model-glob.js';
 import type { StoreRecord } from '../store.js';
 import { countBlocked, settle } from './decide.js';
 import type { BlockedCheck } from './decide.js';
@@ -54,7 +55,7 @@ export type MirrorItem =
   | { kind: 'record'; r: StoreRecord }
   | { kind: 'release'; projectId: string; reservationId: string }
   | { kind: 'run'; projectId: string; run: RunInfo; ts: number }
-  | { kind: 'budget'; projectId: string; scope: string; userId: string | null; capNano: number | null; period: string; ts: number };
+  | { kind: 'budget'; projectId: string; scope: BudgetScope; userId: string | null; model?: string | null; capNano: number | null; period: string; ts: number };
 
 interface MirrorStatements {
   mark: Statement;
@@ -162,9 +163,9 @@ export class SqliteMirror {
               this.run(it.projectId, it.run, it.ts);
               break;
             case 'budget': {
-              const subject = it.scope === 'user' ? (it.userId ?? '') : '';
-              if (it.capNano === null) this.st.deleteBudget.run(it.projectId, it.scope, subject);
-              else this.st.upsertBudget.run(it.projectId, it.scope, subject, it.capNano, it.period, it.ts);
+              const { scope, subject } = budgetKey(it);
+              if (it.capNano === null) this.st.deleteBudget.run(it.projectId, scope, subject);
+              else this.st.upsertBudget.run(it.projectId, scope, subject, it.capNano, it.period, it.ts);
               break;
             }
           }
@@ -237,7 +238,10 @@ export class SqliteMirror {
     this.db
       .transaction(() => {
         this.m.clearBudgets.run(projectId);
-        for (const b of budgets) this.st.upsertBudget.run(projectId, b.scope, b.userId ?? '', usdNumberToNano(b.capUsd), b.period, now);
+        for (const b of budgets) {
+          const { scope, subject } = budgetKey(b);
+          this.st.upsertBudget.run(projectId, scope, subject, usdNumberToNano(b.capUsd), b.period, now);
+        }
       })
       .immediate();
   }

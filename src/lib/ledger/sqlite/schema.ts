@@ -24,7 +24,7 @@ const MIGRATIONS: readonly string[] = [
     scope TEXT NOT NULL,              -- project | user | default_user
     subject TEXT NOT NULL DEFAULT '', -- the user id for scope=user, '' otherwise
     cap_nano INTEGER NOT NULL,
-    period TEXT NOT NULL,             -- day | week | month | total
+    period TEXT NOT NULL,             -- minute | hour | day | week | month | total
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (project_id, scope, subject)
   ) WITHOUT ROWID;
@@ -101,7 +101,7 @@ const MIGRATIONS: readonly string[] = [
     project_id TEXT NOT NULL,
     scope TEXT NOT NULL,              -- project | user
     subject TEXT NOT NULL,            -- '' for project, the user id for user
-    window TEXT NOT NULL,             -- see periods.ts windowKey: d2026-11-28, w2026-11-23, m2026-11, total
+    window TEXT NOT NULL,             -- see periods.ts windowKey: n2026-11-28T13:05, h2026-11-28T13, d2026-11-28, w2026-11-23, m2026-11, total
     spent_nano INTEGER NOT NULL DEFAULT 0,
     calls INTEGER NOT NULL DEFAULT 0,
     blocked_calls INTEGER NOT NULL DEFAULT 0,
@@ -204,6 +204,13 @@ const MIGRATIONS: readonly string[] = [
         OR (scope = 'run' AND subject IN (SELECT ancestor_id FROM run_ancestors WHERE run_id = OLD.run_id AND depth > 0)));
   END;
   ALTER TABLE records ADD COLUMN called_at INTEGER;
+  `,
+  // 4: per-model caps (budgets of scope 'model' / 'user_model', usage rows per model): a
+  // model cap sums this window's rows of its scope, which this index finds without walking
+  // every window of every model. Index entries are written once per new window row (updates
+  // of the sums do not touch them).
+  `
+  CREATE INDEX usage_window ON usage (project_id, scope, window, subject);
   `,
 ];
 

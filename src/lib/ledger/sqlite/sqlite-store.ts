@@ -12,29 +12,20 @@ import { eventRecordOf, runRecordOf } from '../rows.js';
 import type { EventRow, RunRow } from '../rows.js';
 import type * as S from '../store.js';
 import { UsageBatch, abandonIdleRuns, decide, settle } from './decide.js';
+import { budgetKey } from '../../model-glob.js';
+import { modelCapUsage, splitModelSubject } from './model-caps.js';
 import { openLedgerFile } from './open.js';
 import { spendTotals } from './spend.js';
-import { logEvent, prepareStatements } from './statements.js';
+import { startCheckpoints } from './checkpointer.js';
+import type { Checkpointer } from './checkpointer.js';
+import { logEvent, prepareAll, prepareStatements } from './statements.js';
 import type { Statements } from './statements.js';
 
 export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Checkpoint the WAL on this timer instead of in commits (long-lived writers: serve). */
   checkpointEveryMs?: number;
-  /**
-   * Runs `tick` every `everyMs` and returns what stops it. Default: an unref'd setInterval;
-   * a test passes its own to tick by hand.
-   */
-  checkpointTimer?: CheckpointTimer;
 }
-
-export type CheckpointTimer = (tick: () => void, everyMs: number) => () => void;
-
-const intervalTimer: CheckpointTimer = (tick, everyMs) => {
-  const t = setInterval(tick, everyMs);
-  t.unref();
-  return () => clearInterval(t);
-};
 
 /**
  * The embedded ledger: one SQLite file shared by every process on the machine.
@@ -48,12 +39,17 @@ export class SqliteStore implements S.LedgerBackend {
   private readonly checkTx: (cs: readonly S.StoreCheck[]) => S.StoreDecision[];
   private readonly recordTx: (rs: readonly S.StoreRecord[]) => RecordResult;
   private closed = false;
-  private stopCheckpoints: (() => void) | null = null;
+  private checkpoints: Checkpointer | null = null;
 
   constructor(readonly path: string, opts: SqliteStoreOptions = {}) {
     this.db = openLedgerFile(path, opts);
     this.st = prepareStatements(this.db);
-    if (opts.checkpointEveryMs) this.scheduleCheckpoints(opts.checkpointEveryMs, opts.checkpointTimer ?? intervalTimer);
+    if (opts.checkpointEveryMs) {
+      // A long-lived writer (serve, noburn run) checkpoints on a timer, off its event loop, not in a commit (checkpointer.ts).
+      this.checkpoints = startCheckpoints(this.db, path, opts.checkpointEveryMs);
+      // A long-lived writer (serve, noburn run's proxy): its first request must not pay for preparing.
+      prepareAll(this.st);
+    }
     const checkMany = this.db.transaction((cs: readonly S.StoreCheck[]) => cs.map((c) => decide(this.st, c)));
     const recordMany = this.db.transaction((rs: readonly S.StoreRecord[]) => {
       let accepted = 0;
@@ -68,6 +64,21 @@ export class SqliteStore implements S.LedgerBackend {
     });
     this.checkTx = (cs) => checkMany.immediate(cs);
     this.recordTx = (rs) => recordMany.immediate(rs);
+  }
+
+  rehearse(c: S.StoreCheck): Promise<void> {
+    return this.guard(() => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const d = decide(this.st, c);
+        const usage = new UsageBatch();
+        const r: S.StoreRecord = { projectId: c.projectId, userId: c.userId, runId: c.runId, model: c.model, tokensIn: c.tokensIn, tokensOut: c.tokensOut, cachedTokensIn: 0, cacheWriteTokensIn: 0, costNano: c.estimateNano, unpriced: false, wasBlocked: false, reservationId: d.reservationId, idempotencyKey: `rehearsal_${c.now}`, ts: c.now };
+        settle(this.st, r, usage);
+        usage.write(this.st);
+      } finally {
+        this.db.exec('ROLLBACK');
+      }
+    });
   }
 
   private guard<T>(fn: () => T): Promise<T> {
@@ -180,10 +191,10 @@ export class SqliteStore implements S.LedgerBackend {
     return this.guard(() =>
       this.db
         .transaction(() => {
-          const subject = b.scope === 'user' ? (b.userId ?? '') : '';
-          if (b.capNano === null) this.st.deleteBudget.run(b.projectId, b.scope, subject);
-          else this.st.upsertBudget.run(b.projectId, b.scope, subject, b.capNano, b.period, b.now);
-          logEvent(this.st, { projectId: b.projectId, ts: b.now, kind: 'budget', userId: b.scope === 'user' ? subject : null, amountNano: b.capNano ?? 0, ref: `${b.scope}:${subject}:${b.period}` });
+          const { scope, subject } = budgetKey(b);
+          if (b.capNano === null) this.st.deleteBudget.run(b.projectId, scope, subject);
+          else this.st.upsertBudget.run(b.projectId, scope, subject, b.capNano, b.period, b.now);
+          logEvent(this.st, { projectId: b.projectId, ts: b.now, kind: 'budget', userId: b.userId, model: b.model ?? null, amountNano: b.capNano ?? 0, ref: `${b.scope}:${subject}:${b.period}` });
         })
         .immediate(),
     );
@@ -200,8 +211,17 @@ export class SqliteStore implements S.LedgerBackend {
 
   getBudgets(projectId: string, now: number): Promise<S.BudgetRecord[]> {
     return this.guard(() => {
-      const rows = this.st.listBudgets.all(projectId) as { scope: BudgetScope; subject: string; cap_nano: number; period: Period }[];
-      return rows.map((r) => {
+      const rows = this.st.listBudgets.all(projectId) as { scope: BudgetScope | 'user_model'; subject: string; cap_nano: number; period: Period }[];
+      return rows.map((r): S.BudgetRecord => {
+        if (r.scope === 'model' || r.scope === 'user_model') {
+          const m = { scope: r.scope, subject: r.subject, cap_nano: r.cap_nano, period: r.period };
+          const u = modelCapUsage(this.st, projectId, m, now);
+          const { userId, glob } = splitModelSubject(m);
+          return {
+            scope: 'model', userId, model: glob, capNano: r.cap_nano, period: r.period, spentNano: u.spent,
+            heldNano: u.held, unpricedCalls: u.unpriced, windowStart: windowStart(r.period, now),
+          };
+        }
         const isUser = r.scope === 'user';
         const used = r.scope === 'default_user' ? { spent: 0, unpriced: 0 } : this.usageIn(projectId, isUser ? 'user' : 'project', r.subject, r.period, now);
         const held =
@@ -313,35 +333,20 @@ export class SqliteStore implements S.LedgerBackend {
   }
 
   /**
-   * A long-lived writer (serve) checkpoints the WAL on a timer instead of inside a commit:
-   * SQLite's automatic checkpoint runs in whichever commit crosses the threshold and
-   * fsyncs there, a 3-4 ms stall for the request that pays it (most of serve's p99). The
-   * automatic checkpoint stays on at a high threshold as a bound on the WAL if the timer
-   * falls behind.
+   * Runs one timed checkpoint now, where the timer runs it (the worker's connection, else
+   * this one), and resolves when it is done: a deterministic seam for tests (see
+   * Checkpointer.now for `flag`). No-op for a store without timed checkpoints.
    */
-  private scheduleCheckpoints(everyMs: number, timer: CheckpointTimer): void {
-    this.db.pragma('wal_autocheckpoint = 20000');
-    this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
-    this.stopCheckpoints = timer(() => this.checkpointNow(), everyMs);
+  checkpointNow(flag?: Int32Array): Promise<void> {
+    return this.checkpoints?.now(flag) ?? Promise.resolve();
   }
 
-  /** One timed checkpoint (PASSIVE: it never waits for readers or writers). */
-  checkpointNow(): void {
+  async close(): Promise<void> {
     if (this.closed) return;
-    try {
-      this.db.pragma('wal_checkpoint(PASSIVE)');
-    } catch {
-      // A full disk or a busy file: the WAL still holds every commit; the next tick
-      // tries again. Thrown from a timer it would kill the server.
-    }
-  }
-
-  close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      this.stopCheckpoints?.();
-      this.db.close();
-    }
-    return Promise.resolve();
+    this.closed = true;
+    const c = this.checkpoints;
+    this.checkpoints = null;
+    await c?.stop();
+    this.db.close();
   }
 }

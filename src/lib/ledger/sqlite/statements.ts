@@ -9,6 +9,14 @@ const SQL = {
       ON CONFLICT (project_id, scope, subject) DO UPDATE SET cap_nano = excluded.cap_nano, period = excluded.period, updated_at = excluded.updated_at`,
   deleteBudget: 'DELETE FROM budgets WHERE project_id = ? AND scope = ? AND subject = ?',
   listBudgets: 'SELECT scope, subject, cap_nano, period FROM budgets WHERE project_id = ? ORDER BY scope, subject',
+  // The project's model caps, and one user's (subject range user U+001F ... < user U+0020; '' = none).
+  modelBudgets: `SELECT scope, subject, cap_nano, period FROM budgets WHERE project_id = @project
+      AND (scope = 'model' OR (scope = 'user_model' AND subject >= @lo AND subject < @hi)) ORDER BY scope, subject`,
+  // Spend of the models a glob matches in one window (usage_window index: this window's rows of the scope).
+  modelSpent: `SELECT coalesce(sum(spent_nano), 0) AS spent, coalesce(sum(unpriced_calls), 0) AS unpriced FROM usage
+      WHERE project_id = ? AND scope = ? AND window = ? AND subject GLOB ?`,
+  modelHeld: `SELECT coalesce(sum(amount_nano), 0) AS held FROM holds WHERE project_id = @project AND expires_at > @now AND model GLOB @glob
+      AND (@user IS NULL OR user_id = @user)`,
 
   getSpent: 'SELECT spent_nano, unpriced_calls FROM usage WHERE project_id = ? AND scope = ? AND subject = ? AND window = ?',
   addUsage: `INSERT INTO usage (project_id, scope, subject, window, spent_nano, calls, blocked_calls, unpriced_calls, tokens_in, tokens_out, last_at)
@@ -98,25 +106,28 @@ export type Statements = { readonly [K in keyof typeof SQL]: Statement };
 
 /**
  * Statements are prepared on first use: a one-shot `noburn check` needs a handful of the
- * forty, and preparing the rest would be start-up time spent for nothing.
+ * forty, and preparing the rest would be start-up time spent for nothing. Once prepared,
+ * a statement replaces its getter (a plain property read on the hot path).
  */
 export function prepareStatements(db: Database): Statements {
-  const cache = new Map<string, Statement>();
   const out = {} as Record<keyof typeof SQL, Statement>;
   for (const [name, sql] of Object.entries(SQL)) {
     Object.defineProperty(out, name, {
       enumerable: true,
+      configurable: true,
       get(): Statement {
-        let st = cache.get(name);
-        if (!st) {
-          st = db.prepare(sql);
-          cache.set(name, st);
-        }
+        const st = db.prepare(sql);
+        Object.defineProperty(out, name, { enumerable: true, value: st });
         return st;
       },
     });
   }
   return out;
+}
+
+/** Prepares every statement now (long-lived processes: their first request must not pay for it). */
+export function prepareAll(st: Statements): void {
+  for (const name of Object.keys(SQL) as (keyof typeof SQL)[]) void st[name];
 }
 
 export interface HoldRow {

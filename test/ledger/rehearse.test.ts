@@ -1,0 +1,47 @@
+/**
+ * Ledger.rehearse (the warm-up of a long-lived process): a check and its record are run
+ * through the SQLite store's real path inside a transaction that is rolled back, so every
+ * table is byte for byte as it was, holds and spend included, and the next real check is
+ * decided as if no rehearsal had happened.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { Ledger } from '../../src/lib/ledger/ledger.js';
+import { SqliteStore } from '../../src/lib/ledger/sqlite/sqlite-store.js';
+import { P, PRICES, T0 } from './harness.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function dump(store: SqliteStore): Record<string, unknown[]> {
+  const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[];
+  return Object.fromEntries(tables.map(({ name }) => [name, store.db.prepare(`SELECT * FROM "${name}"`).all()]));
+}
+
+it('rehearse changes no table, and the next check decides as without it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nb-rehearse-'));
+  dirs.push(dir);
+  const store = new SqliteStore(join(dir, 'l.db'), { checkpointEveryMs: 1000 });
+  const ledger = new Ledger(store, { prices: PRICES, fallbackPrice: null, unknownModel: 'block', holdTtlMs: 600_000 }, { now: () => T0 });
+  try {
+    await ledger.setBudget(P, { scope: 'project', capUsd: 1, period: 'month' });
+    await ledger.setBudget(P, { scope: 'default_user', capUsd: 0.5, period: 'day' });
+    const run = await ledger.startRun(P, { budgetCapUsd: 0.01 });
+    const held = await ledger.check(P, { model: 'test-model', tokensIn: 4000, tokensOut: 0, userId: 'u1', runId: run.runId });
+    expect(held.blocked).toBe(false);
+    const before = dump(store);
+
+    await ledger.rehearse(P, run.runId);
+
+    expect(dump(store)).toEqual(before);
+    // $0.004 held of the run's $0.01: $0.006 still fits, $0.007 does not.
+    expect((await ledger.check(P, { model: 'test-model', tokensIn: 7000, tokensOut: 0, userId: 'u1', runId: run.runId })).blockReason).toBe('run_budget_exceeded');
+    expect((await ledger.check(P, { model: 'test-model', tokensIn: 6000, tokensOut: 0, userId: 'u1', runId: run.runId })).blocked).toBe(false);
+  } finally {
+    await store.close();
+  }
+});
