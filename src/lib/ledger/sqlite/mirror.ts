@@ -11,7 +11,7 @@ import type { Statements } from './statements.js';
 
 /**
  * The mirror: in remote mode the local ledger file holds a copy of what the client saw
- * (its decisions, records and runs) and, through syncMirror, of the server's event feed,
+ * (its decisions, records and runs) and, through MirrorSync (remote/mirror-sync.ts), of the server's event feed,
  * so that `noburn watch` reads the same tables in both modes.
  *
  * Everything is applied idempotently, by ref: a record by its idempotency key (the records
