@@ -26,7 +26,7 @@ describe('ledger command sequences against a reference model', () => {
       const schema = newSchemaName();
       const pg = await postgresLedgers(PG_URL, schema);
       try {
-        await checkLedgerSequences(pg.next, { numRuns: 40, maxSteps: 60 });
+        await checkLedgerSequences(pg.next, { numRuns: 100, maxSteps: 60 });
       } finally {
         await pg.close();
         await dropSchemas([schema]);

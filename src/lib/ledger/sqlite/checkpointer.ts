@@ -77,15 +77,22 @@ function onWorker(path: string, everyMs: number, fallback: () => Checkpointer): 
     for (const resolve of waiting.values()) resolve();
     waiting.clear();
   });
-  worker.on('message', (m: { done?: number }) => {
+  // Listened to only while a checkpoint is asked for: a 'message' listener keeps the worker
+  // (and the process) alive, which the timer alone must never do.
+  const onMessage = (m: { done?: number }) => {
     if (typeof m.done !== 'number') return;
     waiting.get(m.done)?.();
     waiting.delete(m.done);
-  });
+    if (waiting.size === 0) {
+      worker.off('message', onMessage);
+      worker.unref();
+    }
+  };
   return {
     now(flag) {
       if (replacement) return replacement.now(flag);
       const id = ++asked;
+      if (waiting.size === 0) worker.on('message', onMessage);
       const done = new Promise<void>((resolve) => waiting.set(id, resolve));
       worker.postMessage({ now: id, flag });
       return done;
