@@ -14,6 +14,7 @@ import type { Command, CommandUnknownOpts, OptionValues } from '@commander-js/ex
 import { PERIODS } from '../lib/periods.js';
 import type { Period } from '../lib/periods.js';
 import type { KeyRole } from '../lib/ledger/key-store.js';
+import { RUN_STATUSES, SPEND_GROUPS } from '../lib/types.js';
 import type { RunStatus, SpendGroupBy } from '../lib/types.js';
 import { choiceArg, deploymentArg, idArg, tokensArg, usdArg } from './parse.js';
 
@@ -130,7 +131,7 @@ export const runListSpec = (run: CommandUnknownOpts) =>
       run
         .command('list')
         .description('list runs, open first')
-        .addOption(new Option('--status <status>', 'only open, ended (any not open) or abandoned runs').argParser(choiceArg<RunStatus>(['open', 'ended', 'abandoned']))),
+        .addOption(new Option('--status <status>', 'only open, ended (any not open) or abandoned runs').argParser(choiceArg<RunStatus>(RUN_STATUSES))),
     ),
     'noburn run list --status open',
   );
@@ -164,7 +165,7 @@ export const spendSpec = (p: CommandUnknownOpts) =>
       p
         .command('spend')
         .description('what was spent, grouped')
-        .addOption(new Option('--by <group>', 'group by').argParser(choiceArg<SpendGroupBy>(['user', 'run', 'model', 'day'])))
+        .addOption(new Option('--by <group>', 'group by').argParser(choiceArg<SpendGroupBy>(SPEND_GROUPS)))
         .option('--since <date>', 'from this date (YYYY-MM-DD or ISO time, inclusive)')
         .option('--until <date>', 'until this date (exclusive)'),
     ),

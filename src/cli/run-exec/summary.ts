@@ -1,13 +1,9 @@
-import type { SpendReport } from '../../lib/types.js';
+import type { SpendReport, SpendRow } from '../../lib/types.js';
 import { usd, table } from '../format.js';
 
 /** What `noburn run -- CMD` reports when the child is gone (stderr as text, or stdout with --json). */
-export interface ModelLine {
+export interface ModelLine extends Pick<SpendRow, 'calls' | 'blockedCalls' | 'tokensIn' | 'tokensOut'> {
   model: string;
-  calls: number;
-  blockedCalls: number;
-  tokensIn: number;
-  tokensOut: number;
   /** Cache reads the proxy saw (the ledger's spend report does not split them out); 0 without the proxy. */
   cachedTokensIn: number;
   /** The ledger's spend of the model in the run; null when the model has no price. */

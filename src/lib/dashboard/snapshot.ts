@@ -1,3 +1,4 @@
+import type { RunRecord } from '../ledger/store.js';
 import type { Period } from '../periods.js';
 
 /**
@@ -77,26 +78,16 @@ export interface DashboardUser {
   lastAt: number | null;
 }
 
-export interface DashboardRun {
-  runId: string;
-  label: string | null;
+/** A run as the dashboard shows it: the store's figures (nano-dollars, epoch ms), plus what the table needs. */
+export interface DashboardRun
+  extends Pick<RunRecord, 'runId' | 'label' | 'exhausted' | 'capNano' | 'spentNano' | 'heldNano' | 'calls' | 'blockedCalls' | 'unpricedCalls' | 'startedAt' | 'endedAt'> {
   open: boolean;
-  /** A call was blocked by the run's cap. */
-  exhausted: boolean;
   /** What the table shows: exhausted wins over open/ended. */
   status: 'open' | 'ended' | 'exhausted';
-  capNano: number | null;
-  spentNano: number;
-  heldNano: number;
-  calls: number;
-  blockedCalls: number;
-  unpricedCalls: number;
   /** Calls whose output bound was clamped to fit (absent: 0). */
   clampedCalls?: number;
   /** Records that cost more than their hold (absent: 0). */
   overHolds?: number;
-  startedAt: number;
-  endedAt: number | null;
   lastAt: number | null;
 }
 

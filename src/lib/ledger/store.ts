@@ -3,8 +3,7 @@ import type { Period } from '../periods.js';
 import type { PriceCache } from '../pricing/price-cache.js';
 import type { KeyStore } from './key-store.js';
 
-// Kept at their old address for callers that have not moved yet.
-export type { CachedPrice } from '../pricing/price-cache.js';
+// The public user summary, at the address its callers import it from.
 export type { UserSummary } from '../types.js';
 
 /**

@@ -1,19 +1,17 @@
 /**
- * Drives one ledger (a real SqliteStore file, a Ledger with an injected clock) and the
+ * Drives one ledger (a real SQLite file or PostgreSQL schema, a Ledger with an injected clock) and the
  * reference model through the same steps, asserting after each operation that the ledger
  * answered what the model prescribes. State-wide comparisons live in the test file.
  */
-import { rmSync } from 'node:fs';
 import { expect } from 'vitest';
 import { NoburnConflictError, NoburnNotFoundError } from '../../../src/lib/errors.js';
 import { Ledger } from '../../../src/lib/ledger/ledger.js';
-import { SqliteStore } from '../../../src/lib/ledger/sqlite/sqlite-store.js';
 import { nanoToUsd } from '../../../src/lib/money.js';
 import type { Period } from '../../../src/lib/periods.js';
 import type { NormalizedRecord } from '../../../src/lib/validate.js';
+import type { LedgerUnderTest } from './backend.js';
 import { LedgerModel } from './model.js';
 import type { MCheck, MDecision, MRecordIn } from './model.js';
-import { dumpTables } from './observe.js';
 import { FALLBACK, MODELS, priceOverrides } from './prices.js';
 import { GLOBS, HOLD_TTL_MS, PROJECTS, USERS, pickFrom } from './steps.js';
 import type { Advance, RecordItem, RunRef, Step } from './steps.js';
@@ -21,7 +19,6 @@ import { dayIndex, nextWindowStart } from './windows.js';
 
 export class Harness {
   readonly model: LedgerModel;
-  readonly store: SqliteStore;
   readonly ledger: Ledger;
   readonly clock: { now: number };
   /** Every reservation the ledger handed out, with the check that took it. */
@@ -33,25 +30,23 @@ export class Harness {
   readonly stats = { approvals: 0, reasons: {} as Record<string, number>, duplicates: 0, expiredHoldsAtCheck: 0, dayRollovers: 0 };
 
   constructor(
-    readonly path: string,
+    readonly db: LedgerUnderTest,
     start: number,
     unknownModel: 'block' | 'allow' | 'fallback',
   ) {
     this.clock = { now: start };
     this.model = new LedgerModel(start, HOLD_TTL_MS, unknownModel);
-    this.store = new SqliteStore(path);
     const fallbackPrice = unknownModel === 'fallback' ? { inputPerMTok: FALLBACK.input / 1e9, outputPerMTok: FALLBACK.output / 1e9 } : null;
     this.ledger = new Ledger(
-      this.store,
+      db.store,
       // The reference model has no idle TTL for runs (abandoned runs are proven in the semantic suite): a year.
       { prices: priceOverrides(), fallbackPrice, unknownModel: unknownModel === 'allow' ? 'allow' : 'block', holdTtlMs: HOLD_TTL_MS, runIdleTtlMs: 366 * 24 * 3600 * 1000 },
       { now: () => this.clock.now },
     );
   }
 
-  async dispose(): Promise<void> {
-    await this.store.close();
-    for (const suffix of ['', '-wal', '-shm']) rmSync(this.path + suffix, { force: true });
+  dispose(): Promise<void> {
+    return this.db.dispose();
   }
 
   runId(ref: RunRef): string | null {
@@ -166,12 +161,12 @@ export class Harness {
       const { holds, held: _held, ...rest } = d;
       return { ...rest, holds: holds?.filter((h) => !named.has((h as unknown[])[0] as string)) };
     };
-    const before = allDuplicates ? withoutHolds(dumpTables(this.store.db)) : null;
+    const before = allDuplicates ? withoutHolds(await this.db.dump()) : null;
     const exp = this.model.record(p, ins);
     const got = await this.ledger.record(p, normalized);
     expect(got).toEqual(exp);
     this.stats.duplicates += exp.duplicates;
-    if (before) expect(withoutHolds(dumpTables(this.store.db))).toEqual(before);
+    if (before) expect(withoutHolds(await this.db.dump())).toEqual(before);
   }
 
   async startRun(p: string, cap: number | null): Promise<void> {

@@ -1,13 +1,13 @@
 /**
- * Reads a ledger file's tables as plain rows and builds the same shapes from the
+ * Reads a ledger's tables as plain rows and builds the same shapes from the
  * reference model, so a test compares them with one toEqual (which shows the difference).
  */
 import type { Database } from 'better-sqlite3';
 import { nanoToUsd } from '../../../src/lib/money.js';
 import { PERIODS } from '../../../src/lib/periods.js';
 import type { Period } from '../../../src/lib/periods.js';
-import type { UserSummary } from '../../../src/lib/ledger/store.js';
-import type { Budget, LedgerEvent, SpendGroupBy, SpendReport, SpendRow } from '../../../src/lib/types.js';
+import type { Budget, LedgerEvent, SpendGroupBy, SpendReport, SpendRow, UserSummary } from '../../../src/lib/types.js';
+import type { LedgerUnderTest } from './backend.js';
 import type { LedgerModel, MContribution } from './model.js';
 import { isoDay, parseWindowKey, windowIndex, windowStartMs } from './windows.js';
 
@@ -27,10 +27,11 @@ export interface UsageRow {
 const byJson = <T>(a: T, b: T): number => (JSON.stringify(a) < JSON.stringify(b) ? -1 : JSON.stringify(a) > JSON.stringify(b) ? 1 : 0);
 export const sorted = <T>(xs: T[]): T[] => [...xs].sort(byJson);
 
-export function dbUsage(db: Database, project: string): UsageRow[] {
-  const rows = db
-    .prepare('SELECT scope, subject, window, spent_nano, calls, blocked_calls, unpriced_calls, tokens_in, tokens_out FROM usage WHERE project_id = ?')
-    .all(project) as { scope: string; subject: string; window: string; spent_nano: number; calls: number; blocked_calls: number; unpriced_calls: number; tokens_in: number; tokens_out: number }[];
+export async function dbUsage(db: LedgerUnderTest, project: string): Promise<UsageRow[]> {
+  const rows = await db.all<{ scope: string; subject: string; window: string; spent_nano: number; calls: number; blocked_calls: number; unpriced_calls: number; tokens_in: number; tokens_out: number }>(
+    `SELECT scope, subject, ${db.windowColumn} AS "window", spent_nano, calls, blocked_calls, unpriced_calls, tokens_in, tokens_out FROM usage WHERE project_id = ?`,
+    [project],
+  );
   return sorted(
     rows.map((r) => ({
       scope: r.scope, subject: r.subject, ...parseWindowKey(r.window), spent: r.spent_nano, calls: r.calls,
@@ -63,15 +64,14 @@ export function modelUsage(contributions: readonly MContribution[]): UsageRow[] 
   return sorted([...acc.values()]);
 }
 
-export function dbRecords(db: Database, project: string): unknown[] {
-  return sorted(
-    db
-      .prepare(`SELECT idem_key AS key, ts, user_id AS user, run_id AS run, model, tokens_in AS tokensIn, tokens_out AS tokensOut,
-          cached_in AS cached, cache_write_in AS cacheWrite, cost_nano AS cost, unpriced = 1 AS unpriced, was_blocked = 1 AS wasBlocked,
-          reservation_id AS reservationId FROM records WHERE project_id = ?`)
-      .all(project)
-      .map((r) => ({ ...(r as object), unpriced: (r as { unpriced: number }).unpriced === 1, wasBlocked: (r as { wasBlocked: number }).wasBlocked === 1 })),
+export async function dbRecords(db: LedgerUnderTest, project: string): Promise<unknown[]> {
+  const rows = await db.all<{ unpriced: number; wasBlocked: number }>(
+    `SELECT idem_key AS key, ts, user_id AS "user", run_id AS run, model, tokens_in AS "tokensIn", tokens_out AS "tokensOut",
+        cached_in AS cached, cache_write_in AS "cacheWrite", cost_nano AS cost, unpriced, was_blocked AS "wasBlocked",
+        reservation_id AS "reservationId" FROM records WHERE project_id = ?`,
+    [project],
   );
+  return sorted(rows.map((r) => ({ ...r, unpriced: Number(r.unpriced) === 1, wasBlocked: Number(r.wasBlocked) === 1 })));
 }
 
 export function modelRecords(m: LedgerModel, project: string): unknown[] {
@@ -79,11 +79,12 @@ export function modelRecords(m: LedgerModel, project: string): unknown[] {
 }
 
 /** Holds that still count at `now` (an expired hold may linger until the next sweep; it must not count). */
-export function dbLiveHolds(db: Database, now: number): unknown[] {
+export async function dbLiveHolds(db: LedgerUnderTest, now: number): Promise<unknown[]> {
   return sorted(
-    db
-      .prepare('SELECT id, project_id AS project, user_id AS user, run_id AS run, model, amount_nano AS amount, created_at AS createdAt, expires_at AS expiresAt FROM holds WHERE expires_at > ?')
-      .all(now),
+    await db.all(
+      'SELECT id, project_id AS project, user_id AS "user", run_id AS run, model, amount_nano AS amount, created_at AS "createdAt", expires_at AS "expiresAt" FROM holds WHERE expires_at > ?',
+      [now],
+    ),
   );
 }
 
@@ -91,11 +92,11 @@ export function modelLiveHolds(m: LedgerModel): unknown[] {
   return sorted(m.holds.filter((h) => m.live(h)).map((h) => ({ ...h })));
 }
 
-export function dbRuns(db: Database): unknown[] {
-  const rows = db
-    .prepare('SELECT id, project_id AS project, cap_nano AS cap, status, exhausted, spent_nano AS spent, calls, blocked_calls AS blocked, unpriced_calls AS unpriced, started_at AS startedAt, ended_at AS endedAt FROM runs')
-    .all() as { status: string; exhausted: number }[];
-  return sorted(rows.map(({ status, exhausted, ...r }) => ({ ...r, open: status === 'open', exhausted: exhausted === 1 })));
+export async function dbRuns(db: LedgerUnderTest): Promise<unknown[]> {
+  const rows = await db.all<{ status: string; exhausted: number }>(
+    'SELECT id, project_id AS project, cap_nano AS cap, status, exhausted, spent_nano AS spent, calls, blocked_calls AS blocked, unpriced_calls AS unpriced, started_at AS "startedAt", ended_at AS "endedAt" FROM runs',
+  );
+  return sorted(rows.map(({ status, exhausted, ...r }) => ({ ...r, open: status === 'open', exhausted: Number(exhausted) === 1 })));
 }
 
 export function modelRuns(m: LedgerModel): unknown[] {
@@ -103,7 +104,7 @@ export function modelRuns(m: LedgerModel): unknown[] {
 }
 
 /**
- * Every row of every ledger table, to prove that an operation changed nothing. The
+ * Every row of every table of a SQLite ledger, to prove that an operation changed nothing. The
  * `prices` table is left out: it is a cache of price lookups (pricing a record may fill
  * it before the idempotency key is seen), not ledger state.
  */

@@ -1,15 +1,16 @@
 /**
  * contract §3 as a property: random sequences of caps, checks, records (with and without
  * reservations, repeated idempotency keys, wasBlocked), run starts/ends and clock jumps
- * (past hold TTLs, across UTC day/week/month boundaries) against a real SQLite ledger,
+ * (past hold TTLs, across UTC day/week/month boundaries) against a real ledger (a SQLite
+ * file, or a PostgreSQL schema when NOBURN_TEST_PG is set),
  * checked after every step against a reference model in integer nano-dollars.
  * test/property runs it briefly; test/torture runs it longer.
  */
 import fc from 'fast-check';
-import { join } from 'node:path';
 import { expect } from 'vitest';
 import { nanoToUsd } from '../../../src/lib/money.js';
 import type { SpendGroupBy } from '../../../src/lib/types.js';
+import type { LedgerUnderTest } from './backend.js';
 import { Harness } from './harness.js';
 import { capsInUse, overshoots } from './invariants.js';
 import {
@@ -33,12 +34,12 @@ import { PROJECTS, startClock, step } from './steps.js';
 
 /** Everything settled or held, compared with the model (both projects). */
 async function assertState(h: Harness): Promise<void> {
-  const db = h.store.db;
-  expect(dbLiveHolds(db, h.clock.now)).toEqual(modelLiveHolds(h.model));
-  expect(dbRuns(db)).toEqual(modelRuns(h.model));
+  const db = h.db;
+  expect(await dbLiveHolds(db, h.clock.now)).toEqual(modelLiveHolds(h.model));
+  expect(await dbRuns(db)).toEqual(modelRuns(h.model));
   for (const p of PROJECTS) {
-    expect(dbRecords(db, p)).toEqual(modelRecords(h.model, p));
-    expect(dbUsage(db, p)).toEqual(modelUsage(h.model.project(p).contributions));
+    expect(await dbRecords(db, p)).toEqual(modelRecords(h.model, p));
+    expect(await dbUsage(db, p)).toEqual(modelUsage(h.model.project(p).contributions));
     expect(reportShape(await h.ledger.spend(p, {}))).toEqual(modelSpend(h.model, p, null));
     expect(sorted(await h.ledger.getBudgets(p))).toEqual(modelBudgets(h.model, p));
   }
@@ -65,22 +66,21 @@ async function assertReports(h: Harness): Promise<void> {
  * Runs the property; on failure fast-check prints the seed and path, and
  * FC_SEED=<seed> FC_PATH=<path> replays it.
  */
-export async function checkLedgerSequences(dir: string, opts: { numRuns: number; maxSteps: number }): Promise<void> {
+export async function checkLedgerSequences(open: () => Promise<LedgerUnderTest>, opts: { numRuns: number; maxSteps: number }): Promise<void> {
   const replay = process.env['FC_SEED'] ? { seed: Number(process.env['FC_SEED']), path: process.env['FC_PATH'] } : {};
-  let files = 0;
   let steps = 0;
   const seen = { approvals: 0, duplicates: 0, expiredHoldsAtCheck: 0, dayRollovers: 0, reasons: {} as Record<string, number> };
   const unknownModel = fc.constantFrom('block' as const, 'allow' as const, 'fallback' as const);
   await fc.assert(
     fc.asyncProperty(startClock, unknownModel, fc.array(step, { minLength: 1, maxLength: opts.maxSteps, size: 'max' }), async (start, unknown, seq) => {
-      const h = new Harness(join(dir, `ledger-${files++}.db`), start, unknown);
+      const h = new Harness(await open(), start, unknown);
       try {
         for (const s of seq) {
           const checked = await h.apply(s);
           steps++;
           if (checked && !checked.decision.blocked) {
             // Right after an approval, no cap that applied carries more than it allows.
-            const uses = capsInUse(h.store.db, checked.project, checked.check.user, checked.check.run, h.clock.now, checked.check.model);
+            const uses = await capsInUse(h.db, checked.project, checked.check.user, checked.check.run, h.clock.now, checked.check.model);
             expect(overshoots(uses)).toEqual([]);
           }
           await assertState(h);

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
-import { NoburnConflictError, NoburnNotFoundError, NoburnStoreError, NoburnValidationError } from '../../errors.js';
-import { MAX_RUN_DEPTH } from '../runs.js';
+import { NoburnNotFoundError, NoburnStoreError } from '../../errors.js';
+import { assertCanEnd, assertCanNest } from '../runs.js';
 import { newId } from '../../ids.js';
 import { cachedPriceOf } from '../../pricing/price-cache.js';
 import type { CachedPrice, PriceRow } from '../../pricing/price-cache.js';
@@ -9,24 +9,7 @@ import { keyOf } from '../key-store.js';
 import type { ApiKeyRow, KeyDbRow } from '../key-store.js';
 import { eventColumns, eventRecordOf, runRecordOf } from '../rows.js';
 import type { EventEntry, EventRow, RunRow } from '../rows.js';
-import type {
-  BudgetRecord,
-  Calibration,
-  EventRecord,
-  LedgerBackend,
-  RunRecord,
-  SpendTotals,
-  StoreCheck,
-  StoreDecision,
-  StoreListRuns,
-  StoreOp,
-  StoreOpResult,
-  StoreRecord,
-  StoreSetBudget,
-  StoreSpendQuery,
-  StoreStartRun,
-  UserRecord,
-} from '../store.js';
+import type * as S from '../store.js';
 import { createPool, storeError } from './pool.js';
 import type { PostgresStoreOptions } from './pool.js';
 import { budgetKey } from '../../model-glob.js';
@@ -37,9 +20,9 @@ export type { PostgresStoreOptions } from './pool.js';
 
 interface DecisionJson {
   blocked: boolean;
-  reason: StoreDecision['blockReason'];
+  reason: S.StoreDecision['blockReason'];
   id: string | null;
-  rem: StoreDecision['remainingNano'];
+  rem: S.StoreDecision['remainingNano'];
   /** The ref of the blocked check's event; absent when allowed. */
   dec?: string;
   est?: number;
@@ -51,15 +34,15 @@ interface DecisionJson {
 
 
 /** A check as nb_decide reads it. Ids are made here (same generator as SQLite); the function uses them only if it holds / blocks. */
-function checkPayload(c: StoreCheck): object {
+function checkPayload(c: S.StoreCheck): object {
   return { ...c, forceBlock: c.forceBlock ?? null, windows: windowsAt(c.now), reservationId: newId('res'), decisionId: newId('dec') };
 }
 
-function recordPayload(r: StoreRecord): object {
+function recordPayload(r: S.StoreRecord): object {
   return { ...r, windows: windowsAt(r.ts) };
 }
 
-function decisionOfJson(d: DecisionJson): StoreDecision {
+function decisionOfJson(d: DecisionJson): S.StoreDecision {
   return {
     blocked: d.blocked,
     blockReason: d.reason,
@@ -80,7 +63,7 @@ function decisionOfJson(d: DecisionJson): StoreDecision {
  * call of a PL/pgSQL function (functions.ts) that locks the project's row first, so
  * decisions are serialised per project across every replica and never overshoot.
  */
-export class PostgresStore implements LedgerBackend {
+export class PostgresStore implements S.LedgerBackend {
   readonly kind = 'postgres' as const;
   private closed = false;
 
@@ -130,11 +113,11 @@ export class PostgresStore implements LedgerBackend {
     });
   }
 
-  check(c: StoreCheck): Promise<StoreDecision> {
-    return this.checkBatch([c]).then((ds) => ds[0] as StoreDecision);
+  check(c: S.StoreCheck): Promise<S.StoreDecision> {
+    return this.checkBatch([c]).then((ds) => ds[0] as S.StoreDecision);
   }
 
-  checkBatch(cs: readonly StoreCheck[]): Promise<StoreDecision[]> {
+  checkBatch(cs: readonly S.StoreCheck[]): Promise<S.StoreDecision[]> {
     if (cs.length === 0) return Promise.resolve([]);
     return this.guard(async () => {
       const { rows } = await this.pool.query<{ d: DecisionJson[] }>('SELECT nb_check($1::jsonb) AS d', [JSON.stringify(cs.map(checkPayload))]);
@@ -142,7 +125,7 @@ export class PostgresStore implements LedgerBackend {
     });
   }
 
-  record(rs: readonly StoreRecord[]): Promise<RecordResult> {
+  record(rs: readonly S.StoreRecord[]): Promise<RecordResult> {
     if (rs.length === 0) return Promise.resolve({ accepted: 0, duplicates: 0 });
     return this.guard(async () => {
       const { rows } = await this.pool.query<{ r: RecordResult }>('SELECT nb_record($1::jsonb) AS r', [JSON.stringify(rs.map(recordPayload))]);
@@ -151,7 +134,7 @@ export class PostgresStore implements LedgerBackend {
   }
 
   /** Group commit: the ops in order, one call of nb_apply (one round trip, one transaction). */
-  commit(ops: readonly StoreOp[]): Promise<StoreOpResult[]> {
+  commit(ops: readonly S.StoreOp[]): Promise<S.StoreOpResult[]> {
     const sent = ops.filter((o) => o.kind === 'check' || o.records.length > 0);
     const payload = sent.map((o) => (o.kind === 'check' ? { c: checkPayload(o.check) } : { r: o.records.map(recordPayload) }));
     return this.guard(async () => {
@@ -160,7 +143,7 @@ export class PostgresStore implements LedgerBackend {
           ? []
           : ((await this.pool.query<{ d: (DecisionJson | RecordResult)[] }>('SELECT nb_apply($1::jsonb) AS d', [JSON.stringify(payload)])).rows[0]?.d ?? []);
       let k = 0;
-      return ops.map((o): StoreOpResult => {
+      return ops.map((o): S.StoreOpResult => {
         if (o.kind === 'record' && o.records.length === 0) return { kind: 'record', result: { accepted: 0, duplicates: 0 } };
         const r = out[k++];
         if (r === undefined) throw new NoburnStoreError('nb_apply returned fewer results than ops');
@@ -226,16 +209,15 @@ export class PostgresStore implements LedgerBackend {
 
   // Runs and budgets also take the project lock: their events then get their seq in commit
   // order within the project, so a feed reader's cursor never skips one.
-  startRun(r: StoreStartRun): Promise<RunRecord> {
+  startRun(r: S.StoreStartRun): Promise<S.RunRecord> {
     return this.tx(async (c) => {
       await c.query('SELECT nb_lock_projects(ARRAY[$1])', [r.projectId]);
       const parent = r.parentRunId ?? null;
       if (parent !== null) {
         await this.sweepIdle(c, r.projectId, r.now, r.runIdleTtlMs, parent);
         const p = await this.runRow(c, r.projectId, parent, 'parent run');
-        if (p.status !== 'open') throw new NoburnConflictError(`parent run ${parent} has ${p.status === 'abandoned' ? 'been abandoned' : 'ended'}`);
         const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM run_ancestors WHERE run_id = $1', [parent]);
-        if ((rows[0]?.n ?? 0) >= MAX_RUN_DEPTH) throw new NoburnValidationError(`runs nest at most ${MAX_RUN_DEPTH} deep`);
+        assertCanNest(parent, p.status, rows[0]?.n ?? 0);
       }
       await c.query(`INSERT INTO runs (id, project_id, label, cap_nano, status, started_at, parent_id) VALUES ($1, $2, $3, $4, 'open', $5, $6)`, [
         r.runId, r.projectId, r.label, r.capNano, r.now, parent,
@@ -249,12 +231,12 @@ export class PostgresStore implements LedgerBackend {
     });
   }
 
-  endRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunRecord> {
+  endRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<S.RunRecord> {
     return this.tx(async (c) => {
       await c.query('SELECT nb_lock_projects(ARRAY[$1])', [projectId]);
       await this.sweepIdle(c, projectId, now, runIdleTtlMs, runId);
       const before = await this.runRow(c, projectId, runId);
-      if (before.status !== 'open') throw new NoburnConflictError(`run ${runId} has already ${before.status === 'abandoned' ? 'ended (abandoned: idle past the TTL)' : 'ended'}`);
+      assertCanEnd(runId, before.status);
       await c.query(`UPDATE runs SET status = 'ended', ended_at = $1 WHERE id = $2 AND status = 'open'`, [now, runId]);
       // Its open descendants end with it (their checks would be refused from now on anyway).
       const { rows: ended } = await c.query<{ id: string; spent_nano: number; exhausted: number }>(
@@ -271,14 +253,14 @@ export class PostgresStore implements LedgerBackend {
     });
   }
 
-  getRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunRecord> {
+  getRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<S.RunRecord> {
     return this.guard(async () => {
       await this.readSweep(projectId, now, runIdleTtlMs, runId);
       return runRecordOf(await this.runRow(this.pool, projectId, runId), await this.heldRun(this.pool, runId, now));
     });
   }
 
-  listRuns(projectId: string, opts: StoreListRuns): Promise<RunRecord[]> {
+  listRuns(projectId: string, opts: S.StoreListRuns): Promise<S.RunRecord[]> {
     return this.guard(async () => {
       await this.readSweep(projectId, opts.now, opts.runIdleTtlMs, null);
       const { rows } = await this.pool.query<RunRow & { held: number }>(
@@ -294,7 +276,7 @@ export class PostgresStore implements LedgerBackend {
     });
   }
 
-  setBudget(b: StoreSetBudget): Promise<void> {
+  setBudget(b: S.StoreSetBudget): Promise<void> {
     return this.tx(async (c) => {
       await c.query('SELECT nb_lock_projects(ARRAY[$1])', [b.projectId]);
       const { scope, subject } = budgetKey(b);
@@ -311,19 +293,19 @@ export class PostgresStore implements LedgerBackend {
     });
   }
 
-  getBudgets(projectId: string, now: number): Promise<BudgetRecord[]> {
+  getBudgets(projectId: string, now: number): Promise<S.BudgetRecord[]> {
     return this.guard(() => readBudgets(this.pool, projectId, now));
   }
 
-  listUsers(projectId: string, opts: { now: number; limit?: number | undefined }): Promise<UserRecord[]> {
+  listUsers(projectId: string, opts: { now: number; limit?: number | undefined }): Promise<S.UserRecord[]> {
     return this.guard(() => readUsers(this.pool, projectId, opts.now, opts.limit ?? 1000));
   }
 
-  spend(q: StoreSpendQuery): Promise<SpendTotals> {
+  spend(q: S.StoreSpendQuery): Promise<S.SpendTotals> {
     return this.guard(() => readSpend(this.pool, q));
   }
 
-  events(projectId: string | null, afterSeq: number, limit: number): Promise<EventRecord[]> {
+  events(projectId: string | null, afterSeq: number, limit: number): Promise<S.EventRecord[]> {
     return this.guard(async () => {
       const { rows } =
         projectId === null
@@ -389,7 +371,7 @@ export class PostgresStore implements LedgerBackend {
     });
   }
 
-  getCalibration(provider: string, model: string): Promise<Calibration | null> {
+  getCalibration(provider: string, model: string): Promise<S.Calibration | null> {
     return this.guard(async () => {
       const r = (
         await this.pool.query<{ provider: string; model: string; samples: number; ratio: number; max_ratio: number }>(

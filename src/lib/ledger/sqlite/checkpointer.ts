@@ -16,21 +16,37 @@ const { parentPort, workerData: w } = require('node:worker_threads');
 const Database = require(w.module);
 const db = new Database(w.path, { nativeBinding: w.binding, fileMustExist: true });
 db.pragma('busy_timeout = 1000');
-const timer = setInterval(() => {
+function checkpoint() {
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
   } catch {
     // A full disk or a busy file: the WAL still holds every commit; the next tick tries again.
   }
-}, w.everyMs);
-parentPort.once('message', () => {
+}
+const timer = setInterval(checkpoint, w.everyMs);
+parentPort.on('message', (m) => {
+  // { now: id, flag? }: one checkpoint at once, answered with { done: id } (Checkpointer.now).
+  if (m && typeof m.now === 'number') {
+    checkpoint();
+    if (m.flag) {
+      Atomics.store(m.flag, 0, 1);
+      Atomics.notify(m.flag, 0);
+    }
+    parentPort.postMessage({ done: m.now });
+    return;
+  }
   clearInterval(timer);
   db.close();
   parentPort.close();
 });
 `;
-
 export interface Checkpointer {
+  /**
+   * One checkpoint now, where the timer runs them; resolves once it is done (a seam for
+   * tests). `flag` (over a SharedArrayBuffer) is set to 1 and notified when it is done, so
+   * that a blocked thread can wait for it (Atomics.wait).
+   */
+  now(flag?: Int32Array): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -53,12 +69,38 @@ function onWorker(path: string, everyMs: number, fallback: () => Checkpointer): 
   worker.unref();
   let replacement: Checkpointer | null = null;
   let stopped = false;
+  let asked = 0;
+  const waiting = new Map<number, () => void>();
   worker.once('error', () => {
     if (!stopped) replacement = fallback();
+    // A checkpoint asked of the dead worker is not coming: the replacement runs the next one.
+    for (const resolve of waiting.values()) resolve();
+    waiting.clear();
   });
+  // Listened to only while a checkpoint is asked for: a 'message' listener keeps the worker
+  // (and the process) alive, which the timer alone must never do.
+  const onMessage = (m: { done?: number }) => {
+    if (typeof m.done !== 'number') return;
+    waiting.get(m.done)?.();
+    waiting.delete(m.done);
+    if (waiting.size === 0) {
+      worker.off('message', onMessage);
+      worker.unref();
+    }
+  };
   return {
+    now(flag) {
+      if (replacement) return replacement.now(flag);
+      const id = ++asked;
+      if (waiting.size === 0) worker.on('message', onMessage);
+      const done = new Promise<void>((resolve) => waiting.set(id, resolve));
+      worker.postMessage({ now: id, flag });
+      return done;
+    },
     async stop() {
       stopped = true;
+      for (const resolve of waiting.values()) resolve();
+      waiting.clear();
       if (replacement) return replacement.stop();
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
       worker.postMessage('stop');
@@ -70,16 +112,25 @@ function onWorker(path: string, everyMs: number, fallback: () => Checkpointer): 
 }
 
 function onTimer(db: Database, everyMs: number): Checkpointer {
-  const timer = setInterval(() => {
+  const checkpoint = () => {
     if (!db.open) return;
     try {
       db.pragma('wal_checkpoint(PASSIVE)');
     } catch {
       // as in the worker: the next tick tries again. Thrown from a timer it would kill the server.
     }
-  }, everyMs);
+  };
+  const timer = setInterval(checkpoint, everyMs);
   timer.unref();
   return {
+    now(flag) {
+      checkpoint();
+      if (flag) {
+        Atomics.store(flag, 0, 1);
+        Atomics.notify(flag, 0);
+      }
+      return Promise.resolve();
+    },
     stop() {
       clearInterval(timer);
       return Promise.resolve();

@@ -9,6 +9,14 @@ import { NoburnLedgerVersionError } from '../../errors.js';
  * `usage` holds summary rows per scope and window, updated in the same transaction as
  * each record or blocked check, so totals read from one row instead of a scan.
  */
+/** A new hold counted in its project's, user's and run's `held` rows (the body of the holds_add trigger of migrations 1 and 3). */
+const HELD_ADD_OWN = `INSERT INTO held VALUES (NEW.project_id, 'project', '', NEW.amount_nano)
+      ON CONFLICT DO UPDATE SET held_nano = held_nano + excluded.held_nano;
+    INSERT INTO held SELECT NEW.project_id, 'user', NEW.user_id, NEW.amount_nano WHERE NEW.user_id IS NOT NULL
+      ON CONFLICT DO UPDATE SET held_nano = held_nano + excluded.held_nano;
+    INSERT INTO held SELECT NEW.project_id, 'run', NEW.run_id, NEW.amount_nano WHERE NEW.run_id IS NOT NULL
+      ON CONFLICT DO UPDATE SET held_nano = held_nano + excluded.held_nano;`;
+
 const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE budgets (
@@ -61,12 +69,7 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (project_id, scope, subject)
   ) WITHOUT ROWID;
   CREATE TRIGGER holds_add AFTER INSERT ON holds BEGIN
-    INSERT INTO held VALUES (NEW.project_id, 'project', '', NEW.amount_nano)
-      ON CONFLICT DO UPDATE SET held_nano = held_nano + excluded.held_nano;
-    INSERT INTO held SELECT NEW.project_id, 'user', NEW.user_id, NEW.amount_nano WHERE NEW.user_id IS NOT NULL
-      ON CONFLICT DO UPDATE SET held_nano = held_nano + excluded.held_nano;
-    INSERT INTO held SELECT NEW.project_id, 'run', NEW.run_id, NEW.amount_nano WHERE NEW.run_id IS NOT NULL
-      ON CONFLICT DO UPDATE SET held_nano = held_nano + excluded.held_nano;
+    ${HELD_ADD_OWN}
   END;
   CREATE TRIGGER holds_remove AFTER DELETE ON holds BEGIN
     UPDATE held SET held_nano = held_nano - OLD.amount_nano
@@ -189,12 +192,7 @@ const MIGRATIONS: readonly string[] = [
   DROP TRIGGER holds_add;
   DROP TRIGGER holds_remove;
   CREATE TRIGGER holds_add AFTER INSERT ON holds BEGIN
-    INSERT INTO held VALUES (NEW.project_id, 'project', '', NEW.amount_nano)
-      ON CONFLICT DO UPDATE SET held_nano = held_nano + excluded.held_nano;
-    INSERT INTO held SELECT NEW.project_id, 'user', NEW.user_id, NEW.amount_nano WHERE NEW.user_id IS NOT NULL
-      ON CONFLICT DO UPDATE SET held_nano = held_nano + excluded.held_nano;
-    INSERT INTO held SELECT NEW.project_id, 'run', NEW.run_id, NEW.amount_nano WHERE NEW.run_id IS NOT NULL
-      ON CONFLICT DO UPDATE SET held_nano = held_nano + excluded.held_nano;
+    ${HELD_ADD_OWN}
     INSERT INTO held SELECT NEW.project_id, 'run', ancestor_id, NEW.amount_nano FROM run_ancestors
       WHERE NEW.run_id IS NOT NULL AND run_id = NEW.run_id AND depth > 0
       ON CONFLICT DO UPDATE SET held_nano = held_nano + excluded.held_nano;

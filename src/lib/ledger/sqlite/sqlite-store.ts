@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
-import { NoburnConflictError, NoburnNotFoundError, NoburnStoreError, NoburnValidationError } from '../../errors.js';
-import { MAX_RUN_DEPTH } from '../runs.js';
+import { NoburnNotFoundError, NoburnStoreError } from '../../errors.js';
+import { assertCanEnd, assertCanNest } from '../runs.js';
 import { windowKey, windowStart } from '../../periods.js';
 import type { Period } from '../../periods.js';
 import type { BudgetScope, RecordResult } from '../../types.js';
@@ -10,22 +10,7 @@ import { keyOf } from '../key-store.js';
 import type { ApiKeyRow, KeyDbRow } from '../key-store.js';
 import { eventRecordOf, runRecordOf } from '../rows.js';
 import type { EventRow, RunRow } from '../rows.js';
-import type {
-  BudgetRecord,
-  Calibration,
-  EventRecord,
-  LedgerBackend,
-  RunRecord,
-  SpendTotals,
-  StoreCheck,
-  StoreDecision,
-  StoreListRuns,
-  StoreRecord,
-  StoreSetBudget,
-  StoreSpendQuery,
-  StoreStartRun,
-  UserRecord,
-} from '../store.js';
+import type * as S from '../store.js';
 import { UsageBatch, abandonIdleRuns, decide, settle } from './decide.js';
 import { budgetKey } from '../../model-glob.js';
 import { modelCapUsage, splitModelSubject } from './model-caps.js';
@@ -47,12 +32,12 @@ export interface SqliteStoreOptions {
  * Each decision runs in BEGIN IMMEDIATE (the write lock is taken before the caps are
  * read), so concurrent processes serialise on it and never overshoot.
  */
-export class SqliteStore implements LedgerBackend {
+export class SqliteStore implements S.LedgerBackend {
   readonly kind = 'sqlite' as const;
   readonly db: Database;
   private readonly st: Statements;
-  private readonly checkTx: (cs: readonly StoreCheck[]) => StoreDecision[];
-  private readonly recordTx: (rs: readonly StoreRecord[]) => RecordResult;
+  private readonly checkTx: (cs: readonly S.StoreCheck[]) => S.StoreDecision[];
+  private readonly recordTx: (rs: readonly S.StoreRecord[]) => RecordResult;
   private closed = false;
   private checkpoints: Checkpointer | null = null;
 
@@ -65,8 +50,8 @@ export class SqliteStore implements LedgerBackend {
       // A long-lived writer (serve, noburn run's proxy): its first request must not pay for preparing.
       prepareAll(this.st);
     }
-    const checkMany = this.db.transaction((cs: readonly StoreCheck[]) => cs.map((c) => decide(this.st, c)));
-    const recordMany = this.db.transaction((rs: readonly StoreRecord[]) => {
+    const checkMany = this.db.transaction((cs: readonly S.StoreCheck[]) => cs.map((c) => decide(this.st, c)));
+    const recordMany = this.db.transaction((rs: readonly S.StoreRecord[]) => {
       let accepted = 0;
       let duplicates = 0;
       const usage = new UsageBatch();
@@ -81,13 +66,13 @@ export class SqliteStore implements LedgerBackend {
     this.recordTx = (rs) => recordMany.immediate(rs);
   }
 
-  rehearse(c: StoreCheck): Promise<void> {
+  rehearse(c: S.StoreCheck): Promise<void> {
     return this.guard(() => {
       this.db.exec('BEGIN IMMEDIATE');
       try {
         const d = decide(this.st, c);
         const usage = new UsageBatch();
-        const r: StoreRecord = { projectId: c.projectId, userId: c.userId, runId: c.runId, model: c.model, tokensIn: c.tokensIn, tokensOut: c.tokensOut, cachedTokensIn: 0, cacheWriteTokensIn: 0, costNano: c.estimateNano, unpriced: false, wasBlocked: false, reservationId: d.reservationId, idempotencyKey: `rehearsal_${c.now}`, ts: c.now };
+        const r: S.StoreRecord = { projectId: c.projectId, userId: c.userId, runId: c.runId, model: c.model, tokensIn: c.tokensIn, tokensOut: c.tokensOut, cachedTokensIn: 0, cacheWriteTokensIn: 0, costNano: c.estimateNano, unpriced: false, wasBlocked: false, reservationId: d.reservationId, idempotencyKey: `rehearsal_${c.now}`, ts: c.now };
         settle(this.st, r, usage);
         usage.write(this.st);
       } finally {
@@ -105,15 +90,15 @@ export class SqliteStore implements LedgerBackend {
     }
   }
 
-  check(c: StoreCheck): Promise<StoreDecision> {
-    return this.guard(() => this.checkTx([c])[0] as StoreDecision);
+  check(c: S.StoreCheck): Promise<S.StoreDecision> {
+    return this.guard(() => this.checkTx([c])[0] as S.StoreDecision);
   }
 
-  checkBatch(cs: readonly StoreCheck[]): Promise<StoreDecision[]> {
+  checkBatch(cs: readonly S.StoreCheck[]): Promise<S.StoreDecision[]> {
     return this.guard(() => this.checkTx(cs));
   }
 
-  record(rs: readonly StoreRecord[]): Promise<RecordResult> {
+  record(rs: readonly S.StoreRecord[]): Promise<RecordResult> {
     return this.guard(() => this.recordTx(rs));
   }
 
@@ -148,7 +133,7 @@ export class SqliteStore implements LedgerBackend {
     this.db.transaction(() => this.sweepIdle(projectId, now, ttl, runId)).immediate();
   }
 
-  startRun(r: StoreStartRun): Promise<RunRecord> {
+  startRun(r: S.StoreStartRun): Promise<S.RunRecord> {
     return this.guard(() =>
       this.db
         .transaction(() => {
@@ -156,9 +141,7 @@ export class SqliteStore implements LedgerBackend {
           if (parent !== null) {
             this.sweepIdle(r.projectId, r.now, r.runIdleTtlMs, parent);
             const p = this.runOrThrow(r.projectId, parent, 'parent run');
-            if (p.status !== 'open') throw new NoburnConflictError(`parent run ${parent} has ${p.status === 'abandoned' ? 'been abandoned' : 'ended'}`);
-            const depth = (this.st.runChain.all(parent) as unknown[]).length;
-            if (depth >= MAX_RUN_DEPTH) throw new NoburnValidationError(`runs nest at most ${MAX_RUN_DEPTH} deep`);
+            assertCanNest(parent, p.status, (this.st.runChain.all(parent) as unknown[]).length);
           }
           this.st.insertRun.run(r.runId, r.projectId, r.label, r.capNano, r.now, parent);
           logEvent(this.st, { projectId: r.projectId, ts: r.now, kind: 'run_start', runId: r.runId, amountNano: r.capNano ?? 0, ref: r.runId });
@@ -168,13 +151,13 @@ export class SqliteStore implements LedgerBackend {
     );
   }
 
-  endRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunRecord> {
+  endRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<S.RunRecord> {
     return this.guard(() =>
       this.db
         .transaction(() => {
           this.sweepIdle(projectId, now, runIdleTtlMs, runId);
           const before = this.runOrThrow(projectId, runId);
-          if (before.status !== 'open') throw new NoburnConflictError(`run ${runId} has already ${before.status === 'abandoned' ? 'ended (abandoned: idle past the TTL)' : 'ended'}`);
+          assertCanEnd(runId, before.status);
           this.st.endRun.run(now, runId);
           // Its open descendants end with it (their checks would be refused from now on anyway).
           for (const d of this.st.endDescendants.all(now, runId) as { id: string; spent_nano: number; exhausted: number }[]) {
@@ -188,7 +171,7 @@ export class SqliteStore implements LedgerBackend {
     );
   }
 
-  getRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<RunRecord> {
+  getRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<S.RunRecord> {
     return this.guard(() => {
       this.readSweep(projectId, now, runIdleTtlMs, runId);
       const r = this.runOrThrow(projectId, runId);
@@ -196,7 +179,7 @@ export class SqliteStore implements LedgerBackend {
     });
   }
 
-  listRuns(projectId: string, opts: StoreListRuns): Promise<RunRecord[]> {
+  listRuns(projectId: string, opts: S.StoreListRuns): Promise<S.RunRecord[]> {
     return this.guard(() => {
       this.readSweep(projectId, opts.now, opts.runIdleTtlMs, null);
       const rows = this.st.listRuns.all({ project: projectId, status: opts.status ?? null, parent: opts.parentRunId ?? null, limit: opts.limit ?? 1000 }) as RunRow[];
@@ -204,7 +187,7 @@ export class SqliteStore implements LedgerBackend {
     });
   }
 
-  setBudget(b: StoreSetBudget): Promise<void> {
+  setBudget(b: S.StoreSetBudget): Promise<void> {
     return this.guard(() =>
       this.db
         .transaction(() => {
@@ -226,10 +209,10 @@ export class SqliteStore implements LedgerBackend {
     return this.usageIn(projectId, scope, subject, period, now).spent;
   }
 
-  getBudgets(projectId: string, now: number): Promise<BudgetRecord[]> {
+  getBudgets(projectId: string, now: number): Promise<S.BudgetRecord[]> {
     return this.guard(() => {
       const rows = this.st.listBudgets.all(projectId) as { scope: BudgetScope | 'user_model'; subject: string; cap_nano: number; period: Period }[];
-      return rows.map((r): BudgetRecord => {
+      return rows.map((r): S.BudgetRecord => {
         if (r.scope === 'model' || r.scope === 'user_model') {
           const m = { scope: r.scope, subject: r.subject, cap_nano: r.cap_nano, period: r.period };
           const u = modelCapUsage(this.st, projectId, m, now);
@@ -261,7 +244,7 @@ export class SqliteStore implements LedgerBackend {
     });
   }
 
-  listUsers(projectId: string, opts: { now: number; limit?: number | undefined }): Promise<UserRecord[]> {
+  listUsers(projectId: string, opts: { now: number; limit?: number | undefined }): Promise<S.UserRecord[]> {
     return this.guard(() => {
       const rows = this.st.userTotals.all(projectId, opts.limit ?? 1000) as {
         user_id: string; calls: number; blocked_calls: number; unpriced_calls: number; last_at: number | null;
@@ -285,11 +268,11 @@ export class SqliteStore implements LedgerBackend {
     });
   }
 
-  spend(q: StoreSpendQuery): Promise<SpendTotals> {
+  spend(q: S.StoreSpendQuery): Promise<S.SpendTotals> {
     return this.guard(() => spendTotals(this.db, q));
   }
 
-  events(projectId: string | null, afterSeq: number, limit: number): Promise<EventRecord[]> {
+  events(projectId: string | null, afterSeq: number, limit: number): Promise<S.EventRecord[]> {
     return this.guard(() => {
       const rows = (projectId === null ? this.st.eventsAll.all(afterSeq, limit) : this.st.eventsProject.all(projectId, afterSeq, limit)) as EventRow[];
       return rows.map(eventRecordOf);
@@ -342,11 +325,20 @@ export class SqliteStore implements LedgerBackend {
     });
   }
 
-  getCalibration(provider: string, model: string): Promise<Calibration | null> {
+  getCalibration(provider: string, model: string): Promise<S.Calibration | null> {
     return this.guard(() => {
       const r = this.st.getCalibration.get(provider, model) as { provider: string; model: string; samples: number; ratio: number; max_ratio: number } | undefined;
       return r ? { provider: r.provider, model: r.model, samples: r.samples, ratio: r.ratio, maxRatio: r.max_ratio } : null;
     });
+  }
+
+  /**
+   * Runs one timed checkpoint now, where the timer runs it (the worker's connection, else
+   * this one), and resolves when it is done: a deterministic seam for tests (see
+   * Checkpointer.now for `flag`). No-op for a store without timed checkpoints.
+   */
+  checkpointNow(flag?: Int32Array): Promise<void> {
+    return this.checkpoints?.now(flag) ?? Promise.resolve();
   }
 
   async close(): Promise<void> {
