@@ -34,7 +34,15 @@ describe('remote per-model caps', () => {
       ]);
       // The mirror stores the cap under the same key as a local ledger would.
       const rows = () => sqlAll<{ scope: string; subject: string }>(join(h, 'noburn.db'), "SELECT scope, subject FROM budgets WHERE scope = 'user_model'");
-      await until(() => rows().length > 0, 10_000, 'the mirror applies the cap');
+      // The mirror file is created and migrated in the background: until then there is nothing to read.
+      const applied = () => {
+        try {
+          return rows().length > 0;
+        } catch {
+          return false;
+        }
+      };
+      await until(applied, 10_000, 'the mirror applies the cap');
       expect(rows()).toEqual([{ scope: 'user_model', subject: 'u1\u001ftest-*' }]);
     } finally {
       await g.close();
