@@ -5,10 +5,12 @@
  */
 import type { Database } from 'better-sqlite3';
 import { PERIODS, windowKey } from '../../../src/lib/periods.js';
+import { userModelSubject } from '../../../src/lib/model-glob.js';
 
 interface Detail {
   ts: number;
   user_id: string | null;
+  model: string | null;
   run_id: string | null;
   cost: number;
   calls: number;
@@ -20,11 +22,11 @@ interface Detail {
 
 function details(db: Database, project: string): Detail[] {
   const records = db
-    .prepare(`SELECT ts, user_id, run_id, cost_nano AS cost, 1 - was_blocked AS calls, was_blocked AS blocked, unpriced * (1 - was_blocked) AS unpriced,
+    .prepare(`SELECT ts, user_id, model, run_id, cost_nano AS cost, 1 - was_blocked AS calls, was_blocked AS blocked, unpriced * (1 - was_blocked) AS unpriced,
         tokens_in * (1 - was_blocked) AS tokens_in, tokens_out * (1 - was_blocked) AS tokens_out FROM records WHERE project_id = ?`)
     .all(project) as Detail[];
   const blockedChecks = db
-    .prepare(`SELECT ts, user_id, run_id, 0 AS cost, 0 AS calls, 1 AS blocked, 0 AS unpriced, 0 AS tokens_in, 0 AS tokens_out FROM events
+    .prepare(`SELECT ts, user_id, model, run_id, 0 AS cost, 0 AS calls, 1 AS blocked, 0 AS unpriced, 0 AS tokens_in, 0 AS tokens_out FROM events
         WHERE project_id = ? AND kind = 'check' AND blocked = 1`)
     .all(project) as Detail[];
   return [...records, ...blockedChecks];
@@ -38,6 +40,11 @@ export function usageFromDetail(db: Database, project: string): unknown[][] {
   for (const d of details(db, project)) {
     const subjects: [string, string][] = [['project', '']];
     if (d.user_id !== null) subjects.push(['user', d.user_id]);
+    // Spend is also kept per model (and per user and model), the rows model caps read.
+    if (d.model !== null) {
+      subjects.push(['model', d.model]);
+      if (d.user_id !== null) subjects.push(['user_model', userModelSubject(d.user_id, d.model)]);
+    }
     for (const [scope, subject] of subjects) {
       for (const p of PERIODS) {
         const k = JSON.stringify([scope, subject, windowKey(p, d.ts)]);
