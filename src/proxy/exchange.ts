@@ -6,6 +6,7 @@ import { FALLBACK_PROVIDER } from '../lib/metering/providers/index.js';
 import { errorResponse, refusal, type ProviderErrorResponse } from '../lib/metering/refusal.js';
 import { isObj, type Endpoint, type Json, type ProviderAdapter } from '../lib/metering/types.js';
 import { NoburnValidationError } from '../lib/errors.js';
+import { TAGS_HEADER, mergeTags } from '../lib/tags.js';
 import { loadTokenCounter } from '../lib/tokens.js';
 import type { BlockReason } from '../lib/types.js';
 import { forwardRequestHeaders, forwardResponseHeaders, headerString } from './headers.js';
@@ -33,6 +34,8 @@ export interface ProxyContext {
   secret: string;
   /** `noburn run --user`: the end user of calls that name none. */
   defaultUser: string | null;
+  /** `noburn run --tag`: tags of every call (a request's x-noburn-tags header adds to them, its value winning per key). */
+  defaultTags?: Readonly<Record<string, string>> | undefined;
   /** `--allow-unmetered`: forward what cannot be priced (counted) instead of refusing it. */
   allowUnmetered: boolean;
   /** Azure deployment name -> model, for deployment paths whose body names no model. */
@@ -104,7 +107,11 @@ async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req:
   const endUserId = endUserOf(ctx, route, req, body);
   const provider = route.priceProvider ?? undefined;
   let decision;
+  let tags: Record<string, string> | undefined;
   try {
+    // Case kept (tags are case-sensitive); several x-noburn-tags headers add up.
+    const th = req.headers[TAGS_HEADER];
+    tags = mergeTags(ctx.defaultTags, Array.isArray(th) ? th.join(',') : th);
     // The input is the tokenizer's count, which the ledger scales to cover the provider's;
     // the output asked for is the request's bound (or the model's limit), clamped to fit.
     decision = await ctx.guard.check({
@@ -116,9 +123,10 @@ async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req:
       provider,
       clamp: ctx.clamp,
       tokensInSource: 'tokenizer',
+      tags,
     });
   } catch (e) {
-    // A bad end-user id (too long, control characters) is the client's error, not noburn's.
+    // A bad end-user id (too long, control characters) or bad tags are the client's error, not noburn's.
     const bad = e instanceof NoburnValidationError;
     const msg = `noburn could not check this request: ${e instanceof Error ? e.message : String(e)}`;
     return send(res, errorResponse(route.provider, bad ? 400 : 500, bad ? 'noburn_bad_request' : 'noburn_check_failed', msg, false));
@@ -165,6 +173,7 @@ async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req:
         reservationId: decision.reservationId,
         endUserId,
         provider,
+        tags,
       });
       ctx.stats.recorded(model, usage, { cut: meter.cut, overHold: usage.tokensOut > heldOut });
     }

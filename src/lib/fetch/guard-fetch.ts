@@ -7,6 +7,7 @@ import { isObj, type Json } from '../metering/types.js';
 import { providerForUrl } from '../pricing/price-data.js';
 import { releaseHold } from '../release-hold.js';
 import { estimateTokens, loadTokenCounter } from '../tokens.js';
+import { TAGS_HEADER, mergeTags } from '../tags.js';
 import { matchEndpoint } from './match.js';
 
 export interface GuardFetchOptions {
@@ -14,6 +15,8 @@ export interface GuardFetchOptions {
   endUserId?: string | undefined;
   /** The run the calls belong to; defaults to the guard's (NOBURN_RUN_ID). null: no run. */
   runId?: string | null | undefined;
+  /** Tags of every call through this fetch (`{ feature: 'search' }`); a request's `x-noburn-tags` header adds to them (its value wins per key). */
+  tags?: Record<string, string> | undefined;
   /** The fetch that sends the requests (default: the global fetch), e.g. one with a proxy agent. */
   fetch?: typeof fetch | undefined;
 }
@@ -52,8 +55,10 @@ export function createGuardFetch(guard: NoburnGuard, opts: GuardFetchOptions = {
     const url = new URL(request ? request.url : String(input));
     const headers = new Headers(init?.headers ?? request?.headers);
     const user = headers.get(USER_HEADER);
-    const stripped = user !== null;
+    const tagHeader = headers.get(TAGS_HEADER);
+    const stripped = user !== null || tagHeader !== null;
     headers.delete(USER_HEADER);
+    headers.delete(TAGS_HEADER);
     const method = (init?.method ?? request?.method ?? 'GET').toUpperCase();
     const passThrough = () => (stripped ? send(input, { ...init, headers }) : send(input, init));
 
@@ -77,7 +82,9 @@ export function createGuardFetch(guard: NoburnGuard, opts: GuardFetchOptions = {
     const estimate = await estimateEndpoint(endpoint, body, model, estimateTokens);
     const pricedBy = await priceProvider(url, provider);
     let decision;
+    let tags: Record<string, string> | undefined;
     try {
+      tags = mergeTags(opts.tags, tagHeader);
       // clamp: when the request's output bound does not fit, hold the largest one that does
       // (down to minTokensOut) and send the request with it, instead of refusing.
       decision = await guard.check({
@@ -89,9 +96,10 @@ export function createGuardFetch(guard: NoburnGuard, opts: GuardFetchOptions = {
         provider: pricedBy,
         clamp: endpoint.outputBound !== null,
         tokensInSource: 'tokenizer',
+        tags,
       });
     } catch (e) {
-      // As the proxy: a bad end-user id (too long, control characters) is the caller's error.
+      // As the proxy: a bad end-user id (too long, control characters) or bad tags are the caller's error.
       const bad = e instanceof NoburnValidationError;
       const msg = `noburn could not check this request: ${e instanceof Error ? e.message : String(e)}`;
       return answer(errorResponse(provider, bad ? 400 : 500, bad ? 'noburn_bad_request' : 'noburn_check_failed', msg, false));
@@ -132,7 +140,7 @@ export function createGuardFetch(guard: NoburnGuard, opts: GuardFetchOptions = {
     // Usage the response does not report is charged at the input estimate and the output held.
     const metered = meterResponse(upstream, { endpoint, estimate: { tokensIn: estimate.tokensIn, tokensOut: heldOut }, countTokens: estimateTokens, stripUsageChunk: strip, cutAt });
     void metered.usage.then((u) =>
-      guard.record({ model, ...u, wasBlocked: false, endUserId, runId: opts.runId, reservationId: decision.reservationId, provider: pricedBy }),
+      guard.record({ model, ...u, wasBlocked: false, endUserId, runId: opts.runId, reservationId: decision.reservationId, provider: pricedBy, tags }),
     );
     return metered.response;
   };
