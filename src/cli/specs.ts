@@ -14,8 +14,8 @@ import type { Command, CommandUnknownOpts, OptionValues } from '@commander-js/ex
 import { PERIODS } from '../lib/periods.js';
 import type { Period } from '../lib/periods.js';
 import type { KeyRole } from '../lib/ledger/key-store.js';
-import { RUN_STATUSES, SPEND_GROUPS } from '../lib/types.js';
-import type { RunStatus, SpendGroupBy } from '../lib/types.js';
+import { RUN_STATUSES } from '../lib/types.js';
+import type { RunStatus } from '../lib/types.js';
 import { choiceArg, deploymentArg, idArg, oneTagArg, spendByArg, tagArg, tokensArg, usdArg } from './parse.js';
 
 /** The options object a spec's command hands to its action. */
