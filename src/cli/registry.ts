@@ -48,6 +48,7 @@ export function buildProgram(out: Output, setCode: (code: number) => void): Comm
   spec.budgetShowSpec(budget).action(act(async (o) => (await import('./commands/budget.js')).budgetShowCommand(o, out)));
 
   spec.spendSpec(program).action(act(async (o) => (await import('./commands/spend.js')).spendCommand(o, out)));
+  spec.eventsSpec(program).action(act(async (o) => (await import('./commands/events.js')).eventsCommand(o, out)));
   spec.pricesSpec(program).action(act(async (model, o) => (await import('./commands/prices.js')).pricesCommand(model, o, out)));
 
   spec.watchSpec(program).action(act(async (o) => (await import('./commands/watch.js')).watchCommand(o, out)));
