@@ -1,8 +1,11 @@
 /**
- * Export memory benchmark: peak RSS of the built CLI running `noburn events --format jsonl`
- * and `noburn spend --by user --format csv` over a ledger of 1,000,000 events, beside the
- * same commands over 1,000 events (the baseline, same run). Goal: the big ledger's peak
- * RSS <= 1.5x the small one's (an export holds one page, not the feed). The ledger is
+ * Export memory benchmark: peak RSS of the built CLI running `noburn events --format
+ * jsonl|csv` and `noburn spend --by user --format csv` over a ledger of 1,000,000 events,
+ * beside the same commands over 1,000 events (the baseline) and over a tenth of the big
+ * ledger. What grows with the file is fixed-size: SQLite's page cache (better-sqlite3
+ * builds with a 16 MB default) fills, and V8 sizes its heap for the garbage of a page
+ * stream; so the goals are 1M vs 1k <= 2.5x (those fixed costs on a ~55 MB process) and
+ * 1M vs 100k <= 1.25x (flat: an export holds one page, not the feed). The ledgers are
  * built with plain SQL in one transaction (records and their events); each command's
  * stdout is drained by this process, which counts the lines it got.
  *
@@ -93,9 +96,11 @@ function measure(dir: string, home: string, args: string[]): Promise<Measured> {
 const dir = mkdtempSync(join(tmpdir(), 'noburn-bench-exports-'));
 try {
   writeFileSync(join(dir, 'rss.mjs'), "import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(process.env.NOBURN_BENCH_RSS, String(process.resourceUsage().maxRSS)));\n");
-  let t = performance.now();
+  const t = performance.now();
   build(join(dir, 'big'), EVENTS);
   const buildS = (performance.now() - t) / 1000;
+  const MID = Math.round(EVENTS / 10);
+  build(join(dir, 'mid'), MID);
   build(join(dir, 'small'), SMALL_EVENTS);
   const figures = [];
   for (const [label, args] of [
@@ -104,16 +109,17 @@ try {
     ['spend --by user --format csv', ['spend', '--by', 'user', '--format', 'csv']],
   ] as const) {
     const small = await measure(dir, join(dir, 'small'), [...args]);
+    const mid = await measure(dir, join(dir, 'mid'), [...args]);
     const big = await measure(dir, join(dir, 'big'), [...args]);
     const expected = label.startsWith('events') ? EVENTS + (label.includes('csv') ? 1 : 0) : Math.min(USERS, EVENTS) + 1;
     if (big.lines !== expected) throw new Error(`${label}: ${big.lines} lines, expected ${expected}`);
     figures.push(
-      ratioFigure(`${label}: peak RSS at ${fmtCount(EVENTS)} events`, big.maxRssMb, 'MB', `${fmtCount(SMALL_EVENTS)} events`, small.maxRssMb, { op: '<=', ratio: 1.5 }),
+      ratioFigure(`${label}: peak RSS at ${fmtCount(EVENTS)} events`, big.maxRssMb, 'MB', `${fmtCount(SMALL_EVENTS)} events`, small.maxRssMb, { op: '<=', ratio: 2.5 }),
+      ratioFigure(`${label}: peak RSS at ${fmtCount(EVENTS)} events`, big.maxRssMb, 'MB', `${fmtCount(MID)} events`, mid.maxRssMb, { op: '<=', ratio: 1.25 }),
       plainFigure(`  ${label}: ${fmtCount(EVENTS)} events in`, big.seconds, 's', `${Math.round(EVENTS / big.seconds)} events/s, ${big.lines} lines`),
     );
   }
-  t = performance.now();
-  emit(`exports: peak RSS of the CLI, ${fmtCount(EVENTS)} events vs ${fmtCount(SMALL_EVENTS)} (ledger built in ${buildS.toFixed(1)} s)`, figures);
+  emit(`exports: peak RSS of the CLI, ${fmtCount(EVENTS)} events vs ${fmtCount(SMALL_EVENTS)} and ${fmtCount(MID)} (big ledger built in ${buildS.toFixed(1)} s)`, figures);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
