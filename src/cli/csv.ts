@@ -28,8 +28,17 @@ export function csvUsd(v: number): string {
 }
 
 /** The events CSV columns: the JSON fields of an event, in the same order. */
-export const EVENT_COLUMNS = ['seq', 'ts', 'kind', 'projectId', 'userId', 'runId', 'model', 'amountUsd', 'blocked', 'reason', 'unpriced', 'tokensIn', 'tokensOut', 'ref'] as const;
+export const EVENT_COLUMNS = ['seq', 'ts', 'kind', 'projectId', 'userId', 'runId', 'model', 'amountUsd', 'blocked', 'reason', 'unpriced', 'tokensIn', 'tokensOut', 'ref', 'tags'] as const;
+
+/** The tags as their header syntax, sorted by key (`feature=search,team=core`); empty when none. */
+function tagsField(tags: Record<string, string> | undefined): string | null {
+  if (tags === undefined) return null;
+  const list = Object.keys(tags)
+    .sort()
+    .map((k) => `${k}=${tags[k] ?? ''}`);
+  return list.length > 0 ? list.join(',') : null;
+}
 
 export function eventCsvRow(e: LedgerEvent): string {
-  return csvRow([e.seq, e.ts, e.kind, e.projectId, e.userId, e.runId, e.model, csvUsd(e.amountUsd), e.blocked, e.reason, e.unpriced, e.tokensIn, e.tokensOut, e.ref]);
+  return csvRow([e.seq, e.ts, e.kind, e.projectId, e.userId, e.runId, e.model, csvUsd(e.amountUsd), e.blocked, e.reason, e.unpriced, e.tokensIn, e.tokensOut, e.ref, tagsField(e.tags)]);
 }

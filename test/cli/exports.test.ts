@@ -23,7 +23,7 @@ beforeAll(async () => {
   await writeExportLedger(dbPath, N);
 });
 
-const HEADER = ['seq', 'ts', 'kind', 'projectId', 'userId', 'runId', 'model', 'amountUsd', 'blocked', 'reason', 'unpriced', 'tokensIn', 'tokensOut', 'ref'];
+const HEADER = ['seq', 'ts', 'kind', 'projectId', 'userId', 'runId', 'model', 'amountUsd', 'blocked', 'reason', 'unpriced', 'tokensIn', 'tokensOut', 'ref', 'tags'];
 
 describe('noburn events', () => {
   it('--format csv: a header row, then every event of the project once, in seq order, equal to the ledger rows', async () => {
@@ -38,6 +38,7 @@ describe('noburn events', () => {
     // The ids that need quoting came through (and another project's record did not).
     expect(r.stdout).toContain('"b,ob"');
     expect(r.stdout).toContain('"c""arol"');
+    expect(r.stdout).toContain(',"feature=search,team=core"\r\n');
     expect(rows.slice(1).every((x) => x[3] === 'default')).toBe(true);
   });
 
@@ -51,6 +52,7 @@ describe('noburn events', () => {
     expect(events.find((e) => e.seq === sample?.seq)).toEqual({
       seq: sample?.seq, ts: new Date(sample?.ts ?? 0).toISOString(), kind: 'record', projectId: 'default', userId: 'b,ob', runId: sample?.run_id, model: sample?.model,
       amountUsd: (sample?.amount_nano ?? 0) / 1e9, blocked: false, reason: null, unpriced: sample?.unpriced === 1, tokensIn: sample?.tokens_in, tokensOut: sample?.tokens_out, ref: sample?.ref,
+      ...(sample?.tags ? { tags: Object.fromEntries(sample.tags.split(',').map((t) => t.split('='))) } : {}),
     });
     const same = await cli(['events', '--json']);
     expect(same.stdout).toBe(r.stdout);

@@ -38,6 +38,8 @@ export async function writeExportLedger(dbPath: string, n: number): Promise<void
         reservationId: null,
         idempotencyKey: `k-${i}`,
         ts: DAY0 + Math.floor((i * 3 * 24 * HOUR) / n),
+        // Tags: the CSV field holds their commas (quoted).
+        ...(i % 5 === 0 ? { tags: ['feature=search', 'team=core'] } : i % 5 === 1 ? { tags: ['team=ops'] } : {}),
       });
     }
     await store.record(recs);
@@ -64,6 +66,7 @@ export interface EventDbRow {
   tokens_in: number;
   tokens_out: number;
   ref: string | null;
+  tags: string | null;
 }
 
 /** The ledger's event rows of a project, by seq (a fresh read-only connection). */
@@ -79,7 +82,7 @@ export function ledgerEvents(dbPath: string, where = '1 = 1', ...args: unknown[]
 /** A row as the CSV must show it: the JSON field order, exact USD, ISO UTC, '' for null. */
 export function expectedCsvRow(r: EventDbRow): string[] {
   const s = (v: string | null) => v ?? '';
-  return [String(r.seq), new Date(r.ts).toISOString(), r.kind, r.project_id, s(r.user_id), s(r.run_id), s(r.model), nanoText(r.amount_nano), String(r.blocked === 1), s(r.reason), String(r.unpriced === 1), String(r.tokens_in), String(r.tokens_out), s(r.ref)];
+  return [String(r.seq), new Date(r.ts).toISOString(), r.kind, r.project_id, s(r.user_id), s(r.run_id), s(r.model), nanoText(r.amount_nano), String(r.blocked === 1), s(r.reason), String(r.unpriced === 1), String(r.tokens_in), String(r.tokens_out), s(r.ref), s(r.tags)];
 }
 
 /** 1 -> "0.000000001": nano-dollars as the exact 9-place decimal. */
