@@ -89,7 +89,10 @@ async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req:
   }
   if (!isObj(body)) return unmetered(ctx, route, req, res, raw, 'the request body is not a JSON object');
   const deployment = deploymentOf(route.rest);
-  const model = endpoint.model(body) ?? (deployment === null ? null : (ctx.azureDeployments[deployment] ?? null));
+  // Azure serves a deployment's model whatever the body names (AzureOpenAI sends the
+  // deployment name there): a mapped deployment is priced as the model it is mapped to.
+  const mapped = deployment === null ? null : (ctx.azureDeployments[deployment] ?? null);
+  const model = mapped ?? endpoint.model(body);
   if (model === null) {
     const why = deployment === null ? 'the request names no model' : `the Azure deployment "${deployment}" is not mapped to a model (noburn run --azure-deployment ${deployment}=MODEL, or config azureDeployments)`;
     return unmetered(ctx, route, req, res, raw, why);
