@@ -177,12 +177,23 @@ const MODEL_CAPS_SQL = `
 CREATE INDEX usage_window ON usage (project_id, scope, win, subject);
 `;
 
+// 6: tags (as SQLite migration 5): a call's sorted key=value tags on its hold, record and
+// check event (NULL when none); usage rows and budgets of scope 'tag' need no new table. A tag
+// cap sums the open holds carrying its tag: the partial index walks only tagged holds.
+const TAGS_SQL = `
+ALTER TABLE holds ADD COLUMN tags text;
+ALTER TABLE records ADD COLUMN tags text;
+ALTER TABLE events ADD COLUMN tags text;
+CREATE INDEX holds_tagged ON holds (project_id) WHERE tags IS NOT NULL;
+`;
+
 const MIGRATIONS: readonly string[] = [
   TABLES_SQL + FUNCTIONS_SQL,
   CLAMP_SQL + FUNCTIONS_SQL,
   NESTED_RUNS_SQL + FUNCTIONS_SQL,
   GROUP_COMMIT_SQL + FUNCTIONS_SQL,
   MODEL_CAPS_SQL + FUNCTIONS_SQL,
+  TAGS_SQL + FUNCTIONS_SQL,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

@@ -212,6 +212,16 @@ const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX usage_window ON usage (project_id, scope, window, subject);
   `,
+  // 5: tags (src/lib/tags.ts): a call's sorted key=value tags on its hold, record and check
+  // event (NULL when it has none); usage rows of scope 'tag' (subject key=value) and budgets
+  // of scope 'tag' need no new table. A tag cap sums the open holds carrying its tag: this
+  // partial index walks only the tagged holds of the project.
+  `
+  ALTER TABLE holds ADD COLUMN tags TEXT;
+  ALTER TABLE records ADD COLUMN tags TEXT;
+  ALTER TABLE events ADD COLUMN tags TEXT;
+  CREATE INDEX holds_tagged ON holds (project_id) WHERE tags IS NOT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
