@@ -87,6 +87,8 @@ async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req:
   }
   if (!isObj(body)) return unmetered(ctx, route, req, res, raw, 'the request body is not a JSON object');
   const deployment = deploymentOf(route.rest);
+  // Azure serves a deployment's model whatever the body names (AzureOpenAI sends the
+  // deployment name there): a mapped deployment is priced as the model it is mapped to.
   const model = callModel(endpoint, body, deployment, ctx.azureDeployments);
   if (model === null) {
     const why = deployment === null ? 'the request names no model' : `the Azure deployment "${deployment}" is not mapped to a model (noburn run --azure-deployment ${deployment}=MODEL, or config azureDeployments)`;

@@ -56,8 +56,10 @@ describe('guard.fetch() refuses what it cannot price', () => {
     const mapped = guardAzure({ azureDeployments: { prod: 'gpt-4o-mini' } });
     const r = await mapped.client.chat.completions.create(noModel);
     expect(r.choices[0]?.message.content).toBe('Hello from the fake upstream.');
-    expect(w.upstream.served.map((c) => c.path)).toEqual(['/openai/deployments/prod/chat/completions']);
-    await eventually(async () => (await ledgerCalls()) === 1, 'the record');
+    // The AzureOpenAI client usually sends the deployment name as the model: the mapping wins.
+    await mapped.client.chat.completions.create({ model: 'prod', messages, max_tokens: 20 });
+    expect(w.upstream.served.map((c) => c.path)).toEqual(['/openai/deployments/prod/chat/completions', '/openai/deployments/prod/chat/completions']);
+    await eventually(async () => (await ledgerCalls()) === 2, 'the records');
     expect(toNano((await w.guard.spend()).totalUsd)).toBe(servedNano(w.upstream.served));
     expect(mapped.f.unmetered()).toEqual({ forwarded: 0, refused: 0 });
   });

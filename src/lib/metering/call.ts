@@ -136,11 +136,13 @@ export async function startCall(r: CallRequest): Promise<CallStart> {
 }
 
 /**
- * The model a request is priced by: the body's, else (Azure `…/deployments/NAME/…`) the
- * model the deployment is mapped to. `deployment` is the name in the path, or null.
+ * The model a request is priced by: on an Azure `…/deployments/NAME/…` path whose
+ * deployment is mapped, the mapped model (Azure serves the deployment's model whatever the
+ * body names), else the body's. `deployment` is the name in the path, or null.
  */
 export function callModel(endpoint: Endpoint, body: Json, deployment: string | null, deployments: Readonly<Record<string, string>>): string | null {
-  return endpoint.model(body) ?? (deployment === null ? null : (deployments[deployment] ?? null));
+  const mapped = deployment === null ? null : (deployments[deployment] ?? null);
+  return mapped ?? endpoint.model(body);
 }
 
 /** The Azure deployment a path names (…/deployments/NAME/chat/completions), or null. */
