@@ -14,9 +14,9 @@ import type { Command, CommandUnknownOpts, OptionValues } from '@commander-js/ex
 import { PERIODS } from '../lib/periods.js';
 import type { Period } from '../lib/periods.js';
 import type { KeyRole } from '../lib/ledger/key-store.js';
-import { RUN_STATUSES } from '../lib/types.js';
-import type { RunStatus } from '../lib/types.js';
-import { choiceArg, deploymentArg, idArg, oneTagArg, spendByArg, tagArg, tokensArg, usdArg } from './parse.js';
+import { EVENT_KINDS, RUN_STATUSES } from '../lib/types.js';
+import type { EventKind, RunStatus } from '../lib/types.js';
+import { choiceArg, deploymentArg, idArg, oneTagArg, priceArg, spendByArg, tagArg, tokensArg, usdArg } from './parse.js';
 
 /** The options object a spec's command hands to its action. */
 export type OptionsOf<S extends (parent: CommandUnknownOpts) => { opts(): OptionValues }> = ReturnType<ReturnType<S>['opts']>;
@@ -174,15 +174,77 @@ export const spendSpec = (p: CommandUnknownOpts) =>
         .description('what was spent, grouped')
         .addOption(new Option('--by <group>', 'group by: user, run, model, day or tag:KEY (the value of one tag key)').argParser(spendByArg))
         .option('--since <date>', 'from this date (YYYY-MM-DD or ISO time, inclusive)')
-        .option('--until <date>', 'until this date (exclusive)'),
+        .option('--until <date>', 'until this date (exclusive)')
+        .addOption(new Option('--format <format>', 'csv: one row per group (RFC 4180); json: as --json').argParser(choiceArg<SpendFormat>(SPEND_FORMATS))),
     ),
-    'noburn spend --by user --since 2026-11-01',
+    'noburn spend --by user --since 2026-11-01 --format csv > spend.csv',
   );
 export type SpendOptions = OptionsOf<typeof spendSpec>;
 
+export const SPEND_FORMATS = ['csv', 'json'] as const;
+export type SpendFormat = (typeof SPEND_FORMATS)[number];
+export const EVENTS_FORMATS = ['jsonl', 'csv'] as const;
+export type EventsFormat = (typeof EVENTS_FORMATS)[number];
+
+export const eventsSpec = (p: CommandUnknownOpts) =>
+  example(
+    json(
+      p
+        .command('events')
+        .description('export the event feed (checks, records, runs, budgets), oldest first, streamed')
+        .option('--since <date>', 'from this date (YYYY-MM-DD or ISO time, inclusive)')
+        .option('--until <date>', 'until this date (exclusive)')
+        .addOption(new Option('--kind <kind>', 'only events of this kind').argParser(choiceArg<EventKind>(EVENT_KINDS)))
+        .addOption(new Option('--format <format>', 'jsonl: one JSON event a line (default); csv: RFC 4180 with a header row').argParser(choiceArg<EventsFormat>(EVENTS_FORMATS))),
+      'the same as --format jsonl: one JSON event a line (the feed is streamed, not one array)',
+    ),
+    'noburn events --since 2026-11-01 --kind record --format csv > records.csv',
+  );
+export type EventsOptions = OptionsOf<typeof eventsSpec>;
+
 export const pricesSpec = (p: CommandUnknownOpts) =>
-  example(json(p.command('prices').description('the price noburn uses for a model, and its source').argument('[model]', 'model name')), 'noburn prices gpt-4o');
+  example(
+    json(
+      p
+        .command('prices')
+        .description('the price noburn uses for a model and its source; set and list prices (prices set, prices list)')
+        .argument('[model]', 'model name'),
+    ),
+    'noburn prices gpt-4o',
+  );
 export type PricesOptions = OptionsOf<typeof pricesSpec>;
+
+export const pricesSetSpec = (prices: CommandUnknownOpts) =>
+  example(
+    json(
+      prices
+        .command('set')
+        .description('set the price of a model (USD per million tokens) in $NOBURN_HOME/config.json; it wins over the price data')
+        .argument('<model>', 'model name, or provider:model', idArg)
+        .requiredOption('--in <usd>', 'input price per million tokens', priceArg)
+        .requiredOption('--out <usd>', 'output price per million tokens', priceArg)
+        .option('--cache-read <usd>', 'price of input read from the prompt cache (default: the input price)', priceArg)
+        .option('--cache-write <usd>', 'price of input written to the prompt cache (default: the input price)', priceArg),
+    ),
+    'noburn prices set my-finetune --in 0.15 --out 0.6 --cache-read 0.075',
+  );
+export type PricesSetOptions = OptionsOf<typeof pricesSetSpec>;
+
+/** `prices list --source`: `override` is the same as `config` (the source a config price shows). */
+export const PRICE_LIST_SOURCES = ['override', 'config', 'genai-prices'] as const;
+export type PriceListSource = (typeof PRICE_LIST_SOURCES)[number];
+
+export const pricesListSpec = (prices: CommandUnknownOpts) =>
+  example(
+    json(
+      prices
+        .command('list')
+        .description('the configured prices, then every model of the price data')
+        .addOption(new Option('--source <source>', 'only the config prices (override, or config) or only the price data (genai-prices)').argParser(choiceArg<PriceListSource>(PRICE_LIST_SOURCES))),
+    ),
+    'noburn prices list --source override',
+  );
+export type PricesListOptions = OptionsOf<typeof pricesListSpec>;
 
 export const watchSpec = (p: CommandUnknownOpts) =>
   example(
