@@ -106,7 +106,7 @@ export function makeHandlers(s: Services) {
         tags: normalizeTags(b.tags),
       };
       const d = await ledger.check(ctx.p.projectId, c);
-      s.metrics.decision(d.blocked, d.blockReason);
+      s.metrics.decision(d.blocked, d.blockReason, d.clamped);
       const body: DecisionResponse = {
         blocked: d.blocked,
         blockReason: d.blockReason,
