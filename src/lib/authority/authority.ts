@@ -62,6 +62,8 @@ export interface Authority {
   listUsers(): Promise<UserSummary[]>;
   spend(q: T.SpendQuery): Promise<T.SpendReport>;
   events(after: number, limit?: number): Promise<T.LedgerEvent[]>;
+  /** Fired alerts of the project, oldest first. */
+  alerts(q?: T.AlertQuery): Promise<T.Alert[]>;
   price(model: string): Promise<T.PriceInfo>;
   /** Prices checks and records locally when this authority cannot decide. */
   readonly fallback: FallbackPricing;
