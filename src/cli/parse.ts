@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { MAX_TOKENS, printable } from '../lib/validate.js';
-import { usdToNano, nanoToUsd } from '../lib/money.js';
+import { MAX_USD, usdToNano, nanoToUsd } from '../lib/money.js';
 import { NoburnValidationError } from '../lib/errors.js';
 import { MAX_THRESHOLD, parseThresholds } from '../lib/alerts/thresholds.js';
 
@@ -30,6 +30,18 @@ export function alertAtArg(value: string): number[] {
     if (e instanceof NoburnValidationError) throw new InvalidArgumentError(`must be whole percents from 1 to ${MAX_THRESHOLD}, comma-separated (e.g. 50,80,100), or none`);
     throw e;
   }
+}
+
+/**
+ * A price in USD per million tokens for `prices set`: a plain decimal (no sign, no
+ * exponent) with at most 9 decimals, so that it is exact in nano-dollars per MTok.
+ */
+export function priceArg(value: string): number {
+  const m = /^(\d{1,7})(?:\.(\d{1,9}))?$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('must be a non-negative decimal USD price per million tokens, at most 9 decimals (e.g. 0.15)');
+  const n = Number(value.trim());
+  if (n > MAX_USD) throw new InvalidArgumentError(`must be at most ${MAX_USD} (USD per million tokens)`);
+  return n;
 }
 
 export function idArg(value: string): string {

@@ -51,7 +51,9 @@ export function buildProgram(out: Output, setCode: (code: number) => void): Comm
   spec.alertsListSpec(alerts).action(act(async (o) => (await import('./commands/alerts.js')).alertsListCommand(o, out)));
 
   spec.spendSpec(program).action(act(async (o) => (await import('./commands/spend.js')).spendCommand(o, out)));
-  spec.pricesSpec(program).action(act(async (model, o) => (await import('./commands/prices.js')).pricesCommand(model, o, out)));
+  const prices = spec.pricesSpec(program).action(act(async (model, o) => (await import('./commands/prices.js')).pricesCommand(model, o, out)));
+  spec.pricesSetSpec(prices).action(act(async (model, o) => (await import('./commands/prices-set.js')).pricesSetCommand(model, o, out)));
+  spec.pricesListSpec(prices).action(act(async (o) => (await import('./commands/prices-set.js')).pricesListCommand(o, out)));
 
   spec.watchSpec(program).action(act(async (o) => (await import('./commands/watch.js')).watchCommand(o, out)));
   spec.serveSpec(program).action(act(async (o) => (await import('./commands/serve.js')).serveCommand(o, out)));

@@ -16,7 +16,7 @@ import type { Period } from '../lib/periods.js';
 import type { KeyRole } from '../lib/ledger/key-store.js';
 import { RUN_STATUSES, SPEND_GROUPS } from '../lib/types.js';
 import type { RunStatus, SpendGroupBy } from '../lib/types.js';
-import { alertAtArg, choiceArg, deploymentArg, idArg, tokensArg, usdArg } from './parse.js';
+import { alertAtArg, choiceArg, deploymentArg, idArg, priceArg, tokensArg, usdArg } from './parse.js';
 
 const ALERT_HELP = 'alert when recorded spend reaches these percents of the cap (e.g. 50,80,100; none removes them)';
 
@@ -194,8 +194,48 @@ export const spendSpec = (p: CommandUnknownOpts) =>
 export type SpendOptions = OptionsOf<typeof spendSpec>;
 
 export const pricesSpec = (p: CommandUnknownOpts) =>
-  example(json(p.command('prices').description('the price noburn uses for a model, and its source').argument('[model]', 'model name')), 'noburn prices gpt-4o');
+  example(
+    json(
+      p
+        .command('prices')
+        .description('the price noburn uses for a model and its source; set and list prices (prices set, prices list)')
+        .argument('[model]', 'model name'),
+    ),
+    'noburn prices gpt-4o',
+  );
 export type PricesOptions = OptionsOf<typeof pricesSpec>;
+
+export const pricesSetSpec = (prices: CommandUnknownOpts) =>
+  example(
+    json(
+      prices
+        .command('set')
+        .description('set the price of a model (USD per million tokens) in $NOBURN_HOME/config.json; it wins over the price data')
+        .argument('<model>', 'model name, or provider:model', idArg)
+        .requiredOption('--in <usd>', 'input price per million tokens', priceArg)
+        .requiredOption('--out <usd>', 'output price per million tokens', priceArg)
+        .option('--cache-read <usd>', 'price of input read from the prompt cache (default: the input price)', priceArg)
+        .option('--cache-write <usd>', 'price of input written to the prompt cache (default: the input price)', priceArg),
+    ),
+    'noburn prices set my-finetune --in 0.15 --out 0.6 --cache-read 0.075',
+  );
+export type PricesSetOptions = OptionsOf<typeof pricesSetSpec>;
+
+/** `prices list --source`: `override` is the same as `config` (the source a config price shows). */
+export const PRICE_LIST_SOURCES = ['override', 'config', 'genai-prices'] as const;
+export type PriceListSource = (typeof PRICE_LIST_SOURCES)[number];
+
+export const pricesListSpec = (prices: CommandUnknownOpts) =>
+  example(
+    json(
+      prices
+        .command('list')
+        .description('the configured prices, then every model of the price data')
+        .addOption(new Option('--source <source>', 'only the config prices (override, or config) or only the price data (genai-prices)').argParser(choiceArg<PriceListSource>(PRICE_LIST_SOURCES))),
+    ),
+    'noburn prices list --source override',
+  );
+export type PricesListOptions = OptionsOf<typeof pricesListSpec>;
 
 export const watchSpec = (p: CommandUnknownOpts) =>
   example(

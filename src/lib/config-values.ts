@@ -1,4 +1,5 @@
 import { NoburnConfigError } from './errors.js';
+import { closeEnough, editDistance } from './nearest.js';
 
 /**
  * How config values are read (config.json values and NOBURN_* strings alike) and checked.
@@ -58,33 +59,18 @@ function object(v: unknown, name: string, what: string): Record<string, unknown>
   return v as Record<string, unknown>;
 }
 
-/** Edit distance, for "did you mean" (keys are short). */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0] as number;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = d[j] as number;
-      d[j] = Math.min(cur + 1, (d[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return d[b.length] as number;
-}
-
 /** The known key closest to a misspelt one, if any is close enough to be meant. */
 export function suggest(key: string, known: readonly string[]): string | null {
   let best: string | null = null;
   let bestD = Infinity;
   for (const k of known) {
-    const dist = k.toLowerCase() === key.toLowerCase() ? 0 : distance(key, k);
+    const dist = k.toLowerCase() === key.toLowerCase() ? 0 : editDistance(key, k);
     if (dist < bestD) {
       bestD = dist;
       best = k;
     }
   }
-  return best !== null && bestD <= Math.max(2, Math.floor(key.length / 3)) ? best : null;
+  return best !== null && bestD <= closeEnough(key) ? best : null;
 }
 
 /** Throws for the first key of `o` that is not in `known`, naming the closest known one. */

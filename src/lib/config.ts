@@ -57,8 +57,8 @@ export const SETTINGS = {
   budgetCapUsd: setting<number | null>({ file: 'budgetCapUsd', env: 'NOBURN_BUDGET_CAP_USD', parse: numIn(0, 1_000_000), dflt: () => null, doc: 'the fallback cap: local cap (USD) used only when the authority cannot be reached' }),
   minTokensOut: setting<number>({ file: 'minTokensOut', env: 'NOBURN_MIN_TOKENS_OUT', parse: numIn(1, 1_000_000), dflt: () => 256, doc: 'the smallest output bound a clamped check holds; below it the call is refused' }),
   inputMargin: setting<number | Record<string, number>>({ file: 'inputMargin', parse: inputMargin, dflt: () => ({}), doc: 'input margin for tokenizer counts: a factor, or factors by "provider/model", "model", "provider", "default"' }),
-  allowUnmetered: setting<boolean>({ file: 'allowUnmetered', parse: bool, dflt: () => false, doc: 'noburn run: forward calls the proxy cannot price instead of refusing them' }),
-  azureDeployments: setting<Record<string, string>>({ file: 'azureDeployments', parse: deployments, dflt: () => ({}), merge: true, doc: 'noburn run: Azure deployment name -> the model it serves, for pricing' }),
+  allowUnmetered: setting<boolean>({ file: 'allowUnmetered', parse: bool, dflt: () => false, doc: 'noburn run and guard.fetch(): forward calls noburn cannot price instead of refusing them' }),
+  azureDeployments: setting<Record<string, string>>({ file: 'azureDeployments', parse: deployments, dflt: () => ({}), merge: true, doc: 'noburn run and guard.fetch(): Azure deployment name -> the model it serves, for pricing' }),
   // At least a minute (a shorter idle TTL would end runs between two calls); at most a year.
   runIdleTtlMs: setting<number>({ file: 'runIdleTtlMs', env: 'NOBURN_RUN_IDLE_TTL_MS', parse: numIn(60_000, 366 * 24 * 3600 * 1000), dflt: () => DEFAULT_RUN_IDLE_TTL_MS, doc: 'an open run with no activity for this long (ms) ends by itself as abandoned' }),
   stopGraceMs: setting<number>({ file: 'stopGraceMs', env: 'NOBURN_STOP_GRACE_MS', parse: numIn(0, 600_000, true), dflt: () => 5000, doc: 'noburn run: ms between SIGTERM and SIGKILL when the child is stopped' }),

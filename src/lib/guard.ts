@@ -5,7 +5,7 @@ import { LocalAuthority } from './authority/local-authority.js';
 import { resolveConfig } from './config.js';
 import type { ConfigOverrides, NoburnConfig } from './config.js';
 import { NoburnAuthError, NoburnBlockedError, NoburnClosedError, NoburnTimeoutError, NoburnUnreachableError, NoburnValidationError } from './errors.js';
-import type { GuardFetchOptions } from './fetch/guard-fetch.js';
+import type { GuardFetch, GuardFetchOptions } from './fetch/guard-fetch.js';
 import { GuardFallback } from './guard-fallback.js';
 import { newIdempotencyKey } from './ids.js';
 import type { RunListStatus, UserSummary } from './ledger/store.js';
@@ -180,15 +180,18 @@ export class NoburnGuard {
   /**
    * A `fetch` that meters every OpenAI / Anthropic request passing through it, as the
    * `noburn run` proxy does: `new OpenAI({ fetch: guard.fetch({ endUserId }) })`. Refused
-   * calls get the provider's 402 (not retried by the SDKs); other requests pass untouched.
+   * calls get the provider's 402 (not retried by the SDKs), and so do LLM calls noburn
+   * cannot price unless `allowUnmetered`; other requests pass untouched.
    * The metering code is loaded on the first request.
    */
-  fetch(opts: GuardFetchOptions = {}): typeof fetch {
+  fetch(opts: GuardFetchOptions = {}): GuardFetch {
     let impl: Promise<typeof fetch> | undefined;
-    return (input, init) => {
-      impl ??= import('./fetch/guard-fetch.js').then((m) => m.createGuardFetch(this, opts));
-      return impl.then((f) => f(input, init));
+    const counts = { forwarded: 0, refused: 0 };
+    const f = (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]): Promise<Response> => {
+      impl ??= import('./fetch/guard-fetch.js').then((m) => m.createGuardFetch(this, opts, counts));
+      return impl.then((g) => g(input, init));
     };
+    return Object.assign(f, { unmetered: () => ({ ...counts }) });
   }
 
   /**

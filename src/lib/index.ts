@@ -1,6 +1,6 @@
 export { NoburnGuard } from './guard.js';
 export type { GuardOptions } from './guard.js';
-export type { GuardFetchOptions } from './fetch/guard-fetch.js';
+export type { GuardFetch, GuardFetchOptions, UnmeteredCounts } from './fetch/guard-fetch.js';
 export type { FlushResult, OutboxWarning } from './record-queue.js';
 export * from './errors.js';
 export type * from './types.js';

@@ -30,7 +30,8 @@ export function userModelGlob(userId: string, glob: string): string {
 }
 
 /** The budgets row key of a cap (the same in both stores). */
-export function budgetKey(b: { scope: BudgetScope; userId: string | null; model?: string | null | undefined }): { scope: string; subject: string } {
+export function budgetKey(b: { scope: BudgetScope; userId: string | null; model?: string | null | undefined; tag?: string | null | undefined }): { scope: string; subject: string } {
+  if (b.scope === 'tag') return { scope: 'tag', subject: b.tag ?? '' };
   if (b.scope === 'model') return b.userId === null ? { scope: 'model', subject: b.model ?? '' } : { scope: 'user_model', subject: userModelSubject(b.userId, b.model ?? '') };
   return { scope: b.scope, subject: b.scope === 'user' ? (b.userId ?? '') : '' };
 }

@@ -10,6 +10,7 @@ export const BLOCK_REASONS = [
   'user_budget_exceeded',
   'run_budget_exceeded',
   'model_budget_exceeded',
+  'tag_budget_exceeded',
   'run_not_found',
   'run_ended',
   'unknown_model_price',
@@ -42,12 +43,14 @@ export interface CheckRequest {
    * learnt ratio) to cover the provider's count. 'exact' (default): held as given.
    */
   tokensInSource?: 'exact' | 'tokenizer' | undefined;
+  /** Free-form labels (`{ feature: 'search' }`, see src/lib/tags.ts for the syntax): tag caps apply, spend can be grouped by one. */
+  tags?: Record<string, string> | undefined;
 }
 
 /** The cap with the least room for a decision (the one that blocked, when a cap blocked). */
 export interface DecisionLimit {
-  /** 'model': a per-model cap (project-wide or one user's). */
-  scope: 'project' | 'user' | 'run' | 'model';
+  /** 'model': a per-model cap (project-wide or one user's); 'tag': a cap on the calls carrying a tag. */
+  scope: 'project' | 'user' | 'run' | 'model' | 'tag';
   capUsd: number;
   /** Spent in the cap's current window. */
   spentUsd: number;
@@ -64,6 +67,8 @@ export interface Remaining {
   runUsd?: number;
   /** The least room among the per-model caps that match the call's model. */
   modelUsd?: number;
+  /** The least room among the caps on the call's tags. */
+  tagUsd?: number;
 }
 
 export interface Decision {
@@ -111,6 +116,8 @@ export interface RecordRequest {
   idempotencyKey?: string | undefined;
   /** As in CheckRequest: the provider whose price the model is charged at. */
   provider?: string | undefined;
+  /** As in CheckRequest: the spend counts toward each tag's usage (pass the check's tags). */
+  tags?: Record<string, string> | undefined;
 }
 
 export interface RecordResult {
@@ -172,8 +179,11 @@ export interface StartRunRequest {
   alertAt?: readonly number[] | undefined;
 }
 
-/** 'model': a cap on the calls whose model matches a glob, for the whole project or (with userId) one user. */
-export const BUDGET_SCOPES = ['project', 'user', 'default_user', 'model'] as const;
+/**
+ * 'model': a cap on the calls whose model matches a glob, for the whole project or (with userId) one user.
+ * 'tag': a cap on the calls that carry one tag (`feature=search`), project-wide.
+ */
+export const BUDGET_SCOPES = ['project', 'user', 'default_user', 'model', 'tag'] as const;
 export type BudgetScope = (typeof BUDGET_SCOPES)[number];
 
 export interface Budget {
@@ -182,6 +192,8 @@ export interface Budget {
   userId: string | null;
   /** The model glob of scope "model" (`claude-opus-*`); absent for the other scopes. */
   model?: string;
+  /** The tag of scope "tag" (`feature=search`); absent for the other scopes. */
+  tag?: string;
   capUsd: number;
   period: Period;
   /** Spend in the current window of the period (UTC). */
@@ -200,6 +212,8 @@ export interface SetBudgetRequest {
   userId?: string | undefined;
   /** Scope "model": the glob over model names (`*` any run of characters, `?` one). */
   model?: string | undefined;
+  /** Scope "tag": the tag, `key=value`. */
+  tag?: string | undefined;
   /** null removes the cap. */
   capUsd: number | null;
   period?: Period | undefined;
@@ -208,7 +222,8 @@ export interface SetBudgetRequest {
 }
 
 export const SPEND_GROUPS = ['user', 'run', 'model', 'day'] as const;
-export type SpendGroupBy = (typeof SPEND_GROUPS)[number];
+/** `tag:KEY` groups by the value of one tag key (calls without it: key null). */
+export type SpendGroupBy = (typeof SPEND_GROUPS)[number] | `tag:${string}`;
 
 export interface SpendQuery {
   by?: SpendGroupBy | undefined;
@@ -246,7 +261,7 @@ export const EVENT_KINDS = ['check', 'record', 'run_start', 'run_end', 'budget',
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 /** The caps an alert can be of. */
-export const ALERT_SCOPES = ['project', 'user', 'model', 'run'] as const;
+export const ALERT_SCOPES = ['project', 'user', 'model', 'run', 'tag'] as const;
 export type AlertScope = (typeof ALERT_SCOPES)[number];
 
 /**
@@ -260,7 +275,7 @@ export interface Alert {
   id: string;
   projectId: string;
   scope: AlertScope;
-  /** What the cap is on: the user id, the model glob, the run id; null for the project. */
+  /** What the cap is on: the user id, the model glob, the run id, the tag (key=value); null for the project. */
   subject: string | null;
   /** The user of a user cap or of a per-user model cap; null otherwise. */
   userId: string | null;
@@ -303,6 +318,8 @@ export interface LedgerEvent {
   tokensOut: number;
   /** Stable across mirrors: the idempotency key of a record, the reservation/decision id of a check, the run id... */
   ref: string | null;
+  /** check / record: the call's tags; absent when it has none. */
+  tags?: Record<string, string>;
 }
 
 export interface UserSummary {

@@ -1,4 +1,5 @@
 import { NoburnValidationError } from './errors.js';
+import { normalizeTags } from './tags.js';
 import type { CheckRequest, RecordRequest } from './types.js';
 
 /**
@@ -61,6 +62,8 @@ export interface NormalizedCheck {
   /** Absent or null: priced by the model alone. */
   provider?: string | null | undefined;
   tokensInSource?: 'exact' | 'tokenizer';
+  /** Sorted `key=value` tags (tags.ts); absent: none. */
+  tags?: string[];
 }
 
 export function normalizeCheck(req: CheckRequest, defaultRunId: string | null): NormalizedCheck {
@@ -75,6 +78,7 @@ export function normalizeCheck(req: CheckRequest, defaultRunId: string | null): 
     minTokensOut: req.minTokensOut === undefined || req.minTokensOut === null ? null : tokenCount(req.minTokensOut, 'minTokensOut'),
     provider: optionalId(req.provider, 'provider'),
     tokensInSource: tokensInSource(req.tokensInSource),
+    tags: normalizeTags(req.tags),
   };
 }
 
@@ -103,6 +107,8 @@ export interface NormalizedRecord {
   reservationId: string | null;
   idempotencyKey: string;
   provider?: string | null | undefined;
+  /** Sorted `key=value` tags (tags.ts); absent: none. */
+  tags?: string[];
 }
 
 export function normalizeRecord(req: RecordRequest, defaultRunId: string | null, makeKey: () => string): NormalizedRecord {
@@ -134,5 +140,6 @@ export function normalizeRecord(req: RecordRequest, defaultRunId: string | null,
     reservationId: optionalId(req.reservationId, 'reservationId'),
     idempotencyKey: req.idempotencyKey === undefined ? makeKey() : idString(req.idempotencyKey, 'idempotencyKey'),
     provider: optionalId(req.provider, 'provider'),
+    tags: normalizeTags(req.tags),
   };
 }

@@ -1,16 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { estimateEndpoint } from '../lib/metering/estimate.js';
+import { callModel, deploymentOf, priceKnown, startCall, unmeteredRefusal } from '../lib/metering/call.js';
 import { ResponseMeter } from '../lib/metering/meter.js';
 import { FALLBACK_PROVIDER } from '../lib/metering/providers/index.js';
-import { errorResponse, refusal, type ProviderErrorResponse } from '../lib/metering/refusal.js';
+import { errorResponse, type ProviderErrorResponse } from '../lib/metering/refusal.js';
 import { isObj, type Endpoint, type Json, type ProviderAdapter } from '../lib/metering/types.js';
-import { NoburnValidationError } from '../lib/errors.js';
-import { loadTokenCounter } from '../lib/tokens.js';
 import type { BlockReason } from '../lib/types.js';
 import { forwardRequestHeaders, forwardResponseHeaders, headerString } from './headers.js';
 import { matchRoute, type Route, type RouteTable } from './routes.js';
-import { decodeBody, deploymentOf } from './request-body.js';
+import { decodeBody } from './request-body.js';
 import { stripSecret } from './secret.js';
 import type { StatsTable } from './stats.js';
 import type { CountTokens, ProxyGuard, Usage } from './types.js';
@@ -89,7 +87,9 @@ async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req:
   }
   if (!isObj(body)) return unmetered(ctx, route, req, res, raw, 'the request body is not a JSON object');
   const deployment = deploymentOf(route.rest);
-  const model = endpoint.model(body) ?? (deployment === null ? null : (ctx.azureDeployments[deployment] ?? null));
+  // Azure serves a deployment's model whatever the body names (AzureOpenAI sends the
+  // deployment name there): a mapped deployment is priced as the model it is mapped to.
+  const model = callModel(endpoint, body, deployment, ctx.azureDeployments);
   if (model === null) {
     const why = deployment === null ? 'the request names no model' : `the Azure deployment "${deployment}" is not mapped to a model (noburn run --azure-deployment ${deployment}=MODEL, or config azureDeployments)`;
     return unmetered(ctx, route, req, res, raw, why);
@@ -98,75 +98,45 @@ async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req:
   const plain = decoded !== raw;
 
   // With --allow-unmetered a model without a price is forwarded unmetered (counted), not refused.
-  if (ctx.allowUnmetered && !(await priceKnown(ctx, model, route.priceProvider))) return unmetered(ctx, route, req, res, raw, `the model ${model} has no price`);
+  if (ctx.allowUnmetered && !(await priceKnown(ctx.guard, ctx.knownPrices, model, route.priceProvider))) return unmetered(ctx, route, req, res, raw, `the model ${model} has no price`);
 
-  const estimate = await estimateEndpoint(endpoint, body, model, ctx.countTokens);
-  const endUserId = endUserOf(ctx, route, req, body);
-  const provider = route.priceProvider ?? undefined;
-  let decision;
-  try {
-    // The input is the tokenizer's count, which the ledger scales to cover the provider's;
-    // the output asked for is the request's bound (or the model's limit), clamped to fit.
-    decision = await ctx.guard.check({
-      model,
-      estimatedTokensIn: estimate.tokensIn,
-      estimatedTokensOut: estimate.tokensOut,
-      runId: ctx.runId,
-      endUserId,
-      provider,
-      clamp: ctx.clamp,
-      tokensInSource: 'tokenizer',
-    });
-  } catch (e) {
-    // A bad end-user id (too long, control characters) is the client's error, not noburn's.
-    const bad = e instanceof NoburnValidationError;
-    const msg = `noburn could not check this request: ${e instanceof Error ? e.message : String(e)}`;
-    return send(res, errorResponse(route.provider, bad ? 400 : 500, bad ? 'noburn_bad_request' : 'noburn_check_failed', msg, false));
+  // Estimate, check, clamp, settle: the metering core's (lib/metering/call.ts), as guard.fetch.
+  const start = await startCall({
+    guard: ctx.guard,
+    provider: route.provider,
+    endpoint,
+    body,
+    model,
+    countTokens: ctx.countTokens,
+    clamp: ctx.clamp,
+    endUserId: endUserOf(ctx, route, req, body),
+    runId: ctx.runId,
+    priceProvider: route.priceProvider ?? undefined,
+  });
+  if (!start.allowed) {
+    if (start.blocked) {
+      ctx.stats.blocked(model);
+      ctx.onBlocked?.(start.blocked.blockReason, model);
+    }
+    return send(res, start.response);
   }
-  if (decision.blocked) {
-    ctx.stats.blocked(model);
-    ctx.onBlocked?.(decision.blockReason, model);
-    return send(res, refusal(route.provider, decision, model, endpoint.outputBound?.fieldOf(body)));
-  }
-
-  // The output held for the call: what was asked, or less when the check clamped it. A
-  // clamped bound is written into the request (added when the request set none).
-  const heldOut = Math.min(decision.tokensOut, estimate.tokensOut);
-  const clamped = heldOut < estimate.tokensOut && endpoint.outputBound !== null;
-  if (clamped) endpoint.outputBound?.set(body, heldOut);
-  // Some APIs (OpenAI chat) report a stream's usage only when asked: the adapter asks, and
-  // the meter hides the answer from a client that did not ask itself.
-  const strip = endpoint.ensureStreamUsage(body);
-  const outBody = strip || clamped ? Buffer.from(JSON.stringify(body), 'utf8') : decoded;
-  const extraHeaders = clamped ? { [CLAMPED_HEADER]: String(heldOut) } : null;
-
-  const cutAt = endpoint.outputBound !== null && endpoint.isStream(body) ? { tokens: heldOut, count: await loadTokenCounter() } : null;
-  const meter = new ResponseMeter({ endpoint, estimate, countTokens: ctx.countTokens, stripUsageChunk: strip, cutAt });
+  const { call } = start;
+  const outBody = call.rewritten === null ? decoded : Buffer.from(call.rewritten, 'utf8');
+  const extraHeaders = call.clamped ? { [CLAMPED_HEADER]: String(call.heldOut) } : null;
+  const meter = new ResponseMeter(call.meter);
   let status: number | null = null;
   try {
-    // The held output also bounds what a stream may pass on, whatever the upstream does with the bound.
     status = await forward(ctx, route, req, res, outBody, meter, extraHeaders, plain);
   } finally {
     // A call the upstream refused or never answered is not billed: its hold is freed and it
     // counts as an error, not as a call.
     if (status === null || status >= 400) {
-      releaseHold(ctx, decision.reservationId, model, endUserId, provider);
+      call.settle(null);
       ctx.stats.failed(model);
     } else {
-      const usage = await meter.usage().catch((): Usage => ({ tokensIn: estimate.tokensIn, tokensOut: estimate.tokensOut, cachedTokensIn: 0, cacheWriteTokensIn: 0 }));
-      ctx.guard.record({
-        model,
-        tokensIn: usage.tokensIn,
-        tokensOut: usage.tokensOut,
-        cachedTokensIn: usage.cachedTokensIn,
-        cacheWriteTokensIn: usage.cacheWriteTokensIn,
-        wasBlocked: false,
-        runId: ctx.runId,
-        reservationId: decision.reservationId,
-        endUserId,
-        provider,
-      });
-      ctx.stats.recorded(model, usage, { cut: meter.cut, overHold: usage.tokensOut > heldOut });
+      const usage = await meter.usage().catch((): Usage => call.fallback);
+      call.settle(usage);
+      ctx.stats.recorded(model, usage, { cut: meter.cut, overHold: usage.tokensOut > call.heldOut });
     }
   }
 }
@@ -285,17 +255,6 @@ function send(res: ServerResponse, r: ProviderErrorResponse): void {
   res.end(r.body);
 }
 
-/** Whether the ledger can price `model` (looked up once per model and provider). */
-async function priceKnown(ctx: ProxyContext, model: string, provider: string | null): Promise<boolean> {
-  const key = provider ? `${provider}:${model}` : model;
-  let known = ctx.knownPrices.get(key);
-  if (known === undefined) {
-    known = ctx.guard.price ? await ctx.guard.price(key).then((p) => p.source !== 'unknown', () => true) : true;
-    ctx.knownPrices.set(key, known);
-  }
-  return known;
-}
-
 /**
  * A call noburn cannot price (an endpoint it does not meter, a body it cannot read, no
  * model): refused in the provider's shape (402, not retried) unless --allow-unmetered,
@@ -305,22 +264,10 @@ async function unmetered(ctx: ProxyContext, route: Route, req: IncomingMessage, 
   if (!ctx.allowUnmetered) {
     if (!Buffer.isBuffer(body)) req.resume();
     ctx.stats.unmeteredRefused += 1;
-    const msg = `Refused by noburn (unmetered_request): ${why}, so this call cannot be checked against the caps (noburn run --allow-unmetered forwards such calls)`;
-    return send(res, errorResponse(route.provider, 402, 'unmetered_request', msg, false));
+    return send(res, unmeteredRefusal(route.provider, why, 'noburn run --allow-unmetered'));
   }
   ctx.stats.unmeteredForwarded += 1;
   await forward(ctx, route, req, res, body, null);
-}
-
-/**
- * Frees the hold of a call that was not billed. Without the guard's release (older
- * guards), a zero record marked not-made frees it: no call and no spend, though the
- * ledger then counts it among the blocked calls.
- */
-function releaseHold(ctx: ProxyContext, reservationId: string | null, model: string, endUserId: string | undefined, provider: string | undefined): void {
-  if (reservationId === null) return;
-  if (ctx.guard.release) return ctx.guard.release(reservationId);
-  ctx.guard.record({ model, tokensIn: 0, tokensOut: 0, wasBlocked: true, runId: ctx.runId, reservationId, endUserId, provider });
 }
 
 /**

@@ -25,14 +25,3 @@ export function decodeBody(raw: Buffer, encoding: string, limit: number): Promis
     });
   }, Promise.resolve(raw));
 }
-
-/** The Azure deployment a path names (…/deployments/NAME/chat/completions), or null. */
-export function deploymentOf(path: string): string | null {
-  const m = /\/deployments\/([^/]+)\//.exec(path);
-  if (!m) return null;
-  try {
-    return decodeURIComponent(m[1] as string);
-  } catch {
-    return null;
-  }
-}

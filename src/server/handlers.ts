@@ -5,10 +5,12 @@ import type { Ledger } from '../lib/ledger/ledger.js';
 import type { BudgetScope } from '../lib/types.js';
 import type { NormalizedCheck, NormalizedRecord } from '../lib/validate.js';
 import { idString } from '../lib/validate.js';
+import { normalizeTags } from '../lib/tags.js';
 import {
   AlertsQuery,
   BudgetBody,
   ModelBudgetBody,
+  TagBudgetBody,
   CheckBody,
   EventsQuery,
   KeyBody,
@@ -85,6 +87,15 @@ export function makeHandlers(s: Services) {
     return { status: 200, body };
   }
 
+  async function setTagBudget(ctx: Ctx): Promise<Reply> {
+    requireAdmin(ctx.p);
+    const b = parse(TagBudgetBody, ctx.body);
+    const period = b.period ?? 'month';
+    await ledger.setBudget(ctx.p.projectId, { scope: 'tag', tag: b.tag, capUsd: b.capUsd, period, alertAt: b.alertAt });
+    const body: SetBudgetResponse = { scope: 'tag', userId: null, tag: b.tag, capUsd: b.capUsd, period, ...alertsOf(b.alertAt) };
+    return { status: 200, body };
+  }
+
   return {
     async check(ctx: Ctx): Promise<Reply> {
       const b = parse(CheckBody, ctx.body);
@@ -98,6 +109,7 @@ export function makeHandlers(s: Services) {
         minTokensOut: b.minTokensOut ?? null,
         provider: b.provider ?? null,
         tokensInSource: b.tokensInSource ?? 'exact',
+        tags: normalizeTags(b.tags),
       };
       const d = await ledger.check(ctx.p.projectId, c);
       s.metrics.decision(d.blocked, d.blockReason);
@@ -137,6 +149,7 @@ export function makeHandlers(s: Services) {
           reservationId: w.reservationId ?? null,
           provider: w.provider ?? null,
           idempotencyKey: w.idempotencyKey,
+          tags: normalizeTags(w.tags),
         }),
       );
       // Spend is dated by this server's clock when it settles (docs/semantics.md): a record
@@ -180,6 +193,7 @@ export function makeHandlers(s: Services) {
     setProjectBudget: (ctx: Ctx) => setBudget(ctx, 'project', null),
     setDefaultUserBudget: (ctx: Ctx) => setBudget(ctx, 'default_user', null),
     setModelBudget,
+    setTagBudget,
     setUserBudget: (ctx: Ctx) => {
       requireAdmin(ctx.p);
       return setBudget(ctx, 'user', param(ctx, 0, 'user id'));

@@ -27,6 +27,7 @@ export function buildRouter(h: Handlers): (method: string, path: string) => Matc
     ['/v1/budgets/project', { PUT: r('/v1/budgets/project', true, h.setProjectBudget) }],
     ['/v1/budgets/default-user', { PUT: r('/v1/budgets/default-user', true, h.setDefaultUserBudget) }],
     ['/v1/budgets/models', { PUT: r('/v1/budgets/models', true, h.setModelBudget) }],
+    ['/v1/budgets/tags', { PUT: r('/v1/budgets/tags', true, h.setTagBudget) }],
     ['/v1/users', { GET: r('/v1/users', false, h.listUsers) }],
     ['/v1/spend', { GET: r('/v1/spend', false, h.spend) }],
     ['/v1/events', { GET: r('/v1/events', false, h.events) }],

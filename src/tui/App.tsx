@@ -30,7 +30,7 @@ export function App(p: AppProps) {
   const { columns, rows } = useTerminalSize();
   const [view, setView] = useState<ViewState>(INITIAL_VIEW);
   const pollMs = p.pollMs ?? 100;
-  const snapshot = useLedger(p.source, { clock: p.clock, pollMs, staleMs: p.staleMs ?? 1000, runFilter: view.filter });
+  const snapshot = useLedger(p.source, { clock: p.clock, pollMs, staleMs: p.staleMs ?? 1000, runFilter: view.filter, detail: view.detail });
   const banner = useRemoteSync(p.sync, pollMs);
 
   // Keys can arrive faster than React re-renders: read and write the latest state through a ref.
@@ -48,9 +48,12 @@ export function App(p: AppProps) {
       const chars = input.length > 1 && !v.editing ? Array.from(input) : [input];
       for (const ch of chars) {
         const lists = viewLists(s, v);
+        const counts = { users: lists.users.length, runs: lists.runs.length, models: lists.models.length, blocked: lists.blocked.length };
         const ctx = {
-          layout: layout(r, b !== null),
-          counts: { users: lists.users.length, runs: lists.runs.length, blocked: lists.blocked.length },
+          layout: layout(r, b !== null, counts),
+          counts,
+          ids: { users: lists.users.map((u) => u.userId), runs: lists.runs.map((x) => x.runId) },
+          detailRows: s.detail?.models.length ?? 0,
         };
         const res = applyKey(v, ch, key, ctx);
         if (res.quit) {

@@ -56,6 +56,29 @@ export const LEVEL_COLOR: Record<Level, string | undefined> = {
 /** A marker that says the same as the colour, for NO_COLOR terminals and screen readers. */
 export const LEVEL_MARK: Record<Level, string> = { none: ' ', ok: ' ', warn: '+', high: '!', over: 'X' };
 
+/**
+ * A cap's alert thresholds in one short cell (docs/watch.md): the highest that fired with a
+ * flag ("⚑80%"), else the next one armed ("·50%"); null when the ledger keeps none.
+ */
+export function alertCell(thresholdsPct: readonly number[] | undefined, firedPct: readonly number[] | undefined): string | null {
+  if (thresholdsPct === undefined || thresholdsPct.length === 0) return null;
+  const fired = firedPct ?? [];
+  if (fired.length > 0) return `⚑${Math.max(...fired)}%`;
+  return `·${Math.min(...thresholdsPct)}%`;
+}
+
+/** Every threshold, the fired ones flagged: "50% ⚑ · 80% ⚑ · 90%". */
+export function alertList(thresholdsPct: readonly number[], firedPct: readonly number[] | undefined): string {
+  const fired = new Set(firedPct ?? []);
+  return [...thresholdsPct].sort((a, b) => a - b).map((t) => (fired.has(t) ? `${t}% ⚑` : `${t}%`)).join(' · ');
+}
+
+/** The current window of a cap's period, in words: "today", "this month", "all time". */
+export function windowName(period: string | null): string {
+  if (period === null || period === 'total') return 'all time';
+  return period === 'day' ? 'today' : `this ${period}`;
+}
+
 /** 1h 02m, 3d 4h, 45s, 12m 30s. */
 export function duration(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));
@@ -104,6 +127,25 @@ export function fit(text: string, width: number, align: 'left' | 'right' = 'left
   if (chars.length > width) return width === 1 ? '…' : chars.slice(0, width - 1).join('') + '…';
   const padding = ' '.repeat(width - chars.length);
   return align === 'left' ? text + padding : padding + text;
+}
+
+/**
+ * An id in `width` columns: whole when it fits (padded), else cut in the middle so that both
+ * ends stay readable (ids often share a prefix: run_2026-11-28_a…, user-org-…).
+ */
+export function fitId(text: string, width: number): string {
+  const chars = Array.from(text);
+  if (chars.length <= width || width < 5) return fit(text, width);
+  const tail = Math.floor((width - 1) / 2);
+  const head = width - 1 - tail;
+  return chars.slice(0, head).join('') + '…' + chars.slice(chars.length - tail).join('');
+}
+
+/** A run's id and label in `width` columns: the label gives way first, then the id is cut in the middle. */
+export function fitRunName(runId: string, label: string | null, width: number): string {
+  const id = Array.from(runId).length;
+  if (label === null || label === '' || id + 2 > width) return fitId(runId, width);
+  return fit(`${runId} ${label}`, width);
 }
 
 /** A horizontal bar of `width` cells filled to `pct` percent (capped at full). */

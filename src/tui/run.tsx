@@ -1,5 +1,6 @@
 import { render, renderToString } from 'ink';
 import type { NoburnConfig } from '../lib/config.js';
+import { snapshotJson } from '../lib/dashboard/json.js';
 import { DashboardReader } from '../lib/dashboard/reader.js';
 import type { DashboardSnapshot } from '../lib/dashboard/snapshot.js';
 import { App } from './App.js';
@@ -89,7 +90,7 @@ async function once(o: RunWatchOptions, reader: DashboardReader, sync: SyncFn | 
   const snapshot = reader.read(clock());
   if (snapshot.status === 'error') outcome = { kind: 'ledger-error', message: snapshot.message ?? 'cannot read the ledger' };
   if (o.json) {
-    o.out.json(snapshot);
+    o.out.json(snapshotJson(snapshot));
     if (snapshot.message !== null) o.out.err(snapshot.message);
     return outcome;
   }

@@ -55,6 +55,15 @@ export function defineAlertTests(factory: StoreFactory): void {
       expect((await ledger.alerts(P, { runId: run.runId })).map((a) => a.threshold)).toEqual([90]);
     });
 
+    it('a tag cap fires for the calls that carry its tag only', async () => {
+      const { ledger } = await env();
+      await ledger.setBudget(P, { scope: 'tag', tag: 'feature=search', capUsd: 1, period: 'total', alertAt: [50] });
+      await record(ledger, rec({ usd: 0.9, tags: ['feature=chat'] }), rec({ usd: 0.4, tags: ['feature=search'] }));
+      expect(await ledger.alerts(P)).toEqual([]);
+      await record(ledger, rec({ usd: 0.1, tags: ['feature=search', 'team=a'] }));
+      expect((await ledger.alerts(P)).map((a) => [a.scope, a.subject, a.threshold, a.spentUsd])).toEqual([['tag', 'feature=search', 50, 0.5]]);
+    });
+
     it('setting a cap again without thresholds keeps them; [] removes them', async () => {
       const { ledger } = await env();
       await ledger.setBudget(P, { scope: 'project', capUsd: 1, period: 'total', alertAt: [50] });

@@ -7,6 +7,7 @@ import { defineHoldAndClockTests } from './holds-clock.suite.js';
 import { defineNestedRunTests } from './nested-runs.suite.js';
 import { defineRecordTests } from './records.suite.js';
 import { defineRunAndReportTests } from './runs-reports.suite.js';
+import { defineTagTests } from './tags.suite.js';
 
 export type { StoreFactory, StoreHandle, SuiteOptions } from './harness.js';
 
@@ -23,6 +24,7 @@ export function defineLedgerSuite(name: string, makeStore: StoreFactory, opts: S
     defineClampTests(makeStore);
     defineNestedRunTests(makeStore);
     defineHoldAndClockTests(makeStore);
+    defineTagTests(makeStore);
     defineAlertTests(makeStore);
   });
 }

@@ -98,6 +98,16 @@ describe('Azure-style deployments', () => {
     expect(toNano(run.spendUsd)).toBeGreaterThan(0);
   });
 
+  it('a mapped deployment is priced as its mapped model even when the body names another (Azure serves the deployment\'s model)', async () => {
+    await open({ openai: `${suite.upstream.url}/openai`, azureDeployments: { prod: 'gpt-4o-mini' } });
+    const r = await post(`${base('OPENAI_BASE_URL')}/deployments/prod/chat/completions`, { model: 'claude-sonnet-4-5', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] }, { 'x-fake-usage': '18,0,6' });
+    expect(r.status).toBe(200);
+    await r.text();
+    const run = await suite.settled();
+    expect(suite.proxy.stats().map((s) => s.model)).toEqual(['gpt-4o-mini']);
+    expect(toNano(run.spendUsd)).toBe(costNano('gpt-4o-mini', { tokensIn: 18, cachedTokensIn: 0, tokensOut: 6, cacheWriteTokensIn: 0 }, MORE_PRICES));
+  });
+
   it('an unmapped deployment is refused (402 unmetered_request, naming the flag that maps it) and reaches no upstream', async () => {
     await open({ openai: `${suite.upstream.url}/openai` });
     const r = await post(`${base('OPENAI_BASE_URL')}/deployments/other/chat/completions`, { messages: [{ role: 'user', content: 'hi' }] });

@@ -2,8 +2,9 @@
  * Real clients, unmodified apart from their base URL (the one noburn run gives the child),
  * against the proxy and the fake upstream: @google/genai (through GOOGLE_GEMINI_BASE_URL),
  * the Vercel AI SDK with @ai-sdk/anthropic (a base with /v1) and @ai-sdk/openai, and
- * @langchain/openai. Every call is metered at exactly the upstream's usage; a refused call
- * is a 402 the SDK does not retry.
+ * @langchain/openai. Every call is metered at exactly the upstream's usage (Gemini embeddings,
+ * which report none, at noburn's estimate and the price data's price); a refused call is a
+ * 402 the SDK does not retry.
  */
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { createOpenAI } from '@ai-sdk/openai';
@@ -11,6 +12,8 @@ import { GoogleGenAI } from '@google/genai';
 import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai';
 import { embed, generateText, streamText } from 'ai';
 import { describe, expect, it } from 'vitest';
+import { estimateRequest } from '../../src/lib/metering/index.js';
+import { estimateTokens } from '../../src/lib/tokens.js';
 import { costNano, PRICES, toNano, type TestPrice } from './helpers.js';
 import { useProxySuite } from './harness.js';
 
@@ -59,6 +62,31 @@ describe('@google/genai', () => {
     expect(suite.upstream.served.length).toBe(0);
     expect((await suite.settled()).blockedCalls).toBe(1);
   });
+
+  it('embedContent (the SDK posts :batchEmbedContents) is metered: the API reports no usage, so the estimate at the price data\'s gemini-embedding-001 price', async () => {
+    await open(1);
+    const r = await genai().models.embedContent({ model: 'gemini-embedding-001', contents: ['embed me', 'and me'] });
+    expect(r.embeddings?.length).toBe(2);
+    const [served] = suite.upstream.served;
+    expect(served?.path).toBe('/v1beta/models/gemini-embedding-001:batchEmbedContents');
+    const estimate = await estimateRequest('google', served?.body, { path: served!.path, countTokens: estimateTokens });
+    expect(estimate?.tokensIn).toBeGreaterThan(0);
+    const run = await suite.settled();
+    expect(run.calls).toBe(1);
+    expect(run.heldUsd).toBe(0);
+    // gemini-embedding-001 is not in the test config: $0.15 per million input tokens from the price data.
+    expect(toNano(run.spendUsd)).toBe(estimate!.tokensIn * 150);
+    expect(suite.proxy.stats().find((s) => s.model === 'gemini-embedding-001')).toMatchObject({ calls: 1, tokensIn: estimate!.tokensIn, tokensOut: 0 });
+  });
+
+  it('embedContent with an embedding model the price data has no price for is refused (402 unknown_model_price) and reaches no upstream', async () => {
+    await open(1);
+    await expect(genai().models.embedContent({ model: 'text-embedding-004', contents: 'embed me' })).rejects.toThrow(/unknown_model_price/);
+    expect(suite.upstream.served.length).toBe(0);
+    const run = await suite.settled();
+    expect(run.calls).toBe(0);
+    expect(run.blockedCalls).toBe(1);
+  });
 });
 
 describe('Vercel AI SDK', () => {
@@ -101,6 +129,17 @@ describe('Vercel AI SDK', () => {
     expect((await suite.settled()).blockedCalls).toBe(1);
     expect(suite.upstream.served.length).toBe(2);
   });
+
+  it('@ai-sdk/anthropic: a call blocked at the cap is a 402 the SDK does not retry (maxRetries 2), and reaches no upstream', async () => {
+    await open(0.000001);
+    const anthropic = createAnthropic({ baseURL: suite.proxy.env['ANTHROPIC_BASE_URL'], apiKey: 'sk-ant-test' });
+    await expect(generateText({ model: anthropic('claude-sonnet-4-5'), prompt: 'hello', maxOutputTokens: 50, maxRetries: 2 })).rejects.toMatchObject({ statusCode: 402 });
+    expect(suite.upstream.served.length).toBe(0);
+    // A retry would be checked (and refused) again: one block means one request.
+    const run = await suite.settled();
+    expect(run.blockedCalls).toBe(1);
+    expect(run.calls).toBe(0);
+  });
 });
 
 describe('@langchain/openai', () => {
@@ -118,5 +157,15 @@ describe('@langchain/openai', () => {
     const run = await suite.settled();
     expect(run.calls).toBe(3);
     expect(toNano(run.spendUsd)).toBe(servedNano());
+  });
+
+  it('ChatOpenAI: a call blocked at the cap is a 402 LangChain does not retry (maxRetries 2), and reaches no upstream', async () => {
+    await open(0.000001);
+    const chat = new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: 'sk-test', maxTokens: 50, maxRetries: 2, configuration: { baseURL: suite.proxy.env['OPENAI_BASE_URL'] } });
+    await expect(chat.invoke('hello')).rejects.toMatchObject({ status: 402 });
+    expect(suite.upstream.served.length).toBe(0);
+    const run = await suite.settled();
+    expect(run.blockedCalls).toBe(1);
+    expect(run.calls).toBe(0);
   });
 });

@@ -30,7 +30,9 @@ it('fail-open and fail-closed during an outage; every record exactly once afterw
   const mk = (onError: 'allow' | 'block') => {
     const h = clientHome();
     homes.push(h);
-    return remoteGuard(t.url, key, h, { onError, timeoutMs: 500 });
+    // The stopped server refuses connections at once, so the fallback needs no short timeout;
+    // a long one keeps a loaded machine's slow answer from passing for an outage.
+    return remoteGuard(t.url, key, h, { onError, timeoutMs: 5_000 });
   };
   const open = mk('allow');
   const closed = mk('block');

@@ -34,14 +34,14 @@ it("with a project key and no NOBURN_PROJECT_ID it shows the key's project and i
   const snap = JSON.parse(r.stdout) as { projectId: string; users: { userId: string; spentUsd?: number }[] };
   expect(snap.projectId).toBe('acme');
   expect(JSON.stringify(snap)).toMatch(/"u1"/);
-  expect(r.stdout).toMatch(/"spentNano": 250000000/);
+  expect(r.stdout).toMatch(/"spentUsd": 0\.25/);
 });
 
 it("NOBURN_PROJECT_ID equal to the key's project shows the same spend", async () => {
   const r = await watch({ NOBURN_PROJECT_ID: 'acme' });
   expect(r.code).toBe(0);
   expect((JSON.parse(r.stdout) as { projectId: string }).projectId).toBe('acme');
-  expect(r.stdout).toMatch(/"spentNano": 250000000/);
+  expect(r.stdout).toMatch(/"spentUsd": 0\.25/);
 });
 
 it('a contradicting NOBURN_PROJECT_ID is refused: exit 3, one line naming both projects', async () => {

@@ -5,7 +5,7 @@
 import { render } from 'ink-testing-library';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ReadOptions } from '../../src/lib/dashboard/reader.js';
-import type { DashboardSnapshot } from '../../src/lib/dashboard/snapshot.js';
+import type { DashboardDetail, DashboardSnapshot } from '../../src/lib/dashboard/snapshot.js';
 import { NoburnAuthError, NoburnUnreachableError } from '../../src/lib/errors.js';
 import { App } from '../../src/tui/App.js';
 import type { SyncFn } from '../../src/tui/hooks/use-remote-sync.js';
@@ -27,7 +27,23 @@ class FakeSource {
   read(now: number, options?: ReadOptions): DashboardSnapshot {
     this.reads++;
     this.lastOptions = options;
-    return { ...this.snapshot, generatedAt: now };
+    const d = options?.detail ?? null;
+    // A breakdown as the reader gives it: two models for whoever is asked.
+    const detail: DashboardDetail | null =
+      d === null
+        ? null
+        : {
+            ...d,
+            found: true,
+            period: null,
+            spentNano: 0,
+            capNano: null,
+            models: [
+              { model: `model-of-${d.id}`, spentNano: 4 * USD, calls: 40, blockedCalls: 9, unpricedCalls: 0, lastAt: now - 60_000 },
+              { model: 'gpt-4o-mini', spentNano: 1.5 * USD, calls: 20, blockedCalls: 0, unpricedCalls: 0, lastAt: now - 3_600_000 },
+            ],
+          };
+    return { ...this.snapshot, generatedAt: now, detail };
   }
 }
 
@@ -117,26 +133,35 @@ describe('App (container)', () => {
     await see('  Users');
     await press('s');
     await see('sort spend ↓ · 1-3 of 3'); // runs by spend
-    const runs = frame().split('\n').filter((l) => l.startsWith('run_'));
-    expect(runs.map((l) => l.split(' ')[0])).toEqual(['run_old', 'run_agent7', 'run_nightly']);
+    const runs = frame().split('\n').filter((l) => l.slice(2).startsWith('run_'));
+    expect(runs.map((l) => l.slice(2).split(' ')[0])).toEqual(['run_old', 'run_agent7', 'run_nightly']);
+    await press(KEYS.tab);
+    await see('▶ Models');
     await press(KEYS.tab, KEYS.tab);
     await see('▶ Users');
   });
 
-  it('arrows and PageDown scroll the focused table', async () => {
+  it('arrows and PageDown move the selection; the table scrolls to keep it on screen', async () => {
     const src = new FakeSource();
     const user = fixedSnapshot().users[0]!;
     src.snapshot = fixedSnapshot({ users: Array.from({ length: 30 }, (_, i) => ({ ...user, userId: `u${String(i).padStart(2, '0')}`, spentNano: (100 - i) * USD })) });
-    const { press, see } = mount(src);
+    const { frame, press, see } = mount(src);
     await see('1-5 of 30');
     await press(KEYS.down);
-    await see('2-6 of 30');
+    await see('▸ u01');
+    expect(frame()).toContain('1-5 of 30');
+    await press(KEYS.down, KEYS.down, KEYS.down, KEYS.down);
+    await see('2-6 of 30'); // the sixth row: one line down
+    await see('▸ u05');
     await press(KEYS.pageDown);
     await see('6-10 of 30');
+    await see('▸ u09');
     await press(KEYS.up);
-    await see('5-9 of 30');
+    await see('▸ u08');
+    expect(frame()).toContain('6-10 of 30');
     for (let i = 0; i < 8; i++) await press(KEYS.pageDown);
     await see('26-30 of 30');
+    await see('▸ u29');
   });
 
   it('/ filters by id (the runs through the reader too); enter keeps it, escape clears it', async () => {
@@ -154,6 +179,42 @@ describe('App (container)', () => {
     await press(KEYS.escape);
     await until(() => !frame().includes('filter "'), 'the filter to clear');
     expect(frame()).toContain('Users 5 · *default cap');
+  });
+
+  it('enter on a user opens its breakdown by model (read from the source), esc returns to the tables', async () => {
+    const src = new FakeSource();
+    const { frame, press, see } = mount(src);
+    await see('▸ dave');
+    await press(KEYS.down, KEYS.down); // dave, carol, alice
+    await see('▸ alice');
+    await press(KEYS.enter);
+    await see('▶ User breakdown by model · 1-2 of 2 · esc back');
+    expect(src.lastOptions?.detail).toEqual({ kind: 'user', id: 'alice' });
+    const lines = frame().split('\n');
+    expect(lines[4]).toBe('user alice');
+    expect(lines[5]).toBe('$1.70 today of $2.00 · 85.0%! · 40 calls · 1 blocked');
+    expect(lines[7]).toMatch(/^model-of-alice +\$4\.00 +235\.3% +40 +9 +1m ago$/);
+    expect(lines.at(-1)).toBe('esc back · ↑↓ PgUp PgDn scroll · q quit');
+    expect(frame()).not.toContain('Recent blocked');
+    await press(KEYS.escape);
+    await see('Recent blocked');
+    await see('▸ alice'); // back where it was
+    await until(() => src.lastOptions?.detail === null, 'the reader to stop reading the breakdown');
+
+    // a run too: tab to the runs, down to the second, enter
+    await press(KEYS.tab, KEYS.down, KEYS.enter);
+    await see('model-of-run_agent7'); // read for that run
+    expect(frame()).toContain('▶ Run breakdown by model');
+    expect(frame()).toContain('exhausted · $0.49 of $0.50 · 98.0%! · 31 calls · 2 blocked');
+  });
+
+  it('r reverses the focused table', async () => {
+    const { frame, press, see } = mount(new FakeSource());
+    await press('r');
+    await see('sort spend ↑');
+    const users = frame().split('\n').filter((l) => /^[▸ ] [a-z]+ +\$/.test(l));
+    expect(users.map((l) => l.slice(2).split(' ')[0])).toEqual(['erin', 'bob', 'alice', 'carol', 'dave']);
+    expect(frame()).toContain('▸ erin'); // the selection starts at the top again
   });
 
   it('q quits: the app unmounts and stops polling', async () => {

@@ -25,7 +25,8 @@ function lines(p: Partial<DashboardProps>): string[] {
 
 // eslint-disable-next-line no-control-regex
 const strip = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '').trimEnd();
-const row = (ls: string[], id: string) => ls.find((l) => strip(l).startsWith(id)) ?? '';
+/** The line of a row by its id (after the live tables' selection gutter). */
+const row = (ls: string[], id: string) => ls.find((l) => strip(l).replace(/^[▸› ] /, '').startsWith(id)) ?? '';
 
 /** The foreground colour code in force where `text` starts in a rendered line ('39' = default). */
 function colourAt(line: string, text: string): string {

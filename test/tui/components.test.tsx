@@ -10,7 +10,7 @@ import type { DashboardProps } from '../../src/tui/components/Dashboard.js';
 import { Header } from '../../src/tui/components/Header.js';
 import { RunsTable } from '../../src/tui/components/RunsTable.js';
 import { UsersTable } from '../../src/tui/components/UsersTable.js';
-import { INITIAL_VIEW } from '../../src/tui/view.js';
+import { INITIAL_VIEW, ZERO } from '../../src/tui/view.js';
 import { emptySnapshot } from '../../src/lib/dashboard/reader.js';
 import { MIN, NOW, USD, fixedSnapshot } from './fixtures.js';
 
@@ -20,6 +20,8 @@ function frame(node: React.ReactElement): string[] {
   unmount();
   return text.split('\n');
 }
+
+const HELP = 'tab focus · ↑↓ move · enter breakdown · s sort · r reverse · / filter · q quit';
 
 function dashboard(p: Partial<DashboardProps> = {}): string[] {
   return frame(
@@ -34,25 +36,25 @@ describe('Dashboard at 80x24', () => {
       'Spend $12.50 / $50.00 month ████████░░░░░░░░░░░░░░░░░░░░░░  25.0%  held $0.25',
       'Burn  $0.07/min ▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▄▁▁▁▁▁▁▁▅█ 14m · exhausts in 2h 13m  unpriced 3',
       '▶ Users 5 · *default cap $5.00/day · sort spend ↓ · 1-5 of 5 ───────────────────',
-      'USER                            SPEND        CAP    %CAP   CALLS BLOCKED    LAST',
-      'dave                            $5.50      $5.00* 110.0%X     60       9 40m ago',
-      'carol                           $3.10      $5.00*  62.0%+     12       0  3h ago',
-      'alice                           $1.70      $2.00   85.0%!     40       1  5s ago',
-      'bob                             $0.25      $5.00*   5.0%       3       0  2m ago',
-      'erin                        $0.000123          -       -       1       0  2d ago',
+      '  USER                          SPEND        CAP    %CAP   CALLS BLOCKED    LAST',
+      '▸ dave                          $5.50      $5.00* 110.0%X     60       9 40m ago',
+      '  carol                         $3.10      $5.00*  62.0%+     12       0  3h ago',
+      '  alice                         $1.70      $2.00   85.0%!     40       1  5s ago',
+      '  bob                           $0.25      $5.00*   5.0%       3       0  2m ago',
+      '  erin                      $0.000123          -       -       1       0  2d ago',
       '  Runs 3 (1 open) · sort open first · 1-3 of 3 ─────────────────────────────────',
-      'RUN                 STATUS         SPEND         CAP  CALLS  BLK STARTED ELAPSED',
-      'run_nightly nightl… open           $0.25       $1.00     10    0 10m ago 10m 00s',
-      'run_agent7          exhausted      $0.49!      $0.50     31    2  3h ago 45m 00s',
-      'run_old             ended          $2.00           -      5    0  2d ago  1m 30s',
-      '',
-      '',
-      '',
+      '  RUN               STATUS         SPEND         CAP  CALLS  BLK STARTED ELAPSED',
+      '› run_nightly nigh… open           $0.25       $1.00     10    0 10m ago 10m 00s',
+      '  run_agent7        exhausted      $0.49!      $0.50     31    2  3h ago 45m 00s',
+      '  run_old           ended          $2.00           -      5    0  2d ago  1m 30s',
+      '  Models 3 · this month · sort spend ↓ · 1-2 of 3 ──────────────────────────────',
+      '  MODEL                                      SPEND  SHARE  CALLS BLOCKED    LAST',
+      '  gpt-4o                                     $9.00  72.0%    900       5  5s ago',
+      '  gpt-4o-mini                                $3.00  24.0%    300       2  1m ago',
       '  Recent blocked · 1-2 of 2 ────────────────────────────────────────────────────',
       '14:03:05 user_budget_exceeded     user dave · gpt-4o                       $0.02',
       '14:02:12 run_budget_exceeded      run run_agent7 · gpt-4o-mini            $0.011',
-      '',
-      'tab focus · ↑↓ PgUp PgDn scroll · s sort · / filter · q quit',
+      'tab focus · ↑↓ move · enter breakdown · s sort · r reverse · / filter · q quit',
     ]);
   });
 
@@ -62,7 +64,7 @@ describe('Dashboard at 80x24', () => {
     for (const l of lines) expect(Array.from(l).length).toBeLessThanOrEqual(80);
   });
 
-  it('uses a larger terminal: more rows per table, wider id columns, still within bounds', () => {
+  it('uses a larger terminal: more rows per table (short lists give theirs to the users), whole ids, still within bounds', () => {
     const user = fixedSnapshot().users[0]!;
     const many = fixedSnapshot({
       users: Array.from({ length: 40 }, (_, i) => ({ ...user, userId: `user_${String(i).padStart(2, '0')}`, spentNano: (40 - i) * USD })),
@@ -71,28 +73,30 @@ describe('Dashboard at 80x24', () => {
     expect(lines).toHaveLength(39);
     for (const l of lines) expect(Array.from(l).length).toBeLessThanOrEqual(120);
     expect(lines[1]).toBe('Spend $12.50 / $50.00 month ████████░░░░░░░░░░░░░░░░░░░░░░  25.0%  held $0.25  1234 calls · 7 blocked');
-    expect(lines[3]).toMatch(/^▶ Users 40 · sort spend ↓ · 1-11 of 40 ─+$/);
-    expect(lines[5]).toBe(`user_00${' '.repeat(64)}$40.00      $2.00   >999%X     40       1  5s ago`);
-    expect(lines[18]).toMatch(/^run_nightly nightly eval +open +\$0\.25 +\$1\.00 +10 +0 10m ago 10m 00s$/);
+    expect(lines[3]).toMatch(/^▶ Users 40 · sort spend ↓ · 1-20 of 40 ─+$/);
+    expect(lines[5]).toBe(`▸ user_00${' '.repeat(62)}$40.00      $2.00   >999%X     40       1  5s ago`);
+    expect(lines[27]).toMatch(/^› run_nightly nightly eval +open +\$0\.25 +\$1\.00 +10 +0 10m ago 10m 00s$/);
+    expect(lines[30]).toMatch(/^ {2}Models 3 · this month · sort spend ↓ · 1-3 of 3 ─+$/);
+    expect(lines[34]).toMatch(/^ {2}claude-3-5-haiku +\$0\.50 +4\.0% +34 +0 +3h ago$/);
   });
 
   it('scrolls, sorts and filters from the view state', () => {
     // 20 rows: 4 user rows, so there is something to scroll
-    const lines = dashboard({ rows: 20, view: { ...INITIAL_VIEW, userSort: 'id', scroll: { users: 1, runs: 0, blocked: 0 } } });
-    expect(lines[3]).toContain('sort id ↑ · 2-5 of 5');
-    expect(lines.slice(5, 9).map((l) => l.split(' ')[0])).toEqual(['bob', 'carol', 'dave', 'erin']);
+    const lines = dashboard({ rows: 20, view: { ...INITIAL_VIEW, userSort: 'id', scroll: { ...ZERO, users: 1 } } });
+    expect(lines[3]).toContain('sort id ↑ · 2-4 of 5');
+    expect(lines.slice(5, 8).map((l) => l.slice(2).split(' ')[0])).toEqual(['bob', 'carol', 'dave']);
     // an offset past the end is clamped to the last page
-    const end = dashboard({ rows: 20, view: { ...INITIAL_VIEW, scroll: { users: 99, runs: 0, blocked: 0 } } });
-    expect(end[3]).toContain('sort spend ↓ · 2-5 of 5');
+    const end = dashboard({ rows: 20, view: { ...INITIAL_VIEW, scroll: { ...ZERO, users: 99 } } });
+    expect(end[3]).toContain('sort spend ↓ · 3-5 of 5');
 
     const filtered = dashboard({ view: { ...INITIAL_VIEW, filter: 'agent' } });
     expect(filtered[3]).toContain('Users 5 · filter "agent": 0');
     expect(filtered[5]).toBe('  no user matches the filter');
     expect(filtered.find((l) => l.startsWith('  Runs'))).toContain('filter "agent": 1');
-    expect(filtered.some((l) => l.startsWith('run_agent7'))).toBe(true);
-    expect(filtered.some((l) => l.startsWith('run_nightly'))).toBe(false);
+    expect(filtered.some((l) => l.startsWith('› run_agent7'))).toBe(true);
+    expect(filtered.some((l) => l.includes('run_nightly'))).toBe(false);
     expect(filtered.filter((l) => /^\d\d:\d\d:\d\d /.test(l))).toEqual(['14:02:12 run_budget_exceeded      run run_agent7 · gpt-4o-mini            $0.011']);
-    expect(filtered.at(-1)).toBe('filter "agent" · tab focus · ↑↓ PgUp PgDn scroll · s sort · / filter · q quit');
+    expect(filtered.at(-1)).toBe('filter "agent" · tab focus · ↑↓ move · enter breakdown · s sort · r reverse · /…');
   });
 
   it('shows the filter prompt while typing', () => {
@@ -124,13 +128,13 @@ describe('messages instead of tables', () => {
       '  record or run.',
       '',
       '  Waiting for it to appear…',
-      'tab focus · ↑↓ PgUp PgDn scroll · s sort · / filter · q quit',
+      HELP,
     ]);
   });
 
   it('empty ledger: the header and a message', () => {
     const s = fixedSnapshot({ status: 'empty', message: 'No spend recorded yet for project "default".' });
-    expect(dashboard({ snapshot: s }).slice(3)).toEqual(['', '  No spend recorded yet for project "default".', '', 'tab focus · ↑↓ PgUp PgDn scroll · s sort · / filter · q quit']);
+    expect(dashboard({ snapshot: s }).slice(3)).toEqual(['', '  No spend recorded yet for project "default".', '', HELP]);
   });
 
   it('an unreadable ledger: the error, no stack trace', () => {

@@ -57,6 +57,12 @@ export function fixedSnapshot(overrides: Partial<DashboardSnapshot> = {}): Dashb
       { seq: 8, ts: NOW - 60_000, kind: 'check', userId: null, runId: 'run_agent7', model: 'gpt-4o-mini', amountNano: 0.011 * USD, reason: 'run_budget_exceeded' },
     ],
     unpricedTotal: 3,
+    models: [
+      { model: 'gpt-4o', spentNano: 9 * USD, calls: 900, blockedCalls: 5, unpricedCalls: 0, lastAt: NOW - 5000 },
+      { model: 'gpt-4o-mini', spentNano: 3 * USD, calls: 300, blockedCalls: 2, unpricedCalls: 0, lastAt: NOW - 60_000 },
+      { model: 'claude-3-5-haiku', spentNano: 0.5 * USD, calls: 34, blockedCalls: 0, unpricedCalls: 2, lastAt: NOW - 3 * 3_600_000 },
+    ],
+    modelsTotal: 3,
     ...overrides,
   };
 }

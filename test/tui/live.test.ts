@@ -2,8 +2,9 @@
  * Issue 4, "live": the real built `noburn watch` in a real pseudo-terminal (Python's pty
  * module drives it: node-pty is not installed). This process records spend for a user and
  * a run into the same ledger; the screen shows the new figures (how fast is measured in
- * bench/watch-live.ts, not asserted here). Then a resize, and `q`: exit 0 with the terminal
- * restored (alternate screen left, cursor shown).
+ * bench/watch-live.ts, not asserted here). Then a resize, enter on a user (her breakdown by
+ * model) and esc back, and `q`: exit 0 with the terminal restored (alternate screen left,
+ * cursor shown).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -102,18 +103,18 @@ class Terminal {
 }
 
 describe('noburn watch in a pseudo-terminal', () => {
-  it('shows another process\'s writes, follows a resize, and q restores the terminal', async () => {
+  it('shows another process\'s writes, follows a resize, enter opens a user\'s breakdown, and q restores the terminal', async () => {
     const term = new Terminal(80, 24, ['watch']);
     try {
       await term.waitFor(/alice +\$0\.50 +\$5\.00\* +10\.0%/);
-      await term.waitFor(/run_live live test +open +\$0\.00 +\$2\.00/);
+      await term.waitFor(/run_live live te… +open +\$0\.00 +\$2\.00/);
       expect(term.raw()).toContain(`${ESC}[?1049h`); // the alternate screen
 
       // another process (this one) records $1.25 for alice in run_live
       const from = term.raw().length;
       await record('alice', 'run_live', 1.25 * USD);
       await term.waitFor(/alice +\$1\.75 +\$5\.00\* +35\.0%/, from);
-      await term.waitFor(/run_live live test +open +\$1\.25\+ +\$2\.00/, from); // 62.5 %: the 60 % mark
+      await term.waitFor(/run_live live te… +open +\$1\.25\+ +\$2\.00/, from); // 62.5 %: the 60 % mark
 
       // a resize redraws at the new width
       const before = term.raw().length;
@@ -121,6 +122,17 @@ describe('noburn watch in a pseudo-terminal', () => {
       await term.waitFor(/noburn watch · project default · local {20,}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/, before);
       const wide = strip(term.raw().slice(before)).split('\n').find((l) => l.includes('noburn watch · project default'));
       expect(Array.from(wide ?? '').length).toBe(100);
+
+      // enter on the selected user (alice, the only one) opens her spend by model; esc goes back
+      const enterAt = term.raw().length;
+      term.send('\r');
+      await term.waitFor(/User breakdown by model · 1-1 of 1 · esc back/, enterAt);
+      await term.waitFor(/user alice/, enterAt);
+      await term.waitFor(/gpt-4o +\$1\.75 +100\.0% +2 +0 +\d+s ago/, enterAt);
+      const escAt = term.raw().length;
+      term.send(ESC);
+      await term.waitFor(/Recent blocked/, escAt);
+      await term.waitFor(/▸ alice +\$1\.75/, escAt);
 
       const quitAt = term.raw().length;
       term.send('q');

@@ -8,10 +8,12 @@ import { watchCommand, watchExitCode } from '../../src/cli/commands/watch.js';
 import type { Output } from '../../src/cli/output.js';
 import { resolveConfig } from '../../src/lib/config.js';
 import { NoburnConfigError } from '../../src/lib/errors.js';
-import type { DashboardSnapshot } from '../../src/lib/dashboard/snapshot.js';
 import { loadMirrorSync } from '../../src/tui/remote.js';
 import { runWatch } from '../../src/tui/run.js';
 import { USD, tempLedger } from './fixtures.js';
+
+type Json = Record<string, unknown>;
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 function capture(): Output & { stdout: string; stderr: string; docs: unknown[] } {
   const o = {
@@ -71,10 +73,15 @@ describe('watch --once', () => {
 
       const js = capture();
       expect(await watchCommand({ once: true, json: true }, js)).toBe(0);
-      const snap = js.docs[0] as DashboardSnapshot;
-      expect(snap.status).toBe('ok');
-      expect(snap.project.spentNano).toBe(1.25 * USD);
-      expect(snap.users.map((u) => [u.userId, u.spentNano])).toEqual([['alice', 1.25 * USD]]);
+      // Like every other --json: USD numbers and ISO times, no nano-dollars, no epoch milliseconds.
+      const snap = js.docs[0] as Json;
+      expect(snap['status']).toBe('ok');
+      expect(snap['project']).toMatchObject({ spentUsd: 1.25, capUsd: 10, period: 'total', windowStart: ISO, windowEnd: null, lastAt: ISO });
+      expect(snap['generatedAt']).toMatch(ISO);
+      expect((snap['users'] as Json[]).map((u) => [u['userId'], u['spentUsd'], u['lastAt']])).toEqual([['alice', 1.25, expect.stringMatching(ISO)]]);
+      expect(snap['models']).toEqual([{ model: 'gpt-4o', spentUsd: 1.25, calls: 1, blockedCalls: 0, unpricedCalls: 0, lastAt: expect.stringMatching(ISO) }]);
+      expect((snap['burn'] as Json)['bucketsUsd']).toContain(1.25);
+      expect(JSON.stringify(snap)).not.toMatch(/Nano|atMs/);
     } finally {
       await l.dispose();
     }

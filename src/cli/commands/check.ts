@@ -36,6 +36,16 @@ function fallbackReason(cause: unknown): string {
   return msg === '' ? 'the noburn authority could not be reached' : `the noburn authority could not decide: ${msg.split('\n')[0]?.replace(/\.$/, '')}`;
 }
 
+/**
+ * For a model with no price: `  did you mean M1, M2?` on stderr, from the config's prices
+ * and the price data (loaded only on this path, so a priced check never pays for it).
+ */
+async function suggestModels(model: string, out: Output): Promise<void> {
+  const [{ resolveConfig }, { didYouMeanLine }] = await Promise.all([import('../../lib/config.js'), import('../../lib/pricing/catalogue.js')]);
+  const line = await didYouMeanLine(model, Object.keys(resolveConfig().prices));
+  if (line !== null) out.err(`  ${line}`);
+}
+
 /** `noburn check`: exit 0 when the call may go ahead (its reservation id on stdout), 1 when blocked. */
 export async function checkCommand(opts: CheckOptions, out: Output): Promise<number> {
   if (opts.promptFile !== undefined && opts.tokensIn !== undefined) {
@@ -69,6 +79,7 @@ export async function checkCommand(opts: CheckOptions, out: Output): Promise<num
     out.err(`blocked: ${d.blockReason} (${opts.model}, estimated ${usd(d.estimatedCostUsd)})`);
     const figures = figuresLine(d);
     if (figures !== null) out.err(figures);
+    if (d.blockReason === 'unknown_model_price') await suggestModels(opts.model, out);
     return ExitCodes.BLOCKED;
   }
   if (!opts.json) {
@@ -77,5 +88,6 @@ export async function checkCommand(opts: CheckOptions, out: Output): Promise<num
     const clamped = d.clamped ? `; clamped: hold ${d.tokensOut} output tokens (asked ${opts.tokensOut}): set max_tokens <= ${d.tokensOut}` : '';
     out.err(`allowed: ${opts.model}, estimated ${usd(d.estimatedCostUsd)}${left.length ? ` (${left.join(', ')})` : ''}${d.unpriced ? ' [unpriced model]' : ''}${clamped}`);
   }
+  if (d.unpriced) await suggestModels(opts.model, out);
   return ExitCodes.OK;
 }

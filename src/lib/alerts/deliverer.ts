@@ -65,6 +65,8 @@ function whose(a: AlertRecord): string {
       return `model ${a.subject ?? ''}${a.userId !== null ? ` for user ${a.userId}` : ''} (project ${a.projectId})`;
     case 'run':
       return `run ${a.subject ?? ''} (project ${a.projectId})`;
+    case 'tag':
+      return `tag ${a.subject ?? ''} (project ${a.projectId})`;
   }
 }
 

@@ -4,7 +4,8 @@ import type { Database, Statement } from 'better-sqlite3';
 import type { EventRow, RunRow as LedgerRunRow } from '../ledger/rows.js';
 import { windowEnd, windowKey, windowStart, type Period } from '../periods.js';
 import { BURN_BUCKET_MS, BURN_BUCKETS, BURN_RATE_WINDOW_MS, BURN_SPAN_MS, BurnTracker } from './burn.js';
-import type { DashboardBlocked, DashboardBurn, DashboardProject, DashboardRun, DashboardSnapshot } from './snapshot.js';
+import type { DashboardBlocked, DashboardBurn, DashboardDetail, DashboardProject, DashboardRun, DashboardSnapshot } from './snapshot.js';
+import { ModelReader } from './models.js';
 import { EventTail } from './tail.js';
 import { UserUsageCache } from './users.js';
 import type { UsageRow, UserBudget } from './users.js';
@@ -16,11 +17,15 @@ export interface DashboardReaderOptions {
   runLimit?: number;
   /** At most this many blocked decisions are read. */
   blockedLimit?: number;
+  /** At most this many models are kept in the snapshot's models panel (the most spent). */
+  modelLimit?: number;
 }
 
 export interface ReadOptions {
   /** Keep only runs whose id or label contains this text (case-insensitive). */
   runFilter?: string;
+  /** Also read this user's or run's breakdown by model (snapshot.detail). */
+  detail?: { readonly kind: 'user' | 'run'; readonly id: string } | null;
 }
 
 interface BudgetRow {
@@ -127,6 +132,9 @@ export function emptySnapshot(
     runsOpen: 0,
     blocked: [],
     unpricedTotal: 0,
+    models: [],
+    modelsTotal: 0,
+    detail: null,
   };
 }
 
@@ -153,6 +161,7 @@ interface Live {
   tail: EventTail;
   burn: BurnTracker;
   users: UserUsageCache;
+  models: ModelReader;
 }
 
 /**
@@ -171,10 +180,12 @@ export class DashboardReader {
   private closedWhy: 'missing' | 'unmigrated' | { error: string } = 'missing';
   private readonly runLimit: number;
   private readonly blockedLimit: number;
+  private readonly modelLimit: number;
 
   constructor(private readonly opts: DashboardReaderOptions) {
     this.runLimit = opts.runLimit ?? 200;
     this.blockedLimit = opts.blockedLimit ?? 20;
+    this.modelLimit = opts.modelLimit ?? 50;
   }
 
   get dbPath(): string {
@@ -238,7 +249,7 @@ export class DashboardReader {
     let db: Database | null = null;
     try {
       db = new BetterSqlite3(dbPath, { readonly: true, fileMustExist: true });
-      this.live = { db, stmts: prepare(db), tail: new EventTail(db, projectId), burn: new BurnTracker(), users: new UserUsageCache(db, projectId) };
+      this.live = { db, stmts: prepare(db), tail: new EventTail(db, projectId), burn: new BurnTracker(), users: new UserUsageCache(db, projectId), models: new ModelReader(db, projectId) };
       return this.live;
     } catch (e) {
       db?.close();
@@ -317,6 +328,12 @@ export class DashboardReader {
       exhaustion: projectExhaustion(project, rateNanoPerMin, now),
     };
 
+    const models = live.models.projectModels(key);
+    const want = options.detail ?? null;
+    let detail: DashboardDetail | null = null;
+    if (want?.kind === 'user') detail = live.models.userDetail(want.id, users.find((u) => u.userId === want.id), now);
+    else if (want?.kind === 'run') detail = live.models.runDetail(want.id, runs.find((r) => r.runId === want.id));
+
     const empty = total === undefined && runsTotal === 0 && blocked.length === 0;
     return {
       projectId,
@@ -332,6 +349,9 @@ export class DashboardReader {
       runsOpen,
       blocked,
       unpricedTotal: total?.unpriced_calls ?? 0,
+      models: models.slice(0, this.modelLimit),
+      modelsTotal: models.length,
+      detail,
     };
   }
 

@@ -29,6 +29,49 @@ export interface DashboardSnapshot {
   blocked: DashboardBlocked[];
   /** Records stored without a price (all time): their cost is not in the figures. */
   unpricedTotal: number;
+  /**
+   * Spend per model in the project's window (the project cap's, else all time), most spent
+   * first, at most the reader's model limit; `modelsTotal` counts them all.
+   */
+  models: DashboardModel[];
+  modelsTotal: number;
+  /** The breakdown the view asked for (ReadOptions.detail), else null. */
+  detail: DashboardDetail | null;
+}
+
+/** One model's figures in a window: the project's, one user's or one run's. */
+export interface DashboardModel {
+  model: string;
+  spentNano: number;
+  calls: number;
+  blockedCalls: number;
+  unpricedCalls: number;
+  lastAt: number | null;
+}
+
+/** Spend of one tag value (present when the ledger keeps tags). */
+export interface DashboardTag {
+  tag: string;
+  spentNano: number;
+  calls: number;
+}
+
+/**
+ * The drill-down of one user or run: its spend by model (and by tag when the ledger keeps
+ * tags). A user's figures cover the window of the cap that applies to them (else all time);
+ * a run's cover its whole life, its nested runs included (as the run's own spend does).
+ */
+export interface DashboardDetail {
+  kind: 'user' | 'run';
+  id: string;
+  /** False: the user or run is not in the ledger (any more): the lists are empty. */
+  found: boolean;
+  period: Period | null;
+  spentNano: number;
+  capNano: number | null;
+  models: DashboardModel[];
+  /** By tag; absent when the ledger has no tags. */
+  tags?: DashboardTag[];
 }
 
 export interface DashboardProject {
@@ -45,6 +88,10 @@ export interface DashboardProject {
   blockedCalls: number;
   unpricedCalls: number;
   lastAt: number | null;
+  /** Alert thresholds of this cap in percent, ascending (present when the ledger keeps them). */
+  thresholdsPct?: number[];
+  /** The thresholds whose alert fired in the current window (present with thresholdsPct). */
+  firedPct?: number[];
 }
 
 export interface DashboardBurn {
@@ -76,6 +123,10 @@ export interface DashboardUser {
   blockedCalls: number;
   unpricedCalls: number;
   lastAt: number | null;
+  /** Alert thresholds of this cap in percent, ascending (present when the ledger keeps them). */
+  thresholdsPct?: number[];
+  /** The thresholds whose alert fired in the current window (present with thresholdsPct). */
+  firedPct?: number[];
 }
 
 /** A run as the dashboard shows it: the store's figures (nano-dollars, epoch ms), plus what the table needs. */
@@ -89,6 +140,10 @@ export interface DashboardRun
   /** Records that cost more than their hold (absent: 0). */
   overHolds?: number;
   lastAt: number | null;
+  /** Alert thresholds of this cap in percent, ascending (present when the ledger keeps them). */
+  thresholdsPct?: number[];
+  /** The thresholds whose alert fired in the current window (present with thresholdsPct). */
+  firedPct?: number[];
 }
 
 export interface DashboardBlocked {

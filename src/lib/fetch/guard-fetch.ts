@@ -1,13 +1,11 @@
-import { NoburnValidationError } from '../errors.js';
 import type { NoburnGuard } from '../guard.js';
-import { estimateEndpoint } from '../metering/estimate.js';
+import { callModel, deploymentOf, priceKnown, startCall, unmeteredRefusal, type CallGuard } from '../metering/call.js';
 import { meterResponse } from '../metering/fetch-meter.js';
-import { errorResponse, refusal, type ProviderErrorResponse } from '../metering/refusal.js';
-import { isObj, type Json } from '../metering/types.js';
+import type { ProviderErrorResponse } from '../metering/refusal.js';
+import { isObj, type ProviderAdapter } from '../metering/types.js';
 import { providerForUrl } from '../pricing/price-data.js';
-import { releaseHold } from '../release-hold.js';
-import { estimateTokens, loadTokenCounter } from '../tokens.js';
-import { matchEndpoint } from './match.js';
+import { estimateTokens } from '../tokens.js';
+import { matchEndpoint, unmeteredProviderApi } from './match.js';
 
 export interface GuardFetchOptions {
   /** The end user every call through this fetch is charged to; a request's `x-noburn-user` header overrides it. */
@@ -16,7 +14,29 @@ export interface GuardFetchOptions {
   runId?: string | null | undefined;
   /** The fetch that sends the requests (default: the global fetch), e.g. one with a proxy agent. */
   fetch?: typeof fetch | undefined;
+  /**
+   * Forward LLM requests noburn cannot price (an endpoint it does not meter, a body it
+   * cannot read, no model, a model with no price) instead of refusing them with a 402
+   * `unmetered_request`; they are counted (`unmetered()`). Default: config `allowUnmetered` (false).
+   */
+  allowUnmetered?: boolean | undefined;
+  /** Azure deployment name -> the model it serves, for deployment paths whose body names no model (added to config `azureDeployments`). */
+  azureDeployments?: Readonly<Record<string, string>> | undefined;
 }
+
+/** guard.fetch()'s fetch, with the count of the LLM calls it could not price. */
+export type GuardFetch = typeof fetch & {
+  /** Calls noburn could not price: forwarded (allowUnmetered) and refused. */
+  unmetered(): UnmeteredCounts;
+};
+
+export interface UnmeteredCounts {
+  forwarded: number;
+  refused: number;
+}
+
+/** What createGuardFetch needs of the guard. */
+export type FetchGuard = CallGuard & Pick<NoburnGuard, 'config'>;
 
 /** Per-request attribution header: read, then removed before the request leaves. */
 export const USER_HEADER = 'x-noburn-user';
@@ -26,14 +46,18 @@ type FetchInit = Parameters<typeof fetch>[1];
 
 /**
  * A fetch that meters the LLM calls passing through it exactly as `noburn run`'s proxy
- * does, with the same metering core: estimate the request, check it against every cap,
- * forward it, record the usage the provider reports (a stream's included; a stream cut
- * or aborted is charged for what arrived), free the hold when the call fails. A refused
- * call is answered with the provider-shaped 402 that the official SDKs do not retry.
- * Anything that is not a metered LLM request passes through untouched.
+ * does, with the same metering core (lib/metering/call.ts): estimate the request, check it
+ * against every cap, forward it, record the usage the provider reports (a stream's
+ * included; a stream cut or aborted is charged for what arrived), free the hold when the
+ * call fails. A refused call is answered with the provider-shaped 402 that the official
+ * SDKs do not retry; so is an LLM call noburn cannot price, unless allowUnmetered.
+ * Anything that is not an LLM request passes through untouched.
  */
-export function createGuardFetch(guard: NoburnGuard, opts: GuardFetchOptions = {}): typeof fetch {
+export function createGuardFetch(guard: FetchGuard, opts: GuardFetchOptions = {}, counts: UnmeteredCounts = { forwarded: 0, refused: 0 }): typeof fetch {
   const send = opts.fetch ?? globalThis.fetch;
+  const allowUnmetered = opts.allowUnmetered ?? guard.config.allowUnmetered;
+  const deployments: Readonly<Record<string, string>> = { ...guard.config.azureDeployments, ...opts.azureDeployments };
+  const knownPrices = new Map<string, boolean>();
   // The price data's provider for each upstream (an OpenAI-compatible API may be Groq's...), looked up once.
   const priceProviders = new Map<string, Promise<string | undefined>>();
   const priceProvider = (url: URL, adapter: { id: string; defaultUpstream: string }): Promise<string | undefined> => {
@@ -56,57 +80,62 @@ export function createGuardFetch(guard: NoburnGuard, opts: GuardFetchOptions = {
     headers.delete(USER_HEADER);
     const method = (init?.method ?? request?.method ?? 'GET').toUpperCase();
     const passThrough = () => (stripped ? send(input, { ...init, headers }) : send(input, init));
+    // An LLM call noburn cannot price: refused in the provider's shape (402, not retried)
+    // unless allowUnmetered, which forwards it and counts it, as the proxy does.
+    const unmetered = (provider: ProviderAdapter, why: string): Promise<Response> => {
+      if (allowUnmetered) {
+        counts.forwarded += 1;
+        return passThrough();
+      }
+      counts.refused += 1;
+      return Promise.resolve(answer(unmeteredRefusal(provider, why, 'guard.fetch({ allowUnmetered: true })')));
+    };
 
-    const match = method === 'POST' ? matchEndpoint(url, headers) : null;
-    if (!match) return passThrough();
+    if (method !== 'POST') return passThrough();
+    const match = matchEndpoint(url, headers);
+    if (!match) {
+      // A provider's API that costs but that noburn does not meter (images, audio...); other requests pass.
+      const paid = unmeteredProviderApi(url);
+      return paid ? unmetered(paid, `POST ${url.pathname} is not an endpoint noburn can price`) : passThrough();
+    }
+    const { provider, endpoint } = match;
     const raw = await bodyText(request, init);
-    if (raw === null) return passThrough();
+    if (raw === null) return unmetered(provider, 'the request body is not one noburn can read (a stream or a form)');
     let body: unknown = null;
     try {
       body = JSON.parse(raw);
     } catch {
-      // not JSON: the provider will refuse it; nothing to meter
+      // not JSON: nothing to price
     }
-    const model = isObj(body) ? match.endpoint.model(body) : null;
-    if (!isObj(body) || model === null) return passThrough();
-
-    const { provider, endpoint } = match;
-    // As the proxy: the header, else the provider's own field in the body (OpenAI `user` /
-    // `safety_identifier`, Anthropic `metadata.user_id`), else this fetch's endUserId.
-    const endUserId = user ?? provider.endUser?.(body as Json) ?? opts.endUserId;
-    const estimate = await estimateEndpoint(endpoint, body, model, estimateTokens);
+    if (!isObj(body)) return unmetered(provider, 'the request body is not a JSON object');
+    const deployment = deploymentOf(url.pathname);
+    const model = callModel(endpoint, body, deployment, deployments);
+    if (model === null) {
+      const why = deployment === null ? 'the request names no model' : `the Azure deployment "${deployment}" is not mapped to a model (guard.fetch({ azureDeployments: { "${deployment}": MODEL } }), or config azureDeployments)`;
+      return unmetered(provider, why);
+    }
     const pricedBy = await priceProvider(url, provider);
-    let decision;
-    try {
-      // clamp: when the request's output bound does not fit, hold the largest one that does
-      // (down to minTokensOut) and send the request with it, instead of refusing.
-      decision = await guard.check({
-        model,
-        estimatedTokensIn: estimate.tokensIn,
-        estimatedTokensOut: estimate.tokensOut,
-        endUserId,
-        runId: opts.runId,
-        provider: pricedBy,
-        clamp: endpoint.outputBound !== null,
-        tokensInSource: 'tokenizer',
-      });
-    } catch (e) {
-      // As the proxy: a bad end-user id (too long, control characters) is the caller's error.
-      const bad = e instanceof NoburnValidationError;
-      const msg = `noburn could not check this request: ${e instanceof Error ? e.message : String(e)}`;
-      return answer(errorResponse(provider, bad ? 400 : 500, bad ? 'noburn_bad_request' : 'noburn_check_failed', msg, false));
-    }
-    // The refusal carries the figures (cap, spent, held, left, estimate, hint) under `noburn`.
-    if (decision.blocked) return answer(refusal(provider, decision, model, endpoint.outputBound?.fieldOf(body as Json)));
+    // With allowUnmetered a model without a price is forwarded unmetered (counted), not refused.
+    if (allowUnmetered && !(await priceKnown(guard, knownPrices, model, pricedBy))) return unmetered(provider, `the model ${model} has no price`);
 
-    // Some APIs (OpenAI chat) report a stream's usage only when asked: ask, and hide the
-    // answer from a caller that did not ask itself.
-    // The output held: what was asked, or less when the check clamped it; a clamped bound is
-    // written into the request (added when it set none), as the proxy does.
-    const heldOut = Math.min(decision.tokensOut, estimate.tokensOut);
-    const clamped = heldOut < estimate.tokensOut && endpoint.outputBound !== null;
-    if (clamped) endpoint.outputBound?.set(body as Json, heldOut);
-    const strip = endpoint.ensureStreamUsage(body as Json);
+    // Estimate, check, clamp, settle: the metering core's, as the proxy. The end user, as in
+    // the proxy: the header, else the provider's own field in the body (OpenAI `user` /
+    // `safety_identifier`, Anthropic `metadata.user_id`), else this fetch's endUserId.
+    const start = await startCall({
+      guard,
+      provider,
+      endpoint,
+      body,
+      model,
+      countTokens: estimateTokens,
+      // When the request's output bound does not fit, hold the largest one that does.
+      clamp: endpoint.outputBound !== null,
+      endUserId: user ?? provider.endUser?.(body) ?? opts.endUserId,
+      runId: opts.runId,
+      priceProvider: pricedBy,
+    });
+    if (!start.allowed) return answer(start.response);
+    const { call } = start;
     headers.delete('content-length');
     let upstream: Response;
     try {
@@ -115,25 +144,21 @@ export function createGuardFetch(guard: NoburnGuard, opts: GuardFetchOptions = {
         ...init,
         method,
         headers,
-        body: strip || clamped ? JSON.stringify(body) : raw,
+        body: call.rewritten ?? raw,
       });
     } catch (e) {
       // Never answered (network error, aborted before the response): nothing to charge.
-      releaseHold(guard, decision.reservationId);
+      call.settle(null);
       throw e;
     }
     if (!upstream.ok) {
       // The providers do not bill a refused or failed request.
-      releaseHold(guard, decision.reservationId);
+      call.settle(null);
       return upstream;
     }
-    // The output held bounds what a stream may pass on, whatever the upstream does with the bound (as in the proxy).
-    const cutAt = endpoint.outputBound !== null && endpoint.isStream(body as Json) ? { tokens: heldOut, count: await loadTokenCounter() } : null;
     // Usage the response does not report is charged at the input estimate and the output held.
-    const metered = meterResponse(upstream, { endpoint, estimate: { tokensIn: estimate.tokensIn, tokensOut: heldOut }, countTokens: estimateTokens, stripUsageChunk: strip, cutAt });
-    void metered.usage.then((u) =>
-      guard.record({ model, ...u, wasBlocked: false, endUserId, runId: opts.runId, reservationId: decision.reservationId, provider: pricedBy }),
-    );
+    const metered = meterResponse(upstream, call.meter);
+    void metered.usage.then((u) => call.settle(u));
     return metered.response;
   };
 }
@@ -145,6 +170,8 @@ async function bodyText(request: Request | null, init: FetchInit): Promise<strin
   if (typeof b === 'string') return b;
   if (b instanceof ArrayBuffer) return new TextDecoder().decode(b);
   if (ArrayBuffer.isView(b)) return new TextDecoder().decode(b);
+  if (b instanceof URLSearchParams) return b.toString();
+  if (b instanceof Blob && !(b instanceof File)) return b.text();
   return null;
 }
 

@@ -16,7 +16,7 @@ export interface CheckContext {
   inputNano: number;
 }
 
-const BLOCKED_BY_CAP = new Set(['project_budget_exceeded', 'user_budget_exceeded', 'run_budget_exceeded', 'model_budget_exceeded', 'local_budget_exceeded']);
+const BLOCKED_BY_CAP = new Set(['project_budget_exceeded', 'user_budget_exceeded', 'run_budget_exceeded', 'model_budget_exceeded', 'tag_budget_exceeded', 'local_budget_exceeded']);
 
 export function limitOf(l: StoreLimit): DecisionLimit {
   return {
@@ -53,6 +53,7 @@ export function decisionOf(d: StoreDecision, c: CheckContext): Decision {
   if (d.remainingNano.user !== undefined) remaining.userUsd = nanoToUsd(d.remainingNano.user);
   if (d.remainingNano.run !== undefined) remaining.runUsd = nanoToUsd(d.remainingNano.run);
   if (d.remainingNano.model !== undefined) remaining.modelUsd = nanoToUsd(d.remainingNano.model);
+  if (d.remainingNano.tag !== undefined) remaining.tagUsd = nanoToUsd(d.remainingNano.tag);
   const estimate = d.estimateNano ?? c.estimate;
   const inputNano = Math.min(estimate, c.inputNano);
   return {

@@ -5,11 +5,12 @@ import { nanoToUsd, usdToNano } from '../money.js';
 import { parsePeriod } from '../periods.js';
 import { parseModelGlob } from '../model-glob.js';
 import { parseThresholds } from '../alerts/thresholds.js';
+import { parseTag, tagGroupKey } from '../tags.js';
 import { costNano } from '../pricing/cost.js';
 import type { PriceCache } from '../pricing/price-cache.js';
 import { Pricer, priceInfo } from '../pricing/pricer.js';
 import { BUDGET_SCOPES, RUN_STATUSES, SPEND_GROUPS } from '../types.js';
-import type { Alert, AlertQuery, Budget, Decision, EndRunResult, EndedRun, LedgerEvent, PriceInfo, RecordResult, RunInfo, SetBudgetRequest, SpendQuery, SpendReport, StartRunRequest, UserSummary } from '../types.js';
+import type { Alert, AlertQuery, Budget, Decision, EndRunResult, EndedRun, LedgerEvent, PriceInfo, RecordResult, RunInfo, SetBudgetRequest, SpendGroupBy, SpendQuery, SpendReport, StartRunRequest, UserSummary } from '../types.js';
 import { MAX_TOKENS, idString } from '../validate.js';
 import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
 import { KeyedGroupCommit, commitInOrder } from './group-commit.js';
@@ -53,6 +54,19 @@ function isCalendarDay(day: string): boolean {
 function oneOf<T extends string>(list: readonly T[], v: string, name: string): T {
   if ((list as readonly string[]).includes(v)) return v as T;
   throw new NoburnValidationError(`${name} must be ${list.slice(0, -1).join(', ')} or ${list[list.length - 1] ?? ''}`);
+}
+
+/** A spend grouping: one of SPEND_GROUPS, or tag:KEY (a valid tag key). */
+function spendGroup(v: string): SpendGroupBy {
+  if (typeof v === 'string' && v.startsWith('tag:')) {
+    tagGroupKey(v);
+    return v as SpendGroupBy;
+  }
+  try {
+    return oneOf(SPEND_GROUPS, v, 'by');
+  } catch {
+    throw new NoburnValidationError(`by must be ${SPEND_GROUPS.join(', ')} or tag:KEY`);
+  }
 }
 
 function parseDate(v: string | undefined, name: string): number | null {
@@ -124,6 +138,7 @@ export class Ledger {
       minTokensOut,
       provider,
       tokensInRaw: scaled ? c.tokensIn : null,
+      tags: c.tags ?? [],
     };
     const d = this.batcher ? decisionFrom(await this.batcher.submit(projectId, { kind: 'check', check: sc })) : await this.store.check(sc);
     return decisionOf(d, { estimate, tokensIn, tokensOut: c.tokensOut, unpriced, minTokensOut, clamp, inputNano: unpriced ? 0 : costNano(price, { tokensIn, tokensOut: 0 }) });
@@ -190,6 +205,7 @@ export class Ledger {
       idempotencyKey: r.idempotencyKey,
       ts,
       calledAt,
+      tags: r.tags ?? [],
     };
   }
 
@@ -259,11 +275,12 @@ export class Ledger {
   async setBudget(projectId: string, b: SetBudgetRequest): Promise<void> {
     const scope = oneOf(BUDGET_SCOPES, b.scope, 'scope');
     const model = scope === 'model' ? parseModelGlob(b.model, 'model') : null;
+    const tag = scope === 'tag' ? parseTag(b.tag, 'tag') : null;
     const userId = scope === 'user' || (scope === 'model' && b.userId !== undefined) ? idString(b.userId, 'userId') : null;
     const capNano = b.capUsd === null ? null : usdToNano(b.capUsd, 'capUsd');
     const period = parsePeriod(b.period ?? 'month');
     const alertAt = b.alertAt === undefined ? undefined : parseThresholds(b.alertAt);
-    await this.store.setBudget({ projectId, scope, userId, model, capNano, period, alertAt, now: this.now() });
+    await this.store.setBudget({ projectId, scope, userId, model, tag, capNano, period, alertAt, now: this.now() });
   }
 
   async getBudgets(projectId: string): Promise<Budget[]> {
@@ -276,7 +293,7 @@ export class Ledger {
 
   /** Spend in a window (since inclusive, until exclusive), optionally of one run and grouped. */
   async spend(projectId: string, q: SpendQuery): Promise<SpendReport> {
-    const by = q.by === undefined ? null : oneOf(SPEND_GROUPS, q.by, 'by');
+    const by = q.by === undefined ? null : spendGroup(q.by);
     const runId = q.runId === undefined ? null : idString(q.runId, 'runId');
     const sq = { projectId, by, runId, sinceMs: parseDate(q.since, 'since'), untilMs: parseDate(q.until, 'until') };
     return spendReportOf(sq, await this.store.spend(sq));

@@ -1,3 +1,4 @@
+import { storedTags, tagsOfStored } from '../tags.js';
 import type { BlockReason, EventKind } from '../types.js';
 import type { EventRecord, RunRecord } from './store.js';
 import { thresholdsOf } from '../alerts/thresholds.js';
@@ -43,6 +44,8 @@ export interface EventRow {
   tokens_in: number;
   tokens_out: number;
   ref: string | null;
+  /** Stored form (tags.ts); null when none, or in rows older than migration 5. */
+  tags?: string | null;
 }
 
 /** An entry a store appends to the event feed; what is left out is null, 0 or false. */
@@ -61,13 +64,15 @@ export interface EventEntry {
   tokensIn?: number | undefined;
   tokensOut?: number | undefined;
   ref: string | null;
+  /** check / record: the call's sorted tags. */
+  tags?: readonly string[] | undefined;
 }
 
-/** An entry as the events table's columns, in their order (project_id, ts, kind, ..., ref). */
-export function eventColumns(e: EventEntry): [string, number, string, string | null, string | null, string | null, number, number, string | null, number, number, number, string | null] {
+/** An entry as the events table's columns, in their order (project_id, ts, kind, ..., ref, tags). */
+export function eventColumns(e: EventEntry): [string, number, string, string | null, string | null, string | null, number, number, string | null, number, number, number, string | null, string | null] {
   return [
     e.projectId, e.ts, e.kind, e.userId ?? null, e.runId ?? null, e.model ?? null, e.amountNano ?? 0, e.blocked ? 1 : 0,
-    e.reason ?? null, e.unpriced ? 1 : 0, e.tokensIn ?? 0, e.tokensOut ?? 0, e.ref,
+    e.reason ?? null, e.unpriced ? 1 : 0, e.tokensIn ?? 0, e.tokensOut ?? 0, e.ref, storedTags(e.tags),
   ];
 }
 
@@ -108,5 +113,6 @@ export function eventRecordOf(r: EventRow): EventRecord {
     tokensIn: r.tokens_in,
     tokensOut: r.tokens_out,
     ref: r.ref,
+    tags: tagsOfStored(r.tags),
   };
 }

@@ -43,11 +43,13 @@ export interface StoreCheck {
   provider?: string | null | undefined;
   /** The local tokenizer's input count when tokensIn was scaled from it (tokensInSource 'tokenizer'); null otherwise. */
   tokensInRaw?: number | null | undefined;
+  /** Sorted `key=value` tags (src/lib/tags.ts): the caps on each apply; the hold keeps them. Absent or []: none. */
+  tags?: readonly string[] | undefined;
 }
 
 /** The cap with the least room, in nano-dollars (before this call's hold). */
 export interface StoreLimit {
-  scope: 'project' | 'user' | 'run' | 'model';
+  scope: 'project' | 'user' | 'run' | 'model' | 'tag';
   capNano: number;
   spentNano: number;
   heldNano: number;
@@ -58,7 +60,7 @@ export interface StoreDecision {
   blockReason: BlockReason | null;
   reservationId: string | null;
   /** Nano-dollars left under each cap that applies, after the hold. */
-  remainingNano: { project?: number; user?: number; run?: number; model?: number };
+  remainingNano: { project?: number; user?: number; run?: number; model?: number; tag?: number };
   /** The ref of the decision's event (blocked decisions), so that mirrors can recognise it in the feed. */
   decisionId?: string | undefined;
   /** The amount held (allowed) or that did not fit (blocked); differs from the check's estimateNano only when clamped. */
@@ -90,6 +92,8 @@ export interface StoreRecord {
   ts: number;
   /** When the client says the call happened (kept as data; never moves spend between windows). */
   calledAt?: number | null | undefined;
+  /** Sorted `key=value` tags: the record counts in each tag's usage rows (scope 'tag'). Absent or []: none. */
+  tags?: readonly string[] | undefined;
 }
 
 export interface StoreStartRun {
@@ -124,6 +128,8 @@ export interface StoreSetBudget {
   userId: string | null;
   /** Scope "model": the glob (validated); absent otherwise. */
   model?: string | null | undefined;
+  /** Scope "tag": the tag, `key=value` (validated); absent otherwise. */
+  tag?: string | null | undefined;
   /** null removes the cap. */
   capNano: number | null;
   period: Period;
@@ -177,6 +183,8 @@ export interface BudgetRecord {
   userId: string | null;
   /** Scope "model": the glob. */
   model?: string;
+  /** Scope "tag": the tag. */
+  tag?: string;
   capNano: number;
   period: Period;
   spentNano: number;
@@ -191,7 +199,7 @@ export interface AlertRecord {
   seq: number;
   id: string;
   projectId: string;
-  scope: 'project' | 'user' | 'model' | 'run';
+  scope: 'project' | 'user' | 'model' | 'run' | 'tag';
   subject: string | null;
   userId: string | null;
   threshold: number;
@@ -245,6 +253,8 @@ export interface EventRecord {
   tokensIn: number;
   tokensOut: number;
   ref: string | null;
+  /** check / record: the call's sorted tags; [] when none. */
+  tags?: string[];
 }
 
 /** Spend summed over a query's records (blocked checks from the event log included). */

@@ -1,4 +1,5 @@
 import { nanoToUsd } from '../money.js';
+import { tagsObject } from '../tags.js';
 import type { Alert, Budget, EndRunResult, LedgerEvent, RunInfo, SpendReport, UserSummary } from '../types.js';
 import type { AlertRecord, BudgetRecord, EventRecord, RunRecord, SpendTotals, StoreSpendQuery, UserRecord } from './store.js';
 
@@ -50,6 +51,7 @@ export function budgetOf(b: BudgetRecord): Budget {
     scope: b.scope,
     userId: b.userId,
     ...(b.model !== undefined ? { model: b.model } : {}),
+    ...(b.tag !== undefined ? { tag: b.tag } : {}),
     capUsd: nanoToUsd(b.capNano),
     period: b.period,
     spentUsd: nanoToUsd(b.spentNano),
@@ -110,6 +112,7 @@ export function eventOf(e: EventRecord): LedgerEvent {
     tokensIn: e.tokensIn,
     tokensOut: e.tokensOut,
     ref: e.ref,
+    ...(e.tags !== undefined && e.tags.length > 0 ? { tags: tagsObject(e.tags) } : {}),
   };
 }
 

@@ -20,6 +20,7 @@ const MESSAGES: Record<BlockReason, string> = {
   project_budget_exceeded: 'the project budget cap would be exceeded by this request',
   user_budget_exceeded: "the end user's budget cap would be exceeded by this request",
   model_budget_exceeded: 'the budget cap for this model would be exceeded by this request',
+  tag_budget_exceeded: 'the budget cap for a tag of this request would be exceeded by it',
   run_not_found: 'the noburn run was not found',
   run_ended: 'the noburn run has ended',
   unknown_model_price: 'the model has no known price (set a price in noburn config.json, or unknownModel: "allow")',

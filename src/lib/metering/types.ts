@@ -137,6 +137,12 @@ export interface ProviderAdapter {
    */
   freeEndpoint?(path: string): boolean;
   /**
+   * POST paths (a tail of the URL's path) this provider bills but noburn cannot price
+   * (OpenAI images, audio): guard.fetch() refuses them on any host, as the proxy does
+   * every unmetered POST under its prefix. Only paths no other API would use.
+   */
+  unpricedEndpoint?(path: string): boolean;
+  /**
    * The path at the upstream for a path after the prefix, when an SDK's base-URL shape
    * differs from the upstream's (Anthropic with or without /v1). Absent: unchanged.
    * endpoint() and freeEndpoint() see the mapped path.

@@ -18,9 +18,9 @@ const LOOKUP_REVISION = 2;
  */
 export const PRICE_DATA_VERSION = `${PRICE_PACKAGE_VERSION} lookup-${LOOKUP_REVISION}`;
 
-type PriceValue = number | { base?: number } | undefined;
+export type PriceValue = number | { base?: number } | undefined;
 
-function perMTok(v: PriceValue): number | null {
+export function perMTok(v: PriceValue): number | null {
   if (typeof v === 'number') return usdToNano(v, 'price');
   // Tiered prices: the base tier, i.e. the price of a normal-length prompt.
   if (v && typeof v === 'object' && typeof v.base === 'number') return usdToNano(v.base, 'price');

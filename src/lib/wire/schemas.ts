@@ -29,6 +29,8 @@ const tokens = z.number().int().min(0).max(MAX_TOKENS);
 const usd = z.number().finite().min(0).max(MAX_USD);
 const period = z.enum(PERIODS);
 const blockReason = z.enum(BLOCK_REASONS);
+// A call's tags: the shape only; the syntax (tags.ts) is checked by the ledger, one rule for every entry point.
+const tags = z.record(z.string(), z.string());
 /** Alert thresholds: whole percents of the cap. */
 const alertAt = z.array(z.number().int().min(1).max(MAX_THRESHOLD)).max(MAX_THRESHOLDS);
 
@@ -45,6 +47,7 @@ export const CheckBody = z.strictObject({
   minTokensOut: tokens.nullish(),
   provider: id.nullish(),
   tokensInSource: z.enum(['exact', 'tokenizer']).nullish(),
+  tags: tags.nullish(),
 });
 export type CheckBody = z.infer<typeof CheckBody>;
 
@@ -64,6 +67,7 @@ export const RecordItem = z
     idempotencyKey: id,
     ts: z.number().int().min(0).nullish(),
     provider: id.nullish(),
+    tags: tags.nullish(),
   })
   .refine((r) => (r.cachedTokensIn ?? 0) + (r.cacheWriteTokensIn ?? 0) <= r.tokensIn, {
     message: 'cachedTokensIn + cacheWriteTokensIn must not exceed tokensIn (tokensIn counts all input tokens)',
@@ -117,6 +121,15 @@ export const ModelBudgetBody = z.strictObject({
 });
 export type ModelBudgetBody = z.infer<typeof ModelBudgetBody>;
 
+/** PUT /v1/budgets/tags: a cap on the calls that carry a tag (`feature=search`), project-wide. */
+export const TagBudgetBody = z.strictObject({
+  tag: z.string().max(256),
+  capUsd: usd.nullable(),
+  period: period.optional(),
+  alertAt: alertAt.optional(),
+});
+export type TagBudgetBody = z.infer<typeof TagBudgetBody>;
+
 /** POST /v1/keys (admin): a key for the caller's own project. */
 export const KeyBody = z.strictObject({
   role: z.enum(['app', 'admin']).optional(),
@@ -147,7 +160,8 @@ export const RunsQuery = z.strictObject({
 
 /** GET /v1/spend?by=&since=&until=&runId= */
 export const SpendQuery = z.strictObject({
-  by: z.enum(SPEND_GROUPS).optional(),
+  // user, run, model, day or tag:KEY (the key is checked by the ledger).
+  by: z.union([z.enum(SPEND_GROUPS), z.templateLiteral(['tag:', z.string()])]).optional(),
   runId: id.optional(),
   since: z.string().max(64).optional(),
   until: z.string().max(64).optional(),
@@ -158,7 +172,7 @@ export const UsersQuery = z.strictObject({ limit: intParam(1, 1000).optional() }
 
 // ---- responses (the client uses their types) ----
 
-export const Remaining = z.object({ projectUsd: z.number().optional(), userUsd: z.number().optional(), runUsd: z.number().optional(), modelUsd: z.number().optional() });
+export const Remaining = z.object({ projectUsd: z.number().optional(), userUsd: z.number().optional(), runUsd: z.number().optional(), modelUsd: z.number().optional(), tagUsd: z.number().optional() });
 
 export const DecisionResponse = z.object({
   blocked: z.boolean(),
@@ -174,7 +188,7 @@ export const DecisionResponse = z.object({
   clamped: z.boolean(),
   estimate: z.object({ inputUsd: z.number(), outputUsd: z.number() }),
   limit: z
-    .object({ scope: z.enum(['project', 'user', 'run', 'model']), capUsd: z.number(), spentUsd: z.number(), heldUsd: z.number(), leftUsd: z.number() })
+    .object({ scope: z.enum(['project', 'user', 'run', 'model', 'tag']), capUsd: z.number(), spentUsd: z.number(), heldUsd: z.number(), leftUsd: z.number() })
     .nullable(),
   maxTokensOut: z.number().int().nullable(),
   hint: z.string().nullable(),
@@ -235,6 +249,8 @@ export const BudgetResponse = z.object({
   userId: z.string().nullable(),
   // Scope "model" only.
   model: z.string().optional(),
+  // Scope "tag" only.
+  tag: z.string().optional(),
   capUsd: z.number(),
   period,
   spentUsd: z.number(),
@@ -250,6 +266,7 @@ export const SetBudgetResponse = z.object({
   scope: z.enum(BUDGET_SCOPES),
   userId: z.string().nullable(),
   model: z.string().optional(),
+  tag: z.string().optional(),
   capUsd: z.number().nullable(),
   period,
   alertAt: z.array(z.number().int()).optional(),
@@ -280,7 +297,7 @@ const SpendRowResponse = z.object({
   tokensOut: z.number().int(),
 });
 export const SpendResponse = z.object({
-  by: z.enum(SPEND_GROUPS).nullable(),
+  by: z.union([z.enum(SPEND_GROUPS), z.templateLiteral(['tag:', z.string()])]).nullable(),
   since: z.string().nullable(),
   until: z.string().nullable(),
   totalUsd: z.number(),
@@ -306,6 +323,7 @@ export const EventResponse = z.object({
   tokensIn: z.number().int(),
   tokensOut: z.number().int(),
   ref: z.string().nullable(),
+  tags: tags.optional(),
 });
 /** `cursor`: pass it as `after` next time; `more`: another page is waiting. */
 export const EventsResponse = z.object({ events: z.array(EventResponse), cursor: z.number().int(), more: z.boolean() });

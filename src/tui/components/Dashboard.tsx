@@ -1,11 +1,14 @@
+/** The whole dashboard frame, from data only: the tables, or the drill-down of one user or run. */
 import { Box, Text } from 'ink';
 import type { DashboardSnapshot } from '../../lib/dashboard/snapshot.js';
-import { clean, usd } from '../format.js';
-import { SORT_LABEL, clampScroll, filterBlocked, filterRuns, filterUsers, layout, sortRuns, sortUsers } from '../view.js';
+import { clean, usd, windowName } from '../format.js';
+import { SORT_LABEL, clampScroll, filterBlocked, filterRuns, filterUsers, layout, sortLabel, sortModels, sortRuns, sortUsers } from '../view.js';
 import type { ViewState } from '../view.js';
 import { BlockedFeed } from './BlockedFeed.js';
+import { Detail } from './Detail.js';
 import { Header } from './Header.js';
 import { Line } from './Line.js';
+import { ModelsPanel } from './ModelsPanel.js';
 import { RunsTable } from './RunsTable.js';
 import { StatusBar } from './StatusBar.js';
 import { UsersTable } from './UsersTable.js';
@@ -34,8 +37,9 @@ export interface DashboardProps {
 /** The sorted and filtered rows each table shows (shared with the key handler's scroll limits). */
 export function viewLists(s: DashboardSnapshot, v: ViewState) {
   return {
-    users: sortUsers(filterUsers(s.users, v.filter), v.userSort),
-    runs: sortRuns(filterRuns(s.runs, v.filter), v.runSort),
+    users: sortUsers(filterUsers(s.users, v.filter), v.userSort, v.reversed.users),
+    runs: sortRuns(filterRuns(s.runs, v.filter), v.runSort, v.reversed.runs),
+    models: sortModels(s.models, v.reversed.models),
     blocked: filterBlocked(s.blocked, v.filter),
   };
 }
@@ -62,7 +66,9 @@ export function Dashboard(p: DashboardProps) {
   const banner = p.banner === null ? null : (
     <Line color={p.color} segments={[{ text: p.banner.text, color: p.banner.tone === 'error' ? 'redBright' : 'cyan', bold: p.banner.tone === 'error' }]} />
   );
-  const status = p.interactive ? <StatusBar focus={v.focus} filter={v.filter} editing={v.editing} width={width} color={p.color} keys={p.keys ?? true} /> : null;
+  const status = p.interactive ? (
+    <StatusBar focus={v.focus} filter={v.filter} editing={v.editing} detail={v.detail !== null} width={width} color={p.color} keys={p.keys ?? true} />
+  ) : null;
 
   if (s.status === 'missing' || s.status === 'error') {
     return (
@@ -89,12 +95,40 @@ export function Dashboard(p: DashboardProps) {
   }
 
   const lists = viewLists(s, v);
-  const l = layout(p.rows, p.banner !== null);
+  const counts = { users: lists.users.length, runs: lists.runs.length, models: lists.models.length, blocked: lists.blocked.length };
+  const l = layout(p.rows, p.banner !== null, counts);
+  if (v.detail !== null) {
+    const t = v.detail;
+    return (
+      <Box flexDirection="column" width={width}>
+        {header}
+        {banner}
+        <Box flexDirection="column" height={l.detail + 4}>
+          <Detail
+            target={t}
+            detail={s.detail}
+            user={t.kind === 'user' ? s.users.find((u) => u.userId === t.id) : undefined}
+            run={t.kind === 'run' ? s.runs.find((r) => r.runId === t.id) : undefined}
+            offset={v.detailScroll}
+            height={l.detail}
+            width={width}
+            now={p.now}
+            color={p.color}
+          />
+        </Box>
+        {status}
+      </Box>
+    );
+  }
+
   const off = {
     users: clampScroll(v.scroll.users, lists.users.length, l.users),
     runs: clampScroll(v.scroll.runs, lists.runs.length, l.runs),
+    models: clampScroll(v.scroll.models, lists.models.length, l.models),
     blocked: clampScroll(v.scroll.blocked, lists.blocked.length, l.blocked),
   };
+  // The cursor of the live dashboard: kept inside the list (it may have shrunk since the key).
+  const cursor = (n: number, c: number) => (p.interactive ? Math.max(0, Math.min(c, n - 1)) : undefined);
   return (
     <Box flexDirection="column" width={width}>
       {header}
@@ -108,9 +142,10 @@ export function Dashboard(p: DashboardProps) {
         now={p.now}
         color={p.color}
         focused={p.interactive && v.focus === 'users'}
-        sortLabel={SORT_LABEL[v.userSort]}
+        sortLabel={sortLabel(v.userSort, v.reversed.users)}
         filter={v.filter}
         note={defaultCapNote(s)}
+        cursor={cursor(lists.users.length, v.cursor.users)}
       />
       <RunsTable
         runs={lists.runs}
@@ -122,8 +157,23 @@ export function Dashboard(p: DashboardProps) {
         now={p.now}
         color={p.color}
         focused={p.interactive && v.focus === 'runs'}
-        sortLabel={SORT_LABEL[v.runSort]}
+        sortLabel={sortLabel(v.runSort, v.reversed.runs)}
         filter={v.filter}
+        cursor={cursor(lists.runs.length, v.cursor.runs)}
+      />
+      <ModelsPanel
+        models={lists.models}
+        total={s.modelsTotal}
+        offset={off.models}
+        height={l.models}
+        width={width}
+        now={p.now}
+        color={p.color}
+        spentNano={s.project.spentNano}
+        windowLabel={windowName(s.project.period)}
+        lead={p.interactive ? 2 : 0}
+        sortLabel={v.reversed.models ? SORT_LABEL.spend.replace('↓', '↑') : SORT_LABEL.spend}
+        focused={p.interactive && v.focus === 'models'}
       />
       <BlockedFeed events={lists.blocked} offset={off.blocked} height={l.blocked} width={width} color={p.color} focused={p.interactive && v.focus === 'blocked'} />
       {status}

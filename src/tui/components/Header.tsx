@@ -1,6 +1,6 @@
 import { Box } from 'ink';
 import type { DashboardSnapshot } from '../../lib/dashboard/snapshot.js';
-import { LEVEL_COLOR, bar, clean, duration, fit, levelOf, pctOf, pctText, ratePerMin, sparkline, stamp, usd } from '../format.js';
+import { LEVEL_COLOR, alertCell, bar, clean, duration, fit, levelOf, pctOf, pctText, ratePerMin, sparkline, stamp, usd } from '../format.js';
 import { Line } from './Line.js';
 import type { Segment } from './Line.js';
 
@@ -50,7 +50,9 @@ export function Header({ snapshot: s, now, width, color, mode }: HeaderProps) {
     const pct = pctOf(p.spentNano, p.capNano);
     const level = levelOf(pct);
     const lead = ` / ${usd(p.capNano)} ${p.period ?? ''} `;
-    const tail = ` ${pctText(pct).padStart(6)}${held}`;
+    // The project cap's alert thresholds, when the ledger keeps them: "⚑80%" fired, "·50%" armed.
+    const alert = alertCell(p.thresholdsPct, p.firedPct);
+    const tail = ` ${pctText(pct).padStart(6)}${alert === null ? '' : ` ${alert}`}${held}`;
     const room = width - len(`Spend ${usd(p.spentNano)}${lead}${tail}`);
     const showCounts = room - len(counts) >= 10;
     const b = bar(pct ?? 0, Math.max(4, Math.min(30, showCounts ? room - len(counts) : room)));

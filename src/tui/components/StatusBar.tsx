@@ -1,3 +1,4 @@
+/** The last line: the keys of the moment, or the `/` filter prompt while typing. */
 import type { TableId } from '../view.js';
 import { clean, fit } from '../format.js';
 import { Line } from './Line.js';
@@ -6,6 +7,8 @@ export interface StatusBarProps {
   readonly focus: TableId;
   readonly filter: string;
   readonly editing: boolean;
+  /** The drill-down is open: its keys. */
+  readonly detail?: boolean;
   readonly width: number;
   readonly color: boolean;
   /** False when stdin is not a terminal: no keys to offer. */
@@ -26,7 +29,11 @@ export function StatusBar(p: StatusBarProps) {
       />
     );
   }
-  const help = p.keys ? 'tab focus · ↑↓ PgUp PgDn scroll · s sort · / filter · q quit' : 'stdin is not a terminal: keys are off (Ctrl-C quits)';
+  const help = !p.keys
+    ? 'stdin is not a terminal: keys are off (Ctrl-C quits)'
+    : p.detail
+      ? 'esc back · ↑↓ PgUp PgDn scroll · q quit'
+      : 'tab focus · ↑↓ move · enter breakdown · s sort · r reverse · / filter · q quit';
   const filter = p.filter === '' ? '' : `filter "${clean(p.filter)}" · `;
   return <Line color={p.color} segments={[{ text: fit(filter + help, p.width), dim: true }]} />;
 }

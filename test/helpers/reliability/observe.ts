@@ -115,7 +115,7 @@ export function dumpTables(db: Database): Record<string, unknown[]> {
   return out;
 }
 
-const GROUP: Record<SpendGroupBy, (c: MContribution) => string | null> = {
+const GROUP: Record<string, (c: MContribution) => string | null> = {
   user: (c) => c.user,
   run: (c) => c.run,
   model: (c) => c.model,
@@ -127,7 +127,7 @@ export function modelSpend(m: LedgerModel, project: string, by: SpendGroupBy | n
   const cs = m.project(project).contributions;
   const rows = new Map<string | null, SpendRow & { nano: number }>();
   for (const c of by ? cs : []) {
-    const key = GROUP[by as SpendGroupBy](c);
+    const key = (GROUP[by as string] as (c: MContribution) => string | null)(c);
     const row = rows.get(key) ?? { key, spendUsd: 0, nano: 0, calls: 0, blockedCalls: 0, unpricedCalls: 0, tokensIn: 0, tokensOut: 0 };
     row.nano += c.spent;
     row.calls += c.calls;

@@ -56,6 +56,12 @@ CREATE OR REPLACE FUNCTION nb_glob_like(p_glob text) RETURNS text LANGUAGE sql I
   SELECT replace(replace(nb_like_escape(p_glob), '*', '%'), '?', '_')
 $fn$;
 
+-- A call's tags (a jsonb array of sorted key=value strings, tags.ts) in their stored form: joined with ',', NULL when none.
+CREATE OR REPLACE FUNCTION nb_tags(p_tags jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT CASE WHEN jsonb_typeof(p_tags) = 'array' AND jsonb_array_length(p_tags) > 0
+    THEN (SELECT string_agg(t.value, ',' ORDER BY t.i) FROM jsonb_array_elements_text(p_tags) WITH ORDINALITY AS t(value, i)) END
+$fn$;
+
 -- A blocked check: counted for the project, the user and the run (and its ancestors), logged, no hold.
 -- p_exhaust: the runs of the chain up to this depth become exhausted (an ancestor's cap blocked it); NULL: the
 -- run itself when the reason is run_budget_exceeded.
@@ -75,6 +81,10 @@ BEGIN
   IF v_user IS NOT NULL THEN
     PERFORM nb_add_usage(v_project, 'user_model', v_user || chr(31) || (p_c->>'model'), p_c->'windows', v_now, 0, 0, 1, 0, 0, 0);
   END IF;
+  -- Per-tag usage (what tag caps read), only for a check that carries tags.
+  IF jsonb_typeof(p_c->'tags') = 'array' THEN
+    PERFORM nb_add_usage(v_project, 'tag', t.value, p_c->'windows', v_now, 0, 0, 1, 0, 0, 0) FROM jsonb_array_elements_text(p_c->'tags') AS t;
+  END IF;
   IF p_run IS NOT NULL THEN
     UPDATE runs AS t SET blocked_calls = t.blocked_calls + 1,
       exhausted = greatest(t.exhausted, CASE WHEN a.depth <= coalesce(p_exhaust, CASE WHEN p_reason = 'run_budget_exceeded' THEN 0 ELSE -1 END)
@@ -82,9 +92,10 @@ BEGIN
       last_at = greatest(coalesce(t.last_at, 0), v_now)
     FROM run_ancestors a WHERE a.run_id = p_run AND t.id = a.ancestor_id;
   END IF;
-  INSERT INTO events (project_id, ts, kind, user_id, run_id, model, amount_nano, blocked, reason, unpriced, tokens_in, tokens_out, ref)
+  INSERT INTO events (project_id, ts, kind, user_id, run_id, model, amount_nano, blocked, reason, unpriced, tokens_in, tokens_out, ref, tags)
   VALUES (v_project, v_now, 'check', v_user, p_c->>'runId', p_c->>'model', (p_c->>'estimateNano')::bigint, 1, p_reason,
-    CASE WHEN (p_c->>'unpriced')::boolean THEN 1 ELSE 0 END, (p_c->>'tokensIn')::bigint, (p_c->>'tokensOut')::bigint, p_c->>'decisionId');
+    CASE WHEN (p_c->>'unpriced')::boolean THEN 1 ELSE 0 END, (p_c->>'tokensIn')::bigint, (p_c->>'tokensOut')::bigint, p_c->>'decisionId',
+    nb_tags(p_c->'tags'));
   RETURN jsonb_build_object('blocked', true, 'reason', p_reason, 'id', NULL, 'rem', p_rem, 'dec', p_c->>'decisionId');
 END $fn$;
 
@@ -156,6 +167,7 @@ DECLARE
   v_mb record;
   v_glob text;
   v_pat text;
+  v_tag text;
 BEGIN
   DELETE FROM holds WHERE project_id = v_project AND expires_at <= v_now;
   IF v_run_id IS NOT NULL THEN
@@ -214,6 +226,19 @@ BEGIN
     v_caps := v_caps || jsonb_build_array(jsonb_build_object('scope', 'model', 'capNano', v_mb.cap_nano, 'spentNano', v_spent, 'heldNano', v_held));
   END LOOP;
 
+  -- The caps on the call's tags (one budgets row per tag), in the call's (sorted) tag order.
+  IF jsonb_typeof(p_c->'tags') = 'array' THEN
+    FOR v_tag IN SELECT t.value FROM jsonb_array_elements_text(p_c->'tags') WITH ORDINALITY AS t(value, i) ORDER BY t.i LOOP
+      SELECT cap_nano, period INTO v_cap, v_period FROM budgets WHERE project_id = v_project AND scope = 'tag' AND subject = v_tag;
+      CONTINUE WHEN NOT FOUND;
+      v_spent := coalesce((SELECT spent_nano FROM usage WHERE project_id = v_project AND scope = 'tag' AND subject = v_tag
+                            AND win = v_windows->>v_period), 0);
+      v_held := (SELECT coalesce(sum(amount_nano), 0)::bigint FROM holds WHERE project_id = v_project AND tags IS NOT NULL
+                 AND expires_at > v_now AND strpos(',' || tags || ',', ',' || v_tag || ',') > 0);
+      v_caps := v_caps || jsonb_build_array(jsonb_build_object('scope', 'tag', 'capNano', v_cap, 'spentNano', v_spent, 'heldNano', v_held));
+    END LOOP;
+  END IF;
+
   -- The run's cap and every ancestor's (nearest first): a nested run's holds and spend count in each.
   IF v_found_run IS NOT NULL THEN
     FOR v_anc IN SELECT r.id, r.cap_nano, r.spent_nano, a.depth FROM run_ancestors a JOIN runs r ON r.id = a.ancestor_id
@@ -263,9 +288,9 @@ BEGIN
     SELECT coalesce(jsonb_object_agg(key, greatest(0, value::text::bigint + v_e)), '{}'::jsonb) INTO v_rem FROM jsonb_each(v_rem);
     RETURN nb_block(p_c, v_reason, v_found_run, v_rem, v_exhaust) || jsonb_build_object('max', v_max, 'limit', v_limit, 'est', v_e, 'tout', v_tout, 'clamped', false);
   END IF;
-  INSERT INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at, provider, est_in_raw)
+  INSERT INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at, provider, est_in_raw, tags)
   VALUES (p_c->>'reservationId', v_project, v_user, v_run_id, p_c->>'model', v_e, v_now, v_now + (p_c->>'holdTtlMs')::bigint,
-    p_c->>'provider', (p_c->>'tokensInRaw')::bigint);
+    p_c->>'provider', (p_c->>'tokensInRaw')::bigint, nb_tags(p_c->'tags'));
   IF v_found_run IS NOT NULL THEN
     -- An allowed check is activity on the run and its ancestors (the idle TTL counts from the last one).
     -- To the second: a burst of checks on one run rewrites its row once per second, not once per check.
@@ -344,8 +369,8 @@ END $fn$;
 
 -- The alerts a batch of settled records reached (sqlite/alerts.ts, the same rules): for each record that
 -- cost something, the caps with thresholds it counts in (project, its user's own or default cap, the model
--- caps whose glob matches, its run and the run's ancestors) and their spend now. p_done: nb_record's rows
--- [project, user, run, model, ts, res, cost, tin, calls, i, windows].
+-- caps whose glob matches, its tags' caps, its run and the run's ancestors) and their spend now. p_done:
+-- nb_record's rows [project, user, run, model, ts, res, cost, tin, calls, i, windows, tags].
 CREATE OR REPLACE FUNCTION nb_fire_alerts(p_done jsonb) RETURNS int LANGUAGE plpgsql AS $fn$
 DECLARE
   v_d jsonb;
@@ -367,8 +392,14 @@ BEGIN
   FOR v_d IN SELECT x FROM jsonb_array_elements(p_done) AS x WHERE (x->>6)::bigint > 0 LOOP
     v_p := v_d->>0; v_u := v_d->>1; v_r := v_d->>2; v_m := v_d->>3; v_w := v_d->10;
     FOR v_b IN SELECT b.scope, b.subject, b.cap_nano, b.period, b.alert_at FROM budgets b
-        WHERE b.project_id = v_p AND b.alert_at IS NOT NULL AND b.scope IN ('project', 'model', 'user_model') LOOP
+        WHERE b.project_id = v_p AND b.alert_at IS NOT NULL AND b.scope IN ('project', 'model', 'user_model', 'tag') LOOP
       v_win := v_w->>v_b.period;
+      IF v_b.scope = 'tag' THEN
+        CONTINUE WHEN NOT coalesce(v_d->11 ? v_b.subject, false);
+        v_spent := coalesce((SELECT spent_nano FROM usage WHERE project_id = v_p AND scope = 'tag' AND subject = v_b.subject AND win = v_win), 0);
+        v_n := v_n + nb_alert_insert(v_p, 'tag', v_b.subject, v_win, v_b.period, v_b.cap_nano, v_spent, v_b.alert_at, v_now, NULL, NULL, NULL);
+        CONTINUE;
+      END IF;
       IF v_b.scope = 'project' THEN
         v_spent := coalesce((SELECT spent_nano FROM usage WHERE project_id = v_p AND scope = 'project' AND subject = '' AND win = v_win), 0);
         v_n := v_n + nb_alert_insert(v_p, 'project', '', v_win, v_b.period, v_b.cap_nano, v_spent, v_b.alert_at, v_now, NULL, NULL, NULL);
@@ -429,26 +460,27 @@ BEGIN
       x->>'reservationId' AS res, (x->>'wasBlocked')::boolean AS wb, (x->>'unpriced')::boolean AS up,
       (x->>'tokensIn')::bigint AS tin, (x->>'tokensOut')::bigint AS tout,
       (x->>'cachedTokensIn')::bigint AS cin, (x->>'cacheWriteTokensIn')::bigint AS cwin, (x->>'calledAt')::bigint AS called,
+      CASE WHEN jsonb_typeof(x->'tags') = 'array' THEN x->'tags' ELSE '[]'::jsonb END AS tj, nb_tags(x->'tags') AS tg,
       CASE WHEN (x->>'wasBlocked')::boolean THEN 0 ELSE (x->>'costNano')::bigint END AS cost
     FROM jsonb_array_elements(p_rs) WITH ORDINALITY AS t(x, i)
     ORDER BY x->>'projectId', x->>'idempotencyKey', t.i
   ), ins AS (
     INSERT INTO records (project_id, idem_key, ts, user_id, run_id, model, tokens_in, tokens_out, cached_in, cache_write_in,
-      cost_nano, unpriced, was_blocked, reservation_id, called_at)
-    SELECT p, k, ts, u, r, m, tin, tout, cin, cwin, cost, CASE WHEN up THEN 1 ELSE 0 END, CASE WHEN wb THEN 1 ELSE 0 END, res, called
+      cost_nano, unpriced, was_blocked, reservation_id, called_at, tags)
+    SELECT p, k, ts, u, r, m, tin, tout, cin, cwin, cost, CASE WHEN up THEN 1 ELSE 0 END, CASE WHEN wb THEN 1 ELSE 0 END, res, called, tg
     FROM input ORDER BY i
     ON CONFLICT (project_id, idem_key) DO NOTHING
     RETURNING seq, project_id, idem_key
   ), d AS (
     -- What each accepted record adds: a blocked call costs nothing and has no tokens.
-    SELECT ins.seq, input.i, input.p, input.k, input.u, input.r, input.m, input.ts, input.w, input.res, input.cost,
+    SELECT ins.seq, input.i, input.p, input.k, input.u, input.r, input.m, input.ts, input.w, input.res, input.cost, input.tj, input.tg,
       CASE WHEN input.wb THEN 0 ELSE 1 END AS calls, CASE WHEN input.wb THEN 1 ELSE 0 END AS blocked,
       CASE WHEN input.up AND NOT input.wb THEN 1 ELSE 0 END AS unpriced,
       CASE WHEN input.wb THEN 0 ELSE input.tin END AS tin, CASE WHEN input.wb THEN 0 ELSE input.tout END AS tout
     FROM ins JOIN input ON input.p = ins.project_id AND input.k = ins.idem_key
   ), ev AS (
-    INSERT INTO events (project_id, ts, kind, user_id, run_id, model, amount_nano, blocked, reason, unpriced, tokens_in, tokens_out, ref)
-    SELECT p, ts, 'record', u, r, m, cost, blocked, NULL, unpriced, tin, tout, k FROM d ORDER BY seq
+    INSERT INTO events (project_id, ts, kind, user_id, run_id, model, amount_nano, blocked, reason, unpriced, tokens_in, tokens_out, ref, tags)
+    SELECT p, ts, 'record', u, r, m, cost, blocked, NULL, unpriced, tin, tout, k, tg FROM d ORDER BY seq
   ), uk AS (
     SELECT d.*, 'project' AS scope, '' AS subject, w.value AS win FROM d, jsonb_each_text(d.w) AS w
     UNION ALL
@@ -457,6 +489,9 @@ BEGIN
     SELECT d.*, 'model', d.m, w.value FROM d, jsonb_each_text(d.w) AS w
     UNION ALL
     SELECT d.*, 'user_model', d.u || chr(31) || d.m, w.value FROM d, jsonb_each_text(d.w) AS w WHERE d.u IS NOT NULL
+    UNION ALL
+    -- Tag rows only for the records that carry tags.
+    SELECT d.*, 'tag', t.value, w.value FROM d, jsonb_array_elements_text(d.tj) AS t, jsonb_each_text(d.w) AS w
   ), us AS (
     INSERT INTO usage AS t (project_id, scope, subject, win, spent_nano, calls, blocked_calls, unpriced_calls, tokens_in, tokens_out, last_at)
     SELECT p, scope, subject, win, sum(cost), sum(calls), sum(blocked), sum(unpriced), sum(tin), sum(tout), max(ts)
@@ -475,7 +510,7 @@ BEGIN
           FROM d JOIN run_ancestors an ON an.run_id = d.r WHERE d.r IS NOT NULL GROUP BY d.p, an.ancestor_id) AS a
     WHERE t.id = a.r AND t.project_id = a.p
   )
-  SELECT coalesce(jsonb_agg(jsonb_build_array(p, u, r, m, ts, res, cost, tin, calls, i, w) ORDER BY seq), '[]'::jsonb) INTO v_done FROM d;
+  SELECT coalesce(jsonb_agg(jsonb_build_array(p, u, r, m, ts, res, cost, tin, calls, i, w, tj) ORDER BY seq), '[]'::jsonb) INTO v_done FROM d;
 
   -- The thresholds these records reached fire now, in this transaction (after the usage rows above).
   PERFORM nb_fire_alerts(v_done);

@@ -32,7 +32,7 @@ interface DecisionJson {
   tout?: number;
   clamped?: boolean;
   max?: number | null;
-  limit?: { scope: 'project' | 'user' | 'run' | 'model'; capNano: number; spentNano: number; heldNano: number } | null;
+  limit?: { scope: 'project' | 'user' | 'run' | 'model' | 'tag'; capNano: number; spentNano: number; heldNano: number } | null;
 }
 
 
@@ -204,8 +204,8 @@ export class PostgresStore implements S.LedgerBackend {
   /** Appends an entry to the event feed (inside the caller's transaction). */
   private async logEvent(c: PoolClient, e: EventEntry): Promise<void> {
     await c.query(
-      `INSERT INTO events (project_id, ts, kind, user_id, run_id, model, amount_nano, blocked, reason, unpriced, tokens_in, tokens_out, ref)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+      `INSERT INTO events (project_id, ts, kind, user_id, run_id, model, amount_nano, blocked, reason, unpriced, tokens_in, tokens_out, ref, tags)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
       eventColumns(e),
     );
   }

@@ -8,6 +8,7 @@ import { windowKeys, windowStart } from '../../periods.js';
 import type { Period } from '../../periods.js';
 import type { BudgetScope } from '../../types.js';
 import { USER_MODEL_SEP } from '../../model-glob.js';
+import { tagGroupKey, tagValueSql } from '../../tags.js';
 import { sumSpend } from '../spend-report.js';
 import type { SpendAgg } from '../spend-report.js';
 import type { BudgetRecord, SpendTotals, StoreSpendQuery, UserRecord } from '../store.js';
@@ -30,10 +31,12 @@ export async function readBudgets(pool: Pool, projectId: string, now: number): P
          WHEN 'user' THEN (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM holds h
                            WHERE h.project_id = b.project_id AND h.user_id = b.subject AND h.expires_at > $3)
          WHEN 'default_user' THEN 0
+         WHEN 'tag' THEN (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM holds h WHERE h.project_id = b.project_id AND h.tags IS NOT NULL
+                          AND h.expires_at > $3 AND strpos(',' || h.tags || ',', ',' || b.subject || ',') > 0)
          ELSE (SELECT coalesce(sum(h.amount_nano), 0)::bigint FROM holds h WHERE h.project_id = b.project_id AND h.expires_at > $3
                AND h.model LIKE nb_glob_like(b.glob) AND (b.mu IS NULL OR h.user_id = b.mu)) END AS held
      FROM b LEFT JOIN usage u ON b.glob IS NULL AND b.scope <> 'default_user' AND u.project_id = b.project_id
-       AND u.scope = CASE WHEN b.scope = 'user' THEN 'user' ELSE 'project' END AND u.subject = b.subject AND u.win = $2::jsonb->>b.period
+       AND u.scope = CASE WHEN b.scope IN ('user', 'tag') THEN b.scope ELSE 'project' END AND u.subject = b.subject AND u.win = $2::jsonb->>b.period
      LEFT JOIN LATERAL (SELECT coalesce(sum(x.spent_nano), 0)::bigint AS spent, coalesce(sum(x.unpriced_calls), 0)::bigint AS unpriced FROM usage x
        WHERE b.glob IS NOT NULL AND x.project_id = b.project_id AND x.scope = b.scope AND x.win = $2::jsonb->>b.period
          AND x.subject LIKE CASE WHEN b.mu IS NULL THEN nb_glob_like(b.glob) ELSE nb_like_escape(b.mu) || chr(31) || nb_glob_like(b.glob) END) m ON true
@@ -53,12 +56,13 @@ export async function readBudgets(pool: Pool, projectId: string, now: number): P
 }
 
 /** The public scope, user and model glob of a budgets row (see model-glob.ts budgetKey). */
-function modelFields(r: { scope: BudgetScope | 'user_model'; subject: string }): Pick<BudgetRecord, 'scope' | 'userId' | 'model'> {
+function modelFields(r: { scope: BudgetScope | 'user_model'; subject: string }): Pick<BudgetRecord, 'scope' | 'userId' | 'model' | 'tag'> {
   if (r.scope === 'model') return { scope: 'model', userId: null, model: r.subject };
   if (r.scope === 'user_model') {
     const i = r.subject.indexOf(USER_MODEL_SEP);
     return { scope: 'model', userId: r.subject.slice(0, i), model: r.subject.slice(i + 1) };
   }
+  if (r.scope === 'tag') return { scope: 'tag', userId: null, tag: r.subject };
   return { scope: r.scope, userId: r.scope === 'user' ? r.subject : null };
 }
 
@@ -118,7 +122,8 @@ export async function readSpend(pool: Pool, q: StoreSpendQuery): Promise<SpendTo
     args.push(q.untilMs);
     where.push(`ts < $${args.length}`);
   }
-  const key = q.by ? GROUP_EXPR[q.by] : 'NULL::text';
+  const tagKey = q.by ? tagGroupKey(q.by) : null;
+  const key = tagKey !== null ? tagValueSql(tagKey, 'strpos') : q.by ? GROUP_EXPR[q.by as keyof typeof GROUP_EXPR] : 'NULL::text';
   const group = q.by ? 'GROUP BY 1' : '';
   const { rows } = await pool.query<Agg>(
     `SELECT * FROM (SELECT ${key} AS key, sum(cost_nano)::bigint AS spent, sum(1 - was_blocked)::bigint AS calls, sum(was_blocked)::bigint AS blocked,

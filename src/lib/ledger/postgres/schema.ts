@@ -177,7 +177,17 @@ const MODEL_CAPS_SQL = `
 CREATE INDEX usage_window ON usage (project_id, scope, win, subject);
 `;
 
-// 6: alert thresholds and fired alerts (as SQLite migration 5): budgets.alert_at, runs.alert_at
+// 6: tags (as SQLite migration 5): a call's sorted key=value tags on its hold, record and
+// check event (NULL when none); usage rows and budgets of scope 'tag' need no new table. A tag
+// cap sums the open holds carrying its tag: the partial index walks only tagged holds.
+const TAGS_SQL = `
+ALTER TABLE holds ADD COLUMN tags text;
+ALTER TABLE records ADD COLUMN tags text;
+ALTER TABLE events ADD COLUMN tags text;
+CREATE INDEX holds_tagged ON holds (project_id) WHERE tags IS NOT NULL;
+`;
+
+// 7: alert thresholds and fired alerts (as SQLite migration 6): budgets.alert_at, runs.alert_at
 // ("50,80,100"), and the alerts table: one row per (project, scope, subject, window, threshold)
 // under a UNIQUE key, inserted by nb_record in the record's transaction; the durable delivery
 // queue as well (attempts, next_at, claimed_until, delivered_at).
@@ -212,6 +222,7 @@ const MIGRATIONS: readonly string[] = [
   NESTED_RUNS_SQL + FUNCTIONS_SQL,
   GROUP_COMMIT_SQL + FUNCTIONS_SQL,
   MODEL_CAPS_SQL + FUNCTIONS_SQL,
+  TAGS_SQL + FUNCTIONS_SQL,
   ALERTS_SQL + FUNCTIONS_SQL,
 ];
 

@@ -51,6 +51,10 @@ function capsOf(st: Statements, r: StoreRecord, budgets: readonly AlertBudgetRow
     if (b.scope === 'project') {
       const w = at(b.period);
       out.push({ scope: 'project', subject: '', period: b.period, window: w, capNano: b.cap_nano, spentNano: spentIn(st, p, 'project', '', w), thresholds: thresholdsOf(b.alert_at), userId: null, runId: null, model: null });
+    } else if (b.scope === 'tag') {
+      if (!(r.tags ?? []).includes(b.subject)) continue;
+      const w = at(b.period);
+      out.push({ scope: 'tag', subject: b.subject, period: b.period, window: w, capNano: b.cap_nano, spentNano: spentIn(st, p, 'tag', b.subject, w), thresholds: thresholdsOf(b.alert_at), userId: null, runId: null, model: null });
     } else if (b.scope === 'model' || b.scope === 'user_model') {
       const { userId, glob } = splitModelSubject({ scope: b.scope, subject: b.subject });
       if (userId !== null && userId !== r.userId) continue;
@@ -127,7 +131,7 @@ export interface AlertRow {
 
 /** A stored row as the public record: 'user_model' is scope 'model' with its user. */
 export function alertRecordOf(r: AlertRow): AlertRecord {
-  let scope: AlertRecord['scope'] = r.scope as AlertRecord['scope'];
+  let scope = r.scope as AlertRecord['scope'];
   let subject: string | null = r.subject;
   let userId: string | null = null;
   if (r.scope === 'user_model') {

@@ -8,6 +8,7 @@ import type { StoreCheck, StoreDecision, StoreLimit, StoreRecord } from '../stor
 import { isOverHold, learntRatio } from '../calibration.js';
 import type { RunRow } from '../rows.js';
 import { modelLimits, modelScopes } from './model-caps.js';
+import { storedTags } from '../../tags.js';
 import { logEvent } from './statements.js';
 import type { HoldRow, Statements } from './statements.js';
 
@@ -102,6 +103,8 @@ export interface BlockedCheck {
    * when the reason is run_budget_exceeded.
    */
   exhaustDepth?: number | undefined;
+  /** The check's sorted tags: counted in each tag's usage rows, kept on the event. */
+  tags?: readonly string[] | undefined;
 }
 
 /**
@@ -113,10 +116,11 @@ export function countBlocked(st: Statements, b: BlockedCheck, ref: string, count
   addUsage(st, b.projectId, 'project', '', b.ts, one);
   if (b.userId !== null) addUsage(st, b.projectId, 'user', b.userId, b.ts, one);
   if (b.model !== null) for (const [scope, subject] of modelScopes(b.userId, b.model)) addUsage(st, b.projectId, scope, subject, b.ts, one);
+  for (const t of b.tags ?? []) addUsage(st, b.projectId, 'tag', t, b.ts, one);
   if (countOnRun && b.runId !== null) {
     st.runBlocked.run({ run: b.runId, depth: b.exhaustDepth ?? (b.reason === 'run_budget_exceeded' ? 0 : -1), ts: b.ts });
   }
-  logEvent(st, { projectId: b.projectId, ts: b.ts, kind: 'check', userId: b.userId, runId: b.runId, model: b.model, amountNano: b.amountNano, blocked: true, reason: b.reason, unpriced: b.unpriced, tokensIn: b.tokensIn, tokensOut: b.tokensOut, ref });
+  logEvent(st, { projectId: b.projectId, ts: b.ts, kind: 'check', userId: b.userId, runId: b.runId, model: b.model, amountNano: b.amountNano, blocked: true, reason: b.reason, unpriced: b.unpriced, tokensIn: b.tokensIn, tokensOut: b.tokensOut, ref, tags: b.tags });
 }
 
 /** A run of the chain checked (the run itself, then its ancestors, nearest first). */
@@ -130,7 +134,7 @@ export function decide(st: Statements, c: StoreCheck): StoreDecision {
   let exhaustDepth: number | undefined;
   const block = (reason: BlockReason, run?: RunRow): StoreDecision => {
     const decisionId = newId('dec');
-    const b = { projectId: c.projectId, ts: c.now, userId: c.userId, runId: c.runId, model: c.model, amountNano: out.estimateNano, reason, unpriced: c.unpriced, tokensIn: c.tokensIn, tokensOut: out.tokensOut, exhaustDepth };
+    const b = { projectId: c.projectId, ts: c.now, userId: c.userId, runId: c.runId, model: c.model, amountNano: out.estimateNano, reason, unpriced: c.unpriced, tokensIn: c.tokensIn, tokensOut: out.tokensOut, exhaustDepth, tags: c.tags };
     countBlocked(st, b, decisionId, run !== undefined);
     return { blocked: true, blockReason: reason, reservationId: null, remainingNano: remaining, decisionId, estimateNano: out.estimateNano, tokensOut: out.tokensOut, clamped: false, maxTokensOut: out.maxTokensOut, limit };
   };
@@ -158,6 +162,14 @@ export function decide(st: Statements, c: StoreCheck): StoreDecision {
   }
   // The model caps whose glob matches (the project's and this user's).
   caps.push(...modelLimits(st, c.projectId, c.userId, c.model, c.now));
+  // The caps on the call's tags (one budgets row per tag, looked up by key=value).
+  for (const t of c.tags ?? []) {
+    const tb = st.getBudget.get(c.projectId, 'tag', t) as { cap_nano: number; period: Period } | undefined;
+    if (!tb) continue;
+    const spentRow = st.getSpent.get(c.projectId, 'tag', t, windowKey(tb.period, c.now)) as { spent_nano: number } | undefined;
+    const held = st.tagHeld.get({ project: c.projectId, now: c.now, tag: `,${t},` }) as { held: number };
+    caps.push({ scope: 'tag', capNano: tb.cap_nano, spentNano: spentRow?.spent_nano ?? 0, heldNano: held.held });
+  }
   // The run's cap and every ancestor's (nearest first): a nested run's holds and spend count
   // in each of them. `remaining.run` is the least room among them.
   const runDepth: number[] = [];
@@ -185,7 +197,7 @@ export function decide(st: Statements, c: StoreCheck): StoreDecision {
   }
   if (reason !== null) {
     // A blocked call takes no hold: report what is left without it; the limit is the cap that blocked.
-    for (const k of ['project', 'user', 'run', 'model'] as const) {
+    for (const k of ['project', 'user', 'run', 'model', 'tag'] as const) {
       const v = remaining[k];
       if (v !== undefined) remaining[k] = Math.max(0, v + e);
     }
@@ -193,13 +205,13 @@ export function decide(st: Statements, c: StoreCheck): StoreDecision {
     return block(reason, run);
   }
   const reservationId = newId('res');
-  st.insertHold.run(reservationId, c.projectId, c.userId, c.runId, c.model, e, c.now, c.now + c.holdTtlMs, c.provider ?? null, c.tokensInRaw ?? null);
+  st.insertHold.run(reservationId, c.projectId, c.userId, c.runId, c.model, e, c.now, c.now + c.holdTtlMs, c.provider ?? null, c.tokensInRaw ?? null, storedTags(c.tags));
   if (run) st.touchRuns.run(c.now, run.id);
   if (out.clamped && run) st.runClamped.run(c.now, run.id);
   return { blocked: false, blockReason: null, reservationId, remainingNano: remaining, estimateNano: e, tokensOut: out.tokensOut, clamped: out.clamped, maxTokensOut: out.maxTokensOut, limit };
 }
 
-const REASON = { project: 'project_budget_exceeded', user: 'user_budget_exceeded', run: 'run_budget_exceeded', model: 'model_budget_exceeded' } as const;
+const REASON = { project: 'project_budget_exceeded', user: 'user_budget_exceeded', run: 'run_budget_exceeded', model: 'model_budget_exceeded', tag: 'tag_budget_exceeded' } as const;
 
 /**
  * Ends, as `abandoned`, the open runs of a project (or of one run's chain, when `runId` is
@@ -229,7 +241,7 @@ export function settle(st: Statements, r: StoreRecord, usage?: UsageBatch): bool
   const ins = st.insertRecord.run(
     r.projectId, r.idempotencyKey, r.ts, r.userId, r.runId, r.model, r.tokensIn, r.tokensOut,
     r.cachedTokensIn, r.cacheWriteTokensIn, r.wasBlocked ? 0 : r.costNano, r.unpriced ? 1 : 0, r.wasBlocked ? 1 : 0, r.reservationId,
-    r.calledAt ?? null,
+    r.calledAt ?? null, storedTags(r.tags),
   );
   if (ins.changes === 0) {
     // A duplicate counts nothing, but the hold it names is its own (a retry that checked
@@ -254,7 +266,8 @@ export function settle(st: Statements, r: StoreRecord, usage?: UsageBatch): bool
     tokensIn: r.wasBlocked ? 0 : r.tokensIn,
     tokensOut: r.wasBlocked ? 0 : r.tokensOut,
   };
-  const scopes: [string, string][] = [['project', ''], ...(r.userId !== null ? [['user', r.userId] as [string, string]] : []), ...modelScopes(r.userId, r.model)];
+  // Tag rows only for the calls that carry tags: an untagged call adds none.
+  const scopes: [string, string][] = [['project', ''], ...(r.userId !== null ? [['user', r.userId] as [string, string]] : []), ...modelScopes(r.userId, r.model), ...(r.tags ?? []).map((t): [string, string] => ['tag', t])];
   for (const [scope, subject] of scopes) {
     if (usage) usage.add(r.projectId, scope, subject, r.ts, d);
     else addUsage(st, r.projectId, scope, subject, r.ts, d);
@@ -266,6 +279,6 @@ export function settle(st: Statements, r: StoreRecord, usage?: UsageBatch): bool
     const ratio = learntRatio(h.est_in_raw, r.tokensIn);
     if (ratio !== null) st.learnCalibration.run(h.provider ?? '', r.model, ratio, ratio, r.ts);
   }
-  logEvent(st, { projectId: r.projectId, ts: r.ts, kind: 'record', userId: r.userId, runId: r.runId, model: r.model, amountNano: cost, blocked: r.wasBlocked, unpriced: d.unpriced === 1, tokensIn: d.tokensIn, tokensOut: d.tokensOut, ref: r.idempotencyKey });
+  logEvent(st, { projectId: r.projectId, ts: r.ts, kind: 'record', userId: r.userId, runId: r.runId, model: r.model, amountNano: cost, blocked: r.wasBlocked, unpriced: d.unpriced === 1, tokensIn: d.tokensIn, tokensOut: d.tokensOut, ref: r.idempotencyKey, tags: r.tags });
   return true;
 }

@@ -212,7 +212,17 @@ const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX usage_window ON usage (project_id, scope, window, subject);
   `,
-  // 5: alert thresholds on caps (budgets.alert_at, runs.alert_at: "50,80,100") and the
+  // 5: tags (src/lib/tags.ts): a call's sorted key=value tags on its hold, record and check
+  // event (NULL when it has none); usage rows of scope 'tag' (subject key=value) and budgets
+  // of scope 'tag' need no new table. A tag cap sums the open holds carrying its tag: this
+  // partial index walks only the tagged holds of the project.
+  `
+  ALTER TABLE holds ADD COLUMN tags TEXT;
+  ALTER TABLE records ADD COLUMN tags TEXT;
+  ALTER TABLE events ADD COLUMN tags TEXT;
+  CREATE INDEX holds_tagged ON holds (project_id) WHERE tags IS NOT NULL;
+  `,
+  // 6: alert thresholds on caps (budgets.alert_at, runs.alert_at: "50,80,100") and the
   // alerts fired: one row per (project, scope, subject, window, threshold), inserted in the
   // transaction of the record that reached it (the UNIQUE key is what makes it fire once
   // across processes). The same rows are the durable delivery queue: attempts, next_at,

@@ -2,6 +2,7 @@ import type { Database } from 'better-sqlite3';
 import { sumSpend } from '../spend-report.js';
 import type { SpendAgg } from '../spend-report.js';
 import type { SpendTotals, StoreSpendQuery } from '../store.js';
+import { tagGroupKey, tagValueSql } from '../../tags.js';
 
 const GROUP_EXPR = {
   user: 'user_id',
@@ -26,7 +27,8 @@ export function spendTotals(db: Database, q: StoreSpendQuery): SpendTotals {
     where.push('ts < ?');
     args.push(q.untilMs);
   }
-  const key = q.by ? GROUP_EXPR[q.by] : 'NULL';
+  const tagKey = q.by ? tagGroupKey(q.by) : null;
+  const key = tagKey !== null ? tagValueSql(tagKey, 'instr') : q.by ? GROUP_EXPR[q.by as keyof typeof GROUP_EXPR] : 'NULL';
   const sql = `SELECT ${key} AS key, sum(cost_nano) AS spent, sum(1 - was_blocked) AS calls, sum(was_blocked) AS blocked,
     sum(unpriced * (1 - was_blocked)) AS unpriced, sum(tokens_in * (1 - was_blocked)) AS tin, sum(tokens_out * (1 - was_blocked)) AS tout
     FROM records WHERE ${where.join(' AND ')} ${q.by ? 'GROUP BY key ORDER BY spent DESC, key' : ''}`;

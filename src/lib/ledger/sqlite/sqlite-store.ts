@@ -212,7 +212,7 @@ export class SqliteStore implements S.LedgerBackend {
     );
   }
 
-  private usageIn(projectId: string, scope: 'project' | 'user', subject: string, period: Period, now: number): { spent: number; unpriced: number } {
+  private usageIn(projectId: string, scope: 'project' | 'user' | 'tag', subject: string, period: Period, now: number): { spent: number; unpriced: number } {
     const row = this.st.getSpent.get(projectId, scope, subject, windowKey(period, now)) as { spent_nano: number; unpriced_calls: number } | undefined;
     return { spent: row?.spent_nano ?? 0, unpriced: row?.unpriced_calls ?? 0 };
   }
@@ -232,6 +232,14 @@ export class SqliteStore implements S.LedgerBackend {
           return {
             scope: 'model', userId, model: glob, capNano: r.cap_nano, period: r.period, spentNano: u.spent,
             heldNano: u.held, unpricedCalls: u.unpriced, windowStart: windowStart(r.period, now),
+          };
+        }
+        if (r.scope === 'tag') {
+          const used = this.usageIn(projectId, 'tag', r.subject, r.period, now);
+          const held = (this.st.tagHeld.get({ project: projectId, now, tag: `,${r.subject},` }) as { held: number }).held;
+          return {
+            scope: 'tag', userId: null, tag: r.subject, capNano: r.cap_nano, period: r.period, spentNano: used.spent,
+            heldNano: held, unpricedCalls: used.unpriced, windowStart: windowStart(r.period, now),
           };
         }
         const isUser = r.scope === 'user';

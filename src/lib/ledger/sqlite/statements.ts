@@ -20,6 +20,9 @@ const SQL = {
   modelHeld: `SELECT coalesce(sum(amount_nano), 0) AS held FROM holds WHERE project_id = @project AND expires_at > @now AND model GLOB @glob
       AND (@user IS NULL OR user_id = @user)`,
 
+  // A tag cap's open holds: the project's tagged holds (holds_tagged) whose tags include it (@tag is ',key=value,').
+  tagHeld: `SELECT coalesce(sum(amount_nano), 0) AS held FROM holds WHERE project_id = @project AND tags IS NOT NULL
+      AND expires_at > @now AND instr(',' || tags || ',', @tag) > 0`,
   // Alerts (alerts.ts): the project's caps with thresholds, a user's own or default cap, a run chain's caps with thresholds.
   alertBudgets: 'SELECT scope, subject, cap_nano, period, alert_at FROM budgets WHERE project_id = ? AND alert_at IS NOT NULL',
   budgetWithAlerts: 'SELECT cap_nano, period, alert_at FROM budgets WHERE project_id = ? AND scope = ? AND subject = ?',
@@ -57,7 +60,7 @@ const SQL = {
   // A run's holds include its descendants' (they count against its cap too).
   heldRun: `SELECT coalesce(sum(h.amount_nano), 0) AS held FROM run_ancestors a JOIN holds h ON h.run_id = a.run_id
       WHERE a.ancestor_id = ? AND h.expires_at > ?`,
-  insertHold: 'INSERT INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at, provider, est_in_raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  insertHold: 'INSERT INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at, provider, est_in_raw, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   getHold: 'SELECT id, amount_nano, provider, est_in_raw FROM holds WHERE id = ? AND project_id = ?',
   deleteHold: 'DELETE FROM holds WHERE id = ? AND project_id = ?',
   oldestHold: `SELECT id, amount_nano, provider, est_in_raw FROM holds WHERE project_id = ? AND user_id IS ? AND run_id IS ? AND model = ? AND expires_at > ?
@@ -96,10 +99,10 @@ const SQL = {
   runOverHold: 'UPDATE runs SET over_holds = over_holds + 1 WHERE id IN (SELECT ancestor_id FROM run_ancestors WHERE run_id = ?) AND project_id = ?',
 
   insertRecord: `INSERT OR IGNORE INTO records (project_id, idem_key, ts, user_id, run_id, model, tokens_in, tokens_out,
-      cached_in, cache_write_in, cost_nano, unpriced, was_blocked, reservation_id, called_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      cached_in, cache_write_in, cost_nano, unpriced, was_blocked, reservation_id, called_at, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 
-  insertEvent: `INSERT INTO events (project_id, ts, kind, user_id, run_id, model, amount_nano, blocked, reason, unpriced, tokens_in, tokens_out, ref)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertEvent: `INSERT INTO events (project_id, ts, kind, user_id, run_id, model, amount_nano, blocked, reason, unpriced, tokens_in, tokens_out, ref, tags)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   eventsAll: 'SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?',
   eventsProject: 'SELECT * FROM events WHERE project_id = ? AND seq > ? ORDER BY seq LIMIT ?',
 

@@ -282,6 +282,9 @@ function endpoint(path: string): Endpoint | null {
 // POSTs that cost nothing: moderation, file uploads, token counting, cancelling.
 const FREE = /^\/(moderations|files|uploads(\/[^/]+\/(parts|complete|cancel))?|responses\/input_tokens|responses\/[^/]+\/cancel)\/?$/;
 
+// POSTs that are billed but not by tokens noburn can count: images and audio.
+const UNPRICED = /^\/(images\/(generations|edits|variations)|audio\/(speech|transcriptions|translations))\/?$/;
+
 function endpointForBody(body: Json): Endpoint | null {
   if ('messages' in body) return CHAT;
   if ('prompt' in body) return COMPLETIONS;
@@ -305,6 +308,7 @@ export const openai: ProviderAdapter = {
   endpoint,
   endpointForBody,
   freeEndpoint: (path) => FREE.test(path),
+  unpricedEndpoint: (path) => UNPRICED.test(path),
   errorBody: (status, code, message) => ({ error: { message, type: errorType(status), param: null, code } }),
   // `user` is deprecated in favour of `safety_identifier`; either names the end user.
   endUser: (body) => nonEmpty(body['safety_identifier']) ?? nonEmpty(body['user']),
