@@ -14,8 +14,8 @@ import type { Command, CommandUnknownOpts, OptionValues } from '@commander-js/ex
 import { PERIODS } from '../lib/periods.js';
 import type { Period } from '../lib/periods.js';
 import type { KeyRole } from '../lib/ledger/key-store.js';
-import { RUN_STATUSES, SPEND_GROUPS } from '../lib/types.js';
-import type { RunStatus, SpendGroupBy } from '../lib/types.js';
+import { EVENT_KINDS, RUN_STATUSES, SPEND_GROUPS } from '../lib/types.js';
+import type { EventKind, RunStatus, SpendGroupBy } from '../lib/types.js';
 import { alertAtArg, choiceArg, deploymentArg, idArg, priceArg, tokensArg, usdArg } from './parse.js';
 
 const ALERT_HELP = 'alert when recorded spend reaches these percents of the cap (e.g. 50,80,100; none removes them)';
@@ -187,11 +187,33 @@ export const spendSpec = (p: CommandUnknownOpts) =>
         .description('what was spent, grouped')
         .addOption(new Option('--by <group>', 'group by').argParser(choiceArg<SpendGroupBy>(SPEND_GROUPS)))
         .option('--since <date>', 'from this date (YYYY-MM-DD or ISO time, inclusive)')
-        .option('--until <date>', 'until this date (exclusive)'),
+        .option('--until <date>', 'until this date (exclusive)')
+        .addOption(new Option('--format <format>', 'csv: one row per group (RFC 4180); json: as --json').argParser(choiceArg<SpendFormat>(SPEND_FORMATS))),
     ),
-    'noburn spend --by user --since 2026-11-01',
+    'noburn spend --by user --since 2026-11-01 --format csv > spend.csv',
   );
 export type SpendOptions = OptionsOf<typeof spendSpec>;
+
+export const SPEND_FORMATS = ['csv', 'json'] as const;
+export type SpendFormat = (typeof SPEND_FORMATS)[number];
+export const EVENTS_FORMATS = ['jsonl', 'csv'] as const;
+export type EventsFormat = (typeof EVENTS_FORMATS)[number];
+
+export const eventsSpec = (p: CommandUnknownOpts) =>
+  example(
+    json(
+      p
+        .command('events')
+        .description('export the event feed (checks, records, runs, budgets), oldest first, streamed')
+        .option('--since <date>', 'from this date (YYYY-MM-DD or ISO time, inclusive)')
+        .option('--until <date>', 'until this date (exclusive)')
+        .addOption(new Option('--kind <kind>', 'only events of this kind').argParser(choiceArg<EventKind>(EVENT_KINDS)))
+        .addOption(new Option('--format <format>', 'jsonl: one JSON event a line (default); csv: RFC 4180 with a header row').argParser(choiceArg<EventsFormat>(EVENTS_FORMATS))),
+      'the same as --format jsonl: one JSON event a line (the feed is streamed, not one array)',
+    ),
+    'noburn events --since 2026-11-01 --kind record --format csv > records.csv',
+  );
+export type EventsOptions = OptionsOf<typeof eventsSpec>;
 
 export const pricesSpec = (p: CommandUnknownOpts) =>
   example(

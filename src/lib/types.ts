@@ -300,6 +300,15 @@ export interface AlertQuery {
   limit?: number | undefined;
 }
 
+/** Which events of the feed to read (GET /v1/events, `noburn events`); absent = any. */
+export interface EventQuery {
+  /** ISO date or date-time, inclusive (the event's ts). */
+  since?: string | undefined;
+  /** ISO date or date-time, exclusive. */
+  until?: string | undefined;
+  kind?: EventKind | undefined;
+}
+
 /** One entry of the event feed (dashboard, mirror, GET /v1/events). */
 export interface LedgerEvent {
   seq: number;

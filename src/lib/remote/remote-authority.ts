@@ -311,8 +311,8 @@ export class RemoteAuthority implements Authority {
     return this.http.request<T.SpendReport>('GET', `/v1/spend${query({ by: q.by, runId: q.runId, since: q.since, until: q.until })}`);
   }
 
-  async events(after: number, limit?: number): Promise<T.LedgerEvent[]> {
-    return (await this.http.request<W.EventsResponse>('GET', `/v1/events${query({ after, limit })}`)).events;
+  async events(after: number, limit?: number, q: T.EventQuery = {}): Promise<T.LedgerEvent[]> {
+    return (await this.http.request<W.EventsResponse>('GET', `/v1/events${query({ after, limit, since: q.since, until: q.until, kind: q.kind })}`)).events;
   }
 
   async alerts(q: T.AlertQuery = {}): Promise<T.Alert[]> {
