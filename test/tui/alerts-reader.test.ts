@@ -55,7 +55,9 @@ describe('DashboardReader: alert thresholds per scope', () => {
     await l.record({ userId: 'carol', costNano: 0.1 * USD, ts: NOW - MIN });
 
     const db = new Database(l.dbPath);
-    cleanups.push(() => db.close());
+    cleanups.push(() => {
+      db.close();
+    });
     withAlertColumns(db);
     db.prepare("UPDATE budgets SET alert_at = ? WHERE scope = 'project'").run('50,80');
     db.prepare("UPDATE budgets SET alert_at = ? WHERE scope = 'default_user'").run('50,90');
