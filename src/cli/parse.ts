@@ -28,6 +28,7 @@ export function usdArg(value: string): number {
 export function alertAtArg(value: string): number[] {
   if (value === 'none') return [];
   try {
+    if (value.trim() === '') throw new NoburnValidationError('empty');
     return parseThresholds(value, '--alert-at');
   } catch (e) {
     if (e instanceof NoburnValidationError) throw new InvalidArgumentError(`must be whole percents from 1 to ${MAX_THRESHOLD}, comma-separated (e.g. 50,80,100), or none`);
