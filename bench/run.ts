@@ -4,7 +4,7 @@
  * the whole suite twice by default and checks that the two runs agree within 15 % on
  * every ratio (the figures are meant to carry from run to run; absolute times do not).
  *
- *   npm run bench [-- --quick] [-- --runs N] [-- NAME...]     NAME: embedded serve proxy watch watch-live pg
+ *   npm run bench [-- --quick] [-- --runs N] [-- NAME...]     NAME: embedded serve proxy watch watch-live pg exports
  *
  * Each bench file prints its figures as JSON with --json (and its table on stderr).
  */
@@ -16,7 +16,7 @@ import { printFigures, round } from './stats.js';
 import type { Figure } from './stats.js';
 
 const here = new URL('.', import.meta.url).pathname;
-const BENCHES = ['embedded', 'serve', 'proxy', 'watch', 'watch-live', 'pg'];
+const BENCHES = ['embedded', 'serve', 'proxy', 'watch', 'watch-live', 'pg', 'exports'];
 const args = process.argv.slice(2);
 const only = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--runs');
 const quick = args.includes('--quick');

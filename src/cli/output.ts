@@ -11,6 +11,12 @@ export interface Output {
   err(text: string): void;
   /** Prints a JSON document on stdout. */
   json(value: unknown): void;
+  /**
+   * Writes a chunk of a long export on stdout as is, and resolves once stdout can take more
+   * (backpressure: an export never queues more than one chunk in memory). Rejects with the
+   * stream's error (EPIPE when the reader went away).
+   */
+  write(chunk: string): Promise<void>;
   readonly color: boolean;
 }
 
@@ -24,7 +30,37 @@ export function processOutput(): Output {
       process.stderr.write(r.endsWith('\n') ? r : r + '\n');
     },
     json: (v) => void process.stdout.write(JSON.stringify(v, null, 2) + '\n'),
+    write: streamWriter(process.stdout),
     color,
+  };
+}
+
+/**
+ * write() for a stream: resolves at once while the stream takes data, else on 'drain'.
+ * Its error listener is added on first use only (other commands keep Node's default).
+ */
+export function streamWriter(stream: NodeJS.WritableStream): (chunk: string) => Promise<void> {
+  let failed: Error | null = null;
+  let pending: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  let listening = false;
+  return (chunk) => {
+    if (!listening) {
+      listening = true;
+      stream.on('error', (e: Error) => {
+        failed = e;
+        pending?.reject(e);
+        pending = null;
+      });
+    }
+    if (failed) return Promise.reject(failed);
+    if (stream.write(chunk)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      pending = { resolve, reject };
+      stream.once('drain', () => {
+        pending = null;
+        resolve();
+      });
+    });
   };
 }
 

@@ -48,6 +48,7 @@ export function buildProgram(out: Output, setCode: (code: number) => void): Comm
   spec.budgetShowSpec(budget).action(act(async (o) => (await import('./commands/budget.js')).budgetShowCommand(o, out)));
 
   spec.spendSpec(program).action(act(async (o) => (await import('./commands/spend.js')).spendCommand(o, out)));
+  spec.eventsSpec(program).action(act(async (o) => (await import('./commands/events.js')).eventsCommand(o, out)));
   const prices = spec.pricesSpec(program).action(act(async (model, o) => (await import('./commands/prices.js')).pricesCommand(model, o, out)));
   spec.pricesSetSpec(prices).action(act(async (model, o) => (await import('./commands/prices-set.js')).pricesSetCommand(model, o, out)));
   spec.pricesListSpec(prices).action(act(async (o) => (await import('./commands/prices-set.js')).pricesListCommand(o, out)));

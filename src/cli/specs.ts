@@ -14,9 +14,9 @@ import type { Command, CommandUnknownOpts, OptionValues } from '@commander-js/ex
 import { PERIODS } from '../lib/periods.js';
 import type { Period } from '../lib/periods.js';
 import type { KeyRole } from '../lib/ledger/key-store.js';
-import { RUN_STATUSES, SPEND_GROUPS } from '../lib/types.js';
-import type { RunStatus, SpendGroupBy } from '../lib/types.js';
-import { choiceArg, deploymentArg, idArg, priceArg, tokensArg, usdArg } from './parse.js';
+import { EVENT_KINDS, RUN_STATUSES } from '../lib/types.js';
+import type { EventKind, RunStatus } from '../lib/types.js';
+import { choiceArg, deploymentArg, idArg, oneTagArg, priceArg, spendByArg, tagArg, tokensArg, usdArg } from './parse.js';
 
 /** The options object a spec's command hands to its action. */
 export type OptionsOf<S extends (parent: CommandUnknownOpts) => { opts(): OptionValues }> = ReturnType<ReturnType<S>['opts']>;
@@ -29,9 +29,14 @@ function example<C extends CommandUnknownOpts>(cmd: C, text: string): C {
   return cmd.addHelpText('after', `\nExample:\n  ${text}`);
 }
 
-/** --user and --run, as check and record take them. */
+const TAG_HELP = 'a tag of the call, key=value (repeatable, at most 8; tag caps apply)';
+
+/** --user, --run and --tag, as check and record take them. */
 function callOwners<A extends unknown[], O extends OptionValues, G extends OptionValues>(cmd: Command<A, O, G>) {
-  return cmd.option('--user <id>', 'end user id', idArg).option('--run <id>', 'run id (default: $NOBURN_RUN_ID)', idArg);
+  return cmd
+    .option('--user <id>', 'end user id', idArg)
+    .option('--run <id>', 'run id (default: $NOBURN_RUN_ID)', idArg)
+    .option('--tag <key=value>', TAG_HELP, tagArg);
 }
 
 const STORE_HELP = 'SQLite file or postgres:// URL (default: $NOBURN_STORE, else $NOBURN_HOME/noburn.db)';
@@ -95,6 +100,7 @@ export const runSpec = (p: CommandUnknownOpts) =>
         .option('--no-clamp', 'refuse a call whose output bound does not fit, instead of lowering the bound to fit')
         .option('--stop-on-exhaust', 'stop the command (exit 124) at the first call blocked by the run cap')
         .option('--user <id>', 'the end user of every call that names none (user caps apply)', idArg)
+        .option('--tag <key=value>', 'a tag of every call (repeatable, at most 8; a request\'s x-noburn-tags header adds to them)', tagArg)
         .option('--allow-unmetered', 'forward calls noburn cannot price (unknown endpoint or model, unreadable body) instead of refusing them; they are counted')
         .option('--azure-deployment <NAME=MODEL>', 'an Azure deployment and the model it serves (repeatable)', deploymentArg, []),
       'print the summary as JSON on stdout',
@@ -150,9 +156,10 @@ export const budgetSetSpec = (budget: CommandUnknownOpts) =>
         .option('--user <id>', "an end user's cap", idArg)
         .option('--default-user', 'the cap of every user without their own')
         .option('--model <glob>', "a cap on the calls whose model matches the glob (* and ?), for the project or, with --user, that user's", idArg)
+        .option('--tag <key=value>', 'a cap on the calls that carry this tag (project-wide)', oneTagArg)
         .addOption(new Option('--period <period>', 'UTC calendar window').argParser(choiceArg<Period>(PERIODS)).default('month')),
     ),
-    "noburn budget set --user u1 5 --period day; noburn budget set --model 'claude-opus-*' 5 --period day",
+    "noburn budget set --user u1 5 --period day; noburn budget set --model 'claude-opus-*' 5 --period day; noburn budget set --tag feature=search 2 --period day",
   );
 export type BudgetSetOptions = OptionsOf<typeof budgetSetSpec>;
 
@@ -165,13 +172,35 @@ export const spendSpec = (p: CommandUnknownOpts) =>
       p
         .command('spend')
         .description('what was spent, grouped')
-        .addOption(new Option('--by <group>', 'group by').argParser(choiceArg<SpendGroupBy>(SPEND_GROUPS)))
+        .addOption(new Option('--by <group>', 'group by: user, run, model, day or tag:KEY (the value of one tag key)').argParser(spendByArg))
         .option('--since <date>', 'from this date (YYYY-MM-DD or ISO time, inclusive)')
-        .option('--until <date>', 'until this date (exclusive)'),
+        .option('--until <date>', 'until this date (exclusive)')
+        .addOption(new Option('--format <format>', 'csv: one row per group (RFC 4180); json: as --json').argParser(choiceArg<SpendFormat>(SPEND_FORMATS))),
     ),
-    'noburn spend --by user --since 2026-11-01',
+    'noburn spend --by user --since 2026-11-01 --format csv > spend.csv',
   );
 export type SpendOptions = OptionsOf<typeof spendSpec>;
+
+export const SPEND_FORMATS = ['csv', 'json'] as const;
+export type SpendFormat = (typeof SPEND_FORMATS)[number];
+export const EVENTS_FORMATS = ['jsonl', 'csv'] as const;
+export type EventsFormat = (typeof EVENTS_FORMATS)[number];
+
+export const eventsSpec = (p: CommandUnknownOpts) =>
+  example(
+    json(
+      p
+        .command('events')
+        .description('export the event feed (checks, records, runs, budgets), oldest first, streamed')
+        .option('--since <date>', 'from this date (YYYY-MM-DD or ISO time, inclusive)')
+        .option('--until <date>', 'until this date (exclusive)')
+        .addOption(new Option('--kind <kind>', 'only events of this kind').argParser(choiceArg<EventKind>(EVENT_KINDS)))
+        .addOption(new Option('--format <format>', 'jsonl: one JSON event a line (default); csv: RFC 4180 with a header row').argParser(choiceArg<EventsFormat>(EVENTS_FORMATS))),
+      'the same as --format jsonl: one JSON event a line (the feed is streamed, not one array)',
+    ),
+    'noburn events --since 2026-11-01 --kind record --format csv > records.csv',
+  );
+export type EventsOptions = OptionsOf<typeof eventsSpec>;
 
 export const pricesSpec = (p: CommandUnknownOpts) =>
   example(

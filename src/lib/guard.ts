@@ -335,6 +335,23 @@ export class NoburnGuard {
     return (await this.authority()).spend(q);
   }
 
+  /**
+   * The whole event feed (or the part `q` keeps), oldest first, one page at a time: keyset
+   * paging on seq, embedded and remote alike (GET /v1/events with a cursor), so an export
+   * of any length holds one page. Stops after a short page. A bad query throws on the first page.
+   */
+  async *eventPages(q: T.EventQuery = {}, pageSize = 1000): AsyncGenerator<T.LedgerEvent[], void, undefined> {
+    const a = await this.authority();
+    let after = 0;
+    for (;;) {
+      const page = await a.events(after, pageSize, q);
+      if (page.length > 0) yield page;
+      const last = page[page.length - 1];
+      if (page.length < pageSize || last === undefined) return;
+      after = last.seq;
+    }
+  }
+
   async price(model: string): Promise<T.PriceInfo> {
     return (await this.authority()).price(model);
   }

@@ -248,7 +248,17 @@ export interface SpendReport {
   rows: SpendRow[];
 }
 
-export type EventKind = 'check' | 'record' | 'run_start' | 'run_end' | 'budget';
+export const EVENT_KINDS = ['check', 'record', 'run_start', 'run_end', 'budget'] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+/** Which events of the feed to read (GET /v1/events, `noburn events`); absent = any. */
+export interface EventQuery {
+  /** ISO date or date-time, inclusive (the event's ts). */
+  since?: string | undefined;
+  /** ISO date or date-time, exclusive. */
+  until?: string | undefined;
+  kind?: EventKind | undefined;
+}
 
 /** One entry of the event feed (dashboard, mirror, GET /v1/events). */
 export interface LedgerEvent {

@@ -106,7 +106,7 @@ export function makeHandlers(s: Services) {
         tags: normalizeTags(b.tags),
       };
       const d = await ledger.check(ctx.p.projectId, c);
-      s.metrics.decision(d.blocked, d.blockReason);
+      s.metrics.decision(d.blocked, d.blockReason, d.clamped);
       const body: DecisionResponse = {
         blocked: d.blocked,
         blockReason: d.blockReason,
@@ -207,7 +207,7 @@ export function makeHandlers(s: Services) {
       const q = parse(EventsQuery, ctx.query);
       const after = q.after ?? 0;
       const limit = q.limit ?? 1000;
-      const rows = await ledger.events(ctx.p.projectId, after, limit + 1);
+      const rows = await ledger.events(ctx.p.projectId, after, limit + 1, { since: q.since, until: q.until, kind: q.kind });
       const more = rows.length > limit;
       const events = more ? rows.slice(0, limit) : rows;
       const cursor = events.length > 0 ? (events[events.length - 1]?.seq ?? after) : after;

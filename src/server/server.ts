@@ -11,6 +11,7 @@ import { HttpError, errorResponse, parseQuery, readJson, sendError, sendJson } f
 import { silentLogger } from './log.js';
 import type { Logger } from './log.js';
 import { createMetrics } from './metrics.js';
+import type { GaugeSource } from './gauges.js';
 import type { Metrics } from './metrics.js';
 import { buildRouter } from './router.js';
 import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, defaultMaxConnections, limitConnections } from './connections.js';
@@ -33,6 +34,10 @@ export interface ServerOptions {
   closeStore?: boolean;
   /** Include Node's default process metrics in /metrics (default true). */
   processMetrics?: boolean;
+  /** How long one ledger read serves the spend gauges of /metrics (ms, default 1000). */
+  gaugeCacheMs?: number;
+  /** Capped scopes and open runs the spend gauges report at most (default 1000). */
+  gaugeSeriesLimit?: number;
   /** A client must send a request's headers within this (default 10 s); slower ones get 408. */
   headersTimeoutMs?: number;
   /** ...and the whole request within this (default 30 s). */
@@ -69,7 +74,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // transaction (decided one after another inside it, so still exact).
   const ledger = new Ledger(opts.store, opts.settings, { now, groupCommit: true });
   const auth = new Authenticator(opts.store, opts.authCacheMs ?? 1000, now);
-  const metrics = createMetrics(opts.store, { now, defaults: opts.processMetrics !== false });
+  const gaugeSource: GaugeSource = {
+    // The server's projects are those its API keys name (revoked keys' too, until their caps go).
+    projects: async () => (await opts.store.listKeys(null)).map((k) => k.projectId),
+    budgets: (projectId) => ledger.getBudgets(projectId),
+    openRuns: (projectId, limit) => ledger.listRuns(projectId, 'open', limit),
+  };
+  const metrics = createMetrics(opts.store, {
+    now,
+    defaults: opts.processMetrics !== false,
+    gauges: { source: gaugeSource, cacheMs: opts.gaugeCacheMs, seriesLimit: opts.gaugeSeriesLimit },
+  });
   const route = buildRouter(makeHandlers({ ledger, keys: opts.store, auth, metrics, now }));
   let closing = false;
   let inflight = 0;

@@ -27,7 +27,7 @@ function commandTree(): Array<{ path: string[]; group: boolean }> {
       walk(sub, p);
     }
   };
-  walk(buildProgram({ out: () => {}, err: () => {}, json: () => {}, color: false }, () => {}), []);
+  walk(buildProgram({ out: () => {}, err: () => {}, json: () => {}, write: () => Promise.resolve(), color: false }, () => {}), []);
   return all;
 }
 

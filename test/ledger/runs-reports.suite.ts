@@ -137,6 +137,32 @@ export function defineRunAndReportTests(factory: StoreFactory): void {
       expect(everyone).toHaveLength(6);
       expect(everyone.filter((e) => e.projectId === 'proj_b').map((e) => e.kind)).toEqual(['run_start']);
     });
+
+    it('filters: since inclusive, until exclusive (dates or ISO times), one kind; pages by the cursor within the filter', async () => {
+      const { ledger, clock } = await env();
+      clock.t = utc('2026-11-24T23:00:00Z');
+      await cap(ledger, 1);
+      for (let i = 0; i < 6; i++) {
+        clock.t = utc('2026-11-25T00:00:00Z') + i * 3_600_000;
+        await record(ledger, rec({ usd: 0.001, idempotencyKey: `f-${i}` }));
+      }
+      clock.t = utc('2026-11-26T00:00:00Z');
+      await ledger.startRun(P, {});
+      const all = await ledger.events(P, 0);
+      const kinds = (es: readonly { kind: string }[]) => es.map((e) => e.kind);
+      expect(kinds(await ledger.events(P, 0, 1000, { since: '2026-11-25' }))).toEqual([...Array<string>(6).fill('record'), 'run_start']);
+      expect(kinds(await ledger.events(P, 0, 1000, { until: '2026-11-25' }))).toEqual(['budget']);
+      const window = await ledger.events(P, 0, 1000, { since: '2026-11-25T01:00:00Z', until: '2026-11-25T03:00:00Z' });
+      expect(window.map((e) => e.ref)).toEqual(['f-1', 'f-2']);
+      expect(kinds(await ledger.events(P, 0, 1000, { kind: 'run_start' }))).toEqual(['run_start']);
+      expect(await ledger.events(P, 0, 1000, { kind: 'record', until: '2026-11-25' })).toEqual([]);
+      // Paging inside a filter: the cursor is the last seq returned, and nothing outside the filter appears.
+      const first = await ledger.events(P, 0, 4, { kind: 'record' });
+      const rest = await ledger.events(P, first[3]?.seq ?? -1, 4, { kind: 'record' });
+      expect([...first, ...rest]).toEqual(all.filter((e) => e.kind === 'record'));
+      await expect(ledger.events(P, 0, 10, { since: 'yesterday' })).rejects.toBeInstanceOf(NoburnValidationError);
+      await expect(ledger.events(P, 0, 10, { kind: 'nope' as 'check' })).rejects.toBeInstanceOf(NoburnValidationError);
+    });
   });
 
   describe('keys and price cache', () => {

@@ -35,7 +35,7 @@ function recordUnder(limits: string, home: string, idem: string): Promise<RunRes
   return new Promise((resolve) => {
     const q = (s: string) => `'${s}'`;
     const child = spawn('bash', ['-c', `${limits} exec ${q(process.execPath)} ${q(dist.cli)} ${recordArgs(idem).map(q).join(' ')}`], {
-      env: cleanEnv({ NOBURN_HOME: home, HOME: home, NOBURN_URL: t.url, NOBURN_API_KEY: key, NOBURN_TIMEOUT_MS: '500' }),
+      env: cleanEnv({ NOBURN_HOME: home, HOME: home, NOBURN_URL: t.url, NOBURN_API_KEY: key, NOBURN_TIMEOUT_MS: '3000' }),
     });
     let stdout = '';
     let stderr = '';

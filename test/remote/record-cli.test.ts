@@ -42,7 +42,7 @@ it('reports a duplicate idempotency key as counted once', async () => {
 it('queues the record when the server is down (exit 0), and it counts once after the server is back', async () => {
   const home = tempHome();
   homes.push(home);
-  const env = { NOBURN_URL: t.url, NOBURN_API_KEY: await t.key('rec-down', 'app'), NOBURN_TIMEOUT_MS: '500' };
+  const env = { NOBURN_URL: t.url, NOBURN_API_KEY: await t.key('rec-down', 'app'), NOBURN_TIMEOUT_MS: '3000' };
   await t.stop();
   try {
     const r = await runCli(dist.cli, args('down-1'), { home, env });

@@ -150,6 +150,23 @@ describe('endpoints', () => {
     expect(p2.events[0]?.seq).toBe(feed.events[2]?.seq);
   });
 
+  it('GET /v1/events?kind=&since=&until= keeps the matching events, and pages within them', async () => {
+    type Feed = { events: { seq: number; kind: string; ts: string }[]; cursor: number; more: boolean };
+    const all = (await call(t.url, 'GET', '/v1/events?limit=1000', { key: app })).body as Feed;
+    const records = (await call(t.url, 'GET', '/v1/events?kind=record', { key: app })).body as Feed;
+    expect(records.events.map((e) => e.seq)).toEqual(all.events.filter((e) => e.kind === 'record').map((e) => e.seq));
+    expect(records.events.length).toBeGreaterThan(1);
+    const p1 = (await call(t.url, 'GET', '/v1/events?kind=record&limit=1', { key: app })).body as Feed;
+    expect(p1).toMatchObject({ more: true, cursor: records.events[0]?.seq });
+    const p2 = (await call(t.url, 'GET', `/v1/events?kind=record&limit=1&after=${p1.cursor}`, { key: app })).body as Feed;
+    expect(p2.events.map((e) => e.seq)).toEqual([records.events[1]?.seq]);
+    const at = all.events[2]?.ts ?? '';
+    const since = (await call(t.url, 'GET', `/v1/events?since=${encodeURIComponent(at)}`, { key: app })).body as Feed;
+    expect(since.events.map((e) => e.seq)).toEqual(all.events.filter((e) => e.ts >= at).map((e) => e.seq));
+    const until = (await call(t.url, 'GET', `/v1/events?until=${encodeURIComponent(at)}`, { key: app })).body as Feed;
+    expect(until.events.map((e) => e.seq)).toEqual(all.events.filter((e) => e.ts < at).map((e) => e.seq));
+  });
+
   it('keys: POST 201 (shown once, works), GET lists without secrets, DELETE revokes at once', async () => {
     const created = await call(t.url, 'POST', '/v1/keys', { key: admin, body: { role: 'app', label: 'ci' } });
     expect(created).toMatchObject({ status: 201, body: { projectId: 'acme', role: 'app', label: 'ci', revokedAt: null } });

@@ -24,6 +24,10 @@ function capture(): Output & { stdout: string; stderr: string; docs: unknown[] }
     out: (t: string) => void (o.stdout += t + '\n'),
     err: (t: string) => void (o.stderr += t + '\n'),
     json: (v: unknown) => void o.docs.push(JSON.parse(JSON.stringify(v))),
+    write: (t: string) => {
+      o.stdout += t;
+      return Promise.resolve();
+    },
   };
   return o;
 }

@@ -1,6 +1,7 @@
 import { NoburnConfigError, NoburnConflictError } from '../../lib/errors.js';
 import type { NoburnGuard } from '../../lib/guard.js';
 import { endRunResult } from '../../lib/ledger/ledger.js';
+import { tagsObject } from '../../lib/tags.js';
 import type { EndRunResult, RunInfo } from '../../lib/types.js';
 import type { RunningProxy, Upstreams } from '../../proxy/index.js';
 import { ExitCodes } from '../exit-codes.js';
@@ -135,6 +136,7 @@ async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams
     warmUp: true,
     clamp: opts.clamp !== false,
     defaultUser: opts.user ?? null,
+    defaultTags: opts.tag === undefined ? undefined : tagsObject(opts.tag),
     allowUnmetered: opts.allowUnmetered === true || guard.config.allowUnmetered,
     azureDeployments: { ...guard.config.azureDeployments, ...Object.fromEntries(opts.azureDeployment ?? []) },
     onBlocked: (reason) => {

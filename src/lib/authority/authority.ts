@@ -61,7 +61,8 @@ export interface Authority {
   getBudgets(): Promise<T.Budget[]>;
   listUsers(): Promise<UserSummary[]>;
   spend(q: T.SpendQuery): Promise<T.SpendReport>;
-  events(after: number, limit?: number): Promise<T.LedgerEvent[]>;
+  /** The feed after a cursor (a seq), oldest first, at most `limit` (the server's page: 1000 at most). */
+  events(after: number, limit?: number, q?: T.EventQuery): Promise<T.LedgerEvent[]>;
   price(model: string): Promise<T.PriceInfo>;
   /** Prices checks and records locally when this authority cannot decide. */
   readonly fallback: FallbackPricing;

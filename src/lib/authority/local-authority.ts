@@ -109,8 +109,8 @@ export class LocalAuthority implements Authority {
   spend(q: T.SpendQuery): Promise<T.SpendReport> {
     return this.ledger.spend(this.projectId, q);
   }
-  events(after: number, limit?: number): Promise<T.LedgerEvent[]> {
-    return this.ledger.events(this.projectId, after, limit);
+  events(after: number, limit?: number, q?: T.EventQuery): Promise<T.LedgerEvent[]> {
+    return this.ledger.events(this.projectId, after, limit, q);
   }
   price(model: string): Promise<T.PriceInfo> {
     return this.ledger.price(model);

@@ -8,8 +8,8 @@ import { parseTag, tagGroupKey } from '../tags.js';
 import { costNano } from '../pricing/cost.js';
 import type { PriceCache } from '../pricing/price-cache.js';
 import { Pricer, priceInfo } from '../pricing/pricer.js';
-import { BUDGET_SCOPES, RUN_STATUSES, SPEND_GROUPS } from '../types.js';
-import type { Budget, Decision, EndRunResult, EndedRun, LedgerEvent, PriceInfo, RecordResult, RunInfo, SetBudgetRequest, SpendGroupBy, SpendQuery, SpendReport, StartRunRequest, UserSummary } from '../types.js';
+import { BUDGET_SCOPES, EVENT_KINDS, RUN_STATUSES, SPEND_GROUPS } from '../types.js';
+import type { Budget, Decision, EndRunResult, EndedRun, EventQuery, LedgerEvent, PriceInfo, RecordResult, RunInfo, SetBudgetRequest, SpendGroupBy, SpendQuery, SpendReport, StartRunRequest, UserSummary } from '../types.js';
 import { MAX_TOKENS, idString } from '../validate.js';
 import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
 import { KeyedGroupCommit, commitInOrder } from './group-commit.js';
@@ -295,8 +295,10 @@ export class Ledger {
     return spendReportOf(sq, await this.store.spend(sq));
   }
 
-  async events(projectId: string | null, after: number, limit = 1000): Promise<LedgerEvent[]> {
-    return (await this.store.events(projectId, after, limit)).map(eventOf);
+  /** The feed after a cursor, oldest first; `q` keeps a time window (since inclusive, until exclusive) and/or one kind. */
+  async events(projectId: string | null, after: number, limit = 1000, q: EventQuery = {}): Promise<LedgerEvent[]> {
+    const filter = { sinceMs: parseDate(q.since, 'since'), untilMs: parseDate(q.until, 'until'), kind: q.kind === undefined ? null : oneOf(EVENT_KINDS, q.kind, 'kind') };
+    return (await this.store.events(projectId, after, limit, filter)).map(eventOf);
   }
 
   async price(model: string): Promise<PriceInfo> {

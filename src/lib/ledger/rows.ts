@@ -1,6 +1,6 @@
 import { storedTags, tagsOfStored } from '../tags.js';
 import type { BlockReason, EventKind } from '../types.js';
-import type { EventRecord, RunRecord } from './store.js';
+import type { EventRecord, RunRecord, StoreEventFilter } from './store.js';
 
 /**
  * The rows both backends store alike (same tables, same columns: SQLite and PostgreSQL
@@ -111,4 +111,24 @@ export function eventRecordOf(r: EventRow): EventRecord {
     ref: r.ref,
     tags: tagsOfStored(r.tags),
   };
+}
+
+/**
+ * The SQL of a filtered feed page, shared by both stores (placeholders made by `ph`, 1-based):
+ * WHERE and LIMIT over the events table, ordered by seq. Only bounds that are set appear.
+ */
+export function eventPageSql(projectId: string | null, afterSeq: number, limit: number, f: StoreEventFilter | undefined, ph: (n: number) => string): { sql: string; args: (string | number)[] } {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  const add = (cond: string, v: string | number) => {
+    args.push(v);
+    where.push(cond.replace('?', ph(args.length)));
+  };
+  if (projectId !== null) add('project_id = ?', projectId);
+  add('seq > ?', afterSeq);
+  if (f?.sinceMs != null) add('ts >= ?', f.sinceMs);
+  if (f?.untilMs != null) add('ts < ?', f.untilMs);
+  if (f?.kind != null) add('kind = ?', f.kind);
+  args.push(limit);
+  return { sql: `SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ${ph(args.length)}`, args };
 }

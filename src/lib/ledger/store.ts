@@ -221,6 +221,13 @@ export interface EventRecord {
   tags?: string[];
 }
 
+/** A filter of the event feed: ts in [sinceMs, untilMs), of one kind; null = no bound. */
+export interface StoreEventFilter {
+  sinceMs: number | null;
+  untilMs: number | null;
+  kind: EventKind | null;
+}
+
 /** Spend summed over a query's records (blocked checks from the event log included). */
 export interface SpendTotals {
   spentNano: number;
@@ -281,8 +288,12 @@ export interface LedgerStore {
   getBudgets(projectId: string, now: number): Promise<BudgetRecord[]>;
   listUsers(projectId: string, opts: { now: number; limit?: number | undefined }): Promise<UserRecord[]>;
   spend(q: StoreSpendQuery): Promise<SpendTotals>;
-  /** The feed after a cursor, oldest first. projectId null = every project (local dashboard). */
-  events(projectId: string | null, afterSeq: number, limit: number): Promise<EventRecord[]>;
+  /**
+   * The feed after a cursor, oldest first (keyset paging on seq: each page is one short
+   * query, so an export of any length holds one page). projectId null = every project
+   * (local dashboard). `filter` keeps only the events in a time window and/or of one kind.
+   */
+  events(projectId: string | null, afterSeq: number, limit: number, filter?: StoreEventFilter): Promise<EventRecord[]>;
   /** The learnt input ratio (provider count / local tokenizer count) for a provider and model; null before any sample. */
   getCalibration(provider: string, model: string): Promise<Calibration | null>;
   /** Open holds, counted without I/O where the backend can (SQLite); absent elsewhere (serve's gauge). */

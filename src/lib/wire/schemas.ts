@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MAX_USD } from '../money.js';
 import { PERIODS } from '../periods.js';
-import { BLOCK_REASONS, BUDGET_SCOPES, RUN_STATUSES, SPEND_GROUPS } from '../types.js';
+import { BLOCK_REASONS, BUDGET_SCOPES, EVENT_KINDS, RUN_STATUSES, SPEND_GROUPS } from '../types.js';
 import type {
   Budget,
   Decision,
@@ -134,10 +134,13 @@ const intParam = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
 
-/** GET /v1/events?after=&limit= */
+/** GET /v1/events?after=&limit=&since=&until=&kind= */
 export const EventsQuery = z.strictObject({
   after: intParam(0, Number.MAX_SAFE_INTEGER).optional(),
   limit: intParam(1, 1000).optional(),
+  since: z.string().max(64).optional(),
+  until: z.string().max(64).optional(),
+  kind: z.enum(EVENT_KINDS).optional(),
 });
 
 /** GET /v1/runs?status=&limit= */

@@ -7,7 +7,7 @@ import type { CachedPrice, PriceRow } from '../../pricing/price-cache.js';
 import type { RecordResult } from '../../types.js';
 import { keyOf } from '../key-store.js';
 import type { ApiKeyRow, KeyDbRow } from '../key-store.js';
-import { eventColumns, eventRecordOf, runRecordOf } from '../rows.js';
+import { eventColumns, eventPageSql, eventRecordOf, runRecordOf } from '../rows.js';
 import type { EventEntry, EventRow, RunRow } from '../rows.js';
 import type * as S from '../store.js';
 import { createPool, storeError } from './pool.js';
@@ -305,12 +305,11 @@ export class PostgresStore implements S.LedgerBackend {
     return this.guard(() => readSpend(this.pool, q));
   }
 
-  events(projectId: string | null, afterSeq: number, limit: number): Promise<S.EventRecord[]> {
+  events(projectId: string | null, afterSeq: number, limit: number, filter?: S.StoreEventFilter): Promise<S.EventRecord[]> {
     return this.guard(async () => {
-      const { rows } =
-        projectId === null
-          ? await this.pool.query<EventRow>('SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2', [afterSeq, limit])
-          : await this.pool.query<EventRow>('SELECT * FROM events WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [projectId, afterSeq, limit]);
+      // Keyset paging: each page is one short query on (project_id, seq), no cursor held open.
+      const q = eventPageSql(projectId, afterSeq, limit, filter, (n) => `$${n}`);
+      const { rows } = await this.pool.query<EventRow>(q.sql, q.args);
       return rows.map(eventRecordOf);
     });
   }

@@ -1,4 +1,4 @@
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import { NoburnNotFoundError, NoburnStoreError } from '../../errors.js';
 import { assertCanEnd, assertCanNest } from '../runs.js';
 import { windowKey, windowStart } from '../../periods.js';
@@ -8,7 +8,7 @@ import { cachedPriceOf } from '../../pricing/price-cache.js';
 import type { CachedPrice, PriceRow } from '../../pricing/price-cache.js';
 import { keyOf } from '../key-store.js';
 import type { ApiKeyRow, KeyDbRow } from '../key-store.js';
-import { eventRecordOf, runRecordOf } from '../rows.js';
+import { eventPageSql, eventRecordOf, runRecordOf } from '../rows.js';
 import type { EventRow, RunRow } from '../rows.js';
 import type * as S from '../store.js';
 import { UsageBatch, abandonIdleRuns, decide, settle } from './decide.js';
@@ -36,6 +36,8 @@ export class SqliteStore implements S.LedgerBackend {
   readonly kind = 'sqlite' as const;
   readonly db: Database;
   private readonly st: Statements;
+  /** Prepared filtered feed pages, by SQL (at most 8 shapes per project scope). */
+  private readonly filteredEvents = new Map<string, Statement>();
   private readonly checkTx: (cs: readonly S.StoreCheck[]) => S.StoreDecision[];
   private readonly recordTx: (rs: readonly S.StoreRecord[]) => RecordResult;
   private closed = false;
@@ -280,10 +282,17 @@ export class SqliteStore implements S.LedgerBackend {
     return this.guard(() => spendTotals(this.db, q));
   }
 
-  events(projectId: string | null, afterSeq: number, limit: number): Promise<S.EventRecord[]> {
+  events(projectId: string | null, afterSeq: number, limit: number, filter?: S.StoreEventFilter): Promise<S.EventRecord[]> {
     return this.guard(() => {
-      const rows = (projectId === null ? this.st.eventsAll.all(afterSeq, limit) : this.st.eventsProject.all(projectId, afterSeq, limit)) as EventRow[];
-      return rows.map(eventRecordOf);
+      if (!filter || (filter.sinceMs === null && filter.untilMs === null && filter.kind === null)) {
+        const rows = (projectId === null ? this.st.eventsAll.all(afterSeq, limit) : this.st.eventsProject.all(projectId, afterSeq, limit)) as EventRow[];
+        return rows.map(eventRecordOf);
+      }
+      // A filtered export runs the same few shapes page after page: prepare each shape once.
+      const q = eventPageSql(projectId, afterSeq, limit, filter, () => '?');
+      let stmt = this.filteredEvents.get(q.sql);
+      if (!stmt) this.filteredEvents.set(q.sql, (stmt = this.db.prepare(q.sql)));
+      return (stmt.all(...q.args) as EventRow[]).map(eventRecordOf);
     });
   }
 
