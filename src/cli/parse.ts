@@ -2,6 +2,10 @@ import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { MAX_TOKENS, printable } from '../lib/validate.js';
 import { MAX_USD, usdToNano, nanoToUsd } from '../lib/money.js';
 import { NoburnValidationError } from '../lib/errors.js';
+import { MAX_THRESHOLD, parseThresholds } from '../lib/alerts/thresholds.js';
+import { parseTag, parseTagList, tagGroupKey } from '../lib/tags.js';
+import { SPEND_GROUPS } from '../lib/types.js';
+import type { SpendGroupBy } from '../lib/types.js';
 
 /** Commander argument parsers: a bad value becomes a one-line usage error (exit 2). */
 export function tokensArg(value: string): number {
@@ -16,6 +20,17 @@ export function usdArg(value: string): number {
     return nanoToUsd(usdToNano(value, 'amount'));
   } catch (e) {
     if (e instanceof NoburnValidationError) throw new InvalidArgumentError('must be a USD amount such as 0.50');
+    throw e;
+  }
+}
+
+/** `--alert-at 50,80,100` (percents of the cap); `none`: no thresholds. */
+export function alertAtArg(value: string): number[] {
+  if (value === 'none') return [];
+  try {
+    return parseThresholds(value, '--alert-at');
+  } catch (e) {
+    if (e instanceof NoburnValidationError) throw new InvalidArgumentError(`must be whole percents from 1 to ${MAX_THRESHOLD}, comma-separated (e.g. 50,80,100), or none`);
     throw e;
   }
 }
@@ -53,4 +68,42 @@ export function deploymentArg(value: string, previous: Array<[string, string]> =
   const model = eq > 0 ? value.slice(eq + 1) : '';
   if (name === '' || model === '' || !printable(value) || value.length > 512) throw new InvalidArgumentError('must be NAME=MODEL (an Azure deployment and the model it serves)');
   return [...previous, [name, model]];
+}
+
+/**
+ * `--tag key=value` (repeatable; `a=1,b=2` also works): collects the call's tags, sorted.
+ * A bad tag, a key given twice or more than 8 tags is a usage error (exit 2).
+ */
+export function tagArg(value: string, previous: string[] = []): string[] {
+  try {
+    return parseTagList([...previous, value], '--tag');
+  } catch (e) {
+    if (e instanceof NoburnValidationError) throw new InvalidArgumentError(e.message);
+    throw e;
+  }
+}
+
+/** `budget set --tag key=value`: the one tag a cap applies to. */
+export function oneTagArg(value: string): string {
+  try {
+    return parseTag(value, '--tag');
+  } catch (e) {
+    if (e instanceof NoburnValidationError) throw new InvalidArgumentError(e.message);
+    throw e;
+  }
+}
+
+/** `spend --by`: user, run, model, day or tag:KEY. */
+export function spendByArg(value: string): SpendGroupBy {
+  if ((SPEND_GROUPS as readonly string[]).includes(value)) return value as SpendGroupBy;
+  if (value.startsWith('tag:')) {
+    try {
+      tagGroupKey(value);
+      return value as SpendGroupBy;
+    } catch (e) {
+      if (e instanceof NoburnValidationError) throw new InvalidArgumentError(e.message);
+      throw e;
+    }
+  }
+  throw new InvalidArgumentError(`must be one of ${SPEND_GROUPS.join(', ')} or tag:KEY`);
 }

@@ -113,3 +113,17 @@ export function tagValueSql(key: string, find: 'instr' | 'strpos'): string {
   const rest = `substr(${x}, ${at} + ${k.length + 2})`;
   return `CASE WHEN ${at} > 0 THEN substr(${rest}, 1, ${find}(${rest}, ',') - 1) END`;
 }
+
+/** The per-request header that adds tags to a call (proxy and guard.fetch); read, then removed before the request leaves. */
+export const TAGS_HEADER = 'x-noburn-tags';
+
+/**
+ * A call's tags from defaults (`noburn run --tag`, guard.fetch's `tags`) and the request's
+ * x-noburn-tags header (`feature=search,team=core`): the header's value wins for a key in
+ * both. Throws NoburnValidationError on a malformed header (the caller answers 400).
+ */
+export function mergeTags(defaults: Readonly<Record<string, string>> | undefined, header: string | null | undefined): Record<string, string> | undefined {
+  const fromHeader = header === null || header === undefined ? [] : parseTagList([header], TAGS_HEADER);
+  if (fromHeader.length === 0) return defaults === undefined ? undefined : { ...defaults };
+  return { ...defaults, ...tagsObject(fromHeader) };
+}

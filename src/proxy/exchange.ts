@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { TAGS_HEADER } from '../lib/tags.js';
 import { callModel, deploymentOf, priceKnown, startCall, unmeteredRefusal } from '../lib/metering/call.js';
 import { ResponseMeter } from '../lib/metering/meter.js';
 import { FALLBACK_PROVIDER } from '../lib/metering/providers/index.js';
@@ -31,6 +32,8 @@ export interface ProxyContext {
   secret: string;
   /** `noburn run --user`: the end user of calls that name none. */
   defaultUser: string | null;
+  /** `noburn run --tag`: tags of every call (a request's x-noburn-tags header adds to them, its value winning per key). */
+  defaultTags?: Readonly<Record<string, string>> | undefined;
   /** `--allow-unmetered`: forward what cannot be priced (counted) instead of refusing it. */
   allowUnmetered: boolean;
   /** Azure deployment name -> model, for deployment paths whose body names no model. */
@@ -110,6 +113,8 @@ async function metered(ctx: ProxyContext, route: Route, endpoint: Endpoint, req:
     countTokens: ctx.countTokens,
     clamp: ctx.clamp,
     endUserId: endUserOf(ctx, route, req, body),
+    defaultTags: ctx.defaultTags,
+    tagHeader: tagHeaderOf(req),
     runId: ctx.runId,
     priceProvider: route.priceProvider ?? undefined,
   });
@@ -268,6 +273,12 @@ async function unmetered(ctx: ProxyContext, route: Route, req: IncomingMessage, 
   }
   ctx.stats.unmeteredForwarded += 1;
   await forward(ctx, route, req, res, body, null);
+}
+
+/** The x-noburn-tags header as sent (case kept: tags are case-sensitive); several add up. */
+function tagHeaderOf(req: IncomingMessage): string | undefined {
+  const th = req.headers[TAGS_HEADER];
+  return Array.isArray(th) ? th.join(',') : th;
 }
 
 /**

@@ -18,6 +18,8 @@ const HOP_BY_HOP = new Set([
   'expect',
   // The end user named to noburn (exchange.ts): for noburn only, never for the provider.
   'x-noburn-user',
+  // The call's tags (exchange.ts), likewise noburn's only.
+  'x-noburn-tags',
 ]);
 
 export interface ForwardHeaderOptions {

@@ -32,6 +32,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     clamp: opts.clamp ?? true,
     secret,
     defaultUser: opts.defaultUser ?? null,
+    defaultTags: opts.defaultTags,
     allowUnmetered: opts.allowUnmetered === true,
     azureDeployments: opts.azureDeployments ?? {},
     knownPrices: new Map(),

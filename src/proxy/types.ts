@@ -61,6 +61,8 @@ export interface ProxyOptions {
   maxBodyBytes?: number | undefined;
   /** `noburn run --user`: the end user of calls that name none (x-noburn-user header, body fields). */
   defaultUser?: string | null | undefined;
+  /** `noburn run --tag`: tags of every call (a request's x-noburn-tags header adds to them, winning per key). */
+  defaultTags?: Readonly<Record<string, string>> | undefined;
   /** Forward calls that cannot be priced (unknown endpoint or model, unreadable body) instead of refusing them. */
   allowUnmetered?: boolean | undefined;
   /** Azure deployment name -> the model it serves. */

@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LedgerStore } from '../lib/ledger/store.js';
+import { registerSpendGauges } from './gauges.js';
+import type { GaugeOptions, GaugeSource } from './gauges.js';
 
 /**
  * Prometheus metrics for GET /metrics. Each server has its own registry (several servers
@@ -9,7 +11,7 @@ import type { LedgerStore } from '../lib/ledger/store.js';
 export interface Metrics {
   readonly registry: Registry;
   request(route: string, method: string, status: number, seconds: number): void;
-  decision(blocked: boolean, reason: string | null): void;
+  decision(blocked: boolean, reason: string | null, clamped?: boolean): void;
   /** A record reached the server `lagSeconds` after it happened (outbox delay included). */
   recordLag(lagSeconds: number): void;
   render(): Promise<string>;
@@ -17,7 +19,14 @@ export interface Metrics {
 
 type CountFn = () => number;
 
-export function createMetrics(store: LedgerStore, opts: { now?: () => number; defaults?: boolean } = {}): Metrics {
+export interface MetricsOptions {
+  now?: () => number;
+  defaults?: boolean;
+  /** The ledger read behind the spend gauges (gauges.ts); absent: no spend gauges. */
+  gauges?: { source: GaugeSource } & Partial<Pick<GaugeOptions, 'cacheMs' | 'seriesLimit'>>;
+}
+
+export function createMetrics(store: LedgerStore, opts: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (opts.defaults !== false) collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -45,7 +54,13 @@ export function createMetrics(store: LedgerStore, opts: { now?: () => number; de
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600, 86400],
     registers: [registry],
   });
+  const clampedChecks = new Counter({
+    name: 'noburn_checks_clamped_total',
+    help: 'checks allowed with a lowered output bound (clamp) since the server started',
+    registers: [registry],
+  });
   const now = opts.now ?? Date.now;
+  if (opts.gauges) registerSpendGauges(registry, opts.gauges.source, { now, cacheMs: opts.gauges.cacheMs, seriesLimit: opts.gauges.seriesLimit });
   const openHolds = holdCounter(store, now);
   if (openHolds) {
     new Gauge({
@@ -73,7 +88,8 @@ export function createMetrics(store: LedgerStore, opts: { now?: () => number; de
       if (!h) latChildren.set(route, (h = latency.labels(route)));
       h.observe(seconds);
     },
-    decision(blocked, reason) {
+    decision(blocked, reason, clamped = false) {
+      if (clamped) clampedChecks.inc();
       const k = blocked ? (reason ?? 'unknown') : '';
       let c = decChildren.get(k);
       if (!c) decChildren.set(k, (c = decisions.labels(blocked ? 'blocked' : 'allowed', k)));

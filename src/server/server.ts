@@ -11,8 +11,11 @@ import { HttpError, errorResponse, parseQuery, readJson, sendError, sendJson } f
 import { silentLogger } from './log.js';
 import type { Logger } from './log.js';
 import { createMetrics } from './metrics.js';
+import type { GaugeSource } from './gauges.js';
 import type { Metrics } from './metrics.js';
 import { buildRouter } from './router.js';
+import { AlertDeliverer } from '../lib/alerts/deliverer.js';
+import type { AlertTargets } from '../lib/alerts/deliverer.js';
 import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, defaultMaxConnections, limitConnections } from './connections.js';
 import type { ConnectionLimiter } from './connections.js';
 
@@ -33,6 +36,10 @@ export interface ServerOptions {
   closeStore?: boolean;
   /** Include Node's default process metrics in /metrics (default true). */
   processMetrics?: boolean;
+  /** How long one ledger read serves the spend gauges of /metrics (ms, default 1000). */
+  gaugeCacheMs?: number;
+  /** Capped scopes and open runs the spend gauges report at most (default 1000). */
+  gaugeSeriesLimit?: number;
   /** A client must send a request's headers within this (default 10 s); slower ones get 408. */
   headersTimeoutMs?: number;
   /** ...and the whole request within this (default 30 s). */
@@ -41,6 +48,8 @@ export interface ServerOptions {
   keepAliveTimeoutMs?: number;
   /** Open sockets at most (default: three quarters of the file-descriptor limit); see connections.ts. */
   maxConnections?: number;
+  /** Where fired alerts of every project are delivered (config alerts.webhook / alerts.command); absent or empty: nowhere. */
+  alerts?: AlertTargets & { intervalMs?: number };
 }
 
 export interface RunningServer {
@@ -69,8 +78,25 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // transaction (decided one after another inside it, so still exact).
   const ledger = new Ledger(opts.store, opts.settings, { now, groupCommit: true });
   const auth = new Authenticator(opts.store, opts.authCacheMs ?? 1000, now);
-  const metrics = createMetrics(opts.store, { now, defaults: opts.processMetrics !== false });
+  const gaugeSource: GaugeSource = {
+    // The server's projects are those its API keys name (revoked keys' too, until their caps go).
+    projects: async () => (await opts.store.listKeys(null)).map((k) => k.projectId),
+    budgets: (projectId) => ledger.getBudgets(projectId),
+    openRuns: (projectId, limit) => ledger.listRuns(projectId, 'open', limit),
+  };
+  const metrics = createMetrics(opts.store, {
+    now,
+    defaults: opts.processMetrics !== false,
+    gauges: { source: gaugeSource, cacheMs: opts.gaugeCacheMs, seriesLimit: opts.gaugeSeriesLimit },
+  });
   const route = buildRouter(makeHandlers({ ledger, keys: opts.store, auth, metrics, now }));
+  // The server delivers every project's alerts, off the request path (alerts/deliverer.ts).
+  const deliverer = opts.alerts && AlertDeliverer.wanted(opts.alerts)
+    ? new AlertDeliverer({
+        store: opts.store, projectId: null, targets: opts.alerts, now, intervalMs: opts.alerts.intervalMs,
+        onError: (e, a) => log.log('warn', 'alert delivery failed (retried)', { alert: a?.id ?? null, error: e instanceof Error ? e.message : String(e) }),
+      }).start()
+    : null;
   let closing = false;
   let inflight = 0;
   let drained: (() => void) | null = null;
@@ -216,6 +242,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         }
         server.closeAllConnections();
         await stopped;
+        await deliverer?.stop();
         if (opts.closeStore) await opts.store.close();
       })();
       return closeP;

@@ -5,7 +5,8 @@
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { lines, tempHome } from '../helpers/cli.js';
+import { spawnSync } from 'node:child_process';
+import { cleanEnv, lines, tempHome } from '../helpers/cli.js';
 import { bindCli, nano, useM1Suite } from '../helpers/e2e.js';
 
 const suite = useM1Suite('noburn-prices-');
@@ -138,6 +139,16 @@ describe('noburn prices list', () => {
     expect(none).toMatchObject({ code: 0, stdout: '' });
     expect(none.stderr).toContain('noburn prices set MODEL');
     expect((await suite.cli(['prices', 'list', '--source', 'cheap'])).code).toBe(USAGE);
+  });
+
+  it('a reader that stops early (| head -1): exit 0, no EPIPE crash on stderr', () => {
+    const r = spawnSync('bash', ['-c', 'set -o pipefail; "$NODE" "$CLI" prices list | head -1'], {
+      encoding: 'utf8',
+      env: cleanEnv({ NOBURN_HOME: suite.home, HOME: suite.home, NODE: process.execPath, CLI: suite.dist.cli }),
+    });
+    expect(r.stdout).toMatch(/^MODEL\s+INPUT/);
+    expect(r.stderr).not.toContain('EPIPE');
+    expect(r.status, r.stderr).toBe(0);
   });
 
   it('noburn prices MODEL still answers for a model, and `noburn prices` alone lists the overrides', async () => {

@@ -193,7 +193,7 @@ describe('App (container)', () => {
     const lines = frame().split('\n');
     expect(lines[4]).toBe('user alice');
     expect(lines[5]).toBe('$1.70 today of $2.00 · 85.0%! · 40 calls · 1 blocked');
-    expect(lines[7]).toMatch(/^model-of-alice +\$4\.00 +235\.3% +40 +9 +1m ago$/);
+    expect(lines[7]).toMatch(/^model-of-alice +\$4\.00 +72\.7% +40 +9 +1m ago$/);
     expect(lines.at(-1)).toBe('esc back · ↑↓ PgUp PgDn scroll · q quit');
     expect(frame()).not.toContain('Recent blocked');
     await press(KEYS.escape);

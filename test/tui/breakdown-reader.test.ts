@@ -97,4 +97,29 @@ describe('DashboardReader: spend by model', () => {
     ]);
     expect(r.read(NOW, { detail: { kind: 'run', id: 'run_gone' } }).detail).toMatchObject({ found: false, models: [] });
   });
+
+  it('by tag: a user\'s window and a run\'s life, a call under each of its tags, untagged calls as ""', async () => {
+    const { l, r } = await populated();
+    await l.record({ userId: 'carol', runId: 'run_a', model: 'gpt-4o', costNano: 0.04 * USD, ts: NOW - 3 * MIN, tags: ['feature=chat', 'team=core'] });
+    await l.record({ userId: 'carol', runId: 'run_b', model: 'gpt-4o-mini', costNano: 0.02 * USD, ts: NOW - 2 * MIN, tags: ['feature=search'] });
+    await l.record({ userId: 'carol', model: 'gpt-4o', costNano: 0.01 * USD, ts: NOW - MIN });
+    // yesterday: outside carol's day (the default cap's window)
+    await l.record({ userId: 'carol', model: 'gpt-4o', costNano: 1 * USD, ts: NOW - DAY + MIN, tags: ['feature=old'] });
+    const user = r.read(NOW, { detail: { kind: 'user', id: 'carol' } }).detail;
+    expect(user?.tags).toEqual([
+      { tag: 'feature=chat', spentNano: 0.04 * USD, calls: 1 },
+      { tag: 'team=core', spentNano: 0.04 * USD, calls: 1 },
+      { tag: 'feature=search', spentNano: 0.02 * USD, calls: 1 },
+      { tag: '', spentNano: 0.01 * USD, calls: 1 },
+    ]);
+    const run = r.read(NOW, { detail: { kind: 'run', id: 'run_a' } }).detail;
+    expect(run?.tags).toEqual([
+      { tag: '', spentNano: 0.5 * USD, calls: 2 },
+      { tag: 'feature=chat', spentNano: 0.04 * USD, calls: 1 },
+      { tag: 'team=core', spentNano: 0.04 * USD, calls: 1 },
+      { tag: 'feature=search', spentNano: 0.02 * USD, calls: 1 },
+    ]);
+    // the models of a run add up across its tag groups
+    expect(run?.models.find((m) => m.model === 'gpt-4o')).toMatchObject({ spentNano: 0.34 * USD, calls: 2, blockedCalls: 1 });
+  });
 });

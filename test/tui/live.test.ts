@@ -123,10 +123,11 @@ describe('noburn watch in a pseudo-terminal', () => {
       const wide = strip(term.raw().slice(before)).split('\n').find((l) => l.includes('noburn watch · project default'));
       expect(Array.from(wide ?? '').length).toBe(100);
 
-      // enter on the selected user (alice, the only one) opens her spend by model; esc goes back
+      // enter on the selected user (alice, the only one) opens her spend by model and tag; esc goes back
       const enterAt = term.raw().length;
       term.send('\r');
-      await term.waitFor(/User breakdown by model · 1-1 of 1 · esc back/, enterAt);
+      await term.waitFor(/User breakdown by model and tag · 1-1 of 1 · esc back/, enterAt);
+      await term.waitFor(/\(untagged\) +\$1\.75 +100\.0% +2/, enterAt); // the ledger keeps tags: none on these calls
       await term.waitFor(/user alice/, enterAt);
       await term.waitFor(/gpt-4o +\$1\.75 +100\.0% +2 +0 +\d+s ago/, enterAt);
       const escAt = term.raw().length;

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { NoburnValidationError } from '../../lib/errors.js';
+import { tagsObject } from '../../lib/tags.js';
 import { ExitCodes } from '../exit-codes.js';
 import { usd } from '../format.js';
 import { withGuard } from '../guard.js';
@@ -70,6 +71,7 @@ export async function checkCommand(opts: CheckOptions, out: Output): Promise<num
       runId: opts.run,
       clamp: opts.clamp === true,
       minTokensOut: opts.minTokensOut,
+      tags: opts.tag === undefined ? undefined : tagsObject(opts.tag),
     }),
     { onFallback: (e) => (cause = e) },
   );

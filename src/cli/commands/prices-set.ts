@@ -2,7 +2,7 @@ import { resolveConfig } from '../../lib/config.js';
 import type { ModelPriceOverride } from '../../lib/config.js';
 import type { PriceInfo } from '../../lib/types.js';
 import { ExitCodes } from '../exit-codes.js';
-import { printList } from '../format.js';
+import { table } from '../format.js';
 import type { Output } from '../output.js';
 import type { PricesListOptions, PricesSetOptions } from '../specs.js';
 
@@ -57,11 +57,20 @@ export async function pricesListCommand(opts: PricesListOptions, out: Output): P
     rows.push(...(await priceDataList()));
   }
   const opt = (v: number | null) => (v === null ? '-' : `$${v}`);
-  printList(out, opts.json, rows, {
-    empty: 'no price overrides in config (set one: noburn prices set MODEL --in USD --out USD)',
-    head: ['MODEL', 'INPUT', 'OUTPUT', 'CACHE READ', 'CACHE WRITE', 'SOURCE'],
-    row: (p) => [p.model, `$${p.inputPerMTok}`, `$${p.outputPerMTok}`, opt(p.cacheReadPerMTok), opt(p.cacheWritePerMTok), p.source],
-  });
+  if (rows.length === 0 && !opts.json) out.err('no price overrides in config (set one: noburn prices set MODEL --in USD --out USD)');
+  else {
+    const text = opts.json
+      ? JSON.stringify(rows, null, 2)
+      : table(['MODEL', 'INPUT', 'OUTPUT', 'CACHE READ', 'CACHE WRITE', 'SOURCE'], rows.map((p) => [p.model, `$${p.inputPerMTok}`, `$${p.outputPerMTok}`, opt(p.cacheReadPerMTok), opt(p.cacheWritePerMTok), p.source]));
+    // The whole list is long: written with backpressure, and a reader that stops early
+    // (`| head`) ends the command quietly instead of an EPIPE crash.
+    try {
+      await out.write(`${text}\n`);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EPIPE') return ExitCodes.OK;
+      throw e;
+    }
+  }
   if (!opts.json && rows.length > 0) out.err('USD per million tokens; a config price wins over the price data');
   if (cfg.url !== null) out.err('note: NOBURN_URL is set: these are the local prices; the server prices with its own config.json');
   return ExitCodes.OK;

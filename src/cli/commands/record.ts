@@ -1,3 +1,4 @@
+import { tagsObject } from '../../lib/tags.js';
 import { ExitCodes } from '../exit-codes.js';
 import { withGuard } from '../guard.js';
 import type { Output } from '../output.js';
@@ -20,6 +21,7 @@ export async function recordCommand(opts: RecordOptions, out: Output): Promise<n
       runId: opts.run,
       reservationId: opts.reservation,
       idempotencyKey: opts.idempotencyKey,
+      tags: opts.tag === undefined ? undefined : tagsObject(opts.tag),
     });
   });
   if (opts.json) out.json(result);

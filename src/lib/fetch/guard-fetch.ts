@@ -4,6 +4,7 @@ import { meterResponse } from '../metering/fetch-meter.js';
 import type { ProviderErrorResponse } from '../metering/refusal.js';
 import { isObj, type ProviderAdapter } from '../metering/types.js';
 import { providerForUrl } from '../pricing/price-data.js';
+import { TAGS_HEADER } from '../tags.js';
 import { estimateTokens } from '../tokens.js';
 import { matchEndpoint, unmeteredProviderApi } from './match.js';
 
@@ -12,6 +13,8 @@ export interface GuardFetchOptions {
   endUserId?: string | undefined;
   /** The run the calls belong to; defaults to the guard's (NOBURN_RUN_ID). null: no run. */
   runId?: string | null | undefined;
+  /** Tags of every call through this fetch (`{ feature: 'search' }`); a request's `x-noburn-tags` header adds to them (its value wins per key). */
+  tags?: Record<string, string> | undefined;
   /** The fetch that sends the requests (default: the global fetch), e.g. one with a proxy agent. */
   fetch?: typeof fetch | undefined;
   /**
@@ -76,8 +79,10 @@ export function createGuardFetch(guard: FetchGuard, opts: GuardFetchOptions = {}
     const url = new URL(request ? request.url : String(input));
     const headers = new Headers(init?.headers ?? request?.headers);
     const user = headers.get(USER_HEADER);
-    const stripped = user !== null;
+    const tagHeader = headers.get(TAGS_HEADER);
+    const stripped = user !== null || tagHeader !== null;
     headers.delete(USER_HEADER);
+    headers.delete(TAGS_HEADER);
     const method = (init?.method ?? request?.method ?? 'GET').toUpperCase();
     const passThrough = () => (stripped ? send(input, { ...init, headers }) : send(input, init));
     // An LLM call noburn cannot price: refused in the provider's shape (402, not retried)
@@ -133,6 +138,8 @@ export function createGuardFetch(guard: FetchGuard, opts: GuardFetchOptions = {}
       endUserId: user ?? provider.endUser?.(body) ?? opts.endUserId,
       runId: opts.runId,
       priceProvider: pricedBy,
+      defaultTags: opts.tags,
+      tagHeader,
     });
     if (!start.allowed) return answer(start.response);
     const { call } = start;

@@ -7,6 +7,7 @@
  * two cannot drift (the meter's fallback is the clamped bound, not the one asked for).
  */
 import { NoburnValidationError } from '../errors.js';
+import { mergeTags } from '../tags.js';
 import { loadTokenCounter } from '../tokens.js';
 import type { CheckRequest, Decision, PriceInfo, RecordRequest } from '../types.js';
 import { estimateEndpoint } from './estimate.js';
@@ -39,6 +40,10 @@ export interface CallRequest {
   runId: string | null | undefined;
   /** The price data's provider of the upstream (undefined: priced by model alone). */
   priceProvider: string | undefined;
+  /** Tags of every call (`noburn run --tag`, guard.fetch({ tags })). */
+  defaultTags?: Readonly<Record<string, string>> | undefined;
+  /** The request's x-noburn-tags header (adds to defaultTags, winning per key); malformed: a 400. */
+  tagHeader?: string | null | undefined;
 }
 
 /** An allowed call, ready to be sent. */
@@ -68,7 +73,9 @@ export async function startCall(r: CallRequest): Promise<CallStart> {
   const { guard, provider, endpoint, body, model } = r;
   const estimate = await estimateEndpoint(endpoint, body, model, r.countTokens);
   let decision: Decision;
+  let tags: Record<string, string> | undefined;
   try {
+    tags = mergeTags(r.defaultTags, r.tagHeader);
     // The input is the tokenizer's count, which the ledger scales to cover the provider's;
     // the output asked for is the request's bound (or the model's limit), clamped to fit.
     decision = await guard.check({
@@ -80,9 +87,10 @@ export async function startCall(r: CallRequest): Promise<CallStart> {
       provider: r.priceProvider,
       clamp: r.clamp,
       tokensInSource: 'tokenizer',
+      tags,
     });
   } catch (e) {
-    // A bad end-user id (too long, control characters) is the caller's error, not noburn's.
+    // A bad end-user id (too long, control characters) or bad tags are the caller's error, not noburn's.
     const bad = e instanceof NoburnValidationError;
     const msg = `noburn could not check this request: ${e instanceof Error ? e.message : String(e)}`;
     return { allowed: false, response: errorResponse(provider, bad ? 400 : 500, bad ? 'noburn_bad_request' : 'noburn_check_failed', msg, false), blocked: null };
@@ -118,6 +126,7 @@ export async function startCall(r: CallRequest): Promise<CallStart> {
       reservationId: decision.reservationId,
       endUserId: r.endUserId,
       provider: r.priceProvider,
+      tags,
     });
   };
   return {

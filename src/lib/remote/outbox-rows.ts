@@ -2,6 +2,7 @@
  * What an outbox row holds: a record in its wire form (POST /v1/records), or the release
  * of a hold (POST /v1/releases), each under a key that makes a second write of it a no-op.
  */
+import { tagsObject } from '../tags.js';
 import type { NormalizedRecord } from '../validate.js';
 import type { RecordItem } from '../wire/schemas.js';
 import type { NewRow } from './outbox-db.js';
@@ -25,6 +26,7 @@ export function toWire(r: NormalizedRecord, ts: number): RecordItem {
   if (r.runId !== null) w.runId = r.runId;
   if (r.reservationId !== null) w.reservationId = r.reservationId;
   if (r.provider) w.provider = r.provider;
+  if (r.tags !== undefined && r.tags.length > 0) w.tags = tagsObject(r.tags);
   return w;
 }
 

@@ -9,6 +9,7 @@ import { usdToNano } from '../money.js';
 import type { RecordSink } from '../record-queue.js';
 import type * as T from '../types.js';
 import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
+import { tagsObject } from '../tags.js';
 import type * as W from '../wire/schemas.js';
 import { HttpClient } from './http-client.js';
 import { MirrorWriter } from './mirror-writer.js';
@@ -147,6 +148,7 @@ export class RemoteAuthority implements Authority {
       reservationId: w.reservationId ?? null,
       idempotencyKey: w.idempotencyKey,
       ts: w.ts ?? this.now(),
+      tags: w.tags ? Object.entries(w.tags).map(([k, v]) => `${k}=${v}`).sort() : [],
     };
     this.mirror.add({ kind: 'record', r });
   }
@@ -171,6 +173,7 @@ export class RemoteAuthority implements Authority {
     if (c.minTokensOut !== undefined && c.minTokensOut !== null) body.minTokensOut = c.minTokensOut;
     if (c.provider) body.provider = c.provider;
     if (c.tokensInSource === 'tokenizer') body.tokensInSource = 'tokenizer';
+    if (c.tags !== undefined && c.tags.length > 0) body.tags = tagsObject(c.tags);
     const d = await this.http.request<OlderDecision>('POST', '/v1/check', body);
     this.mirror.add({
       kind: 'decision',
@@ -189,6 +192,7 @@ export class RemoteAuthority implements Authority {
         reservationId: d.reservationId,
         decisionId: d.decisionId,
         holdTtlMs: this.config.holdTtlMs,
+        tags: c.tags,
       },
     });
     return {
@@ -231,8 +235,9 @@ export class RemoteAuthority implements Authority {
   }
 
   async startRun(req: T.StartRunRequest): Promise<T.RunInfo> {
-    const body: { budgetCapUsd?: number | null; label?: string; parentRunId?: string } = {};
+    const body: { budgetCapUsd?: number | null; label?: string; parentRunId?: string; alertAt?: readonly number[] } = {};
     if (req.budgetCapUsd !== undefined) body.budgetCapUsd = req.budgetCapUsd;
+    if (req.alertAt !== undefined) body.alertAt = req.alertAt;
     if (req.label !== undefined) body.label = req.label;
     if (req.parentRunId !== undefined && req.parentRunId !== null) body.parentRunId = req.parentRunId;
     return this.mirrorRun(await this.http.request<W.RunResponse>('POST', '/v1/runs', body));
@@ -276,14 +281,17 @@ export class RemoteAuthority implements Authority {
       b.scope === 'project' ? '/v1/budgets/project'
       : b.scope === 'default_user' ? '/v1/budgets/default-user'
       : b.scope === 'model' ? '/v1/budgets/models'
+      : b.scope === 'tag' ? '/v1/budgets/tags'
       : `/v1/budgets/users/${encodeURIComponent(b.userId ?? '')}`;
-    const body: { capUsd: number | null; period?: string; model?: string; userId?: string } = { capUsd: b.capUsd };
+    const body: { capUsd: number | null; period?: string; model?: string; userId?: string; tag?: string; alertAt?: readonly number[] } = { capUsd: b.capUsd };
     if (b.period !== undefined) body.period = b.period;
+    if (b.alertAt !== undefined) body.alertAt = b.alertAt;
     // A model cap names its glob (and user) in the body: a glob is not a path segment.
     if (b.scope === 'model') {
       body.model = b.model ?? '';
       if (b.userId !== undefined) body.userId = b.userId;
     }
+    if (b.scope === 'tag') body.tag = b.tag ?? '';
     const r = await this.http.request<W.SetBudgetResponse>('PUT', path, body);
     this.mirror.add({
       kind: 'budget',
@@ -291,6 +299,7 @@ export class RemoteAuthority implements Authority {
       scope: r.scope,
       userId: r.userId,
       model: r.model,
+      tag: r.tag,
       capNano: r.capUsd === null ? null : usdToNano(r.capUsd),
       period: r.period,
       ts: this.now(),
@@ -311,6 +320,10 @@ export class RemoteAuthority implements Authority {
 
   async events(after: number, limit?: number, q: T.EventQuery = {}): Promise<T.LedgerEvent[]> {
     return (await this.http.request<W.EventsResponse>('GET', `/v1/events${query({ after, limit, since: q.since, until: q.until, kind: q.kind })}`)).events;
+  }
+
+  async alerts(q: T.AlertQuery = {}): Promise<T.Alert[]> {
+    return (await this.http.request<W.AlertsResponse>('GET', `/v1/alerts${query({ runId: q.runId, after: q.afterSeq, limit: q.limit })}`)).alerts;
   }
 
   price(model: string): Promise<T.PriceInfo> {

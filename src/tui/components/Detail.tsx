@@ -69,9 +69,9 @@ export function Detail(p: DetailProps) {
   const modelH = Math.max(1, height - (tags === undefined ? 0 : tagH + 2));
   const offset = Math.max(0, Math.min(p.offset, models.length - modelH));
   const shown = Math.min(modelH, Math.max(0, models.length - offset));
-  // Shares are of what the lists add up to (the subject's spend in the same window).
+  // Shares are of what the models add up to (the subject's spend in the same window); a call
+  // with several tags counts under each, so the tags' shares can add up past 100 %.
   const spent = models.reduce((n, m) => n + m.spentNano, 0);
-  const tagged = (tags ?? []).reduce((n, t) => n + t.spentNano, 0);
   return (
     <Box flexDirection="column">
       <Title text={`${what} breakdown by model${tags !== undefined ? ' and tag' : ''}${rangeText(offset, shown, models.length)} · esc back`} focused width={p.width} color={p.color} />
@@ -88,7 +88,7 @@ export function Detail(p: DetailProps) {
           <ModelRows models={models} offset={offset} height={modelH} width={p.width} now={p.now} color={p.color} spentNano={spent} empty="no spend by model recorded" />
         </Box>
       )}
-      {d !== null && tags !== undefined ? <TagRows tags={tags} height={tagH} width={p.width} color={p.color} spentNano={tagged} /> : null}
+      {d !== null && tags !== undefined ? <TagRows tags={tags} height={tagH} width={p.width} color={p.color} spentNano={spent} /> : null}
     </Box>
   );
 }
@@ -104,7 +104,7 @@ function TagRows(p: { readonly tags: readonly DashboardTag[]; readonly height: n
           key={t.tag}
           color={p.color}
           segments={[
-            { text: fitId(clean(t.tag), idWidth) + ' ' },
+            { text: fitId(t.tag === '' ? '(untagged)' : clean(t.tag), idWidth) + ' ', dim: t.tag === '' },
             { text: fit(usd(t.spentNano), 10, 'right'), bold: true },
             { text: ' ' + fit(p.spentNano > 0 ? pctText((t.spentNano / p.spentNano) * 100) : '-', 6, 'right'), dim: true },
             { text: ' ' + fit(String(t.calls), 6, 'right') },

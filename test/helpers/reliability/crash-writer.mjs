@@ -74,9 +74,12 @@ if (mode === 'burst') {
       const user = ['u1', 'u2', 'u3'][int(3)];
       const tokensIn = 100 + int(5_000);
       const tokensOut = int(1_000);
-      const d = await guard.check({ model: MODEL, estimatedTokensIn: tokensIn, estimatedTokensOut: tokensOut, endUserId: user });
+      // Some calls carry tags (one or two), so the per-tag usage rows are recomputed too (derive.ts).
+      const k = int(3);
+      const tags = k === 0 ? undefined : k === 1 ? { feature: 'search' } : { feature: 'chat', team: 'core' };
+      const d = await guard.check({ model: MODEL, estimatedTokensIn: tokensIn, estimatedTokensOut: tokensOut, endUserId: user, tags });
       if (d.source !== 'ledger') throw new Error(`check fell back: ${JSON.stringify(d)}`);
-      const r = { model: MODEL, tokensIn, tokensOut, endUserId: user, idempotencyKey: `${id}.${i}`, wasBlocked: d.blocked || int(10) === 0 };
+      const r = { model: MODEL, tokensIn, tokensOut, endUserId: user, idempotencyKey: `${id}.${i}`, wasBlocked: d.blocked || int(10) === 0, tags };
       if (int(3) > 0) r.costUsd = (1 + int(5_000_000)) / 1e9; // else priced from tokens
       if (d.reservationId && int(4) > 0) r.reservationId = d.reservationId; // else the oldest open hold of the same shape is released
       records.push(r);

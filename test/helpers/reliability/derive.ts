@@ -6,6 +6,7 @@
 import type { Database } from 'better-sqlite3';
 import { PERIODS, windowKey } from '../../../src/lib/periods.js';
 import { userModelSubject } from '../../../src/lib/model-glob.js';
+import { tagsOfStored } from '../../../src/lib/tags.js';
 
 interface Detail {
   ts: number;
@@ -18,15 +19,17 @@ interface Detail {
   unpriced: number;
   tokens_in: number;
   tokens_out: number;
+  /** Stored form (src/lib/tags.ts): sorted key=value joined with ','; null when none. */
+  tags: string | null;
 }
 
 function details(db: Database, project: string): Detail[] {
   const records = db
     .prepare(`SELECT ts, user_id, model, run_id, cost_nano AS cost, 1 - was_blocked AS calls, was_blocked AS blocked, unpriced * (1 - was_blocked) AS unpriced,
-        tokens_in * (1 - was_blocked) AS tokens_in, tokens_out * (1 - was_blocked) AS tokens_out FROM records WHERE project_id = ?`)
+        tokens_in * (1 - was_blocked) AS tokens_in, tokens_out * (1 - was_blocked) AS tokens_out, tags FROM records WHERE project_id = ?`)
     .all(project) as Detail[];
   const blockedChecks = db
-    .prepare(`SELECT ts, user_id, model, run_id, 0 AS cost, 0 AS calls, 1 AS blocked, 0 AS unpriced, 0 AS tokens_in, 0 AS tokens_out FROM events
+    .prepare(`SELECT ts, user_id, model, run_id, 0 AS cost, 0 AS calls, 1 AS blocked, 0 AS unpriced, 0 AS tokens_in, 0 AS tokens_out, tags FROM events
         WHERE project_id = ? AND kind = 'check' AND blocked = 1`)
     .all(project) as Detail[];
   return [...records, ...blockedChecks];
@@ -45,6 +48,8 @@ export function usageFromDetail(db: Database, project: string): unknown[][] {
       subjects.push(['model', d.model]);
       if (d.user_id !== null) subjects.push(['user_model', userModelSubject(d.user_id, d.model)]);
     }
+    // And per tag (scope 'tag', subject key=value), only for the calls that carry tags.
+    for (const t of tagsOfStored(d.tags)) subjects.push(['tag', t]);
     for (const [scope, subject] of subjects) {
       for (const p of PERIODS) {
         const k = JSON.stringify([scope, subject, windowKey(p, d.ts)]);

@@ -2,6 +2,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import { usdNumberToNano } from '../../money.js';
 import type { Budget, BudgetScope, LedgerEvent, RunInfo } from '../../types.js';
 import { budgetKey } from '../../model-glob.js';
+import { storedTags } from '../../tags.js';
 import type { StoreRecord } from '../store.js';
 import { countBlocked, settle } from './decide.js';
 import type { BlockedCheck } from './decide.js';
@@ -48,6 +49,8 @@ export interface MirrorDecision {
   /** The server's event ref for the decision; dedupes it against the feed. */
   decisionId: string | null;
   holdTtlMs: number;
+  /** The check's sorted tags (counted in tag usage when blocked; kept on the hold). */
+  tags?: readonly string[] | undefined;
 }
 
 export type MirrorItem =
@@ -55,7 +58,7 @@ export type MirrorItem =
   | { kind: 'record'; r: StoreRecord }
   | { kind: 'release'; projectId: string; reservationId: string }
   | { kind: 'run'; projectId: string; run: RunInfo; ts: number }
-  | { kind: 'budget'; projectId: string; scope: BudgetScope; userId: string | null; model?: string | null; capNano: number | null; period: string; ts: number };
+  | { kind: 'budget'; projectId: string; scope: BudgetScope; userId: string | null; model?: string | null; tag?: string | null; capNano: number | null; period: string; ts: number };
 
 interface MirrorStatements {
   mark: Statement;
@@ -66,6 +69,11 @@ interface MirrorStatements {
   getCursor: Statement;
   setCursor: Statement;
   clearBudgets: Statement;
+}
+
+/** A feed event's tags as the sorted key=value list (the server sorted them). */
+function tagsOf(e: LedgerEvent): string[] {
+  return e.tags === undefined ? [] : Object.entries(e.tags).map(([k, v]) => `${k}=${v}`).sort();
 }
 
 export class SqliteMirror {
@@ -87,7 +95,7 @@ export class SqliteMirror {
           exhausted = excluded.exhausted, started_at = excluded.started_at, ended_at = excluded.ended_at, spent_nano = excluded.spent_nano,
           calls = excluded.calls, blocked_calls = excluded.blocked_calls, unpriced_calls = excluded.unpriced_calls`),
       endRun: this.db.prepare(`UPDATE runs SET status = 'ended', ended_at = coalesce(ended_at, ?), exhausted = max(exhausted, ?) WHERE id = ? AND project_id = ?`),
-      insertHold: this.db.prepare('INSERT OR IGNORE INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      insertHold: this.db.prepare('INSERT OR IGNORE INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       getCursor: this.db.prepare('SELECT seq FROM mirror_cursor WHERE feed = ?'),
       setCursor: this.db.prepare('INSERT INTO mirror_cursor (feed, seq) VALUES (?, ?) ON CONFLICT (feed) DO UPDATE SET seq = excluded.seq'),
       clearBudgets: this.db.prepare('DELETE FROM budgets WHERE project_id = ?'),
@@ -145,11 +153,11 @@ export class SqliteMirror {
               if (d.blocked) {
                 const ref = d.decisionId ?? `local:${d.ts}:${Math.random().toString(36).slice(2)}`;
                 if (this.first(d.projectId, `check:${ref}`)) {
-                  const b = { projectId: d.projectId, ts: d.ts, userId: d.userId, runId: d.runId, model: d.model, amountNano: d.estimateNano, reason: d.reason, unpriced: d.unpriced, tokensIn: d.tokensIn, tokensOut: d.tokensOut };
+                  const b = { projectId: d.projectId, ts: d.ts, userId: d.userId, runId: d.runId, model: d.model, amountNano: d.estimateNano, reason: d.reason, unpriced: d.unpriced, tokensIn: d.tokensIn, tokensOut: d.tokensOut, tags: d.tags };
                   this.blocked(b, ref);
                 }
               } else if (d.reservationId !== null) {
-                this.m.insertHold.run(d.reservationId, d.projectId, d.userId, d.runId, d.model, d.estimateNano, d.ts, d.ts + d.holdTtlMs);
+                this.m.insertHold.run(d.reservationId, d.projectId, d.userId, d.runId, d.model, d.estimateNano, d.ts, d.ts + d.holdTtlMs, storedTags(d.tags));
               }
               break;
             }
@@ -165,7 +173,7 @@ export class SqliteMirror {
             case 'budget': {
               const { scope, subject } = budgetKey(it);
               if (it.capNano === null) this.st.deleteBudget.run(it.projectId, scope, subject);
-              else this.st.upsertBudget.run(it.projectId, scope, subject, it.capNano, it.period, it.ts);
+              else this.st.upsertBudget.run({ project: it.projectId, scope, subject, cap: it.capNano, period: it.period, now: it.ts, alerts: null, keep: 1 });
               break;
             }
           }
@@ -192,7 +200,7 @@ export class SqliteMirror {
                 this.record({
                   projectId, userId: e.userId, runId: e.runId, model: e.model ?? 'unknown', tokensIn: e.tokensIn, tokensOut: e.tokensOut,
                   cachedTokensIn: 0, cacheWriteTokensIn: 0, costNano: amountNano, unpriced: e.unpriced, wasBlocked: e.blocked,
-                  reservationId: null, idempotencyKey: e.ref, ts,
+                  reservationId: null, idempotencyKey: e.ref, ts, tags: tagsOf(e),
                 })
               ) applied++;
               break;
@@ -200,8 +208,8 @@ export class SqliteMirror {
               const ref = e.ref ?? `srv:${feed}:${e.seq}`;
               if (!this.first(projectId, `check:${ref}`)) break;
               applied++;
-              if (e.blocked) this.blocked({ projectId, ts, userId: e.userId, runId: e.runId, model: e.model, amountNano, reason: e.reason, unpriced: e.unpriced, tokensIn: e.tokensIn, tokensOut: e.tokensOut }, ref);
-              else logEvent(this.st, { projectId, ts, kind: 'check', userId: e.userId, runId: e.runId, model: e.model, amountNano, unpriced: e.unpriced, tokensIn: e.tokensIn, tokensOut: e.tokensOut, ref });
+              if (e.blocked) this.blocked({ projectId, ts, userId: e.userId, runId: e.runId, model: e.model, amountNano, reason: e.reason, unpriced: e.unpriced, tokensIn: e.tokensIn, tokensOut: e.tokensOut, tags: tagsOf(e) }, ref);
+              else logEvent(this.st, { projectId, ts, kind: 'check', userId: e.userId, runId: e.runId, model: e.model, amountNano, unpriced: e.unpriced, tokensIn: e.tokensIn, tokensOut: e.tokensOut, ref, tags: tagsOf(e) });
               break;
             }
             case 'run_start':
@@ -240,7 +248,7 @@ export class SqliteMirror {
         this.m.clearBudgets.run(projectId);
         for (const b of budgets) {
           const { scope, subject } = budgetKey(b);
-          this.st.upsertBudget.run(projectId, scope, subject, usdNumberToNano(b.capUsd), b.period, now);
+          this.st.upsertBudget.run({ project: projectId, scope, subject, cap: usdNumberToNano(b.capUsd), period: b.period, now, alerts: null, keep: 1 });
         }
       })
       .immediate();
