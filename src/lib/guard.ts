@@ -12,6 +12,7 @@ import type { RunListStatus, UserSummary } from './ledger/store.js';
 import type { LocalRunView } from './local-caps.js';
 import type { FlushResult, RecordSink } from './record-queue.js';
 import type * as T from './types.js';
+import { ledgerFault } from './sqlite-file.js';
 import { idString, normalizeCheck, normalizeRecord } from './validate.js';
 
 export interface GuardOptions extends ConfigOverrides {
@@ -171,7 +172,8 @@ export class NoburnGuard {
     } catch (e) {
       // NoburnForbiddenError is a NoburnAuthError (the key is valid, its role or project is not).
       if (e instanceof NoburnAuthError || e instanceof NoburnValidationError) throw e;
-      return this.fb.decide(c, e);
+      // A fault of the local ledger names its file (the fallback's cause, `check`'s warning).
+      return this.fb.decide(c, this.config.url ? e : ledgerFault(this.config.dbPath, e));
     }
     this.fb.serverDecided(c.runId, d);
     return d;

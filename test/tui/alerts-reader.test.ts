@@ -88,4 +88,26 @@ describe('DashboardReader: alert thresholds per scope', () => {
     expect(r.changed()).toBe(true);
     expect(r.read(NOW).users.find((u) => u.userId === 'bob')?.firedPct).toEqual([50]);
   });
+
+  it('end to end on the real store: thresholds set with the caps, fired by the records that reach them, shown per scope', async () => {
+    const l = tempLedger();
+    cleanups.push(() => l.dispose());
+    const s = l.store;
+    await s.setBudget({ projectId: 'default', scope: 'project', userId: null, capNano: 10 * USD, period: 'month', now: NOW - DAY, alertAt: [50, 80] });
+    await s.setBudget({ projectId: 'default', scope: 'default_user', userId: null, capNano: 2 * USD, period: 'day', now: NOW - DAY, alertAt: [50, 90] });
+    await s.startRun({ projectId: 'default', runId: 'run_a', capNano: 1 * USD, label: null, now: NOW - DAY, alertAt: [50] });
+    const r = new DashboardReader({ dbPath: l.dbPath, projectId: 'default' });
+    cleanups.push(() => r.close());
+    expect(r.read(NOW).project).toMatchObject({ thresholdsPct: [50, 80], firedPct: [] });
+
+    await l.record({ userId: 'bob', runId: 'run_a', costNano: 0.6 * USD, ts: NOW - 2 * MIN }); // bob 30 %, run 60 %
+    await l.record({ userId: 'bob', costNano: 0.5 * USD, ts: NOW - MIN }); // bob 55 %
+    await l.record({ userId: 'eve', costNano: 5 * USD, ts: NOW - MIN }); // eve 250 %, project 61 %
+    const snap = r.read(NOW);
+    expect(snap.project).toMatchObject({ thresholdsPct: [50, 80], firedPct: [50] });
+    const user = (id: string) => snap.users.find((u) => u.userId === id);
+    expect(user('bob')).toMatchObject({ thresholdsPct: [50, 90], firedPct: [50] });
+    expect(user('eve')).toMatchObject({ thresholdsPct: [50, 90], firedPct: [50, 90] });
+    expect(snap.runs.find((x) => x.runId === 'run_a')).toMatchObject({ thresholdsPct: [50], firedPct: [50] });
+  });
 });
