@@ -8,7 +8,7 @@ export function cliGuard(opts: { longLived?: boolean; onFallback?: (cause: unkno
   // Queued records waiting for another server or project: said once on stderr (the CLI's
   // own records fail loudly through recordNow; background ones are in the outbox).
   const onWarning = (w: OutboxWarning | LedgerWarning) => void process.stderr.write(`noburn: warning: ${redactSecrets(w.message)}\n`);
-  return new NoburnGuard({ onRecordError: () => {}, onWarning, longLived: opts.longLived === true, ...(opts.onFallback ? { onFallback: opts.onFallback } : {}) });
+  return new NoburnGuard({ onRecordError: () => {}, onWarning, longLived: opts.longLived === true, deliverAlerts: opts.longLived === true, ...(opts.onFallback ? { onFallback: opts.onFallback } : {}) });
 }
 
 /** Runs fn with a guard and always closes it (the ledger file handle, pending records). */

@@ -2,6 +2,7 @@ import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { MAX_TOKENS, printable } from '../lib/validate.js';
 import { MAX_USD, usdToNano, nanoToUsd } from '../lib/money.js';
 import { NoburnValidationError } from '../lib/errors.js';
+import { MAX_THRESHOLD, parseThresholds } from '../lib/alerts/thresholds.js';
 import { parseTag, parseTagList, tagGroupKey } from '../lib/tags.js';
 import { SPEND_GROUPS } from '../lib/types.js';
 import type { SpendGroupBy } from '../lib/types.js';
@@ -19,6 +20,18 @@ export function usdArg(value: string): number {
     return nanoToUsd(usdToNano(value, 'amount'));
   } catch (e) {
     if (e instanceof NoburnValidationError) throw new InvalidArgumentError('must be a USD amount such as 0.50');
+    throw e;
+  }
+}
+
+/** `--alert-at 50,80,100` (percents of the cap); `none`: no thresholds. */
+export function alertAtArg(value: string): number[] {
+  if (value === 'none') return [];
+  try {
+    if (value.trim() === '') throw new NoburnValidationError('empty');
+    return parseThresholds(value, '--alert-at');
+  } catch (e) {
+    if (e instanceof NoburnValidationError) throw new InvalidArgumentError(`must be whole percents from 1 to ${MAX_THRESHOLD}, comma-separated (e.g. 50,80,100), or none`);
     throw e;
   }
 }

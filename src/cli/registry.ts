@@ -47,6 +47,9 @@ export function buildProgram(out: Output, setCode: (code: number) => void): Comm
   spec.budgetSetSpec(budget).action(act(async (amount, o) => (await import('./commands/budget.js')).budgetSetCommand(amount, o, out)));
   spec.budgetShowSpec(budget).action(act(async (o) => (await import('./commands/budget.js')).budgetShowCommand(o, out)));
 
+  const alerts = spec.alertsSpec(program);
+  spec.alertsListSpec(alerts).action(act(async (o) => (await import('./commands/alerts.js')).alertsListCommand(o, out)));
+
   spec.spendSpec(program).action(act(async (o) => (await import('./commands/spend.js')).spendCommand(o, out)));
   spec.eventsSpec(program).action(act(async (o) => (await import('./commands/events.js')).eventsCommand(o, out)));
   const prices = spec.pricesSpec(program).action(act(async (model, o) => (await import('./commands/prices.js')).pricesCommand(model, o, out)));

@@ -16,7 +16,9 @@ import type { Period } from '../lib/periods.js';
 import type { KeyRole } from '../lib/ledger/key-store.js';
 import { EVENT_KINDS, RUN_STATUSES } from '../lib/types.js';
 import type { EventKind, RunStatus } from '../lib/types.js';
-import { choiceArg, deploymentArg, idArg, oneTagArg, priceArg, spendByArg, tagArg, tokensArg, usdArg } from './parse.js';
+import { alertAtArg, choiceArg, deploymentArg, idArg, oneTagArg, priceArg, spendByArg, tagArg, tokensArg, usdArg } from './parse.js';
+
+const ALERT_HELP = 'alert when recorded spend reaches these percents of the cap (e.g. 50,80,100; none removes them)';
 
 /** The options object a spec's command hands to its action. */
 export type OptionsOf<S extends (parent: CommandUnknownOpts) => { opts(): OptionValues }> = ReturnType<ReturnType<S>['opts']>;
@@ -95,6 +97,7 @@ export const runSpec = (p: CommandUnknownOpts) =>
         .description('start, end, show and list runs; or wrap a command with a run cap: noburn run --cap 0.50 -- CMD ARGS')
         .argument('[command...]', 'the command to run under a run cap (after --)')
         .option('--cap <usd>', 'the run cap in USD', usdArg)
+        .option('--alert-at <percents>', 'alert (a line on stderr, the feed, the configured webhook or command) when the run reaches these percents of --cap', alertAtArg)
         .option('--label <label>', 'a label for the run', idArg)
         .option('--no-proxy', 'do not start the metering proxy')
         .option('--no-clamp', 'refuse a call whose output bound does not fit, instead of lowering the bound to fit')
@@ -116,6 +119,7 @@ export const runStartSpec = (run: CommandUnknownOpts) =>
         .command('start')
         .description('start a run; prints its id alone')
         .option('--cap <usd>', 'run cap in USD', usdArg)
+        .option('--alert-at <percents>', ALERT_HELP, alertAtArg)
         .option('--label <label>', 'label', idArg)
         .option('--parent <id>', "start it nested in this run (the parent's cap applies too; its spend includes this run's)", idArg),
     ),
@@ -157,14 +161,30 @@ export const budgetSetSpec = (budget: CommandUnknownOpts) =>
         .option('--default-user', 'the cap of every user without their own')
         .option('--model <glob>', "a cap on the calls whose model matches the glob (* and ?), for the project or, with --user, that user's", idArg)
         .option('--tag <key=value>', 'a cap on the calls that carry this tag (project-wide)', oneTagArg)
-        .addOption(new Option('--period <period>', 'UTC calendar window').argParser(choiceArg<Period>(PERIODS)).default('month')),
+        .addOption(new Option('--period <period>', 'UTC calendar window').argParser(choiceArg<Period>(PERIODS)).default('month'))
+        .option('--alert-at <percents>', `${ALERT_HELP}; absent: the cap keeps its own`, alertAtArg),
     ),
-    "noburn budget set --user u1 5 --period day; noburn budget set --model 'claude-opus-*' 5 --period day; noburn budget set --tag feature=search 2 --period day",
+    "noburn budget set --user u1 5 --period day; noburn budget set --model 'claude-opus-*' 5 --period day; noburn budget set --tag feature=search 2 --period day; noburn budget set --project 50 --alert-at 50,80,100",
   );
 export type BudgetSetOptions = OptionsOf<typeof budgetSetSpec>;
 
 export const budgetShowSpec = (budget: CommandUnknownOpts) => example(json(budget.command('show').description('every cap with its spend in the current window')), 'noburn budget show --json');
 export type BudgetShowOptions = OptionsOf<typeof budgetShowSpec>;
+
+export const alertsSpec = (p: CommandUnknownOpts) => example(p.command('alerts').description('alerts fired by cap thresholds (--alert-at)'), 'noburn alerts list');
+
+export const alertsListSpec = (alerts: CommandUnknownOpts) =>
+  example(
+    json(
+      alerts
+        .command('list')
+        .description('the alerts fired, oldest first, with their delivery state')
+        .option('--run <id>', "only this run's", idArg)
+        .option('--limit <n>', 'at most this many (the newest)', tokensArg),
+    ),
+    'noburn alerts list --json',
+  );
+export type AlertsListOptions = OptionsOf<typeof alertsListSpec>;
 
 export const spendSpec = (p: CommandUnknownOpts) =>
   example(

@@ -140,6 +140,20 @@ export function inputMargin(v: unknown, name: string): number | Record<string, n
 }
 
 /** NOBURN_URL must be an http(s) URL: checked here so that a typo is a config error, not a fallback. */
+/** An http(s) URL for a setting other than NOBURN_URL (the alert webhook). */
+export function webhookUrl(v: unknown, name: string): string | undefined {
+  const s = str(v, name);
+  if (s === undefined) return undefined;
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new NoburnConfigError(`${name} is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new NoburnConfigError(`${name} must be http:// or https:// (got ${u.protocol})`);
+  return s;
+}
+
 export function httpUrl(v: unknown, name: string): string | undefined {
   const s = str(v, name);
   if (s === undefined) return undefined;

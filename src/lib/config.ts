@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { NoburnConfigError } from './errors.js';
 import { DEFAULT_RUN_IDLE_TTL_MS } from './ledger/runs.js';
-import { bool, deployments, httpUrl, inputMargin, logLevel, numIn, oneOf, optionalPrice, present, prices, rejectUnknownKeys, str } from './config-values.js';
+import { bool, deployments, httpUrl, webhookUrl, inputMargin, logLevel, numIn, oneOf, optionalPrice, present, prices, rejectUnknownKeys, str } from './config-values.js';
 import type { LogLevel, ModelPriceOverride, Parse } from './config-values.js';
 
 export type { LogLevel, ModelPriceOverride } from './config-values.js';
@@ -63,6 +63,8 @@ export const SETTINGS = {
   runIdleTtlMs: setting<number>({ file: 'runIdleTtlMs', env: 'NOBURN_RUN_IDLE_TTL_MS', parse: numIn(60_000, 366 * 24 * 3600 * 1000), dflt: () => DEFAULT_RUN_IDLE_TTL_MS, doc: 'an open run with no activity for this long (ms) ends by itself as abandoned' }),
   stopGraceMs: setting<number>({ file: 'stopGraceMs', env: 'NOBURN_STOP_GRACE_MS', parse: numIn(0, 600_000, true), dflt: () => 5000, doc: 'noburn run: ms between SIGTERM and SIGKILL when the child is stopped' }),
   logLevel: setting<LogLevel>({ file: 'logLevel', env: 'NOBURN_LOG_LEVEL', parse: logLevel, dflt: () => 'info', doc: 'serve: the lowest level logged (debug, info, warn, error; anything else: info)' }),
+  alertsWebhook: setting<string | null>({ file: 'alerts.webhook', env: 'NOBURN_ALERTS_WEBHOOK', parse: webhookUrl, dflt: () => null, secret: true, doc: 'alerts: the URL each fired alert is POSTed to as JSON (Slack-compatible text)' }),
+  alertsCommand: setting<string | null>({ file: 'alerts.command', env: 'NOBURN_ALERTS_COMMAND', parse: str, dflt: () => null, doc: 'alerts: a shell command run per fired alert, the alert JSON on its stdin' }),
   debug: setting<boolean>({ env: 'NOBURN_DEBUG', parse: present, dflt: () => false, doc: 'the CLI prints the stack of an internal error (any non-empty value)' }),
 };
 
@@ -79,8 +81,22 @@ export type ConfigOverrides = Partial<NoburnConfig>;
 
 type Env = Record<string, string | undefined>;
 
-/** The config.json keys this build knows. */
-export const CONFIG_FILE_KEYS: readonly string[] = Object.values(SETTINGS as Record<string, Setting<unknown>>).flatMap((s) => (s.file ? [s.file] : []));
+const FILE_KEYS: readonly string[] = Object.values(SETTINGS as Record<string, Setting<unknown>>).flatMap((s) => (s.file ? [s.file] : []));
+/** The config.json keys this build knows (a dotted key, `alerts.webhook`, is a key of an object: `alerts`). */
+export const CONFIG_FILE_KEYS: readonly string[] = [...new Set(FILE_KEYS.map((k) => k.split('.')[0] as string))];
+
+/** The keys known inside an object key of config.json (`alerts` -> webhook, command). */
+function nestedKeys(top: string): string[] {
+  return FILE_KEYS.filter((k) => k.startsWith(`${top}.`)).map((k) => k.slice(top.length + 1));
+}
+
+/** A file setting's value: `a.b` is the key b of the object a. */
+function fileValue(file: Record<string, unknown>, key: string): unknown {
+  const [top, sub] = key.split('.') as [string, string | undefined];
+  if (sub === undefined) return file[key];
+  const o = file[top];
+  return typeof o === 'object' && o !== null && !Array.isArray(o) ? (o as Record<string, unknown>)[sub] : undefined;
+}
 
 export function resolveHome(overrides: ConfigOverrides = {}, env: Env = process.env): string {
   const raw = overrides.home ?? env['NOBURN_HOME'] ?? join(homedir(), '.noburn');
@@ -113,6 +129,12 @@ export function readConfigFile(path: string, opts: { mustExist?: boolean } = {})
   }
   // A misspelt key must not be silently ignored ("onErorr": "block" would leave fail-open).
   rejectUnknownKeys(parsed as Record<string, unknown>, CONFIG_FILE_KEYS, path);
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    const sub = nestedKeys(k);
+    if (sub.length === 0) continue;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new NoburnConfigError(`${path}: ${k} must be an object (keys: ${sub.join(', ')})`);
+    rejectUnknownKeys(v as Record<string, unknown>, sub, `${path}: ${k}`);
+  }
   return parsed as Record<string, unknown>;
 }
 
@@ -149,7 +171,7 @@ export function explainConfig(
     const fileKey = s.file ?? null;
     // An empty variable counts as unset (as in most tools).
     const fromEnv = envName === null ? undefined : s.parse(env[envName] || undefined, envName);
-    const fromFile = fileKey === null ? undefined : s.parse(file[fileKey], fileKey);
+    const fromFile = fileKey === null ? undefined : s.parse(fileValue(file, fileKey), fileKey);
     let value: unknown;
     let source: ConfigSource;
     let from: string | null = null;

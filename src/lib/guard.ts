@@ -12,6 +12,7 @@ import type { RunListStatus, UserSummary } from './ledger/store.js';
 import type { LocalRunView } from './local-caps.js';
 import type { FlushResult, RecordSink } from './record-queue.js';
 import type * as T from './types.js';
+import { ledgerFault } from './sqlite-file.js';
 import { idString, normalizeCheck, normalizeRecord } from './validate.js';
 
 export interface GuardOptions extends ConfigOverrides {
@@ -35,6 +36,12 @@ export interface GuardOptions extends ConfigOverrides {
    * short-lived processes (their timer would never fire).
    */
   longLived?: boolean;
+  /**
+   * Embedded mode: deliver the project's fired alerts in the background when config names
+   * alerts.webhook or alerts.command (default true; its timer never keeps the process
+   * alive). Short-lived processes (the CLI's one-shot commands) turn it off.
+   */
+  deliverAlerts?: boolean;
   /** Environment to read NOBURN_* from (defaults to process.env). */
   env?: Record<string, string | undefined>;
   /**
@@ -67,7 +74,7 @@ export class NoburnGuard {
   private readonly warnedKinds = new Set<string>();
 
   constructor(private readonly options: GuardOptions = {}) {
-    const { now: _n, authority: _a, onRecordError: _o, onWarning: _w, longLived: _l, onFallback: _f, env, ...overrides } = options;
+    const { now: _n, authority: _a, onRecordError: _o, onWarning: _w, longLived: _l, onFallback: _f, deliverAlerts: _d, env, ...overrides } = options;
     this.config = resolveConfig(overrides, env ?? process.env);
     this.now = options.now ?? Date.now;
     this.fb = new GuardFallback(this.config, this.now, () => this.fallbackPricing(), options.onFallback);
@@ -99,7 +106,7 @@ export class NoburnGuard {
     this.authorityP ??= (
       this.config.url
         ? import('./remote/remote.js').then((m) => m.createRemoteAuthority(this.config, hooks))
-        : Promise.resolve().then(() => LocalAuthority.open(this.config, { ...hooks, longLived: this.options.longLived === true }))
+        : Promise.resolve().then(() => LocalAuthority.open(this.config, { ...hooks, longLived: this.options.longLived === true, deliverAlerts: this.options.deliverAlerts !== false }))
     ).then(
       (a) => this.noteOpened(a),
       (e: unknown) => {
@@ -165,7 +172,8 @@ export class NoburnGuard {
     } catch (e) {
       // NoburnForbiddenError is a NoburnAuthError (the key is valid, its role or project is not).
       if (e instanceof NoburnAuthError || e instanceof NoburnValidationError) throw e;
-      return this.fb.decide(c, e);
+      // A fault of the local ledger names its file (the fallback's cause, `check`'s warning).
+      return this.fb.decide(c, this.config.url ? e : ledgerFault(this.config.dbPath, e));
     }
     this.fb.serverDecided(c.runId, d);
     return d;
@@ -352,6 +360,11 @@ export class NoburnGuard {
 
   async price(model: string): Promise<T.PriceInfo> {
     return (await this.authority()).price(model);
+  }
+
+  /** The project's fired alerts, oldest first (`afterSeq` for polling, `runId` for one run's). */
+  async alerts(q: T.AlertQuery = {}): Promise<T.Alert[]> {
+    return (await this.authority()).alerts(q);
   }
 
   /** The change since the last flush()/close(), from the sink's totals and this guard's own rejections. */

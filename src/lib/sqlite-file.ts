@@ -52,8 +52,29 @@ function createFile(path: string): void {
 export function openError(what: string, path: string, e: unknown): NoburnStoreError {
   if (e instanceof NoburnStoreError) return e;
   const err = e as NodeJS.ErrnoException;
-  const why = err.code && !err.code.startsWith('SQLITE') ? err.code : err.message;
+  const why = err.code && !err.code.startsWith('SQLITE') ? err.code : sqliteFault(err);
   return new NoburnStoreError(`cannot open ${what} ${path}: ${why}`, { cause: e });
+}
+
+/**
+ * A SQLite driver error of an open ledger (a check or record failed), as a store error
+ * that names the file and the cause in plain words: SQLite's own messages ("database is
+ * locked", "disk I/O error") say neither which file nor why. Other errors are returned as they are.
+ */
+export function ledgerFault(path: string, e: unknown): unknown {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (e instanceof NoburnStoreError || typeof code !== 'string' || !code.startsWith('SQLITE')) return e;
+  return new NoburnStoreError(`the ledger ${path}: ${sqliteFault(e as Error & { code: string })}`, { cause: e });
+}
+
+/** SQLite's message, with the cause in plain words for the faults an operator can fix. */
+function sqliteFault(e: { code?: string | undefined; message: string }): string {
+  const code = e.code ?? '';
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return `${e.message} (${code}: another process held it locked past the busy timeout)`;
+  if (code === 'SQLITE_FULL') return `${e.message} (${code}: the disk is full)`;
+  if (code === 'SQLITE_IOERR_WRITE' || code === 'SQLITE_IOERR_TRUNCATE' || code === 'SQLITE_IOERR_SHMSIZE' || code === 'SQLITE_IOERR_FSYNC')
+    return `${e.message} (${code}: the file could not be written: disk full, file size limit or I/O fault)`;
+  return e.message;
 }
 
 export interface OpenSqliteOptions {

@@ -150,6 +150,8 @@ export interface RunInfo {
   overHolds: number;
   startedAt: string;
   endedAt: string | null;
+  /** Alert thresholds of the run's cap (percents); absent when none. */
+  alertAt?: number[];
 }
 
 export interface EndRunResult {
@@ -173,6 +175,8 @@ export interface StartRunRequest {
   label?: string | undefined;
   /** Start a nested run: checks on it are checked against the parent's cap (and its ancestors') too. */
   parentRunId?: string | null | undefined;
+  /** Alert thresholds of the run's cap, in percent of it (see docs/semantics.md, alerts). */
+  alertAt?: readonly number[] | undefined;
 }
 
 /**
@@ -198,6 +202,8 @@ export interface Budget {
   /** Calls recorded in the current window with no known price (counted at $0). */
   unpricedCalls: number;
   windowStart: string;
+  /** Alert thresholds (percents of capUsd); absent when none. */
+  alertAt?: number[];
 }
 
 export interface SetBudgetRequest {
@@ -211,6 +217,8 @@ export interface SetBudgetRequest {
   /** null removes the cap. */
   capUsd: number | null;
   period?: Period | undefined;
+  /** Alert thresholds in percent of the cap (1..1000). Absent: the cap keeps the ones it has; []: none. */
+  alertAt?: readonly number[] | undefined;
 }
 
 export const SPEND_GROUPS = ['user', 'run', 'model', 'day'] as const;
@@ -248,8 +256,49 @@ export interface SpendReport {
   rows: SpendRow[];
 }
 
-export const EVENT_KINDS = ['check', 'record', 'run_start', 'run_end', 'budget'] as const;
+export const EVENT_KINDS = ['check', 'record', 'run_start', 'run_end', 'budget', 'alert'] as const;
+/** 'alert': a threshold of a cap was reached (ref: the alert id, amount: the window's spend). */
 export type EventKind = (typeof EVENT_KINDS)[number];
+
+/** The caps an alert can be of. */
+export const ALERT_SCOPES = ['project', 'user', 'model', 'run', 'tag'] as const;
+export type AlertScope = (typeof ALERT_SCOPES)[number];
+
+/**
+ * A threshold of a cap reached in a window: fired once per (scope, subject, window,
+ * threshold), in the transaction of the record that reached it. See docs/semantics.md.
+ */
+export interface Alert {
+  /** Firing order in the ledger (a polling cursor: AlertQuery.afterSeq). */
+  seq: number;
+  /** Stable: the idempotency id a receiver can dedupe deliveries by. */
+  id: string;
+  projectId: string;
+  scope: AlertScope;
+  /** What the cap is on: the user id, the model glob, the run id, the tag (key=value); null for the project. */
+  subject: string | null;
+  /** The user of a user cap or of a per-user model cap; null otherwise. */
+  userId: string | null;
+  threshold: number;
+  /** Recorded spend in the window when it fired (holds are not counted). */
+  spentUsd: number;
+  capUsd: number;
+  period: Period;
+  /** The window's key (periods.ts windowKey: d2026-12-02, m2026-12, total...). */
+  window: string;
+  firedAt: string;
+  /** null while it waits in the delivery queue (or when no webhook or command is configured). */
+  deliveredAt: string | null;
+  attempts: number;
+  lastError: string | null;
+}
+
+export interface AlertQuery {
+  runId?: string | undefined;
+  /** Only alerts fired after this one (by firing order): a cursor for polling. */
+  afterSeq?: number | undefined;
+  limit?: number | undefined;
+}
 
 /** Which events of the feed to read (GET /v1/events, `noburn events`); absent = any. */
 export interface EventQuery {

@@ -7,6 +7,7 @@ import type { NormalizedCheck, NormalizedRecord } from '../lib/validate.js';
 import { idString } from '../lib/validate.js';
 import { normalizeTags } from '../lib/tags.js';
 import {
+  AlertsQuery,
   BudgetBody,
   ModelBudgetBody,
   TagBudgetBody,
@@ -60,6 +61,11 @@ function param(ctx: Ctx, i: number, name: string): string {
   return idString(ctx.params[i], name);
 }
 
+/** The thresholds as the answer echoes them (sorted, distinct; absent when none were given). */
+function alertsOf(alertAt: readonly number[] | undefined): { alertAt?: number[] } {
+  return alertAt === undefined ? {} : { alertAt: [...new Set(alertAt)].sort((a, b) => a - b) };
+}
+
 export function makeHandlers(s: Services) {
   const { ledger } = s;
 
@@ -67,8 +73,8 @@ export function makeHandlers(s: Services) {
     requireAdmin(ctx.p);
     const b = parse(BudgetBody, ctx.body);
     const period = b.period ?? 'month';
-    await ledger.setBudget(ctx.p.projectId, { scope, userId: userId ?? undefined, capUsd: b.capUsd, period });
-    const body: SetBudgetResponse = { scope, userId, capUsd: b.capUsd, period };
+    await ledger.setBudget(ctx.p.projectId, { scope, userId: userId ?? undefined, capUsd: b.capUsd, period, alertAt: b.alertAt });
+    const body: SetBudgetResponse = { scope, userId, capUsd: b.capUsd, period, ...alertsOf(b.alertAt) };
     return { status: 200, body };
   }
 
@@ -76,8 +82,8 @@ export function makeHandlers(s: Services) {
     requireAdmin(ctx.p);
     const b = parse(ModelBudgetBody, ctx.body);
     const period = b.period ?? 'month';
-    await ledger.setBudget(ctx.p.projectId, { scope: 'model', model: b.model, userId: b.userId, capUsd: b.capUsd, period });
-    const body: SetBudgetResponse = { scope: 'model', userId: b.userId ?? null, model: b.model, capUsd: b.capUsd, period };
+    await ledger.setBudget(ctx.p.projectId, { scope: 'model', model: b.model, userId: b.userId, capUsd: b.capUsd, period, alertAt: b.alertAt });
+    const body: SetBudgetResponse = { scope: 'model', userId: b.userId ?? null, model: b.model, capUsd: b.capUsd, period, ...alertsOf(b.alertAt) };
     return { status: 200, body };
   }
 
@@ -85,8 +91,8 @@ export function makeHandlers(s: Services) {
     requireAdmin(ctx.p);
     const b = parse(TagBudgetBody, ctx.body);
     const period = b.period ?? 'month';
-    await ledger.setBudget(ctx.p.projectId, { scope: 'tag', tag: b.tag, capUsd: b.capUsd, period });
-    const body: SetBudgetResponse = { scope: 'tag', userId: null, tag: b.tag, capUsd: b.capUsd, period };
+    await ledger.setBudget(ctx.p.projectId, { scope: 'tag', tag: b.tag, capUsd: b.capUsd, period, alertAt: b.alertAt });
+    const body: SetBudgetResponse = { scope: 'tag', userId: null, tag: b.tag, capUsd: b.capUsd, period, ...alertsOf(b.alertAt) };
     return { status: 200, body };
   }
 
@@ -163,7 +169,7 @@ export function makeHandlers(s: Services) {
 
     async startRun(ctx: Ctx): Promise<Reply> {
       const b = parse(RunBody, ctx.body);
-      const run = await ledger.startRun(ctx.p.projectId, { budgetCapUsd: b.budgetCapUsd ?? null, label: b.label ?? undefined, parentRunId: b.parentRunId ?? null });
+      const run = await ledger.startRun(ctx.p.projectId, { budgetCapUsd: b.budgetCapUsd ?? null, label: b.label ?? undefined, parentRunId: b.parentRunId ?? null, alertAt: b.alertAt });
       return { status: 201, body: run };
     },
 
@@ -212,6 +218,13 @@ export function makeHandlers(s: Services) {
       const events = more ? rows.slice(0, limit) : rows;
       const cursor = events.length > 0 ? (events[events.length - 1]?.seq ?? after) : after;
       return { status: 200, body: { events, cursor, more } };
+    },
+
+    async alerts(ctx: Ctx): Promise<Reply> {
+      const q = parse(AlertsQuery, ctx.query);
+      const after = q.after ?? 0;
+      const alerts = await ledger.alerts(ctx.p.projectId, { runId: q.runId, afterSeq: after, limit: q.limit ?? 1000 });
+      return { status: 200, body: { alerts, cursor: alerts[alerts.length - 1]?.seq ?? after } };
     },
 
     async price(ctx: Ctx): Promise<Reply> {

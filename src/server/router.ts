@@ -31,6 +31,7 @@ export function buildRouter(h: Handlers): (method: string, path: string) => Matc
     ['/v1/users', { GET: r('/v1/users', false, h.listUsers) }],
     ['/v1/spend', { GET: r('/v1/spend', false, h.spend) }],
     ['/v1/events', { GET: r('/v1/events', false, h.events) }],
+    ['/v1/alerts', { GET: r('/v1/alerts', false, h.alerts) }],
     ['/v1/whoami', { GET: r('/v1/whoami', false, h.whoami) }],
     ['/v1/keys', { POST: r('/v1/keys', true, h.createKey), GET: r('/v1/keys', false, h.listKeys) }],
   ]);

@@ -14,6 +14,8 @@ import { createMetrics } from './metrics.js';
 import type { GaugeSource } from './gauges.js';
 import type { Metrics } from './metrics.js';
 import { buildRouter } from './router.js';
+import { AlertDeliverer } from '../lib/alerts/deliverer.js';
+import type { AlertTargets } from '../lib/alerts/deliverer.js';
 import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, defaultMaxConnections, limitConnections } from './connections.js';
 import type { ConnectionLimiter } from './connections.js';
 
@@ -46,6 +48,8 @@ export interface ServerOptions {
   keepAliveTimeoutMs?: number;
   /** Open sockets at most (default: three quarters of the file-descriptor limit); see connections.ts. */
   maxConnections?: number;
+  /** Where fired alerts of every project are delivered (config alerts.webhook / alerts.command); absent or empty: nowhere. */
+  alerts?: AlertTargets & { intervalMs?: number };
 }
 
 export interface RunningServer {
@@ -86,6 +90,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     gauges: { source: gaugeSource, cacheMs: opts.gaugeCacheMs, seriesLimit: opts.gaugeSeriesLimit },
   });
   const route = buildRouter(makeHandlers({ ledger, keys: opts.store, auth, metrics, now }));
+  // The server delivers every project's alerts, off the request path (alerts/deliverer.ts).
+  const deliverer = opts.alerts && AlertDeliverer.wanted(opts.alerts)
+    ? new AlertDeliverer({
+        store: opts.store, projectId: null, targets: opts.alerts, now, intervalMs: opts.alerts.intervalMs,
+        onError: (e, a) => log.log('warn', 'alert delivery failed (retried)', { alert: a?.id ?? null, error: e instanceof Error ? e.message : String(e) }),
+      }).start()
+    : null;
   let closing = false;
   let inflight = 0;
   let drained: (() => void) | null = null;
@@ -231,6 +242,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         }
         server.closeAllConnections();
         await stopped;
+        await deliverer?.stop();
         if (opts.closeStore) await opts.store.close();
       })();
       return closeP;

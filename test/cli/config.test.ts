@@ -40,10 +40,34 @@ describe('unknown keys in config.json', () => {
     oneLine(r2.stderr);
   });
 
-  it('the known keys are the settings table (a key added there is known)', () => {
-    const fromTable = Object.values(SETTINGS).flatMap((s) => ('file' in s && s.file ? [s.file] : []));
+  it('the known keys are the settings table (a key added there is known; a dotted one is a key of its object)', () => {
+    const fromTable = [...new Set(Object.values(SETTINGS).flatMap((s) => ('file' in s && s.file ? [s.file.split('.')[0] as string] : [])))];
     expect([...CONFIG_FILE_KEYS]).toEqual(fromTable);
+    expect(CONFIG_FILE_KEYS).toContain('alerts');
     for (const k of ['onError', 'holdTtlSeconds', 'minTokensOut', 'inputMargin', 'allowUnmetered', 'azureDeployments']) expect(CONFIG_FILE_KEYS).toContain(k);
+  });
+});
+
+describe('the alerts object of config.json', () => {
+  it('alerts.webhook / alerts.command are read from the file and the env wins; an unknown or non-object key is exit 2', async () => {
+    const home = tempHome();
+    writeConfig(home, { alerts: { webhook: 'http://127.0.0.1:9/hook', command: 'cat' } });
+    const show = await runCli(dist.cli, ['config', 'show', '--json'], { home, env: { NOBURN_ALERTS_COMMAND: 'true' } });
+    expect(show.code, show.stderr).toBe(0);
+    const settings = (JSON.parse(show.stdout) as { settings: { key: string; value: unknown; source: string }[] }).settings;
+    expect(settings.find((x) => x.key === 'alertsCommand')).toMatchObject({ value: 'true', source: 'env' });
+    expect(settings.find((x) => x.key === 'alertsWebhook')).toMatchObject({ source: 'file' });
+    writeConfig(home, { alerts: { webhok: 'http://127.0.0.1:9/hook' } });
+    const bad = await runCli(dist.cli, ['budget', 'show'], { home });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('alerts: unknown key "webhok" (did you mean "webhook"?)');
+    oneLine(bad.stderr);
+    writeConfig(home, { alerts: 'http://x' });
+    expect((await runCli(dist.cli, ['config', 'validate'], { home })).code).toBe(2);
+    writeConfig(home, { alerts: { webhook: 'ftp://x' } });
+    const ftp = await runCli(dist.cli, ['config', 'validate'], { home });
+    expect(ftp.code).toBe(2);
+    expect(ftp.stderr).toContain('alerts.webhook must be http:// or https://');
   });
 });
 

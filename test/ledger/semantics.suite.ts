@@ -1,4 +1,5 @@
 import { describe } from 'vitest';
+import { defineAlertTests } from './alerts.suite.js';
 import { defineCapTests } from './caps.suite.js';
 import { defineClampTests } from './clamp.suite.js';
 import type { StoreFactory, SuiteOptions } from './harness.js';
@@ -24,5 +25,6 @@ export function defineLedgerSuite(name: string, makeStore: StoreFactory, opts: S
     defineNestedRunTests(makeStore);
     defineHoldAndClockTests(makeStore);
     defineTagTests(makeStore);
+    defineAlertTests(makeStore);
   });
 }

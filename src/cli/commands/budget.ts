@@ -7,7 +7,7 @@ import type { Output } from '../output.js';
 import type { BudgetSetOptions, BudgetShowOptions } from '../specs.js';
 
 /**
- * `noburn budget set (--project | --user ID | --default-user | --model GLOB [--user ID] | --tag KEY=VALUE) USD [--period P]`;
+ * `noburn budget set (--project | --user ID | --default-user | --model GLOB [--user ID] | --tag KEY=VALUE) USD [--period P] [--alert-at 50,80]`;
  * "none" removes the cap.
  */
 export async function budgetSetCommand(amount: number | null, opts: BudgetSetOptions, out: Output): Promise<number> {
@@ -23,13 +23,18 @@ export async function budgetSetCommand(amount: number | null, opts: BudgetSetOpt
   if (chosen !== 1) throw new NoburnValidationError('choose exactly one of --project, --user ID, --default-user, --model GLOB, --tag KEY=VALUE');
   const scope: BudgetScope = tag !== undefined ? 'tag' : model !== undefined ? 'model' : opts.project ? 'project' : opts.user !== undefined ? 'user' : 'default_user';
   const period = opts.period ?? 'month';
-  await withGuard((g) => g.setBudget({ scope, userId: opts.user, capUsd: amount, period, ...(model !== undefined ? { model } : {}), ...(tag !== undefined ? { tag } : {}) }));
+  const alertAt = opts.alertAt;
+  if (alertAt !== undefined && alertAt.length > 0 && amount === null) throw new NoburnValidationError('--alert-at needs a cap (not none)');
+  await withGuard((g) => g.setBudget({ scope, userId: opts.user, capUsd: amount, period, alertAt, ...(model !== undefined ? { model } : {}), ...(tag !== undefined ? { tag } : {}) }));
   const who =
     scope === 'tag' ? `tag ${tag ?? ''}`
     : scope === 'model' ? `model ${model ?? ''}${opts.user !== undefined ? ` for user ${opts.user}` : ''}`
     : scope === 'user' ? `user ${opts.user}` : scope === 'default_user' ? 'default user' : 'project';
-  if (opts.json) out.json({ scope, userId: opts.user ?? null, ...(model !== undefined ? { model } : {}), ...(tag !== undefined ? { tag } : {}), capUsd: amount, period });
-  else out.err(amount === null ? `${who}: cap removed` : `${who}: cap ${usd(amount, 2)} per ${period === 'total' ? 'all time' : period}`);
+  if (opts.json) out.json({ scope, userId: opts.user ?? null, ...(model !== undefined ? { model } : {}), ...(tag !== undefined ? { tag } : {}), capUsd: amount, period, ...(alertAt !== undefined ? { alertAt } : {}) });
+  else {
+    const alerts = alertAt === undefined ? '' : alertAt.length === 0 ? ', no alerts' : `, alerts at ${alertAt.join(', ')} %`;
+    out.err(amount === null ? `${who}: cap removed` : `${who}: cap ${usd(amount, 2)} per ${period === 'total' ? 'all time' : period}${alerts}`);
+  }
   return ExitCodes.OK;
 }
 
@@ -38,14 +43,15 @@ export async function budgetShowCommand(opts: BudgetShowOptions, out: Output): P
   const budgets = await withGuard((g) => g.getBudgets());
   // The MODEL column appears only when a model cap exists, so the usual table keeps its shape.
   const models = budgets.some((b) => b.model !== undefined);
-  // Likewise the TAG column, only when a tag cap exists.
+  // Likewise the TAG column, only when a tag cap exists, and ALERT AT, only when a cap has thresholds.
   const tags = budgets.some((b) => b.tag !== undefined);
+  const alerts = budgets.some((b) => b.alertAt !== undefined);
   printList(out, opts.json, budgets, {
     empty: 'no caps set (every scope is unlimited, and still metered)',
-    head: ['SCOPE', 'USER', ...(models ? ['MODEL'] : []), ...(tags ? ['TAG'] : []), 'CAP', 'PERIOD', 'SPENT', 'HELD', 'UNPRICED', 'WINDOW START'],
+    head: ['SCOPE', 'USER', ...(models ? ['MODEL'] : []), ...(tags ? ['TAG'] : []), 'CAP', 'PERIOD', 'SPENT', 'HELD', 'UNPRICED', 'WINDOW START', ...(alerts ? ['ALERT AT'] : [])],
     row: (b) => [
       b.scope, b.userId ?? '', ...(models ? [b.model ?? ''] : []), ...(tags ? [b.tag ?? ''] : []), usd(b.capUsd), b.period, b.scope === 'default_user' ? '-' : usd(b.spentUsd), usd(b.heldUsd),
-      b.scope === 'default_user' ? '-' : String(b.unpricedCalls), b.windowStart,
+      b.scope === 'default_user' ? '-' : String(b.unpricedCalls), b.windowStart, ...(alerts ? [b.alertAt?.map((t) => `${t}%`).join(',') ?? ''] : []),
     ],
   });
   return ExitCodes.OK;

@@ -9,6 +9,7 @@ import { cliGuard } from '../guard.js';
 import type { Output } from '../output.js';
 import { exitCodeOf, superviseChild, type ChildOutcome, type SupervisedChild } from '../run-exec/child.js';
 import { resolveCommand } from '../run-exec/resolve-command.js';
+import { watchRunAlerts } from '../run-exec/alert-lines.js';
 import { formatSummary, modelLines, type ModelLine, type RunSummary } from '../run-exec/summary.js';
 import type { RunExecOptions } from '../specs.js';
 
@@ -20,7 +21,7 @@ const UPSTREAMS_ENV = 'NOBURN_UPSTREAMS';
 const EXHAUST_POLL_MS = 500;
 
 /**
- * `noburn run [--cap USD] [--label S] [--no-proxy] [--no-clamp] [--stop-on-exhaust] -- COMMAND [ARGS...]`
+ * `noburn run [--cap USD] [--alert-at 50,80] [--label S] [--no-proxy] [--no-clamp] [--stop-on-exhaust] -- COMMAND [ARGS...]`
  * (docs/run.md). Exit code: the child's own; 128+N when signal N ended it; 124 when
  * --stop-on-exhaust stopped it; 127 / 126 when COMMAND is not found / not executable.
  */
@@ -48,7 +49,9 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
     // Inside another `noburn run`: this run is a child of that one, so both caps apply and
     // each call is recorded once (docs/run.md, "Nested runs").
     const parentRunId = process.env['NOBURN_RUN_ID'] || null;
-    const run = await guard.startRun({ budgetCapUsd: opts.cap ?? null, label: opts.label, parentRunId });
+    const run = await guard.startRun({ budgetCapUsd: opts.cap ?? null, label: opts.label, parentRunId, alertAt: opts.alertAt });
+    // Its own cap's alerts, on stderr as they fire (the feed and the configured webhook get them too).
+    const alerts = opts.alertAt !== undefined && opts.alertAt.length > 0 ? watchRunAlerts(guard, run.runId, (l) => out.err(l)) : null;
     let proxy: RunningProxy | null = null;
     let outcome: ChildOutcome;
     try {
@@ -63,6 +66,7 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
       poll?.stop();
     } catch (e) {
       // The command never ran: do not leave its run open.
+      alerts?.stop();
       await proxy?.close(0);
       await guard.endRun(run.runId).catch(() => undefined);
       throw e;
@@ -70,6 +74,8 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
     // Requests still in flight are recorded before the run ends.
     await proxy?.close();
     const { result: ended, run: info, queued: endQueued } = await endRun(guard, run);
+    alerts?.stop();
+    await alerts?.drain();
     if (endQueued) out.err(`noburn: the authority cannot be reached: run ${run.runId} ends when it answers again (figures below are this wrapper's own)`);
     // Every report shows the unpriced count (contract §3): from the run the end answered with.
     const unpricedCalls = info?.unpricedCalls ?? 0;

@@ -46,7 +46,7 @@ export async function serveCommand(opts: ServeOptions, out: Output): Promise<num
   const port = opts.port === undefined ? DEFAULT_PORT : parsePort(opts.port);
   let server;
   try {
-    server = await startServer({ store, settings: config, host, port, logger: log, closeStore: true, ...limits });
+    server = await startServer({ store, settings: config, host, port, logger: log, closeStore: true, alerts: { webhook: config.alertsWebhook, command: config.alertsCommand }, ...limits });
   } catch (e) {
     await store.close();
     const code = (e as NodeJS.ErrnoException).code;

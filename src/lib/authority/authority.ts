@@ -63,6 +63,8 @@ export interface Authority {
   spend(q: T.SpendQuery): Promise<T.SpendReport>;
   /** The feed after a cursor (a seq), oldest first, at most `limit` (the server's page: 1000 at most). */
   events(after: number, limit?: number, q?: T.EventQuery): Promise<T.LedgerEvent[]>;
+  /** Fired alerts of the project, oldest first. */
+  alerts(q?: T.AlertQuery): Promise<T.Alert[]>;
   price(model: string): Promise<T.PriceInfo>;
   /** Prices checks and records locally when this authority cannot decide. */
   readonly fallback: FallbackPricing;

@@ -14,6 +14,7 @@ import type * as T from '../types.js';
 import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
 import type { Authority, AuthorityHooks } from './authority.js';
 import { FallbackPricing } from './fallback-pricing.js';
+import { AlertDeliverer } from '../alerts/deliverer.js';
 
 export type { LedgerWarning } from './authority.js';
 
@@ -22,11 +23,14 @@ export interface LocalAuthorityOptions extends AuthorityHooks {
   store?: LedgerBackend;
   /** The process keeps the authority for long: checkpoint the WAL between calls (see SqliteStore). */
   longLived?: boolean;
+  /** Deliver the project's fired alerts in the background (when config names a webhook or command). */
+  deliverAlerts?: boolean;
 }
 
 export class LocalAuthority implements Authority {
   readonly fallback: FallbackPricing;
   private sinkI: RecordSink | null = null;
+  private deliverer: AlertDeliverer | null = null;
 
   constructor(
     readonly ledger: Ledger,
@@ -49,7 +53,12 @@ export class LocalAuthority implements Authority {
       }
     }
     const store = opts.store ?? new SqliteStore(config.dbPath, opts.longLived ? { checkpointEveryMs: 500 } : {});
-    return new LocalAuthority(new Ledger(store, config, { now: opts.now }), config.projectId, config, opts);
+    const a = new LocalAuthority(new Ledger(store, config, { now: opts.now }), config.projectId, config, opts);
+    const targets = { webhook: config.alertsWebhook, command: config.alertsCommand };
+    if (opts.deliverAlerts === true && AlertDeliverer.wanted(targets)) {
+      a.deliverer = new AlertDeliverer({ store, projectId: config.projectId, targets, now: opts.now }).start();
+    }
+    return a;
   }
 
   recordSink(): RecordSink {
@@ -115,9 +124,13 @@ export class LocalAuthority implements Authority {
   price(model: string): Promise<T.PriceInfo> {
     return this.ledger.price(model);
   }
+  alerts(q: T.AlertQuery = {}): Promise<T.Alert[]> {
+    return this.ledger.alerts(this.projectId, q);
+  }
 
   async close(): Promise<void> {
     try {
+      await this.deliverer?.stop();
       await this.fallback.close();
     } finally {
       await this.ledger.close();

@@ -5,6 +5,7 @@ import type { EventRow, RunRow as LedgerRunRow } from '../ledger/rows.js';
 import { windowEnd, windowKey, windowStart, type Period } from '../periods.js';
 import { BURN_BUCKET_MS, BURN_BUCKETS, BURN_RATE_WINDOW_MS, BURN_SPAN_MS, BurnTracker } from './burn.js';
 import type { DashboardBlocked, DashboardBurn, DashboardDetail, DashboardProject, DashboardRun, DashboardSnapshot } from './snapshot.js';
+import { AlertReader, thresholdFields, withAlerts } from './alerts.js';
 import { ModelReader } from './models.js';
 import { EventTail } from './tail.js';
 import { UserUsageCache } from './users.js';
@@ -33,9 +34,11 @@ interface BudgetRow {
   subject: string;
   cap_nano: number;
   period: Period;
+  /** Alert thresholds ("50,80"); null without, or in a ledger older than alerts. */
+  alert_at: string | null;
 }
 /** A row of RUN_COLS: the ledger's run row without its project. */
-type RunRow = Omit<LedgerRunRow, 'project_id'>;
+type RunRow = Omit<LedgerRunRow, 'project_id'> & { alert_at: string | null };
 type BlockedRow = Pick<EventRow, 'seq' | 'ts' | 'kind' | 'user_id' | 'run_id' | 'model' | 'amount_nano' | 'reason'>;
 interface HeldRow {
   k: string;
@@ -57,16 +60,17 @@ interface Statements {
 const STATUS_GROUP = "(CASE status WHEN 'open' THEN 'open' ELSE 'ended' END)";
 const RUN_COLS = 'id, label, cap_nano, status, exhausted, started_at, ended_at, spent_nano, calls, blocked_calls, unpriced_calls, last_at';
 /** Ledger schema 2 counts clamped calls and over-holds; an older file (opened read-only, not migrated) reads 0. */
-function runCols(db: Database): string {
+function runCols(db: Database, alerts: boolean): string {
   const v = db.pragma('user_version', { simple: true }) as number;
-  return `${RUN_COLS}, ${v >= 2 ? 'clamped_calls, over_holds' : '0 AS clamped_calls, 0 AS over_holds'}`;
+  return `${RUN_COLS}, ${v >= 2 ? 'clamped_calls, over_holds' : '0 AS clamped_calls, 0 AS over_holds'}, ${alerts ? 'alert_at' : 'NULL AS alert_at'}`;
 }
 const USAGE_COLS = 'window, spent_nano, calls, blocked_calls, unpriced_calls, last_at';
 
-function prepare(db: Database): Statements {
-  const cols = runCols(db);
+/** `alerts`: the ledger keeps alert thresholds (budgets.alert_at, runs.alert_at). */
+function prepare(db: Database, alerts: boolean): Statements {
+  const cols = runCols(db, alerts);
   return {
-    budgets: db.prepare('SELECT scope, subject, cap_nano, period FROM budgets WHERE project_id = ?'),
+    budgets: db.prepare(`SELECT scope, subject, cap_nano, period, ${alerts ? 'alert_at' : 'NULL AS alert_at'} FROM budgets WHERE project_id = ?`),
     projectUsage: db.prepare(`SELECT ${USAGE_COLS} FROM usage WHERE project_id = ? AND scope = 'project' AND subject = '' AND window = ?`),
     projectHeld: db.prepare('SELECT SUM(amount_nano) AS n FROM holds WHERE project_id = ? AND expires_at > ?'),
     userHeld: db.prepare(
@@ -162,6 +166,8 @@ interface Live {
   burn: BurnTracker;
   users: UserUsageCache;
   models: ModelReader;
+  /** Null: the ledger keeps no alerts. */
+  alerts: AlertReader | null;
 }
 
 /**
@@ -249,7 +255,16 @@ export class DashboardReader {
     let db: Database | null = null;
     try {
       db = new BetterSqlite3(dbPath, { readonly: true, fileMustExist: true });
-      this.live = { db, stmts: prepare(db), tail: new EventTail(db, projectId), burn: new BurnTracker(), users: new UserUsageCache(db, projectId), models: new ModelReader(db, projectId) };
+      const alerts = AlertReader.open(db, projectId);
+      this.live = {
+        db,
+        stmts: prepare(db, alerts !== null),
+        tail: new EventTail(db, projectId),
+        burn: new BurnTracker(),
+        users: new UserUsageCache(db, projectId),
+        models: new ModelReader(db, projectId),
+        alerts,
+      };
       return this.live;
     } catch (e) {
       db?.close();
@@ -269,8 +284,8 @@ export class DashboardReader {
     const userBudgets = new Map<string, UserBudget>();
     for (const b of s.budgets.all(projectId)) {
       if (b.scope === 'project') projectBudget = b;
-      else if (b.scope === 'default_user') defaultUser = { capNano: b.cap_nano, period: b.period };
-      else if (b.scope === 'user') userBudgets.set(b.subject, { capNano: b.cap_nano, period: b.period });
+      else if (b.scope === 'default_user') defaultUser = { capNano: b.cap_nano, period: b.period, alertAt: b.alert_at };
+      else if (b.scope === 'user') userBudgets.set(b.subject, { capNano: b.cap_nano, period: b.period, alertAt: b.alert_at });
     }
 
     const total = s.projectUsage.get(projectId, 'total');
@@ -278,7 +293,7 @@ export class DashboardReader {
     const key = period === null ? 'total' : windowKey(period, now);
     const inWindow = key === 'total' ? total : s.projectUsage.get(projectId, key);
     const start = period === null ? 0 : windowStart(period, now);
-    const project: DashboardProject = {
+    let project: DashboardProject = {
       capNano: projectBudget?.cap_nano ?? null,
       period,
       windowStart: start,
@@ -299,9 +314,13 @@ export class DashboardReader {
       if (e.user_id !== null) touched.add(e.user_id);
     });
     live.users.sync(now, continued ? touched : null);
-    const users = live.users.users(userBudgets, defaultUser, toHeldMap(s.userHeld.all(projectId, now)));
+    let users = live.users.users(userBudgets, defaultUser, toHeldMap(s.userHeld.all(projectId, now)));
 
-    const runs = this.readRuns(s, projectId, now, options.runFilter);
+    let runs = this.readRuns(s, projectId, now, options.runFilter);
+    if (live.alerts !== null) {
+      live.alerts.sync();
+      ({ project, users, runs } = withAlerts(live.alerts, { project, projectAlertAt: projectBudget?.alert_at ?? null, window: key, users, userBudgets, defaultUser, runs }, now));
+    }
     let runsTotal = 0;
     let runsOpen = 0;
     for (const c of s.runCounts.all(projectId)) {
@@ -379,6 +398,7 @@ export class DashboardReader {
       startedAt: r.started_at,
       endedAt: r.ended_at,
       lastAt: r.last_at,
+      ...thresholdFields(r.alert_at),
     }));
   }
 }

@@ -18,6 +18,8 @@ interface SubjectRow extends UsageRow {
 export interface UserBudget {
   capNano: number;
   period: Period;
+  /** Alert thresholds ("50,80"), null without (or in a ledger older than alerts). */
+  alertAt?: string | null;
 }
 
 type Keys = Readonly<Record<Period, string>>;

@@ -4,12 +4,13 @@ import { newId } from '../ids.js';
 import { nanoToUsd, usdToNano } from '../money.js';
 import { parsePeriod } from '../periods.js';
 import { parseModelGlob } from '../model-glob.js';
+import { parseThresholds } from '../alerts/thresholds.js';
 import { parseTag, tagGroupKey } from '../tags.js';
 import { costNano } from '../pricing/cost.js';
 import type { PriceCache } from '../pricing/price-cache.js';
 import { Pricer, priceInfo } from '../pricing/pricer.js';
 import { BUDGET_SCOPES, EVENT_KINDS, RUN_STATUSES, SPEND_GROUPS } from '../types.js';
-import type { Budget, Decision, EndRunResult, EndedRun, EventQuery, LedgerEvent, PriceInfo, RecordResult, RunInfo, SetBudgetRequest, SpendGroupBy, SpendQuery, SpendReport, StartRunRequest, UserSummary } from '../types.js';
+import type { Alert, AlertQuery, Budget, Decision, EndRunResult, EndedRun, EventQuery, LedgerEvent, PriceInfo, RecordResult, RunInfo, SetBudgetRequest, SpendGroupBy, SpendQuery, SpendReport, StartRunRequest, UserSummary } from '../types.js';
 import { MAX_TOKENS, idString } from '../validate.js';
 import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
 import { KeyedGroupCommit, commitInOrder } from './group-commit.js';
@@ -18,7 +19,7 @@ import { inputFactor, marginFor, scaledTokensIn } from './calibration.js';
 import { decisionOf } from './decision.js';
 import { DEFAULT_RUN_IDLE_TTL_MS } from './runs.js';
 import type { Calibration, LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreOp, StoreRecord } from './store.js';
-import { budgetOf, endRunResult, eventOf, runInfo, spendReportOf, userSummaryOf } from './views.js';
+import { alertOf, budgetOf, endRunResult, eventOf, runInfo, spendReportOf, userSummaryOf } from './views.js';
 
 export { endRunResult } from './views.js';
 
@@ -246,7 +247,9 @@ export class Ledger {
     const cap = req.budgetCapUsd === undefined || req.budgetCapUsd === null ? null : usdToNano(req.budgetCapUsd, 'budgetCapUsd');
     const label = req.label === undefined ? null : idString(req.label, 'label');
     const parentRunId = req.parentRunId === undefined || req.parentRunId === null ? null : idString(req.parentRunId, 'parentRunId');
-    return runInfo(await this.store.startRun({ projectId, runId: newId('run'), capNano: cap, label, parentRunId, now: this.now(), runIdleTtlMs: this.idleTtl }));
+    const alertAt = req.alertAt === undefined ? undefined : parseThresholds(req.alertAt);
+    if (alertAt !== undefined && alertAt.length > 0 && cap === null) throw new NoburnValidationError('alertAt needs a run cap (budgetCapUsd)');
+    return runInfo(await this.store.startRun({ projectId, runId: newId('run'), capNano: cap, label, parentRunId, alertAt, now: this.now(), runIdleTtlMs: this.idleTtl }));
   }
 
   async endRun(projectId: string, runId: string): Promise<EndRunResult> {
@@ -276,7 +279,8 @@ export class Ledger {
     const userId = scope === 'user' || (scope === 'model' && b.userId !== undefined) ? idString(b.userId, 'userId') : null;
     const capNano = b.capUsd === null ? null : usdToNano(b.capUsd, 'capUsd');
     const period = parsePeriod(b.period ?? 'month');
-    await this.store.setBudget({ projectId, scope, userId, model, tag, capNano, period, now: this.now() });
+    const alertAt = b.alertAt === undefined ? undefined : parseThresholds(b.alertAt);
+    await this.store.setBudget({ projectId, scope, userId, model, tag, capNano, period, alertAt, now: this.now() });
   }
 
   async getBudgets(projectId: string): Promise<Budget[]> {
@@ -299,6 +303,12 @@ export class Ledger {
   async events(projectId: string | null, after: number, limit = 1000, q: EventQuery = {}): Promise<LedgerEvent[]> {
     const filter = { sinceMs: parseDate(q.since, 'since'), untilMs: parseDate(q.until, 'until'), kind: q.kind === undefined ? null : oneOf(EVENT_KINDS, q.kind, 'kind') };
     return (await this.store.events(projectId, after, limit, filter)).map(eventOf);
+  }
+
+  /** Fired alerts, oldest first (projectId null: every project). */
+  async alerts(projectId: string | null, q: AlertQuery = {}): Promise<Alert[]> {
+    const runId = q.runId === undefined ? undefined : idString(q.runId, 'runId');
+    return (await this.store.alerts({ projectId, runId, afterSeq: q.afterSeq, limit: q.limit })).map(alertOf);
   }
 
   async price(model: string): Promise<PriceInfo> {

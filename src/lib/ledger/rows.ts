@@ -1,6 +1,7 @@
 import { storedTags, tagsOfStored } from '../tags.js';
 import type { BlockReason, EventKind } from '../types.js';
 import type { EventRecord, RunRecord, StoreEventFilter } from './store.js';
+import { thresholdsOf } from '../alerts/thresholds.js';
 
 /**
  * The rows both backends store alike (same tables, same columns: SQLite and PostgreSQL
@@ -24,6 +25,8 @@ export interface RunRow {
   parent_id: string | null;
   clamped_calls: number;
   over_holds: number;
+  /** Alert thresholds ("50,80"); null: none. */
+  alert_at?: string | null;
 }
 
 export interface EventRow {
@@ -90,6 +93,7 @@ export function runRecordOf(r: RunRow, heldNano: number): RunRecord {
     overHolds: Number(r.over_holds ?? 0),
     startedAt: r.started_at,
     endedAt: r.ended_at,
+    ...(r.alert_at ? { alertAt: thresholdsOf(r.alert_at) } : {}),
   };
 }
 

@@ -103,6 +103,8 @@ export interface StoreStartRun {
   label: string | null;
   /** The parent run (nested runs); it must exist in the project and be open. */
   parentRunId?: string | null | undefined;
+  /** Alert thresholds of the run's cap (validated, sorted). */
+  alertAt?: readonly number[] | undefined;
   now: number;
   /** Idle open runs are ended (abandoned) before the parent is checked. */
   runIdleTtlMs?: number | undefined;
@@ -131,6 +133,8 @@ export interface StoreSetBudget {
   /** null removes the cap. */
   capNano: number | null;
   period: Period;
+  /** Alert thresholds (validated, sorted). Undefined: keep the cap's; []: none. */
+  alertAt?: readonly number[] | undefined;
   now: number;
 }
 
@@ -170,6 +174,7 @@ export interface RunRecord {
   overHolds: number;
   startedAt: number;
   endedAt: number | null;
+  alertAt?: number[] | undefined;
 }
 
 /** A cap with its usage in the current window. */
@@ -186,7 +191,38 @@ export interface BudgetRecord {
   heldNano: number;
   unpricedCalls: number;
   windowStart: number;
+  alertAt?: number[] | undefined;
 }
+
+/** A fired alert as stored (the delivery queue's row). Scope 'model' with userId: a per-user model cap. */
+export interface AlertRecord {
+  seq: number;
+  id: string;
+  projectId: string;
+  scope: 'project' | 'user' | 'model' | 'run' | 'tag';
+  subject: string | null;
+  userId: string | null;
+  threshold: number;
+  spentNano: number;
+  capNano: number;
+  period: Period;
+  window: string;
+  firedAt: number;
+  deliveredAt: number | null;
+  attempts: number;
+  lastError: string | null;
+}
+
+export interface StoreAlertQuery {
+  /** null: every project (serve's deliverer). */
+  projectId: string | null;
+  runId?: string | undefined;
+  afterSeq?: number | undefined;
+  limit?: number | undefined;
+}
+
+/** How a delivery attempt ended: delivered, or retry at `retryAt` with the error. */
+export type AlertOutcome = { id: string; delivered: true } | { id: string; delivered: false; error: string; retryAt: number };
 
 /** An end user's totals; spend in the window of the cap that applies (explicit or default), else all-time. */
 export interface UserRecord {
@@ -296,6 +332,16 @@ export interface LedgerStore {
   events(projectId: string | null, afterSeq: number, limit: number, filter?: StoreEventFilter): Promise<EventRecord[]>;
   /** The learnt input ratio (provider count / local tokenizer count) for a provider and model; null before any sample. */
   getCalibration(provider: string, model: string): Promise<Calibration | null>;
+  /** Fired alerts, oldest first. */
+  alerts(q: StoreAlertQuery): Promise<AlertRecord[]>;
+  /**
+   * Takes up to `limit` undelivered alerts whose retry time has come and that no other
+   * process holds, for `leaseMs` (a claim expires, so a process that died mid-delivery
+   * leaves them to another). Answers [] without writing when nothing is due.
+   */
+  claimAlerts(projectId: string | null, now: number, leaseMs: number, limit: number): Promise<AlertRecord[]>;
+  /** Marks delivery attempts: delivered, or due again at retryAt. */
+  settleAlerts(outcomes: readonly AlertOutcome[], now: number): Promise<void>;
   /** Open holds, counted without I/O where the backend can (SQLite); absent elsewhere (serve's gauge). */
   openHolds?(now: number): number;
   close(): Promise<void>;

@@ -1,7 +1,7 @@
 import { nanoToUsd } from '../money.js';
 import { tagsObject } from '../tags.js';
-import type { Budget, EndRunResult, LedgerEvent, RunInfo, SpendReport, UserSummary } from '../types.js';
-import type { BudgetRecord, EventRecord, RunRecord, SpendTotals, StoreSpendQuery, UserRecord } from './store.js';
+import type { Alert, Budget, EndRunResult, LedgerEvent, RunInfo, SpendReport, UserSummary } from '../types.js';
+import type { AlertRecord, BudgetRecord, EventRecord, RunRecord, SpendTotals, StoreSpendQuery, UserRecord } from './store.js';
 
 /**
  * The public shapes (USD numbers, ISO times) of the store's records (integer nano-dollars,
@@ -29,6 +29,7 @@ export function runInfo(r: RunRecord): RunInfo {
     overHolds: r.overHolds,
     startedAt: iso(r.startedAt),
     endedAt: isoOrNull(r.endedAt),
+    ...(r.alertAt ? { alertAt: r.alertAt } : {}),
   };
 }
 
@@ -57,6 +58,27 @@ export function budgetOf(b: BudgetRecord): Budget {
     heldUsd: nanoToUsd(b.heldNano),
     unpricedCalls: b.unpricedCalls,
     windowStart: iso(b.windowStart),
+    ...(b.alertAt ? { alertAt: b.alertAt } : {}),
+  };
+}
+
+export function alertOf(a: AlertRecord): Alert {
+  return {
+    seq: a.seq,
+    id: a.id,
+    projectId: a.projectId,
+    scope: a.scope,
+    subject: a.subject,
+    userId: a.userId,
+    threshold: a.threshold,
+    spentUsd: nanoToUsd(a.spentNano),
+    capUsd: nanoToUsd(a.capNano),
+    period: a.period,
+    window: a.window,
+    firedAt: iso(a.firedAt),
+    deliveredAt: isoOrNull(a.deliveredAt),
+    attempts: a.attempts,
+    lastError: a.lastError,
   };
 }
 

@@ -235,8 +235,9 @@ export class RemoteAuthority implements Authority {
   }
 
   async startRun(req: T.StartRunRequest): Promise<T.RunInfo> {
-    const body: { budgetCapUsd?: number | null; label?: string; parentRunId?: string } = {};
+    const body: { budgetCapUsd?: number | null; label?: string; parentRunId?: string; alertAt?: readonly number[] } = {};
     if (req.budgetCapUsd !== undefined) body.budgetCapUsd = req.budgetCapUsd;
+    if (req.alertAt !== undefined) body.alertAt = req.alertAt;
     if (req.label !== undefined) body.label = req.label;
     if (req.parentRunId !== undefined && req.parentRunId !== null) body.parentRunId = req.parentRunId;
     return this.mirrorRun(await this.http.request<W.RunResponse>('POST', '/v1/runs', body));
@@ -282,8 +283,9 @@ export class RemoteAuthority implements Authority {
       : b.scope === 'model' ? '/v1/budgets/models'
       : b.scope === 'tag' ? '/v1/budgets/tags'
       : `/v1/budgets/users/${encodeURIComponent(b.userId ?? '')}`;
-    const body: { capUsd: number | null; period?: string; model?: string; userId?: string; tag?: string } = { capUsd: b.capUsd };
+    const body: { capUsd: number | null; period?: string; model?: string; userId?: string; tag?: string; alertAt?: readonly number[] } = { capUsd: b.capUsd };
     if (b.period !== undefined) body.period = b.period;
+    if (b.alertAt !== undefined) body.alertAt = b.alertAt;
     // A model cap names its glob (and user) in the body: a glob is not a path segment.
     if (b.scope === 'model') {
       body.model = b.model ?? '';
@@ -318,6 +320,10 @@ export class RemoteAuthority implements Authority {
 
   async events(after: number, limit?: number, q: T.EventQuery = {}): Promise<T.LedgerEvent[]> {
     return (await this.http.request<W.EventsResponse>('GET', `/v1/events${query({ after, limit, since: q.since, until: q.until, kind: q.kind })}`)).events;
+  }
+
+  async alerts(q: T.AlertQuery = {}): Promise<T.Alert[]> {
+    return (await this.http.request<W.AlertsResponse>('GET', `/v1/alerts${query({ runId: q.runId, after: q.afterSeq, limit: q.limit })}`)).alerts;
   }
 
   price(model: string): Promise<T.PriceInfo> {

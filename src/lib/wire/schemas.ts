@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { MAX_USD } from '../money.js';
 import { PERIODS } from '../periods.js';
-import { BLOCK_REASONS, BUDGET_SCOPES, EVENT_KINDS, RUN_STATUSES, SPEND_GROUPS } from '../types.js';
+import { ALERT_SCOPES, BLOCK_REASONS, BUDGET_SCOPES, EVENT_KINDS, RUN_STATUSES, SPEND_GROUPS } from '../types.js';
+import { MAX_THRESHOLD, MAX_THRESHOLDS } from '../alerts/thresholds.js';
 import type {
+  Alert,
   Budget,
   Decision,
   EndedRun,
@@ -29,6 +31,8 @@ const period = z.enum(PERIODS);
 const blockReason = z.enum(BLOCK_REASONS);
 // A call's tags: the shape only; the syntax (tags.ts) is checked by the ledger, one rule for every entry point.
 const tags = z.record(z.string(), z.string());
+/** Alert thresholds: whole percents of the cap. */
+const alertAt = z.array(z.number().int().min(1).max(MAX_THRESHOLD)).max(MAX_THRESHOLDS);
 
 // ---- requests ----
 
@@ -85,6 +89,8 @@ export const RunBody = z.strictObject({
   label: id.nullish(),
   /** Start a nested run of this one (unknown: 404; ended: 409). */
   parentRunId: id.nullish(),
+  /** Alert thresholds of the run's cap (percents). */
+  alertAt: alertAt.optional(),
 });
 export type RunBody = z.infer<typeof RunBody>;
 
@@ -100,6 +106,8 @@ export type ReleaseBody = z.infer<typeof ReleaseBody>;
 export const BudgetBody = z.strictObject({
   capUsd: usd.nullable(),
   period: period.optional(),
+  /** Alert thresholds (percents of the cap); absent: the cap keeps its own; []: none. */
+  alertAt: alertAt.optional(),
 });
 export type BudgetBody = z.infer<typeof BudgetBody>;
 
@@ -109,6 +117,7 @@ export const ModelBudgetBody = z.strictObject({
   userId: id.optional(),
   capUsd: usd.nullable(),
   period: period.optional(),
+  alertAt: alertAt.optional(),
 });
 export type ModelBudgetBody = z.infer<typeof ModelBudgetBody>;
 
@@ -117,6 +126,7 @@ export const TagBudgetBody = z.strictObject({
   tag: z.string().max(256),
   capUsd: usd.nullable(),
   period: period.optional(),
+  alertAt: alertAt.optional(),
 });
 export type TagBudgetBody = z.infer<typeof TagBudgetBody>;
 
@@ -216,6 +226,7 @@ export const RunResponse = z.object({
   overHolds: z.number().int(),
   startedAt: z.string(),
   endedAt: z.string().nullable(),
+  alertAt: z.array(z.number().int()).optional(),
 });
 export type RunResponse = z.infer<typeof RunResponse>;
 
@@ -249,6 +260,7 @@ export const BudgetResponse = z.object({
   heldUsd: z.number(),
   unpricedCalls: z.number().int(),
   windowStart: z.string(),
+  alertAt: z.array(z.number().int()).optional(),
 });
 export const BudgetsResponse = z.object({ budgets: z.array(BudgetResponse) });
 export type BudgetsResponse = z.infer<typeof BudgetsResponse>;
@@ -260,6 +272,7 @@ export const SetBudgetResponse = z.object({
   tag: z.string().optional(),
   capUsd: z.number().nullable(),
   period,
+  alertAt: z.array(z.number().int()).optional(),
 });
 export type SetBudgetResponse = z.infer<typeof SetBudgetResponse>;
 
@@ -301,7 +314,7 @@ export type SpendResponse = z.infer<typeof SpendResponse>;
 export const EventResponse = z.object({
   seq: z.number().int(),
   ts: z.string(),
-  kind: z.enum(['check', 'record', 'run_start', 'run_end', 'budget']),
+  kind: z.enum(EVENT_KINDS),
   projectId: z.string(),
   userId: z.string().nullable(),
   runId: z.string().nullable(),
@@ -318,6 +331,34 @@ export const EventResponse = z.object({
 /** `cursor`: pass it as `after` next time; `more`: another page is waiting. */
 export const EventsResponse = z.object({ events: z.array(EventResponse), cursor: z.number().int(), more: z.boolean() });
 export type EventsResponse = z.infer<typeof EventsResponse>;
+
+export const AlertResponse = z.object({
+  seq: z.number().int(),
+  id: z.string(),
+  projectId: z.string(),
+  scope: z.enum(ALERT_SCOPES),
+  subject: z.string().nullable(),
+  userId: z.string().nullable(),
+  threshold: z.number().int(),
+  spentUsd: z.number(),
+  capUsd: z.number(),
+  period,
+  window: z.string(),
+  firedAt: z.string(),
+  deliveredAt: z.string().nullable(),
+  attempts: z.number().int(),
+  lastError: z.string().nullable(),
+});
+/** GET /v1/alerts: `cursor`: pass it as `after` next time. */
+export const AlertsResponse = z.object({ alerts: z.array(AlertResponse), cursor: z.number().int() });
+export type AlertsResponse = z.infer<typeof AlertsResponse>;
+
+/** GET /v1/alerts?runId=&after=&limit= */
+export const AlertsQuery = z.strictObject({
+  runId: id.optional(),
+  after: intParam(0, Number.MAX_SAFE_INTEGER).optional(),
+  limit: intParam(1, 1000).optional(),
+});
 
 export const PriceResponse = z.object({
   model: z.string(),
@@ -363,4 +404,5 @@ const _spendSame: Same<SpendResponse, SpendReport> = true;
 const _eventSame: Same<z.infer<typeof EventResponse>, LedgerEvent> = true;
 const _priceSame: Same<PriceResponse, PriceInfo> = true;
 const _userSame: Same<z.infer<typeof UserResponse>, UserSummary> = true;
-void [_decisionSame, _runSame, _endSame, _budgetSame, _spendSame, _eventSame, _priceSame, _userSame];
+const _alertSame: Same<z.infer<typeof AlertResponse>, Alert> = true;
+void [_alertSame, _decisionSame, _runSame, _endSame, _budgetSame, _spendSame, _eventSame, _priceSame, _userSame];

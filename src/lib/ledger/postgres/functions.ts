@@ -342,6 +342,104 @@ BEGIN
   RETURN to_jsonb(v_out);
 END $fn$;
 
+-- One cap's thresholds reached by p_spent (exact: spent * 100 >= cap * t): each inserted under its
+-- UNIQUE (project, scope, subject, window, threshold) key; the first transaction to reach it
+-- inserts it and logs the 'alert' event, every later one finds the key taken. Returns how many fired.
+CREATE OR REPLACE FUNCTION nb_alert_insert(p_project text, p_scope text, p_subject text, p_win text, p_period text, p_cap bigint,
+    p_spent bigint, p_alert_at text, p_now bigint, p_user text, p_run text, p_model text) RETURNS int LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_t int;
+  v_id text;
+  v_n int := 0;
+BEGIN
+  IF p_spent <= 0 OR p_win IS NULL THEN RETURN 0; END IF;
+  FOR v_t IN SELECT x::int FROM unnest(string_to_array(p_alert_at, ',')) AS x LOOP
+    CONTINUE WHEN p_spent::numeric * 100 < p_cap::numeric * v_t;
+    v_id := 'alr_' || substr(replace(gen_random_uuid()::text, '-', ''), 1, 16);
+    INSERT INTO alerts (id, project_id, scope, subject, win, threshold, spent_nano, cap_nano, period, fired_at, next_at)
+    VALUES (v_id, p_project, p_scope, p_subject, p_win, v_t, p_spent, p_cap, p_period, p_now, p_now) ON CONFLICT DO NOTHING;
+    IF FOUND THEN
+      v_n := v_n + 1;
+      INSERT INTO events (project_id, ts, kind, user_id, run_id, model, amount_nano, tokens_in, ref)
+      VALUES (p_project, p_now, 'alert', p_user, p_run, p_model, p_spent, v_t, v_id);
+    END IF;
+  END LOOP;
+  RETURN v_n;
+END $fn$;
+
+-- The alerts a batch of settled records reached (sqlite/alerts.ts, the same rules): for each record that
+-- cost something, the caps with thresholds it counts in (project, its user's own or default cap, the model
+-- caps whose glob matches, its tags' caps, its run and the run's ancestors) and their spend now. p_done:
+-- nb_record's rows [project, user, run, model, ts, res, cost, tin, calls, i, windows, tags].
+CREATE OR REPLACE FUNCTION nb_fire_alerts(p_done jsonb) RETURNS int LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_d jsonb;
+  v_b record;
+  v_own record;
+  v_now bigint;
+  v_p text;
+  v_u text;
+  v_m text;
+  v_r text;
+  v_w jsonb;
+  v_win text;
+  v_spent bigint;
+  v_glob text;
+  v_mu text;
+  v_n int := 0;
+BEGIN
+  SELECT max((x->>4)::bigint) INTO v_now FROM jsonb_array_elements(p_done) AS x;
+  FOR v_d IN SELECT x FROM jsonb_array_elements(p_done) AS x WHERE (x->>6)::bigint > 0 LOOP
+    v_p := v_d->>0; v_u := v_d->>1; v_r := v_d->>2; v_m := v_d->>3; v_w := v_d->10;
+    FOR v_b IN SELECT b.scope, b.subject, b.cap_nano, b.period, b.alert_at FROM budgets b
+        WHERE b.project_id = v_p AND b.alert_at IS NOT NULL AND b.scope IN ('project', 'model', 'user_model', 'tag') LOOP
+      v_win := v_w->>v_b.period;
+      IF v_b.scope = 'tag' THEN
+        CONTINUE WHEN NOT coalesce(v_d->11 ? v_b.subject, false);
+        v_spent := coalesce((SELECT spent_nano FROM usage WHERE project_id = v_p AND scope = 'tag' AND subject = v_b.subject AND win = v_win), 0);
+        v_n := v_n + nb_alert_insert(v_p, 'tag', v_b.subject, v_win, v_b.period, v_b.cap_nano, v_spent, v_b.alert_at, v_now, NULL, NULL, NULL);
+        CONTINUE;
+      END IF;
+      IF v_b.scope = 'project' THEN
+        v_spent := coalesce((SELECT spent_nano FROM usage WHERE project_id = v_p AND scope = 'project' AND subject = '' AND win = v_win), 0);
+        v_n := v_n + nb_alert_insert(v_p, 'project', '', v_win, v_b.period, v_b.cap_nano, v_spent, v_b.alert_at, v_now, NULL, NULL, NULL);
+        CONTINUE;
+      END IF;
+      IF v_b.scope = 'model' THEN
+        v_mu := NULL;
+        v_glob := v_b.subject;
+      ELSE
+        v_mu := split_part(v_b.subject, chr(31), 1);
+        CONTINUE WHEN v_u IS NULL OR v_mu <> v_u;
+        v_glob := substr(v_b.subject, length(v_mu) + 2);
+      END IF;
+      CONTINUE WHEN NOT (v_m LIKE nb_glob_like(v_glob));
+      v_spent := (SELECT coalesce(sum(spent_nano), 0)::bigint FROM usage WHERE project_id = v_p AND scope = v_b.scope AND win = v_win
+                  AND subject LIKE CASE WHEN v_mu IS NULL THEN nb_glob_like(v_glob) ELSE nb_like_escape(v_mu) || chr(31) || nb_glob_like(v_glob) END);
+      v_n := v_n + nb_alert_insert(v_p, v_b.scope, v_b.subject, v_win, v_b.period, v_b.cap_nano, v_spent, v_b.alert_at, v_now, v_mu, NULL, v_glob);
+    END LOOP;
+    IF v_u IS NOT NULL THEN
+      -- The user's own cap wins over the default one (its thresholds too, or its lack of them).
+      SELECT cap_nano, period, alert_at INTO v_own FROM budgets WHERE project_id = v_p AND scope = 'user' AND subject = v_u;
+      IF NOT FOUND THEN
+        SELECT cap_nano, period, alert_at INTO v_own FROM budgets WHERE project_id = v_p AND scope = 'default_user' AND subject = '';
+      END IF;
+      IF FOUND AND v_own.alert_at IS NOT NULL THEN
+        v_win := v_w->>v_own.period;
+        v_spent := coalesce((SELECT spent_nano FROM usage WHERE project_id = v_p AND scope = 'user' AND subject = v_u AND win = v_win), 0);
+        v_n := v_n + nb_alert_insert(v_p, 'user', v_u, v_win, v_own.period, v_own.cap_nano, v_spent, v_own.alert_at, v_now, v_u, NULL, NULL);
+      END IF;
+    END IF;
+    IF v_r IS NOT NULL THEN
+      FOR v_b IN SELECT r.id, r.cap_nano, r.spent_nano, r.alert_at FROM run_ancestors a JOIN runs r ON r.id = a.ancestor_id
+          WHERE a.run_id = v_r AND r.alert_at IS NOT NULL AND r.cap_nano IS NOT NULL LOOP
+        v_n := v_n + nb_alert_insert(v_p, 'run', v_b.id, 'total', 'total', v_b.cap_nano, v_b.spent_nano, v_b.alert_at, v_now, NULL, v_b.id, NULL);
+      END LOOP;
+    END IF;
+  END LOOP;
+  RETURN v_n;
+END $fn$;
+
 -- Settles a batch of records in order, in one transaction: the same result as one by one.
 -- Records, events and summary rows are written set-wise (one statement each for the whole
 -- batch: updating one summary row once per record would cost PostgreSQL a walk over all
@@ -412,7 +510,10 @@ BEGIN
           FROM d JOIN run_ancestors an ON an.run_id = d.r WHERE d.r IS NOT NULL GROUP BY d.p, an.ancestor_id) AS a
     WHERE t.id = a.r AND t.project_id = a.p
   )
-  SELECT coalesce(jsonb_agg(jsonb_build_array(p, u, r, m, ts, res, cost, tin, calls, i) ORDER BY seq), '[]'::jsonb) INTO v_done FROM d;
+  SELECT coalesce(jsonb_agg(jsonb_build_array(p, u, r, m, ts, res, cost, tin, calls, i, w, tj) ORDER BY seq), '[]'::jsonb) INTO v_done FROM d;
+
+  -- The thresholds these records reached fire now, in this transaction (after the usage rows above).
+  PERFORM nb_fire_alerts(v_done);
 
   -- Release the holds in record order: the one named, else the oldest open one for the same
   -- call shape; count an over-hold (cost above the hold) and learn the input ratio. A

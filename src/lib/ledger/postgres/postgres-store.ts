@@ -8,6 +8,9 @@ import type { RecordResult } from '../../types.js';
 import { keyOf } from '../key-store.js';
 import type { ApiKeyRow, KeyDbRow } from '../key-store.js';
 import { eventColumns, eventPageSql, eventRecordOf, runRecordOf } from '../rows.js';
+import { thresholdsText } from '../../alerts/thresholds.js';
+import { alertRecordOf } from '../sqlite/alerts.js';
+import type { AlertRow } from '../sqlite/alerts.js';
 import type { EventEntry, EventRow, RunRow } from '../rows.js';
 import type * as S from '../store.js';
 import { createPool, storeError } from './pool.js';
@@ -219,8 +222,8 @@ export class PostgresStore implements S.LedgerBackend {
         const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM run_ancestors WHERE run_id = $1', [parent]);
         assertCanNest(parent, p.status, rows[0]?.n ?? 0);
       }
-      await c.query(`INSERT INTO runs (id, project_id, label, cap_nano, status, started_at, parent_id) VALUES ($1, $2, $3, $4, 'open', $5, $6)`, [
-        r.runId, r.projectId, r.label, r.capNano, r.now, parent,
+      await c.query(`INSERT INTO runs (id, project_id, label, cap_nano, status, started_at, parent_id, alert_at) VALUES ($1, $2, $3, $4, 'open', $5, $6, $7)`, [
+        r.runId, r.projectId, r.label, r.capNano, r.now, parent, thresholdsText(r.alertAt),
       ]);
       await c.query(
         'INSERT INTO run_ancestors SELECT $1, $1, 0 UNION ALL SELECT $1, ancestor_id, depth + 1 FROM run_ancestors WHERE run_id = $2',
@@ -284,9 +287,11 @@ export class PostgresStore implements S.LedgerBackend {
         await c.query('DELETE FROM budgets WHERE project_id = $1 AND scope = $2 AND subject = $3', [b.projectId, scope, subject]);
       } else {
         await c.query(
-          `INSERT INTO budgets (project_id, scope, subject, cap_nano, period, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
-           ON CONFLICT (project_id, scope, subject) DO UPDATE SET cap_nano = excluded.cap_nano, period = excluded.period, updated_at = excluded.updated_at`,
-          [b.projectId, scope, subject, b.capNano, b.period, b.now],
+          // $8: the cap keeps its thresholds (none were given).
+          `INSERT INTO budgets (project_id, scope, subject, cap_nano, period, updated_at, alert_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (project_id, scope, subject) DO UPDATE SET cap_nano = excluded.cap_nano, period = excluded.period, updated_at = excluded.updated_at,
+             alert_at = CASE WHEN $8::boolean THEN budgets.alert_at ELSE excluded.alert_at END`,
+          [b.projectId, scope, subject, b.capNano, b.period, b.now, thresholdsText(b.alertAt), b.alertAt === undefined],
         );
       }
       await this.logEvent(c, { projectId: b.projectId, ts: b.now, kind: 'budget', userId: b.userId, model: b.model ?? null, amountNano: b.capNano ?? 0, ref: `${b.scope}:${subject}:${b.period}` });
@@ -311,6 +316,43 @@ export class PostgresStore implements S.LedgerBackend {
       const q = eventPageSql(projectId, afterSeq, limit, filter, (n) => `$${n}`);
       const { rows } = await this.pool.query<EventRow>(q.sql, q.args);
       return rows.map(eventRecordOf);
+    });
+  }
+
+  alerts(q: S.StoreAlertQuery): Promise<S.AlertRecord[]> {
+    return this.guard(async () => {
+      const { rows } = await this.pool.query<AlertRow>(
+        `SELECT a.*, a.win AS window FROM alerts a WHERE ($1::text IS NULL OR a.project_id = $1) AND ($2::text IS NULL OR (a.scope = 'run' AND a.subject = $2))
+           AND a.seq > $3 ORDER BY a.seq LIMIT $4`,
+        [q.projectId, q.runId ?? null, q.afterSeq ?? 0, q.limit ?? 1000],
+      );
+      return rows.map(alertRecordOf);
+    });
+  }
+
+  claimAlerts(projectId: string | null, now: number, leaseMs: number, limit: number): Promise<S.AlertRecord[]> {
+    return this.guard(async () => {
+      // SKIP LOCKED: replicas claiming at once take different alerts; the lease keeps them off after commit.
+      const { rows } = await this.pool.query<AlertRow>(
+        `UPDATE alerts a SET claimed_until = $1, attempts = a.attempts + 1 WHERE a.seq IN (SELECT seq FROM alerts
+           WHERE delivered_at IS NULL AND next_at <= $2 AND (claimed_until IS NULL OR claimed_until <= $2)
+             AND ($3::text IS NULL OR project_id = $3) ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
+         RETURNING a.*, a.win AS window`,
+        [now + leaseMs, now, projectId, limit],
+      );
+      return rows.map(alertRecordOf).sort((x, y) => x.seq - y.seq);
+    });
+  }
+
+  settleAlerts(outcomes: readonly S.AlertOutcome[], now: number): Promise<void> {
+    if (outcomes.length === 0) return Promise.resolve();
+    const done = outcomes.filter((o) => o.delivered).map((o) => o.id);
+    const failed = outcomes.filter((o): o is Extract<S.AlertOutcome, { delivered: false }> => !o.delivered);
+    return this.guard(async () => {
+      if (done.length > 0) await this.pool.query('UPDATE alerts SET delivered_at = $1, claimed_until = NULL, last_error = NULL WHERE id = ANY($2::text[])', [now, done]);
+      for (const f of failed) {
+        await this.pool.query('UPDATE alerts SET next_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3 AND delivered_at IS NULL', [f.retryAt, f.error.slice(0, 500), f.id]);
+      }
     });
   }
 

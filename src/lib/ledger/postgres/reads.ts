@@ -2,6 +2,7 @@
  * The report reads of the PostgreSQL store, each one query, with the same results (and the
  * same orderings: binary collation, NULL keys first) as the SQLite store.
  */
+import { thresholdsOf } from '../../alerts/thresholds.js';
 import type { Pool } from 'pg';
 import { windowKeys, windowStart } from '../../periods.js';
 import type { Period } from '../../periods.js';
@@ -18,11 +19,11 @@ export function windowsAt(ms: number): Record<Period, string> {
 }
 
 export async function readBudgets(pool: Pool, projectId: string, now: number): Promise<BudgetRecord[]> {
-  const { rows } = await pool.query<{ scope: BudgetScope | 'user_model'; subject: string; cap_nano: number; period: Period; spent: number; unpriced: number; held: number }>(
+  const { rows } = await pool.query<{ scope: BudgetScope | 'user_model'; subject: string; cap_nano: number; period: Period; spent: number; unpriced: number; held: number; alert_at: string | null }>(
     `WITH b AS (SELECT b.*, CASE WHEN b.scope = 'user_model' THEN split_part(b.subject, chr(31), 1) END AS mu,
                   CASE b.scope WHEN 'model' THEN b.subject WHEN 'user_model' THEN split_part(b.subject, chr(31), 2) END AS glob
                 FROM budgets b WHERE b.project_id = $1)
-     SELECT b.scope, b.subject, b.cap_nano, b.period,
+     SELECT b.scope, b.subject, b.cap_nano, b.period, b.alert_at,
        CASE WHEN b.glob IS NULL THEN coalesce(u.spent_nano, 0) ELSE m.spent END AS spent,
        CASE WHEN b.glob IS NULL THEN coalesce(u.unpriced_calls, 0) ELSE m.unpriced END AS unpriced,
        CASE b.scope
@@ -50,6 +51,7 @@ export async function readBudgets(pool: Pool, projectId: string, now: number): P
     heldNano: Number(r.held),
     unpricedCalls: Number(r.unpriced),
     windowStart: windowStart(r.period, now),
+    ...(r.alert_at ? { alertAt: thresholdsOf(r.alert_at) } : {}),
   }));
 }
 

@@ -187,6 +187,35 @@ ALTER TABLE events ADD COLUMN tags text;
 CREATE INDEX holds_tagged ON holds (project_id) WHERE tags IS NOT NULL;
 `;
 
+// 7: alert thresholds and fired alerts (as SQLite migration 6): budgets.alert_at, runs.alert_at
+// ("50,80,100"), and the alerts table: one row per (project, scope, subject, window, threshold)
+// under a UNIQUE key, inserted by nb_record in the record's transaction; the durable delivery
+// queue as well (attempts, next_at, claimed_until, delivered_at).
+const ALERTS_SQL = `
+ALTER TABLE budgets ADD COLUMN alert_at text;
+ALTER TABLE runs ADD COLUMN alert_at text;
+CREATE TABLE alerts (
+  seq bigserial PRIMARY KEY,
+  id text NOT NULL UNIQUE,
+  project_id text NOT NULL,
+  scope text NOT NULL,
+  subject text NOT NULL,
+  win text NOT NULL,
+  threshold int NOT NULL,
+  spent_nano bigint NOT NULL,
+  cap_nano bigint NOT NULL,
+  period text NOT NULL,
+  fired_at bigint NOT NULL,
+  attempts int NOT NULL DEFAULT 0,
+  next_at bigint NOT NULL,
+  claimed_until bigint,
+  delivered_at bigint,
+  last_error text,
+  UNIQUE (project_id, scope, subject, win, threshold)
+);
+CREATE INDEX alerts_pending ON alerts (next_at) WHERE delivered_at IS NULL;
+`;
+
 const MIGRATIONS: readonly string[] = [
   TABLES_SQL + FUNCTIONS_SQL,
   CLAMP_SQL + FUNCTIONS_SQL,
@@ -194,6 +223,7 @@ const MIGRATIONS: readonly string[] = [
   GROUP_COMMIT_SQL + FUNCTIONS_SQL,
   MODEL_CAPS_SQL + FUNCTIONS_SQL,
   TAGS_SQL + FUNCTIONS_SQL,
+  ALERTS_SQL + FUNCTIONS_SQL,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

@@ -173,7 +173,7 @@ export class SqliteMirror {
             case 'budget': {
               const { scope, subject } = budgetKey(it);
               if (it.capNano === null) this.st.deleteBudget.run(it.projectId, scope, subject);
-              else this.st.upsertBudget.run(it.projectId, scope, subject, it.capNano, it.period, it.ts);
+              else this.st.upsertBudget.run({ project: it.projectId, scope, subject, cap: it.capNano, period: it.period, now: it.ts, alerts: null, keep: 1 });
               break;
             }
           }
@@ -248,7 +248,7 @@ export class SqliteMirror {
         this.m.clearBudgets.run(projectId);
         for (const b of budgets) {
           const { scope, subject } = budgetKey(b);
-          this.st.upsertBudget.run(projectId, scope, subject, usdNumberToNano(b.capUsd), b.period, now);
+          this.st.upsertBudget.run({ project: projectId, scope, subject, cap: usdNumberToNano(b.capUsd), period: b.period, now, alerts: null, keep: 1 });
         }
       })
       .immediate();

@@ -222,6 +222,35 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE events ADD COLUMN tags TEXT;
   CREATE INDEX holds_tagged ON holds (project_id) WHERE tags IS NOT NULL;
   `,
+  // 6: alert thresholds on caps (budgets.alert_at, runs.alert_at: "50,80,100") and the
+  // alerts fired: one row per (project, scope, subject, window, threshold), inserted in the
+  // transaction of the record that reached it (the UNIQUE key is what makes it fire once
+  // across processes). The same rows are the durable delivery queue: attempts, next_at,
+  // claimed_until (a deliverer's lease), delivered_at.
+  `
+  ALTER TABLE budgets ADD COLUMN alert_at TEXT;
+  ALTER TABLE runs ADD COLUMN alert_at TEXT;
+  CREATE TABLE alerts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    project_id TEXT NOT NULL,
+    scope TEXT NOT NULL,              -- project | user | model | user_model | run (as the budgets and usage rows)
+    subject TEXT NOT NULL,            -- '' | user id | glob | user U+001F glob | run id
+    window TEXT NOT NULL,             -- periods.ts windowKey of the cap's period ('total' for runs)
+    threshold INTEGER NOT NULL,       -- percent of the cap
+    spent_nano INTEGER NOT NULL,
+    cap_nano INTEGER NOT NULL,
+    period TEXT NOT NULL,
+    fired_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL,
+    claimed_until INTEGER,
+    delivered_at INTEGER,
+    last_error TEXT,
+    UNIQUE (project_id, scope, subject, window, threshold)
+  );
+  CREATE INDEX alerts_pending ON alerts (next_at) WHERE delivered_at IS NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

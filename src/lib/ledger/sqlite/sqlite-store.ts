@@ -14,12 +14,20 @@ import type * as S from '../store.js';
 import { UsageBatch, abandonIdleRuns, decide, settle } from './decide.js';
 import { budgetKey } from '../../model-glob.js';
 import { modelCapUsage, splitModelSubject } from './model-caps.js';
+import { alertRecordOf, fireAlerts } from './alerts.js';
+import type { AlertRow } from './alerts.js';
+import { thresholdsOf, thresholdsText } from '../../alerts/thresholds.js';
 import { openLedgerFile } from './open.js';
 import { spendTotals } from './spend.js';
 import { startCheckpoints } from './checkpointer.js';
 import type { Checkpointer } from './checkpointer.js';
 import { logEvent, prepareAll, prepareStatements } from './statements.js';
 import type { Statements } from './statements.js';
+
+/** A budget record with its thresholds, when it has any. */
+function withAlerts(alertAt: string | null, b: S.BudgetRecord): S.BudgetRecord {
+  return alertAt ? { ...b, alertAt: thresholdsOf(alertAt) } : b;
+}
 
 export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
@@ -54,15 +62,17 @@ export class SqliteStore implements S.LedgerBackend {
     }
     const checkMany = this.db.transaction((cs: readonly S.StoreCheck[]) => cs.map((c) => decide(this.st, c)));
     const recordMany = this.db.transaction((rs: readonly S.StoreRecord[]) => {
-      let accepted = 0;
       let duplicates = 0;
       const usage = new UsageBatch();
+      const settled: S.StoreRecord[] = [];
       for (const r of rs) {
-        if (settle(this.st, r, usage)) accepted++;
+        if (settle(this.st, r, usage)) settled.push(r);
         else duplicates++;
       }
       usage.write(this.st);
-      return { accepted, duplicates };
+      // The thresholds these records reached fire now, in this transaction (alerts.ts).
+      fireAlerts(this.st, settled, settled.reduce((t, r) => Math.max(t, r.ts), 0));
+      return { accepted: settled.length, duplicates };
     });
     this.checkTx = (cs) => checkMany.immediate(cs);
     this.recordTx = (rs) => recordMany.immediate(rs);
@@ -145,7 +155,7 @@ export class SqliteStore implements S.LedgerBackend {
             const p = this.runOrThrow(r.projectId, parent, 'parent run');
             assertCanNest(parent, p.status, (this.st.runChain.all(parent) as unknown[]).length);
           }
-          this.st.insertRun.run(r.runId, r.projectId, r.label, r.capNano, r.now, parent);
+          this.st.insertRun.run(r.runId, r.projectId, r.label, r.capNano, r.now, parent, thresholdsText(r.alertAt));
           logEvent(this.st, { projectId: r.projectId, ts: r.now, kind: 'run_start', runId: r.runId, amountNano: r.capNano ?? 0, ref: r.runId });
           return runRecordOf(this.runOrThrow(r.projectId, r.runId), 0);
         })
@@ -195,7 +205,9 @@ export class SqliteStore implements S.LedgerBackend {
         .transaction(() => {
           const { scope, subject } = budgetKey(b);
           if (b.capNano === null) this.st.deleteBudget.run(b.projectId, scope, subject);
-          else this.st.upsertBudget.run(b.projectId, scope, subject, b.capNano, b.period, b.now);
+          else {
+            this.st.upsertBudget.run({ project: b.projectId, scope, subject, cap: b.capNano, period: b.period, now: b.now, alerts: thresholdsText(b.alertAt), keep: b.alertAt === undefined ? 1 : 0 });
+          }
           logEvent(this.st, { projectId: b.projectId, ts: b.now, kind: 'budget', userId: b.userId, model: b.model ?? null, amountNano: b.capNano ?? 0, ref: `${b.scope}:${subject}:${b.period}` });
         })
         .immediate(),
@@ -213,8 +225,8 @@ export class SqliteStore implements S.LedgerBackend {
 
   getBudgets(projectId: string, now: number): Promise<S.BudgetRecord[]> {
     return this.guard(() => {
-      const rows = this.st.listBudgets.all(projectId) as { scope: BudgetScope | 'user_model'; subject: string; cap_nano: number; period: Period }[];
-      return rows.map((r): S.BudgetRecord => {
+      const rows = this.st.listBudgets.all(projectId) as { scope: BudgetScope | 'user_model'; subject: string; cap_nano: number; period: Period; alert_at: string | null }[];
+      return rows.map((r): S.BudgetRecord => withAlerts(r.alert_at, ((): S.BudgetRecord => {
         if (r.scope === 'model' || r.scope === 'user_model') {
           const m = { scope: r.scope, subject: r.subject, cap_nano: r.cap_nano, period: r.period };
           const u = modelCapUsage(this.st, projectId, m, now);
@@ -250,7 +262,7 @@ export class SqliteStore implements S.LedgerBackend {
           unpricedCalls: used.unpriced,
           windowStart: windowStart(r.period, now),
         };
-      });
+      })()));
     });
   }
 
@@ -293,6 +305,36 @@ export class SqliteStore implements S.LedgerBackend {
       let stmt = this.filteredEvents.get(q.sql);
       if (!stmt) this.filteredEvents.set(q.sql, (stmt = this.db.prepare(q.sql)));
       return (stmt.all(...q.args) as EventRow[]).map(eventRecordOf);
+    });
+  }
+
+  alerts(q: S.StoreAlertQuery): Promise<S.AlertRecord[]> {
+    return this.guard(() =>
+      (this.st.listAlerts.all({ project: q.projectId, run: q.runId ?? null, after: q.afterSeq ?? 0, limit: q.limit ?? 1000 }) as AlertRow[]).map(alertRecordOf),
+    );
+  }
+
+  claimAlerts(projectId: string | null, now: number, leaseMs: number, limit: number): Promise<S.AlertRecord[]> {
+    return this.guard(() => {
+      // A read first: the write lock is taken only when an alert is due.
+      if (!this.st.alertDue.get({ now, project: projectId })) return [];
+      return this.db
+        .transaction(() => (this.st.claimAlerts.all({ until: now + leaseMs, now, project: projectId, limit }) as AlertRow[]).map(alertRecordOf))
+        .immediate();
+    });
+  }
+
+  settleAlerts(outcomes: readonly S.AlertOutcome[], now: number): Promise<void> {
+    return this.guard(() => {
+      if (outcomes.length === 0) return;
+      this.db
+        .transaction(() => {
+          for (const o of outcomes) {
+            if (o.delivered) this.st.alertDelivered.run(now, o.id);
+            else this.st.alertFailed.run(o.retryAt, o.error.slice(0, 500), o.id);
+          }
+        })
+        .immediate();
     });
   }
 

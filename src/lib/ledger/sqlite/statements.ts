@@ -5,10 +5,12 @@ import type { EventEntry } from '../rows.js';
 /** Every statement the SQLite store runs, prepared once per connection. */
 const SQL = {
   getBudget: 'SELECT cap_nano, period FROM budgets WHERE project_id = ? AND scope = ? AND subject = ?',
-  upsertBudget: `INSERT INTO budgets (project_id, scope, subject, cap_nano, period, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-      ON CONFLICT (project_id, scope, subject) DO UPDATE SET cap_nano = excluded.cap_nano, period = excluded.period, updated_at = excluded.updated_at`,
+  // @keep: the cap keeps its alert thresholds (none were given).
+  upsertBudget: `INSERT INTO budgets (project_id, scope, subject, cap_nano, period, updated_at, alert_at) VALUES (@project, @scope, @subject, @cap, @period, @now, @alerts)
+      ON CONFLICT (project_id, scope, subject) DO UPDATE SET cap_nano = excluded.cap_nano, period = excluded.period, updated_at = excluded.updated_at,
+        alert_at = CASE WHEN @keep = 1 THEN alert_at ELSE excluded.alert_at END`,
   deleteBudget: 'DELETE FROM budgets WHERE project_id = ? AND scope = ? AND subject = ?',
-  listBudgets: 'SELECT scope, subject, cap_nano, period FROM budgets WHERE project_id = ? ORDER BY scope, subject',
+  listBudgets: 'SELECT scope, subject, cap_nano, period, alert_at FROM budgets WHERE project_id = ? ORDER BY scope, subject',
   // The project's model caps, and one user's (subject range user U+001F ... < user U+0020; '' = none).
   modelBudgets: `SELECT scope, subject, cap_nano, period FROM budgets WHERE project_id = @project
       AND (scope = 'model' OR (scope = 'user_model' AND subject >= @lo AND subject < @hi)) ORDER BY scope, subject`,
@@ -21,6 +23,22 @@ const SQL = {
   // A tag cap's open holds: the project's tagged holds (holds_tagged) whose tags include it (@tag is ',key=value,').
   tagHeld: `SELECT coalesce(sum(amount_nano), 0) AS held FROM holds WHERE project_id = @project AND tags IS NOT NULL
       AND expires_at > @now AND instr(',' || tags || ',', @tag) > 0`,
+  // Alerts (alerts.ts): the project's caps with thresholds, a user's own or default cap, a run chain's caps with thresholds.
+  alertBudgets: 'SELECT scope, subject, cap_nano, period, alert_at FROM budgets WHERE project_id = ? AND alert_at IS NOT NULL',
+  budgetWithAlerts: 'SELECT cap_nano, period, alert_at FROM budgets WHERE project_id = ? AND scope = ? AND subject = ?',
+  runAlertChain: `SELECT r.id, r.cap_nano, r.spent_nano, r.alert_at FROM run_ancestors a JOIN runs r ON r.id = a.ancestor_id
+      WHERE a.run_id = ? AND r.alert_at IS NOT NULL AND r.cap_nano IS NOT NULL`,
+  insertAlert: `INSERT INTO alerts (id, project_id, scope, subject, window, threshold, spent_nano, cap_nano, period, fired_at, next_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  listAlerts: `SELECT * FROM alerts WHERE (@project IS NULL OR project_id = @project) AND (@run IS NULL OR (scope = 'run' AND subject = @run))
+      AND seq > @after ORDER BY seq LIMIT @limit`,
+  alertDue: `SELECT 1 FROM alerts WHERE delivered_at IS NULL AND next_at <= @now AND (claimed_until IS NULL OR claimed_until <= @now)
+      AND (@project IS NULL OR project_id = @project) LIMIT 1`,
+  claimAlerts: `UPDATE alerts SET claimed_until = @until, attempts = attempts + 1 WHERE seq IN (SELECT seq FROM alerts
+      WHERE delivered_at IS NULL AND next_at <= @now AND (claimed_until IS NULL OR claimed_until <= @now)
+        AND (@project IS NULL OR project_id = @project) ORDER BY seq LIMIT @limit) RETURNING *`,
+  alertDelivered: 'UPDATE alerts SET delivered_at = ?, claimed_until = NULL, last_error = NULL WHERE id = ?',
+  alertFailed: 'UPDATE alerts SET next_at = ?, claimed_until = NULL, last_error = ? WHERE id = ? AND delivered_at IS NULL',
 
   getSpent: 'SELECT spent_nano, unpriced_calls FROM usage WHERE project_id = ? AND scope = ? AND subject = ? AND window = ?',
   addUsage: `INSERT INTO usage (project_id, scope, subject, window, spent_nano, calls, blocked_calls, unpriced_calls, tokens_in, tokens_out, last_at)
@@ -49,7 +67,7 @@ const SQL = {
       ORDER BY created_at, rowid LIMIT 1`,
 
   getRun: 'SELECT * FROM runs WHERE id = ? AND project_id = ?',
-  insertRun: `INSERT INTO runs (id, project_id, label, cap_nano, status, started_at, parent_id) VALUES (?, ?, ?, ?, 'open', ?, ?)`,
+  insertRun: `INSERT INTO runs (id, project_id, label, cap_nano, status, started_at, parent_id, alert_at) VALUES (?, ?, ?, ?, 'open', ?, ?, ?)`,
   endRun: `UPDATE runs SET status = 'ended', ended_at = ? WHERE id = ? AND status = 'open'`,
   // Ending a run ends its open descendants (their checks are refused from then on anyway).
   endDescendants: `UPDATE runs SET status = 'ended', ended_at = ? WHERE status = 'open'
