@@ -13,7 +13,7 @@ import type { LedgerUnderTest } from './backend.js';
 import { LedgerModel } from './model.js';
 import type { MCheck, MDecision, MRecordIn } from './model.js';
 import { FALLBACK, MODELS, priceOverrides } from './prices.js';
-import { GLOBS, HOLD_TTL_MS, PROJECTS, USERS, pickFrom } from './steps.js';
+import { GLOBS, HOLD_TTL_MS, PROJECTS, TAGS, TAG_SETS, USERS, pickFrom } from './steps.js';
 import type { Advance, RecordItem, RunRef, Step } from './steps.js';
 import { dayIndex, nextWindowStart } from './windows.js';
 
@@ -67,10 +67,13 @@ export class Harness {
       case 'modelCap':
         await this.setModelCap(PROJECTS[s.project] as string, s.user === null ? null : (USERS[s.user] as string), GLOBS[s.glob] as string, s.cap, s.period);
         return null;
+      case 'tagCap':
+        await this.setTagCap(PROJECTS[s.project] as string, TAGS[s.tag] as string, s.cap, s.period);
+        return null;
       case 'check':
         return this.check(PROJECTS[s.project] as string, {
           model: MODELS[s.model] as string, tokensIn: s.tokensIn, tokensOut: s.tokensOut,
-          user: s.user === null ? null : (USERS[s.user] as string), run: this.runId(s.run),
+          user: s.user === null ? null : (USERS[s.user] as string), run: this.runId(s.run), tags: TAG_SETS[s.tags] ?? [],
         });
       case 'record':
         await this.record(PROJECTS[s.project] as string, s.items);
@@ -106,13 +109,18 @@ export class Harness {
     this.model.setModelCap(p, user, glob, cap === null ? null : { cap, period });
   }
 
+  async setTagCap(p: string, tag: string, cap: number | null, period: Period): Promise<void> {
+    await this.ledger.setBudget(p, { scope: 'tag', tag, capUsd: cap === null ? null : cap / 1e9, period });
+    this.model.setTagCap(p, tag, cap === null ? null : { cap, period });
+  }
+
   async check(p: string, c: MCheck): Promise<{ project: string; check: MCheck; decision: MDecision }> {
     if (this.model.holds.some((x) => !this.model.live(x))) this.stats.expiredHoldsAtCheck++;
     const exp = this.model.check(p, c);
     this.stats.reasons[exp.reason ?? 'approved'] = (this.stats.reasons[exp.reason ?? 'approved'] ?? 0) + 1;
-    const d = await this.ledger.check(p, { model: c.model, tokensIn: c.tokensIn, tokensOut: c.tokensOut, userId: c.user, runId: c.run });
+    const d = await this.ledger.check(p, { model: c.model, tokensIn: c.tokensIn, tokensOut: c.tokensOut, userId: c.user, runId: c.run, tags: [...c.tags] });
     const rem: Record<string, number> = {};
-    for (const k of ['project', 'user', 'run', 'model'] as const) {
+    for (const k of ['project', 'user', 'run', 'model', 'tag'] as const) {
       const v = exp.remaining[k];
       if (v !== undefined) rem[`${k}Usd`] = nanoToUsd(v);
     }
@@ -140,7 +148,7 @@ export class Harness {
       const dup = it.dup === null ? undefined : pickFrom(this.keys, it.dup);
       const key = dup ? dup.key : `key-${this.nextKey++}`;
       const res = it.reservation === null ? undefined : pickFrom(this.reservations, it.reservation);
-      const own: MCheck = { model: MODELS[it.model] as string, tokensIn: it.tokensIn, tokensOut: it.tokensOut, user: it.user === null ? null : (USERS[it.user] as string), run: this.runId(it.run) };
+      const own: MCheck = { model: MODELS[it.model] as string, tokensIn: it.tokensIn, tokensOut: it.tokensOut, user: it.user === null ? null : (USERS[it.user] as string), run: this.runId(it.run), tags: TAG_SETS[it.tags] ?? [] };
       const shape = it.likeHold && res ? { ...res.check, tokensIn: it.tokensIn, tokensOut: it.tokensOut } : own;
       const cached = Math.floor(shape.tokensIn * it.cachedFrac);
       const cacheWrite = Math.floor((shape.tokensIn - cached) * it.writeFrac);
@@ -152,7 +160,7 @@ export class Harness {
     const normalized: NormalizedRecord[] = ins.map((r) => ({
       model: r.model, tokensIn: r.tokensIn, tokensOut: r.tokensOut, cachedTokensIn: r.cached, cacheWriteTokensIn: r.cacheWrite,
       costUsd: r.costNano === null ? null : r.costNano / 1e9, wasBlocked: r.wasBlocked, userId: r.user, runId: r.run,
-      reservationId: r.reservationId, idempotencyKey: r.key,
+      reservationId: r.reservationId, idempotencyKey: r.key, tags: [...r.tags],
     }));
     // contract §3: recording a key again counts once, so a batch of only known keys changes
     // nothing but the holds it names (a duplicate frees its own hold instead of waiting for the TTL).

@@ -10,7 +10,7 @@ import { globMatch } from './model.js';
 import { sameWindow } from './windows.js';
 
 export interface CapUse {
-  scope: 'project' | 'user' | 'run' | 'model';
+  scope: 'project' | 'user' | 'run' | 'model' | 'tag';
   cap: number;
   used: number;
 }
@@ -34,7 +34,7 @@ async function budget(db: LedgerUnderTest, project: string, scope: string, subje
 }
 
 /** The caps that applied to an approved check of (project, user, run, model), with what they now carry. */
-export async function capsInUse(db: LedgerUnderTest, project: string, user: string | null, runId: string | null, now: number, model: string): Promise<CapUse[]> {
+export async function capsInUse(db: LedgerUnderTest, project: string, user: string | null, runId: string | null, now: number, model: string, tags: readonly string[] = []): Promise<CapUse[]> {
   const out: CapUse[] = [];
   const pb = await budget(db, project, 'project', '');
   if (pb) out.push({ scope: 'project', cap: pb.cap_nano, used: (await spentInWindow(db, project, null, pb.period, now)) + (await held(db, 'project_id = ?', [project], now)) });
@@ -54,6 +54,17 @@ export async function capsInUse(db: LedgerUnderTest, project: string, user: stri
       .filter((x) => globMatch(glob, x.model) && (u === null || x.user_id === u))
       .reduce((a, x) => a + x.amount_nano, 0);
     out.push({ scope: 'model', cap: b.cap_nano, used: (await spentInWindow(db, project, u, b.period, now, glob)) + h });
+  }
+  // Per-tag caps (scope 'tag', subject key=value): the records and live holds whose stored tags include it.
+  const has = (stored: string | null, t: string) => stored !== null && stored.split(',').includes(t);
+  for (const t of tags) {
+    const tb = await budget(db, project, 'tag', t);
+    if (!tb) continue;
+    const spent = (await db.all<{ ts: number; cost_nano: number; tags: string | null }>('SELECT ts, cost_nano, tags FROM records WHERE project_id = ?', [project]))
+      .filter((r) => has(r.tags, t) && sameWindow(tb.period, r.ts, now)).reduce((a, r) => a + r.cost_nano, 0);
+    const h = (await db.all<{ tags: string | null; amount_nano: number }>('SELECT tags, amount_nano FROM holds WHERE project_id = ? AND expires_at > ?', [project, now]))
+      .filter((x) => has(x.tags, t)).reduce((a, x) => a + x.amount_nano, 0);
+    out.push({ scope: 'tag', cap: tb.cap_nano, used: spent + h });
   }
   if (runId !== null) {
     const r = (await db.all<{ cap_nano: number | null }>('SELECT cap_nano FROM runs WHERE id = ? AND project_id = ?', [runId, project]))[0];

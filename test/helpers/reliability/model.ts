@@ -44,6 +44,8 @@ export interface MHold {
   amount: number;
   createdAt: number;
   expiresAt: number;
+  /** The check's sorted key=value tags. */
+  tags: readonly string[];
 }
 
 export interface MRun {
@@ -91,6 +93,8 @@ export interface MContribution {
   unpriced: number;
   tokensIn: number;
   tokensOut: number;
+  /** The call's sorted key=value tags ([] when none). */
+  tags: readonly string[];
 }
 
 export interface MCheck {
@@ -99,6 +103,8 @@ export interface MCheck {
   tokensOut: number;
   user: string | null;
   run: string | null;
+  /** Sorted key=value tags ([] when none). */
+  tags: readonly string[];
 }
 
 export interface MRecordIn extends MCheck {
@@ -116,7 +122,7 @@ export interface MDecision {
   reason: BlockReason | null;
   estimate: number;
   unpriced: boolean;
-  remaining: { project?: number; user?: number; run?: number; model?: number };
+  remaining: { project?: number; user?: number; run?: number; model?: number; tag?: number };
 }
 
 /** One entry of the event feed, as far as the contract pins it (ids of blocked checks are random). */
@@ -140,6 +146,8 @@ export class ProjectState {
   readonly userCaps = new Map<string, MCap>();
   /** Keyed by the stores' order (project-wide first, then by user; by glob), which names the reason when several block. */
   readonly modelCaps = new Map<string, MModelCap>();
+  /** Per-tag caps by key=value tag. */
+  readonly tagCaps = new Map<string, MCap>();
   readonly records = new Map<string, MRecord>();
   readonly contributions: MContribution[] = [];
 }
@@ -192,6 +200,17 @@ export class LedgerModel {
       .reduce((a, c) => a + c.unpriced, 0);
   }
 
+  /** Settled spend (and unpriced calls) of the calls carrying `tag` in the window of `period` that contains now. */
+  tagInWindow(p: string, tag: string, period: Period): { spent: number; unpriced: number } {
+    const cs = this.project(p).contributions.filter((c) => c.tags.includes(tag) && sameWindow(period, c.ts, this.now));
+    return { spent: cs.reduce((a, c) => a + c.spent, 0), unpriced: cs.reduce((a, c) => a + c.unpriced, 0) };
+  }
+
+  /** Live holds of the calls carrying `tag`. */
+  tagHeld(p: string, tag: string): number {
+    return this.held((h) => h.project === p && h.tags.includes(tag));
+  }
+
   /** The model caps of a project in the stores' order. */
   modelCapList(p: string): MModelCap[] {
     return [...this.project(p).modelCaps.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
@@ -233,7 +252,7 @@ export class LedgerModel {
     if (run && !run.open) return block('run_ended');
     if (unpriced && this.unknownModel === 'block') return block('unknown_model_price');
 
-    const caps: { k: 'project' | 'user' | 'run' | 'model'; cap: number; used: number; reason: BlockReason }[] = [];
+    const caps: { k: 'project' | 'user' | 'run' | 'model' | 'tag'; cap: number; used: number; reason: BlockReason }[] = [];
     const s = this.project(p);
     if (s.projectCap) {
       const used = this.spentInWindow(p, null, s.projectCap.period) + this.held((h) => h.project === p);
@@ -246,6 +265,11 @@ export class LedgerModel {
     }
     for (const m of this.modelCapList(p)) {
       if ((m.user === null || m.user === c.user) && globMatch(m.glob, c.model)) caps.push({ k: 'model', cap: m.cap, used: this.modelCapUsed(p, m), reason: 'model_budget_exceeded' });
+    }
+    // Each of the call's tags with a cap, in code-point order (the tags are sorted).
+    for (const t of c.tags) {
+      const tc = s.tagCaps.get(t);
+      if (tc) caps.push({ k: 'tag', cap: tc.cap, used: this.tagInWindow(p, t, tc.period).spent + this.tagHeld(p, t), reason: 'tag_budget_exceeded' });
     }
     if (run && run.cap !== null) {
       caps.push({ k: 'run', cap: run.cap, used: run.spent + this.held((h) => h.run === run.id), reason: 'run_budget_exceeded' });
@@ -262,7 +286,7 @@ export class LedgerModel {
   }
 
   takeHold(p: string, c: MCheck, d: MDecision, id: string): void {
-    this.holds.push({ id, project: p, user: c.user, run: c.run, model: c.model, amount: d.estimate, createdAt: this.now, expiresAt: this.now + this.holdTtlMs });
+    this.holds.push({ id, project: p, user: c.user, run: c.run, model: c.model, amount: d.estimate, createdAt: this.now, expiresAt: this.now + this.holdTtlMs, tags: c.tags });
   }
 
   /** A blocked check counts as a blocked call of its project, user and run; it takes no hold and costs nothing. */
@@ -270,7 +294,7 @@ export class LedgerModel {
     this.event(p, { kind: 'check', user: c.user, run: c.run, model: c.model, amount: e, blocked: true, reason, ref: null });
     this.project(p).contributions.push({
       project: p, kind: 'check', ts: this.now, user: c.user, run: c.run, model: c.model,
-      spent: 0, calls: 0, blocked: 1, unpriced: 0, tokensIn: 0, tokensOut: 0,
+      spent: 0, calls: 0, blocked: 1, unpriced: 0, tokensIn: 0, tokensOut: 0, tags: c.tags,
     });
     if (run) {
       run.blocked++;
@@ -321,7 +345,7 @@ export class LedgerModel {
     s.contributions.push({
       project: p, kind: 'record', ts: this.now, user: r.user, run: r.run, model: r.model,
       spent: cost, calls: made ? 1 : 0, blocked: made ? 0 : 1, unpriced: made && unpriced ? 1 : 0,
-      tokensIn: made ? r.tokensIn : 0, tokensOut: made ? r.tokensOut : 0,
+      tokensIn: made ? r.tokensIn : 0, tokensOut: made ? r.tokensOut : 0, tags: r.tags,
     });
     this.event(p, { kind: 'record', user: r.user, run: r.run, model: r.model, amount: cost, blocked: r.wasBlocked, reason: null, ref: r.key });
     const run = this.runOf(p, r.run);
@@ -368,6 +392,13 @@ export class LedgerModel {
     const key = user === null ? `0${glob}` : `1${user}\u001f${glob}`;
     if (cap) s.modelCaps.set(key, { ...cap, user, glob });
     else s.modelCaps.delete(key);
+  }
+
+  setTagCap(p: string, tag: string, cap: MCap | null): void {
+    const s = this.project(p);
+    this.event(p, { kind: 'budget', user: null, run: null, model: null, amount: cap?.cap ?? 0, blocked: false, reason: null, ref: null });
+    if (cap) s.tagCaps.set(tag, cap);
+    else s.tagCaps.delete(tag);
   }
 
   private event(p: string, e: Omit<MEvent, 'ts'>): void {

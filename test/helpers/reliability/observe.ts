@@ -46,6 +46,7 @@ export function modelUsage(contributions: readonly MContribution[]): UsageRow[] 
   for (const c of contributions) {
     const scopes: [string, string][] = [['project', ''], ['model', c.model]];
     if (c.user !== null) scopes.push(['user', c.user], ['user_model', `${c.user}\u001f${c.model}`]);
+    for (const t of c.tags) scopes.push(['tag', t]);
     for (const [scope, subject] of scopes) {
       for (const period of PERIODS) {
         const index = windowIndex(period, c.ts);
@@ -80,12 +81,12 @@ export function modelRecords(m: LedgerModel, project: string): unknown[] {
 
 /** Holds that still count at `now` (an expired hold may linger until the next sweep; it must not count). */
 export async function dbLiveHolds(db: LedgerUnderTest, now: number): Promise<unknown[]> {
-  return sorted(
-    await db.all(
-      'SELECT id, project_id AS project, user_id AS "user", run_id AS run, model, amount_nano AS amount, created_at AS "createdAt", expires_at AS "expiresAt" FROM holds WHERE expires_at > ?',
-      [now],
-    ),
+  const rows = await db.all<{ tags: string | null }>(
+    'SELECT id, project_id AS project, user_id AS "user", run_id AS run, model, amount_nano AS amount, created_at AS "createdAt", expires_at AS "expiresAt", tags FROM holds WHERE expires_at > ?',
+    [now],
   );
+  // Tags as stored (sorted key=value joined with ','; NULL when none), as the model's list.
+  return sorted(rows.map((r) => ({ ...r, tags: r.tags === null ? [] : r.tags.split(',') })));
 }
 
 export function modelLiveHolds(m: LedgerModel): unknown[] {
@@ -121,13 +122,15 @@ const GROUP: Record<string, (c: MContribution) => string | null> = {
   model: (c) => c.model,
   day: (c) => isoDay(c.ts),
 };
+/** The value of tag `key` on a call, null when it has none (spend by tag:KEY). */
+const tagValue = (key: string) => (c: MContribution) => c.tags.find((t) => t.startsWith(`${key}=`))?.slice(key.length + 1) ?? null;
 
 /** The spend report the model implies (records settle spend; blocked checks add blocked calls). */
 export function modelSpend(m: LedgerModel, project: string, by: SpendGroupBy | null): Pick<SpendReport, 'totalUsd' | 'calls' | 'blockedCalls' | 'unpricedCalls' | 'rows'> {
   const cs = m.project(project).contributions;
   const rows = new Map<string | null, SpendRow & { nano: number }>();
   for (const c of by ? cs : []) {
-    const key = (GROUP[by as string] as (c: MContribution) => string | null)(c);
+    const key = (by?.startsWith('tag:') ? tagValue(by.slice(4)) : (GROUP[by as string] as (c: MContribution) => string | null))(c);
     const row = rows.get(key) ?? { key, spendUsd: 0, nano: 0, calls: 0, blockedCalls: 0, unpricedCalls: 0, tokensIn: 0, tokensOut: 0 };
     row.nano += c.spent;
     row.calls += c.calls;
@@ -155,12 +158,16 @@ export function reportShape(r: SpendReport): ReturnType<typeof modelSpend> {
 export function modelBudgets(m: LedgerModel, project: string): Budget[] {
   const s = m.project(project);
   const out: Budget[] = [];
-  const add = (scope: Budget['scope'], userId: string | null, cap: { cap: number; period: Period }, spent: number, held: number, unpricedCalls: number, model: string | null = null) =>
-    out.push({ scope, userId, ...(model !== null ? { model } : {}), capUsd: nanoToUsd(cap.cap), period: cap.period, spentUsd: nanoToUsd(spent), heldUsd: nanoToUsd(held), unpricedCalls, windowStart: new Date(windowStartMs(cap.period, m.now)).toISOString() });
+  const add = (scope: Budget['scope'], userId: string | null, cap: { cap: number; period: Period }, spent: number, held: number, unpricedCalls: number, model: string | null = null, tag: string | null = null) =>
+    out.push({ scope, userId, ...(model !== null ? { model } : {}), ...(tag !== null ? { tag } : {}), capUsd: nanoToUsd(cap.cap), period: cap.period, spentUsd: nanoToUsd(spent), heldUsd: nanoToUsd(held), unpricedCalls, windowStart: new Date(windowStartMs(cap.period, m.now)).toISOString() });
   if (s.projectCap) add('project', null, s.projectCap, m.spentInWindow(project, null, s.projectCap.period), m.held((h) => h.project === project), m.unpricedInWindow(project, null, s.projectCap.period));
   if (s.defaultUserCap) add('default_user', null, s.defaultUserCap, 0, 0, 0);
   for (const mc of m.modelCapList(project)) {
     add('model', mc.user, mc, m.spentInWindow(project, mc.user, mc.period, mc.glob), m.modelCapUsed(project, mc) - m.spentInWindow(project, mc.user, mc.period, mc.glob), m.unpricedInWindow(project, mc.user, mc.period, mc.glob), mc.glob);
+  }
+  for (const [t, cap] of s.tagCaps) {
+    const w = m.tagInWindow(project, t, cap.period);
+    add('tag', null, cap, w.spent, m.tagHeld(project, t), w.unpriced, null, t);
   }
   for (const [u, cap] of s.userCaps) add('user', u, cap, m.spentInWindow(project, u, cap.period), m.held((h) => h.project === project && h.user === u), m.unpricedInWindow(project, u, cap.period));
   return sorted(out);

@@ -50,7 +50,7 @@ async function assertReports(h: Harness): Promise<void> {
   for (const p of PROJECTS) {
     expect(feedShape(await h.ledger.events(p, 0, 100_000))).toEqual(modelFeed(h.model, p));
     expect((await h.ledger.listUsers(p)).sort((a, b) => (a.userId < b.userId ? -1 : 1))).toEqual(modelUsers(h.model, p));
-    for (const by of ['user', 'run', 'model', 'day'] as SpendGroupBy[]) {
+    for (const by of ['user', 'run', 'model', 'day', 'tag:feature', 'tag:team'] as SpendGroupBy[]) {
       expect(reportShape(await h.ledger.spend(p, { by }))).toEqual(modelSpend(h.model, p, by));
     }
   }
@@ -80,7 +80,7 @@ export async function checkLedgerSequences(open: () => Promise<LedgerUnderTest>,
           steps++;
           if (checked && !checked.decision.blocked) {
             // Right after an approval, no cap that applied carries more than it allows.
-            const uses = await capsInUse(h.db, checked.project, checked.check.user, checked.check.run, h.clock.now, checked.check.model);
+            const uses = await capsInUse(h.db, checked.project, checked.check.user, checked.check.run, h.clock.now, checked.check.model, checked.check.tags);
             expect(overshoots(uses)).toEqual([]);
           }
           await assertState(h);
@@ -112,4 +112,6 @@ export async function checkLedgerSequences(open: () => Promise<LedgerUnderTest>,
   // A model cap blocks only when a sequence sets one on the model it then checks: rarer
   // (4 to ~10 per 100 runs), so only its being reached is required.
   expect(seen.reasons['model_budget_exceeded'] ?? 0, 'model_budget_exceeded').toBeGreaterThan(0);
+  // Likewise a tag cap: a sequence must set one on a tag it then checks with.
+  expect(seen.reasons['tag_budget_exceeded'] ?? 0, 'tag_budget_exceeded').toBeGreaterThan(0);
 }

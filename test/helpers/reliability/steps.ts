@@ -13,6 +13,9 @@ export const USERS = ['u1', 'u2', 'u3'] as const;
 export const HOLD_TTL_MS = 60_000;
 /** Globs of per-model caps over MODELS: several, one, every, and no model. */
 export const GLOBS = ['m-*', 'm-?', 'm-a', 'm-odd', '*', 'nb-*', 'x*'] as const;
+/** Tags of per-tag caps, and the (sorted) tag sets calls carry: none, one, or two keys. */
+export const TAGS = ['feature=chat', 'feature=search', 'team=core'] as const;
+export const TAG_SETS: readonly (readonly string[])[] = [[], [], ['feature=search'], ['feature=chat'], ['team=core'], ['feature=search', 'team=core'], ['feature=chat', 'team=core']];
 
 /** A run named by a check or record: none, one made earlier (any project), or one that never existed. */
 export type RunRef = { kind: 'none' } | { kind: 'missing' } | { kind: 'pick'; n: number };
@@ -41,12 +44,15 @@ export interface RecordItem {
   wasBlocked: boolean;
   /** Reuse an idempotency key recorded earlier (any project), or make a new one. */
   dup: number | null;
+  /** Index into TAG_SETS (ignored with likeHold: the check's tags). */
+  tags: number;
 }
 
 export type Step =
   | { t: 'cap'; project: number; scope: 'project' | 'user' | 'default_user'; user: number; cap: number | null; period: Period }
   | { t: 'modelCap'; project: number; user: number | null; glob: number; cap: number | null; period: Period }
-  | { t: 'check'; project: number; user: number | null; run: RunRef; model: number; tokensIn: number; tokensOut: number }
+  | { t: 'tagCap'; project: number; tag: number; cap: number | null; period: Period }
+  | { t: 'check'; project: number; user: number | null; run: RunRef; model: number; tokensIn: number; tokensOut: number; tags: number }
   | { t: 'record'; project: number; items: RecordItem[] }
   | { t: 'startRun'; project: number; cap: number | null }
   | { t: 'endRun'; project: number; run: RunRef }
@@ -96,12 +102,14 @@ const recordItem: fc.Arbitrary<RecordItem> = fc.record({
   costNano: fc.option(fc.oneof(fc.integer({ min: 0, max: 1_500_000_000 }), fc.nat(2_000).map((k) => k * ROUND_NANO)), { nil: null }),
   wasBlocked: fc.oneof({ arbitrary: fc.constant(false), weight: 5 }, { arbitrary: fc.constant(true), weight: 1 }),
   dup: fc.option(fc.nat(60), { nil: null, freq: 3 }),
+  tags: fc.nat(TAG_SETS.length - 1),
 });
 
 export const step: fc.Arbitrary<Step> = fc.oneof(
   { arbitrary: fc.record({ t: fc.constant('cap' as const), project, scope: fc.constantFrom('project' as const, 'user' as const, 'default_user' as const), user: fc.nat(USERS.length - 1), cap: fc.option(capNano, { nil: null, freq: 6 }), period }), weight: 2 },
   { arbitrary: fc.record({ t: fc.constant('modelCap' as const), project, user: fc.option(fc.nat(USERS.length - 1), { nil: null }), glob: fc.nat(GLOBS.length - 1), cap: fc.option(capNano, { nil: null, freq: 6 }), period }), weight: 1 },
-  { arbitrary: fc.record({ t: fc.constant('check' as const), project, user, run: runRef, model, tokensIn: tokens(200_000), tokensOut: tokens(20_000) }), weight: 6 },
+  { arbitrary: fc.record({ t: fc.constant('tagCap' as const), project, tag: fc.nat(TAGS.length - 1), cap: fc.option(capNano, { nil: null, freq: 6 }), period }), weight: 1 },
+  { arbitrary: fc.record({ t: fc.constant('check' as const), project, user, run: runRef, model, tokensIn: tokens(200_000), tokensOut: tokens(20_000), tags: fc.nat(TAG_SETS.length - 1) }), weight: 6 },
   { arbitrary: fc.record({ t: fc.constant('record' as const), project, items: fc.array(recordItem, { minLength: 1, maxLength: 3 }) }), weight: 4 },
   { arbitrary: fc.record({ t: fc.constant('startRun' as const), project, cap: fc.option(capNano, { nil: null, freq: 4 }) }), weight: 2 },
   { arbitrary: fc.record({ t: fc.constant('endRun' as const), project, run: runRef }), weight: 2 },
