@@ -1,6 +1,8 @@
 import { storedTags, tagsOfStored } from '../tags.js';
 import type { BlockReason, EventKind } from '../types.js';
-import type { EventRecord, RunRecord, StoreEventFilter } from './store.js';
+import type { AlertRecord, EventRecord, RunRecord, StoreEventFilter } from './store.js';
+import type { Period } from '../periods.js';
+import { USER_MODEL_SEP } from '../model-glob.js';
 import { thresholdsOf } from '../alerts/thresholds.js';
 
 /**
@@ -135,4 +137,45 @@ export function eventPageSql(projectId: string | null, afterSeq: number, limit: 
   if (f?.kind != null) add('kind = ?', f.kind);
   args.push(limit);
   return { sql: `SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ${ph(args.length)}`, args };
+}
+
+/** A row of the alerts table (both stores). */
+export interface AlertRow {
+  seq: number;
+  id: string;
+  project_id: string;
+  scope: string;
+  subject: string;
+  window: string;
+  threshold: number;
+  spent_nano: number;
+  cap_nano: number;
+  period: Period;
+  fired_at: number;
+  attempts: number;
+  delivered_at: number | null;
+  last_error: string | null;
+}
+
+/** A stored row as the public record: 'user_model' is scope 'model' with its user. */
+export function alertRecordOf(r: AlertRow): AlertRecord {
+  let scope = r.scope as AlertRecord['scope'];
+  let subject: string | null = r.subject;
+  let userId: string | null = null;
+  if (r.scope === 'user_model') {
+    // subject: user U+001F glob
+    const i = r.subject.indexOf(USER_MODEL_SEP);
+    scope = 'model';
+    subject = r.subject.slice(i + 1);
+    userId = r.subject.slice(0, i);
+  } else if (r.scope === 'user') {
+    userId = r.subject;
+  } else if (r.scope === 'project') {
+    subject = null;
+  }
+  return {
+    seq: Number(r.seq), id: r.id, projectId: r.project_id, scope, subject, userId, threshold: Number(r.threshold),
+    spentNano: Number(r.spent_nano), capNano: Number(r.cap_nano), period: r.period, window: r.window, firedAt: Number(r.fired_at),
+    deliveredAt: r.delivered_at === null ? null : Number(r.delivered_at), attempts: Number(r.attempts), lastError: r.last_error,
+  };
 }

@@ -3,7 +3,7 @@ import { windowKey } from '../../periods.js';
 import type { Period } from '../../periods.js';
 import { globMatches } from '../../model-glob.js';
 import { reached, thresholdsOf } from '../../alerts/thresholds.js';
-import type { AlertRecord, StoreRecord } from '../store.js';
+import type { StoreRecord } from '../store.js';
 import { modelCapUsage, splitModelSubject } from './model-caps.js';
 import { logEvent } from './statements.js';
 import type { Statements } from './statements.js';
@@ -112,41 +112,3 @@ export function fireAlerts(st: Statements, settled: readonly StoreRecord[], now:
   return fired;
 }
 
-export interface AlertRow {
-  seq: number;
-  id: string;
-  project_id: string;
-  scope: string;
-  subject: string;
-  window: string;
-  threshold: number;
-  spent_nano: number;
-  cap_nano: number;
-  period: Period;
-  fired_at: number;
-  attempts: number;
-  delivered_at: number | null;
-  last_error: string | null;
-}
-
-/** A stored row as the public record: 'user_model' is scope 'model' with its user. */
-export function alertRecordOf(r: AlertRow): AlertRecord {
-  let scope = r.scope as AlertRecord['scope'];
-  let subject: string | null = r.subject;
-  let userId: string | null = null;
-  if (r.scope === 'user_model') {
-    const m = splitModelSubject({ scope: 'user_model', subject: r.subject });
-    scope = 'model';
-    subject = m.glob;
-    userId = m.userId;
-  } else if (r.scope === 'user') {
-    userId = r.subject;
-  } else if (r.scope === 'project') {
-    subject = null;
-  }
-  return {
-    seq: Number(r.seq), id: r.id, projectId: r.project_id, scope, subject, userId, threshold: Number(r.threshold),
-    spentNano: Number(r.spent_nano), capNano: Number(r.cap_nano), period: r.period, window: r.window, firedAt: Number(r.fired_at),
-    deliveredAt: r.delivered_at === null ? null : Number(r.delivered_at), attempts: Number(r.attempts), lastError: r.last_error,
-  };
-}
