@@ -1,6 +1,6 @@
 import { Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
-import type { Budget, RunInfo } from '../lib/types.js';
+import type { Alert, Budget, RunInfo } from '../lib/types.js';
 
 /**
  * Spend gauges of GET /metrics (docs/operations.md "Metrics"): for each project, every
@@ -18,6 +18,8 @@ export interface GaugeSource {
   budgets(projectId: string): Promise<Budget[]>;
   /** Open runs, at most `limit`. */
   openRuns(projectId: string, limit: number): Promise<RunInfo[]>;
+  /** Alerts of every project fired after `afterSeq`, in firing order, at most `limit`. */
+  alerts?(afterSeq: number, limit: number): Promise<Alert[]>;
 }
 
 export interface GaugeOptions {
@@ -127,12 +129,57 @@ export function registerSpendGauges(registry: Registry, src: GaugeSource, opts: 
   runGauge('noburn_run_used_ratio', 'spend / cap of each open run that has a cap', (r) => usedRatio(r.spendUsd, r.budgetCapUsd));
   runGauge('noburn_run_clamped_calls', 'checks of each open run allowed with a lowered output bound (clamped)', (r) => r.clampedCalls);
   runGauge('noburn_run_over_holds', 'calls of each open run whose answer reported more output than was held', (r) => r.overHolds);
+  if (src.alerts) registerAlertsFired(registry, src.alerts.bind(src));
   new Gauge({
     name: 'noburn_gauge_series_dropped',
     help: `capped scopes and open runs left out of the spend gauges at the last read (beyond the limit of ${limit} series sets)`,
     registers: [registry],
     async collect() {
       this.set((await snapshot()).dropped);
+    },
+  });
+}
+
+const ALERT_PAGE = 1000;
+
+/**
+ * noburn_alerts_fired{project, scope, threshold}: alerts the ledger has fired. Read
+ * incrementally by firing order (only alerts newer than the last scrape's), so a scrape
+ * costs one short query; series are bounded by projects x scopes x the thresholds in use.
+ */
+function registerAlertsFired(registry: Registry, read: (afterSeq: number, limit: number) => Promise<Alert[]>): void {
+  const fired = new Map<string, { project: string; scope: string; threshold: string; n: number }>();
+  let seq = 0;
+  let reading: Promise<void> | null = null;
+  const catchUp = async (): Promise<void> => {
+    for (;;) {
+      const page = await read(seq, ALERT_PAGE);
+      for (const a of page) {
+        const labels = { project: a.projectId, scope: a.scope, threshold: String(a.threshold) };
+        const key = JSON.stringify(labels);
+        const c = fired.get(key) ?? { ...labels, n: 0 };
+        c.n++;
+        fired.set(key, c);
+        seq = Math.max(seq, a.seq);
+      }
+      if (page.length < ALERT_PAGE) return;
+    }
+  };
+  new Gauge({
+    name: 'noburn_alerts_fired',
+    help: 'threshold alerts fired (each at most once per scope, threshold and window), by project, scope and threshold (percent)',
+    labelNames: ['project', 'scope', 'threshold'],
+    registers: [registry],
+    async collect() {
+      // Concurrent scrapes share one read; a failed read keeps what was counted so far.
+      reading ??= catchUp()
+        .catch(() => undefined)
+        .finally(() => {
+          reading = null;
+        });
+      await reading;
+      this.reset();
+      for (const c of fired.values()) this.set({ project: c.project, scope: c.scope, threshold: c.threshold }, c.n);
     },
   });
 }

@@ -83,6 +83,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     projects: async () => (await opts.store.listKeys(null)).map((k) => k.projectId),
     budgets: (projectId) => ledger.getBudgets(projectId),
     openRuns: (projectId, limit) => ledger.listRuns(projectId, 'open', limit),
+    alerts: (afterSeq, limit) => ledger.alerts(null, { afterSeq, limit }),
   };
   const metrics = createMetrics(opts.store, {
     now,

@@ -138,4 +138,23 @@ describe('serve /metrics spend gauges', () => {
     expect(text).toMatch(/^noburn_checks_clamped_total 1$/m);
     expect(text).toMatch(/^noburn_gauge_series_dropped 0$/m);
   });
+  it('noburn_alerts_fired counts the alerts fired, by scope and threshold, as alerts list shows them', async () => {
+    const set = await cli(['budget', 'set', '--user', 'ualert', '1', '--alert-at', '10,50,90']);
+    expect(set.code, set.stderr).toBe(0);
+    // Two records of $0.30 for the user: 60 % of the cap, past 10 and 50, short of 90.
+    for (const i of [1, 2]) {
+      const r = await cli(['record', '--model', 'm1', '--tokens-in', '1', '--tokens-out', '1', '--cost', '0.3', '--user', 'ualert', '--idempotency-key', `alert-${i}`]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const listed = await cli.json<{ scope: string; userId: string | null; threshold: number }[]>(['alerts', 'list']);
+    const mine = listed.filter((a) => a.userId === 'ualert');
+    expect(mine.map((a) => a.threshold).sort((a, b) => a - b)).toEqual([10, 50]);
+    const want = new Map<string, number>();
+    for (const a of listed) {
+      const k = JSON.stringify({ project: 'acme', scope: a.scope, threshold: String(a.threshold) });
+      want.set(k, (want.get(k) ?? 0) + 1);
+    }
+    const text = await (await fetch(`${serve.url}/metrics`)).text();
+    expect(samples(text, 'noburn_alerts_fired')).toEqual(want);
+  });
 });
