@@ -139,32 +139,28 @@ export function inputMargin(v: unknown, name: string): number | Record<string, n
   return out;
 }
 
-/** NOBURN_URL must be an http(s) URL: checked here so that a typo is a config error, not a fallback. */
-/** An http(s) URL for a setting other than NOBURN_URL (the alert webhook). */
-export function webhookUrl(v: unknown, name: string): string | undefined {
-  const s = str(v, name);
-  if (s === undefined) return undefined;
+/** An http(s) URL, or a config error naming the setting (`shown`: how the bad value is quoted). */
+function checkedHttpUrl(s: string, name: string, shown: string): string {
   let u: URL;
   try {
     u = new URL(s);
   } catch {
-    throw new NoburnConfigError(`${name} is not a URL`);
+    throw new NoburnConfigError(`${name} is not a URL${shown}`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new NoburnConfigError(`${name} must be http:// or https:// (got ${u.protocol})`);
   return s;
 }
 
+/** An http(s) URL for a setting other than NOBURN_URL (the alert webhook; its value may hold a secret, so it is not echoed). */
+export function webhookUrl(v: unknown, name: string): string | undefined {
+  const s = str(v, name);
+  return s === undefined ? undefined : checkedHttpUrl(s, name, '');
+}
+
+/** NOBURN_URL must be an http(s) URL: checked here so that a typo is a config error, not a fallback. */
 export function httpUrl(v: unknown, name: string): string | undefined {
   const s = str(v, name);
-  if (s === undefined) return undefined;
-  let u: URL;
-  try {
-    u = new URL(s);
-  } catch {
-    throw new NoburnConfigError(`NOBURN_URL is not a URL: ${JSON.stringify(s)}`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new NoburnConfigError(`NOBURN_URL must be http:// or https:// (got ${u.protocol})`);
-  return s;
+  return s === undefined ? undefined : checkedHttpUrl(s, 'NOBURN_URL', `: ${JSON.stringify(s)}`);
 }
 
 /** A switch that any non-empty value turns on (NOBURN_DEBUG=1, =yes...). */
