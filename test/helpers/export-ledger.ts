@@ -7,6 +7,7 @@
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/lib/ledger/sqlite/sqlite-store.js';
 import type { StoreRecord } from '../../src/lib/ledger/store.js';
+import type { EventRow } from '../../src/lib/ledger/rows.js';
 
 /** Tuesday 2026-11-24 00:00 UTC: the records span three days from here. */
 export const DAY0 = Date.UTC(2026, 10, 24);
@@ -51,23 +52,8 @@ export async function writeExportLedger(dbPath: string, n: number): Promise<void
   }
 }
 
-export interface EventDbRow {
-  seq: number;
-  ts: number;
-  kind: string;
-  project_id: string;
-  user_id: string | null;
-  run_id: string | null;
-  model: string | null;
-  amount_nano: number;
-  blocked: number;
-  reason: string | null;
-  unpriced: number;
-  tokens_in: number;
-  tokens_out: number;
-  ref: string | null;
-  tags: string | null;
-}
+/** An events row as stored (the store's own row type; tags present since migration 5). */
+export type EventDbRow = Required<EventRow>;
 
 /** The ledger's event rows of a project, by seq (a fresh read-only connection). */
 export function ledgerEvents(dbPath: string, where = '1 = 1', ...args: unknown[]): EventDbRow[] {
