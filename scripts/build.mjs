@@ -54,9 +54,23 @@ const lazyBoundary = {
 /** The library's entries: the core (`noburn`) and each subpath export (`noburn/ai-sdk`). */
 const libEntries = { index: 'src/lib/index.ts', 'ai-sdk': 'src/lib/ai-sdk/index.ts' };
 
+// better-sqlite3's JavaScript (a dozen small CommonJS files, each a resolve, a read and a
+// compile at start-up) is bundled into the one-file CLI too; its native addon stays in
+// node_modules and is loaded by path (sqlite-file.ts). The library builds keep it external.
+const cliExternal = external.filter((d) => d !== 'better-sqlite3' && d !== 'better-sqlite3/*');
+const driverFile = resolve(root, 'src/lib/sqlite-driver.ts');
+const bundledDriver = {
+  name: 'bundled-sqlite-driver',
+  setup(b) {
+    b.onResolve({ filter: /sqlite-driver\.js$/ }, (args) =>
+      resolve(args.resolveDir, args.path).replace(/\.js$/, '.ts') === driverFile ? { path: resolve(root, 'scripts/cli/sqlite-driver.ts') } : undefined,
+    );
+  },
+};
+
 rmSync(resolve(root, 'dist'), { recursive: true, force: true });
 await Promise.all([
-  build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', plugins: [lazyBoundary], banner: { js: `#!/usr/bin/env node\n${requireShim}` } }),
+  build({ ...common, external: cliExternal, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', plugins: [lazyBoundary, bundledDriver], banner: { js: `#!/usr/bin/env node\n${requireShim}` } }),
   build({
     ...common,
     entryPoints: {

@@ -5,11 +5,10 @@ import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
 import { NoburnStoreError } from './errors.js';
+import { loadSqliteDriver } from './sqlite-driver.js';
 
 let binding: string | undefined;
 const require = createRequire(import.meta.url);
-// Loaded with require(): an ESM import of this CommonJS package makes Node lex its source
-// for named exports on every start-up.
 let DatabaseCtor: typeof BetterSqlite3 | undefined;
 
 /**
@@ -33,7 +32,7 @@ export function sqliteModulePaths(): { module: string; binding: string | undefin
 }
 
 function connect(path: string, fileMustExist: boolean): Db {
-  DatabaseCtor ??= require('better-sqlite3') as typeof BetterSqlite3;
+  DatabaseCtor ??= loadSqliteDriver();
   return new DatabaseCtor(path, { nativeBinding: nativeBinding(), fileMustExist });
 }
 

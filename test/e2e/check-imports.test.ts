@@ -3,7 +3,7 @@
  * with a preload that records every module the process resolves (ESM and CommonJS), and
  * the test reads which packages were loaded.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, realpathSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ const HEAVY = ['ink', 'react', '@pydantic/genai-prices', 'gpt-tokenizer', 'undic
 const dist = useDist();
 
 /** Runs the CLI under the recorder, in `home`, and returns the set of npm packages it loaded. */
-async function packagesLoaded(home: string, args: string[], input?: string, env: Record<string, string> = {}): Promise<Set<string>> {
+async function packagesLoaded(home: string, args: string[], input?: string, env: Record<string, string> = {}, files?: string[]): Promise<Set<string>> {
   const file = join(home, `loads-${Math.random().toString(36).slice(2)}.txt`);
   const r = await runCli(dist.cli, args, { home, nodeArgs: ['--import', RECORDER], env: { ...env, NOBURN_TEST_LOADS: file }, input });
   expect(r.code, r.stderr).toBe(0);
@@ -23,7 +23,10 @@ async function packagesLoaded(home: string, args: string[], input?: string, env:
   rmSync(file);
   const pkgs = new Set<string>();
   // Our own copy of dist/ lives under node_modules/.cache: it is noburn itself, not a dependency.
-  const deps = text.split('\n').filter((l) => !l.includes(dist.dir)).join('\n');
+  // (by its real path too: node_modules may be a symlink, and modules are recorded resolved)
+  const own = [dist.dir, realpathSync(dist.dir)];
+  const deps = text.split('\n').filter((l) => !own.some((d) => l.includes(d))).join('\n');
+  files?.push(...deps.split('\n').filter((l) => l.includes('node_modules/')));
   for (const m of deps.matchAll(/node_modules\/((?:@[^/]+\/)?[^/\s]+)\//g)) pkgs.add(m[1] as string);
   return pkgs;
 }
@@ -50,6 +53,13 @@ describe('the check path loads nothing heavy', () => {
     expect(pkgs.has('better-sqlite3')).toBe(true); // the recorder works
     for (const p of HEAVY) expect(pkgs.has(p), `${p} was loaded by check`).toBe(false);
     expect([...pkgs]).toEqual(['better-sqlite3']);
+  });
+
+  it("better-sqlite3's JavaScript is inside dist/cli.js: check loads only its native addon from node_modules", async () => {
+    const files: string[] = [];
+    await packagesLoaded(await warmHome(), CHECK, undefined, {}, files);
+    expect(files.length).toBeGreaterThan(0); // the recorder saw the addon
+    for (const f of files) expect(f).toMatch(/better-sqlite3\/build\/Release\/better_sqlite3\.node/);
   });
 
   it('check --json, with a user and a config price, stays as light', async () => {
