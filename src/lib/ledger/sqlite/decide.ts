@@ -1,4 +1,4 @@
-import { newId } from '../../ids.js';
+import { newId, newOrderedId } from '../../ids.js';
 import { PERIODS, windowKey } from '../../periods.js';
 import type { Period } from '../../periods.js';
 import type { BlockReason } from '../../types.js';
@@ -204,7 +204,8 @@ export function decide(st: Statements, c: StoreCheck): StoreDecision {
     limit = blocker ?? limit;
     return block(reason, run);
   }
-  const reservationId = newId('res');
+  // Time-ordered: the holds' primary-key index grows at its end (ids.ts).
+  const reservationId = newOrderedId('res', c.now);
   st.insertHold.run(reservationId, c.projectId, c.userId, c.runId, c.model, e, c.now, c.now + c.holdTtlMs, c.provider ?? null, c.tokensInRaw ?? null, storedTags(c.tags));
   if (run) st.touchRuns.run(c.now, run.id);
   if (out.clamped && run) st.runClamped.run(c.now, run.id);
