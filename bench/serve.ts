@@ -290,7 +290,8 @@ async function main(): Promise<void> {
     ratioFigure('check p50, 1 connection', percentile(lat.noburn, 50), 'ms', 'echo p50', percentile(lat.echo, 50), { op: '<=', ratio: 2 }, `${lat.noburn.length} requests each, ${latRounds} alternating rounds`),
     ratioFigure('check p99, 1 connection', percentile(lat.noburn, 99), 'ms', 'echo p99', percentile(lat.echo, 99), { op: '<=', ratio: 2.5 }),
     ratioFigure('guard.check() via the remote client, p50', percentile(lat.client, 50), 'ms', 'raw undici request p50', percentile(lat.noburn, 50)),
-    ratioFigure(`serve RSS after ${mem.answered >= 1_000_000 ? '1M' : mem.answered} checks`, mem.end, 'MB', 'RSS at start', mem.start, { op: '<=', ratio: 1.5 }, memNote),
+    // One name whatever the count reached, so bench/run.ts can compare the runs (the count is in the note).
+    ratioFigure('serve RSS after up to 1M checks (time-bounded)', mem.end, 'MB', 'RSS at start', mem.start, { op: '<=', ratio: 1.5 }, memNote),
   ];
   emit(`noburn serve (${rounds} rounds of ${ms / 1000} s; rates are medians)`, figures);
 }

@@ -37,7 +37,7 @@ const last = res.runs[res.runs.length - 1];
 const rows: string[] = [];
 for (const r of last?.results ?? []) {
   for (const f of r.figures) {
-    if (!all && f.goalRatio === undefined && !f.goal.includes('ms')) continue;
+    if (!all && f.goalRatio === undefined && !f.goal.includes('ms') && f.goal !== 'measured') continue;
     const rs = ratios.get(key(r.bench, f)) ?? [];
     const spread = rs.length > 1 ? (Math.max(...rs) - Math.min(...rs)) / Math.min(...rs) : null;
     const base = f.baseline ? `${f.baseline.name}: ${fmt(f.baseline.value)} ${f.unit}` : '–';
