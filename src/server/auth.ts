@@ -12,9 +12,14 @@ export interface Principal {
 
 interface Cached {
   principal: Principal;
-  hash: Buffer;
+  /** The whole key as verified, compared in constant time with the presented one. */
+  key: Buffer;
+  hashHex: string;
   until: number;
 }
+
+/** Distinct keys the cache holds at most; past it the least recently used is dropped. */
+export const AUTH_CACHE_KEYS = 10_000;
 
 /**
  * Checks `Authorization: Bearer <key>` against the stored hashes. Keys are looked up by
@@ -22,6 +27,11 @@ interface Cached {
  * cached for `cacheMs` (default 1 s) so that the hot path does not hit the store on every
  * request; a revocation made by another process (`noburn keys revoke`) therefore takes
  * effect within that time, one made through this server's API at once.
+ *
+ * The cache is keyed by the key's public id (so a lookup leaks nothing of the secret) and
+ * holds the verified key itself: a cached key is matched by a constant-time compare, not
+ * re-hashed, and an expired entry re-asks the store with the hash it already has. It is a
+ * bounded LRU (Map order = use order), so many distinct keys churn only the coldest ones.
  */
 export class Authenticator {
   private readonly cache = new Map<string, Cached>();
@@ -30,6 +40,7 @@ export class Authenticator {
     private readonly keys: KeyStore,
     private readonly cacheMs = 1000,
     private readonly now: () => number = Date.now,
+    private readonly maxKeys = AUTH_CACHE_KEYS,
   ) {}
 
   async authenticate(header: string | undefined): Promise<Principal> {
@@ -39,30 +50,46 @@ export class Authenticator {
     const key = header.slice(7).trim();
     const keyId = keyIdOf(key);
     if (keyId === null) throw new NoburnAuthError('invalid API key');
-    const hashHex = hashKey(key);
-    const hash = Buffer.from(hashHex, 'hex');
-    const now = this.now();
-    const hit = this.cache.get(hashHex);
-    if (hit && hit.until > now && timingSafeEqual(hit.hash, hash)) return hit.principal;
-
+    const presented = Buffer.from(key, 'utf8');
+    const hit = this.cache.get(keyId);
+    // Same id means same length (the secret part has a fixed length), so the compare runs.
+    const same = hit !== undefined && hit.key.length === presented.length && timingSafeEqual(hit.key, presented);
+    if (same && hit.until > this.now()) {
+      // Most recently used goes last; the first entry is the one evicted.
+      this.cache.delete(keyId);
+      this.cache.set(keyId, hit);
+      return hit.principal;
+    }
+    const hashHex = same ? hit.hashHex : hashKey(key);
     const row = await this.keys.findKeyByHash(hashHex);
+    const hash = Buffer.from(hashHex, 'hex');
     const stored = row ? Buffer.from(row.hash, 'hex') : null;
     if (!row || !stored || stored.length !== hash.length || !timingSafeEqual(stored, hash) || row.id !== keyId) {
+      if (same) this.cache.delete(keyId);
       throw new NoburnAuthError('invalid API key');
     }
     if (row.revokedAt !== null) {
-      this.cache.delete(hashHex);
+      this.cache.delete(keyId);
       throw new NoburnAuthError('this API key has been revoked');
     }
     const principal: Principal = { keyId: row.id, projectId: row.projectId, role: row.role };
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(hashHex, { principal, hash, until: now + this.cacheMs });
+    this.cache.delete(keyId);
+    this.cache.set(keyId, { principal, key: presented, hashHex, until: this.now() + this.cacheMs });
+    if (this.cache.size > this.maxKeys) {
+      const oldest = this.cache.keys().next();
+      if (oldest.done !== true) this.cache.delete(oldest.value);
+    }
     return principal;
   }
 
   /** Forgets a key at once (revoked through this server). */
   forget(keyId: string): void {
-    for (const [h, c] of this.cache) if (c.principal.keyId === keyId) this.cache.delete(h);
+    this.cache.delete(keyId);
+  }
+
+  /** Keys cached now (for tests and the bound). */
+  get size(): number {
+    return this.cache.size;
   }
 }
 
