@@ -7,7 +7,7 @@ import type { CheckRequest, RecordRequest } from './types.js';
  * bad value gets the same message wherever it enters.
  */
 export const MAX_TOKENS = 100_000_000;
-const MAX_ID = 256;
+export const MAX_ID = 256;
 
 /**
  * True when every character of an id is printable: no ASCII control characters (ids end

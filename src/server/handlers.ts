@@ -6,6 +6,7 @@ import type { BudgetScope } from '../lib/types.js';
 import type { NormalizedCheck, NormalizedRecord } from '../lib/validate.js';
 import { idString } from '../lib/validate.js';
 import { normalizeTags } from '../lib/tags.js';
+import { fastCheckBody } from '../lib/wire/check-fast.js';
 import {
   AlertsQuery,
   BudgetBody,
@@ -98,7 +99,8 @@ export function makeHandlers(s: Services) {
 
   return {
     async check(ctx: Ctx): Promise<Reply> {
-      const b = parse(CheckBody, ctx.body);
+      // The common well-formed body skips zod; anything else gets zod's exact refusal.
+      const b = fastCheckBody(ctx.body) ?? parse(CheckBody, ctx.body);
       const c: NormalizedCheck = {
         model: b.model,
         tokensIn: b.estimatedTokensIn,
