@@ -4,7 +4,8 @@
  * - in-process guard.check() + record() rate vs a minimal pair of raw better-sqlite3
  *   transactions doing the same reads and writes (rawRate below)
  * - record() time on the caller's path (for reference)
- * Run: npx tsx bench/embedded.ts [--json] [--quick]   (after npm run build)
+ * Run: npx tsx bench/embedded.ts [--json] [--quick] [--startup]   (after npm run build;
+ *      --startup: only the start-up figure)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { emit, interleave, median, plainFigure, ratioFigure } from './stats.js';
 import type { Figure } from './stats.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const CLI = join(ROOT, 'dist/cli.js');
+const CLI = join(ROOT, 'dist/cli.cjs');
 
 const homes: string[] = [];
 function home(): string {
@@ -153,6 +154,7 @@ async function recordCallerPath(count: number): Promise<number> {
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const figures: Figure[] = [startup(quick ? 7 : 21)];
+  if (process.argv.includes('--startup')) return emit('embedded', figures);
   const raw: number[] = [];
   const ours: number[] = [];
   const rounds = quick ? 2 : 6;

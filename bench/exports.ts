@@ -37,8 +37,8 @@ const USERS = Number(values.users);
 const SMALL_EVENTS = 1000;
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 10, 1);
-const CLI = join(new URL('..', import.meta.url).pathname, 'dist', 'cli.js');
-if (!existsSync(CLI)) throw new Error('dist/cli.js is missing: npm run build first');
+const CLI = join(new URL('..', import.meta.url).pathname, 'dist', 'cli.cjs');
+if (!existsSync(CLI)) throw new Error('dist/cli.cjs is missing: npm run build first');
 
 /** n records (each with its record event), a tenth of them from a run, over 30 days. */
 function build(home: string, n: number): void {

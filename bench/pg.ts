@@ -32,7 +32,7 @@ import { emit, median } from './stats.js';
 import type { Figure } from './stats.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const CLI = join(ROOT, 'dist/cli.js');
+const CLI = join(ROOT, 'dist/cli.cjs');
 const PG = process.env['NOBURN_BENCH_PG'] ?? process.env['NOBURN_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 2 : 3;
@@ -190,7 +190,7 @@ function httpTarget(rs: Replica[], key: string): Target {
 
 async function overHttp(dir: string, schema: string): Promise<Figure | null> {
   if (!existsSync(CLI)) {
-    process.stderr.write('bench/pg.ts: dist/cli.js missing (npm run build): HTTP figures skipped\n');
+    process.stderr.write('bench/pg.ts: dist/cli.cjs missing (npm run build): HTTP figures skipped\n');
     return null;
   }
   // The servers' NOBURN_HOME: its config.json gives them the bench model's price.

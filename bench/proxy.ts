@@ -25,7 +25,7 @@ import { emit, median, percentile, plainFigure, ratioFigure } from './stats.js';
 import type { Figure } from './stats.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const CLI = join(ROOT, 'dist/cli.js');
+const CLI = join(ROOT, 'dist/cli.cjs');
 const CLIENT = join(ROOT, 'bench/proxy-client.ts');
 const quick = process.argv.includes('--quick');
 

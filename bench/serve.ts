@@ -55,7 +55,7 @@ server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ url: '
 process.on('SIGTERM', () => process.exit(0));
 `;
 
-const CLI = join(new URL('..', import.meta.url).pathname, 'dist/cli.js');
+const CLI = join(new URL('..', import.meta.url).pathname, 'dist/cli.cjs');
 
 function startEcho(): Promise<Child> {
   return waitForUrl(spawn(process.execPath, ['--input-type=module', '-e', ECHO], { stdio: ['ignore', 'pipe', 'inherit'] }), undefined);

@@ -23,7 +23,7 @@ const { values } = parseArgs({
 });
 const ROUNDS = values.quick ? 10 : Number(values.rounds);
 const here = new URL('.', import.meta.url).pathname;
-const CLI = join(here, '../dist/cli.js');
+const CLI = join(here, '../dist/cli.cjs');
 const DRIVER = join(here, '../test/tui/pty-driver.py');
 const USD = 1_000_000_000;
 const CENT = USD / 100;

@@ -12,8 +12,9 @@
 // commander's classes, bundled so that commander is not loaded a second time from node_modules).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -68,9 +69,59 @@ const bundledDriver = {
   },
 };
 
+// The CLI is CommonJS (an ES module entry costs Node's ESM loader on every start-up). The
+// bin, dist/cli.cjs (src/cli/bin.ts), compiles the bundle dist/cli-main.cjs with a V8 code
+// cache (src/cli/code-cache.ts); code compiled that way has no import() on Node 20, so the
+// bundle's dynamic imports are renamed to a function the bin passes in. The rename keeps
+// the length (`import` and `__nbI_` are both 6 characters), so the source map still holds.
+// The bundle's hash goes into the bin and names the cache: a rebuild never meets an old one.
+const DYNAMIC_IMPORT = '__nbI_';
+const importCall = /(?<![.\w$])import\(/g;
+async function buildCli() {
+  const outfile = 'dist/cli-main.cjs';
+  const r = await build({
+    ...common,
+    format: 'cjs',
+    external: cliExternal,
+    entryPoints: ['src/cli/main.ts'],
+    outfile,
+    plugins: [lazyBoundary, bundledDriver],
+    define: { 'import.meta.url': '__nb_import_meta_url' },
+    banner: { js: 'const __nb_import_meta_url=require("node:url").pathToFileURL(__filename).href;' },
+    write: false,
+    metafile: true,
+  });
+  const lazy = new Set((r.metafile.outputs[outfile]?.imports ?? []).filter((i) => i.kind === 'dynamic-import' && i.external).map((i) => i.path));
+  let hash = '';
+  for (const f of r.outputFiles) {
+    let text = f.text;
+    if (f.path.endsWith('.cjs')) {
+      if (text.includes(DYNAMIC_IMPORT)) throw new Error(`build: ${outfile} already uses the name ${DYNAMIC_IMPORT}`);
+      // Every import( must be one of the lazy imports esbuild reports, with its specifier as a literal.
+      const calls = [...text.matchAll(/(?<![.\w$])import\(([^)]*)\)/g)];
+      for (const [call, arg] of calls) if (!/^"[^"]+"$/.test(arg ?? '') || !lazy.has(JSON.parse(arg ?? '""'))) throw new Error(`build: unexpected ${call} in ${outfile}`);
+      text = text.replace(importCall, `${DYNAMIC_IMPORT}(`);
+      hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
+    }
+    mkdirSync(dirname(f.path), { recursive: true });
+    writeFileSync(f.path, text);
+  }
+  await build({
+    ...common,
+    format: 'cjs',
+    entryPoints: ['src/cli/bin.ts'],
+    outfile: 'dist/cli.cjs',
+    define: { 'import.meta.url': '__nb_import_meta_url', NOBURN_BUNDLE_HASH: JSON.stringify(hash) },
+    banner: { js: '#!/usr/bin/env node\nconst __nb_import_meta_url=require("node:url").pathToFileURL(__filename).href;' },
+  });
+  chmodSync(resolve(root, 'dist/cli.cjs'), 0o755);
+}
+
 rmSync(resolve(root, 'dist'), { recursive: true, force: true });
 await Promise.all([
-  build({ ...common, external: cliExternal, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', plugins: [lazyBoundary, bundledDriver], banner: { js: `#!/usr/bin/env node\n${requireShim}` } }),
+  buildCli(),
+  // dist/cli.js, the bin of earlier versions, still runs the CLI (through the ESM loader).
+  build({ ...common, stdin: { contents: "import './cli.cjs';", resolveDir: resolve(root, 'dist'), sourcefile: 'cli-compat.js' }, external: ['./cli.cjs'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
   build({
     ...common,
     entryPoints: {

@@ -1,5 +1,5 @@
 /**
- * The one way tests run the built CLI (dist/cli.js): as a real child process with its own
+ * The one way tests run the built CLI (dist/cli.cjs, the bin): as a real child process with its own
  * NOBURN_HOME. Other engineers rebuild dist/ in this working tree at any moment (the build
  * deletes it first), so each suite runs from a private copy of dist/ made once in
  * beforeAll (useDist, or snapshotDist by hand).
@@ -32,12 +32,12 @@ export async function snapshotDist(): Promise<Dist> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const dir = mkdtempSync(join(base, 'dist-'));
     try {
-      if (!existsSync(join(src, 'cli.js')) || !existsSync(join(src, 'index.js'))) throw new Error('dist/ is missing');
+      if (!existsSync(join(src, 'cli.cjs')) || !existsSync(join(src, 'index.js'))) throw new Error('dist/ is missing');
       cpSync(src, dir, { recursive: true, filter: (p) => !p.startsWith(join(src, 'types')) });
       // A copy taken mid-rebuild would miss chunks: prove it loads before using it.
-      const probe = spawnSync(process.execPath, [join(dir, 'cli.js'), '--version'], { encoding: 'utf8', timeout: 20_000 });
+      const probe = spawnSync(process.execPath, [join(dir, 'cli.cjs'), '--version'], { encoding: 'utf8', timeout: 20_000 });
       if (probe.status !== 0) throw new Error(`dist copy does not run: ${probe.stderr}`);
-      return { dir, cli: join(dir, 'cli.js'), index: join(dir, 'index.js'), dispose: () => rmSync(dir, { recursive: true, force: true }) };
+      return { dir, cli: join(dir, 'cli.cjs'), index: join(dir, 'index.js'), dispose: () => rmSync(dir, { recursive: true, force: true }) };
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
       if (attempt === 19) throw new Error(`cannot use dist/ (run npm run build first): ${(e as Error).message}`);

@@ -93,7 +93,7 @@ describe('a fresh clone, as a new user would try it', () => {
   it('npm install: no question asked, and it builds the CLI', async () => {
     const r = await run('npm', ['install'], { cwd: clone, env: { CI: undefined }, timeoutMs: 900_000 });
     expect(r.code, tail(r)).toBe(0);
-    expect(existsSync(join(clone, 'dist', 'cli.js')), 'npm install (prepare) did not build dist/cli.js').toBe(true);
+    expect(existsSync(join(clone, 'dist', 'cli.cjs')), 'npm install (prepare) did not build dist/cli.cjs').toBe(true);
     expect(existsSync(join(clone, 'dist', 'index.js'))).toBe(true);
     installed = true;
   }, 960_000);
