@@ -1,7 +1,7 @@
 /**
  * The README's quick-start example, run against the built CLI on every `npm test` (the
  * torture suite runs it again from a fresh clone with `npx`). `noburn` and `npx noburn`
- * are shell functions that run this tree's dist/cli.js.
+ * are shell functions that run this tree's dist/cli.cjs (the bin).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
