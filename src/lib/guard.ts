@@ -51,6 +51,13 @@ export interface GuardOptions extends ConfigOverrides {
   onFallback?: (cause: unknown) => void;
 }
 
+/** What the calls a warm-up rehearses look like (guard.warmUp). */
+export interface WarmUpShape {
+  endUserId?: string | null | undefined;
+  provider?: string | undefined;
+  tags?: Readonly<Record<string, string>> | undefined;
+}
+
 /**
  * The client library: check before each LLM call, record after it.
  * Embedded by default (the SQLite ledger in $NOBURN_HOME); remote when NOBURN_URL is set.
@@ -207,13 +214,18 @@ export class NoburnGuard {
 
   /**
    * Warms the check and record path of a long-lived process (noburn run's proxy) before its
-   * first call: in embedded mode a check and its record are rehearsed in a transaction that
-   * is rolled back, so nothing is held, counted or logged. Never throws.
+   * first call: a check shaped like its calls (`like`: their end user, provider and tags)
+   * is validated as check() and record() validate, and in embedded mode decided and
+   * settled through the ledger's real path in a transaction that is rolled back, so
+   * nothing is held, counted or logged. Never throws.
    */
-  async warmUp(runId: string | null = this.config.runId): Promise<void> {
+  async warmUp(runId: string | null = this.config.runId, like: WarmUpShape = {}): Promise<void> {
     try {
+      const req = { model: 'noburn-rehearsal', runId, endUserId: like.endUserId ?? undefined, provider: like.provider, tags: like.tags };
+      const c = normalizeCheck({ ...req, estimatedTokensIn: 1, estimatedTokensOut: 1, clamp: true, tokensInSource: 'tokenizer' }, this.config.runId);
+      normalizeRecord({ ...req, tokensIn: 1, tokensOut: 1, cachedTokensIn: 0, cacheWriteTokensIn: 0, wasBlocked: false, reservationId: null }, this.config.runId, newIdempotencyKey);
       const a = await this.authority();
-      await a.rehearse?.(runId);
+      await a.rehearse?.(c);
     } catch {
       // a cold first call is all it costs
     }

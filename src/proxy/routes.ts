@@ -102,3 +102,19 @@ export function upstreamsFromEnv(env: NodeJS.ProcessEnv): Upstreams {
   }
   return out;
 }
+
+/**
+ * The upstream origins worth connecting to before the child's first call: those the
+ * environment names (a base-URL variable, an outer run's upstreams), and a provider's
+ * default one when its API key variable is set. Not the others: noburn does not open
+ * connections to providers the child has no sign of using.
+ */
+export function preconnectOrigins(upstreams: Upstreams, env: NodeJS.ProcessEnv): string[] {
+  const out = new Set<string>();
+  for (const p of PROVIDERS) {
+    const up = upstreams[p.id] ?? p.defaultUpstream;
+    const keyed = (p.apiKeyEnv ?? []).some((n) => (env[n] ?? '') !== '');
+    if (up !== p.defaultUpstream || keyed) out.add(new URL(up).origin);
+  }
+  return [...out];
+}

@@ -7,6 +7,7 @@ import { newProxySecret } from './secret.js';
 import { StatsTable } from './stats.js';
 import type { ProxyOptions, RunningProxy } from './types.js';
 import { warmUp } from './warm.js';
+import { preconnector } from './preconnect.js';
 
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
@@ -18,7 +19,10 @@ const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const table = await withPriceProviders(routeTable(opts.upstreams));
   const secret = newProxySecret();
-  const dispatcher = new Agent({ headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 30_000 });
+  // Connections to the upstreams the child will likely call open now, while it starts (preconnect.ts).
+  const pre = preconnector();
+  for (const origin of opts.preconnect ?? []) void pre.open(origin);
+  const dispatcher = new Agent({ headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 30_000, connect: pre.connect });
   const stats = new StatsTable();
   const ctx: ProxyContext = {
     table,
@@ -83,6 +87,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       clearTimeout(timer);
       server.closeAllConnections();
       await closed;
+      pre.close();
       await dispatcher.destroy();
     },
   };

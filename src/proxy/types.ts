@@ -12,7 +12,7 @@ export interface ProxyGuard {
   /** Frees an allowed call's hold without counting a call (a failed upstream call). Absent: the hold expires. */
   release?(reservationId: string): void;
   /** Warms the guard's own path for the run before the first call, changing nothing (warm.ts). Absent: not warmed. */
-  warmUp?(runId: string): Promise<void>;
+  warmUp?(runId: string, like?: { endUserId?: string | null | undefined; tags?: Readonly<Record<string, string>> | undefined }): Promise<void>;
   /** The price the ledger uses for a model (`provider:model` accepted); used only with --allow-unmetered. */
   price?(model: string): Promise<PriceInfo>;
 }
@@ -73,6 +73,11 @@ export interface ProxyOptions {
    * one that pays for it (warm.ts). `noburn run` does; default false.
    */
   warmUp?: boolean | undefined;
+  /**
+   * Upstream origins to open one connection to at once (no request is sent), handed to the
+   * first call to each (preconnect.ts). `noburn run` passes routes.preconnectOrigins.
+   */
+  preconnect?: readonly string[] | undefined;
 }
 
 export interface RunningProxy {

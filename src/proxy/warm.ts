@@ -81,7 +81,8 @@ function close(server: Server): Promise<void> {
 
 export async function warmUp(ctx: ProxyContext): Promise<void> {
   // The guard's side: a check and a record rehearsed and rolled back (NoburnGuard.warmUp).
-  await ctx.guard.warmUp?.(ctx.runId);
+  // Shaped like the run's calls: its default end user and tags.
+  await ctx.guard.warmUp?.(ctx.runId, { endUserId: ctx.defaultUser, tags: ctx.defaultTags });
   const count = await loadTokenCounter();
   count('Warm up the tokenizer: a sentence or two, as a prompt would have.');
   const upstream = createServer(stubUpstream);

@@ -35,7 +35,7 @@ it('rehearse changes no table, and the next check decides as without it', async 
     expect(held.blocked).toBe(false);
     const before = dump(store);
 
-    await ledger.rehearse(P, run.runId);
+    await ledger.rehearse(P, { model: 'noburn-rehearsal', tokensIn: 1, tokensOut: 1, userId: null, runId: run.runId, clamp: true, minTokensOut: null, provider: null, tokensInSource: 'tokenizer', tags: [] });
 
     expect(dump(store)).toEqual(before);
     // $0.004 held of the run's $0.01: $0.006 still fits, $0.007 does not.

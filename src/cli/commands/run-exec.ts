@@ -132,7 +132,7 @@ function proxyCallsOf(proxy: RunningProxy | null): RunSummary['proxyCalls'] {
 
 async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams, onExhausted: () => void, opts: RunExecOptions): Promise<RunningProxy> {
   // Loaded only here: `noburn run --` is the one command that needs the proxy and tokenizer.
-  const [{ startProxy }, { estimateTokens }] = await Promise.all([import('../../proxy/index.js'), import('../../lib/tokens.js')]);
+  const [{ startProxy, preconnectOrigins }, { estimateTokens }] = await Promise.all([import('../../proxy/index.js'), import('../../lib/tokens.js')]);
   return startProxy({
     guard,
     runId,
@@ -140,6 +140,8 @@ async function openProxy(guard: NoburnGuard, runId: string, upstreams: Upstreams
     countTokens: estimateTokens,
     // Before the child starts, so its first call does not pay for the tokenizer and JIT.
     warmUp: true,
+    // And its first call finds a connection to its upstream open.
+    preconnect: preconnectOrigins(upstreams, process.env),
     clamp: opts.clamp !== false,
     defaultUser: opts.user ?? null,
     defaultTags: opts.tag === undefined ? undefined : tagsObject(opts.tag),

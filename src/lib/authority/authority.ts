@@ -45,8 +45,8 @@ export interface Authority {
   recordSink(): RecordSink;
   /** Frees holds now, counting nothing (unknown or settled ids are skipped); resolves to how many were freed. */
   release(reservationIds: readonly string[]): Promise<number>;
-  /** Warms the check and record path for a run without changing anything (Ledger.rehearse); absent: nothing to warm. */
-  rehearse?(runId: string | null): Promise<void>;
+  /** Warms the path of check `c` and its record without changing anything (Ledger.rehearse); absent: nothing to warm. */
+  rehearse?(c: NormalizedCheck): Promise<void>;
   startRun(req: T.StartRunRequest): Promise<T.RunInfo>;
   /** Ends the run: its end result, and the run as it now stands. */
   endRun(runId: string): Promise<T.EndedRun>;

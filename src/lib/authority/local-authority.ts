@@ -85,8 +85,8 @@ export class LocalAuthority implements Authority {
   check(c: NormalizedCheck): Promise<T.Decision> {
     return this.ledger.check(this.projectId, c);
   }
-  rehearse(runId: string | null): Promise<void> {
-    return this.ledger.rehearse(this.projectId, runId);
+  rehearse(c: NormalizedCheck): Promise<void> {
+    return this.ledger.rehearse(this.projectId, c);
   }
   record(rs: readonly NormalizedRecord[], ts: readonly number[]): Promise<T.RecordResult> {
     return this.ledger.record(this.projectId, rs, ts);

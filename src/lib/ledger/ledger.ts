@@ -8,7 +8,8 @@ import { parseThresholds } from '../alerts/thresholds.js';
 import { parseTag, tagGroupKey } from '../tags.js';
 import { costNano } from '../pricing/cost.js';
 import type { PriceCache } from '../pricing/price-cache.js';
-import { Pricer, priceInfo } from '../pricing/pricer.js';
+import { Pricer, priceInfo, type ResolvedPrice } from '../pricing/pricer.js';
+import { priceKey } from '../pricing/price-data.js';
 import { BUDGET_SCOPES, EVENT_KINDS, RUN_STATUSES, SPEND_GROUPS } from '../types.js';
 import type { Alert, AlertQuery, Budget, Decision, EndRunResult, EndedRun, EventQuery, LedgerEvent, PriceInfo, RecordResult, RunInfo, SetBudgetRequest, SpendGroupBy, SpendQuery, SpendReport, StartRunRequest, UserSummary } from '../types.js';
 import { MAX_TOKENS, idString } from '../validate.js';
@@ -16,7 +17,7 @@ import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
 import { KeyedGroupCommit, commitInOrder } from './group-commit.js';
 import type { OpOutcome } from './group-commit.js';
 import { inputFactor, marginFor, scaledTokensIn } from './calibration.js';
-import { decisionOf } from './decision.js';
+import { decisionOf, type CheckContext } from './decision.js';
 import { DEFAULT_RUN_IDLE_TTL_MS } from './runs.js';
 import type { Calibration, LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreOp, StoreRecord } from './store.js';
 import { alertOf, budgetOf, endRunResult, eventOf, runInfo, spendReportOf, userSummaryOf } from './views.js';
@@ -28,6 +29,9 @@ export type LedgerSettings = Pick<NoburnConfig, 'prices' | 'fallbackPrice' | 'un
 
 /** How long a learnt calibration is reused before it is read again (it moves slowly). */
 const CALIBRATION_TTL_MS = 10_000;
+
+/** The price a rehearsal is decided at ($1 per million tokens each way): any real price takes the same path. */
+const REHEARSAL_PRICE: ResolvedPrice = { model: 'noburn-rehearsal', inputNanoPerMTok: 1_000_000_000, outputNanoPerMTok: 1_000_000_000, cacheReadNanoPerMTok: null, cacheWriteNanoPerMTok: null, source: 'config', matched: null };
 
 /** What one settled record was charged. */
 export interface RecordedItem {
@@ -111,7 +115,13 @@ export class Ledger {
   }
 
   async check(projectId: string, c: NormalizedCheck): Promise<Decision> {
-    const price = await this.pricer.resolve(c.model, c.provider);
+    const { sc, context } = await this.storeCheckOf(projectId, c, await this.pricer.resolve(c.model, c.provider));
+    const d = this.batcher ? decisionFrom(await this.batcher.submit(projectId, { kind: 'check', check: sc })) : await this.store.check(sc);
+    return decisionOf(d, context);
+  }
+
+  /** What the store decides for `c` at `price`, and what the decision is read with (check and rehearse share it). */
+  private async storeCheckOf(projectId: string, c: NormalizedCheck, price: ResolvedPrice): Promise<{ sc: StoreCheck; context: CheckContext }> {
     const unpriced = price.source === 'unknown';
     const allowUnpriced = unpriced && this.settings.unknownModel === 'allow';
     const provider = c.provider ?? null;
@@ -140,34 +150,21 @@ export class Ledger {
       tokensInRaw: scaled ? c.tokensIn : null,
       tags: c.tags ?? [],
     };
-    const d = this.batcher ? decisionFrom(await this.batcher.submit(projectId, { kind: 'check', check: sc })) : await this.store.check(sc);
-    return decisionOf(d, { estimate, tokensIn, tokensOut: c.tokensOut, unpriced, minTokensOut, clamp, inputNano: unpriced ? 0 : costNano(price, { tokensIn, tokensOut: 0 }) });
+    return { sc, context: { estimate, tokensIn, tokensOut: c.tokensOut, unpriced, minTokensOut, clamp, inputNano: unpriced ? 0 : costNano(price, { tokensIn, tokensOut: 0 }) } };
   }
 
   /**
-   * Rehearses a check and its record for `runId` (store.rehearse: rolled back, nothing
-   * changes), so that a long-lived process's first call finds the path warm.
+   * Rehearses the check `c` and its record: the same path as check() (calibration, the
+   * store's decision, the decision's figures) with the store's transaction rolled back, so
+   * nothing changes and a long-lived process's first call finds the path compiled and its
+   * statements warm. The price is a fixed one, not resolved: resolving an unknown model
+   * would write the price cache. Its cache row is read (read-only), as check() would.
    */
-  async rehearse(projectId: string, runId: string | null): Promise<void> {
+  async rehearse(projectId: string, c: NormalizedCheck): Promise<void> {
     if (!this.store.rehearse) return;
-    await this.store.rehearse({
-      projectId,
-      userId: 'noburn-rehearsal',
-      runId,
-      model: 'noburn-rehearsal',
-      estimateNano: 1000,
-      tokensIn: 1,
-      tokensOut: 1,
-      unpriced: false,
-      now: this.now(),
-      holdTtlMs: this.settings.holdTtlMs,
-      runIdleTtlMs: this.idleTtl,
-      prices: { inNanoPerMTok: 1_000_000, outNanoPerMTok: 1_000_000 },
-      clamp: true,
-      minTokensOut: 1,
-      provider: null,
-      tokensInRaw: 1,
-    });
+    await this.store.getCachedPrice(priceKey(c.model, c.provider));
+    const { sc, context } = await this.storeCheckOf(projectId, c, REHEARSAL_PRICE);
+    decisionOf(await this.store.rehearse(sc), context);
   }
 
   /** How long an open run may stay idle before it ends as abandoned (config runIdleTtlMs). */

@@ -307,7 +307,7 @@ export interface LedgerStore {
    * but a long-lived process's first real call then finds its path prepared and compiled.
    * Optional (a store without it is simply not rehearsed).
    */
-  rehearse?(c: StoreCheck): Promise<void>;
+  rehearse?(c: StoreCheck): Promise<StoreDecision>;
   /**
    * Frees holds without counting anything (the call was not made, or failed before it cost
    * anything). Unknown, expired or settled ids are skipped. Returns how many were freed.

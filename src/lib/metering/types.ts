@@ -121,6 +121,11 @@ export interface ProviderAdapter {
    * upstream from the first one set, and gives the child all of them pointing at the proxy.
    */
   readonly baseUrlEnv: readonly string[];
+  /**
+   * The API key variables its SDKs read: with one set (and no base URL), noburn run opens a
+   * connection to the default upstream while the child starts (the child will likely call it).
+   */
+  readonly apiKeyEnv?: readonly string[];
   /** The upstream base when none of baseUrlEnv is set, with the same path convention as the SDKs. */
   readonly defaultUpstream: string;
   /** The metered endpoint for a path after the base (e.g. '/chat/completions'), or null: passed through. */

@@ -79,7 +79,7 @@ export class SqliteStore implements S.LedgerBackend {
     this.recordTx = (rs) => recordMany.immediate(rs);
   }
 
-  rehearse(c: S.StoreCheck): Promise<void> {
+  rehearse(c: S.StoreCheck): Promise<S.StoreDecision> {
     return this.guard(() => {
       this.db.exec('BEGIN IMMEDIATE');
       try {
@@ -88,6 +88,7 @@ export class SqliteStore implements S.LedgerBackend {
         const r: S.StoreRecord = { projectId: c.projectId, userId: c.userId, runId: c.runId, model: c.model, tokensIn: c.tokensIn, tokensOut: c.tokensOut, cachedTokensIn: 0, cacheWriteTokensIn: 0, costNano: c.estimateNano, unpriced: false, wasBlocked: false, reservationId: d.reservationId, idempotencyKey: `rehearsal_${c.now}`, ts: c.now };
         settle(this.st, r, usage);
         usage.write(this.st);
+        return d;
       } finally {
         this.db.exec('ROLLBACK');
       }

@@ -96,6 +96,7 @@ export const anthropic: ProviderAdapter = {
   // The Anthropic SDKs expect a base without the version and append "/v1/messages".
   prefix: '/anthropic',
   baseUrlEnv: ['ANTHROPIC_BASE_URL'],
+  apiKeyEnv: ['ANTHROPIC_API_KEY'],
   defaultUpstream: 'https://api.anthropic.com',
   // The official SDK appends "/v1/messages" to a base without the version; @ai-sdk/anthropic
   // appends "/messages" to one with it. Both shapes reach the same upstream path.

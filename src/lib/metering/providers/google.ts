@@ -199,6 +199,7 @@ export const google: ProviderAdapter = {
   // @google/genai appends the API version itself ("/v1beta/models/...").
   prefix: '/google',
   baseUrlEnv: ['GOOGLE_GEMINI_BASE_URL'],
+  apiKeyEnv: ['GEMINI_API_KEY', 'GOOGLE_API_KEY'],
   defaultUpstream: 'https://generativelanguage.googleapis.com',
   endpoint,
   endpointForBody: (body) => ('contents' in body ? generate(null, false) : null),

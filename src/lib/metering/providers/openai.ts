@@ -304,6 +304,7 @@ export const openai: ProviderAdapter = {
   // The OpenAI SDKs expect the API version in their base URL and append "/chat/completions".
   prefix: '/openai/v1',
   baseUrlEnv: ['OPENAI_BASE_URL'],
+  apiKeyEnv: ['OPENAI_API_KEY'],
   defaultUpstream: 'https://api.openai.com/v1',
   endpoint,
   endpointForBody,
