@@ -3,7 +3,8 @@
  * gone through the request path before startProxy resolves (and the guard warmed its own),
  * yet nothing reached the upstream, nothing was checked or counted, and the run's stats
  * are empty; the first real call is then
- * checked, forwarded and recorded once, as any other.
+ * checked, forwarded and recorded once, as any other. With preconnect, one connection to
+ * the upstream is opened at start (no request on it) and the first call goes over it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NoburnGuard } from '../../src/lib/guard.js';
@@ -39,9 +40,9 @@ describe('startProxy({ warmUp: true })', () => {
         seen.release++;
         guard.release(id);
       },
-      warmUp: (id) => {
+      warmUp: (id, like) => {
         seen.warmUp++;
-        return guard.warmUp(id);
+        return guard.warmUp(id, like);
       },
     };
     const counted: string[] = [];
@@ -51,16 +52,21 @@ describe('startProxy({ warmUp: true })', () => {
     };
     try {
       const { runId } = await guard.startRun({ budgetCapUsd: 1 });
-      const proxy = await startProxy({ guard: spy, runId, upstreams: { openai: upstream.openaiBase }, countTokens, warmUp: true });
+      const proxy = await startProxy({ guard: spy, runId, upstreams: { openai: upstream.openaiBase }, countTokens, warmUp: true, preconnect: [upstream.url], defaultUser: 'u-warm', defaultTags: { team: 'a' } });
       try {
         // The warm-up's own request text was estimated: its calls went through handleRequest.
         expect(counted.some((t) => t.includes('Say something warm.'))).toBe(true);
         expect(upstream.served).toHaveLength(0);
+        // The preconnection: open, carrying nothing.
+        for (let i = 0; i < 100 && upstream.connections === 0; i++) await new Promise((r) => setTimeout(r, 10));
+        expect(upstream.connections).toBe(1);
         // The guard warmed its own path (rolled back): nothing checked, held or counted.
         expect(seen).toEqual({ check: 0, record: 0, release: 0, warmUp: 1 });
         expect(proxy.stats()).toEqual([]);
         const run = await guard.getRun(runId);
         expect([run.calls, run.blockedCalls, run.spendUsd]).toEqual([0, 0, 0]);
+        // Rehearsed as the run's end user, rolled back: the ledger does not know that user.
+        expect((await guard.listUsers()).map((u) => u.userId)).not.toContain('u-warm');
 
         const res = await fetch(`${proxy.url}/openai/v1/chat/completions`, {
           method: 'POST',
@@ -73,6 +79,8 @@ describe('startProxy({ warmUp: true })', () => {
         await proxy.close();
       }
       expect(upstream.served).toHaveLength(1);
+      // The first call went over the connection opened at start.
+      expect(upstream.connections).toBe(1);
       expect(seen).toEqual({ check: 1, record: 1, release: 0, warmUp: 1 });
       await guard.flush();
       expect((await guard.getRun(runId)).calls).toBe(1);
