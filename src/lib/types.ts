@@ -19,8 +19,12 @@ export const BLOCK_REASONS = [
 ] as const;
 export type BlockReason = (typeof BLOCK_REASONS)[number];
 
-/** Who decided: the local ledger, the remote server, or the in-memory fallback when the server was unreachable. */
-export type DecisionSource = 'ledger' | 'server' | 'fallback';
+/**
+ * Who decided: the local ledger, the remote server, a server replica that could not reach
+ * its database (a lease, else blocked noburn_unreachable), or the in-memory fallback when
+ * the server was unreachable.
+ */
+export type DecisionSource = 'ledger' | 'server' | 'replica_offline' | 'fallback';
 
 export interface CheckRequest {
   model: string;

@@ -18,6 +18,12 @@ interface Cached {
   until: number;
 }
 
+/** The database link as auth needs it (db-link.ts): whether it is down, and whether an error says so. */
+export interface OfflineLink {
+  readonly down: boolean;
+  failed(e: unknown): boolean;
+}
+
 /** Distinct keys the cache holds at most; past it the least recently used is dropped. */
 export const AUTH_CACHE_KEYS = 10_000;
 
@@ -41,6 +47,7 @@ export class Authenticator {
     private readonly cacheMs = 1000,
     private readonly now: () => number = Date.now,
     private readonly maxKeys = AUTH_CACHE_KEYS,
+    private readonly link: OfflineLink | null = null,
   ) {}
 
   async authenticate(header: string | undefined): Promise<Principal> {
@@ -60,8 +67,17 @@ export class Authenticator {
       this.cache.set(keyId, hit);
       return hit.principal;
     }
+    // While the database is unreachable a key this replica verified before stays valid
+    // (nothing can revoke it meanwhile); a key never seen here cannot be verified (503).
+    if (same && this.link?.down === true) return hit.principal;
     const hashHex = same ? hit.hashHex : hashKey(key);
-    const row = await this.keys.findKeyByHash(hashHex);
+    let row;
+    try {
+      row = await this.keys.findKeyByHash(hashHex);
+    } catch (e) {
+      if (same && this.link?.failed(e) === true) return hit.principal;
+      throw e;
+    }
     const hash = Buffer.from(hashHex, 'hex');
     const stored = row ? Buffer.from(row.hash, 'hex') : null;
     if (!row || !stored || stored.length !== hash.length || !timingSafeEqual(stored, hash) || row.id !== keyId) {

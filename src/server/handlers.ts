@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { NoburnNotFoundError, NoburnValidationError } from '../lib/errors.js';
 import type { KeyStore } from '../lib/ledger/key-store.js';
 import type { Ledger } from '../lib/ledger/ledger.js';
-import type { BudgetScope } from '../lib/types.js';
+import type { BudgetScope, Decision } from '../lib/types.js';
 import type { NormalizedCheck, NormalizedRecord } from '../lib/validate.js';
 import { idString } from '../lib/validate.js';
 import { normalizeTags } from '../lib/tags.js';
@@ -22,11 +22,13 @@ import {
   SpendQuery,
   UsersQuery,
 } from '../lib/wire/schemas.js';
-import type { CreatedKeyResponse, DecisionResponse, RecordsResponse, ReleaseResponse, SetBudgetResponse, WhoamiResponse } from '../lib/wire/schemas.js';
+import type { CreatedKeyResponse, RecordsResponse, ReleaseResponse, SetBudgetResponse, WhoamiResponse } from '../lib/wire/schemas.js';
 import type { Authenticator, Principal } from './auth.js';
 import { requireAdmin } from './auth.js';
 import { createApiKey, keyView } from './keys.js';
 import type { Metrics } from './metrics.js';
+import { decisionResponse, offlineCheck, queueRecords } from './offline.js';
+import type { Offline } from './offline.js';
 
 /** What every handler gets: the caller, the parsed body (if the route has one), path params and query. */
 export interface Ctx {
@@ -47,6 +49,8 @@ export interface Services {
   auth: Authenticator;
   metrics: Metrics;
   now: () => number;
+  /** A PostgreSQL replica's offline mode (offline.ts); null: store errors answer 503. */
+  offline: Offline | null;
 }
 
 /** Validates with a wire schema; a violation is a 422 naming the first offending field. */
@@ -97,6 +101,21 @@ export function makeHandlers(s: Services) {
     return { status: 200, body };
   }
 
+  /** The database's decision; offline (offline.ts) when the replica cannot reach it. */
+  async function decide(projectId: string, c: NormalizedCheck): Promise<{ d: Decision; offline: boolean }> {
+    const off = s.offline;
+    if (off?.link.down !== true) {
+      try {
+        const d = await ledger.check(projectId, c);
+        off?.link.succeeded();
+        return { d, offline: false };
+      } catch (e) {
+        if (off?.link.failed(e) !== true) throw e;
+      }
+    }
+    return { d: offlineCheck(ledger, projectId, c), offline: true };
+  }
+
   return {
     async check(ctx: Ctx): Promise<Reply> {
       // The common well-formed body skips zod; anything else gets zod's exact refusal.
@@ -113,24 +132,9 @@ export function makeHandlers(s: Services) {
         tokensInSource: b.tokensInSource ?? 'exact',
         tags: normalizeTags(b.tags),
       };
-      const d = await ledger.check(ctx.p.projectId, c);
+      const { d, offline } = await decide(ctx.p.projectId, c);
       s.metrics.decision(d.blocked, d.blockReason, d.clamped);
-      const body: DecisionResponse = {
-        blocked: d.blocked,
-        blockReason: d.blockReason,
-        estimatedCostUsd: d.estimatedCostUsd,
-        reservationId: d.reservationId,
-        decisionId: d.decisionId ?? d.reservationId,
-        remaining: d.remaining,
-        unpriced: d.unpriced,
-        tokensIn: d.tokensIn,
-        tokensOut: d.tokensOut,
-        clamped: d.clamped,
-        estimate: d.estimate,
-        limit: d.limit,
-        maxTokensOut: d.maxTokensOut,
-        hint: d.hint,
-      };
+      const body = decisionResponse(d, offline);
       return { status: 200, body };
     },
 
@@ -158,7 +162,20 @@ export function makeHandlers(s: Services) {
       // delivered late (outbox) or dated by a skewed or lying client counts in the current
       // window. The client's `ts` (when it says the call happened) is kept as data.
       const calledAt = b.records.map((w) => (w.ts === null || w.ts === undefined ? null : w.ts));
-      const body: RecordsResponse = await ledger.recordPriced(ctx.p.projectId, rs, calledAt);
+      const off = s.offline;
+      let body: RecordsResponse;
+      if (off?.link.down === true) {
+        body = await queueRecords(off, ledger, ctx.p.projectId, rs, calledAt);
+      } else {
+        try {
+          body = await ledger.recordPriced(ctx.p.projectId, rs, calledAt);
+          off?.link.succeeded();
+        } catch (e) {
+          // Whether or not the failed call committed, replay settles each key once.
+          if (off?.link.failed(e) !== true) throw e;
+          body = await queueRecords(off, ledger, ctx.p.projectId, rs, calledAt);
+        }
+      }
       for (const w of b.records) if (typeof w.ts === 'number') s.metrics.recordLag((now - w.ts) / 1000);
       return { status: 202, body };
     },

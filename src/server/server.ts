@@ -5,7 +5,10 @@ import { Ledger } from '../lib/ledger/ledger.js';
 import { WIRE_ERRORS } from '../lib/wire/errors.js';
 import type { LedgerSettings } from '../lib/ledger/ledger.js';
 import type { LedgerBackend } from '../lib/ledger/store.js';
-import { Authenticator } from './auth.js';
+import { AUTH_CACHE_KEYS, Authenticator } from './auth.js';
+import { DbLink } from './db-link.js';
+import type { Offline } from './offline.js';
+import { ReplicaQueue } from './replica-queue.js';
 import { makeHandlers } from './handlers.js';
 import { HttpError, errorResponse, parseQuery, readJson, sendError, sendJson } from './http.js';
 import { silentLogger } from './log.js';
@@ -48,6 +51,15 @@ export interface ServerOptions {
   keepAliveTimeoutMs?: number;
   /** Open sockets at most (default: three quarters of the file-descriptor limit); see connections.ts. */
   maxConnections?: number;
+  /**
+   * A PostgreSQL replica's record queue (serve: $NOBURN_HOME/replica-queue.db). Given on a
+   * PostgreSQL store, the replica keeps answering while the database is unreachable
+   * (offline.ts): checks are decided by a lease or blocked noburn_unreachable, records are
+   * queued here and replayed later. Absent (or a SQLite store): store errors answer 503.
+   */
+  queuePath?: string;
+  /** The offline link's first probe delay (ms, default 200; tests shorten it). */
+  probeMs?: number;
   /** Where fired alerts of every project are delivered (config alerts.webhook / alerts.command); absent or empty: nowhere. */
   alerts?: AlertTargets & { intervalMs?: number };
 }
@@ -60,6 +72,8 @@ export interface RunningServer {
   readonly metrics: Metrics;
   readonly http: Server;
   readonly connections: ConnectionLimiter;
+  /** The offline mode of a PostgreSQL replica (queuePath given), else null. */
+  readonly offline: Offline | null;
   /**
    * Graceful shutdown: stop accepting, let in-flight requests finish (for at most
    * `graceMs`, default 10 s, then cut the remaining connections), close the store.
@@ -70,6 +84,28 @@ export interface RunningServer {
 export const DEFAULT_PORT = 8787;
 export const DEFAULT_MAX_BODY = 1024 * 1024;
 
+/** The link probe and the record queue of a PostgreSQL replica; replays what an earlier run left. */
+function openOffline(opts: ServerOptions, path: string, ledger: Ledger, log: Logger): Offline {
+  let queue: ReplicaQueue | null = null;
+  const link = new DbLink({
+    keys: opts.store,
+    probeMs: opts.probeMs,
+    onDown: (e) => log.log('warn', 'the database is unreachable: checks are decided offline, records queued', { error: e instanceof Error ? e.message : String(e) }),
+    onUp: () => {
+      log.log('info', 'the database is reachable again: replaying queued records', { queued: queue?.pending() ?? 0 });
+      queue?.kick();
+    },
+  });
+  queue = ReplicaQueue.open({
+    path,
+    replay: (projectId, rs, calledAt) => ledger.recordPriced(projectId, rs, calledAt),
+    unreachable: (e) => link.failed(e),
+    onError: (e) => log.log('warn', 'replaying queued records failed (retried)', { error: e instanceof Error ? e.message : String(e) }),
+  });
+  queue.kick();
+  return { link, queue };
+}
+
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const now = opts.now ?? Date.now;
   const log = opts.logger ?? silentLogger;
@@ -77,7 +113,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // Group commit: checks that arrive in the same turn of the event loop share one
   // transaction (decided one after another inside it, so still exact).
   const ledger = new Ledger(opts.store, opts.settings, { now, groupCommit: true });
-  const auth = new Authenticator(opts.store, opts.authCacheMs ?? 1000, now);
+  const offline = opts.store.kind === 'postgres' && opts.queuePath !== undefined ? openOffline(opts, opts.queuePath, ledger, log) : null;
+  const auth = new Authenticator(opts.store, opts.authCacheMs ?? 1000, now, AUTH_CACHE_KEYS, offline?.link ?? null);
   const gaugeSource: GaugeSource = {
     // The server's projects are those its API keys name (revoked keys' too, until their caps go).
     projects: async () => (await opts.store.listKeys(null)).map((k) => k.projectId),
@@ -90,7 +127,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     defaults: opts.processMetrics !== false,
     gauges: { source: gaugeSource, cacheMs: opts.gaugeCacheMs, seriesLimit: opts.gaugeSeriesLimit },
   });
-  const route = buildRouter(makeHandlers({ ledger, keys: opts.store, auth, metrics, now }));
+  const route = buildRouter(makeHandlers({ ledger, keys: opts.store, auth, metrics, now, offline }));
   // The server delivers every project's alerts, off the request path (alerts/deliverer.ts).
   const deliverer = opts.alerts && AlertDeliverer.wanted(opts.alerts)
     ? new AlertDeliverer({
@@ -117,7 +154,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         status = 200;
         name = '/healthz';
         // HEAD: the same status and headers, no body (Node leaves the body out).
-        sendJson(res, 200, { ok: !closing, store: opts.store.kind }, closing);
+        // A replica without its database still answers (offline.ts) but is degraded.
+        const extra = offline ? { degraded: offline.link.down, queued: offline.queue.pending() } : {};
+        sendJson(res, 200, { ok: !closing, store: opts.store.kind, ...extra }, closing);
         return;
       }
       if (path === '/metrics' && method === 'GET') {
@@ -225,6 +264,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     port: addr.port,
     ledger,
     metrics,
+    offline,
     http: server,
     connections,
     close(graceMs = 10_000) {
@@ -244,6 +284,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         server.closeAllConnections();
         await stopped;
         await deliverer?.stop();
+        offline?.link.stop();
+        // What is still queued stays on disk: the next start replays it.
+        await offline?.queue.close();
         if (opts.closeStore) await opts.store.close();
       })();
       return closeP;

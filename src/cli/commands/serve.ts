@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { resolveConfig } from '../../lib/config.js';
 import { NoburnConfigError, NoburnValidationError } from '../../lib/errors.js';
 import { redactSecrets } from '../../lib/redact.js';
@@ -44,9 +45,12 @@ export async function serveCommand(opts: ServeOptions, out: Output): Promise<num
   const store = await openStore(config.store, { longLived: true });
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port === undefined ? DEFAULT_PORT : parsePort(opts.port);
+  // A PostgreSQL replica keeps records here while the database is unreachable
+  // (docs/operations-postgres.md "When PostgreSQL is unreachable"); what a previous run left is replayed.
+  const queuePath = store.kind === 'postgres' ? join(config.home, 'replica-queue.db') : undefined;
   let server;
   try {
-    server = await startServer({ store, settings: config, host, port, logger: log, closeStore: true, alerts: { webhook: config.alertsWebhook, command: config.alertsCommand }, ...limits });
+    server = await startServer({ store, settings: config, host, port, logger: log, closeStore: true, queuePath, alerts: { webhook: config.alertsWebhook, command: config.alertsCommand }, ...limits });
   } catch (e) {
     await store.close();
     const code = (e as NodeJS.ErrnoException).code;

@@ -201,7 +201,7 @@ export class RemoteAuthority implements Authority {
       estimatedCostUsd: d.estimatedCostUsd,
       reservationId: d.reservationId,
       remaining: d.remaining,
-      source: 'server',
+      source: d.source === 'replica_offline' ? 'replica_offline' : 'server',
       unpriced: d.unpriced,
       decisionId: d.decisionId,
       // A server older than the client answers without these: fill them with what is known.

@@ -195,6 +195,8 @@ export const DecisionResponse = z.object({
     .nullable(),
   maxTokensOut: z.number().int().nullable(),
   hint: z.string().nullable(),
+  /** Present when a PostgreSQL replica decided without its database (docs/api.md "Offline decisions"). */
+  source: z.literal('replica_offline').optional(),
 });
 export type DecisionResponse = z.infer<typeof DecisionResponse>;
 
@@ -204,6 +206,8 @@ export const RecordsResponse = z.object({
   duplicates: z.number().int(),
   /** The cost the server settled for each record, in request order (mirrors use it). */
   items: z.array(RecordItemResult),
+  /** Records a PostgreSQL replica stored in its queue (database unreachable), replayed when it is back. */
+  queued: z.number().int().optional(),
 });
 export type RecordsResponse = z.infer<typeof RecordsResponse>;
 
@@ -396,7 +400,7 @@ export type ErrorBody = z.infer<typeof ErrorBody>;
 // The wire shapes and the library's public types must not drift apart: these fail to
 // compile if one gains or loses a field the other lacks.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const _decisionSame: Same<Omit<DecisionResponse, 'decisionId'>, Omit<Decision, 'source' | 'decisionId'>> = true;
+const _decisionSame: Same<Omit<DecisionResponse, 'decisionId' | 'source'>, Omit<Decision, 'source' | 'decisionId'>> = true;
 const _runSame: Same<RunResponse, RunInfo> = true;
 const _endSame: Same<EndRunResponse, EndedRun> = true;
 const _budgetSame: Same<z.infer<typeof BudgetResponse>, Budget> = true;
