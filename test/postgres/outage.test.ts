@@ -1,49 +1,42 @@
 /**
- * PostgreSQL going away under a running `serve`: a TCP relay between the store and the
- * database is cut, then restored. serve must answer 503 (not hang, not crash) meanwhile,
- * and serve again once the database is back, without a restart.
+ * PostgreSQL going away under a running `serve` replica (a TCP relay between the store and
+ * the database is cut, then restored). An outage never lifts a cap: meanwhile checks are
+ * blocked noburn_unreachable (no lease decides them), records are queued durably and
+ * acknowledged, admin calls answer 503, /healthz says degraded; once the database is back
+ * the queue replays, each record counted once. SQLite serve is unchanged (its store is local).
  */
-import { Socket, createServer } from 'node:net';
-import type { Server } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Ledger } from '../../src/lib/ledger/ledger.js';
 import { PostgresStore } from '../../src/lib/ledger/postgres/postgres-store.js';
+import type { NormalizedRecord } from '../../src/lib/validate.js';
 import { createApiKey } from '../../src/server/keys.js';
+import { ReplicaQueue } from '../../src/server/replica-queue.js';
 import { startServer } from '../../src/server/server.js';
+import type { RunningServer } from '../../src/server/server.js';
 import { PRICES } from '../ledger/harness.js';
 import { PG_URL, SKIP_TITLE, dropSchemas, newSchemaName } from './pg-env.js';
+import { Relay } from './relay.js';
 
-class Relay {
-  private server: Server | null = null;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
+const SETTINGS = { prices: PRICES, fallbackPrice: null, unknownModel: 'block' as const, holdTtlMs: 600_000 };
 
-  constructor(private readonly target: { host: string; port: number }) {}
-
-  async open(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = new Socket();
-      upstream.connect(this.target.port, this.target.host);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((r) => server.listen(this.port, '127.0.0.1', r));
-    this.port = (server.address() as { port: number }).port;
-    this.server = server;
-  }
-
-  /** Drops every connection and refuses new ones. */
-  async cut(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    for (const sock of this.sockets) sock.destroy();
-    if (s) await new Promise((r) => s.close(r));
-  }
+async function call(server: RunningServer, key: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const r = await request(`${server.url}${path}`, {
+    method: method as 'GET',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: r.statusCode, body: (await r.body.json()) as Record<string, unknown> };
 }
+
+const wireRecord = (id: string, costUsd: number) => ({ model: 'test-model', tokensIn: 10, tokensOut: 0, costUsd, wasBlocked: false, idempotencyKey: id });
+const normRecord = (id: string, costUsd: number): NormalizedRecord => ({
+  model: 'test-model', tokensIn: 10, tokensOut: 0, cachedTokensIn: 0, cacheWriteTokensIn: 0, costUsd, wasBlocked: false,
+  userId: null, runId: null, reservationId: null, provider: null, idempotencyKey: id, tags: [],
+});
 
 if (PG_URL === '') {
   console.warn(SKIP_TITLE);
@@ -52,42 +45,87 @@ if (PG_URL === '') {
   });
 } else {
   describe('PostgreSQL outage under serve', () => {
-    const schema = newSchemaName();
-    afterAll(() => dropSchemas([schema]));
-
-    it('serve answers 503 NOBURN_STORE while the database is unreachable, and serves again when it is back', async () => {
-      const pg = new URL(PG_URL);
-      const relay = new Relay({ host: pg.hostname, port: Number(pg.port || 5432) });
-      await relay.open();
-      const via = new URL(PG_URL);
-      via.port = String(relay.port);
-      const store = await PostgresStore.connect(via.toString(), { schema, poolSize: 2, connectTimeoutMs: 1000 });
-      const server = await startServer({ store, settings: { prices: PRICES, fallbackPrice: null, unknownModel: 'block', holdTtlMs: 600_000 }, port: 0, processMetrics: false, closeStore: true });
-      const { key } = await createApiKey(store, { projectId: 'p', role: 'app' });
-      const check = async () => {
-        const r = await request(`${server.url}/v1/check`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'test-model', estimatedTokensIn: 10, estimatedTokensOut: 0 }),
-        });
-        return { status: r.statusCode, body: (await r.body.json()) as { blocked?: boolean; error?: { code: string } } };
-      };
+    const schemas: string[] = [];
+    const dirs: string[] = [];
+    afterAll(async () => {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+      await dropSchemas(schemas);
+    });
+    const fresh = () => {
+      const schema = newSchemaName();
+      schemas.push(schema);
+      const dir = mkdtempSync(join(tmpdir(), 'noburn-outage-'));
+      dirs.push(dir);
+      return { schema, queuePath: join(dir, 'replica-queue.db') };
+    };
+    /** The database's own view (not through the relay): calls and spend of project p. */
+    async function dbSpend(schema: string): Promise<{ calls: number; totalUsd: number }> {
+      const direct = await PostgresStore.connect(PG_URL, { schema, poolSize: 1 });
       try {
+        return await new Ledger(direct, SETTINGS).spend('p', {});
+      } finally {
+        await direct.close();
+      }
+    }
+
+    it('blocks checks noburn_unreachable, queues records, answers admin calls 503 and says degraded while the database is away; replays each record once when it is back', async () => {
+      const { schema, queuePath } = fresh();
+      const relay = await Relay.toTestDb();
+      const store = await PostgresStore.connect(relay.url(), { schema, poolSize: 2, connectTimeoutMs: 1000 });
+      const server = await startServer({ store, settings: SETTINGS, port: 0, processMetrics: false, closeStore: true, queuePath, probeMs: 50 });
+      const { key } = await createApiKey(store, { projectId: 'p', role: 'admin' });
+      const check = () => call(server, key, 'POST', '/v1/check', { model: 'test-model', estimatedTokensIn: 10, estimatedTokensOut: 0 });
+      try {
+        expect((await call(server, key, 'PUT', '/v1/budgets/project', { capUsd: 100 })).status).toBe(200);
         expect(await check()).toMatchObject({ status: 200, body: { blocked: false } });
+        expect(await call(server, key, 'POST', '/v1/records', { records: [wireRecord('before', 0.5)] })).toMatchObject({ status: 202, body: { accepted: 1 } });
         await relay.cut();
-        // Answered while the database is still unreachable (the relay reopens only after this
-        // answer): a serve that hung on the store would end this test at its timeout instead.
+
+        // Rule: an outage never lifts a cap. Answered while the database is still away (the
+        // relay reopens only after this): blocked, and the answer says the replica decided it.
         const down = await check();
-        expect(down.status).toBe(503);
-        expect(down.body.error?.code).toBe('NOBURN_STORE');
+        expect(down).toMatchObject({ status: 200, body: { blocked: true, blockReason: 'noburn_unreachable', reservationId: null, source: 'replica_offline' } });
+        // Rule: queued means stored; 'before' is a key the database already has.
+        const queued = await call(server, key, 'POST', '/v1/records', { records: [wireRecord('q-1', 1), wireRecord('q-2', 2), wireRecord('before', 0.5)] });
+        expect(queued).toMatchObject({ status: 202, body: { accepted: 3, duplicates: 0, queued: 3 } });
+        expect((queued.body['items'] as { costUsd: number }[]).map((i) => i.costUsd)).toEqual([1, 2, 0.5]);
+        // Rule: runs, budgets and keys keep answering 503 while the database is unreachable.
+        for (const [m, p, b] of [['PUT', '/v1/budgets/project', { capUsd: 1 }], ['POST', '/v1/runs', {}], ['GET', '/v1/keys', undefined]] as const) {
+          const r = await call(server, key, m, p, b);
+          expect([r.status, (r.body['error'] as { code: string } | undefined)?.code]).toEqual([503, 'NOBURN_STORE']);
+        }
         const health = await request(`${server.url}/healthz`);
-        expect(health.statusCode).toBe(200);
-        await health.body.dump();
-        await relay.open(); // same port: the pool reconnects on its own
+        expect(await health.body.json()).toEqual({ ok: true, store: 'postgres', degraded: true, queued: 3 });
+
+        await relay.open(); // same port: the probe finds the database, the queue replays
+        await server.offline?.queue.drained();
+        // Rule: every acknowledged record counts exactly once ('before' was already counted).
+        expect(await dbSpend(schema)).toMatchObject({ calls: 3, totalUsd: 3.5 });
+        expect(await (await request(`${server.url}/healthz`)).body.json()).toEqual({ ok: true, store: 'postgres', degraded: false, queued: 0 });
         expect(await check()).toMatchObject({ status: 200, body: { blocked: false } });
+        expect((await check()).body['source']).toBeUndefined();
       } finally {
         await server.close();
         await relay.cut();
+      }
+    });
+
+    it('a record replayed after a crash between its replay and its delete counts once (the database dedups by idempotency key)', async () => {
+      const { schema, queuePath } = fresh();
+      const store = await PostgresStore.connect(PG_URL, { schema, poolSize: 2 });
+      // The state a crash leaves: the record is queued and the database already settled it.
+      const q = ReplicaQueue.open({ path: queuePath, replay: () => Promise.resolve(), unreachable: () => false });
+      q.enqueue('p', [normRecord('crashed', 0.25), normRecord('fresh', 0.5)], [null, null]);
+      await q.close();
+      await new Ledger(store, SETTINGS).record('p', [normRecord('crashed', 0.25)]);
+      // The next start replays the file.
+      const server = await startServer({ store, settings: SETTINGS, port: 0, processMetrics: false, closeStore: true, queuePath, probeMs: 50 });
+      try {
+        await server.offline?.queue.drained();
+        expect(server.offline?.queue.replayed).toBe(2);
+        expect(await dbSpend(schema)).toMatchObject({ calls: 2, totalUsd: 0.75 });
+      } finally {
+        await server.close();
       }
     });
   });
