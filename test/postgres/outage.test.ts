@@ -72,7 +72,9 @@ if (PG_URL === '') {
       const { schema, queuePath } = fresh();
       const relay = await Relay.toTestDb();
       const store = await PostgresStore.connect(relay.url(), { schema, poolSize: 2, connectTimeoutMs: 1000 });
-      const server = await startServer({ store, settings: SETTINGS, port: 0, processMetrics: false, closeStore: true, queuePath, probeMs: 50 });
+      // authCacheMs 1: every request past the cut re-asks the store for the key. Rule: a key
+      // this replica verified before stays valid while the database is away.
+      const server = await startServer({ store, settings: SETTINGS, port: 0, processMetrics: false, closeStore: true, queuePath, probeMs: 50, authCacheMs: 1 });
       const { key } = await createApiKey(store, { projectId: 'p', role: 'admin' });
       const check = () => call(server, key, 'POST', '/v1/check', { model: 'test-model', estimatedTokensIn: 10, estimatedTokensOut: 0 });
       try {
