@@ -16,12 +16,32 @@ export function newId(prefix: string, chars = 12): string {
   return out;
 }
 
-let uuid: (() => string) | undefined;
+let random: ((into: Uint8Array) => Uint8Array) | undefined;
 
-/** A v4 UUID from node:crypto, loaded on first use (records, never the check path). */
-export function newIdempotencyKey(): string {
-  uuid ??= (createRequire(import.meta.url)('node:crypto') as typeof Crypto).randomUUID;
-  return uuid();
+/**
+ * A record's default idempotency key: a UUIDv7 (RFC 9562: 48 bits of epoch ms, then 74
+ * random bits from node:crypto, loaded on first use: records, never the check path). Time
+ * first, so that each record's entry in the ledger's unique (project, key) index goes at
+ * its end: with random (v4) keys every record of a batch dirtied its own index page, about
+ * half of the pages a batch commits.
+ */
+export function newIdempotencyKey(ms: number = Date.now()): string {
+  random ??= (createRequire(import.meta.url)('node:crypto') as typeof Crypto).randomFillSync;
+  const b = random(new Uint8Array(16));
+  const t = Math.max(0, Math.min(Math.floor(ms), 2 ** 48 - 1));
+  const hi = Math.floor(t / 2 ** 32);
+  const lo = t % 2 ** 32;
+  b[0] = hi >>> 8;
+  b[1] = hi & 0xff;
+  b[2] = lo >>> 24;
+  b[3] = (lo >>> 16) & 0xff;
+  b[4] = (lo >>> 8) & 0xff;
+  b[5] = lo & 0xff;
+  b[6] = ((b[6] as number) & 0x0f) | 0x70; // version 7
+  b[8] = ((b[8] as number) & 0x3f) | 0x80; // variant 10
+  let hex = '';
+  for (const x of b) hex += (x < 16 ? '0' : '') + x.toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** The same 64 characters in ASCII order, so that a string of them sorts as its value. */

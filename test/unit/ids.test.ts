@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newId, newOrderedId } from '../../src/lib/ids.js';
+import { newId, newIdempotencyKey, newOrderedId } from '../../src/lib/ids.js';
 
 describe('newOrderedId', () => {
   // Rule: an ordered id sorts (as SQLite's BINARY collation and JS string order do) by its time.
@@ -21,5 +21,29 @@ describe('newOrderedId', () => {
     expect(newId('res')).toMatch(/^res_[\w-]{12}$/);
     const same = new Set(Array.from({ length: 1000 }, () => newOrderedId('res', 42)));
     expect(same.size).toBe(1000);
+  });
+});
+
+describe('newIdempotencyKey', () => {
+  // Rule: a default idempotency key is a UUIDv7 (RFC 9562), version 7 and variant 10 bits set.
+  it('is a version-7 UUID, distinct on every call', () => {
+    const keys = Array.from({ length: 2000 }, () => newIdempotencyKey());
+    for (const k of keys) expect(k).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(new Set(Array.from({ length: 1000 }, () => newIdempotencyKey(42))).size).toBe(1000);
+  });
+
+  // Rule: keys sort by the millisecond they are made in (the ledger's unique index grows at its end).
+  it('sorts by the time it is given, whatever the random part', () => {
+    const times = [0, 1, 255, 256, 2 ** 32 - 1, 2 ** 32, 1_700_000_000_000, 1_764_650_000_000, 2 ** 48 - 1];
+    const keys = times.map((t) => newIdempotencyKey(t));
+    expect([...keys].sort()).toEqual(keys);
+    expect(keys[0]?.slice(0, 13)).toBe('00000000-0000');
+    expect(keys[keys.length - 1]?.slice(0, 13)).toBe('ffffffff-ffff');
+    for (let i = 0; i < 2000; i++) {
+      const t = Math.floor(Math.random() * 2 ** 47);
+      const d = 1 + Math.floor(Math.random() * 1000);
+      expect(newIdempotencyKey(t) < newIdempotencyKey(t + d)).toBe(true);
+    }
   });
 });
