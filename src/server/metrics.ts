@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LedgerStore } from '../lib/ledger/store.js';
 import { registerSpendGauges } from './gauges.js';
+import type { LeaseStats } from '../lib/ledger/leases/manager.js';
 import type { GaugeOptions, GaugeSource } from './gauges.js';
 
 /**
@@ -24,6 +25,8 @@ export interface MetricsOptions {
   defaults?: boolean;
   /** The ledger read behind the spend gauges (gauges.ts); absent: no spend gauges. */
   gauges?: { source: GaugeSource } & Partial<Pick<GaugeOptions, 'cacheMs' | 'seriesLimit'>>;
+  /** The ledger's budget lease counters (PostgreSQL with leases=on); null or absent: no lease metrics. */
+  leases?: LeaseStats | null;
 }
 
 export function createMetrics(store: LedgerStore, opts: MetricsOptions = {}): Metrics {
@@ -69,6 +72,23 @@ export function createMetrics(store: LedgerStore, opts: MetricsOptions = {}): Me
       registers: [registry],
       collect() {
         this.set(openHolds());
+      },
+    });
+  }
+
+  const leases = opts.leases;
+  if (leases) {
+    new Gauge({
+      name: 'noburn_lease_events_total',
+      help: 'budget leases since the server started: checks approved from a lease (approved), grants, refused grants, W raises, checks that waited',
+      labelNames: ['event'],
+      registers: [registry],
+      collect() {
+        this.set({ event: 'approved' }, leases.approved);
+        this.set({ event: 'grant' }, leases.grants);
+        this.set({ event: 'grant_refused' }, leases.refusedGrants);
+        this.set({ event: 'raise' }, leases.raises);
+        this.set({ event: 'wait' }, leases.waits);
       },
     });
   }

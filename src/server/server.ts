@@ -112,7 +112,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
   // Group commit: checks that arrive in the same turn of the event loop share one
   // transaction (decided one after another inside it, so still exact).
-  const ledger = new Ledger(opts.store, opts.settings, { now, groupCommit: true });
+  const ledger = new Ledger(opts.store, opts.settings, { now, groupCommit: true, leases: true });
   const offline = opts.store.kind === 'postgres' && opts.queuePath !== undefined ? openOffline(opts, opts.queuePath, ledger, log) : null;
   const auth = new Authenticator(opts.store, opts.authCacheMs ?? 1000, now, AUTH_CACHE_KEYS, offline?.link ?? null);
   const gaugeSource: GaugeSource = {
@@ -124,6 +124,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
   const metrics = createMetrics(opts.store, {
     now,
+    leases: ledger.leases ? ledger.leases.stats : null,
     defaults: opts.processMetrics !== false,
     gauges: { source: gaugeSource, cacheMs: opts.gaugeCacheMs, seriesLimit: opts.gaugeSeriesLimit },
   });
@@ -287,6 +288,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         offline?.link.stop();
         // What is still queued stays on disk: the next start replays it.
         await offline?.queue.close();
+        await ledger.closeLeases();
         if (opts.closeStore) await opts.store.close();
       })();
       return closeP;

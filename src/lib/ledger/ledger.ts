@@ -19,6 +19,7 @@ import type { OpOutcome } from './group-commit.js';
 import { inputFactor, marginFor, scaledTokensIn } from './calibration.js';
 import { decisionOf, type CheckContext } from './decision.js';
 import { DEFAULT_RUN_IDLE_TTL_MS } from './runs.js';
+import { LeaseManager } from './leases/manager.js';
 import type { Calibration, LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreOp, StoreRecord } from './store.js';
 import { alertOf, budgetOf, endRunResult, eventOf, runInfo, spendReportOf, userSummaryOf } from './views.js';
 
@@ -44,6 +45,11 @@ export interface LedgerOptions {
   now?: () => number;
   /** Batch the checks and records of a project that arrive together into one transaction (serve). */
   groupCommit?: boolean;
+  /**
+   * Decide most checks in memory from budget leases when the store offers them (PostgreSQL
+   * with leases=on). Only for long-lived processes (serve), which end their leases on close.
+   */
+  leases?: boolean;
 }
 
 // Only ISO forms: Date.parse alone also takes "1" (2001-01-01), "March 5" and 2026-02-30 (March 2).
@@ -90,6 +96,8 @@ export class Ledger {
   private readonly now: () => number;
   private readonly batcher: KeyedGroupCommit<StoreOp, OpOutcome> | null;
   private readonly calibrations = new Map<string, { at: number; cal: Calibration | null }>();
+  /** The budget leases of this ledger (null: every check is decided by the store). */
+  readonly leases: LeaseManager | null;
 
   /** `store` is also the price cache: one backend holds both (LedgerBackend). */
   constructor(
@@ -100,6 +108,7 @@ export class Ledger {
     this.pricer = new Pricer(settings, store);
     this.now = opts.now ?? Date.now;
     this.batcher = opts.groupCommit ? new KeyedGroupCommit((ops) => (store.commit ? store.commit(ops) : commitInOrder(store, ops))) : null;
+    this.leases = opts.leases && store.leasePort ? new LeaseManager(store.leasePort, this.now) : null;
   }
 
   /** The input factor for a local tokenizer count (margin x learnt ratio), cached per provider and model. */
@@ -116,7 +125,8 @@ export class Ledger {
 
   async check(projectId: string, c: NormalizedCheck): Promise<Decision> {
     const { sc, context } = await this.storeCheckOf(projectId, c, await this.pricer.resolve(c.model, c.provider));
-    const d = this.batcher ? decisionFrom(await this.batcher.submit(projectId, { kind: 'check', check: sc })) : await this.store.check(sc);
+    const leased = this.leases ? await this.leases.decide(sc) : null;
+    const d = leased ?? (this.batcher ? decisionFrom(await this.batcher.submit(projectId, { kind: 'check', check: sc })) : await this.store.check(sc));
     return decisionOf(d, context);
   }
 
@@ -312,7 +322,13 @@ export class Ledger {
     return priceInfo(await this.pricer.resolve(idString(model, 'model')));
   }
 
-  close(): Promise<void> {
+  /** Ends this ledger's budget leases (their free room returns to the pool); the store stays open. */
+  async closeLeases(): Promise<void> {
+    await this.leases?.close();
+  }
+
+  async close(): Promise<void> {
+    await this.closeLeases();
     return this.store.close();
   }
 }

@@ -2,6 +2,7 @@ import type { BlockReason, BudgetScope, EventKind, RecordResult, RunStatus, Spen
 import type { Period } from '../periods.js';
 import type { PriceCache } from '../pricing/price-cache.js';
 import type { KeyStore } from './key-store.js';
+import type { LeasePort } from './leases/port.js';
 
 // The public user summary, at the address its callers import it from.
 export type { UserSummary } from '../types.js';
@@ -344,6 +345,8 @@ export interface LedgerStore {
   settleAlerts(outcomes: readonly AlertOutcome[], now: number): Promise<void>;
   /** Open holds, counted without I/O where the backend can (SQLite); absent elsewhere (serve's gauge). */
   openHolds?(now: number): number;
+  /** Budget leases (PostgreSQL with leases=on): a long-lived ledger decides most checks in memory through it. */
+  readonly leasePort?: LeasePort | null;
   close(): Promise<void>;
 }
 

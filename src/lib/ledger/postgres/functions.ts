@@ -1,4 +1,5 @@
 import { MAX_TOKENS } from '../../validate.js';
+import { LEASE_FUNCTIONS_SQL } from './lease-functions.js';
 import { RECORD_FUNCTIONS_SQL } from './record-functions.js';
 
 /**
@@ -134,59 +135,27 @@ CREATE OR REPLACE FUNCTION nb_hold(p_tin bigint, p_tout bigint, p_pin bigint, p_
   SELECT floor((p_tin::numeric * p_pin + p_tout::numeric * p_pout + 999999) / 1000000)::bigint
 $fn$;
 
-CREATE OR REPLACE FUNCTION nb_decide(p_c jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+-- Every cap that applies to a check (p_c as nb_decide reads it; p_run its run, NULL for none), with
+-- its spend and open holds: [{scope, capNano, spentNano, heldNano[, depth]}]. Read under the
+-- project lock by nb_decide and by nb_lease (lease-functions.ts), so both see the same caps.
+CREATE OR REPLACE FUNCTION nb_caps(p_c jsonb, p_run text) RETURNS jsonb LANGUAGE plpgsql AS $fn$
 DECLARE
   v_project text := p_c->>'projectId';
   v_user text := p_c->>'userId';
-  v_run_id text := p_c->>'runId';
-  v_e bigint := (p_c->>'estimateNano')::bigint;
-  v_tin bigint := (p_c->>'tokensIn')::bigint;
-  v_tout bigint := (p_c->>'tokensOut')::bigint;
   v_now bigint := (p_c->>'now')::bigint;
   v_windows jsonb := p_c->'windows';
-  v_priced boolean := jsonb_typeof(p_c->'prices') = 'object' AND NOT (p_c->>'unpriced')::boolean;
-  v_pin bigint;
-  v_pout bigint;
-  v_run runs%ROWTYPE;
-  v_found_run text;
-  v_reason text;
-  v_rem jsonb := '{}'::jsonb;
+  v_found_run text := p_run;
   v_caps jsonb := '[]'::jsonb;
   v_cap bigint;
   v_period text;
   v_anc record;
-  v_exhaust int;
   v_spent bigint;
   v_held bigint;
-  v_k jsonb;
-  v_limit jsonb := NULL;
-  v_room bigint;
-  v_max bigint := NULL;
-  v_clamped boolean := false;
-  v_floor bigint;
   v_mb record;
   v_glob text;
   v_pat text;
   v_tag text;
 BEGIN
-  DELETE FROM holds WHERE project_id = v_project AND expires_at <= v_now;
-  IF v_run_id IS NOT NULL THEN
-    -- Idle runs of the chain end first (abandoned); the UPDATE runs only when one is due.
-    IF p_c->>'runIdleTtlMs' IS NOT NULL AND EXISTS (SELECT 1 FROM run_ancestors a JOIN runs r ON r.id = a.ancestor_id
-         WHERE a.run_id = v_run_id AND r.status = 'open' AND coalesce(r.last_at, r.started_at) + (p_c->>'runIdleTtlMs')::bigint <= v_now) THEN
-      PERFORM nb_abandon_idle(v_project, v_now, (p_c->>'runIdleTtlMs')::bigint, v_run_id);
-    END IF;
-    SELECT * INTO v_run FROM runs WHERE id = v_run_id AND project_id = v_project;
-    IF NOT FOUND THEN RETURN nb_block(p_c, 'run_not_found', NULL, v_rem); END IF;
-    v_found_run := v_run.id;
-    -- A run is usable only while it and every ancestor are open.
-    IF v_run.status <> 'open' OR EXISTS (SELECT 1 FROM run_ancestors a JOIN runs r ON r.id = a.ancestor_id
-                                         WHERE a.run_id = v_found_run AND r.status <> 'open') THEN
-      RETURN nb_block(p_c, 'run_ended', v_found_run, v_rem);
-    END IF;
-  END IF;
-  IF p_c->>'forceBlock' IS NOT NULL THEN RETURN nb_block(p_c, p_c->>'forceBlock', v_found_run, v_rem); END IF;
-
   -- Every cap that applies, read once under the project lock.
   SELECT cap_nano, period INTO v_cap, v_period FROM budgets WHERE project_id = v_project AND scope = 'project' AND subject = '';
   IF FOUND THEN
@@ -248,6 +217,62 @@ BEGIN
       v_caps := v_caps || jsonb_build_array(jsonb_build_object('scope', 'run', 'capNano', v_anc.cap_nano, 'spentNano', v_anc.spent_nano,
         'heldNano', v_held, 'depth', v_anc.depth));
     END LOOP;
+  END IF;
+
+  RETURN v_caps;
+END $fn$;
+
+CREATE OR REPLACE FUNCTION nb_decide(p_c jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_project text := p_c->>'projectId';
+  v_user text := p_c->>'userId';
+  v_run_id text := p_c->>'runId';
+  v_e bigint := (p_c->>'estimateNano')::bigint;
+  v_tin bigint := (p_c->>'tokensIn')::bigint;
+  v_tout bigint := (p_c->>'tokensOut')::bigint;
+  v_now bigint := (p_c->>'now')::bigint;
+  v_priced boolean := jsonb_typeof(p_c->'prices') = 'object' AND NOT (p_c->>'unpriced')::boolean;
+  v_pin bigint;
+  v_pout bigint;
+  v_run runs%ROWTYPE;
+  v_found_run text;
+  v_reason text;
+  v_rem jsonb := '{}'::jsonb;
+  v_caps jsonb;
+  v_exhaust int;
+  v_k jsonb;
+  v_limit jsonb := NULL;
+  v_room bigint;
+  v_max bigint := NULL;
+  v_clamped boolean := false;
+  v_floor bigint;
+BEGIN
+  -- Expired lease rows are purged by nb_lease (they may be row-locked by their holder's W raise).
+  DELETE FROM holds WHERE project_id = v_project AND expires_at <= v_now AND lease_id IS NULL;
+  IF v_run_id IS NOT NULL THEN
+    -- Idle runs of the chain end first (abandoned); the UPDATE runs only when one is due.
+    IF p_c->>'runIdleTtlMs' IS NOT NULL AND EXISTS (SELECT 1 FROM run_ancestors a JOIN runs r ON r.id = a.ancestor_id
+         WHERE a.run_id = v_run_id AND r.status = 'open' AND coalesce(r.last_at, r.started_at) + (p_c->>'runIdleTtlMs')::bigint <= v_now) THEN
+      PERFORM nb_abandon_idle(v_project, v_now, (p_c->>'runIdleTtlMs')::bigint, v_run_id);
+    END IF;
+    SELECT * INTO v_run FROM runs WHERE id = v_run_id AND project_id = v_project;
+    IF NOT FOUND THEN RETURN nb_block(p_c, 'run_not_found', NULL, v_rem); END IF;
+    v_found_run := v_run.id;
+    -- A run is usable only while it and every ancestor are open.
+    IF v_run.status <> 'open' OR EXISTS (SELECT 1 FROM run_ancestors a JOIN runs r ON r.id = a.ancestor_id
+                                         WHERE a.run_id = v_found_run AND r.status <> 'open') THEN
+      RETURN nb_block(p_c, 'run_ended', v_found_run, v_rem);
+    END IF;
+  END IF;
+  IF p_c->>'forceBlock' IS NOT NULL THEN RETURN nb_block(p_c, p_c->>'forceBlock', v_found_run, v_rem); END IF;
+
+  v_caps := nb_caps(p_c, v_found_run);
+  -- Near a cap, room leased to replicas but not yet approvable (row U) returns to the pool
+  -- first (lease-functions.ts); a ledger without leases has no such row and reads the same caps.
+  IF EXISTS (SELECT 1 FROM jsonb_array_elements(v_caps) AS x WHERE x->>'scope' <> 'run'
+             AND (x->>'capNano')::bigint - (x->>'spentNano')::bigint - (x->>'heldNano')::bigint < v_e)
+     AND nb_lease_steal(v_project, v_now) THEN
+    v_caps := nb_caps(p_c, v_found_run);
   END IF;
 
   -- The tightest cap (first on ties), and the output bound to hold (see ledger/clamp.ts).
@@ -344,4 +369,4 @@ END $fn$;
 `;
 
 /** Every function of the store, (re)created by each migration that changes what they read. */
-export const FUNCTIONS_SQL = DECIDE_SQL + RECORD_FUNCTIONS_SQL;
+export const FUNCTIONS_SQL = DECIDE_SQL + RECORD_FUNCTIONS_SQL + LEASE_FUNCTIONS_SQL;

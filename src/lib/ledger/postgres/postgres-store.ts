@@ -16,6 +16,7 @@ import type { PostgresStoreOptions } from './pool.js';
 import { budgetKey } from '../../model-glob.js';
 import { readBudgets, readSpend, readUsers, windowsAt } from './reads.js';
 import { migrate } from './schema.js';
+import { PgLeasePort, leaseUrlOptions } from './lease-port.js';
 
 export type { PostgresStoreOptions } from './pool.js';
 
@@ -68,13 +69,19 @@ export class PostgresStore implements S.LedgerBackend {
   readonly kind = 'postgres' as const;
   private closed = false;
 
-  private constructor(readonly pool: Pool) {}
+  private constructor(
+    readonly pool: Pool,
+    readonly leasePort: PgLeasePort | null,
+  ) {}
 
   /** Connects, applies migrations (safe when replicas start together) and returns the store. */
   static async connect(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
     let pool: Pool;
+    let leaseTtl: number | null;
     try {
-      pool = createPool(url, opts);
+      const lo = leaseUrlOptions(url);
+      leaseTtl = lo.leases?.ttlMs ?? null;
+      pool = createPool(lo.url, opts);
     } catch (e) {
       throw storeError(e);
     }
@@ -84,7 +91,7 @@ export class PostgresStore implements S.LedgerBackend {
       await pool.end().catch(() => undefined);
       throw storeError(e);
     }
-    return new PostgresStore(pool);
+    return new PostgresStore(pool, leaseTtl === null ? null : new PgLeasePort(pool, leaseTtl));
   }
 
   private async guard<T>(fn: () => Promise<T>): Promise<T> {
@@ -158,7 +165,11 @@ export class PostgresStore implements S.LedgerBackend {
     if (reservationIds.length === 0) return Promise.resolve(0);
     return this.guard(async () => {
       const { rowCount } = await this.pool.query('DELETE FROM holds WHERE project_id = $1 AND id = ANY($2::text[])', [projectId, [...reservationIds]]);
-      return rowCount ?? 0;
+      const leased = reservationIds.filter((id) => id.startsWith('L'));
+      if (leased.length === 0) return rowCount ?? 0;
+      // Approvals from a lease: settled once each, their estimates leave the lease (lease-functions.ts).
+      const { rows } = await this.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM unnest($2::text[]) AS r(id), LATERAL nb_lease_settle($1, r.id)', [projectId, leased]);
+      return (rowCount ?? 0) + (rows[0]?.n ?? 0);
     });
   }
 

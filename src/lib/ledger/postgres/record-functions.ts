@@ -192,15 +192,20 @@ BEGIN
     WHERE dn.x IS NOT NULL OR t.x->>'reservationId' IS NOT NULL
     ORDER BY t.i
   LOOP
-    IF v_h->>5 IS NOT NULL THEN
+    IF v_h->>5 LIKE 'L%' THEN
+      -- A check approved from a lease (lease-functions.ts): settled once, its estimate leaves the lease's row C.
+      SELECT r_id AS id, r_amount AS amount_nano, r_provider AS provider, r_raw AS est_in_raw INTO v_hold
+        FROM nb_lease_settle(v_h->>0, v_h->>5);
+    ELSIF v_h->>5 IS NOT NULL THEN
       SELECT id, amount_nano, provider, est_in_raw INTO v_hold FROM holds WHERE id = v_h->>5 AND project_id = v_h->>0;
     ELSE
+      -- Never a lease's row: its amount stands for many approvals, settled one by one by id.
       SELECT id, amount_nano, provider, est_in_raw INTO v_hold FROM holds WHERE project_id = v_h->>0 AND user_id IS NOT DISTINCT FROM v_h->>1
-          AND run_id IS NOT DISTINCT FROM v_h->>2 AND model = v_h->>3 AND expires_at > (v_h->>4)::bigint
+          AND run_id IS NOT DISTINCT FROM v_h->>2 AND model = v_h->>3 AND expires_at > (v_h->>4)::bigint AND lease_id IS NULL
         ORDER BY created_at, seq LIMIT 1;
     END IF;
     IF FOUND THEN
-      DELETE FROM holds WHERE id = v_hold.id;
+      IF v_h->>5 IS NULL OR v_h->>5 NOT LIKE 'L%' THEN DELETE FROM holds WHERE id = v_hold.id; END IF;
       IF (v_h->>8)::int = 1 THEN
         IF (v_h->>6)::bigint > v_hold.amount_nano AND v_h->>2 IS NOT NULL THEN
           UPDATE runs AS t SET over_holds = t.over_holds + 1 FROM run_ancestors a

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { NoburnLedgerVersionError, NoburnStoreError } from '../../errors.js';
 import { FUNCTIONS_SQL } from './functions.js';
+import { LEASE_TABLES_SQL } from './lease-functions.js';
 
 /**
  * The PostgreSQL schema: the same tables as the SQLite ledger (its schema.ts), with
@@ -224,6 +225,8 @@ const MIGRATIONS: readonly string[] = [
   MODEL_CAPS_SQL + FUNCTIONS_SQL,
   TAGS_SQL + FUNCTIONS_SQL,
   ALERTS_SQL + FUNCTIONS_SQL,
+  // 8: budget leases (holds.lease_id, leases, lease_settled; lease-functions.ts).
+  LEASE_TABLES_SQL + FUNCTIONS_SQL,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,251 @@
+import { createHash } from 'node:crypto';
+import { maxOutputFor } from '../clamp.js';
+import type { StoreCheck, StoreDecision } from '../store.js';
+import { RateWindow, deadlineOf, rotateAt, shouldRaise, sliceFor, stepFor } from './policy.js';
+import type { LeaseGrant, LeasePort } from './port.js';
+
+/** After a refused grant, a key is decided in the database for this long before asking again. */
+const REFUSED_BACKOFF_MS = 250;
+/** A lease unused this long is ended (its room returns to the pool). */
+const IDLE_MS = 1_000;
+const SWEEP_MS = 250;
+/** Tries per check (a raise or a grant each) before it goes to the database. */
+const MAX_TRIES = 4;
+
+interface Lease {
+  id: string;
+  secret: string;
+  /** G, W (durable), and the estimates approved so far: approved <= w <= g. */
+  g: number;
+  w: number;
+  approved: number;
+  seq: number;
+  step: number;
+  deadline: number;
+  rotateAt: number;
+  lastUse: number;
+  grant: LeaseGrant;
+  raising: Promise<void> | null;
+  ended: boolean;
+}
+
+interface KeyState {
+  lease: Lease | null;
+  granting: Promise<void> | null;
+  refusedUntil: number;
+  rate: RateWindow;
+}
+
+export interface LeaseStats {
+  /** Checks approved from a lease (in memory). */
+  approved: number;
+  grants: number;
+  refusedGrants: number;
+  raises: number;
+  /** Checks that waited for a raise or a grant. */
+  waits: number;
+}
+
+/** The scope key of a check: project, user, model, sorted tags, provider (all of them shape the lease's rows). */
+function keyOf(c: StoreCheck): string {
+  return JSON.stringify([c.projectId, c.userId, c.model, c.tags ?? [], c.provider ?? null]);
+}
+
+/** Only checks without a run, priced, with an estimate and not forced to block. */
+function leasable(c: StoreCheck): boolean {
+  return c.runId === null && c.forceBlock === undefined && !c.unpriced && c.estimateNano > 0 && !!c.prices;
+}
+
+export function leaseReservationId(leaseId: string, secret: string, seq: number, e: number, raw: number | null): string {
+  const body = `${seq}.${e}.${raw ?? ''}`;
+  const mac = createHash('md5').update(`${secret}.${body}`).digest('hex').slice(0, 16);
+  return `${leaseId}.${body}.${mac}`;
+}
+
+/**
+ * Decides checks in memory against leased slices of a cap's room (docs/operations-postgres.md,
+ * "Budget leases"). Exactness rests on W: a check is approved only while approved + e <= W,
+ * and W is what the database already counts in the lease's row C. Everything else (grants,
+ * raises, ends) moves room between the pool and the lease in the database.
+ */
+export class LeaseManager {
+  private readonly keys = new Map<string, KeyState>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly timer: NodeJS.Timeout;
+  private closed = false;
+  readonly stats: LeaseStats = { approved: 0, grants: 0, refusedGrants: 0, raises: 0, waits: 0 };
+
+  constructor(
+    private readonly port: LeasePort,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.timer = setInterval(() => this.sweep(), SWEEP_MS);
+    this.timer.unref();
+  }
+
+  /** A decision from a lease, or null: decide this check in the database. */
+  async decide(c: StoreCheck): Promise<StoreDecision | null> {
+    if (this.closed || !leasable(c)) return null;
+    const key = keyOf(c);
+    let st = this.keys.get(key);
+    if (!st) {
+      st = { lease: null, granting: null, refusedUntil: 0, rate: new RateWindow() };
+      this.keys.set(key, st);
+    }
+    const e = c.estimateNano;
+    for (let tries = 0; tries < MAX_TRIES && !this.closed; tries++) {
+      const now = this.now();
+      if (st.refusedUntil > now) return null;
+      const l = st.lease;
+      if (l && !l.ended && now < l.deadline) {
+        if (l.approved + e <= l.w) return this.approve(st, l, c, now);
+        if (l.w + e <= l.g) {
+          this.stats.waits++;
+          await this.raise(l, e);
+          continue;
+        }
+      }
+      // No lease for this key, or it cannot fit e any more: a new one (one grant at a time per key).
+      this.stats.waits++;
+      st.granting ??= this.renew(st, c);
+      await st.granting;
+    }
+    return null;
+  }
+
+  /**
+   * Decides within W only, with no database call (for when PostgreSQL is unreachable): a
+   * live lease of the check's exact key whose approvable headroom fits the estimate, else null.
+   */
+  decideOffline(c: StoreCheck): StoreDecision | null {
+    if (this.closed || !leasable(c)) return null;
+    const st = this.keys.get(keyOf(c));
+    const l = st?.lease;
+    const now = this.now();
+    if (!st || !l || l.ended || now >= l.deadline || l.approved + c.estimateNano > l.w) return null;
+    return this.approve(st, l, c, now, false);
+  }
+
+  private approve(st: KeyState, l: Lease, c: StoreCheck, now: number, background = true): StoreDecision {
+    const e = c.estimateNano;
+    const free = l.g - l.approved;
+    l.approved += e;
+    l.seq++;
+    l.lastUse = now;
+    st.rate.add(now, e);
+    this.stats.approved++;
+    if (background && shouldRaise(l)) this.track(this.raise(l, e));
+    if (background && now >= l.rotateAt && !st.granting) {
+      st.granting = this.renew(st, c);
+      this.track(st.granting);
+    }
+    const lim = l.grant.limit;
+    const max = lim && c.prices ? maxOutputFor(c.prices, c.tokensIn, lim.capNano - lim.spentNano - lim.heldNano + free) : null;
+    return {
+      blocked: false,
+      blockReason: null,
+      reservationId: leaseReservationId(l.id, l.secret, l.seq, e, c.tokensInRaw ?? null),
+      remainingNano: l.grant.remainingNano,
+      estimateNano: e,
+      tokensOut: c.tokensOut,
+      clamped: false,
+      maxTokensOut: max,
+      limit: lim,
+    };
+  }
+
+  /** Raises W by a step (at least `need`), once at a time per lease; learns a shrunk U as G = W. */
+  private raise(l: Lease, need: number): Promise<void> {
+    l.raising ??= (async () => {
+      const want = Math.min(l.g - l.w, Math.max(l.step, need));
+      try {
+        const got = want > 0 ? await this.port.raise(l.id, want, this.now()) : 0;
+        this.stats.raises++;
+        l.w += got;
+        if (got < want) l.g = l.w;
+      } catch {
+        // The database is unreachable: no raise; the check goes to the database path (and fails there).
+        l.g = l.w;
+      } finally {
+        l.raising = null;
+      }
+    })();
+    return l.raising;
+  }
+
+  /** Asks for the key's next lease; the current one (if any) ends when the answer comes. */
+  private renew(st: KeyState, c: StoreCheck): Promise<void> {
+    return (async () => {
+      const e = c.estimateNano;
+      const g = sliceFor(st.rate.total(this.now()), e);
+      const w0 = stepFor(g, e);
+      const sentAt = this.now();
+      let grant: LeaseGrant | null = null;
+      try {
+        grant = await this.port.grant({ check: { ...c, now: sentAt }, want: g, min: e, w0 });
+      } catch {
+        grant = null;
+      } finally {
+        st.granting = null;
+      }
+      const old = st.lease;
+      if (grant) {
+        this.stats.grants++;
+        st.lease = {
+          id: grant.leaseId, secret: grant.secret, g: grant.granted, w: grant.w, approved: 0, seq: 0,
+          step: stepFor(grant.granted, e), deadline: deadlineOf(sentAt, this.port.ttlMs), rotateAt: rotateAt(sentAt, this.port.ttlMs),
+          lastUse: sentAt, grant, raising: null, ended: false,
+        };
+      } else {
+        this.stats.refusedGrants++;
+        st.lease = null;
+        st.refusedUntil = this.now() + REFUSED_BACKOFF_MS;
+      }
+      if (old) this.track(this.end(old));
+    })();
+  }
+
+  /** Ends a lease in the database: U returns, W comes down to what was approved. */
+  private async end(l: Lease): Promise<void> {
+    if (l.ended) return;
+    l.ended = true;
+    while (l.raising) await l.raising;
+    try {
+      await this.port.end(l.id, l.w - l.approved);
+    } catch {
+      // Unreachable: the rows expire at the lease's end (U) and end + hold TTL (C), as after kill -9.
+    }
+  }
+
+  private track(p: Promise<unknown>): void {
+    const q = p.catch(() => undefined).finally(() => this.pending.delete(q));
+    this.pending.add(q);
+  }
+
+  /** Ends idle and past-deadline leases (their room returns to the pool) and forgets idle keys. */
+  private sweep(): void {
+    const now = this.now();
+    for (const [key, st] of this.keys) {
+      const l = st.lease;
+      if (l && !st.granting && (now >= l.deadline || now - l.lastUse >= IDLE_MS)) {
+        st.lease = null;
+        this.track(this.end(l));
+      }
+      if (!st.lease && !st.granting && st.refusedUntil <= now && st.rate.total(now) === 0) this.keys.delete(key);
+    }
+  }
+
+  /** Ends every lease (serve shutdown, Ledger.close): their free room returns to the pool at once. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    for (const st of this.keys.values()) if (st.granting) await st.granting.catch(() => undefined);
+    for (const st of this.keys.values()) {
+      if (st.lease) this.track(this.end(st.lease));
+      st.lease = null;
+    }
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    this.keys.clear();
+  }
+}
