@@ -70,6 +70,25 @@ if (PG_URL === '') {
       expect((await a.check('acme', CHECK)).blocked).toBe(true);
     });
 
+    it('near the cap a database decision takes back the room leased but not yet approvable (row U); the holder approves only up to W', async () => {
+      const { a, schema } = await replicas();
+      const plain = new Ledger(await PostgresStore.connect(PG_URL, { schema, poolSize: 2 }), SETTINGS, { groupCommit: true });
+      ledgers.push(plain);
+      expect((await a.check('acme', CHECK)).reservationId).toMatch(/^L_/);
+      // A replica without leases fills the cap in the database; its refusals take A's row U.
+      let byPlain = 0;
+      for (let i = 0; i < 150; i++) if (!(await plain.check('acme', CHECK)).blocked) byPlain++;
+      const rows = await admin(async (c) => (await c.query<{ id: string; amount_nano: string }>(`SELECT id, amount_nano FROM "${schema}".holds WHERE lease_id IS NOT NULL`)).rows);
+      expect(rows.map((r) => r.id.slice(-2))).toEqual(['.c']);
+      const w = Number(rows[0]?.amount_nano) / E_NANO; // A's W (nothing settled yet)
+      expect(byPlain + w).toBe(100);
+      // A approves what its W allows (one approval was the first check), and nothing more.
+      let byA = 1;
+      for (let i = 0; i < 150; i++) if (!(await a.check('acme', CHECK)).blocked) byA++;
+      expect(byA).toBe(w);
+      expect(byPlain + byA).toBe(100);
+    });
+
     it('a reservation id naming a lease with a forged signature settles nothing', async () => {
       const { a, b } = await replicas();
       const d = await a.check('acme', CHECK);

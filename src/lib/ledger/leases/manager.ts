@@ -7,10 +7,10 @@ import type { LeaseGrant, LeasePort } from './port.js';
 /** After a refused grant, a key is decided in the database for this long before asking again. */
 const REFUSED_BACKOFF_MS = 250;
 /** A lease unused this long is ended (its room returns to the pool). */
-const IDLE_MS = 1_000;
+const IDLE_MS = 5_000;
 const SWEEP_MS = 250;
-/** Tries per check (a raise or a grant each) before it goes to the database. */
-const MAX_TRIES = 4;
+/** Tries per check (each a raise or a grant, which make progress) before it goes to the database. */
+const MAX_TRIES = 64;
 
 interface Lease {
   id: string;
@@ -26,6 +26,8 @@ interface Lease {
   lastUse: number;
   grant: LeaseGrant;
   raising: Promise<void> | null;
+  /** Estimates of the checks waiting for the next raise (it asks for at least their sum). */
+  demand: number;
   ended: boolean;
 }
 
@@ -101,7 +103,8 @@ export class LeaseManager {
         if (l.approved + e <= l.w) return this.approve(st, l, c, now);
         if (l.w + e <= l.g) {
           this.stats.waits++;
-          await this.raise(l, e);
+          l.demand += e;
+          await this.raise(l);
           continue;
         }
       }
@@ -134,7 +137,7 @@ export class LeaseManager {
     l.lastUse = now;
     st.rate.add(now, e);
     this.stats.approved++;
-    if (background && shouldRaise(l)) this.track(this.raise(l, e));
+    if (background && shouldRaise(l)) this.track(this.raise(l));
     if (background && now >= l.rotateAt && !st.granting) {
       st.granting = this.renew(st, c);
       this.track(st.granting);
@@ -154,10 +157,11 @@ export class LeaseManager {
     };
   }
 
-  /** Raises W by a step (at least `need`), once at a time per lease; learns a shrunk U as G = W. */
-  private raise(l: Lease, need: number): Promise<void> {
+  /** Raises W by a step (at least the waiting demand), once at a time per lease; learns a shrunk U as G = W. */
+  private raise(l: Lease): Promise<void> {
     l.raising ??= (async () => {
-      const want = Math.min(l.g - l.w, Math.max(l.step, need));
+      const want = Math.min(l.g - l.w, Math.max(l.step, l.demand));
+      l.demand = 0;
       try {
         const got = want > 0 ? await this.port.raise(l.id, want, this.now()) : 0;
         this.stats.raises++;
@@ -194,7 +198,7 @@ export class LeaseManager {
         st.lease = {
           id: grant.leaseId, secret: grant.secret, g: grant.granted, w: grant.w, approved: 0, seq: 0,
           step: stepFor(grant.granted, e), deadline: deadlineOf(sentAt, this.port.ttlMs), rotateAt: rotateAt(sentAt, this.port.ttlMs),
-          lastUse: sentAt, grant, raising: null, ended: false,
+          lastUse: sentAt, grant, raising: null, demand: 0, ended: false,
         };
       } else {
         this.stats.refusedGrants++;
