@@ -85,7 +85,7 @@ async function buildCli() {
     external: cliExternal,
     entryPoints: ['src/cli/main.ts'],
     outfile,
-    plugins: [lazyBoundary, bundledDriver],
+    plugins: [lazyBoundary, bundledDriver, lazyChildProcess],
     define: { 'import.meta.url': '__nb_import_meta_url' },
     banner: { js: 'const __nb_import_meta_url=require("node:url").pathToFileURL(__filename).href;' },
     write: false,
@@ -116,6 +116,21 @@ async function buildCli() {
   });
   chmodSync(resolve(root, 'dist/cli.cjs'), 0o755);
 }
+
+// commander requires node:child_process (~6 ms to load) at the top of lib/command.js, for
+// executable subcommands, which noburn has none of: in the CLI bundle it is required when
+// spawn is first called. The build fails if commander's line changes (a new version).
+const lazyChildProcess = {
+  name: 'commander-lazy-child-process',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
+      const line = "const childProcess = require('node:child_process');";
+      const text = readFileSync(args.path, 'utf8');
+      if (!text.includes(line)) throw new Error(`build: ${args.path} no longer has: ${line}`);
+      return { contents: text.replace(line, "const childProcess = { spawn: (...a) => require('node:child_process').spawn(...a) };"), loader: 'js' };
+    });
+  },
+};
 
 rmSync(resolve(root, 'dist'), { recursive: true, force: true });
 await Promise.all([

@@ -3,7 +3,7 @@
  * with a preload that records every module the process resolves (ESM and CommonJS), and
  * the test reads which packages were loaded.
  */
-import { readFileSync, realpathSync, rmSync } from 'node:fs';
+import { readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -73,5 +73,19 @@ describe('the check path loads nothing heavy', () => {
     const pkgs = await packagesLoaded(await warmHome(), ['check', '--model', 'gpt-4o', '--prompt-file', '-', '--tokens-out', '10'], 'hello there');
     expect(pkgs.has('gpt-tokenizer')).toBe(true);
     for (const p of HEAVY.filter((x) => x !== 'gpt-tokenizer')) expect(pkgs.has(p), `${p} was loaded by check --prompt-file`).toBe(false);
+  });
+
+  // Built-ins cost start-up too (child_process ~6 ms, worker_threads ~4 ms, fs/promises ~3 ms
+  // on this machine): the check path loads them only when it uses them.
+  it('check loads none of the slow built-ins (child_process, worker_threads, fs/promises)', async () => {
+    const home = await warmHome();
+    const preload = join(home, 'builtins.cjs');
+    const out = join(home, 'builtins.txt');
+    writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, process.moduleLoadList.join('\\n')));`);
+    const r = await runCli(dist.cli, CHECK, { home, nodeArgs: ['-r', preload] });
+    expect(r.code, r.stderr).toBe(0);
+    const loaded = readFileSync(out, 'utf8').split('\n');
+    expect(loaded).toContain('NativeModule vm'); // the preload saw the bin's own built-ins
+    for (const m of ['child_process', 'worker_threads', 'fs/promises']) expect(loaded, m).not.toContain(`NativeModule ${m}`);
   });
 });

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import type * as ChildProcess from 'node:child_process';
 import { nanoToUsd } from '../money.js';
 import { redactSecrets } from '../redact.js';
 import type { AlertOutcome, AlertRecord, LedgerStore } from '../ledger/store.js';
@@ -97,9 +98,14 @@ async function postWebhook(url: string, p: AlertPayload, timeoutMs: number): Pro
   if (!res.ok) throw new Error(`webhook answered HTTP ${res.status}`);
 }
 
+let spawn: typeof ChildProcess.spawn | undefined;
+
 function runCommand(command: string, p: AlertPayload, timeoutMs: number): Promise<void> {
+  // Loaded on first use: node:child_process costs ~6 ms, and the CLI bundles this module.
+  spawn ??= (createRequire(import.meta.url)('node:child_process') as typeof ChildProcess).spawn;
+  const run = spawn;
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', command], {
+    const child = run('/bin/sh', ['-c', command], {
       stdio: ['pipe', 'ignore', 'ignore'],
       env: { ...process.env, NOBURN_ALERT_ID: p.id, NOBURN_ALERT_THRESHOLD: String(p.threshold), NOBURN_ALERT_TEXT: p.text },
       timeout: timeoutMs,

@@ -7,7 +7,8 @@
  * from the beginning after a checkpoint, as before. If no worker can be started the
  * checkpoint runs on the main thread's timer instead.
  */
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type * as WorkerThreads from 'node:worker_threads';
 import type { Database } from 'better-sqlite3';
 import { sqliteModulePaths } from '../../sqlite-file.js';
 
@@ -65,6 +66,9 @@ export function startCheckpoints(db: Database, path: string, everyMs: number): C
 }
 
 function onWorker(path: string, everyMs: number, fallback: () => Checkpointer): Checkpointer {
+  // Loaded here, not at import: node:worker_threads costs ~4 ms, and short-lived commands
+  // (`check`) bundle this module but never start a checkpointer.
+  const { Worker } = createRequire(import.meta.url)('node:worker_threads') as typeof WorkerThreads;
   const worker = new Worker(WORKER, { eval: true, workerData: { ...sqliteModulePaths(), path, everyMs } });
   worker.unref();
   let replacement: Checkpointer | null = null;
