@@ -16,6 +16,8 @@ interface Cached {
   key: Buffer;
   hashHex: string;
   until: number;
+  /** The insertion count when it was last put at the end of the LRU order. */
+  tick: number;
 }
 
 /** The database link as auth needs it (db-link.ts): whether it is down, and whether an error says so. */
@@ -38,9 +40,13 @@ export const AUTH_CACHE_KEYS = 10_000;
  * holds the verified key itself: a cached key is matched by a constant-time compare, not
  * re-hashed, and an expired entry re-asks the store with the hash it already has. It is a
  * bounded LRU (Map order = use order), so many distinct keys churn only the coldest ones.
+ * A hit moves its entry to the end only once half the bound has been inserted since it was
+ * last moved (a Map delete + set costs about as much as the SHA-256 it saves): a key used
+ * at least that often is never evicted.
  */
 export class Authenticator {
   private readonly cache = new Map<string, Cached>();
+  private tick = 0;
 
   constructor(
     private readonly keys: KeyStore,
@@ -62,9 +68,12 @@ export class Authenticator {
     // Same id means same length (the secret part has a fixed length), so the compare runs.
     const same = hit !== undefined && hit.key.length === presented.length && timingSafeEqual(hit.key, presented);
     if (same && hit.until > this.now()) {
-      // Most recently used goes last; the first entry is the one evicted.
-      this.cache.delete(keyId);
-      this.cache.set(keyId, hit);
+      // Recently used goes last; the first entry is the one evicted.
+      if (this.tick - hit.tick > this.maxKeys >> 1) {
+        this.cache.delete(keyId);
+        this.cache.set(keyId, hit);
+        hit.tick = ++this.tick;
+      }
       return hit.principal;
     }
     // While the database is unreachable a key this replica verified before stays valid
@@ -90,7 +99,7 @@ export class Authenticator {
     }
     const principal: Principal = { keyId: row.id, projectId: row.projectId, role: row.role };
     this.cache.delete(keyId);
-    this.cache.set(keyId, { principal, key: presented, hashHex, until: this.now() + this.cacheMs });
+    this.cache.set(keyId, { principal, key: presented, hashHex, until: this.now() + this.cacheMs, tick: ++this.tick });
     if (this.cache.size > this.maxKeys) {
       const oldest = this.cache.keys().next();
       if (oldest.done !== true) this.cache.delete(oldest.value);
