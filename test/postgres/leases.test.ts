@@ -89,6 +89,24 @@ if (PG_URL === '') {
       expect(byPlain + byA).toBe(100);
     });
 
+    it('decideOffline approves from a held lease within W only, with no database call; another key or no headroom: null', async () => {
+      const { a, schema } = await replicas();
+      expect((await a.check('acme', CHECK)).reservationId).toMatch(/^L_/);
+      await new Promise((r) => setTimeout(r, 300)); // let the background W raise (if any) finish
+      expect(a.decideOffline('acme', { ...CHECK, model: 'other-model' })).toBeNull();
+      expect(a.decideOffline('acme', { ...CHECK, runId: 'run_x' })).toBeNull();
+      let offline = 0;
+      for (let d = a.decideOffline('acme', CHECK); d !== null && offline < 1000; d = a.decideOffline('acme', CHECK)) {
+        expect(d.blocked).toBe(false);
+        expect(d.reservationId).toMatch(/^L_/);
+        offline++;
+      }
+      expect(offline).toBeGreaterThan(0);
+      // Exactly W: what the database already counts in the lease's row C.
+      const w = await admin(async (c) => Number((await c.query<{ n: string }>(`SELECT amount_nano AS n FROM "${schema}".holds WHERE id LIKE '%.c'`)).rows[0]?.n));
+      expect((1 + offline) * E_NANO).toBe(w);
+    });
+
     it('a reservation id naming a lease with a forged signature settles nothing', async () => {
       const { a, b } = await replicas();
       const d = await a.check('acme', CHECK);

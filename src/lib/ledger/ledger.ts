@@ -7,6 +7,7 @@ import { parseModelGlob } from '../model-glob.js';
 import { parseThresholds } from '../alerts/thresholds.js';
 import { parseTag, tagGroupKey } from '../tags.js';
 import { costNano } from '../pricing/cost.js';
+import { holdNano } from './clamp.js';
 import type { PriceCache } from '../pricing/price-cache.js';
 import { Pricer, priceInfo, type ResolvedPrice } from '../pricing/pricer.js';
 import { priceKey } from '../pricing/price-data.js';
@@ -128,6 +129,27 @@ export class Ledger {
     const leased = this.leases ? await this.leases.decide(sc) : null;
     const d = leased ?? (this.batcher ? decisionFrom(await this.batcher.submit(projectId, { kind: 'check', check: sc })) : await this.store.check(sc));
     return decisionOf(d, context);
+  }
+
+  /**
+   * Decides a check from a budget lease with no store call (serve while PostgreSQL is
+   * unreachable): only a check of a key this ledger holds a live lease for, within the
+   * lease's W, priced as that key's last check (exact token counts only). Null otherwise.
+   */
+  decideOffline(projectId: string, c: NormalizedCheck): Decision | null {
+    const leases = this.leases;
+    if (!leases || c.tokensInSource === 'tokenizer') return null;
+    const key = { projectId, userId: c.userId, model: c.model, tags: c.tags ?? [], provider: c.provider ?? null };
+    const prices = leases.pricesOf(key);
+    if (!prices) return null;
+    const estimate = holdNano(prices, c.tokensIn, c.tokensOut);
+    const clamp = c.clamp === true;
+    const minTokensOut = Math.floor(c.minTokensOut ?? this.settings.minTokensOut ?? 256);
+    const d = leases.decideOffline({
+      ...key, runId: c.runId, estimateNano: estimate, tokensIn: c.tokensIn, tokensOut: c.tokensOut, unpriced: false,
+      now: this.now(), holdTtlMs: this.settings.holdTtlMs, prices, clamp, minTokensOut, tokensInRaw: null,
+    });
+    return d ? decisionOf(d, { estimate, tokensIn: c.tokensIn, tokensOut: c.tokensOut, unpriced: false, minTokensOut, clamp, inputNano: holdNano(prices, c.tokensIn, 0) }) : null;
   }
 
   /** What the store decides for `c` at `price`, and what the decision is read with (check and rehearse share it). */

@@ -36,6 +36,8 @@ interface KeyState {
   granting: Promise<void> | null;
   refusedUntil: number;
   rate: RateWindow;
+  /** The plain prices of the key's last check (an offline decision is priced with them). */
+  prices: StoreCheck['prices'];
 }
 
 export interface LeaseStats {
@@ -48,8 +50,10 @@ export interface LeaseStats {
   waits: number;
 }
 
+type KeyFields = Pick<StoreCheck, 'projectId' | 'userId' | 'model' | 'tags' | 'provider'>;
+
 /** The scope key of a check: project, user, model, sorted tags, provider (all of them shape the lease's rows). */
-function keyOf(c: StoreCheck): string {
+function keyOf(c: KeyFields): string {
   return JSON.stringify([c.projectId, c.userId, c.model, c.tags ?? [], c.provider ?? null]);
 }
 
@@ -91,9 +95,10 @@ export class LeaseManager {
     const key = keyOf(c);
     let st = this.keys.get(key);
     if (!st) {
-      st = { lease: null, granting: null, refusedUntil: 0, rate: new RateWindow() };
+      st = { lease: null, granting: null, refusedUntil: 0, rate: new RateWindow(), prices: c.prices };
       this.keys.set(key, st);
     }
+    st.prices = c.prices;
     const e = c.estimateNano;
     for (let tries = 0; tries < MAX_TRIES && !this.closed; tries++) {
       const now = this.now();
@@ -127,6 +132,12 @@ export class LeaseManager {
     const now = this.now();
     if (!st || !l || l.ended || now >= l.deadline || l.approved + c.estimateNano > l.w) return null;
     return this.approve(st, l, c, now, false);
+  }
+
+  /** The prices of the last check of a key this manager holds a lease for; null when none. */
+  pricesOf(k: KeyFields): StoreCheck['prices'] {
+    const st = this.keys.get(keyOf(k));
+    return st?.lease ? (st.prices ?? null) : null;
   }
 
   private approve(st: KeyState, l: Lease, c: StoreCheck, now: number, background = true): StoreDecision {
