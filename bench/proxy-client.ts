@@ -8,7 +8,9 @@
  * main: interleaved rounds over the sides (direct, noburn, bare, portkey): chat at one
  *   connection, stream at one connection, chat at 16 in flight (latency and throughput).
  * first: one run's first proxied call beside its later calls (the client warms itself on
- *   the upstream first, so what is left is the proxy's own warm-up).
+ *   the upstream first, new connections included, so what is left is the proxy's own
+ *   warm-up and the one new connection to it; a direct call over a new connection and over
+ *   a warm one are measured just before, for the breakdown).
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +44,10 @@ export interface MainResult {
 export interface FirstResult {
   first: number;
   later: number[];
+  /** A direct call to the upstream over a new connection, just before the first proxied call. */
+  freshDirect: number;
+  /** A direct call over the warm connection, just before. */
+  warmDirect: number;
 }
 
 export const CHAT = JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 40, messages: [{ role: 'user', content: 'Write one short, cheerful sentence about the sea.' }] });
@@ -99,14 +105,30 @@ async function main(p: MainParams): Promise<MainResult> {
   return r;
 }
 
+/** One call over a new connection (a fresh agent): what opening a connection costs this client. */
+async function freshCall(side: Side): Promise<number> {
+  const a = new Agent({ keepAliveTimeout: 60_000 });
+  const t = performance.now();
+  const r = await request(`${side.base}/chat/completions`, { method: 'POST', body: CHAT, headers: { ...side.headers, 'content-type': 'application/json', authorization: 'Bearer sk-bench' }, dispatcher: a });
+  await r.body.text();
+  const ms = performance.now() - t;
+  await a.close();
+  return ms;
+}
+
 async function first(direct: Side, proxied: Side, later: number): Promise<FirstResult> {
-  // The client's own warm-up (undici, JIT) on another origin, so that it is not counted.
+  // The client's own warm-up (undici, JIT) on another origin, so that it is not counted;
+  // opening connections included, since the first proxied call opens one to the proxy.
   await sequential(direct, CHAT, 30, null);
+  for (let i = 0; i < 3; i++) await freshCall(direct);
+  // For the breakdown: the same call to the upstream itself, over a new connection and over a warm one.
+  const freshDirect = await freshCall(direct);
+  const warmDirect = await call(direct, CHAT);
   const f = await call(proxied, CHAT);
   const rest: number[] = [];
   await sequential(proxied, CHAT, later, rest);
   // The baseline is a warm call: the second half of the later calls.
-  return { first: f, later: rest.slice(Math.floor(later / 2)) };
+  return { first: f, later: rest.slice(Math.floor(later / 2)), freshDirect, warmDirect };
 }
 
 async function asClient(mode: string, params: string, resultFile: string): Promise<void> {
@@ -119,7 +141,7 @@ async function asClient(mode: string, params: string, resultFile: string): Promi
     const p = JSON.parse(params) as { direct: Side; later: number };
     const r = await first(p.direct, noburn, p.later);
     writeFileSync(resultFile, JSON.stringify(r));
-    process.stderr.write(`  first proxied call ${r.first.toFixed(2)} ms, later median ${median(r.later).toFixed(3)} ms\n`);
+    process.stderr.write(`  first proxied call ${r.first.toFixed(2)} ms, later median ${median(r.later).toFixed(3)} ms; direct call over a new connection ${r.freshDirect.toFixed(2)} ms, over a warm one ${r.warmDirect.toFixed(2)} ms\n`);
   } else {
     throw new Error(`unknown mode ${mode}`);
   }

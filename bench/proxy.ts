@@ -9,7 +9,7 @@
  * durable check and record per call); the client is the child it wraps (proxy-client.ts).
  * Added latency = a side's median minus the direct median; rounds are interleaved.
  *
- *   npx tsx bench/proxy.ts [--json] [--quick] [--profile DIR]      (after npm run build)
+ *   npx tsx bench/proxy.ts [--json] [--quick] [--first-only] [--profile DIR]      (after npm run build)
  *
  * --profile DIR writes a V8 CPU profile of the noburn process (the proxy) into DIR.
  */
@@ -28,6 +28,8 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist/cli.cjs');
 const CLIENT = join(ROOT, 'bench/proxy-client.ts');
 const quick = process.argv.includes('--quick');
+// Only the first-call figure (and its breakdown): no Portkey, no latency rounds.
+const firstOnly = process.argv.includes('--first-only');
 
 /** Runs the client under `noburn run` (a fresh run, a fresh proxy); returns what it wrote. */
 async function underNoburn<T>(home: string, upstream: Peer, mode: string, params: unknown, prof: string[]): Promise<{ result: T; calls: number }> {
@@ -70,6 +72,21 @@ function latencyFigures(shape: string, s: Record<string, number[]>, hasPortkey: 
   return out;
 }
 
+/** The first proxied call of a run, each in a fresh `noburn run` (a fresh proxy process), with its breakdown. */
+async function firstCallFigures(home: string, upstream: Peer): Promise<Figure[]> {
+  const firsts: FirstResult[] = [];
+  const direct: Side = { base: upstream.base, headers: {} };
+  for (let i = 0; i < (quick ? 3 : 7); i++) firsts.push((await underNoburn<FirstResult>(home, upstream, 'first', { direct, later: 200 }, [])).result);
+  const later = median(firsts.flatMap((f) => f.later));
+  const fresh = median(firsts.map((f) => f.freshDirect));
+  const warm = median(firsts.map((f) => f.warmDirect));
+  return [
+    ratioFigure('first proxied call of a run', median(firsts.map((f) => f.first)), 'ms', 'a later call of the same run', later, { op: '<=', ratio: 3 }, `${firsts.length} fresh runs; the later calls are calls 101-200 of each run`),
+    // Breakdown: what the child's own new connection costs (the same call straight to the upstream, new connection vs warm one).
+    ratioFigure('first proxied call: a direct call over a new connection (the client\'s own connect)', fresh, 'ms', 'a direct call over a warm connection', warm),
+  ];
+}
+
 async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
   const home = mkdtempSync(join(tmpdir(), 'nb-bench-proxy-'));
@@ -80,6 +97,10 @@ async function main(): Promise<void> {
   try {
     const upstream = await startUpstream();
     peers.push(upstream);
+    if (firstOnly) {
+      emit('proxy: the first proxied call of a run', await firstCallFigures(home, upstream));
+      return;
+    }
     const bare = await startBareProxy(upstream.base);
     peers.push(bare);
     const installed = installPortkey();
@@ -116,9 +137,7 @@ async function main(): Promise<void> {
     };
     const { result: m, calls } = await underNoburn<MainResult>(home, upstream, 'main', params, prof);
 
-    // The first proxied call of a run, each in a fresh `noburn run` (a fresh proxy process).
-    const firsts: FirstResult[] = [];
-    for (let i = 0; i < (quick ? 3 : 7); i++) firsts.push((await underNoburn<FirstResult>(home, upstream, 'first', { direct: sides['direct'], later: 200 }, [])).result);
+    const firsts = await firstCallFigures(home, upstream);
 
     const rate = (k: string) => median(m.rate16[k] ?? []);
     const figures: Figure[] = [
@@ -130,7 +149,7 @@ async function main(): Promise<void> {
       ratioFigure('chat, 16 in flight: noburn calls/s', rate('noburn'), 'calls/s', 'bare proxy', rate('bare')),
       plainFigure('chat, 16 in flight: upstream called directly', rate('direct'), 'calls/s'),
       ...latencyFigures('stream to last byte, 1 connection', m.stream1, portkeyStreams, false),
-      ratioFigure('first proxied call of a run', median(firsts.map((f) => f.first)), 'ms', 'a later call of the same run', median(firsts.flatMap((f) => f.later)), { op: '<=', ratio: 3 }, `${firsts.length} fresh runs; the later calls are calls 101-200 of each run`),
+      ...firsts,
     );
     const note = [`${(m.chat1['noburn'] ?? []).length} calls per side at 1 connection, ${(m.chat16['noburn'] ?? []).length} at 16 in flight; ${calls} calls metered and recorded by noburn`, portkeyNote];
     if (portkey && !portkeyStreams) note.push('Portkey answered no stream here (it fails on this Node version), so the stream figures have no Portkey side');
