@@ -7,7 +7,8 @@
  * - in-process: Ledger (group commit, as in serve) over two PostgresStore pools, i.e. two
  *   replicas, vs Ledger over one SqliteStore.
  * - HTTP (needs `npm run build`): two `noburn serve --store postgres://...` processes vs one
- *   `noburn serve --store FILE`, driven by an undici client spreading requests over them.
+ *   `noburn serve --store FILE`, driven by an undici client spreading requests over them;
+ *   and the same two replicas with budget leases (`?leases=on`), against the same baseline.
  *
  *   npx tsx bench/pg.ts [--json] [--quick]
  *
@@ -188,38 +189,51 @@ function httpTarget(rs: Replica[], key: string): Target {
   };
 }
 
-async function overHttp(dir: string, schema: string): Promise<Figure | null> {
+async function overHttp(dir: string, schema: string): Promise<Figure[]> {
   if (!existsSync(CLI)) {
     process.stderr.write('bench/pg.ts: dist/cli.cjs missing (npm run build): HTTP figures skipped\n');
-    return null;
+    return [];
   }
   // The servers' NOBURN_HOME: its config.json gives them the bench model's price.
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ prices: PRICES }));
   const file = join(dir, 'serve.db');
   const pgUrl = new URL(PG);
   pgUrl.searchParams.set('options', `-c search_path=${schema}`);
+  // Leases in their own schema, so that their holds never meet the other replicas' checks.
+  const leaseUrl = new URL(PG);
+  leaseUrl.searchParams.set('options', `-c search_path=${schema}_lease`);
+  leaseUrl.searchParams.set('leases', 'on');
   // Keys and caps are made through the stores directly, before the servers start.
   const keys: string[] = [];
-  for (const store of [new SqliteStore(file), await PostgresStore.connect(PG, { schema, poolSize: 1 })] as LedgerBackend[]) {
+  const stores: LedgerBackend[] = [new SqliteStore(file), await PostgresStore.connect(PG, { schema, poolSize: 1 }), await PostgresStore.connect(PG, { schema: `${schema}_lease`, poolSize: 1 })];
+  for (const store of stores) {
     await withCap(store);
     keys.push((await createApiKey(store, { projectId: PROJECT, role: 'app' })).key);
     await store.close();
   }
   const sqlite = [await startServe(file, dir)];
   const pg = [await startServe(pgUrl.toString(), dir), await startServe(pgUrl.toString(), dir)];
+  const leased = [await startServe(leaseUrl.toString(), dir), await startServe(leaseUrl.toString(), dir)];
   try {
-    const [sk, pk] = keys as [string, string];
+    const [sk, pk, lk] = keys as [string, string, string];
     await drive(httpTarget(sqlite, sk), 200, 'hw-s');
     await drive(httpTarget(pg, pk), 200, 'hw-p');
+    await drive(httpTarget(leased, lk), 200, 'hw-l');
     const s: number[] = [];
     const p: number[] = [];
+    const l: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       s.push(await drive(httpTarget(sqlite, sk), CALLS, `hs${r}`));
       p.push(await drive(httpTarget(pg, pk), CALLS, `hp${r}`));
+      l.push(await drive(httpTarget(leased, lk), CALLS, `hl${r}`));
     }
-    return figure('HTTP: 2 serve replicas on PostgreSQL', p, 'HTTP: 1 serve on SQLite', s);
+    return [
+      figure('HTTP: 2 serve replicas on PostgreSQL', p, 'HTTP: 1 serve on SQLite', s),
+      // pg_http_2_replicas_leases_vs_sqlite: the same two replicas with budget leases (leases=on).
+      figure('HTTP: 2 serve replicas on PostgreSQL, leases=on', l, 'HTTP: 1 serve on SQLite', s),
+    ];
   } finally {
-    for (const r of [...sqlite, ...pg]) await stopServe(r);
+    for (const r of [...sqlite, ...pg, ...leased]) await stopServe(r);
   }
 }
 
@@ -229,12 +243,11 @@ async function main(): Promise<void> {
   const figures: Figure[] = [];
   try {
     figures.push(await inProcess(dir, schema));
-    const http = await overHttp(dir, `${schema}_http`);
-    if (http) figures.push(http);
+    figures.push(...(await overHttp(dir, `${schema}_http`)));
   } finally {
     const admin = new pg.Client({ connectionString: PG });
     await admin.connect();
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema}, ${schema}_http CASCADE`);
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema}, ${schema}_http, ${schema}_http_lease CASCADE`);
     await admin.end();
     rmSync(dir, { recursive: true, force: true });
   }
