@@ -13,9 +13,10 @@ import { checkCommand } from './commands/check.js';
 /**
  * Wires every command's spec (specs.ts) to its action. Each action imports its command
  * file lazily, so `noburn check` parses only what check needs. Actions store their exit
- * code; runCli returns it (only the entry point sets process.exitCode).
+ * code; runCli returns it (only the entry point sets process.exitCode). `onlyCheck`: the
+ * program with the check command alone (runCli's path for `noburn check`).
  */
-export function buildProgram(out: Output, setCode: (code: number) => void): CommandUnknownOpts {
+export function buildProgram(out: Output, setCode: (code: number) => void, onlyCheck = false): CommandUnknownOpts {
   const program = new Command('noburn')
     .description('Hard LLM spend enforcement: check before each call, record after it, never past a cap.')
     .version(VERSION)
@@ -27,6 +28,7 @@ export function buildProgram(out: Output, setCode: (code: number) => void): Comm
   const act = <A extends unknown[]>(fn: (...args: A) => Promise<number>) => async (...args: A) => setCode(await fn(...args));
 
   spec.checkSpec(program).action(act(async (o) => checkCommand(o, out)));
+  if (onlyCheck) return program;
   spec.recordSpec(program).action(act(async (o) => (await import('./commands/record.js')).recordCommand(o, out)));
 
   const run = spec.runSpec(program).action(
@@ -73,7 +75,10 @@ export function buildProgram(out: Output, setCode: (code: number) => void): Comm
 /** Parses argv, runs the command, and returns the exit code. Never throws. */
 export async function runCli(argv: readonly string[], out: Output): Promise<number> {
   let code: number = ExitCodes.OK;
-  const program = buildProgram(out, (c) => (code = c));
+  // `noburn check ...` builds only `check` (defining the other commands' options is a few ms
+  // of every start-up). It parses, helps and fails as in the full program: commander looks
+  // at sibling commands only for the program's own help and unknown-command suggestions.
+  const program = buildProgram(out, (c) => (code = c), argv[0] === 'check');
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;
