@@ -19,14 +19,6 @@ export interface Offline {
   queue: ReplicaQueue;
 }
 
-/** The budget leases' in-memory decision (Ledger.decideOffline), when this build has them. */
-type LeaseDecider = (projectId: string, c: NormalizedCheck) => Decision | null;
-
-function leaseDecider(ledger: Ledger): LeaseDecider | null {
-  const fn = (ledger as unknown as { decideOffline?: LeaseDecider }).decideOffline;
-  return typeof fn === 'function' ? fn.bind(ledger) : null;
-}
-
 /** The wire form of a decision; `offline` marks one made without the database. */
 export function decisionResponse(d: Decision, offline: boolean): DecisionResponse {
   return {
@@ -53,8 +45,8 @@ export function decisionResponse(d: Decision, offline: boolean): DecisionRespons
  * block. The block carries no estimate (pricing may need the database too): 0.
  */
 export function offlineCheck(ledger: Ledger, projectId: string, c: NormalizedCheck): Decision {
-  const byLease = leaseDecider(ledger)?.(projectId, c) ?? null;
-  if (byLease) return byLease;
+  const byLease = ledger.decideOffline(projectId, c);
+  if (byLease) return { ...byLease, source: 'replica_offline' };
   return {
     blocked: true,
     blockReason: 'noburn_unreachable',

@@ -112,6 +112,43 @@ if (PG_URL === '') {
       }
     });
 
+    it('with budget leases, a cut-off replica approves only within the leases it holds, then blocks noburn_unreachable: never past the cap', async () => {
+      const { schema, queuePath } = fresh();
+      const relay = await Relay.toTestDb();
+      const via = new URL(relay.url());
+      via.searchParams.set('leases', 'on');
+      const store = await PostgresStore.connect(via.toString(), { schema, poolSize: 2, connectTimeoutMs: 1000 });
+      const server = await startServer({ store, settings: SETTINGS, port: 0, processMetrics: false, closeStore: true, queuePath, probeMs: 50 });
+      const { key } = await createApiKey(store, { projectId: 'p', role: 'admin' });
+      // $0.01 each against $1: exactly 100 fit, whoever decides them.
+      const check = () => call(server, key, 'POST', '/v1/check', { model: 'test-model', estimatedTokensIn: 10_000, estimatedTokensOut: 0 });
+      try {
+        expect((await call(server, key, 'PUT', '/v1/budgets/project', { capUsd: 1, period: 'day' })).status).toBe(200);
+        let allowed = 0;
+        for (let i = 0; i < 5; i++) if ((await check()).body['blocked'] === false) allowed++;
+        expect(allowed).toBe(5);
+        await relay.cut();
+        // A record finds the database away first, so the lease still has room when checks come.
+        expect((await call(server, key, 'POST', '/v1/records', { records: [wireRecord('first', 0)] })).body).toMatchObject({ queued: 1 });
+        const offline = [];
+        for (let i = 0; i < 150; i++) offline.push((await check()).body);
+        const byLease = offline.filter((d) => d['blocked'] === false);
+        // Rule: offline, only a lease approves (its reservation says so), and only within its room.
+        expect(byLease.length).toBeGreaterThan(0);
+        expect(byLease.every((d) => d['source'] === 'replica_offline' && String(d['reservationId']).startsWith('L_'))).toBe(true);
+        expect(offline.filter((d) => d['blocked'] === true).every((d) => d['blockReason'] === 'noburn_unreachable' && d['source'] === 'replica_offline')).toBe(true);
+        expect(offline.at(-1)).toMatchObject({ blocked: true, blockReason: 'noburn_unreachable' });
+        allowed += byLease.length;
+        await relay.open();
+        for (let i = 0; i < 200; i++) if ((await check()).body['blocked'] === false) allowed++;
+        // Rule: an outage never lifts a cap: all told, exactly floor(cap / e) were approved.
+        expect(allowed).toBe(100);
+      } finally {
+        await server.close();
+        await relay.cut();
+      }
+    });
+
     it('a record replayed after a crash between its replay and its delete counts once (the database dedups by idempotency key)', async () => {
       const { schema, queuePath } = fresh();
       const store = await PostgresStore.connect(PG_URL, { schema, poolSize: 2 });
