@@ -140,6 +140,7 @@ if (PG_URL === '') {
         expect(offline.at(-1)).toMatchObject({ blocked: true, blockReason: 'noburn_unreachable' });
         allowed += byLease.length;
         await relay.open();
+        while (server.offline?.link.down === true) await new Promise((r) => setTimeout(r, 20));
         for (let i = 0; i < 200; i++) if ((await check()).body['blocked'] === false) allowed++;
         // Rule: an outage never lifts a cap: all told, exactly floor(cap / e) were approved.
         expect(allowed).toBe(100);
