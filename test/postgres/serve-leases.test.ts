@@ -105,7 +105,7 @@ if (PG_URL === '') {
       expect(allowed).toBe(400);
       expect(await committed(schema)).toBeLessThanOrEqual(400 * E_NANO);
       const leased = (await leasedApprovals(a)) + (await leasedApprovals(b));
-      expect(leased).toBeGreaterThan(200);
+      expect(leased).toBeGreaterThan(300);
       expect(leased).toBeLessThanOrEqual(400);
     });
 

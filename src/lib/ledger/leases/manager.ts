@@ -38,6 +38,8 @@ interface KeyState {
   rate: RateWindow;
   /** The plain prices of the key's last check (an offline decision is priced with them). */
   prices: StoreCheck['prices'];
+  /** Estimates of the checks waiting for this key's next grant (it asks for at least their sum). */
+  waiting: number;
 }
 
 export interface LeaseStats {
@@ -95,7 +97,7 @@ export class LeaseManager {
     const key = keyOf(c);
     let st = this.keys.get(key);
     if (!st) {
-      st = { lease: null, granting: null, refusedUntil: 0, rate: new RateWindow(), prices: c.prices };
+      st = { lease: null, granting: null, refusedUntil: 0, rate: new RateWindow(), prices: c.prices, waiting: 0 };
       this.keys.set(key, st);
     }
     st.prices = c.prices;
@@ -115,8 +117,13 @@ export class LeaseManager {
       }
       // No lease for this key, or it cannot fit e any more: a new one (one grant at a time per key).
       this.stats.waits++;
+      st.waiting += e;
       st.granting ??= this.renew(st, c);
-      await st.granting;
+      try {
+        await st.granting;
+      } finally {
+        st.waiting -= e;
+      }
     }
     return null;
   }
@@ -192,8 +199,9 @@ export class LeaseManager {
   private renew(st: KeyState, c: StoreCheck): Promise<void> {
     return (async () => {
       const e = c.estimateNano;
-      const g = sliceFor(st.rate.total(this.now()), e);
-      const w0 = stepFor(g, e);
+      // Sized for the recent rate plus the checks already waiting; W starts high enough for those.
+      const g = sliceFor(st.rate.total(this.now()) + st.waiting, e);
+      const w0 = Math.min(g, Math.max(stepFor(g, e), Math.ceil(st.waiting / e) * e));
       const sentAt = this.now();
       let grant: LeaseGrant | null = null;
       try {
