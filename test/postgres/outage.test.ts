@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Ledger } from '../../src/lib/ledger/ledger.js';
@@ -147,6 +148,31 @@ if (PG_URL === '') {
       } finally {
         await server.close();
         await relay.cut();
+      }
+    });
+
+    it('a database that answers with an error (a statement timeout behind a held lock) is not an outage: 503 NOBURN_STORE, not an offline decision', async () => {
+      const { schema, queuePath } = fresh();
+      const store = await PostgresStore.connect(PG_URL, { schema, poolSize: 2, statementTimeoutMs: 300 });
+      const server = await startServer({ store, settings: SETTINGS, port: 0, processMetrics: false, closeStore: true, queuePath, probeMs: 50 });
+      const { key } = await createApiKey(store, { projectId: 'p', role: 'app' });
+      const check = () => call(server, key, 'POST', '/v1/check', { model: 'test-model', estimatedTokensIn: 10, estimatedTokensOut: 0 });
+      const locker = new pg.Client({ connectionString: PG_URL });
+      await locker.connect();
+      try {
+        expect(await check()).toMatchObject({ status: 200, body: { blocked: false } }); // the project row exists
+        // Every check locks its project's row first: held here, the check's statement times out.
+        await locker.query('BEGIN');
+        await locker.query(`SELECT 1 FROM "${schema}".projects WHERE project_id = 'p' FOR UPDATE`);
+        const r = await check();
+        // Rule: only an unreachable database makes a replica decide offline; other errors stay what they are.
+        expect([r.status, (r.body['error'] as { code: string } | undefined)?.code]).toEqual([503, 'NOBURN_STORE']);
+        expect(server.offline?.link.down).toBe(false);
+        await locker.query('ROLLBACK');
+        expect(await check()).toMatchObject({ status: 200, body: { blocked: false } });
+      } finally {
+        await locker.end();
+        await server.close();
       }
     });
 
