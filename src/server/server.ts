@@ -98,7 +98,11 @@ function openOffline(opts: ServerOptions, path: string, ledger: Ledger, log: Log
   });
   queue = ReplicaQueue.open({
     path,
-    replay: (projectId, rs, calledAt) => ledger.recordPriced(projectId, rs, calledAt),
+    replay: async (projectId, rs, calledAt) => {
+      await ledger.recordPriced(projectId, rs, calledAt);
+      // The database settled a batch: it is reachable (sooner than the next probe says so).
+      link.succeeded();
+    },
     unreachable: (e) => link.failed(e),
     onError: (e) => log.log('warn', 'replaying queued records failed (retried)', { error: e instanceof Error ? e.message : String(e) }),
   });

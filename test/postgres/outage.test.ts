@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
+import { NoburnGuard } from '../../src/lib/guard.js';
 import { Ledger } from '../../src/lib/ledger/ledger.js';
 import { PostgresStore } from '../../src/lib/ledger/postgres/postgres-store.js';
 import type { NormalizedRecord } from '../../src/lib/validate.js';
@@ -96,6 +97,16 @@ if (PG_URL === '') {
         for (const [m, p, b] of [['PUT', '/v1/budgets/project', { capUsd: 1 }], ['POST', '/v1/runs', {}], ['GET', '/v1/keys', undefined]] as const) {
           const r = await call(server, key, m, p, b);
           expect([r.status, (r.body['error'] as { code: string } | undefined)?.code]).toEqual([503, 'NOBURN_STORE']);
+        }
+        // Rule: clients never see a lifted cap: a fail-open guard (onError "allow") takes the
+        // replica's block as it is, with no fallback of its own.
+        const home = mkdtempSync(join(tmpdir(), 'noburn-outage-client-'));
+        dirs.push(home);
+        const guard = new NoburnGuard({ home, url: server.url, apiKey: key, timeoutMs: 2000, prices: PRICES, env: {}, onError: 'allow' });
+        try {
+          expect(await guard.check({ model: 'test-model', estimatedTokensIn: 10, estimatedTokensOut: 0 })).toMatchObject({ blocked: true, blockReason: 'noburn_unreachable', source: 'replica_offline' });
+        } finally {
+          await guard.close();
         }
         const health = await request(`${server.url}/healthz`);
         expect(await health.body.json()).toEqual({ ok: true, store: 'postgres', degraded: true, queued: 3 });
