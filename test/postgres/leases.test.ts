@@ -107,6 +107,18 @@ if (PG_URL === '') {
       expect((1 + offline) * E_NANO).toBe(w);
     });
 
+    it('release of a leased approval through the other replica returns its room once', async () => {
+      const { a, b } = await replicas();
+      const first = await a.check('acme', CHECK);
+      expect(first.reservationId).toMatch(/^L_/);
+      for (let i = 0; i < 200; i++) await a.check('acme', CHECK);
+      expect((await b.check('acme', CHECK)).blocked).toBe(true);
+      expect(await b.release('acme', [first.reservationId as string])).toBe(1);
+      expect(await b.release('acme', [first.reservationId as string])).toBe(0);
+      expect((await b.check('acme', CHECK)).blocked).toBe(false);
+      expect((await b.check('acme', CHECK)).blocked).toBe(true);
+    });
+
     it('a reservation id naming a lease with a forged signature settles nothing', async () => {
       const { a, b } = await replicas();
       const d = await a.check('acme', CHECK);
