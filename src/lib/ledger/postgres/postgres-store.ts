@@ -1,7 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { NoburnNotFoundError, NoburnStoreError } from '../../errors.js';
 import { assertCanEnd, assertCanNest } from '../runs.js';
-import { newId } from '../../ids.js';
 import { cachedPriceOf } from '../../pricing/price-cache.js';
 import type { CachedPrice, PriceRow } from '../../pricing/price-cache.js';
 import type { RecordResult } from '../../types.js';
@@ -14,50 +13,13 @@ import type * as S from '../store.js';
 import { createPool, storeError } from './pool.js';
 import type { PostgresStoreOptions } from './pool.js';
 import { budgetKey } from '../../model-glob.js';
-import { readBudgets, readSpend, readUsers, windowsAt } from './reads.js';
+import { readBudgets, readSpend, readUsers } from './reads.js';
 import { migrate } from './schema.js';
+import { checkPayload, decisionOfJson, recordPayload } from './payloads.js';
+import type { DecisionJson } from './payloads.js';
 import { PgLeasePort, leaseUrlOptions } from './lease-port.js';
 
 export type { PostgresStoreOptions } from './pool.js';
-
-interface DecisionJson {
-  blocked: boolean;
-  reason: S.StoreDecision['blockReason'];
-  id: string | null;
-  rem: S.StoreDecision['remainingNano'];
-  /** The ref of the blocked check's event; absent when allowed. */
-  dec?: string;
-  est?: number;
-  tout?: number;
-  clamped?: boolean;
-  max?: number | null;
-  limit?: { scope: 'project' | 'user' | 'run' | 'model' | 'tag'; capNano: number; spentNano: number; heldNano: number } | null;
-}
-
-
-/** A check as nb_decide reads it. Ids are made here (same generator as SQLite); the function uses them only if it holds / blocks. */
-function checkPayload(c: S.StoreCheck): object {
-  return { ...c, forceBlock: c.forceBlock ?? null, windows: windowsAt(c.now), reservationId: newId('res'), decisionId: newId('dec') };
-}
-
-function recordPayload(r: S.StoreRecord): object {
-  return { ...r, windows: windowsAt(r.ts) };
-}
-
-function decisionOfJson(d: DecisionJson): S.StoreDecision {
-  return {
-    blocked: d.blocked,
-    blockReason: d.reason,
-    reservationId: d.id,
-    remainingNano: d.rem,
-    ...(d.dec === undefined ? {} : { decisionId: d.dec }),
-    estimateNano: d.est,
-    tokensOut: d.tout,
-    clamped: d.clamped === true,
-    maxTokensOut: d.max ?? null,
-    limit: d.limit ? { scope: d.limit.scope, capNano: Number(d.limit.capNano), spentNano: Number(d.limit.spentNano), heldNano: Number(d.limit.heldNano) } : null,
-  };
-}
 
 /**
  * The ledger on PostgreSQL, so that several `noburn serve` replicas share one authority.
