@@ -31,7 +31,16 @@ const key = (bench: string, f: Figure) => `${bench}\u0000${f.name}\u0000${f.base
 
 /** Ratio of one figure in each run, by its bench, name and baseline. */
 const ratios = new Map<string, number[]>();
-for (const run of res.runs) for (const r of run.results) for (const f of r.figures) if (f.ratio !== undefined) ratios.set(key(r.bench, f), [...(ratios.get(key(r.bench, f)) ?? []), f.ratio]);
+/** Whether each run met the goal: a goal is met only when every run met it. */
+const mets = new Map<string, boolean[]>();
+for (const run of res.runs) {
+  for (const r of run.results) {
+    for (const f of r.figures) {
+      if (f.ratio !== undefined) ratios.set(key(r.bench, f), [...(ratios.get(key(r.bench, f)) ?? []), f.ratio]);
+      if (f.met !== null) mets.set(key(r.bench, f), [...(mets.get(key(r.bench, f)) ?? []), f.met]);
+    }
+  }
+}
 
 const last = res.runs[res.runs.length - 1];
 const rows: string[] = [];
@@ -42,7 +51,9 @@ for (const r of last?.results ?? []) {
     const spread = rs.length > 1 ? (Math.max(...rs) - Math.min(...rs)) / Math.min(...rs) : null;
     const base = f.baseline ? `${f.baseline.name}: ${fmt(f.baseline.value)} ${f.unit}` : '–';
     const ratio = rs.length > 0 ? rs.map((x) => `${x.toFixed(2)}×`).join(' / ') : '–';
-    const met = f.met === null ? '–' : f.met ? 'yes' : '**no**';
+    const ms = mets.get(key(r.bench, f)) ?? [];
+    const yes = ms.filter(Boolean).length;
+    const met = ms.length === 0 ? '–' : yes === ms.length ? 'yes' : yes === 0 ? '**no**' : `**in ${yes} of ${ms.length} runs**`;
     rows.push(`| ${r.bench}: ${f.name.trim()} | ${fmt(f.value)} ${f.unit} | ${base} | ${ratio} | ${spread === null ? '–' : `${(spread * 100).toFixed(0)} %`} | ${f.goal.replace('x', '×')} | ${met} |`);
   }
 }
