@@ -6,28 +6,22 @@
  * means stored: every acknowledged record is counted exactly once once it is back. And a
  * replica killed with kill -9 while it holds queued records replays them at its next start.
  */
-import { Pool, request } from 'undici';
+import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, serveCli, tempHome, useDist, writeConfig } from '../helpers/cli.js';
-import type { ServeChild } from '../helpers/cli.js';
-import { PG_URL, SKIP_TITLE, admin, dropSchemas, newSchemaName } from './pg-env.js';
+import { tempHome, useDist } from '../helpers/cli.js';
+import { PG_URL, SKIP_TITLE, admin } from './pg-env.js';
 import { Relay } from './relay.js';
+import { post, replicaClusters } from './replica-cluster.js';
+import type { Replica as ServeReplica } from './replica-cluster.js';
 
-const PRICES = { prices: { 'test-model': { inputPerMTok: 1, outputPerMTok: 2 } } };
 const CHECK = { model: 'test-model', estimatedTokensIn: 30_000, estimatedTokensOut: 0 }; // $0.03
 const RECORD_NANO = 1_000_000; // $0.001 each
 
-interface Replica extends ServeChild {
-  pool: Pool;
+interface Replica extends ServeReplica {
   relay: Relay;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function post(r: Replica, key: string, path: string, body: unknown, method: 'POST' | 'PUT' = 'POST'): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await r.pool.request({ path, method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
-}
 
 async function health(r: Replica): Promise<{ degraded?: boolean; queued?: number }> {
   const res = await request(`${r.url}/healthz`);
@@ -57,37 +51,14 @@ if (PG_URL === '') {
 } else {
   describe('serve replicas through a PostgreSQL outage', () => {
     const dist = useDist();
-    const schemas: string[] = [];
-    const running: Replica[] = [];
-    afterAll(async () => {
-      for (const r of running) {
-        await r.stop();
-        await r.pool.close();
-        await r.relay.cut();
-      }
-      await dropSchemas(schemas);
-    });
-
-    /** A fresh schema with an admin key (made by the CLI) and its store URL. */
-    async function project(): Promise<{ store: string; key: string; schema: string }> {
-      const schema = newSchemaName();
-      schemas.push(schema);
-      const u = new URL(PG_URL);
-      u.searchParams.set('options', `-c search_path=${schema}`);
-      const store = u.toString();
-      const home = tempHome();
-      const created = await runCli(dist.cli, ['keys', 'create', '--role', 'admin', '--project', 'acme'], { home, env: { NOBURN_STORE: store } });
-      expect(created.code, created.stderr).toBe(0);
-      return { store, key: created.stdout.trim(), schema };
-    }
+    const clusters = replicaClusters(dist);
+    afterAll(() => clusters.dispose());
+    const project = () => clusters.project();
 
     /** A replica with its own NOBURN_HOME (its own queue file), reaching the store through `relay`. */
     async function replica(store: string, relay: Relay, home = tempHome()): Promise<Replica & { home: string }> {
-      writeConfig(home, PRICES);
-      const s = await serveCli(dist.cli, home, ['--store', relay.url(store)]);
-      const r = { ...s, pool: new Pool(s.url, { connections: 16 }), relay, home };
-      running.push(r);
-      return r;
+      clusters.track({ stop: () => relay.cut() });
+      return { ...(await clusters.replica(relay.url(store), { home, connections: 16 })), relay };
     }
 
     const dbRecords = (schema: string) =>

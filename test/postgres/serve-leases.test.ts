@@ -4,29 +4,14 @@
  * spent <= cap), most checks are decided from leases, and a replica killed with kill -9
  * withholds its leased room only until the lease TTL and hold TTL pass.
  */
-import { Pool } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, serveCli, tempHome, useDist, writeConfig } from '../helpers/cli.js';
-import type { ServeChild } from '../helpers/cli.js';
-import { PG_URL, SKIP_TITLE, admin, dropSchemas, newSchemaName } from './pg-env.js';
+import { tempHome, useDist } from '../helpers/cli.js';
+import { PG_URL, SKIP_TITLE, admin } from './pg-env.js';
+import { post, replicaClusters } from './replica-cluster.js';
+import type { Replica } from './replica-cluster.js';
 
-const PRICES = { prices: { 'test-model': { inputPerMTok: 1, outputPerMTok: 2 } } };
 const E_NANO = 1_000_000; // the check below: 1000 input tokens at $1/MTok = $0.001
 const check = { model: 'test-model', estimatedTokensIn: 1000, estimatedTokensOut: 0 };
-
-interface Replica extends ServeChild {
-  pool: Pool;
-}
-
-async function startReplica(cli: string, home: string, store: string): Promise<Replica> {
-  const s = await serveCli(cli, home, ['--store', store]);
-  return { ...s, pool: new Pool(s.url, { connections: 64 }) };
-}
-
-async function post(r: Replica, key: string, path: string, body: unknown, method: 'POST' | 'PUT' = 'POST'): Promise<{ status: number; body: unknown }> {
-  const res = await r.pool.request({ path, method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.statusCode, body: await res.body.json() };
-}
 
 /** The checks approved from leases, from the replica's /metrics. */
 async function leasedApprovals(r: Replica): Promise<number> {
@@ -70,31 +55,13 @@ if (PG_URL === '') {
 } else {
   describe('serve replicas with budget leases', () => {
     const dist = useDist();
-    const schemas: string[] = [];
-    const running: Replica[] = [];
-    afterAll(async () => {
-      for (const r of running) {
-        r.child.kill('SIGKILL');
-        await r.exit;
-        await r.pool.close();
-      }
-      await dropSchemas(schemas);
-    });
+    const clusters = replicaClusters(dist);
+    afterAll(() => clusters.dispose());
 
     async function cluster(capUsd: number, params: Record<string, string>, config: object = {}): Promise<{ a: Replica; b: Replica; key: string; schema: string }> {
-      const schema = newSchemaName();
-      schemas.push(schema);
-      const u = new URL(PG_URL);
-      u.searchParams.set('options', `-c search_path=${schema}`);
-      for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
-      const store = u.toString();
+      const { schema, store, key } = await clusters.project(params);
       const home = tempHome();
-      writeConfig(home, { ...PRICES, ...config });
-      const created = await runCli(dist.cli, ['keys', 'create', '--role', 'admin', '--project', 'acme'], { home, env: { NOBURN_STORE: store } });
-      expect(created.code, created.stderr).toBe(0);
-      const key = created.stdout.trim();
-      const [a, b] = await Promise.all([startReplica(dist.cli, home, store), startReplica(dist.cli, home, store)]);
-      running.push(a, b);
+      const [a, b] = await Promise.all([clusters.replica(store, { home, config }), clusters.replica(store, { home, config })]);
       expect((await post(a, key, '/v1/budgets/project', { capUsd, period: 'day' }, 'PUT')).status).toBe(200);
       return { a, b, key, schema };
     }

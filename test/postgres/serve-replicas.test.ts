@@ -3,32 +3,11 @@
  * schema, as replicas behind a load balancer. Keys are made with `noburn keys create
  * --store postgres://...`.
  */
-import { Pool } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, serveCli, tempHome, useDist, writeConfig } from '../helpers/cli.js';
-import type { ServeChild } from '../helpers/cli.js';
-import { PG_URL, SKIP_TITLE, dropSchemas, newSchemaName } from './pg-env.js';
-
-const PRICES = { prices: { 'test-model': { inputPerMTok: 1, outputPerMTok: 2 } } };
-
-interface Replica extends ServeChild {
-  pool: Pool;
-}
-
-async function startReplica(cli: string, home: string, store: string): Promise<Replica> {
-  const s = await serveCli(cli, home, ['--store', store]);
-  return { ...s, pool: new Pool(s.url, { connections: 64 }) };
-}
-
-async function post(r: Replica, key: string, path: string, body: unknown, method: 'POST' | 'PUT' = 'POST'): Promise<{ status: number; body: unknown }> {
-  const res = await r.pool.request({ path, method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.statusCode, body: await res.body.json() };
-}
-
-async function get(r: Replica, key: string, path: string): Promise<unknown> {
-  const res = await r.pool.request({ path, method: 'GET', headers: { authorization: `Bearer ${key}` } });
-  return res.body.json();
-}
+import { tempHome, useDist } from '../helpers/cli.js';
+import { PG_URL, SKIP_TITLE } from './pg-env.js';
+import { get, post, replicaClusters } from './replica-cluster.js';
+import type { Replica } from './replica-cluster.js';
 
 const check = { model: 'test-model', estimatedTokensIn: 30_000, estimatedTokensOut: 0 }; // $0.03
 const record = (key: string) => ({ model: 'test-model', tokensIn: 1000, tokensOut: 0, costUsd: 0.000001, wasBlocked: false, idempotencyKey: key });
@@ -41,31 +20,14 @@ if (PG_URL === '') {
 } else {
   describe('serve replicas on PostgreSQL', () => {
     const dist = useDist();
-    const schemas: string[] = [];
-    const running: Replica[] = [];
-    afterAll(async () => {
-      for (const r of running) {
-        r.child.kill('SIGKILL');
-        await r.exit;
-        await r.pool.close();
-      }
-      await dropSchemas(schemas);
-    });
+    const clusters = replicaClusters(dist);
+    afterAll(() => clusters.dispose());
 
-    /** A fresh schema, an admin key made by the CLI, a project cap, and two replicas. */
+    /** A fresh schema, an admin key made by the CLI, a project cap, and two replicas (one NOBURN_HOME). */
     async function cluster(capUsd: number): Promise<{ a: Replica; b: Replica; key: string }> {
-      const schema = newSchemaName();
-      schemas.push(schema);
-      const u = new URL(PG_URL);
-      u.searchParams.set('options', `-c search_path=${schema}`);
-      const store = u.toString();
+      const { store, key } = await clusters.project();
       const home = tempHome();
-      writeConfig(home, PRICES);
-      const created = await runCli(dist.cli, ['keys', 'create', '--role', 'admin', '--project', 'acme'], { home, env: { NOBURN_STORE: store } });
-      expect(created.code, created.stderr).toBe(0);
-      const key = created.stdout.trim();
-      const [a, b] = await Promise.all([startReplica(dist.cli, home, store), startReplica(dist.cli, home, store)]);
-      running.push(a, b);
+      const [a, b] = await Promise.all([clusters.replica(store, { home }), clusters.replica(store, { home })]);
       expect((await post(a, key, '/v1/budgets/project', { capUsd, period: 'day' }, 'PUT')).status).toBe(200);
       return { a, b, key };
     }
