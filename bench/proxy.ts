@@ -9,7 +9,7 @@
  * durable check and record per call); the client is the child it wraps (proxy-client.ts).
  * Added latency = a side's median minus the direct median; rounds are interleaved.
  *
- *   npx tsx bench/proxy.ts [--json] [--quick] [--first-only] [--profile DIR]      (after npm run build)
+ *   npx tsx bench/proxy.ts [--json] [--quick] [--first-only] [--profile DIR] [--cli PATH]      (after npm run build)
  *
  * --profile DIR writes a V8 CPU profile of the noburn process (the proxy) into DIR.
  */
@@ -25,7 +25,9 @@ import { emit, median, percentile, plainFigure, ratioFigure } from './stats.js';
 import type { Figure } from './stats.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const CLI = join(ROOT, 'dist/cli.cjs');
+// --cli PATH: another build of the CLI (a baseline build kept beside this one, measured the same way).
+const cliIdx = process.argv.indexOf('--cli');
+const CLI = cliIdx === -1 ? join(ROOT, 'dist/cli.cjs') : (process.argv[cliIdx + 1] ?? '');
 const CLIENT = join(ROOT, 'bench/proxy-client.ts');
 const quick = process.argv.includes('--quick');
 // Only the first-call figure (and its breakdown): no Portkey, no latency rounds.

@@ -41,11 +41,24 @@ export interface RecordSink {
   close(): Promise<FlushResult>;
 }
 
+/** Records a check takes from the queue to write in its own transaction (MemoryRecordQueue.take). */
+export interface TakenRecords {
+  records: readonly NormalizedRecord[];
+  ts: readonly number[];
+  /** Written with the check (counted delivered), or not: they go back to the queue, written on their own. */
+  done(written: boolean): void;
+}
+
 /**
- * Embedded mode: records wait in memory for at most one turn of the event loop and are
- * written to the ledger in one transaction per batch. Keeping the SQLite write off the
- * caller's path is what makes record() cost microseconds. A failed write keeps the batch
- * and retries with backoff.
+ * Embedded mode: records wait in memory for at most one turn of the event loop (or
+ * `delayMs`) and are written to the ledger in one transaction per batch. Keeping the SQLite
+ * write off the caller's path is what makes record() cost microseconds. A failed write
+ * keeps the batch and retries with backoff.
+ *
+ * With `delayMs` (noburn run's proxy) a record waits up to that long for the next check,
+ * which takes it (take()) and writes it in the check's own transaction: one commit per
+ * call instead of two. Its hold stays in the ledger until then, so every process still
+ * counts the call; the timer writes it when no check comes. flush()/close() write at once.
  */
 export class MemoryRecordQueue implements RecordSink {
   private pending: { r: NormalizedRecord; ts: number }[] = [];
@@ -53,6 +66,8 @@ export class MemoryRecordQueue implements RecordSink {
   private inflight: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private immediate = false;
+  /** The timer that writes deferred records no check took (delayMs). */
+  private deferred: NodeJS.Timeout | null = null;
   private failures = 0;
   private delivered = 0;
 
@@ -60,6 +75,7 @@ export class MemoryRecordQueue implements RecordSink {
     private readonly deliver: (rs: readonly NormalizedRecord[], ts: readonly number[]) => Promise<unknown>,
     private readonly onError: RecordErrorHandler = () => {},
     private readonly release: (ids: readonly string[]) => Promise<unknown> = () => Promise.resolve(),
+    private readonly delayMs = 0,
   ) {}
 
   enqueue(r: NormalizedRecord, ts: number): void {
@@ -74,6 +90,16 @@ export class MemoryRecordQueue implements RecordSink {
   }
 
   private wake(): void {
+    // Releases are never deferred: a failed call's hold is freed at once.
+    if (this.delayMs > 0 && this.releases.length === 0) {
+      if (!this.deferred && !this.inflight && !this.timer) {
+        this.deferred = setTimeout(() => {
+          this.deferred = null;
+          void this.drain().catch(() => {});
+        }, this.delayMs);
+      }
+      return;
+    }
     if (!this.immediate && !this.inflight && !this.timer) {
       this.immediate = true;
       setImmediate(() => {
@@ -83,8 +109,43 @@ export class MemoryRecordQueue implements RecordSink {
     }
   }
 
+  /**
+   * Hands the waiting records to a check that writes them in its own transaction, or null
+   * (none waiting, or a write in flight). flush() waits for them until done() is called.
+   */
+  take(): TakenRecords | null {
+    if (this.inflight || this.timer || this.pending.length === 0) return null;
+    const batch = this.pending;
+    this.pending = [];
+    this.clearDeferred();
+    let finish!: () => void;
+    this.inflight = new Promise<void>((resolve) => (finish = resolve));
+    let settled = false;
+    return {
+      records: batch.map((b) => b.r),
+      ts: batch.map((b) => b.ts),
+      done: (written) => {
+        if (settled) return;
+        settled = true;
+        if (written) this.delivered += batch.length;
+        else this.pending = batch.concat(this.pending);
+        this.inflight = null;
+        finish();
+        if (this.pending.length > 0 || this.releases.length > 0) this.wake();
+      },
+    };
+  }
+
+  private clearDeferred(): void {
+    if (this.deferred) {
+      clearTimeout(this.deferred);
+      this.deferred = null;
+    }
+  }
+
   private drain(): Promise<void> {
     if (this.inflight) return this.inflight;
+    this.clearDeferred();
     if (this.pending.length === 0 && this.releases.length === 0) return Promise.resolve();
     const batch = this.pending;
     const releases = this.releases;
@@ -108,6 +169,8 @@ export class MemoryRecordQueue implements RecordSink {
       } finally {
         this.inflight = null;
       }
+      // What came while this batch was written is not left waiting for the next record.
+      if (this.pending.length > 0 || this.releases.length > 0) this.wake();
     })();
     return this.inflight;
   }
@@ -123,6 +186,7 @@ export class MemoryRecordQueue implements RecordSink {
   }
 
   async flush(): Promise<FlushResult> {
+    this.clearDeferred();
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;

@@ -25,18 +25,32 @@ export interface LocalAuthorityOptions extends AuthorityHooks {
   longLived?: boolean;
   /** Deliver the project's fired alerts in the background (when config names a webhook or command). */
   deliverAlerts?: boolean;
+  /**
+   * Records wait up to this long for the next check, which writes them in its own
+   * transaction (one commit per call); default RECORD_DELAY_MS for a long-lived process, else 0.
+   */
+  recordDelayMs?: number;
 }
+
+/**
+ * How long a long-lived process's record may wait for the next check before it is written
+ * on its own. Its hold keeps every cap exact meanwhile; a kill -9 in this window loses the
+ * record (the hold then counts until it expires). docs/performance.md, "The proxy".
+ */
+export const RECORD_DELAY_MS = 20;
 
 export class LocalAuthority implements Authority {
   readonly fallback: FallbackPricing;
   private sinkI: RecordSink | null = null;
   private deliverer: AlertDeliverer | null = null;
+  private queue: MemoryRecordQueue | null = null;
 
   constructor(
     readonly ledger: Ledger,
     private readonly projectId: string,
     config: NoburnConfig,
     private readonly hooks: AuthorityHooks = {},
+    private readonly recordDelayMs = 0,
   ) {
     this.fallback = new FallbackPricing(config);
   }
@@ -53,7 +67,8 @@ export class LocalAuthority implements Authority {
       }
     }
     const store = opts.store ?? new SqliteStore(config.dbPath, opts.longLived ? { checkpointEveryMs: 500 } : {});
-    const a = new LocalAuthority(new Ledger(store, config, { now: opts.now }), config.projectId, config, opts);
+    const delay = opts.recordDelayMs ?? (opts.longLived ? RECORD_DELAY_MS : 0);
+    const a = new LocalAuthority(new Ledger(store, config, { now: opts.now }), config.projectId, config, opts, delay);
     const targets = { webhook: config.alertsWebhook, command: config.alertsCommand };
     if (opts.deliverAlerts === true && AlertDeliverer.wanted(targets)) {
       a.deliverer = new AlertDeliverer({ store, projectId: config.projectId, targets, now: opts.now }).start();
@@ -62,7 +77,7 @@ export class LocalAuthority implements Authority {
   }
 
   recordSink(): RecordSink {
-    this.sinkI ??= new MemoryRecordQueue(
+    this.sinkI ??= this.queue = new MemoryRecordQueue(
       async (rs, ts) => {
         const res = await this.record(rs, ts);
         this.hooks.onDelivered?.(rs.map((r) => r.reservationId));
@@ -70,6 +85,7 @@ export class LocalAuthority implements Authority {
       },
       this.hooks.onRecordError,
       (ids) => this.release(ids),
+      this.recordDelayMs,
     );
     return this.sinkI;
   }
@@ -82,8 +98,22 @@ export class LocalAuthority implements Authority {
     return false;
   }
 
-  check(c: NormalizedCheck): Promise<T.Decision> {
-    return this.ledger.check(this.projectId, c);
+  /** Waiting records (recordDelayMs) are written in this check's transaction: one commit for both. */
+  async check(c: NormalizedCheck): Promise<T.Decision> {
+    const taken = this.recordDelayMs > 0 ? this.queue?.take() : null;
+    if (!taken) return this.ledger.check(this.projectId, c);
+    let d: T.Decision;
+    try {
+      d = await this.ledger.recordThenCheck(this.projectId, taken.records, taken.ts, c);
+    } catch {
+      // Nothing was written: the records go back to the queue (written on their own, which
+      // reports their errors) and the check is decided alone.
+      taken.done(false);
+      return this.ledger.check(this.projectId, c);
+    }
+    taken.done(true);
+    this.hooks.onDelivered?.(taken.records.map((r) => r.reservationId));
+    return d;
   }
   rehearse(c: NormalizedCheck): Promise<void> {
     return this.ledger.rehearse(this.projectId, c);

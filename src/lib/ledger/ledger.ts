@@ -132,6 +132,23 @@ export class Ledger {
   }
 
   /**
+   * Settles records, then decides `c`, in one store transaction when the store can
+   * (noburn run's proxy: the previous call's record rides on this check's commit); the
+   * same result as record() then check(). In one transaction, a failure writes nothing;
+   * otherwise records already written are recognised by their idempotency keys on a retry.
+   */
+  async recordThenCheck(projectId: string, rs: readonly NormalizedRecord[], calledAt: readonly (number | null)[], c: NormalizedCheck): Promise<Decision> {
+    if (!this.store.recordThenCheck || this.batcher || this.leases) {
+      await this.record(projectId, rs, calledAt);
+      return this.check(projectId, c);
+    }
+    const now = this.now();
+    const rows = await Promise.all(rs.map((r, i) => this.toStoreRecord(projectId, r, now, calledAt[i] ?? null)));
+    const { sc, context } = await this.storeCheckOf(projectId, c, await this.pricer.resolve(c.model, c.provider));
+    return decisionOf(await this.store.recordThenCheck(rows, sc), context);
+  }
+
+  /**
    * Decides a check from a budget lease with no store call (serve while PostgreSQL is
    * unreachable): only a check of a key this ledger holds a live lease for, within the
    * lease's W, priced as that key's last check (exact token counts only). Null otherwise.

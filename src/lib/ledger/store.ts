@@ -304,6 +304,12 @@ export interface LedgerStore {
   commit?(ops: readonly StoreOp[]): Promise<StoreOpResult[]>;
   record(rs: readonly StoreRecord[]): Promise<RecordResult>;
   /**
+   * Settles `rs`, then decides `c`, in one transaction (noburn run's proxy: the previous
+   * call's record rides on the next check's commit). Same result as record() then check().
+   * Absent: the ledger makes the two calls.
+   */
+  recordThenCheck?(rs: readonly StoreRecord[], c: StoreCheck): Promise<StoreDecision>;
+  /**
    * Decides `c` and settles it, inside a transaction that is rolled back: changes nothing,
    * but a long-lived process's first real call then finds its path prepared and compiled.
    * Optional (a store without it is simply not rehearsed).

@@ -49,6 +49,7 @@ export class SqliteStore implements S.LedgerBackend {
   private readonly filteredEvents = new Map<string, Statement>();
   private readonly checkTx: (cs: readonly S.StoreCheck[]) => S.StoreDecision[];
   private readonly recordTx: (rs: readonly S.StoreRecord[]) => RecordResult;
+  private readonly recordCheckTx: (rs: readonly S.StoreRecord[], c: S.StoreCheck) => S.StoreDecision;
   private closed = false;
   private checkpoints: Checkpointer | null = null;
 
@@ -62,7 +63,7 @@ export class SqliteStore implements S.LedgerBackend {
       prepareAll(this.st);
     }
     const checkMany = this.db.transaction((cs: readonly S.StoreCheck[]) => cs.map((c) => decide(this.st, c)));
-    const recordMany = this.db.transaction((rs: readonly S.StoreRecord[]) => {
+    const settleAll = (rs: readonly S.StoreRecord[]): RecordResult => {
       let duplicates = 0;
       const usage = new UsageBatch();
       const settled: S.StoreRecord[] = [];
@@ -74,9 +75,16 @@ export class SqliteStore implements S.LedgerBackend {
       // The thresholds these records reached fire now, in this transaction (alerts.ts).
       fireAlerts(this.st, settled, settled.reduce((t, r) => Math.max(t, r.ts), 0));
       return { accepted: settled.length, duplicates };
-    });
+    };
+    const recordMany = this.db.transaction(settleAll);
+    const recordCheck = this.db.transaction((rs: readonly S.StoreRecord[], c: S.StoreCheck) => (settleAll(rs), decide(this.st, c)));
     this.checkTx = (cs) => checkMany.immediate(cs);
     this.recordTx = (rs) => recordMany.immediate(rs);
+    this.recordCheckTx = (rs, c) => recordCheck.immediate(rs, c);
+  }
+
+  recordThenCheck(rs: readonly S.StoreRecord[], c: S.StoreCheck): Promise<S.StoreDecision> {
+    return this.guard(() => this.recordCheckTx(rs, c));
   }
 
   rehearse(c: S.StoreCheck): Promise<S.StoreDecision> {
