@@ -10,7 +10,7 @@
  * so that replay counts nothing twice. Rows stay on disk across a shutdown or a kill, and
  * the next start replays them. The claim lease lets two replicas share one file.
  */
-import { NoburnStoreError } from '../lib/errors.js';
+import { NoburnNotFoundError, NoburnStoreError, NoburnValidationError } from '../lib/errors.js';
 import { OutboxFile } from '../lib/remote/outbox-db.js';
 import type { Claimed } from '../lib/remote/outbox-db.js';
 import type { NormalizedRecord } from '../lib/validate.js';
@@ -28,11 +28,31 @@ export interface ReplicaQueueOptions {
   /** Whether a replay failure means the database is unreachable (then replay waits for kick()). */
   unreachable: (e: unknown) => boolean;
   onError?: (e: unknown) => void;
+  /** A record the database refused for good, moved aside to the file's outbox_dead table. */
+  onDead?: (e: unknown, idempotencyKey: string) => void;
   batchSize?: number;
   now?: () => number;
 }
 
 const ALL = Number.MAX_SAFE_INTEGER;
+
+/**
+ * SQLSTATE classes of an answer about the data itself, which no retry changes: 22 data
+ * exception, 23 integrity constraint, 42 syntax or access rule, P0 raised by a function.
+ * Everything else (serialization failures, deadlocks, timeouts, resources) is retried.
+ */
+const PG_PERMANENT = /^(22|23|42|P0)/;
+
+/** Whether the database refused a record for good: then it is set aside, not retried. */
+export function isRefusal(e: unknown): boolean {
+  if (e instanceof NoburnValidationError || e instanceof NoburnNotFoundError) return true;
+  for (let cur: unknown = e, depth = 0; cur !== null && cur !== undefined && depth < 5; depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && code.length === 5 && PG_PERMANENT.test(code)) return true;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return false;
+}
 /** A claimed batch is this replica's for this long; a replica that died lets it go after. */
 const LEASE_MS = 30_000;
 
@@ -112,6 +132,7 @@ export class ReplicaQueue {
     try {
       await this.o.replay(projectId, bodies.map((b) => b.r), bodies.map((b) => b.calledAt));
     } catch (e) {
+      if (!this.closed && isRefusal(e)) return this.setAside(projectId, rows, e);
       // Released at once (close() waits for this, so the file is still open).
       this.file.backoff(rows.map((r) => r.id), 0);
       if (this.closed || this.o.unreachable(e)) return false;
@@ -126,6 +147,27 @@ export class ReplicaQueue {
     // Settled: a crash before this delete replays the batch, which the database counts once.
     this.file.remove(rows.map((r) => r.id));
     this.replayed += rows.length;
+    return true;
+  }
+
+  /**
+   * A batch the database refused: one bad record must not hold back the queue (replayed
+   * forever, it would), so the rows are replayed one by one (still claimed) and the one
+   * refused alone goes to outbox_dead with the reason, as the client outbox does.
+   */
+  private async setAside(projectId: string, rows: readonly Claimed[], e: unknown): Promise<boolean> {
+    if (rows.length > 1) {
+      for (let i = 0; i < rows.length; i++) {
+        if (await this.replayBatch(projectId, [rows[i] as Claimed])) continue;
+        // Stopped (unreachable, or retried later): the rest goes back to the queue now.
+        this.file.backoff(rows.slice(i + 1).map((r) => r.id), 0);
+        return false;
+      }
+      return true;
+    }
+    const row = rows[0] as Claimed;
+    this.file.kill(row.id, e instanceof Error ? e.message : String(e), this.now());
+    this.o.onDead?.(e, row.idem_key);
     return true;
   }
 

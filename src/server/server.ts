@@ -105,6 +105,8 @@ function openOffline(opts: ServerOptions, path: string, ledger: Ledger, log: Log
     },
     unreachable: (e) => link.failed(e),
     onError: (e) => log.log('warn', 'replaying queued records failed (retried)', { error: e instanceof Error ? e.message : String(e) }),
+    onDead: (e, idempotencyKey) =>
+      log.log('error', 'the database refused a queued record: set aside in replica-queue.db (outbox_dead), not retried', { idempotencyKey, error: e instanceof Error ? e.message : String(e) }),
   });
   queue.kick();
   return { link, queue };
