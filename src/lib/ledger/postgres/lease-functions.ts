@@ -137,6 +137,15 @@ BEGIN
   RETURN v_any;
 END $fn$;
 
+-- A leased approval's reservation id split into [lease, seq, estimate, raw input (may be empty), mac], or
+-- NULL when it is not one. The pattern has no bounded repeats or captures (PostgreSQL's regex engine
+-- spends tens of microseconds on those); the lengths are checked apart.
+CREATE OR REPLACE FUNCTION nb_lease_parts(p_res text) RETURNS text[] LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT CASE WHEN p_res ~ '^L_[A-Za-z0-9_-]+\\.[0-9]+\\.[0-9]+\\.[0-9]*\\.[0-9a-f]+$' AND length(split_part(p_res, '.', 2)) <= 15
+      AND length(split_part(p_res, '.', 3)) <= 15 AND length(split_part(p_res, '.', 4)) <= 15 AND length(split_part(p_res, '.', 5)) = 16
+    THEN string_to_array(p_res, '.') END
+$fn$;
+
 -- Settles one approval from a lease, named by its reservation id L<lease>.<seq>.<estimate>.<raw input>.<mac>
 -- (mac: the first 16 hex of md5(secret.seq.estimate.raw), so that a client cannot name an approval it
 -- was not given). Once per (lease, seq): its estimate leaves row C (never below 0), which returns the
@@ -147,7 +156,7 @@ DECLARE
   v_m text[];
   v_l record;
 BEGIN
-  v_m := regexp_match(p_res, '^(L_[A-Za-z0-9_-]+)\\.([0-9]{1,15})\\.([0-9]{1,15})\\.([0-9]{0,15})\\.([0-9a-f]{16})$');
+  v_m := nb_lease_parts(p_res);
   IF v_m IS NULL THEN RETURN; END IF;
   SELECT * INTO v_l FROM leases WHERE id = v_m[1] AND project_id = p_project;
   IF NOT FOUND OR left(md5(v_l.secret || '.' || v_m[2] || '.' || v_m[3] || '.' || v_m[4]), 16) <> v_m[5] THEN RETURN; END IF;

@@ -54,8 +54,16 @@ DECLARE
   v_mu text;
   v_n int := 0;
 BEGIN
+  -- Nothing can fire when no cap of these projects has thresholds and no record is on a run.
+  IF NOT EXISTS (SELECT 1 FROM budgets b WHERE b.alert_at IS NOT NULL AND b.project_id IN (SELECT x->>0 FROM jsonb_array_elements(p_done) AS x))
+     AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_done) AS x WHERE x->>2 IS NOT NULL) THEN
+    RETURN 0;
+  END IF;
   SELECT max((x->>4)::bigint) INTO v_now FROM jsonb_array_elements(p_done) AS x;
-  FOR v_d IN SELECT x FROM jsonb_array_elements(p_done) AS x WHERE (x->>6)::bigint > 0 LOOP
+  -- One record per call shape (project, user, run, model, windows, tags), the first in order: the spend
+  -- read is the batch's total, so a later record of the same shape could only find its alerts fired.
+  FOR v_d IN SELECT y.x FROM (SELECT DISTINCT ON (x->0, x->1, x->2, x->3, x->10, x->11) x, o FROM jsonb_array_elements(p_done) WITH ORDINALITY AS t(x, o)
+      WHERE (x->>6)::bigint > 0 ORDER BY x->0, x->1, x->2, x->3, x->10, x->11, o) AS y ORDER BY y.o LOOP
     v_p := v_d->>0; v_u := v_d->>1; v_r := v_d->>2; v_m := v_d->>3; v_w := v_d->10;
     FOR v_b IN SELECT b.scope, b.subject, b.cap_nano, b.period, b.alert_at FROM budgets b
         WHERE b.project_id = v_p AND b.alert_at IS NOT NULL AND b.scope IN ('project', 'model', 'user_model', 'tag') LOOP
@@ -106,6 +114,52 @@ BEGIN
   RETURN v_n;
 END $fn$;
 
+-- What a settled record counts on the hold it freed (p_d: nb_record's row [project, user, run, model, ts,
+-- res, cost, tin, calls, ...]; p_amount, p_provider, p_raw: the hold's): an over-hold on its run and
+-- ancestors (cost above the hold), and the input ratio learnt from the hold's local estimate.
+CREATE OR REPLACE FUNCTION nb_count_freed(p_d jsonb, p_amount bigint, p_provider text, p_raw bigint) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_ratio float8;
+BEGIN
+  IF (p_d->>6)::bigint > p_amount AND p_d->>2 IS NOT NULL THEN
+    UPDATE runs AS t SET over_holds = t.over_holds + 1 FROM run_ancestors a
+    WHERE a.run_id = p_d->>2 AND t.id = a.ancestor_id AND t.project_id = p_d->>0;
+  END IF;
+  IF p_raw IS NOT NULL AND p_raw >= ${MIN_LEARN_TOKENS} AND (p_d->>7)::bigint > 0 THEN
+    v_ratio := (p_d->>7)::float8 / p_raw;
+    IF v_ratio >= ${MIN_RATIO} AND v_ratio <= ${MAX_RATIO} THEN
+      INSERT INTO calibration AS c (provider, model, samples, ratio, max_ratio, updated_at)
+      VALUES (coalesce(p_provider, ''), p_d->>3, 1, v_ratio, v_ratio, (p_d->>4)::bigint)
+      ON CONFLICT (provider, model) DO UPDATE SET samples = c.samples + 1,
+        ratio = c.ratio + (excluded.ratio - c.ratio) / least(c.samples + 1, 20),
+        max_ratio = greatest(c.max_ratio, excluded.ratio), updated_at = excluded.updated_at;
+    END IF;
+  END IF;
+END $fn$;
+
+-- Frees the hold of one record (p_h as nb_record's rows; a duplicate has only project, res and i): the one
+-- named, else the oldest open one for the same call shape, and counts what nb_count_freed counts.
+CREATE OR REPLACE FUNCTION nb_release_one(p_h jsonb) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_hold record;
+BEGIN
+  IF p_h->>5 LIKE 'L%' THEN
+    -- A check approved from a lease (lease-functions.ts): settled once, its estimate leaves the lease's row C.
+    SELECT r_id AS id, r_amount AS amount_nano, r_provider AS provider, r_raw AS est_in_raw INTO v_hold
+      FROM nb_lease_settle(p_h->>0, p_h->>5);
+  ELSIF p_h->>5 IS NOT NULL THEN
+    SELECT id, amount_nano, provider, est_in_raw INTO v_hold FROM holds WHERE id = p_h->>5 AND project_id = p_h->>0;
+  ELSE
+    -- Never a lease's row: its amount stands for many approvals, settled one by one by id.
+    SELECT id, amount_nano, provider, est_in_raw INTO v_hold FROM holds WHERE project_id = p_h->>0 AND user_id IS NOT DISTINCT FROM p_h->>1
+        AND run_id IS NOT DISTINCT FROM p_h->>2 AND model = p_h->>3 AND expires_at > (p_h->>4)::bigint AND lease_id IS NULL
+      ORDER BY created_at, seq LIMIT 1;
+  END IF;
+  IF NOT FOUND THEN RETURN; END IF;
+  IF p_h->>5 IS NULL OR p_h->>5 NOT LIKE 'L%' THEN DELETE FROM holds WHERE id = v_hold.id; END IF;
+  IF (p_h->>8)::int = 1 THEN PERFORM nb_count_freed(p_h, v_hold.amount_nano, v_hold.provider, v_hold.est_in_raw); END IF;
+END $fn$;
+
 -- Settles a batch of records in order, in one transaction: the same result as one by one.
 -- Records, events and summary rows are written set-wise (one statement each for the whole
 -- batch: updating one summary row once per record would cost PostgreSQL a walk over all
@@ -114,8 +168,7 @@ CREATE OR REPLACE FUNCTION nb_record(p_rs jsonb) RETURNS jsonb LANGUAGE plpgsql 
 DECLARE
   v_done jsonb;
   v_h jsonb;
-  v_hold record;
-  v_ratio float8;
+  v_follow jsonb;
 BEGIN
   PERFORM nb_lock_projects(ARRAY(SELECT x->>'projectId' FROM jsonb_array_elements(p_rs) AS x));
 
@@ -126,7 +179,7 @@ BEGIN
       x->>'reservationId' AS res, (x->>'wasBlocked')::boolean AS wb, (x->>'unpriced')::boolean AS up,
       (x->>'tokensIn')::bigint AS tin, (x->>'tokensOut')::bigint AS tout,
       (x->>'cachedTokensIn')::bigint AS cin, (x->>'cacheWriteTokensIn')::bigint AS cwin, (x->>'calledAt')::bigint AS called,
-      CASE WHEN jsonb_typeof(x->'tags') = 'array' THEN x->'tags' ELSE '[]'::jsonb END AS tj, nb_tags(x->'tags') AS tg,
+      CASE WHEN jsonb_typeof(x->'tags') = 'array' THEN x->'tags' ELSE '[]'::jsonb END AS tj, CASE WHEN x->'tags' IS NULL OR x->'tags' = '[]'::jsonb THEN NULL ELSE nb_tags(x->'tags') END AS tg,
       CASE WHEN (x->>'wasBlocked')::boolean THEN 0 ELSE (x->>'costNano')::bigint END AS cost
     FROM jsonb_array_elements(p_rs) WITH ORDINALITY AS t(x, i)
     ORDER BY x->>'projectId', x->>'idempotencyKey', t.i
@@ -181,49 +234,62 @@ BEGIN
   -- The thresholds these records reached fire now, in this transaction (after the usage rows above).
   PERFORM nb_fire_alerts(v_done);
 
-  -- Release the holds in record order: the one named, else the oldest open one for the same
-  -- call shape; count an over-hold (cost above the hold) and learn the input ratio. A
-  -- duplicate (its key already recorded, or repeated in the batch) counts nothing but frees
-  -- the hold it names: its own, from a retry that checked again.
-  FOR v_h IN
-    SELECT coalesce(dn.x, jsonb_build_array(t.x->>'projectId', NULL, NULL, NULL, NULL, t.x->>'reservationId', NULL, NULL, NULL, t.i))
-    FROM jsonb_array_elements(p_rs) WITH ORDINALITY AS t(x, i)
-    LEFT JOIN jsonb_array_elements(v_done) AS dn(x) ON (dn.x->>9)::bigint = t.i
-    WHERE dn.x IS NOT NULL OR t.x->>'reservationId' IS NOT NULL
-    ORDER BY t.i
-  LOOP
-    IF v_h->>5 LIKE 'L%' THEN
-      -- A check approved from a lease (lease-functions.ts): settled once, its estimate leaves the lease's row C.
-      SELECT r_id AS id, r_amount AS amount_nano, r_provider AS provider, r_raw AS est_in_raw INTO v_hold
-        FROM nb_lease_settle(v_h->>0, v_h->>5);
-    ELSIF v_h->>5 IS NOT NULL THEN
-      SELECT id, amount_nano, provider, est_in_raw INTO v_hold FROM holds WHERE id = v_h->>5 AND project_id = v_h->>0;
-    ELSE
-      -- Never a lease's row: its amount stands for many approvals, settled one by one by id.
-      SELECT id, amount_nano, provider, est_in_raw INTO v_hold FROM holds WHERE project_id = v_h->>0 AND user_id IS NOT DISTINCT FROM v_h->>1
-          AND run_id IS NOT DISTINCT FROM v_h->>2 AND model = v_h->>3 AND expires_at > (v_h->>4)::bigint AND lease_id IS NULL
-        ORDER BY created_at, seq LIMIT 1;
-    END IF;
-    IF FOUND THEN
-      IF v_h->>5 IS NULL OR v_h->>5 NOT LIKE 'L%' THEN DELETE FROM holds WHERE id = v_hold.id; END IF;
-      IF (v_h->>8)::int = 1 THEN
-        IF (v_h->>6)::bigint > v_hold.amount_nano AND v_h->>2 IS NOT NULL THEN
-          UPDATE runs AS t SET over_holds = t.over_holds + 1 FROM run_ancestors a
-          WHERE a.run_id = v_h->>2 AND t.id = a.ancestor_id AND t.project_id = v_h->>0;
-        END IF;
-        IF v_hold.est_in_raw IS NOT NULL AND v_hold.est_in_raw >= ${MIN_LEARN_TOKENS} AND (v_h->>7)::bigint > 0 THEN
-          v_ratio := (v_h->>7)::float8 / v_hold.est_in_raw;
-          IF v_ratio >= ${MIN_RATIO} AND v_ratio <= ${MAX_RATIO} THEN
-            INSERT INTO calibration AS c (provider, model, samples, ratio, max_ratio, updated_at)
-            VALUES (coalesce(v_hold.provider, ''), v_h->>3, 1, v_ratio, v_ratio, (v_h->>4)::bigint)
-            ON CONFLICT (provider, model) DO UPDATE SET samples = c.samples + 1,
-              ratio = c.ratio + (excluded.ratio - c.ratio) / least(c.samples + 1, 20),
-              max_ratio = greatest(c.max_ratio, excluded.ratio), updated_at = excluded.updated_at;
-          END IF;
-        END IF;
-      END IF;
-    END IF;
-  END LOOP;
+  -- Release the holds. A duplicate (its key already recorded, or repeated in the batch) counts nothing
+  -- but frees the hold it names: its own, from a retry that checked again.
+  IF EXISTS (SELECT 1 FROM jsonb_array_elements(v_done) AS dn(x) WHERE dn.x->>5 IS NULL) THEN
+    -- A record naming no hold takes the oldest open one of its call shape, so the order of the batch
+    -- matters: one record at a time (nb_release_one), in record order.
+    FOR v_h IN
+      SELECT coalesce(dn.x, jsonb_build_array(t.x->>'projectId', NULL, NULL, NULL, NULL, t.x->>'reservationId', NULL, NULL, NULL, t.i))
+      FROM jsonb_array_elements(p_rs) WITH ORDINALITY AS t(x, i)
+      LEFT JOIN jsonb_array_elements(v_done) AS dn(x) ON (dn.x->>9)::bigint = t.i
+      WHERE dn.x IS NOT NULL OR t.x->>'reservationId' IS NOT NULL
+      ORDER BY t.i
+    LOOP
+      PERFORM nb_release_one(v_h);
+    END LOOP;
+  ELSE
+    -- Every record names its hold: the first record naming a hold frees it (the later ones find it
+    -- gone, as one by one), so they are freed set-wise: one statement for the ordinary holds, one
+    -- for the approvals from leases (each lease's row C once, by the sum of its settled estimates).
+    WITH named AS (
+      -- (named is read several times, so the id is parsed once per record.)
+      SELECT DISTINCT ON (t.x->>'projectId', t.x->>'reservationId') t.i, t.x->>'projectId' AS p, t.x->>'reservationId' AS res, dn.x AS d,
+        CASE WHEN t.x->>'reservationId' LIKE 'L%' THEN nb_lease_parts(t.x->>'reservationId') END AS m
+      FROM jsonb_array_elements(p_rs) WITH ORDINALITY AS t(x, i)
+      LEFT JOIN jsonb_array_elements(v_done) AS dn(x) ON (dn.x->>9)::bigint = t.i
+      WHERE t.x->>'reservationId' IS NOT NULL
+      ORDER BY t.x->>'projectId', t.x->>'reservationId', t.i
+    ), held AS (
+      DELETE FROM holds h USING named n WHERE n.res NOT LIKE 'L%' AND h.id = n.res AND h.project_id = n.p
+      RETURNING n.i, h.amount_nano, h.provider, h.est_in_raw
+    ), lv AS (
+      -- An approval of a lease of this project whose mac matches (lease-functions.ts, nb_lease_settle).
+      SELECT n.i, n.m[1] AS lease, n.m[2]::bigint AS seq, n.m[3]::bigint AS est, nullif(n.m[4], '')::bigint AS raw, l.provider
+      FROM named n JOIN leases l ON l.id = n.m[1] AND l.project_id = n.p
+      WHERE n.m IS NOT NULL AND left(md5(l.secret || '.' || n.m[2] || '.' || n.m[3] || '.' || n.m[4]), 16) = n.m[5]
+    ), ls AS (
+      INSERT INTO lease_settled (lease_id, seq) SELECT lease, seq FROM lv ORDER BY lease, seq ON CONFLICT DO NOTHING RETURNING lease_id, seq
+    ), lsv AS (
+      -- Settled now, once per (lease, seq) (the first record naming it, if two ids name one approval).
+      SELECT DISTINCT ON (lv.lease, lv.seq) lv.* FROM lv JOIN ls ON ls.lease_id = lv.lease AND ls.seq = lv.seq ORDER BY lv.lease, lv.seq, lv.i
+    ), cu AS (
+      UPDATE holds h SET amount_nano = greatest(0, h.amount_nano - s.est)
+      FROM (SELECT lease, sum(est)::bigint AS est FROM lsv GROUP BY lease) AS s WHERE h.id = s.lease || '.c'
+      RETURNING s.lease
+    ), freed AS (
+      SELECT held.i, held.amount_nano AS amount, held.provider, held.est_in_raw AS raw FROM held
+      UNION ALL
+      SELECT lsv.i, lsv.est, lsv.provider, lsv.raw FROM lsv JOIN cu ON cu.lease = lsv.lease
+    )
+    -- What is left to do one by one: over-holds of runs and input calibration (rare), in record order.
+    SELECT coalesce(jsonb_agg(jsonb_build_array(n.d, f.amount, f.provider, f.raw) ORDER BY n.i), '[]'::jsonb) INTO v_follow
+    FROM freed f JOIN named n ON n.i = f.i
+    WHERE n.d IS NOT NULL AND (n.d->>8)::int = 1 AND (n.d->>2 IS NOT NULL OR f.raw IS NOT NULL);
+    FOR v_h IN SELECT x FROM jsonb_array_elements(v_follow) AS x LOOP
+      PERFORM nb_count_freed(v_h->0, (v_h->>1)::bigint, v_h->>2, (v_h->>3)::bigint);
+    END LOOP;
+  END IF;
 
   RETURN jsonb_build_object('accepted', jsonb_array_length(v_done), 'duplicates', jsonb_array_length(p_rs) - jsonb_array_length(v_done));
 END $fn$;

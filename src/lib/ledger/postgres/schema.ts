@@ -227,6 +227,8 @@ const MIGRATIONS: readonly string[] = [
   ALERTS_SQL + FUNCTIONS_SQL,
   // 8: budget leases (holds.lease_id, leases, lease_settled; lease-functions.ts).
   LEASE_TABLES_SQL + FUNCTIONS_SQL,
+  // 9: nb_record frees the named holds and settles leased approvals set-wise; no table changes.
+  'SELECT 1;' + FUNCTIONS_SQL,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
