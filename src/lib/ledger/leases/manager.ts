@@ -156,7 +156,9 @@ export class LeaseManager {
     st.rate.add(now, e);
     this.stats.approved++;
     if (background && shouldRaise(l)) this.track(this.raise(l));
-    if (background && now >= l.rotateAt && !st.granting) {
+    // The next lease is asked for ahead of need: at rotation, and when less than a raise step of
+    // the grant is left to approve, so that a key in steady use never waits for a grant.
+    if (background && !st.granting && (now >= l.rotateAt || l.g - l.approved < l.step)) {
       st.granting = this.renew(st, c);
       this.track(st.granting);
     }
