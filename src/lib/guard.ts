@@ -256,6 +256,15 @@ export class NoburnGuard {
     return run;
   }
 
+  /**
+   * Tells the authority this guard owns the run (`noburn run`: it started it and ends it),
+   * so that in remote mode its checks may be decided from budget leases of the run's room.
+   */
+  async ownRun(runId: string): Promise<void> {
+    this.assertOpen();
+    (await this.authority()).ownRun?.(runId);
+  }
+
   /** Ends the run: its end result, and the whole run as it now stands (`run`). */
   async endRun(runId: string): Promise<T.EndedRun> {
     // Settle what this process recorded first, so the result includes it (the counts stay

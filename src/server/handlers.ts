@@ -28,6 +28,7 @@ import { requireAdmin } from './auth.js';
 import { createApiKey, keyView } from './keys.js';
 import type { Metrics } from './metrics.js';
 import { decisionResponse, offlineCheck, queueRecords } from './offline.js';
+import type { makeLeaseHandlers } from './lease-handlers.js';
 import type { Offline } from './offline.js';
 
 /** What every handler gets: the caller, the parsed body (if the route has one), path params and query. */
@@ -282,4 +283,4 @@ export function makeHandlers(s: Services) {
   };
 }
 
-export type Handlers = ReturnType<typeof makeHandlers>;
+export type Handlers = ReturnType<typeof makeHandlers> & ReturnType<typeof makeLeaseHandlers>;

@@ -22,6 +22,7 @@ export function buildRouter(h: Handlers): (method: string, path: string) => Matc
     ['/v1/check', { POST: r('/v1/check', true, h.check) }],
     ['/v1/records', { POST: r('/v1/records', true, h.records) }],
     ['/v1/releases', { POST: r('/v1/releases', true, h.release) }],
+    ['/v1/leases', { POST: r('/v1/leases', true, h.grantLease) }],
     ['/v1/runs', { POST: r('/v1/runs', true, h.startRun), GET: r('/v1/runs', false, h.listRuns) }],
     ['/v1/budgets', { GET: r('/v1/budgets', false, h.getBudgets) }],
     ['/v1/budgets/project', { PUT: r('/v1/budgets/project', true, h.setProjectBudget) }],
@@ -38,6 +39,8 @@ export function buildRouter(h: Handlers): (method: string, path: string) => Matc
   const patterns: { re: RegExp; name: string; methods: Methods }[] = [
     { re: /^\/v1\/runs\/([^/]+)$/, name: '/v1/runs/:id', methods: { GET: r('/v1/runs/:id', false, h.getRun) } },
     { re: /^\/v1\/runs\/([^/]+)\/end$/, name: '/v1/runs/:id/end', methods: { POST: r('/v1/runs/:id/end', false, h.endRun) } },
+    { re: /^\/v1\/leases\/([^/]+)\/raise$/, name: '/v1/leases/:id/raise', methods: { POST: r('/v1/leases/:id/raise', true, h.raiseLease) } },
+    { re: /^\/v1\/leases\/([^/]+)\/end$/, name: '/v1/leases/:id/end', methods: { POST: r('/v1/leases/:id/end', true, h.endLease) } },
     { re: /^\/v1\/budgets\/users\/([^/]+)$/, name: '/v1/budgets/users/:id', methods: { PUT: r('/v1/budgets/users/:id', true, h.setUserBudget) } },
     { re: /^\/v1\/keys\/([^/]+)$/, name: '/v1/keys/:id', methods: { DELETE: r('/v1/keys/:id', false, h.revokeKey) } },
     // Model names may hold a slash (provider/model): the rest of the path, percent-decoded.

@@ -10,6 +10,7 @@ import { DbLink } from './db-link.js';
 import type { Offline } from './offline.js';
 import { ReplicaQueue } from './replica-queue.js';
 import { makeHandlers } from './handlers.js';
+import { makeLeaseHandlers } from './lease-handlers.js';
 import { HttpError, errorResponse, parseQuery, readJson, sendError, sendJson } from './http.js';
 import { silentLogger } from './log.js';
 import type { Logger } from './log.js';
@@ -134,7 +135,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     defaults: opts.processMetrics !== false,
     gauges: { source: gaugeSource, cacheMs: opts.gaugeCacheMs, seriesLimit: opts.gaugeSeriesLimit },
   });
-  const route = buildRouter(makeHandlers({ ledger, keys: opts.store, auth, metrics, now, offline }));
+  const services = { ledger, keys: opts.store, auth, metrics, now, offline };
+  const route = buildRouter({ ...makeHandlers(services), ...makeLeaseHandlers(services) });
   // The server delivers every project's alerts, off the request path (alerts/deliverer.ts).
   const deliverer = opts.alerts && AlertDeliverer.wanted(opts.alerts)
     ? new AlertDeliverer({

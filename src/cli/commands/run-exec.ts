@@ -59,7 +59,11 @@ export async function runExecCommand(command: string[], opts: RunExecOptions, ou
       const onExhausted = (): void => {
         if (opts.stopOnExhaust) child?.stop();
       };
-      if (upstreams) proxy = await openProxy(guard, run.runId, upstreams, onExhausted, opts);
+      if (upstreams) {
+        // Remote mode: the proxy decides the run's calls from leases of its room where they fit (docs/run.md).
+        await guard.ownRun(run.runId);
+        proxy = await openProxy(guard, run.runId, upstreams, onExhausted, opts);
+      }
       child = superviseChild({ path: resolved.path, argv0: name, args: command.slice(1), env: childEnv(guard, run.runId, proxy, upstreams), graceMs });
       const poll = opts.stopOnExhaust ? pollExhaustion(guard, run.runId, onExhausted) : null;
       outcome = await child.done;

@@ -48,6 +48,11 @@ export interface Authority {
   /** Warms the path of check `c` and its record without changing anything (Ledger.rehearse); absent: nothing to warm. */
   rehearse?(c: NormalizedCheck): Promise<void>;
   startRun(req: T.StartRunRequest): Promise<T.RunInfo>;
+  /**
+   * This process owns the run (started it, will end it): the authority may decide its checks
+   * from budget leases of its room (remote mode). Absent: nothing to lease (embedded mode decides in the file).
+   */
+  ownRun?(runId: string): void;
   /** Ends the run: its end result, and the run as it now stands. */
   endRun(runId: string): Promise<T.EndedRun>;
   /**

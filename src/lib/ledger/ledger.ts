@@ -21,6 +21,7 @@ import { inputFactor, marginFor, scaledTokensIn } from './calibration.js';
 import { decisionOf, type CheckContext } from './decision.js';
 import { DEFAULT_RUN_IDLE_TTL_MS } from './runs.js';
 import { LeaseManager } from './leases/manager.js';
+import type { LeaseGrant, RunLeasePort } from './leases/port.js';
 import type { Calibration, LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreOp, StoreRecord } from './store.js';
 import { alertOf, budgetOf, endRunResult, eventOf, runInfo, spendReportOf, userSummaryOf } from './views.js';
 
@@ -92,6 +93,15 @@ function parseDate(v: string | undefined, name: string): number | null {
  * The authority's logic over a store: pricing, the unknown-model rule, USD <-> nano at the
  * edge. The embedded guard and `noburn serve` both decide through this class.
  */
+/** The key of a run lease: the run and the call's user, model, provider and sorted tags. */
+export interface RunLeaseKey {
+  runId: string;
+  userId: string | null;
+  model: string;
+  provider: string | null;
+  tags: string[];
+}
+
 export class Ledger {
   readonly pricer: Pricer;
   private readonly now: () => number;
@@ -167,6 +177,26 @@ export class Ledger {
       now: this.now(), holdTtlMs: this.settings.holdTtlMs, prices, clamp, minTokensOut, tokensInRaw: null,
     });
     return d ? decisionOf(d, { estimate, tokensIn: c.tokensIn, tokensOut: c.tokensOut, unpriced: false, minTokensOut, clamp, inputNano: holdNano(prices, c.tokensIn, 0) }) : null;
+  }
+
+  /**
+   * serve's /v1/leases grant for a remote run's key (docs/api.md, "Budget leases"): a slice
+   * of the caps' room, dated by this ledger's clock. Null: refused (too close to a cap, or
+   * the store has no run leases). Throws NoburnNotFoundError / NoburnConflictError for an unknown / ended run.
+   */
+  async grantRunLease(projectId: string, key: RunLeaseKey, want: number, min: number, w0: number, holder: string): Promise<LeaseGrant | null> {
+    const port = this.store.runLeases;
+    if (!port) return null;
+    const check: StoreCheck = {
+      projectId, userId: key.userId, runId: key.runId, model: key.model, estimateNano: min, tokensIn: 0, tokensOut: 0, unpriced: false,
+      now: this.now(), holdTtlMs: this.settings.holdTtlMs, runIdleTtlMs: this.idleTtl, provider: key.provider, tags: key.tags,
+    };
+    return port.grant({ check, want, min, w0 }, holder);
+  }
+
+  /** The run lease port (null: none), for raises and ends of the caller's leases. */
+  get runLeasePort(): RunLeasePort | null {
+    return this.store.runLeases ?? null;
   }
 
   /** What the store decides for `c` at `price`, and what the decision is read with (check and rehearse share it). */

@@ -2,7 +2,7 @@ import type { BlockReason, BudgetScope, EventKind, RecordResult, RunStatus, Spen
 import type { Period } from '../periods.js';
 import type { PriceCache } from '../pricing/price-cache.js';
 import type { KeyStore } from './key-store.js';
-import type { LeasePort } from './leases/port.js';
+import type { LeasePort, RunLeasePort } from './leases/port.js';
 
 // The public user summary, at the address its callers import it from.
 export type { UserSummary } from '../types.js';
@@ -72,6 +72,8 @@ export interface StoreDecision {
   /** Largest output bound that fits every cap with this input; null when no cap applies or unpriced. */
   maxTokensOut?: number | null | undefined;
   limit?: StoreLimit | null | undefined;
+  /** A decision from a budget lease: the lease's room not approved yet, after this one (remaining counts it as held). */
+  leaseFreeNano?: number | undefined;
 }
 
 export interface StoreRecord {
@@ -353,6 +355,8 @@ export interface LedgerStore {
   openHolds?(now: number): number;
   /** Budget leases (PostgreSQL with leases=on): a long-lived ledger decides most checks in memory through it. */
   readonly leasePort?: LeasePort | null;
+  /** serve's lease API for remote runs (/v1/leases: the SQLite store today); absent or null: those grants are refused. */
+  readonly runLeases?: RunLeasePort | null;
   close(): Promise<void>;
 }
 

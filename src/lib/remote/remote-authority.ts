@@ -16,6 +16,7 @@ import { MirrorWriter } from './mirror-writer.js';
 import { Outbox } from './outbox.js';
 import { toWire } from './outbox-rows.js';
 import { deliverRunEnds, hasRunEnds, queueRunEnd } from './run-ends.js';
+import { RunLeases } from './run-leases.js';
 import { keyFingerprint, legacyTarget, serverKey } from './target.js';
 
 /** Which server and key a mirror's feed cursor belongs to: a hash, never the key. */
@@ -57,6 +58,8 @@ export class RemoteAuthority implements Authority {
   private closed = false;
   private endsP: Promise<void> | null = null;
   private whoamiP: Promise<W.WhoamiResponse> | null = null;
+  /** Budget leases of the runs this process owns (ownRun: `noburn run`); null until one is owned. */
+  private runLeasesI: RunLeases | null = null;
 
   constructor(
     readonly config: NoburnConfig,
@@ -165,7 +168,49 @@ export class RemoteAuthority implements Authority {
     return run;
   }
 
+  private mirrorDecision(c: NormalizedCheck, d: Pick<T.Decision, 'tokensIn' | 'tokensOut' | 'estimatedCostUsd' | 'blocked' | 'blockReason' | 'unpriced' | 'reservationId' | 'decisionId'>): void {
+    this.mirror.add({
+      kind: 'decision',
+      d: {
+        projectId: this.config.projectId,
+        ts: this.now(),
+        model: c.model,
+        userId: c.userId,
+        runId: c.runId,
+        tokensIn: d.tokensIn,
+        tokensOut: d.tokensOut,
+        estimateNano: usdToNano(d.estimatedCostUsd),
+        blocked: d.blocked,
+        reason: d.blockReason,
+        unpriced: d.unpriced,
+        reservationId: d.reservationId,
+        decisionId: d.decisionId ?? null,
+        holdTtlMs: this.config.holdTtlMs,
+        tags: c.tags,
+      },
+    });
+  }
+
+  /**
+   * This process owns the run (it started it and will end it: `noburn run`): its checks are
+   * decided from budget leases of its room where they fit (run-leases.ts), the rest by the server.
+   */
+  ownRun(runId: string): void {
+    this.runLeasesI ??= new RunLeases(this.http, this.fallback, this.config.projectId, this.config.holdTtlMs, this.now);
+    this.runLeasesI.ownRun(runId);
+  }
+
+  /** The lease counters of the owned runs (null: none owned). */
+  get leaseStats(): RunLeases['manager']['stats'] | null {
+    return this.runLeasesI?.manager.stats ?? null;
+  }
+
   async check(c: NormalizedCheck): Promise<T.Decision> {
+    const leased = c.runId !== null && this.runLeasesI ? await this.runLeasesI.decide(c) : null;
+    if (leased) {
+      this.mirrorDecision(c, leased);
+      return leased;
+    }
     const body: W.CheckBody = { model: c.model, estimatedTokensIn: c.tokensIn, estimatedTokensOut: c.tokensOut };
     if (c.userId !== null) body.endUserId = c.userId;
     if (c.runId !== null) body.runId = c.runId;
@@ -175,26 +220,7 @@ export class RemoteAuthority implements Authority {
     if (c.tokensInSource === 'tokenizer') body.tokensInSource = 'tokenizer';
     if (c.tags !== undefined && c.tags.length > 0) body.tags = tagsObject(c.tags);
     const d = await this.http.request<OlderDecision>('POST', '/v1/check', body);
-    this.mirror.add({
-      kind: 'decision',
-      d: {
-        projectId: this.config.projectId,
-        ts: this.now(),
-        model: c.model,
-        userId: c.userId,
-        runId: c.runId,
-        tokensIn: d.tokensIn ?? c.tokensIn,
-        tokensOut: d.tokensOut ?? c.tokensOut,
-        estimateNano: usdToNano(d.estimatedCostUsd),
-        blocked: d.blocked,
-        reason: d.blockReason,
-        unpriced: d.unpriced,
-        reservationId: d.reservationId,
-        decisionId: d.decisionId,
-        holdTtlMs: this.config.holdTtlMs,
-        tags: c.tags,
-      },
-    });
+    this.mirrorDecision(c, { ...d, tokensIn: d.tokensIn ?? c.tokensIn, tokensOut: d.tokensOut ?? c.tokensOut });
     return {
       blocked: d.blocked,
       blockReason: d.blockReason,
@@ -244,6 +270,8 @@ export class RemoteAuthority implements Authority {
   }
 
   async endRun(runId: string): Promise<T.EndedRun> {
+    // The run's leases end first: their free room returns, and no leased approval follows the end.
+    await this.runLeasesI?.endRun(runId);
     const r = await this.http.request<OlderEndRun>('POST', `/v1/runs/${encodeURIComponent(runId)}/end`);
     // A server older than this client answers without the run: read it (the mirror and the caller want it).
     const run = r.run ?? (await this.getRun(runId).catch(() => null));
@@ -333,6 +361,8 @@ export class RemoteAuthority implements Authority {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.endsP;
+    // Leases end while the server can still be told (their free room returns at once).
+    await this.runLeasesI?.close();
     this.closed = true;
     try {
       await this.outboxI?.close();

@@ -40,6 +40,7 @@ interface KeyState {
   prices: StoreCheck['prices'];
   /** Estimates of the checks waiting for this key's next grant (it asks for at least their sum). */
   waiting: number;
+  runId: string | null;
 }
 
 export interface LeaseStats {
@@ -52,16 +53,20 @@ export interface LeaseStats {
   waits: number;
 }
 
-type KeyFields = Pick<StoreCheck, 'projectId' | 'userId' | 'model' | 'tags' | 'provider'>;
+type KeyFields = Pick<StoreCheck, 'projectId' | 'userId' | 'model' | 'tags' | 'provider'> & { runId?: string | null };
 
-/** The scope key of a check: project, user, model, sorted tags, provider (all of them shape the lease's rows). */
+/** The scope key of a check: project, user, model, sorted tags, provider, run (all of them shape the lease's rows). */
 function keyOf(c: KeyFields): string {
-  return JSON.stringify([c.projectId, c.userId, c.model, c.tags ?? [], c.provider ?? null]);
+  return JSON.stringify([c.projectId, c.userId, c.model, c.tags ?? [], c.provider ?? null, c.runId ?? null]);
 }
 
-/** Only checks without a run, priced, with an estimate and not forced to block. */
-function leasable(c: StoreCheck): boolean {
-  return c.runId === null && c.forceBlock === undefined && !c.unpriced && c.estimateNano > 0 && !!c.prices;
+export interface LeaseManagerOptions {
+  /**
+   * 'none' (serve's replicas): only checks without a run are leased; a run can end through
+   * another replica, so run checks stay in the database. 'owned' (a remote `noburn run`):
+   * only the checks of the runs this process owns (ownRun), none without a run.
+   */
+  runs?: 'none' | 'owned';
 }
 
 export function leaseReservationId(leaseId: string, secret: string, seq: number, e: number, raw: number | null): string {
@@ -82,29 +87,61 @@ export class LeaseManager {
   private readonly timer: NodeJS.Timeout;
   private closed = false;
   readonly stats: LeaseStats = { approved: 0, grants: 0, refusedGrants: 0, raises: 0, waits: 0 };
+  private readonly owned = new Set<string>();
+  private readonly runs: 'none' | 'owned';
 
   constructor(
     private readonly port: LeasePort,
     private readonly now: () => number = Date.now,
+    opts: LeaseManagerOptions = {},
   ) {
+    this.runs = opts.runs ?? 'none';
     this.timer = setInterval(() => this.sweep(), SWEEP_MS);
     this.timer.unref();
   }
 
+  /** Priced, with an estimate, not forced to block, and of a run as the options allow. */
+  private leasable(c: StoreCheck): boolean {
+    const runOk = this.runs === 'none' ? c.runId === null : c.runId !== null && this.owned.has(c.runId);
+    return runOk && c.forceBlock === undefined && !c.unpriced && c.estimateNano > 0 && !!c.prices;
+  }
+
+  /** This process owns the run (it started it and ends it): its checks may be leased (runs: 'owned'). */
+  ownRun(runId: string): void {
+    this.owned.add(runId);
+  }
+
+  /**
+   * The run is ending: its checks are no longer leased, and its leases end now (their free
+   * room returns; W comes down to what was approved). Resolves when the ends are sent.
+   */
+  async endRun(runId: string): Promise<void> {
+    this.owned.delete(runId);
+    for (const st of this.keys.values()) if (st.granting && st.runId === runId) await st.granting.catch(() => undefined);
+    const ends: Promise<void>[] = [];
+    for (const st of this.keys.values()) {
+      if (st.runId !== runId || !st.lease) continue;
+      ends.push(this.end(st.lease));
+      st.lease = null;
+    }
+    await Promise.all(ends);
+  }
+
   /** A decision from a lease, or null: decide this check in the database. */
   async decide(c: StoreCheck): Promise<StoreDecision | null> {
-    if (this.closed || !leasable(c)) return null;
+    if (this.closed || !this.leasable(c)) return null;
     const key = keyOf(c);
     let st = this.keys.get(key);
     if (!st) {
-      st = { lease: null, granting: null, refusedUntil: 0, rate: new RateWindow(), prices: c.prices, waiting: 0 };
+      st = { lease: null, granting: null, refusedUntil: 0, rate: new RateWindow(), prices: c.prices, waiting: 0, runId: c.runId };
       this.keys.set(key, st);
     }
     st.prices = c.prices;
     const e = c.estimateNano;
     for (let tries = 0; tries < MAX_TRIES && !this.closed; tries++) {
       const now = this.now();
-      if (st.refusedUntil > now) return null;
+      // An owned run may have ended (endRun) while this check waited.
+      if (st.refusedUntil > now || !this.leasable(c)) return null;
       const l = st.lease;
       if (l && !l.ended && now < l.deadline) {
         if (l.approved + e <= l.w) return this.approve(st, l, c, now);
@@ -133,7 +170,7 @@ export class LeaseManager {
    * live lease of the check's exact key whose approvable headroom fits the estimate, else null.
    */
   decideOffline(c: StoreCheck): StoreDecision | null {
-    if (this.closed || !leasable(c)) return null;
+    if (this.closed || !this.leasable(c)) return null;
     const st = this.keys.get(keyOf(c));
     const l = st?.lease;
     const now = this.now();
@@ -174,6 +211,7 @@ export class LeaseManager {
       clamped: false,
       maxTokensOut: max,
       limit: lim,
+      leaseFreeNano: free - e,
     };
   }
 

@@ -42,3 +42,30 @@ export interface LeasePort {
   /** Ends a lease: G - W returns to the pool, and W comes down by `unused` (W - approved). */
   end(leaseId: string, unused: number): Promise<void>;
 }
+
+/**
+ * serve's lease API for remote runs (POST /v1/leases...: docs/api.md "Budget leases"): the
+ * same grants, raises and ends, for the run checks of a remote `noburn run`, each checked
+ * against the caller's project. A grant or raise for a run that has ended (or whose
+ * ancestor has) is refused, so run_ended stays exact within what was already approvable.
+ */
+export interface RunLeasePort {
+  readonly ttlMs: number;
+  /** Throws NoburnNotFoundError (unknown run) / NoburnConflictError (the run or an ancestor has ended). */
+  grant(req: LeaseGrantRequest, holder: string): Promise<LeaseGrant | null>;
+  /** Throws NoburnNotFoundError (no such lease in the project) / NoburnConflictError (its run has ended). */
+  raise(projectId: string, leaseId: string, want: number, now: number): Promise<number>;
+  /** Throws NoburnNotFoundError (no such lease in the project). */
+  end(projectId: string, leaseId: string, unused: number, now: number): Promise<void>;
+}
+
+/** A RunLeasePort seen by one holder of one project, as the lease manager uses it. */
+export function holderPort(p: RunLeasePort, projectId: string, holder: string): LeasePort {
+  return {
+    holder,
+    ttlMs: p.ttlMs,
+    grant: (req) => p.grant(req, holder),
+    raise: (id, want, now) => p.raise(projectId, id, want, now),
+    end: (id, unused) => p.end(projectId, id, unused, Date.now()),
+  };
+}

@@ -10,6 +10,7 @@ import type { RunRow } from '../rows.js';
 import { modelLimits, modelScopes } from './model-caps.js';
 import { storedTags } from '../../tags.js';
 import { logEvent } from './statements.js';
+import { isLeasedId, settleLeased } from './lease-settle.js';
 import type { HoldRow, Statements } from './statements.js';
 
 /**
@@ -124,7 +125,37 @@ export function countBlocked(st: Statements, b: BlockedCheck, ref: string, count
 }
 
 /** A run of the chain checked (the run itself, then its ancestors, nearest first). */
-type ChainRow = RunRow & { depth: number };
+export type ChainRow = RunRow & { depth: number };
+
+/** Every cap that applies to `c` (its run chain given), with what is spent and held under each; run caps nearest first. */
+export function capsOf(st: Statements, c: StoreCheck, chain: readonly ChainRow[]): { caps: StoreLimit[]; runDepth: number[] } {
+  const caps: StoreLimit[] = [];
+  const pb = st.getBudget.get(c.projectId, 'project', '') as { cap_nano: number; period: Period } | undefined;
+  if (pb) caps.push(budgetLimit(st, c.projectId, 'project', '', pb, c.now));
+  if (c.userId !== null) {
+    const ub = userBudget(st, c.projectId, c.userId);
+    if (ub) caps.push(budgetLimit(st, c.projectId, 'user', c.userId, ub, c.now));
+  }
+  // The model caps whose glob matches (the project's and this user's).
+  caps.push(...modelLimits(st, c.projectId, c.userId, c.model, c.now));
+  // The caps on the call's tags (one budgets row per tag, looked up by key=value).
+  for (const t of c.tags ?? []) {
+    const tb = st.getBudget.get(c.projectId, 'tag', t) as { cap_nano: number; period: Period } | undefined;
+    if (!tb) continue;
+    const spentRow = st.getSpent.get(c.projectId, 'tag', t, windowKey(tb.period, c.now)) as { spent_nano: number } | undefined;
+    const held = st.tagHeld.get({ project: c.projectId, now: c.now, tag: `,${t},` }) as { held: number };
+    caps.push({ scope: 'tag', capNano: tb.cap_nano, spentNano: spentRow?.spent_nano ?? 0, heldNano: held.held });
+  }
+  // The run's cap and every ancestor's (nearest first): a nested run's holds and spend count
+  // in each of them. `remaining.run` is the least room among them.
+  const runDepth: number[] = [];
+  for (const r of chain) {
+    if (r.cap_nano === null) continue;
+    caps.push({ scope: 'run', capNano: r.cap_nano, spentNano: r.spent_nano, heldNano: heldIn(st, c.projectId, 'run', r.id) });
+    runDepth[caps.length - 1] = r.depth;
+  }
+  return { caps, runDepth };
+}
 
 export function decide(st: Statements, c: StoreCheck): StoreDecision {
   st.sweepHolds.run(c.now);
@@ -153,31 +184,7 @@ export function decide(st: Statements, c: StoreCheck): StoreDecision {
 
   // Every cap that applies, read once inside the write lock: the room, the clamp and the
   // decision below all see the same figures.
-  const caps: StoreLimit[] = [];
-  const pb = st.getBudget.get(c.projectId, 'project', '') as { cap_nano: number; period: Period } | undefined;
-  if (pb) caps.push(budgetLimit(st, c.projectId, 'project', '', pb, c.now));
-  if (c.userId !== null) {
-    const ub = userBudget(st, c.projectId, c.userId);
-    if (ub) caps.push(budgetLimit(st, c.projectId, 'user', c.userId, ub, c.now));
-  }
-  // The model caps whose glob matches (the project's and this user's).
-  caps.push(...modelLimits(st, c.projectId, c.userId, c.model, c.now));
-  // The caps on the call's tags (one budgets row per tag, looked up by key=value).
-  for (const t of c.tags ?? []) {
-    const tb = st.getBudget.get(c.projectId, 'tag', t) as { cap_nano: number; period: Period } | undefined;
-    if (!tb) continue;
-    const spentRow = st.getSpent.get(c.projectId, 'tag', t, windowKey(tb.period, c.now)) as { spent_nano: number } | undefined;
-    const held = st.tagHeld.get({ project: c.projectId, now: c.now, tag: `,${t},` }) as { held: number };
-    caps.push({ scope: 'tag', capNano: tb.cap_nano, spentNano: spentRow?.spent_nano ?? 0, heldNano: held.held });
-  }
-  // The run's cap and every ancestor's (nearest first): a nested run's holds and spend count
-  // in each of them. `remaining.run` is the least room among them.
-  const runDepth: number[] = [];
-  for (const r of chain) {
-    if (r.cap_nano === null) continue;
-    caps.push({ scope: 'run', capNano: r.cap_nano, spentNano: r.spent_nano, heldNano: heldIn(st, c.projectId, 'run', r.id) });
-    runDepth[caps.length - 1] = r.depth;
-  }
+  const { caps, runDepth } = capsOf(st, c, chain);
   limit = tightest(caps);
   out = chooseOutput(c.unpriced ? null : (c.prices ?? null), c.tokensIn, c.tokensOut, c.estimateNano, limit, c.clamp === true, c.minTokensOut ?? 256);
 
@@ -195,6 +202,8 @@ export function decide(st: Statements, c: StoreCheck): StoreDecision {
       exhaustDepth = runDepth[i];
     }
   }
+  // Before refusing: other leases' unapprovable room (row U) returns to the pool, and the check is decided again.
+  if (reason !== null && st.leaseSteal.run(c.projectId, c.now).changes > 0) return decide(st, c);
   if (reason !== null) {
     // A blocked call takes no hold: report what is left without it; the limit is the cap that blocked.
     for (const k of ['project', 'user', 'run', 'model', 'tag'] as const) {
@@ -244,19 +253,21 @@ export function settle(st: Statements, r: StoreRecord, usage?: UsageBatch): bool
     r.cachedTokensIn, r.cacheWriteTokensIn, r.wasBlocked ? 0 : r.costNano, r.unpriced ? 1 : 0, r.wasBlocked ? 1 : 0, r.reservationId,
     r.calledAt ?? null, storedTags(r.tags),
   );
+  const leased = r.reservationId !== null && isLeasedId(r.reservationId);
   if (ins.changes === 0) {
     // A duplicate counts nothing, but the hold it names is its own (a retry that checked
     // again): free it now rather than let it block others until the TTL. The original's hold
     // was released when the original settled, so this is a no-op when they name the same one.
-    if (r.reservationId !== null) st.deleteHold.run(r.reservationId, r.projectId);
+    if (r.reservationId !== null && !leased) st.deleteHold.run(r.reservationId, r.projectId);
     return false;
   }
 
   // Release the hold: the one named, else the oldest open one for the same call shape.
-  const h = (r.reservationId !== null
+  // A leased approval (L_...) settles once out of its lease's row C; never a lease row itself.
+  const h = leased ? settleLeased(st, r.projectId, r.reservationId as string) : (r.reservationId !== null
     ? st.getHold.get(r.reservationId, r.projectId)
     : st.oldestHold.get(r.projectId, r.userId, r.runId, r.model, r.ts)) as HoldRow | undefined;
-  if (h) st.deleteHold.run(h.id, r.projectId);
+  if (h && !leased) st.deleteHold.run(h.id, r.projectId);
 
   const cost = r.wasBlocked ? 0 : r.costNano;
   const d = {

@@ -251,6 +251,35 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX alerts_pending ON alerts (next_at) WHERE delivered_at IS NULL;
   `,
+  // 7: budget leases for remote runs (leases.ts; docs/operations-postgres.md "Budget leases"):
+  // a lease is two holds rows, <lease>.u (G - W) and <lease>.c (W - S), so every cap query
+  // counts them; raises and settlements change their amount, which the new trigger keeps
+  // in the `held` sums. lease_settled makes each leased approval settle once.
+  `
+  CREATE TABLE leases (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    run_id TEXT,
+    provider TEXT,
+    created_at INTEGER NOT NULL,
+    ends_at INTEGER NOT NULL,
+    settle_until INTEGER NOT NULL
+  );
+  CREATE INDEX leases_project ON leases (project_id, ends_at);
+  CREATE TABLE lease_settled (
+    lease_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (lease_id, seq)
+  ) WITHOUT ROWID;
+  CREATE TRIGGER holds_amount AFTER UPDATE OF amount_nano ON holds BEGIN
+    UPDATE held SET held_nano = held_nano + NEW.amount_nano - OLD.amount_nano
+      WHERE project_id = OLD.project_id AND ((scope = 'project' AND subject = '')
+        OR (scope = 'user' AND subject = OLD.user_id) OR (scope = 'run' AND subject = OLD.run_id)
+        OR (scope = 'run' AND subject IN (SELECT ancestor_id FROM run_ancestors WHERE run_id = OLD.run_id AND depth > 0)));
+  END;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,9 +1,9 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { NoburnNotFoundError, NoburnStoreError } from '../../errors.js';
 import { assertCanEnd, assertCanNest } from '../runs.js';
-import { windowKey, windowStart } from '../../periods.js';
+import { windowKey } from '../../periods.js';
 import type { Period } from '../../periods.js';
-import type { BudgetScope, RecordResult } from '../../types.js';
+import type { RecordResult } from '../../types.js';
 import { cachedPriceOf } from '../../pricing/price-cache.js';
 import type { CachedPrice, PriceRow } from '../../pricing/price-cache.js';
 import { keyOf } from '../key-store.js';
@@ -13,11 +13,13 @@ import type { EventRow, RunRow } from '../rows.js';
 import type * as S from '../store.js';
 import { UsageBatch, abandonIdleRuns, decide, settle } from './decide.js';
 import { budgetKey } from '../../model-glob.js';
-import { modelCapUsage, splitModelSubject } from './model-caps.js';
 import { fireAlerts } from './alerts.js';
 import { alertRecordOf } from '../rows.js';
 import type { AlertRow } from '../rows.js';
-import { thresholdsOf, thresholdsText } from '../../alerts/thresholds.js';
+import { thresholdsText } from '../../alerts/thresholds.js';
+import { budgetRecords } from './budget-records.js';
+import { isLeasedId, settleLeased } from './lease-settle.js';
+import { SqliteLeases } from './leases.js';
 import { openLedgerFile } from './open.js';
 import { spendTotals } from './spend.js';
 import { startCheckpoints } from './checkpointer.js';
@@ -25,15 +27,12 @@ import type { Checkpointer } from './checkpointer.js';
 import { logEvent, prepareAll, prepareStatements } from './statements.js';
 import type { Statements } from './statements.js';
 
-/** A budget record with its thresholds, when it has any. */
-function withAlerts(alertAt: string | null, b: S.BudgetRecord): S.BudgetRecord {
-  return alertAt ? { ...b, alertAt: thresholdsOf(alertAt) } : b;
-}
-
 export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Checkpoint the WAL on this timer instead of in commits (long-lived writers: serve). */
   checkpointEveryMs?: number;
+  /** How long a remote run's budget lease lives (serve's /v1/leases); default 30 s. */
+  leaseTtlMs?: number;
 }
 
 /**
@@ -52,8 +51,9 @@ export class SqliteStore implements S.LedgerBackend {
   private readonly recordCheckTx: (rs: readonly S.StoreRecord[], c: S.StoreCheck) => S.StoreDecision;
   private closed = false;
   private checkpoints: Checkpointer | null = null;
+  private leasesI: SqliteLeases | null = null;
 
-  constructor(readonly path: string, opts: SqliteStoreOptions = {}) {
+  constructor(readonly path: string, private readonly opts: SqliteStoreOptions = {}) {
     this.db = openLedgerFile(path, opts);
     this.st = prepareStatements(this.db);
     if (opts.checkpointEveryMs) {
@@ -85,6 +85,12 @@ export class SqliteStore implements S.LedgerBackend {
 
   recordThenCheck(rs: readonly S.StoreRecord[], c: S.StoreCheck): Promise<S.StoreDecision> {
     return this.guard(() => this.recordCheckTx(rs, c));
+  }
+
+  /** Budget leases of remote runs (serve's /v1/leases), prepared on first use. */
+  get runLeases(): SqliteLeases {
+    this.leasesI ??= new SqliteLeases(this.db, this.st, this.opts.leaseTtlMs);
+    return this.leasesI;
   }
 
   rehearse(c: S.StoreCheck): Promise<S.StoreDecision> {
@@ -128,7 +134,8 @@ export class SqliteStore implements S.LedgerBackend {
     void now;
     return this.guard(() =>
       this.db
-        .transaction(() => reservationIds.reduce((n, id) => n + this.st.deleteHold.run(id, projectId).changes, 0))
+        // A leased approval settles out of its lease (once); a lease's own rows are never freed here.
+        .transaction(() => reservationIds.reduce((n, id) => n + (isLeasedId(id) ? (settleLeased(this.st, projectId, id) ? 1 : 0) : this.st.deleteHold.run(id, projectId).changes), 0))
         .immediate(),
     );
   }
@@ -234,46 +241,7 @@ export class SqliteStore implements S.LedgerBackend {
   }
 
   getBudgets(projectId: string, now: number): Promise<S.BudgetRecord[]> {
-    return this.guard(() => {
-      const rows = this.st.listBudgets.all(projectId) as { scope: BudgetScope | 'user_model'; subject: string; cap_nano: number; period: Period; alert_at: string | null }[];
-      return rows.map((r): S.BudgetRecord => withAlerts(r.alert_at, ((): S.BudgetRecord => {
-        if (r.scope === 'model' || r.scope === 'user_model') {
-          const m = { scope: r.scope, subject: r.subject, cap_nano: r.cap_nano, period: r.period };
-          const u = modelCapUsage(this.st, projectId, m, now);
-          const { userId, glob } = splitModelSubject(m);
-          return {
-            scope: 'model', userId, model: glob, capNano: r.cap_nano, period: r.period, spentNano: u.spent,
-            heldNano: u.held, unpricedCalls: u.unpriced, windowStart: windowStart(r.period, now),
-          };
-        }
-        if (r.scope === 'tag') {
-          const used = this.usageIn(projectId, 'tag', r.subject, r.period, now);
-          const held = (this.st.tagHeld.get({ project: projectId, now, tag: `,${r.subject},` }) as { held: number }).held;
-          return {
-            scope: 'tag', userId: null, tag: r.subject, capNano: r.cap_nano, period: r.period, spentNano: used.spent,
-            heldNano: held, unpricedCalls: used.unpriced, windowStart: windowStart(r.period, now),
-          };
-        }
-        const isUser = r.scope === 'user';
-        const used = r.scope === 'default_user' ? { spent: 0, unpriced: 0 } : this.usageIn(projectId, isUser ? 'user' : 'project', r.subject, r.period, now);
-        const held =
-          r.scope === 'project'
-            ? (this.st.heldProject.get(projectId, now) as { held: number }).held
-            : isUser
-              ? (this.st.heldUser.get(projectId, r.subject, now) as { held: number }).held
-              : 0;
-        return {
-          scope: r.scope,
-          userId: isUser ? r.subject : null,
-          capNano: r.cap_nano,
-          period: r.period,
-          spentNano: used.spent,
-          heldNano: held,
-          unpricedCalls: used.unpriced,
-          windowStart: windowStart(r.period, now),
-        };
-      })()));
-    });
+    return this.guard(() => budgetRecords(this.st, projectId, now));
   }
 
   listUsers(projectId: string, opts: { now: number; limit?: number | undefined }): Promise<S.UserRecord[]> {

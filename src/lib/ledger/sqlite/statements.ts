@@ -63,8 +63,11 @@ const SQL = {
   insertHold: 'INSERT INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at, provider, est_in_raw, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   getHold: 'SELECT id, amount_nano, provider, est_in_raw FROM holds WHERE id = ? AND project_id = ?',
   deleteHold: 'DELETE FROM holds WHERE id = ? AND project_id = ?',
+  // Never a lease's rows (L_...): they are settled by their approvals' ids only (leases.ts).
   oldestHold: `SELECT id, amount_nano, provider, est_in_raw FROM holds WHERE project_id = ? AND user_id IS ? AND run_id IS ? AND model = ? AND expires_at > ?
-      ORDER BY created_at, rowid LIMIT 1`,
+      AND id NOT LIKE 'L\\_%' ESCAPE '\\' ORDER BY created_at, rowid LIMIT 1`,
+  // Near a cap: other leases' row U (granted, not yet approvable) goes back to the pool.
+  leaseSteal: `DELETE FROM holds WHERE id IN (SELECT id || '.u' FROM leases WHERE project_id = ? AND ends_at > ?) AND amount_nano > 0`,
 
   getRun: 'SELECT * FROM runs WHERE id = ? AND project_id = ?',
   insertRun: `INSERT INTO runs (id, project_id, label, cap_nano, status, started_at, parent_id, alert_at) VALUES (?, ?, ?, ?, 'open', ?, ?, ?)`,

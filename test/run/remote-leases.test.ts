@@ -1,0 +1,130 @@
+/**
+ * `noburn run` in remote mode leases its run's room from `serve` (docs/run.md, "Budget
+ * leases in remote mode"; docs/api.md, "Budget leases"): the proxy decides most calls in
+ * memory, the run cap stays exact, the spend is the sum of the records, and a run ended
+ * through another client stops the leased approvals within W - approved. Real processes:
+ * the built CLI's `serve` (SQLite), `noburn run`, an official-SDK child, a fake upstream.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { startFakeUpstream } from '../fixtures/fake-upstream.js';
+import { costNano, makeHome } from '../proxy/helpers.js';
+import { sql, sqlAll, until } from '../remote/helpers.js';
+import { runCli, serveCli, startCli, useDist, type RunOptions, type ServeChild } from '../helpers/cli.js';
+import { FIXTURES } from './harness.js';
+
+const CALL_NANO = costNano('gpt-4o-mini', { tokensIn: 20, cachedTokensIn: 5, tokensOut: 12, cacheWriteTokensIn: 0 });
+
+const dist = useDist();
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** Forwards to `target` after `delayMs`: every call of a burst is decided before any is answered (and recorded). */
+async function slowRelay(target: string, delayMs: number): Promise<string> {
+  const t = new URL(target);
+  const server: Server = createServer((req, res) => {
+    setTimeout(() => {
+      const up = request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    }, delayMs);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}${t.pathname}`;
+}
+
+async function setup(relayDelayMs = 0) {
+  const upstream = await startFakeUpstream();
+  const openaiBase = relayDelayMs > 0 ? await slowRelay(upstream.openaiBase, relayDelayMs) : upstream.openaiBase;
+  const server = makeHome();
+  const client = makeHome();
+  const work = makeHome();
+  cleanups.push(() => upstream.close(), () => server.cleanup(), () => client.cleanup(), () => work.cleanup());
+  const s: ServeChild = await serveCli(dist.cli, server.home);
+  cleanups.push(() => s.stop());
+  const key = (await runCli(dist.cli, ['keys', 'create', '--role', 'app'], { home: server.home })).stdout.trim();
+  const env = (extra: Record<string, string>): NonNullable<RunOptions['env']> => ({
+    NOBURN_URL: s.url,
+    NOBURN_API_KEY: key,
+    OPENAI_API_KEY: 'sk-test',
+    OPENAI_BASE_URL: openaiBase,
+    DIR: work.home,
+    ...extra,
+  });
+  const db = join(server.home, 'noburn.db');
+  /** Requests the server answered on a route (its /metrics). */
+  const served = async (route: string): Promise<number> => {
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    let n = 0;
+    for (const l of text.split('\n')) if (l.startsWith('noburn_http_requests_total{') && l.includes(`route="${route}"`)) n += Number(l.split(' ').at(-1));
+    return n;
+  };
+  return { upstream, server, client, work, env, db, served, url: s.url, key };
+}
+
+it('a burst through the proxy is decided from the run lease: few /v1/check, exactly floor(cap / e) approved, spend = the records', async () => {
+  const t = await setup(2000);
+  const burst = 200;
+  const capUsd = 0.065; // room for most of the burst: near the cap decisions go back to the server
+  const r = await startCli(dist.cli, ['run', '--cap', String(capUsd), '--json', '--', process.execPath, join(FIXTURES, 'burst-client.mjs')], {
+    home: t.client.home, env: t.env({ BURST: String(burst) }), timeoutMs: 120_000,
+  }).done;
+  expect(r.code, r.stderr).toBe(0);
+  const summary = JSON.parse(r.stdout) as { runId: string; calls: number; spendUsd: number };
+  const calls = (JSON.parse(readFileSync(join(t.work.home, 'result.json'), 'utf8')) as { calls: { ok: boolean; status: number | null }[] }).calls;
+  const approved = calls.filter((c) => c.ok).length;
+  // Each call's estimate, from a leased reservation id (L_<lease>.<seq>.<estimate>...).
+  const leased = sqlAll<{ reservation_id: string }>(t.db, "SELECT reservation_id FROM records WHERE run_id = ? AND reservation_id LIKE 'L\\_%' ESCAPE '\\'", summary.runId);
+  expect(leased.length).toBeGreaterThan(approved / 2);
+  const e = Number((leased[0]?.reservation_id ?? '').split('.')[2]);
+  expect(e).toBeGreaterThan(0);
+  // Rule: leased + held + spent <= cap: every call of the burst is in flight at once, so the cap admits exactly floor(cap / e).
+  expect(approved).toBe(Math.floor((capUsd * 1e9) / e));
+  expect(calls.filter((c) => !c.ok).every((c) => c.status === 402)).toBe(true);
+  // Decided in memory: the server saw far fewer checks than calls.
+  expect(await t.served('/v1/check')).toBeLessThan(burst / 4);
+  expect(await t.served('/v1/leases')).toBeGreaterThan(0);
+  // Spend is the sum of the records (each call served once), and the leases left nothing held.
+  const run = sql<{ status: string; spent_nano: number; calls: number }>(t.db, 'SELECT status, spent_nano, calls FROM runs WHERE id = ?', summary.runId);
+  const sum = sql<{ s: number; n: number }>(t.db, 'SELECT coalesce(sum(cost_nano), 0) AS s, count(*) AS n FROM records WHERE run_id = ?', summary.runId);
+  expect(run).toMatchObject({ status: 'ended', calls: approved, spent_nano: sum.s });
+  expect(sum).toEqual({ s: approved * CALL_NANO, n: approved });
+  expect(t.upstream.served.length).toBe(approved);
+  expect(sql<{ h: number }>(t.db, 'SELECT coalesce(sum(amount_nano), 0) AS h FROM holds WHERE run_id = ?', summary.runId).h).toBe(0);
+});
+
+it('a run ended through another client: its leased approvals stop within W - approved, then the proxy refuses', async () => {
+  const t = await setup();
+  const run = startCli(dist.cli, ['run', '--cap', '1', '--json', '--', process.execPath, join(FIXTURES, 'phased-client.mjs')], {
+    home: t.client.home, env: t.env({ PLAN: '5:p1,*', EXIT_CODE: '0' }), timeoutMs: 120_000,
+  });
+  await until(() => existsSync(join(t.work.home, 'p1')), 60_000, 'the child to reach p1');
+  const runId = (sql<{ id: string }>(t.db, "SELECT id FROM runs WHERE status = 'open'")).id;
+  // The five calls' records are in, so row C is W - approved.
+  await until(() => sql<{ calls: number }>(t.db, 'SELECT calls FROM runs WHERE id = ?', runId).calls === 5, 30_000, 'the records');
+  const ended = await runCli(dist.cli, ['run', 'end', runId], { home: t.client.home, env: { NOBURN_URL: t.url, NOBURN_API_KEY: t.key } });
+  expect(ended.code, ended.stderr).toBe(0);
+  const rows = sqlAll<{ id: string; amount_nano: number }>(t.db, "SELECT id, amount_nano FROM holds WHERE run_id = ? AND id LIKE 'L\\_%.c' ESCAPE '\\'", runId);
+  const headroom = rows.reduce((n, x) => n + x.amount_nano, 0);
+  writeFileSync(join(t.work.home, 'p1.go'), '');
+  const r = await run.done;
+  const summary = JSON.parse(r.stdout) as { status: string };
+  const calls = (JSON.parse(readFileSync(join(t.work.home, 'result.json'), 'utf8')) as { calls: { ok: boolean; status: number | null; code: string | null }[] }).calls;
+  const after = calls.slice(5);
+  const afterOk = after.filter((c) => c.ok).length;
+  const e = Number((sql<{ r: string }>(t.db, "SELECT reservation_id AS r FROM records WHERE run_id = ? AND reservation_id LIKE 'L\\_%' ESCAPE '\\'", runId)?.r ?? '').split('.')[2]);
+  // Rule: no grant or raise for an ended run: what passes after the end is at most the lease's W - approved.
+  expect(afterOk * e).toBeLessThanOrEqual(headroom);
+  expect(after.at(-1)).toMatchObject({ ok: false, status: 402 });
+  expect(summary.status).toBeDefined();
+  expect(after.length).toBeLessThan(100);
+});
