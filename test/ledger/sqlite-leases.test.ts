@@ -88,6 +88,10 @@ describe('SQLite budget leases', () => {
     expect(await heldOf(s, runId, Date.now())).toBe(E);
     // After the end the run's checks are not leased any more.
     expect(await m.decide(check(runId, Date.now()))).toBeNull();
+    // Decisions read the trigger-kept sums (held): they see the returned room too, 99 checks of it.
+    let fit = 0;
+    while (!(await s.check(check(runId, Date.now()))).blocked) fit++;
+    expect(fit).toBe(99);
   });
 
   // Rule: a holder that never ends its lease (kill -9) loses nothing for good: row U comes
