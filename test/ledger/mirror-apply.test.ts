@@ -41,4 +41,15 @@ describe('SqliteMirror', () => {
     expect(row('SELECT blocked_calls, exhausted FROM runs WHERE id = ?', 'run_1')).toEqual({ blocked_calls: 1, exhausted: 1 });
     expect(row("SELECT amount_nano, reason, ref FROM events WHERE kind = 'check'")).toEqual({ amount_nano: 2_000_000, reason: 'run_budget_exceeded', ref: 'dec_1' });
   });
+
+  // Rule: a leased approval (L_...) kept in the mirror as a hold is freed by its record, though the mirror has no lease.
+  it("frees its copy of a leased approval's hold when the record comes", () => {
+    const id = 'L_abc.1.1000.7.0123456789abcdef';
+    const d = { projectId: 'p', ts: Date.now(), model: 'm', userId: null, runId: null, tokensIn: 1, tokensOut: 1, estimateNano: 1000, blocked: false, reason: null, unpriced: false, reservationId: id, decisionId: id, holdTtlMs: 600_000 };
+    mirror.applyLocal([{ kind: 'decision', d }]);
+    expect(row('SELECT amount_nano FROM holds WHERE id = ?', id)).toEqual({ amount_nano: 1000 });
+    const r = { projectId: 'p', userId: null, runId: null, model: 'm', tokensIn: 1, tokensOut: 1, cachedTokensIn: 0, cacheWriteTokensIn: 0, costNano: 900, unpriced: false, wasBlocked: false, reservationId: id, idempotencyKey: 'k1', ts: Date.now() };
+    mirror.applyLocal([{ kind: 'record', r }]);
+    expect(row('SELECT amount_nano FROM holds WHERE id = ?', id)).toBeUndefined();
+  });
 });
