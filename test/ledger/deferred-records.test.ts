@@ -142,3 +142,18 @@ process.stdout.write(JSON.stringify({ blocked: d.blocked, reason: d.blockReason,
     await guard.close();
   }
 }, 120_000);
+
+it('checks that arrive together are decided in one transaction, in order, as one by one', async () => {
+  const { guard, read } = setup(60_000);
+  try {
+    // Room for exactly 3 holds of $0.0011 under a $0.0035 run cap: 16 checks at once, 3 allowed.
+    const { runId } = await guard.startRun({ budgetCapUsd: 0.0035 });
+    const ds = await Promise.all(Array.from({ length: 16 }, () => guard.check({ model: 'test-model', estimatedTokensIn: 100, estimatedTokensOut: 1000, runId })));
+    expect(ds.filter((d) => !d.blocked)).toHaveLength(3);
+    expect(ds.slice(0, 3).every((d) => !d.blocked)).toBe(true);
+    expect(new Set(ds.slice(3).map((d) => d.blockReason))).toEqual(new Set(['run_budget_exceeded']));
+    expect(read().holds).toBe(3);
+  } finally {
+    await guard.close();
+  }
+});

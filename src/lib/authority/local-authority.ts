@@ -5,6 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import type { NoburnConfig } from '../config.js';
+import { GroupCommit } from '../ledger/group-commit.js';
 import { Ledger } from '../ledger/ledger.js';
 import { SqliteStore } from '../ledger/sqlite/sqlite-store.js';
 import type { LedgerBackend, RunListStatus, UserSummary } from '../ledger/store.js';
@@ -39,11 +40,18 @@ export interface LocalAuthorityOptions extends AuthorityHooks {
  */
 export const RECORD_DELAY_MS = 20;
 
+/** A check of a batch that failed when decided alone: its own caller gets the error. */
+class CheckFailed {
+  constructor(readonly error: unknown) {}
+}
+
 export class LocalAuthority implements Authority {
   readonly fallback: FallbackPricing;
   private sinkI: RecordSink | null = null;
   private deliverer: AlertDeliverer | null = null;
   private queue: MemoryRecordQueue | null = null;
+  /** The checks of one turn of the event loop, decided together (recordDelayMs > 0). */
+  private checks: GroupCommit<NormalizedCheck, T.Decision | CheckFailed> | null = null;
 
   constructor(
     readonly ledger: Ledger,
@@ -98,22 +106,34 @@ export class LocalAuthority implements Authority {
     return false;
   }
 
-  /** Waiting records (recordDelayMs) are written in this check's transaction: one commit for both. */
+  /**
+   * With recordDelayMs, checks that arrive together are decided in one transaction, with
+   * the records waiting in the queue written first: one commit for all of them.
+   */
   async check(c: NormalizedCheck): Promise<T.Decision> {
-    const taken = this.recordDelayMs > 0 ? this.queue?.take() : null;
-    if (!taken) return this.ledger.check(this.projectId, c);
-    let d: T.Decision;
+    if (this.recordDelayMs <= 0) return this.ledger.check(this.projectId, c);
+    this.checks ??= new GroupCommit((cs) => this.decideTogether(cs));
+    const d = await this.checks.submit(c);
+    if (d instanceof CheckFailed) throw d.error;
+    return d;
+  }
+
+  private async decideTogether(cs: readonly NormalizedCheck[]): Promise<(T.Decision | CheckFailed)[]> {
+    const taken = this.queue?.take() ?? null;
+    let ds: T.Decision[];
     try {
-      d = await this.ledger.recordThenCheck(this.projectId, taken.records, taken.ts, c);
+      ds = await this.ledger.recordThenCheck(this.projectId, taken?.records ?? [], taken?.ts ?? [], cs);
     } catch {
       // Nothing was written: the records go back to the queue (written on their own, which
-      // reports their errors) and the check is decided alone.
-      taken.done(false);
-      return this.ledger.check(this.projectId, c);
+      // reports their errors) and each check is decided alone, failing alone.
+      taken?.done(false);
+      return Promise.all(cs.map((c) => this.ledger.check(this.projectId, c).catch((e: unknown) => new CheckFailed(e))));
     }
-    taken.done(true);
-    this.hooks.onDelivered?.(taken.records.map((r) => r.reservationId));
-    return d;
+    if (taken) {
+      taken.done(true);
+      this.hooks.onDelivered?.(taken.records.map((r) => r.reservationId));
+    }
+    return ds;
   }
   rehearse(c: NormalizedCheck): Promise<void> {
     return this.ledger.rehearse(this.projectId, c);

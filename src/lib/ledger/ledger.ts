@@ -142,20 +142,23 @@ export class Ledger {
   }
 
   /**
-   * Settles records, then decides `c`, in one store transaction when the store can
-   * (noburn run's proxy: the previous call's record rides on this check's commit); the
-   * same result as record() then check(). In one transaction, a failure writes nothing;
-   * otherwise records already written are recognised by their idempotency keys on a retry.
+   * Settles records, then decides `cs` in order, in one store transaction when the store
+   * can (noburn run's proxy: the previous calls' records ride on these checks' commit); the
+   * same result as record() then check() for each. In one transaction, a failure writes
+   * nothing; otherwise records already written are recognised by their idempotency keys on a retry.
    */
-  async recordThenCheck(projectId: string, rs: readonly NormalizedRecord[], calledAt: readonly (number | null)[], c: NormalizedCheck): Promise<Decision> {
+  async recordThenCheck(projectId: string, rs: readonly NormalizedRecord[], calledAt: readonly (number | null)[], cs: readonly NormalizedCheck[]): Promise<Decision[]> {
     if (!this.store.recordThenCheck || this.batcher || this.leases) {
-      await this.record(projectId, rs, calledAt);
-      return this.check(projectId, c);
+      if (rs.length > 0) await this.record(projectId, rs, calledAt);
+      const out: Decision[] = [];
+      for (const c of cs) out.push(await this.check(projectId, c));
+      return out;
     }
     const now = this.now();
     const rows = await Promise.all(rs.map((r, i) => this.toStoreRecord(projectId, r, now, calledAt[i] ?? null)));
-    const { sc, context } = await this.storeCheckOf(projectId, c, await this.pricer.resolve(c.model, c.provider));
-    return decisionOf(await this.store.recordThenCheck(rows, sc), context);
+    const checks = await Promise.all(cs.map(async (c) => this.storeCheckOf(projectId, c, await this.pricer.resolve(c.model, c.provider))));
+    const ds = await this.store.recordThenCheck(rows, checks.map((k) => k.sc));
+    return ds.map((d, i) => decisionOf(d, (checks[i] as (typeof checks)[number]).context));
   }
 
   /**

@@ -306,11 +306,11 @@ export interface LedgerStore {
   commit?(ops: readonly StoreOp[]): Promise<StoreOpResult[]>;
   record(rs: readonly StoreRecord[]): Promise<RecordResult>;
   /**
-   * Settles `rs`, then decides `c`, in one transaction (noburn run's proxy: the previous
-   * call's record rides on the next check's commit). Same result as record() then check().
-   * Absent: the ledger makes the two calls.
+   * Settles `rs`, then decides `cs` in order, in one transaction (noburn run's proxy: the
+   * previous calls' records ride on the next checks' commit). Same result as record() then
+   * check() for each. Absent: the ledger makes the calls one by one.
    */
-  recordThenCheck?(rs: readonly StoreRecord[], c: StoreCheck): Promise<StoreDecision>;
+  recordThenCheck?(rs: readonly StoreRecord[], cs: readonly StoreCheck[]): Promise<StoreDecision[]>;
   /**
    * Decides `c` and settles it, inside a transaction that is rolled back: changes nothing,
    * but a long-lived process's first real call then finds its path prepared and compiled.

@@ -48,7 +48,7 @@ export class SqliteStore implements S.LedgerBackend {
   private readonly filteredEvents = new Map<string, Statement>();
   private readonly checkTx: (cs: readonly S.StoreCheck[]) => S.StoreDecision[];
   private readonly recordTx: (rs: readonly S.StoreRecord[]) => RecordResult;
-  private readonly recordCheckTx: (rs: readonly S.StoreRecord[], c: S.StoreCheck) => S.StoreDecision;
+  private readonly recordCheckTx: (rs: readonly S.StoreRecord[], cs: readonly S.StoreCheck[]) => S.StoreDecision[];
   private closed = false;
   private checkpoints: Checkpointer | null = null;
   private leasesI: SqliteLeases | null = null;
@@ -77,14 +77,14 @@ export class SqliteStore implements S.LedgerBackend {
       return { accepted: settled.length, duplicates };
     };
     const recordMany = this.db.transaction(settleAll);
-    const recordCheck = this.db.transaction((rs: readonly S.StoreRecord[], c: S.StoreCheck) => (settleAll(rs), decide(this.st, c)));
+    const recordCheck = this.db.transaction((rs: readonly S.StoreRecord[], cs: readonly S.StoreCheck[]) => (settleAll(rs), cs.map((c) => decide(this.st, c))));
     this.checkTx = (cs) => checkMany.immediate(cs);
     this.recordTx = (rs) => recordMany.immediate(rs);
-    this.recordCheckTx = (rs, c) => recordCheck.immediate(rs, c);
+    this.recordCheckTx = (rs, cs) => recordCheck.immediate(rs, cs);
   }
 
-  recordThenCheck(rs: readonly S.StoreRecord[], c: S.StoreCheck): Promise<S.StoreDecision> {
-    return this.guard(() => this.recordCheckTx(rs, c));
+  recordThenCheck(rs: readonly S.StoreRecord[], cs: readonly S.StoreCheck[]): Promise<S.StoreDecision[]> {
+    return this.guard(() => this.recordCheckTx(rs, cs));
   }
 
   /** Budget leases of remote runs (serve's /v1/leases), prepared on first use. */
