@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { startFakeUpstream } from '../fixtures/fake-upstream.js';
@@ -42,14 +42,26 @@ async function slowRelay(target: string, delayMs: number): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}${t.pathname}`;
 }
 
-async function setup(relayDelayMs = 0) {
+/** A free port on 127.0.0.1 (serve is restarted on the same one). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function setup(relayDelayMs = 0, port = 0) {
   const upstream = await startFakeUpstream();
   const openaiBase = relayDelayMs > 0 ? await slowRelay(upstream.openaiBase, relayDelayMs) : upstream.openaiBase;
   const server = makeHome();
   const client = makeHome();
   const work = makeHome();
   cleanups.push(() => upstream.close(), () => server.cleanup(), () => client.cleanup(), () => work.cleanup());
-  const s: ServeChild = await serveCli(dist.cli, server.home);
+  let s: ServeChild = await serveCli(dist.cli, server.home, ['--port', String(port)]);
   cleanups.push(() => s.stop());
   const key = (await runCli(dist.cli, ['keys', 'create', '--role', 'app'], { home: server.home })).stdout.trim();
   const env = (extra: Record<string, string>): NonNullable<RunOptions['env']> => ({
@@ -68,7 +80,11 @@ async function setup(relayDelayMs = 0) {
     for (const l of text.split('\n')) if (l.startsWith('noburn_http_requests_total{') && l.includes(`route="${route}"`)) n += Number(l.split(' ').at(-1));
     return n;
   };
-  return { upstream, server, client, work, env, db, served, url: s.url, key };
+  const stop = () => s.stop();
+  const restart = async () => {
+    s = await serveCli(dist.cli, server.home, ['--port', String(port)]);
+  };
+  return { upstream, server, client, work, env, db, served, url: s.url, key, stop, restart };
 }
 
 it('a burst through the proxy is decided from the run lease: few /v1/check, exactly floor(cap / e) approved, spend = the records', async () => {
@@ -127,4 +143,39 @@ it('a run ended through another client: its leased approvals stop within W - app
   expect(after.at(-1)).toMatchObject({ ok: false, status: 402 });
   expect(summary.status).toBeDefined();
   expect(after.length).toBeLessThan(100);
+});
+
+it('serve goes away mid-run: the proxy approves within its lease (W - approved), then enforces the run cap itself; every record counts once', async () => {
+  const port = await freePort();
+  const t = await setup(0, port);
+  const run = startCli(dist.cli, ['run', '--cap', '1', '--json', '--', process.execPath, join(FIXTURES, 'phased-client.mjs')], {
+    home: t.client.home, env: t.env({ PLAN: '5:p1,12:p2,2', EXIT_CODE: '0', NOBURN_TIMEOUT_MS: '1000' }), timeoutMs: 120_000,
+  });
+  await until(() => existsSync(join(t.work.home, 'p1')), 60_000, 'the child to reach p1');
+  const runId = sql<{ id: string }>(t.db, "SELECT id FROM runs WHERE status = 'open'").id;
+  await until(() => sql<{ calls: number }>(t.db, 'SELECT calls FROM runs WHERE id = ?', runId).calls === 5, 30_000, 'the records');
+  // Row C is W - approved: what the proxy may still approve with no server.
+  const headroom = sqlAll<{ a: number }>(t.db, "SELECT amount_nano AS a FROM holds WHERE run_id = ? AND id LIKE 'L\\_%.c' ESCAPE '\\'", runId).reduce((n, x) => n + x.a, 0);
+  await t.stop();
+  writeFileSync(join(t.work.home, 'p1.go'), '');
+  await until(() => existsSync(join(t.work.home, 'p2')), 60_000, 'the child to reach p2');
+  await t.restart();
+  writeFileSync(join(t.work.home, 'p2.go'), '');
+  const r = await run.done;
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.stderr.match(/enforced locally/g)).toHaveLength(1);
+  const calls = (JSON.parse(readFileSync(join(t.work.home, 'result.json'), 'utf8')) as { calls: { ok: boolean }[] }).calls;
+  expect(calls.every((c) => c.ok)).toBe(true);
+  // Once the server is back every record is in, once: leased ones (L_), fallback ones (fbk_), and the last two.
+  await until(() => sql<{ n: number }>(t.db, 'SELECT count(*) AS n FROM records WHERE run_id = ?', runId).n === 19, 30_000, 'the outbox');
+  const ids = sqlAll<{ r: string }>(t.db, 'SELECT reservation_id AS r FROM records WHERE run_id = ? ORDER BY ts, rowid', runId).map((x) => x.r);
+  const outage = ids.slice(5, 17);
+  const leasedInOutage = outage.filter((id) => id.startsWith('L_'));
+  const e = Number((ids.find((id) => id.startsWith('L_')) ?? '').split('.')[2]);
+  // Rule: with the server away, a lease approves only within W - approved; the rest is the local fallback.
+  expect(leasedInOutage.length * e).toBeLessThanOrEqual(headroom);
+  expect(leasedInOutage.length).toBeGreaterThan(0);
+  expect(outage.filter((id) => id.startsWith('fbk_')).length).toBe(12 - leasedInOutage.length);
+  const stored = sql<{ status: string; spent_nano: number; calls: number }>(t.db, 'SELECT status, spent_nano, calls FROM runs WHERE id = ?', runId);
+  expect(stored).toMatchObject({ status: 'ended', calls: 19, spent_nano: 19 * CALL_NANO });
 });
