@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { runCli, serveCli, tempHome, useDist, writeConfig } from '../helpers/cli.js';
-import { sql } from '../remote/helpers.js';
+import { clientHome, remoteGuard, sql } from '../remote/helpers.js';
 import { call } from './helpers.js';
 
 const dist = useDist();
@@ -67,6 +67,31 @@ it('grants, raises and ends a lease of the caller\'s run; refuses bad input, oth
     expect(held()).toBe(0);
     expect((await call(s.url, 'POST', '/v1/leases/L_nope/end', { key, body: { unusedNano: 0 } })).status).toBe(404);
   } finally {
+    await s.stop('SIGTERM');
+  }
+});
+
+// Rule: the run's leases end before the run does: the end finds nothing of them held (their unused room is back).
+it('a remote guard that owns its run ends the run\'s leases before the run: nothing is left held at the end', async () => {
+  const home = tempHome('noburn-leases-api-');
+  homes.push(home);
+  writeConfig(home, { prices: { 'test-model': { inputPerMTok: 1, outputPerMTok: 2 } } });
+  const key = (await runCli(dist.cli, ['keys', 'create', '--role', 'app'], { home })).stdout.trim();
+  const s = await serveCli(dist.cli, home);
+  const g = remoteGuard(s.url, key, clientHome());
+  try {
+    const run = await g.startRun({ budgetCapUsd: 1 });
+    await g.ownRun(run.runId);
+    for (let i = 0; i < 3; i++) {
+      const d = await g.check({ model: 'test-model', estimatedTokensIn: 1000, estimatedTokensOut: 0, runId: run.runId });
+      expect(d.reservationId).toMatch(/^L_/);
+      g.record({ model: 'test-model', tokensIn: 1000, tokensOut: 0, runId: run.runId, reservationId: d.reservationId });
+    }
+    const ended = await g.endRun(run.runId);
+    expect(ended.run).toMatchObject({ calls: 3, heldUsd: 0 });
+    expect(sql<{ h: number }>(join(home, 'noburn.db'), 'SELECT coalesce(sum(amount_nano), 0) AS h FROM holds').h).toBe(0);
+  } finally {
+    await g.close();
     await s.stop('SIGTERM');
   }
 });
