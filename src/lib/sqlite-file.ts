@@ -78,6 +78,8 @@ function sqliteFault(e: { code?: string | undefined; message: string }): string 
 
 export interface OpenSqliteOptions {
   busyTimeoutMs?: number;
+  /** SQLite's page cache of this connection, in KiB (default: the driver's, 16 MiB). */
+  cacheKiB?: number;
 }
 
 /**
@@ -104,5 +106,6 @@ export function openSqliteFile(path: string, opts: OpenSqliteOptions = {}): Db {
   // NORMAL in WAL mode: a commit survives a process crash (kill -9); only a power loss
   // can drop the last transactions. See docs/operations.md.
   db.pragma('synchronous = NORMAL');
+  if (opts.cacheKiB !== undefined) db.pragma(`cache_size = -${Math.max(1, Math.floor(opts.cacheKiB))}`);
   return db;
 }

@@ -103,6 +103,17 @@ export function readJson(req: IncomingMessage, limit: number): Promise<unknown> 
   if (declared !== undefined && Number(declared) > limit) {
     return Promise.reject(new HttpError('NOBURN_TOO_LARGE', `request body is larger than ${limit} bytes`));
   }
+  // The common small body arrives with its headers: by the time the handler gets here the
+  // parser has buffered all of it, so take it from the buffer, without a promise, listeners
+  // and 'data' events. read() with no size returns the whole buffer; resume() lets 'end'
+  // come (the parser may mark the message complete a turn later).
+  const whole = req.complete || (declared !== undefined && req.readableLength > 0 && req.readableLength === Number(declared));
+  if (whole && !req.readableEnded) {
+    const chunk = req.read() as Buffer | null;
+    req.resume();
+    if (chunk !== null && chunk.length > limit) return Promise.reject(new HttpError('NOBURN_TOO_LARGE', `request body is larger than ${limit} bytes`));
+    return parseBody(chunk === null ? '' : chunk.toString('utf8'));
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -125,18 +136,20 @@ export function readJson(req: IncomingMessage, limit: number): Promise<unknown> 
       if (done) return;
       done = true;
       const text = chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
-      if (text.length === 0) {
-        reject(new HttpError('NOBURN_MALFORMED', 'the request needs a JSON body'));
-        return;
-      }
-      try {
-        resolve(JSON.parse(text));
-      } catch {
-        reject(new HttpError('NOBURN_MALFORMED', 'the request body is not valid JSON'));
-      }
+      resolve(parseBody(text));
     });
     req.on('error', () => fail(new HttpError('NOBURN_MALFORMED', 'the request body could not be read')));
   });
+}
+
+/** The parsed body, or the refusal of an empty or unparsable one. */
+function parseBody(text: string): Promise<unknown> {
+  if (text.length === 0) return Promise.reject(new HttpError('NOBURN_MALFORMED', 'the request needs a JSON body'));
+  try {
+    return Promise.resolve(JSON.parse(text));
+  } catch {
+    return Promise.reject(new HttpError('NOBURN_MALFORMED', 'the request body is not valid JSON'));
+  }
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, closing = false): void {

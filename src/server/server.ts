@@ -232,7 +232,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         inflight--;
         if (inflight === 0 && drained) drained();
       };
-      res.on('finish', finish);
+      // 'close' comes after 'finish' too, and when the connection drops first: one listener.
       res.on('close', finish);
       void handle(req, res);
     },

@@ -157,8 +157,30 @@ export function capsOf(st: Statements, c: StoreCheck, chain: readonly ChainRow[]
   return { caps, runDepth };
 }
 
-export function decide(st: Statements, c: StoreCheck): StoreDecision {
-  st.sweepHolds.run(c.now);
+/**
+ * Decides checks one after another in one transaction. The expired holds are swept once
+ * per distinct `now`, not once per check: no other writer runs inside the transaction, so
+ * a second sweep at the same time finds nothing unless a hold taken since has already
+ * expired (a hold TTL of 0), which `soonest` tracks.
+ */
+export function decideBatch(st: Statements, cs: readonly StoreCheck[]): StoreDecision[] {
+  let sweptAt = -Infinity;
+  let soonest = Infinity;
+  return cs.map((c) => {
+    const sweep = c.now > sweptAt || soonest <= c.now;
+    if (sweep) {
+      sweptAt = c.now;
+      soonest = Infinity;
+    }
+    const d = decide(st, c, sweep);
+    if (d.reservationId !== null) soonest = Math.min(soonest, c.now + c.holdTtlMs);
+    return d;
+  });
+}
+
+/** One check's decision; `sweep` false only when decideBatch knows no hold has expired since its last sweep. */
+export function decide(st: Statements, c: StoreCheck, sweep = true): StoreDecision {
+  if (sweep) st.sweepHolds.run(c.now);
   const remaining: StoreDecision['remainingNano'] = {};
   let out: OutputChoice = { tokensOut: c.tokensOut, clamped: false, estimateNano: c.estimateNano, maxTokensOut: null };
   let limit: StoreLimit | null = null;

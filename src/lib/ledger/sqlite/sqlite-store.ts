@@ -11,7 +11,7 @@ import type { ApiKeyRow, KeyDbRow } from '../key-store.js';
 import { eventPageSql, eventRecordOf, runRecordOf } from '../rows.js';
 import type { EventRow, RunRow } from '../rows.js';
 import type * as S from '../store.js';
-import { UsageBatch, abandonIdleRuns, decide, settle } from './decide.js';
+import { UsageBatch, abandonIdleRuns, decide, decideBatch, settle } from './decide.js';
 import { budgetKey } from '../../model-glob.js';
 import { fireAlerts } from './alerts.js';
 import { alertRecordOf } from '../rows.js';
@@ -21,14 +21,14 @@ import { budgetRecords } from './budget-records.js';
 import { isLeasedId, settleLeased } from './lease-settle.js';
 import { SqliteLeases } from './leases.js';
 import { openLedgerFile } from './open.js';
+import type { OpenSqliteOptions } from '../../sqlite-file.js';
 import { spendTotals } from './spend.js';
 import { startCheckpoints } from './checkpointer.js';
 import type { Checkpointer } from './checkpointer.js';
 import { logEvent, prepareAll, prepareStatements } from './statements.js';
 import type { Statements } from './statements.js';
 
-export interface SqliteStoreOptions {
-  busyTimeoutMs?: number;
+export interface SqliteStoreOptions extends OpenSqliteOptions {
   /** Checkpoint the WAL on this timer instead of in commits (long-lived writers: serve). */
   checkpointEveryMs?: number;
   /** How long a remote run's budget lease lives (serve's /v1/leases); default 30 s. */
@@ -62,7 +62,7 @@ export class SqliteStore implements S.LedgerBackend {
       // A long-lived writer (serve, noburn run's proxy): its first request must not pay for preparing.
       prepareAll(this.st);
     }
-    const checkMany = this.db.transaction((cs: readonly S.StoreCheck[]) => cs.map((c) => decide(this.st, c)));
+    const checkMany = this.db.transaction((cs: readonly S.StoreCheck[]) => decideBatch(this.st, cs));
     const settleAll = (rs: readonly S.StoreRecord[]): RecordResult => {
       let duplicates = 0;
       const usage = new UsageBatch();
@@ -77,7 +77,7 @@ export class SqliteStore implements S.LedgerBackend {
       return { accepted: settled.length, duplicates };
     };
     const recordMany = this.db.transaction(settleAll);
-    const recordCheck = this.db.transaction((rs: readonly S.StoreRecord[], cs: readonly S.StoreCheck[]) => (settleAll(rs), cs.map((c) => decide(this.st, c))));
+    const recordCheck = this.db.transaction((rs: readonly S.StoreRecord[], cs: readonly S.StoreCheck[]) => (settleAll(rs), decideBatch(this.st, cs)));
     this.checkTx = (cs) => checkMany.immediate(cs);
     this.recordTx = (rs) => recordMany.immediate(rs);
     this.recordCheckTx = (rs, cs) => recordCheck.immediate(rs, cs);
