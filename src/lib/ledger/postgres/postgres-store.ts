@@ -13,7 +13,7 @@ import type * as S from '../store.js';
 import { createPool, storeError } from './pool.js';
 import type { PostgresStoreOptions } from './pool.js';
 import { budgetKey } from '../../model-glob.js';
-import { readBudgets, readSpend, readUsers } from './reads.js';
+import { readBudgets, readHeldRun, readSpend, readUsers } from './reads.js';
 import { migrate } from './schema.js';
 import { checkPayload, decisionOfJson, recordPayload } from './payloads.js';
 import type { DecisionJson } from './payloads.js';
@@ -135,16 +135,6 @@ export class PostgresStore implements S.LedgerBackend {
     });
   }
 
-  /** A run's holds, its descendants' included (they count against its cap too). */
-  private async heldRun(q: Pool | PoolClient, runId: string, now: number): Promise<number> {
-    const { rows } = await q.query<{ held: number }>(
-      `SELECT coalesce(sum(h.amount_nano), 0)::bigint AS held FROM run_ancestors a JOIN holds h ON h.run_id = a.run_id
-       WHERE a.ancestor_id = $1 AND h.expires_at > $2`,
-      [runId, now],
-    );
-    return rows[0]?.held ?? 0;
-  }
-
   private async runRow(q: Pool | PoolClient, projectId: string, runId: string, what = 'run'): Promise<RunRow> {
     const { rows } = await q.query<RunRow>('SELECT * FROM runs WHERE id = $1 AND project_id = $2', [runId, projectId]);
     const r = rows[0];
@@ -223,14 +213,14 @@ export class PostgresStore implements S.LedgerBackend {
       }
       const after = await this.runRow(c, projectId, runId);
       await this.logEvent(c, { projectId, ts: now, kind: 'run_end', runId, amountNano: after.spent_nano, blocked: after.exhausted === 1, ref: runId });
-      return runRecordOf(after, await this.heldRun(c, runId, now));
+      return runRecordOf(after, await readHeldRun(c, runId, now));
     });
   }
 
   getRun(projectId: string, runId: string, now: number, runIdleTtlMs?: number): Promise<S.RunRecord> {
     return this.guard(async () => {
       await this.readSweep(projectId, now, runIdleTtlMs, runId);
-      return runRecordOf(await this.runRow(this.pool, projectId, runId), await this.heldRun(this.pool, runId, now));
+      return runRecordOf(await this.runRow(this.pool, projectId, runId), await readHeldRun(this.pool, runId, now));
     });
   }
 

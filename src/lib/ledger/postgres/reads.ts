@@ -3,7 +3,7 @@
  * same orderings: binary collation, NULL keys first) as the SQLite store.
  */
 import { thresholdsOf } from '../../alerts/thresholds.js';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { windowKeys, windowStart } from '../../periods.js';
 import type { Period } from '../../periods.js';
 import type { BudgetScope } from '../../types.js';
@@ -12,6 +12,16 @@ import { tagGroupKey, tagValueSql } from '../../tags.js';
 import { sumSpend } from '../spend-report.js';
 import type { SpendAgg } from '../spend-report.js';
 import type { BudgetRecord, SpendTotals, StoreSpendQuery, UserRecord } from '../store.js';
+
+/** A run's holds, its descendants' included (they count against its cap too). */
+export async function readHeldRun(q: Pool | PoolClient, runId: string, now: number): Promise<number> {
+  const { rows } = await q.query<{ held: number }>(
+    `SELECT coalesce(sum(h.amount_nano), 0)::bigint AS held FROM run_ancestors a JOIN holds h ON h.run_id = a.run_id
+     WHERE a.ancestor_id = $1 AND h.expires_at > $2`,
+    [runId, now],
+  );
+  return rows[0]?.held ?? 0;
+}
 
 /** The UTC window keys of a moment, by period: what usage rows are keyed by. */
 export function windowsAt(ms: number): Record<Period, string> {
