@@ -7,22 +7,8 @@ import type { NormalizedCheck, NormalizedRecord } from '../lib/validate.js';
 import { idString } from '../lib/validate.js';
 import { normalizeTags } from '../lib/tags.js';
 import { fastCheckBody } from '../lib/wire/check-fast.js';
-import {
-  AlertsQuery,
-  BudgetBody,
-  ModelBudgetBody,
-  TagBudgetBody,
-  CheckBody,
-  EventsQuery,
-  KeyBody,
-  RecordBatchBody,
-  ReleaseBody,
-  RunBody,
-  RunsQuery,
-  SpendQuery,
-  UsersQuery,
-} from '../lib/wire/schemas.js';
-import type { CreatedKeyResponse, RecordsResponse, ReleaseResponse, SetBudgetResponse, WhoamiResponse } from '../lib/wire/schemas.js';
+import { AlertsQuery, BudgetBody, ModelBudgetBody, TagBudgetBody, CheckBody, EventsQuery, KeyBody, RecordBatchBody, ReleaseBody, RunBody, RunsQuery, SpendQuery, UsersQuery } from '../lib/wire/schemas.js';
+import type { CreatedKeyResponse, RecordsResponse, ReleaseResponse, SetBudgetResponse, WhoamiResponse } from '../lib/wire/responses.js';
 import type { Authenticator, Principal } from './auth.js';
 import { requireAdmin } from './auth.js';
 import { createApiKey, keyView } from './keys.js';

@@ -10,7 +10,7 @@ import { costNano } from '../lib/pricing/cost.js';
 import type { Ledger, RecordedItem } from '../lib/ledger/ledger.js';
 import type { Decision } from '../lib/types.js';
 import type { NormalizedCheck, NormalizedRecord } from '../lib/validate.js';
-import type { DecisionResponse, RecordsResponse } from '../lib/wire/schemas.js';
+import type { DecisionResponse, RecordsResponse } from '../lib/wire/responses.js';
 import type { DbLink } from './db-link.js';
 import type { ReplicaQueue } from './replica-queue.js';
 

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_USD } from '../../src/lib/money.js';
 import { MAX_TOKENS } from '../../src/lib/validate.js';
-import { ErrorBody } from '../../src/lib/wire/schemas.js';
+import { ErrorBody } from '../../src/lib/wire/responses.js';
 import { keyIdOf } from '../../src/server/keys.js';
 import { rawHttp } from '../helpers/http-fuzz.js';
 import { ledgerSnapshot } from '../helpers/ledger-snapshot.js';

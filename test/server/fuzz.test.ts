@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ErrorBody } from '../../src/lib/wire/schemas.js';
+import { ErrorBody } from '../../src/lib/wire/responses.js';
 import { DOCUMENTED_STATUSES, fuzzRequests } from '../helpers/http-fuzz.js';
 import type { FuzzRequest } from '../helpers/http-fuzz.js';
 import { ledgerSnapshot } from '../helpers/ledger-snapshot.js';

@@ -1,7 +1,7 @@
 import type { NoburnConfig } from '../config.js';
 import { NoburnConfigError, NoburnForbiddenError, NoburnTimeoutError, NoburnUnreachableError } from '../errors.js';
 import { SqliteMirror } from '../ledger/sqlite/mirror.js';
-import type { BudgetsResponse, EventsResponse, RunsResponse, WhoamiResponse } from '../wire/schemas.js';
+import type { BudgetsResponse, EventsResponse, RunsResponse, WhoamiResponse } from '../wire/responses.js';
 import { HttpClient } from './http-client.js';
 import { targetOf } from './remote-authority.js';
 

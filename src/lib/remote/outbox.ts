@@ -14,7 +14,8 @@
 import { NoburnError, NoburnStoreError, NoburnTimeoutError, NoburnValidationError } from '../errors.js';
 import type { FlushResult, OutboxWarning, RecordErrorHandler, RecordSink } from '../record-queue.js';
 import type { NormalizedRecord } from '../validate.js';
-import type { RecordItem, RecordsResponse } from '../wire/schemas.js';
+import type { RecordItem } from '../wire/schemas.js';
+import type { RecordsResponse } from '../wire/responses.js';
 import { OutboxFile } from './outbox-db.js';
 import type { Claimed } from './outbox-db.js';
 import { isRelease, releaseRow, recordRow } from './outbox-rows.js';

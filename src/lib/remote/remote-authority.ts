@@ -10,6 +10,7 @@ import type { RecordSink } from '../record-queue.js';
 import type * as T from '../types.js';
 import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
 import { tagsObject } from '../tags.js';
+import type * as R from '../wire/responses.js';
 import type * as W from '../wire/schemas.js';
 import { HttpClient } from './http-client.js';
 import { MirrorWriter } from './mirror-writer.js';
@@ -33,8 +34,8 @@ function query(params: Record<string, string | number | undefined>): string {
 
 /** A server older than this client answers without the clamp figures, and ends a run without the run. */
 type NewKeys = 'tokensIn' | 'tokensOut' | 'clamped' | 'estimate' | 'limit' | 'maxTokensOut' | 'hint';
-type OlderDecision = Omit<W.DecisionResponse, NewKeys> & Partial<Pick<W.DecisionResponse, NewKeys>>;
-type OlderEndRun = Omit<W.EndRunResponse, 'run'> & Partial<Pick<W.EndRunResponse, 'run'>>;
+type OlderDecision = Omit<R.DecisionResponse, NewKeys> & Partial<Pick<R.DecisionResponse, NewKeys>>;
+type OlderEndRun = Omit<R.EndRunResponse, 'run'> & Partial<Pick<R.EndRunResponse, 'run'>>;
 
 /** The run as its end result tells it (an older server, whose run could not be read after). */
 function endedRunOf(r: T.EndRunResult): T.RunInfo {
@@ -57,7 +58,7 @@ export class RemoteAuthority implements Authority {
   private readonly now: () => number;
   private closed = false;
   private endsP: Promise<void> | null = null;
-  private whoamiP: Promise<W.WhoamiResponse> | null = null;
+  private whoamiP: Promise<R.WhoamiResponse> | null = null;
   /** Budget leases of the runs this process owns (ownRun: `noburn run`); null until one is owned. */
   private runLeasesI: RunLeases | null = null;
 
@@ -96,7 +97,7 @@ export class RemoteAuthority implements Authority {
       whoami: async () => (await this.whoami()).projectId,
       timeoutMs: this.config.timeoutMs,
       now: this.now,
-      send: (records) => this.http.request<W.RecordsResponse>('POST', '/v1/records', { records }),
+      send: (records) => this.http.request<R.RecordsResponse>('POST', '/v1/records', { records }),
       sendReleases: (ids) => this.release(ids),
       onDelivered: (records, res) => {
         this.mirrorDelivered(records, res);
@@ -127,8 +128,8 @@ export class RemoteAuthority implements Authority {
   }
 
   /** Which key is calling and the project it names (GET /v1/whoami), asked once; a failure is not remembered. */
-  whoami(): Promise<W.WhoamiResponse> {
-    this.whoamiP ??= this.http.request<W.WhoamiResponse>('GET', '/v1/whoami').catch((e: unknown) => {
+  whoami(): Promise<R.WhoamiResponse> {
+    this.whoamiP ??= this.http.request<R.WhoamiResponse>('GET', '/v1/whoami').catch((e: unknown) => {
       this.whoamiP = null;
       throw e;
     });
@@ -156,7 +157,7 @@ export class RemoteAuthority implements Authority {
     this.mirror.add({ kind: 'record', r });
   }
 
-  private mirrorDelivered(records: readonly W.RecordItem[], res: W.RecordsResponse): void {
+  private mirrorDelivered(records: readonly W.RecordItem[], res: R.RecordsResponse): void {
     records.forEach((w, i) => {
       const item = res.items[i];
       if (item && item.idempotencyKey === w.idempotencyKey) this.mirrorRecord(w, item.costUsd, item.unpriced);
@@ -244,7 +245,7 @@ export class RemoteAuthority implements Authority {
   /** Sends records now (not through the outbox): idempotency keys make a retry safe. */
   async record(rs: readonly NormalizedRecord[], ts: readonly number[]): Promise<T.RecordResult> {
     const records = rs.map((r, i) => toWire(r, ts[i] ?? this.now()));
-    const res = await this.http.request<W.RecordsResponse>('POST', '/v1/records', { records });
+    const res = await this.http.request<R.RecordsResponse>('POST', '/v1/records', { records });
     this.mirrorDelivered(records, res);
     return { accepted: res.accepted, duplicates: res.duplicates };
   }
@@ -254,7 +255,7 @@ export class RemoteAuthority implements Authority {
     let released = 0;
     for (let i = 0; i < reservationIds.length; i += 1000) {
       const ids = reservationIds.slice(i, i + 1000);
-      released += (await this.http.request<W.ReleaseResponse>('POST', '/v1/releases', { reservationIds: ids })).released;
+      released += (await this.http.request<R.ReleaseResponse>('POST', '/v1/releases', { reservationIds: ids })).released;
       for (const id of ids) this.mirror.add({ kind: 'release', projectId: this.config.projectId, reservationId: id });
     }
     return released;
@@ -266,7 +267,7 @@ export class RemoteAuthority implements Authority {
     if (req.alertAt !== undefined) body.alertAt = req.alertAt;
     if (req.label !== undefined) body.label = req.label;
     if (req.parentRunId !== undefined && req.parentRunId !== null) body.parentRunId = req.parentRunId;
-    return this.mirrorRun(await this.http.request<W.RunResponse>('POST', '/v1/runs', body));
+    return this.mirrorRun(await this.http.request<R.RunResponse>('POST', '/v1/runs', body));
   }
 
   async endRun(runId: string): Promise<T.EndedRun> {
@@ -295,11 +296,11 @@ export class RemoteAuthority implements Authority {
   }
 
   async getRun(runId: string): Promise<T.RunInfo> {
-    return this.mirrorRun(await this.http.request<W.RunResponse>('GET', `/v1/runs/${encodeURIComponent(runId)}`));
+    return this.mirrorRun(await this.http.request<R.RunResponse>('GET', `/v1/runs/${encodeURIComponent(runId)}`));
   }
 
   async listRuns(status?: RunListStatus, opts: { parentRunId?: string | undefined } = {}): Promise<T.RunInfo[]> {
-    const r = await this.http.request<W.RunsResponse>('GET', `/v1/runs${query({ status, parent: opts.parentRunId })}`);
+    const r = await this.http.request<R.RunsResponse>('GET', `/v1/runs${query({ status, parent: opts.parentRunId })}`);
     r.runs.forEach((run) => this.mirrorRun(run));
     return r.runs;
   }
@@ -320,7 +321,7 @@ export class RemoteAuthority implements Authority {
       if (b.userId !== undefined) body.userId = b.userId;
     }
     if (b.scope === 'tag') body.tag = b.tag ?? '';
-    const r = await this.http.request<W.SetBudgetResponse>('PUT', path, body);
+    const r = await this.http.request<R.SetBudgetResponse>('PUT', path, body);
     this.mirror.add({
       kind: 'budget',
       projectId: this.config.projectId,
@@ -335,11 +336,11 @@ export class RemoteAuthority implements Authority {
   }
 
   async getBudgets(): Promise<T.Budget[]> {
-    return (await this.http.request<W.BudgetsResponse>('GET', '/v1/budgets')).budgets;
+    return (await this.http.request<R.BudgetsResponse>('GET', '/v1/budgets')).budgets;
   }
 
   async listUsers(): Promise<UserSummary[]> {
-    return (await this.http.request<W.UsersResponse>('GET', '/v1/users')).users;
+    return (await this.http.request<R.UsersResponse>('GET', '/v1/users')).users;
   }
 
   spend(q: T.SpendQuery): Promise<T.SpendReport> {
@@ -347,15 +348,15 @@ export class RemoteAuthority implements Authority {
   }
 
   async events(after: number, limit?: number, q: T.EventQuery = {}): Promise<T.LedgerEvent[]> {
-    return (await this.http.request<W.EventsResponse>('GET', `/v1/events${query({ after, limit, since: q.since, until: q.until, kind: q.kind })}`)).events;
+    return (await this.http.request<R.EventsResponse>('GET', `/v1/events${query({ after, limit, since: q.since, until: q.until, kind: q.kind })}`)).events;
   }
 
   async alerts(q: T.AlertQuery = {}): Promise<T.Alert[]> {
-    return (await this.http.request<W.AlertsResponse>('GET', `/v1/alerts${query({ runId: q.runId, after: q.afterSeq, limit: q.limit })}`)).alerts;
+    return (await this.http.request<R.AlertsResponse>('GET', `/v1/alerts${query({ runId: q.runId, after: q.afterSeq, limit: q.limit })}`)).alerts;
   }
 
   price(model: string): Promise<T.PriceInfo> {
-    return this.http.request<W.PriceResponse>('GET', `/v1/prices/${encodeURIComponent(model)}`);
+    return this.http.request<R.PriceResponse>('GET', `/v1/prices/${encodeURIComponent(model)}`);
   }
 
   async close(): Promise<void> {
