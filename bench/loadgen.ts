@@ -80,7 +80,10 @@ export async function closedLoop(o: LoadOptions): Promise<LoadResult> {
         next();
       },
     };
-    pool.dispatch({ origin: o.url, path: o.path, method: 'POST', headers, body }, handler);
+    // undici pipelines a request only behind ones it may resend (idempotent) and that are
+    // not `blocking` (the default for every method but HEAD): without both, a POST waits for
+    // the answer before it, one request in flight per connection instead of `pipelining`.
+    pool.dispatch({ origin: o.url, path: o.path, method: 'POST', headers, body, idempotent: true, blocking: false }, handler);
   };
   for (let i = 0; i < inflight; i++) next();
   const timer = o.tick ? setInterval(() => o.tick?.fn(answered), o.tick.everyMs) : null;
