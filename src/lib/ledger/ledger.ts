@@ -5,14 +5,14 @@ import { nanoToUsd, usdToNano } from '../money.js';
 import { parsePeriod } from '../periods.js';
 import { parseModelGlob } from '../model-glob.js';
 import { parseThresholds } from '../alerts/thresholds.js';
-import { parseTag, tagGroupKey } from '../tags.js';
+import { parseTag } from '../tags.js';
 import { costNano } from '../pricing/cost.js';
 import { holdNano } from './clamp.js';
 import type { PriceCache } from '../pricing/price-cache.js';
 import { Pricer, priceInfo, type ResolvedPrice } from '../pricing/pricer.js';
 import { priceKey } from '../pricing/price-data.js';
-import { BUDGET_SCOPES, EVENT_KINDS, RUN_STATUSES, SPEND_GROUPS } from '../types.js';
-import type { Alert, AlertQuery, Budget, Decision, EndRunResult, EndedRun, EventQuery, LedgerEvent, PriceInfo, RecordResult, RunInfo, SetBudgetRequest, SpendGroupBy, SpendQuery, SpendReport, StartRunRequest, UserSummary } from '../types.js';
+import { BUDGET_SCOPES, EVENT_KINDS, RUN_STATUSES } from '../types.js';
+import type { Alert, AlertQuery, Budget, Decision, EndRunResult, EndedRun, EventQuery, LedgerEvent, PriceInfo, RecordResult, RunInfo, SetBudgetRequest, SpendQuery, SpendReport, StartRunRequest, UserSummary } from '../types.js';
 import { MAX_TOKENS, idString } from '../validate.js';
 import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
 import { KeyedGroupCommit, commitInOrder } from './group-commit.js';
@@ -23,6 +23,7 @@ import { DEFAULT_RUN_IDLE_TTL_MS } from './runs.js';
 import { LeaseManager } from './leases/manager.js';
 import type { LeaseGrant, RunLeasePort } from './leases/port.js';
 import type { Calibration, LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreOp, StoreRecord } from './store.js';
+import { oneOf, parseDate, spendGroup } from './query-params.js';
 import { alertOf, budgetOf, endRunResult, eventOf, runInfo, spendReportOf, userSummaryOf } from './views.js';
 
 export { endRunResult } from './views.js';
@@ -54,45 +55,6 @@ export interface LedgerOptions {
   leases?: boolean;
 }
 
-// Only ISO forms: Date.parse alone also takes "1" (2001-01-01), "March 5" and 2026-02-30 (March 2).
-const ISO_DATE = /^(\d{4}-\d{2}-\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
-
-function isCalendarDay(day: string): boolean {
-  const ms = Date.parse(`${day}T00:00:00Z`);
-  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === day;
-}
-
-/** Refuses a value outside a vocabulary, naming the choices ("by must be user, run, model or day"). */
-function oneOf<T extends string>(list: readonly T[], v: string, name: string): T {
-  if ((list as readonly string[]).includes(v)) return v as T;
-  throw new NoburnValidationError(`${name} must be ${list.slice(0, -1).join(', ')} or ${list[list.length - 1] ?? ''}`);
-}
-
-/** A spend grouping: one of SPEND_GROUPS, or tag:KEY (a valid tag key). */
-function spendGroup(v: string): SpendGroupBy {
-  if (typeof v === 'string' && v.startsWith('tag:')) {
-    tagGroupKey(v);
-    return v as SpendGroupBy;
-  }
-  try {
-    return oneOf(SPEND_GROUPS, v, 'by');
-  } catch {
-    throw new NoburnValidationError(`by must be ${SPEND_GROUPS.join(', ')} or tag:KEY`);
-  }
-}
-
-function parseDate(v: string | undefined, name: string): number | null {
-  if (v === undefined) return null;
-  const day = ISO_DATE.exec(v)?.[1];
-  const ms = day === undefined || !isCalendarDay(day) ? NaN : v === day ? Date.parse(`${v}T00:00:00Z`) : Date.parse(v);
-  if (Number.isNaN(ms)) throw new NoburnValidationError(`${name} must be a date (YYYY-MM-DD) or an ISO date-time (got ${JSON.stringify(v)})`);
-  return ms;
-}
-
-/**
- * The authority's logic over a store: pricing, the unknown-model rule, USD <-> nano at the
- * edge. The embedded guard and `noburn serve` both decide through this class.
- */
 /** The key of a run lease: the run and the call's user, model, provider and sorted tags. */
 export interface RunLeaseKey {
   runId: string;
@@ -102,6 +64,10 @@ export interface RunLeaseKey {
   tags: string[];
 }
 
+/**
+ * The authority's logic over a store: pricing, the unknown-model rule, USD <-> nano at the
+ * edge. The embedded guard and `noburn serve` both decide through this class.
+ */
 export class Ledger {
   readonly pricer: Pricer;
   private readonly now: () => number;
