@@ -16,10 +16,8 @@ import type { FlushResult, OutboxWarning, RecordErrorHandler, RecordSink } from 
 import type { NormalizedRecord } from '../validate.js';
 import type { RecordItem } from '../wire/schemas.js';
 import type { RecordsResponse } from '../wire/responses.js';
-import { OutboxFile } from './outbox-db.js';
-import type { Claimed } from './outbox-db.js';
-import { isRelease, releaseRow, recordRow } from './outbox-rows.js';
-import type { ReleaseBody } from './outbox-rows.js';
+import { OutboxFile, type Claimed } from './outbox-db.js';
+import { isRelease, releaseRow, recordRow, type ReleaseBody } from './outbox-rows.js';
 import { strayWarning, targetFor, unresolvedTarget } from './target.js';
 
 export interface OutboxOptions {
@@ -124,8 +122,7 @@ export class Outbox implements RecordSink {
     this.buffer.push(entry);
     if (!this.persist(false)) {
       this.buffer = this.buffer.filter((b) => b !== entry);
-      const e = this.lastError;
-      throw e instanceof NoburnStoreError ? e : new NoburnStoreError(`cannot write the outbox ${this.o.path}: ${(e as Error).message}`, { cause: e });
+      throw storeError(this.lastError, this.o.path);
     }
     this.kick();
   }
