@@ -2,7 +2,8 @@
  * Budget leases (docs/operations-postgres.md "Rotation"): the next lease of a key is asked for
  * ahead of need, when less than a raise step of the grant is left to approve, so a key in
  * steady use never waits for a grant after its first one. A fake port answers grants after a
- * delay and raises at once, so every wait the manager counts is a wait for a grant.
+ * delay and raises at once, so every wait the manager counts is a wait for a grant. A
+ * renewal refused near the cap leaves the live lease deciding: its room is not refused.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,9 +17,16 @@ class SlowGrants implements LeasePort {
   readonly holder = 'replica-1';
   readonly ttlMs = 60_000;
   grants = 0;
-  async grant(req: LeaseGrantRequest): Promise<LeaseGrant> {
+  /** Nano-dollars granted in all. */
+  granted = 0;
+  /** Grants after the first are refused (the room left is too close to the cap). */
+  onlyOne = false;
+  async grant(req: LeaseGrantRequest): Promise<LeaseGrant | null> {
+    // Refused at once: the refusal arrives while the live lease still has room.
+    if (this.onlyOne && this.grants > 0) return null;
     await sleep(15);
     this.grants++;
+    this.granted += req.want;
     return { leaseId: `L_${this.grants}`, secret: 's', granted: req.want, w: req.w0, remainingNano: {}, limit: null };
   }
   raise(_leaseId: string, want: number): Promise<number> {
@@ -59,5 +67,25 @@ describe('lease renewal', () => {
     await Promise.all([run(500), run(500), run(500), run(500)]);
     expect(port.grants - warm.grants).toBeGreaterThan(1);
     expect(m.stats.waits - warm.waits).toBe(0);
+  });
+
+  it('a renewal refused near the cap leaves the live lease deciding: every estimate its grant holds is approved from it', async () => {
+    const port = new SlowGrants();
+    port.onlyOne = true;
+    const m = new LeaseManager(port);
+    managers.push(m);
+    // Sequential checks until the manager sends one to the database (null): the first grant
+    // (a whole number of estimates) must have been used up by then.
+    let fromLease = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const d = await m.decide(check());
+      if (d === null) break;
+      expect(d.blocked).toBe(false);
+      fromLease++;
+      await sleep(1);
+    }
+    expect(port.grants).toBe(1);
+    expect(fromLease).toBeGreaterThan(0);
+    expect(fromLease * E).toBe(port.granted);
   });
 });

@@ -35,6 +35,8 @@ interface KeyState {
   lease: Lease | null;
   granting: Promise<void> | null;
   refusedUntil: number;
+  /** After a refused renewal of a live lease, the next one is not asked for before this. */
+  renewAfter: number;
   rate: RateWindow;
   /** The plain prices of the key's last check (an offline decision is priced with them). */
   prices: StoreCheck['prices'];
@@ -133,7 +135,7 @@ export class LeaseManager {
     const key = keyOf(c);
     let st = this.keys.get(key);
     if (!st) {
-      st = { lease: null, granting: null, refusedUntil: 0, rate: new RateWindow(), prices: c.prices, waiting: 0, runId: c.runId };
+      st = { lease: null, granting: null, refusedUntil: 0, renewAfter: 0, rate: new RateWindow(), prices: c.prices, waiting: 0, runId: c.runId };
       this.keys.set(key, st);
     }
     st.prices = c.prices;
@@ -195,7 +197,7 @@ export class LeaseManager {
     if (background && shouldRaise(l)) this.track(this.raise(l));
     // The next lease is asked for ahead of need: at rotation, and when less than a raise step of
     // the grant is left to approve, so that a key in steady use never waits for a grant.
-    if (background && !st.granting && (now >= l.rotateAt || l.g - l.approved < l.step)) {
+    if (background && !st.granting && now >= st.renewAfter && (now >= l.rotateAt || l.g - l.approved < l.step)) {
       st.granting = this.renew(st, c);
       this.track(st.granting);
     }
@@ -261,6 +263,12 @@ export class LeaseManager {
         };
       } else {
         this.stats.refusedGrants++;
+        if (old && !old.ended && this.now() < old.deadline && old.approved + e <= old.g) {
+          // A renewal asked ahead of need was refused (near the cap): the live lease keeps
+          // deciding what fits its W, else its room would be refused until its end committed.
+          st.renewAfter = this.now() + REFUSED_BACKOFF_MS;
+          return;
+        }
         st.lease = null;
         st.refusedUntil = this.now() + REFUSED_BACKOFF_MS;
       }
