@@ -21,6 +21,25 @@ const pad = (n: number) => String(n).padStart(2, '0');
  * Keys sort in time order within a period.
  */
 export function windowKey(period: Period, ms: number): string {
+  // Every period's window holds whole UTC minutes, so one minute's keys serve every call in
+  // it: a record writes its summary rows under 6 periods for each of its scopes.
+  const minute = Math.floor(ms / 60_000);
+  if (minute !== memo.minute) {
+    memo.minute = minute;
+    memo.keys = computeKeys(ms);
+  }
+  return memo.keys[period];
+}
+
+const memo: { minute: number; keys: Record<Period, string> } = { minute: NaN, keys: {} as Record<Period, string> };
+
+function computeKeys(ms: number): Record<Period, string> {
+  const out = {} as Record<Period, string>;
+  for (const p of PERIODS) out[p] = formatKey(p, ms);
+  return out;
+}
+
+function formatKey(period: Period, ms: number): string {
   const d = new Date(ms);
   const y = d.getUTCFullYear();
   const m = d.getUTCMonth() + 1;

@@ -11,7 +11,7 @@ import { SERVE_CACHE_KIB, openStore } from '../../src/lib/ledger/open-store.js';
 import { decideBatch } from '../../src/lib/ledger/sqlite/decide.js';
 import { prepareStatements } from '../../src/lib/ledger/sqlite/statements.js';
 import { SqliteStore } from '../../src/lib/ledger/sqlite/sqlite-store.js';
-import type { StoreCheck } from '../../src/lib/ledger/store.js';
+import type { StoreCheck, StoreRecord } from '../../src/lib/ledger/store.js';
 
 let dir = '';
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -78,6 +78,38 @@ describe('decideBatch', () => {
     } finally {
       await batch.close();
     }
+  });
+});
+
+describe('a batch of records', () => {
+  const rec = (i: number, ts: number, userId: string | null, tags: string[] = []): StoreRecord => ({
+    projectId: 'p', userId, runId: null, model: i % 2 ? 'm' : 'n', tokensIn: 10 + i, tokensOut: 5 + i, cachedTokensIn: 0, cacheWriteTokensIn: 0,
+    costNano: 1000 + i, unpriced: i % 5 === 0, wasBlocked: i % 7 === 0, reservationId: null, idempotencyKey: `k${i % 11}`, ts, tags,
+  });
+  // Rule: a batch's summary rows are summed before they are written (UsageBatch), and read as
+  // if each record had been written alone: every period's row, across minute, hour and day ends.
+  it('writes the same usage rows as the same records one at a time', async () => {
+    const edge = Date.UTC(2026, 11, 31, 23, 59, 59, 990);
+    const times = [edge - 120_000, edge - 5, edge, edge + 5, edge + 10, edge + 61_000, edge + 3_600_000, edge, edge + 20];
+    const rs = times.flatMap((ts, i) => [rec(i, ts, i % 3 ? 'u' : null, i % 4 ? [] : ['t']), rec(i + 20, ts, 'v')]);
+    const rows = async (batched: boolean) => {
+      const store = await cappedStore(1_000_000_000);
+      try {
+        if (batched) await store.record(rs);
+        else for (const r of rs) await store.record([r]);
+        return store.db.prepare('SELECT * FROM usage ORDER BY project_id, scope, subject, window').all();
+      } finally {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    const one = await rows(false);
+    const batch = await rows(true);
+    expect(batch).toEqual(one);
+    // The rows do span the windows the batch crosses (two minutes and three hours at least).
+    const windows = new Set((one as { window: string }[]).map((r) => r.window));
+    expect([...windows].filter((w) => w.startsWith('n')).length).toBeGreaterThanOrEqual(4);
+    expect([...windows].filter((w) => w.startsWith('d')).length).toBe(2);
   });
 });
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PERIODS, parsePeriod, windowEnd, windowKey, windowStart } from '../../src/lib/periods.js';
 
@@ -37,6 +38,25 @@ describe('UTC period windows', () => {
       else expect(windowKey(p, end as number)).not.toBe(windowKey(p, ms));
       if (end !== null) expect(windowKey(p, end - 1)).toBe(windowKey(p, ms));
     }
+  });
+  // Keys are reused within a UTC minute (periods.ts): in any order of instants, each key must
+  // still be the one of its own instant, read here from toISOString and day arithmetic.
+  it('every key is its own instant\'s, whatever instants came before', () => {
+    const day = 86_400_000;
+    const expected = (ms: number) => {
+      const iso = new Date(ms).toISOString();
+      const monday = Math.floor(ms / day) * day - ((Math.floor(ms / day) + 3) % 7) * day; // 1970-01-01 was a Thursday
+      return { minute: `n${iso.slice(0, 16)}`, hour: `h${iso.slice(0, 13)}`, day: `d${iso.slice(0, 10)}`, week: `w${new Date(monday).toISOString().slice(0, 10)}`, month: `m${iso.slice(0, 7)}`, total: 'total' };
+    };
+    const base = fc.integer({ min: 0, max: Date.UTC(2199, 0, 1) });
+    // Instants close together (same minute, the next one, across a boundary) as well as far apart.
+    const instants = base.chain((b) => fc.array(fc.oneof(fc.constant(b), fc.integer({ min: b - 120_000, max: b + 120_000 }).filter((x) => x >= 0), base), { minLength: 1, maxLength: 30 }));
+    fc.assert(
+      fc.property(instants, (ms) => {
+        for (const x of ms) for (const p of PERIODS) expect(windowKey(p, x)).toBe(expected(x)[p]);
+      }),
+      { numRuns: 300 },
+    );
   });
   it('rejects an unknown period', () => {
     expect(parsePeriod('week')).toBe('week');

@@ -52,35 +52,31 @@ export function addUsage(st: Statements, projectId: string, scope: string, subje
 }
 
 /**
- * Sums a batch's usage per (scope, window) row before writing it: a batch of records for a
- * few users then costs a few upserts instead of eight per record.
+ * Sums a batch's usage per scope and UTC minute before writing it: a batch of records for a
+ * few users then costs a few upserts instead of one per period per scope per record. Every
+ * period's window holds whole minutes, so one minute's sum lands in one row per period.
  */
 export class UsageBatch {
-  private readonly rows = new Map<string, { projectId: string; scope: string; subject: string; window: string; d: UsageDelta; last: number }>();
+  private readonly rows = new Map<string, { projectId: string; scope: string; subject: string; d: UsageDelta; last: number }>();
 
   add(projectId: string, scope: string, subject: string, ts: number, d: UsageDelta): void {
-    for (const p of PERIODS) {
-      const window = windowKey(p, ts);
-      const key = `${projectId}\u0000${scope}\u0000${subject}\u0000${window}`;
-      const row = this.rows.get(key);
-      if (!row) {
-        this.rows.set(key, { projectId, scope, subject, window, d: { ...d }, last: ts });
-        continue;
-      }
-      row.d.spent += d.spent;
-      row.d.calls += d.calls;
-      row.d.blocked += d.blocked;
-      row.d.unpriced += d.unpriced;
-      row.d.tokensIn += d.tokensIn;
-      row.d.tokensOut += d.tokensOut;
-      row.last = Math.max(row.last, ts);
+    const key = `${projectId}\u0000${scope}\u0000${subject}\u0000${Math.floor(ts / 60_000)}`;
+    const row = this.rows.get(key);
+    if (!row) {
+      this.rows.set(key, { projectId, scope, subject, d: { ...d }, last: ts });
+      return;
     }
+    row.d.spent += d.spent;
+    row.d.calls += d.calls;
+    row.d.blocked += d.blocked;
+    row.d.unpriced += d.unpriced;
+    row.d.tokensIn += d.tokensIn;
+    row.d.tokensOut += d.tokensOut;
+    row.last = Math.max(row.last, ts);
   }
 
   write(st: Statements): void {
-    for (const r of this.rows.values()) {
-      st.addUsage.run(r.projectId, r.scope, r.subject, r.window, r.d.spent, r.d.calls, r.d.blocked, r.d.unpriced, r.d.tokensIn, r.d.tokensOut, r.last);
-    }
+    for (const r of this.rows.values()) addUsage(st, r.projectId, r.scope, r.subject, r.last, r.d);
     this.rows.clear();
   }
 }
