@@ -267,10 +267,12 @@ BEGIN
   IF p_c->>'forceBlock' IS NOT NULL THEN RETURN nb_block(p_c, p_c->>'forceBlock', v_found_run, v_rem); END IF;
 
   v_caps := nb_caps(p_c, v_found_run);
-  -- Near a cap, room leased to replicas but not yet approvable (row U) returns to the pool
-  -- first (lease-functions.ts); a ledger without leases has no such row and reads the same caps.
-  IF EXISTS (SELECT 1 FROM jsonb_array_elements(v_caps) AS x WHERE x->>'scope' <> 'run'
-             AND (x->>'capNano')::bigint - (x->>'spentNano')::bigint - (x->>'heldNano')::bigint < v_e)
+  -- Near a cap, room leased but not yet approvable (row U) returns to the pool first
+  -- (lease-functions.ts); a ledger without leases has no such row and reads the same caps. Near a
+  -- run cap only a run's lease can hold such room (a replica's lease has no run).
+  IF EXISTS (SELECT 1 FROM jsonb_array_elements(v_caps) AS x WHERE (x->>'capNano')::bigint - (x->>'spentNano')::bigint - (x->>'heldNano')::bigint < v_e
+             AND (x->>'scope' <> 'run' OR EXISTS (SELECT 1 FROM leases l WHERE l.project_id = v_project AND l.ends_at > v_now
+                                                  AND l.run_id IS NOT NULL)))
      AND nb_lease_steal(v_project, v_now) THEN
     v_caps := nb_caps(p_c, v_found_run);
   END IF;

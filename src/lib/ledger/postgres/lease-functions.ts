@@ -12,6 +12,14 @@
  * then U; writers under the project lock touch U only after taking C with SKIP LOCKED
  * (steal), or C alone (settle). So no two transactions can wait on each other's lease rows
  * in a cycle, and a raise never waits for the project lock.
+ *
+ * Run leases (serve's /v1/leases for remote runs, migration 10): a lease with a run carries it
+ * on its `leases` row and its U/C rows, so the run's cap and its ancestors' count them. The
+ * grant (under the project lock) refuses a run whose chain is not open; a raise reads the
+ * chain's status (no lock) and refuses an ended one; and the end of a run (under the project
+ * lock) takes back row U of its chain's leases, locking C then U like a raise. So a raise that
+ * read the run open either commits before the end does (the end waits for its C lock) or finds
+ * U gone: nothing is raised past a run's end.
  */
 export const LEASE_TABLES_SQL = `
 ALTER TABLE holds ADD COLUMN lease_id text;
@@ -34,14 +42,23 @@ CREATE TABLE lease_settled (
 );
 `;
 
+// 10: run leases: the lease's run (NULL: a replica's lease, which has none), found by the end of a run.
+export const RUN_LEASES_SQL = `
+ALTER TABLE leases ADD COLUMN run_id text;
+CREATE INDEX leases_run ON leases (run_id) WHERE run_id IS NOT NULL;
+`;
+
 export const LEASE_FUNCTIONS_SQL = `
 -- Grants a lease for one scope key (p_c: a check payload plus leaseId, secret, holder, want, min, w0,
 -- leaseTtlMs), under the project lock, from the caps nb_decide reads (nb_caps). Granted only if the
 -- room left afterwards is at least k grants (k = 4 per replica holding a live lease here, this one
 -- included); the grant is a whole number of 'min' (the asking check's estimate). W starts at w0.
+-- With p_c->>'runId' (a remote run's lease) the run's cap and its ancestors' bound it too, and the
+-- run and its whole chain must be open: else {"refused": "run_not_found" | "run_ended"}, nothing written.
 CREATE OR REPLACE FUNCTION nb_lease(p_c jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
 DECLARE
   v_project text := p_c->>'projectId';
+  v_run text := p_c->>'runId';
   v_id text := p_c->>'leaseId';
   v_now bigint := (p_c->>'now')::bigint;
   v_end bigint := v_now + (p_c->>'leaseTtlMs')::bigint;
@@ -63,7 +80,18 @@ BEGIN
   DELETE FROM lease_settled WHERE lease_id IN (SELECT id FROM leases WHERE project_id = v_project AND settle_until <= v_now);
   DELETE FROM leases WHERE project_id = v_project AND settle_until <= v_now;
 
-  v_caps := nb_caps(p_c, NULL);
+  IF v_run IS NOT NULL THEN
+    -- Idle runs of the chain end first (abandoned), as nb_decide does.
+    IF p_c->>'runIdleTtlMs' IS NOT NULL THEN
+      PERFORM nb_abandon_idle(v_project, v_now, (p_c->>'runIdleTtlMs')::bigint, v_run);
+    END IF;
+    PERFORM 1 FROM runs WHERE id = v_run AND project_id = v_project;
+    IF NOT FOUND THEN RETURN jsonb_build_object('granted', 0, 'refused', 'run_not_found'); END IF;
+    IF EXISTS (SELECT 1 FROM run_ancestors a JOIN runs r ON r.id = a.ancestor_id WHERE a.run_id = v_run AND r.status <> 'open') THEN
+      RETURN jsonb_build_object('granted', 0, 'refused', 'run_ended');
+    END IF;
+  END IF;
+  v_caps := nb_caps(p_c, v_run);
   FOR v_k IN SELECT x FROM jsonb_array_elements(v_caps) AS x LOOP
     v_r := (v_k->>'capNano')::bigint - (v_k->>'spentNano')::bigint - (v_k->>'heldNano')::bigint;
     IF v_room IS NULL OR v_r < v_room THEN v_room := v_r; v_limit := v_k; END IF;
@@ -76,11 +104,11 @@ BEGIN
     RETURN jsonb_build_object('granted', 0, 'limit', v_limit);
   END IF;
   v_w := least(v_g, (p_c->>'w0')::bigint);
-  INSERT INTO leases (id, project_id, holder, secret, provider, created_at, ends_at, settle_until)
-  VALUES (v_id, v_project, p_c->>'holder', p_c->>'secret', p_c->>'provider', v_now, v_end, v_end + (p_c->>'holdTtlMs')::bigint);
+  INSERT INTO leases (id, project_id, holder, secret, provider, created_at, ends_at, settle_until, run_id)
+  VALUES (v_id, v_project, p_c->>'holder', p_c->>'secret', p_c->>'provider', v_now, v_end, v_end + (p_c->>'holdTtlMs')::bigint, v_run);
   INSERT INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at, provider, est_in_raw, tags, lease_id)
-  VALUES (v_id || '.u', v_project, p_c->>'userId', NULL, p_c->>'model', v_g - v_w, v_now, v_end, p_c->>'provider', NULL, nb_tags(p_c->'tags'), v_id),
-         (v_id || '.c', v_project, p_c->>'userId', NULL, p_c->>'model', v_w, v_now, v_end + (p_c->>'holdTtlMs')::bigint,
+  VALUES (v_id || '.u', v_project, p_c->>'userId', v_run, p_c->>'model', v_g - v_w, v_now, v_end, p_c->>'provider', NULL, nb_tags(p_c->'tags'), v_id),
+         (v_id || '.c', v_project, p_c->>'userId', v_run, p_c->>'model', v_w, v_now, v_end + (p_c->>'holdTtlMs')::bigint,
           p_c->>'provider', NULL, nb_tags(p_c->'tags'), v_id);
   -- What is left under each cap with the lease counted (what a lease decision reports).
   FOR v_k IN SELECT x FROM jsonb_array_elements(v_caps) AS x LOOP
@@ -95,16 +123,27 @@ END $fn$;
 
 -- Raises a lease's W by up to p_want (never above G): moves room from row U to row C under the two
 -- rows' locks only. Returns how much was moved (less than asked: U was taken back near a cap, or the
--- lease has ended).
+-- lease has ended), or -1 when the lease's run (or an ancestor) has ended: nothing is moved.
 CREATE OR REPLACE FUNCTION nb_lease_raise(p_lease text, p_want bigint, p_now bigint) RETURNS bigint LANGUAGE plpgsql AS $fn$
 DECLARE
+  v_run text;
+  v_c boolean;
   v_u bigint;
   v_x bigint;
 BEGIN
   PERFORM 1 FROM holds WHERE id = p_lease || '.c' FOR UPDATE;
-  IF NOT FOUND THEN RETURN 0; END IF;
-  SELECT amount_nano INTO v_u FROM holds WHERE id = p_lease || '.u' AND expires_at > p_now FOR UPDATE;
-  IF NOT FOUND THEN RETURN 0; END IF;
+  v_c := FOUND;
+  IF v_c THEN
+    SELECT amount_nano INTO v_u FROM holds WHERE id = p_lease || '.u' AND expires_at > p_now FOR UPDATE;
+  END IF;
+  -- Read after the row locks: an end of the run that committed before them is seen here (one that
+  -- commits later took U under the C lock, so it waits for this raise).
+  SELECT run_id INTO v_run FROM leases WHERE id = p_lease;
+  IF v_run IS NOT NULL AND EXISTS (SELECT 1 FROM run_ancestors a JOIN runs r ON r.id = a.ancestor_id
+                                   WHERE a.run_id = v_run AND r.status <> 'open') THEN
+    RETURN -1;
+  END IF;
+  IF NOT v_c OR v_u IS NULL THEN RETURN 0; END IF;
   v_x := least(v_u, p_want);
   IF v_x <= 0 THEN RETURN 0; END IF;
   UPDATE holds SET amount_nano = amount_nano - v_x WHERE id = p_lease || '.u';
@@ -118,6 +157,17 @@ CREATE OR REPLACE FUNCTION nb_lease_end(p_lease text, p_unused bigint) RETURNS v
 BEGIN
   UPDATE holds SET amount_nano = greatest(0, amount_nano - greatest(0, p_unused)) WHERE id = p_lease || '.c';
   DELETE FROM holds WHERE id = p_lease || '.u';
+END $fn$;
+
+-- The end of a run (under the project lock): the leases of the run and of its descendants lose row U
+-- (room granted, never approvable now), C locked first as a raise does. Approved, unsettled estimates
+-- stay held in C until their records settle them.
+CREATE OR REPLACE FUNCTION nb_run_leases_end(p_project text, p_run text) RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM 1 FROM holds WHERE id IN (SELECT l.id || '.c' FROM leases l JOIN run_ancestors d ON d.run_id = l.run_id
+      WHERE d.ancestor_id = p_run AND l.project_id = p_project) ORDER BY id FOR UPDATE;
+  DELETE FROM holds WHERE id IN (SELECT l.id || '.u' FROM leases l JOIN run_ancestors d ON d.run_id = l.run_id
+      WHERE d.ancestor_id = p_run AND l.project_id = p_project);
 END $fn$;
 
 -- Near a cap (nb_decide, under the project lock): takes back every live lease's row U, i.e. room

@@ -17,7 +17,8 @@ import { readBudgets, readHeldRun, readSpend, readUsers } from './reads.js';
 import { migrate } from './schema.js';
 import { checkPayload, decisionOfJson, recordPayload } from './payloads.js';
 import type { DecisionJson } from './payloads.js';
-import { PgLeasePort, leaseUrlOptions } from './lease-port.js';
+import { PgLeasePort, PgRunLeasePort, leaseUrlOptions } from './lease-port.js';
+import type { LeaseUrlOptions } from './lease-port.js';
 
 export type { PostgresStoreOptions } from './pool.js';
 
@@ -31,18 +32,23 @@ export class PostgresStore implements S.LedgerBackend {
   readonly kind = 'postgres' as const;
   private closed = false;
 
+  /** serve's /v1/leases for remote runs: always on (a run lease is asked for by its holder), with the URL's lease TTL. */
+  readonly runLeases: PgRunLeasePort;
+
   private constructor(
     readonly pool: Pool,
     readonly leasePort: PgLeasePort | null,
-  ) {}
+    runLeaseTtlMs: number,
+  ) {
+    this.runLeases = new PgRunLeasePort(pool, runLeaseTtlMs);
+  }
 
   /** Connects, applies migrations (safe when replicas start together) and returns the store. */
   static async connect(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
     let pool: Pool;
-    let leaseTtl: number | null;
+    let lo: LeaseUrlOptions;
     try {
-      const lo = leaseUrlOptions(url);
-      leaseTtl = lo.leases?.ttlMs ?? null;
+      lo = leaseUrlOptions(url);
       pool = createPool(lo.url, opts);
     } catch (e) {
       throw storeError(e);
@@ -53,7 +59,7 @@ export class PostgresStore implements S.LedgerBackend {
       await pool.end().catch(() => undefined);
       throw storeError(e);
     }
-    return new PostgresStore(pool, leaseTtl === null ? null : new PgLeasePort(pool, leaseTtl));
+    return new PostgresStore(pool, lo.leases === null ? null : new PgLeasePort(pool, lo.leases.ttlMs), lo.ttlMs);
   }
 
   private async guard<T>(fn: () => Promise<T>): Promise<T> {
@@ -126,7 +132,8 @@ export class PostgresStore implements S.LedgerBackend {
     void now;
     if (reservationIds.length === 0) return Promise.resolve(0);
     return this.guard(async () => {
-      const { rowCount } = await this.pool.query('DELETE FROM holds WHERE project_id = $1 AND id = ANY($2::text[])', [projectId, [...reservationIds]]);
+      // Never a lease's own rows by name: they are settled by their approvals' ids only.
+      const { rowCount } = await this.pool.query('DELETE FROM holds WHERE project_id = $1 AND id = ANY($2::text[]) AND lease_id IS NULL', [projectId, [...reservationIds]]);
       const leased = reservationIds.filter((id) => id.startsWith('L'));
       if (leased.length === 0) return rowCount ?? 0;
       // Approvals from a lease: settled once each, their estimates leave the lease (lease-functions.ts).
@@ -208,6 +215,8 @@ export class PostgresStore implements S.LedgerBackend {
            AND id IN (SELECT run_id FROM run_ancestors WHERE ancestor_id = $2 AND depth > 0) RETURNING id, spent_nano, exhausted`,
         [now, runId],
       );
+      // Its leases' and its descendants' unapprovable room returns now: no raise can follow the end (lease-functions.ts).
+      await c.query('SELECT nb_run_leases_end($1, $2)', [projectId, runId]);
       for (const d of ended.sort((x, y) => (x.id < y.id ? -1 : 1))) {
         await this.logEvent(c, { projectId, ts: now, kind: 'run_end', runId: d.id, amountNano: d.spent_nano, blocked: d.exhausted === 1, ref: d.id });
       }

@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { NoburnLedgerVersionError, NoburnStoreError } from '../../errors.js';
 import { FUNCTIONS_SQL } from './functions.js';
-import { LEASE_TABLES_SQL } from './lease-functions.js';
+import { LEASE_TABLES_SQL, RUN_LEASES_SQL } from './lease-functions.js';
 
 /**
  * The PostgreSQL schema: the same tables as the SQLite ledger (its schema.ts), with
@@ -229,6 +229,8 @@ const MIGRATIONS: readonly string[] = [
   LEASE_TABLES_SQL + FUNCTIONS_SQL,
   // 9: nb_record frees the named holds and settles leased approvals set-wise; no table changes.
   'SELECT 1;' + FUNCTIONS_SQL,
+  // 10: run leases for remote runs (leases.run_id; nb_lease's run scope, nb_run_leases_end).
+  RUN_LEASES_SQL + FUNCTIONS_SQL,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
