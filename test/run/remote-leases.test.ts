@@ -6,11 +6,11 @@
  * the built CLI's `serve` (SQLite), `noburn run`, an official-SDK child, a fake upstream.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { startFakeUpstream } from '../fixtures/fake-upstream.js';
+import { startSlowRelay } from '../fixtures/slow-relay.js';
 import { costNano, makeHome } from '../proxy/helpers.js';
 import { sql, sqlAll, until } from '../remote/helpers.js';
 import { runCli, serveCli, startCli, useDist, type RunOptions, type ServeChild } from '../helpers/cli.js';
@@ -26,20 +26,9 @@ afterEach(async () => {
 
 /** Forwards to `target` after `delayMs`: every call of a burst is decided before any is answered (and recorded). */
 async function slowRelay(target: string, delayMs: number): Promise<string> {
-  const t = new URL(target);
-  const server: Server = createServer((req, res) => {
-    setTimeout(() => {
-      const up = request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
-      up.on('error', () => res.destroy());
-      req.pipe(up);
-    }, delayMs);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}${t.pathname}`;
+  const relay = await startSlowRelay(target, delayMs);
+  cleanups.push(() => relay.close());
+  return relay.url;
 }
 
 /** A free port on 127.0.0.1 (serve is restarted on the same one). */
