@@ -13,6 +13,7 @@ import { startSlowRelay } from '../fixtures/slow-relay.js';
 import { runCli, serveCli, startCli, useDist, type RunOptions } from '../helpers/cli.js';
 import { costNano, makeHome } from '../proxy/helpers.js';
 import { until } from '../remote/helpers.js';
+import { call } from '../server/helpers.js';
 import { FIXTURES } from '../run/harness.js';
 import { PG_URL, SKIP_TITLE, admin, dropSchemas, newSchemaName } from './pg-env.js';
 import { storeUrl } from './replica-cluster.js';
@@ -72,8 +73,34 @@ if (PG_URL === '') {
         for (const l of text.split('\n')) if (l.startsWith('noburn_http_requests_total{') && l.includes(`route="${route}"`)) n += Number(l.split(' ').at(-1));
         return n;
       };
-      return { upstream, client, work, env, served, url: s.url, key, schema };
+      return { upstream, client, work, env, served, url: s.url, key, schema, store, home: server.home };
     }
+
+    // Rule (docs/api.md "Budget leases (remote runs)"): the lease API on a PostgreSQL serve: grants, raises
+    // and ends of the caller's run; 404 for another project's run or lease, 409 once the run has ended.
+    it("serve's /v1/leases on PostgreSQL: grant, raise and end of the caller's run; 404 elsewhere, 409 after the run's end", async () => {
+      const t = await setup();
+      const other = (await runCli(dist.cli, ['keys', 'create', '--role', 'app', '--project', 'other'], { home: t.home, env: { NOBURN_STORE: t.store } })).stdout.trim();
+      const E = 1_000_000;
+      const body = (runId: string) => ({ runId, model: 'gpt-4o-mini', holder: 'hld_test', wantNano: 8 * E, minNano: E, w0Nano: 2 * E });
+      const held = async () => Number((await rows<{ h: string }>(t.schema, 'SELECT coalesce(sum(amount_nano), 0) AS h FROM holds'))[0]?.h);
+      const run = (await call(t.url, 'POST', '/v1/runs', { key: t.key, body: { budgetCapUsd: 0.1 } })).body as { runId: string };
+      expect((await call(t.url, 'POST', '/v1/leases', { key: t.key, body: body('run_nope') })).status).toBe(404);
+      expect((await call(t.url, 'POST', '/v1/leases', { key: other, body: body(run.runId) })).status).toBe(404);
+      const g = (await call(t.url, 'POST', '/v1/leases', { key: t.key, body: body(run.runId) })).body as { granted: boolean; leaseId: string };
+      expect(g).toMatchObject({ granted: true, grantedNano: 8 * E, wNano: 2 * E, ttlMs: 30_000, limit: { scope: 'run', capNano: 100 * E } });
+      expect(await held()).toBe(8 * E);
+      expect((await call(t.url, 'POST', `/v1/leases/${g.leaseId}/raise`, { key: t.key, body: { wantNano: 2 * E } })).body).toEqual({ raisedNano: 2 * E });
+      expect((await call(t.url, 'POST', `/v1/leases/${g.leaseId}/raise`, { key: other, body: { wantNano: 2 * E } })).status).toBe(404);
+      expect((await call(t.url, 'POST', `/v1/leases/${g.leaseId}/end`, { key: other, body: { unusedNano: 4 * E } })).status).toBe(404);
+      expect(await held()).toBe(8 * E);
+      expect((await call(t.url, 'POST', `/v1/runs/${run.runId}/end`, { key: t.key })).status).toBe(200);
+      expect((await call(t.url, 'POST', '/v1/leases', { key: t.key, body: body(run.runId) })).status).toBe(409);
+      expect((await call(t.url, 'POST', `/v1/leases/${g.leaseId}/raise`, { key: t.key, body: { wantNano: 2 * E } })).status).toBe(409);
+      expect(await held()).toBe(4 * E); // the end took back row U; row C (W = 4 E) stays until the lease ends
+      expect((await call(t.url, 'POST', `/v1/leases/${g.leaseId}/end`, { key: t.key, body: { unusedNano: 4 * E } })).body).toEqual({ ended: true });
+      expect(await held()).toBe(0);
+    });
 
     // Rule: leased + held + spent <= cap with the run's lease on PostgreSQL: a burst all in flight at once approves exactly floor(cap / e).
     it('a burst through the proxy is decided from the run lease: few /v1/check, exactly floor(cap / e) approved, spend = the records', async () => {

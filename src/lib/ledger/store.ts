@@ -355,7 +355,7 @@ export interface LedgerStore {
   openHolds?(now: number): number;
   /** Budget leases (PostgreSQL with leases=on): a long-lived ledger decides most checks in memory through it. */
   readonly leasePort?: LeasePort | null;
-  /** serve's lease API for remote runs (/v1/leases: the SQLite store today); absent or null: those grants are refused. */
+  /** serve's lease API for remote runs (/v1/leases: SQLite and PostgreSQL); absent or null: those grants are refused. */
   readonly runLeases?: RunLeasePort | null;
   close(): Promise<void>;
 }

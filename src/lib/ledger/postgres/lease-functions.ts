@@ -17,9 +17,11 @@
  * on its `leases` row and its U/C rows, so the run's cap and its ancestors' count them. The
  * grant (under the project lock) refuses a run whose chain is not open; a raise reads the
  * chain's status (no lock) and refuses an ended one; and the end of a run (under the project
- * lock) takes back row U of its chain's leases, locking C then U like a raise. So a raise that
- * read the run open either commits before the end does (the end waits for its C lock) or finds
- * U gone: nothing is raised past a run's end.
+ * lock) takes back row U of its chain's leases, locking C (in id order) then U like a raise. So
+ * a raise that read the run open either commits before the end does (the end waits for its C
+ * lock) or finds U gone: nothing is raised past a run's end. The end may wait there, under the
+ * project lock: no holder of a row C outside that lock (raise, end of a lease, release) waits
+ * for anything but other lease rows, taken in the same orders.
  */
 export const LEASE_TABLES_SQL = `
 ALTER TABLE holds ADD COLUMN lease_id text;
@@ -165,7 +167,7 @@ END $fn$;
 CREATE OR REPLACE FUNCTION nb_run_leases_end(p_project text, p_run text) RETURNS void LANGUAGE plpgsql AS $fn$
 BEGIN
   PERFORM 1 FROM holds WHERE id IN (SELECT l.id || '.c' FROM leases l JOIN run_ancestors d ON d.run_id = l.run_id
-      WHERE d.ancestor_id = p_run AND l.project_id = p_project) ORDER BY id FOR UPDATE;
+      WHERE d.ancestor_id = p_run AND l.project_id = p_project) ORDER BY id COLLATE "C" FOR UPDATE;
   DELETE FROM holds WHERE id IN (SELECT l.id || '.u' FROM leases l JOIN run_ancestors d ON d.run_id = l.run_id
       WHERE d.ancestor_id = p_run AND l.project_id = p_project);
 END $fn$;
