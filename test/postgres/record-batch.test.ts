@@ -122,9 +122,11 @@ if (PG_URL === '') {
       expect(together).toEqual({ accepted: 14, duplicates: 2 });
       const a = await rows(s, 'one', one.leases);
       expect(a).toEqual(await rows(s, 'each', each.leases));
-      // And what that is: each lease's row C lost the estimates settled once (a: 9, 1, 2, 3; b: 1, 2, 3, 4).
+      // And what that is: each lease's row S holds the estimates settled once (a: 9, 1, 2, 3; b: 1, 2, 3, 4),
+      // row C still W (10 E): C + S = 6 E held for each (operations-postgres.md, "Settlement").
       const c = JSON.parse(a) as { holds: { id: string; amount_nano: number }[]; runs: { over_holds: number }[]; calibration: { samples: number }[] };
-      expect(c.holds.filter((h) => h.id.endsWith('.c')).map((h) => h.amount_nano)).toEqual([6 * E, 6 * E]);
+      expect(c.holds.filter((h) => h.id.endsWith('.c')).map((h) => h.amount_nano)).toEqual([10 * E, 10 * E]);
+      expect(c.holds.filter((h) => h.id.endsWith('.s')).map((h) => h.amount_nano)).toEqual([-4 * E, -4 * E]);
       expect(c.holds.filter((h) => !h.id.startsWith('LEASE'))).toEqual([]);
       expect(c.runs[0]?.over_holds).toBe(2);
       expect(c.calibration[0]?.samples).toBe(1);

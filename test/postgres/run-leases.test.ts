@@ -140,7 +140,7 @@ if (PG_URL === '') {
       await expect(s.runLeases.raise('p', id, 3 * E, Date.now())).rejects.toBeInstanceOf(NoburnConflictError);
       // A run's end ends its nested runs' leases too: here, U (12 E) is gone, C (W = 8 E) stays held.
       const rows = await s.pool.query<{ id: string; amount_nano: string }>('SELECT id, amount_nano FROM holds WHERE lease_id = $1 ORDER BY id', [id]);
-      expect(rows.rows.map((r) => [r.id.slice(-2), Number(r.amount_nano)])).toEqual([['.c', 8 * E]]);
+      expect(rows.rows.map((r) => [r.id.slice(-2), Number(r.amount_nano)])).toEqual([['.c', 8 * E], ['.s', 0]]);
       // Ending the lease after the run's end is allowed: C comes down to what was approved (none here).
       await s.runLeases.end('p', id, 8 * E, Date.now());
       expect(await heldOf(s, runId)).toBe(0);

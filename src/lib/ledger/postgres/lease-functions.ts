@@ -2,26 +2,39 @@
  * Budget leases on PostgreSQL (docs/operations-postgres.md, "Budget leases"): the schema of
  * migration 8 and the PL/pgSQL functions behind PgLeasePort (lease-port.ts).
  *
- * A lease is two rows of `holds` carrying the scope's user/model/tags/provider and
- * `lease_id`, so every cap query counts them unchanged:
+ * A lease is three rows of `holds` carrying the scope's user/model/tags/provider and
+ * `lease_id`, so every cap query counts them unchanged (U + C + S = G - settled):
  *   row U (`<lease>.u`): G - W, room granted but not yet approvable; expires at the lease's end;
- *   row C (`<lease>.c`): W - S, approvable room not yet settled; expires at end + hold TTL.
- * G: granted, W: the durable watermark the holder may approve up to, S: estimates settled.
+ *   row C (`<lease>.c`): W, the approvable room (after an end: what was approved);
+ *   row S (`<lease>.s`, migration 11): -settled, the estimates records have settled; expires with C.
+ * G: granted, W: the durable watermark the holder may approve up to. A lease granted before
+ * migration 11 has no row S: its records settle from row C (never below 0), as they did then.
  *
- * Row locks: every writer of a lease's rows outside the project lock (raise, end) locks C
- * then U; writers under the project lock touch U only after taking C with SKIP LOCKED
- * (steal), or C alone (settle). So no two transactions can wait on each other's lease rows
- * in a cycle, and a raise never waits for the project lock.
+ * Never below 0: C + S (approved, not settled) stays >= 0. A record settles only an approval
+ * whose id carries the lease's mac (only the holder can make one), once per seq, so settled <=
+ * approved. While the lease lives C = W >= approved (a raise only adds to C; the holder
+ * approves only below the W it knows is durable). An end (rotation, shutdown, a refused grant)
+ * lowers C to W - unused = approved, never below -S as committed then. After kill -9 C stays W.
+ * Rows C and S expire at the same instant (every cap query counts holds with expires_at > now),
+ * so housekeeping deleting one before the other changes no sum.
+ *
+ * Row locks: raise and end (outside the project lock) lock C then U; writers under the project
+ * lock touch U only after taking C with SKIP LOCKED (steal), or lock C (in id order) then U
+ * (the end of a run). Row S is locked only by settlement: records under the project lock, and
+ * release outside it, each taking its S rows in id order and no C or U after them (a
+ * pre-migration lease's C takes S's place in that order). No holder of S waits for C or U, and
+ * no holder of C or U waits for S, so there is no cycle; and a raise never waits for a record
+ * batch (before migration 11 it waited on row C until the batch committed).
  *
  * Run leases (serve's /v1/leases for remote runs, migration 10): a lease with a run carries it
- * on its `leases` row and its U/C rows, so the run's cap and its ancestors' count them. The
+ * on its `leases` row and its U/C/S rows, so the run's cap and its ancestors' count them. The
  * grant (under the project lock) refuses a run whose chain is not open; a raise reads the
  * chain's status (no lock) and refuses an ended one; and the end of a run (under the project
  * lock) takes back row U of its chain's leases, locking C (in id order) then U like a raise. So
  * a raise that read the run open either commits before the end does (the end waits for its C
  * lock) or finds U gone: nothing is raised past a run's end. The end may wait there, under the
- * project lock: no holder of a row C outside that lock (raise, end of a lease, release) waits
- * for anything but other lease rows, taken in the same orders.
+ * project lock: no holder of a row C outside that lock (raise, end of a lease, release of a
+ * pre-migration lease) waits for anything but other lease rows, taken in the same orders.
  */
 export const LEASE_TABLES_SQL = `
 ALTER TABLE holds ADD COLUMN lease_id text;
@@ -111,6 +124,8 @@ BEGIN
   INSERT INTO holds (id, project_id, user_id, run_id, model, amount_nano, created_at, expires_at, provider, est_in_raw, tags, lease_id)
   VALUES (v_id || '.u', v_project, p_c->>'userId', v_run, p_c->>'model', v_g - v_w, v_now, v_end, p_c->>'provider', NULL, nb_tags(p_c->'tags'), v_id),
          (v_id || '.c', v_project, p_c->>'userId', v_run, p_c->>'model', v_w, v_now, v_end + (p_c->>'holdTtlMs')::bigint,
+          p_c->>'provider', NULL, nb_tags(p_c->'tags'), v_id),
+         (v_id || '.s', v_project, p_c->>'userId', v_run, p_c->>'model', 0, v_now, v_end + (p_c->>'holdTtlMs')::bigint,
           p_c->>'provider', NULL, nb_tags(p_c->'tags'), v_id);
   -- What is left under each cap with the lease counted (what a lease decision reports).
   FOR v_k IN SELECT x FROM jsonb_array_elements(v_caps) AS x LOOP
@@ -154,16 +169,20 @@ BEGIN
 END $fn$;
 
 -- Ends a lease early (rotation, shutdown, a refused grant): U goes, and W comes down to what was
--- approved (p_unused = W - approved leaves row C). Approved, unsettled estimates stay held in C.
+-- approved (p_unused = W - approved leaves row C). Approved, unsettled estimates stay held in C + S.
+-- C never goes below what row S has settled (read without its lock: S only falls, by approvals counted
+-- in 'approved'), so C + S stays >= 0.
 CREATE OR REPLACE FUNCTION nb_lease_end(p_lease text, p_unused bigint) RETURNS void LANGUAGE plpgsql AS $fn$
 BEGIN
-  UPDATE holds SET amount_nano = greatest(0, amount_nano - greatest(0, p_unused)) WHERE id = p_lease || '.c';
+  UPDATE holds SET amount_nano = greatest(0, amount_nano - greatest(0, p_unused),
+      -coalesce((SELECT s.amount_nano FROM holds s WHERE s.id = p_lease || '.s'), 0))
+    WHERE id = p_lease || '.c';
   DELETE FROM holds WHERE id = p_lease || '.u';
 END $fn$;
 
 -- The end of a run (under the project lock): the leases of the run and of its descendants lose row U
 -- (room granted, never approvable now), C locked first as a raise does. Approved, unsettled estimates
--- stay held in C until their records settle them.
+-- stay held in C + S until their records settle them.
 CREATE OR REPLACE FUNCTION nb_run_leases_end(p_project text, p_run text) RETURNS void LANGUAGE plpgsql AS $fn$
 BEGIN
   PERFORM 1 FROM holds WHERE id IN (SELECT l.id || '.c' FROM leases l JOIN run_ancestors d ON d.run_id = l.run_id
@@ -200,8 +219,9 @@ $fn$;
 
 -- Settles one approval from a lease, named by its reservation id L<lease>.<seq>.<estimate>.<raw input>.<mac>
 -- (mac: the first 16 hex of md5(secret.seq.estimate.raw), so that a client cannot name an approval it
--- was not given). Once per (lease, seq): its estimate leaves row C (never below 0), which returns the
--- room to the pool. Returns the approval as nb_record reads a hold, or no row (unknown, forged, settled).
+-- was not given). Once per (lease, seq): its estimate is taken off row S (a lease granted before
+-- migration 11: off row C, never below 0), which returns the room to the pool. Returns the approval as
+-- nb_record reads a hold, or no row (unknown, forged, settled).
 CREATE OR REPLACE FUNCTION nb_lease_settle(p_project text, p_res text)
   RETURNS TABLE (r_id text, r_amount bigint, r_provider text, r_raw bigint) LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -214,8 +234,11 @@ BEGIN
   IF NOT FOUND OR left(md5(v_l.secret || '.' || v_m[2] || '.' || v_m[3] || '.' || v_m[4]), 16) <> v_m[5] THEN RETURN; END IF;
   INSERT INTO lease_settled (lease_id, seq) VALUES (v_m[1], v_m[2]::bigint) ON CONFLICT DO NOTHING;
   IF NOT FOUND THEN RETURN; END IF;
-  UPDATE holds SET amount_nano = greatest(0, amount_nano - v_m[3]::bigint) WHERE id = v_m[1] || '.c';
-  IF NOT FOUND THEN RETURN; END IF;
+  UPDATE holds SET amount_nano = amount_nano - v_m[3]::bigint WHERE id = v_m[1] || '.s';
+  IF NOT FOUND THEN
+    UPDATE holds SET amount_nano = greatest(0, amount_nano - v_m[3]::bigint) WHERE id = v_m[1] || '.c';
+    IF NOT FOUND THEN RETURN; END IF;
+  END IF;
   RETURN QUERY SELECT p_res, v_m[3]::bigint, v_l.provider, nullif(v_m[4], '')::bigint;
 END $fn$;
 `;

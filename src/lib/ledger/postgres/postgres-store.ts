@@ -134,7 +134,7 @@ export class PostgresStore implements S.LedgerBackend {
     return this.guard(async () => {
       // Never a lease's own rows by name: they are settled by their approvals' ids only.
       const { rowCount } = await this.pool.query('DELETE FROM holds WHERE project_id = $1 AND id = ANY($2::text[]) AND lease_id IS NULL', [projectId, [...reservationIds]]);
-      // In id order, as the end of a run locks its leases' rows C (lease-functions.ts).
+      // In id order, as records lock the leases' rows S (C for a lease from before migration 11; lease-functions.ts).
       const leased = reservationIds.filter((id) => id.startsWith('L')).sort();
       if (leased.length === 0) return rowCount ?? 0;
       // Approvals from a lease: settled once each, their estimates leave the lease (lease-functions.ts).

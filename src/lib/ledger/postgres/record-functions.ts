@@ -144,7 +144,7 @@ DECLARE
   v_hold record;
 BEGIN
   IF p_h->>5 LIKE 'L%' THEN
-    -- A check approved from a lease (lease-functions.ts): settled once, its estimate leaves the lease's row C.
+    -- A check approved from a lease (lease-functions.ts): settled once, its estimate leaves the lease (row S).
     SELECT r_id AS id, r_amount AS amount_nano, r_provider AS provider, r_raw AS est_in_raw INTO v_hold
       FROM nb_lease_settle(p_h->>0, p_h->>5);
   ELSIF p_h->>5 IS NOT NULL THEN
@@ -251,7 +251,8 @@ BEGIN
   ELSE
     -- Every record names its hold: the first record naming a hold frees it (the later ones find it
     -- gone, as one by one), so they are freed set-wise: one statement for the ordinary holds, one
-    -- for the approvals from leases (each lease's row C once, by the sum of its settled estimates).
+    -- for the approvals from leases (each lease's row S once, by the sum of its settled estimates;
+    -- row C for a lease granted before migration 11, which has no row S).
     WITH named AS (
       -- (named is read several times, so the id is parsed once per record.)
       SELECT DISTINCT ON (t.x->>'projectId', t.x->>'reservationId') t.i, t.x->>'projectId' AS p, t.x->>'reservationId' AS res, dn.x AS d,
@@ -273,14 +274,25 @@ BEGIN
     ), lsv AS (
       -- Settled now, once per (lease, seq) (the first record naming it, if two ids name one approval).
       SELECT DISTINCT ON (lv.lease, lv.seq) lv.* FROM lv JOIN ls ON ls.lease_id = lv.lease AND ls.seq = lv.seq ORDER BY lv.lease, lv.seq, lv.i
+    ), sa AS (
+      SELECT lease, sum(est)::bigint AS est FROM lsv GROUP BY lease
+    ), sl AS MATERIALIZED (
+      -- Rows S locked in id order, as release takes them (lease-functions.ts, the lock order).
+      SELECT h.id FROM holds h WHERE h.id IN (SELECT lease || '.s' FROM sa) ORDER BY h.id COLLATE "C" FOR UPDATE
+    ), su AS (
+      UPDATE holds h SET amount_nano = h.amount_nano - sa.est FROM sa JOIN sl ON sl.id = sa.lease || '.s' WHERE h.id = sl.id
+      RETURNING sa.lease
     ), cu AS (
-      UPDATE holds h SET amount_nano = greatest(0, h.amount_nano - s.est)
-      FROM (SELECT lease, sum(est)::bigint AS est FROM lsv GROUP BY lease) AS s WHERE h.id = s.lease || '.c'
-      RETURNING s.lease
+      -- A lease granted before migration 11 (no row S): row C, never below 0.
+      UPDATE holds h SET amount_nano = greatest(0, h.amount_nano - sa.est) FROM sa
+      WHERE h.id = sa.lease || '.c' AND NOT EXISTS (SELECT 1 FROM holds x WHERE x.id = sa.lease || '.s')
+      RETURNING sa.lease
+    ), settled AS (
+      SELECT lease FROM su UNION ALL SELECT lease FROM cu
     ), freed AS (
       SELECT held.i, held.amount_nano AS amount, held.provider, held.est_in_raw AS raw FROM held
       UNION ALL
-      SELECT lsv.i, lsv.est, lsv.provider, lsv.raw FROM lsv JOIN cu ON cu.lease = lsv.lease
+      SELECT lsv.i, lsv.est, lsv.provider, lsv.raw FROM lsv JOIN settled ON settled.lease = lsv.lease
     )
     -- What is left to do one by one: over-holds of runs and input calibration (rare), in record order.
     SELECT coalesce(jsonb_agg(jsonb_build_array(n.d, f.amount, f.provider, f.raw) ORDER BY n.i), '[]'::jsonb) INTO v_follow

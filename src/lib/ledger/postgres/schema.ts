@@ -231,6 +231,9 @@ const MIGRATIONS: readonly string[] = [
   'SELECT 1;' + FUNCTIONS_SQL,
   // 10: run leases for remote runs (leases.run_id; nb_lease's run scope, nb_run_leases_end).
   RUN_LEASES_SQL + FUNCTIONS_SQL,
+  // 11: each new lease gets row S (settled estimates, negative), which records and release lower
+  // instead of row C, so a W raise never waits for a record batch (lease-functions.ts); no table changes.
+  'SELECT 1;' + FUNCTIONS_SQL,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
