@@ -1,6 +1,6 @@
 /**
  * nb_record frees the holds a batch names set-wise (one statement for ordinary holds, one
- * UPDATE of each lease's row C by the sum of its settled estimates): the rule is that a batch
+ * UPDATE of each lease's row S by the sum of its settled estimates): the rule is that a batch
  * settles exactly as the same records one per call. Leases are granted through the store's
  * lease port directly, so no background raise or end moves their rows during the test.
  */

@@ -84,7 +84,7 @@ if (PG_URL === '') {
       expect(await leasedApprovals(a)).toBeGreaterThan(0);
       a.child.kill('SIGKILL');
       await a.exit;
-      // A's approvals (row C) and its unused leased room (row U) still count: B cannot go past the cap.
+      // A's approvals (rows C and S) and its unused leased room (row U) still count: B cannot go past the cap.
       const second = await burst([b], key, 450);
       expect(first + second).toBeLessThanOrEqual(400);
       expect(await committed(schema)).toBeLessThanOrEqual(400 * E_NANO);
