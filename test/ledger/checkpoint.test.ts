@@ -5,7 +5,7 @@
  * file. The checkpoints are asked for through the store's seam (checkpointNow) with a
  * timer period far longer than the test, so nothing depends on real timing.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -25,10 +25,12 @@ const rec = (i: number): StoreRecord => ({
 /** The timer never fires during a test: every checkpoint is the one the test asks for. */
 const NEVER_MS = 3_600_000;
 
-function tempStore(opts: SqliteStoreOptions): { store: SqliteStore; wal: () => number } {
+function tempStore(opts: SqliteStoreOptions): { store: SqliteStore; wal: () => number; salt: () => string } {
   const dir = mkdtempSync(join(tmpdir(), 'nb-ckpt-'));
   dirs.push(dir);
-  return { store: new SqliteStore(join(dir, 'l.db'), opts), wal: () => statSync(join(dir, 'l.db-wal')).size };
+  const walPath = join(dir, 'l.db-wal');
+  // The WAL header's salts (bytes 16-23) are new each time the WAL is restarted from the beginning.
+  return { store: new SqliteStore(join(dir, 'l.db'), opts), wal: () => statSync(walPath).size, salt: () => readFileSync(walPath).subarray(16, 24).toString('hex') };
 }
 
 async function walAfterBursts(opts: SqliteStoreOptions, between: (s: SqliteStore) => Promise<void>, setup: (s: SqliteStore) => void = () => {}): Promise<number[]> {
@@ -78,3 +80,63 @@ it('the timed checkpoint runs off the event loop: it completes while the main th
     await store.close();
   }
 }, 30_000);
+
+/**
+ * primeWal (noburn run's store, docs/performance.md "The first proxied call of a run"): the
+ * WAL restart after a checkpoint, whose header fsync used to land on the first commit
+ * after it, is made by the checkpoint's worker; the main connection's next commit appends.
+ */
+async function saltsAroundCheckpoint(primeWal: boolean): Promise<{ beforeCkpt: string; afterCkpt: string; afterCommit: string; userVersion: [number, number]; rows: number }> {
+  const { store, salt } = tempStore({ checkpointEveryMs: NEVER_MS, primeWal });
+  try {
+    let n = 0;
+    const version = (): number => store.db.pragma('user_version', { simple: true }) as number;
+    const before = version();
+    for (let i = 0; i < 20; i++) await store.record([rec(n++)]);
+    const beforeCkpt = salt();
+    await store.checkpointNow();
+    const afterCkpt = salt();
+    await store.record([rec(n++)]);
+    const afterCommit = salt();
+    const rows = (store.db.prepare('SELECT count(*) AS c FROM records').get() as { c: number }).c;
+    return { beforeCkpt, afterCkpt, afterCommit, userVersion: [before, version()], rows };
+  } finally {
+    await store.close();
+  }
+}
+
+it('primeWal: the worker restarts the WAL after its checkpoint, so the next commit appends; nothing is changed', async () => {
+  const s = await saltsAroundCheckpoint(true);
+  expect(s.afterCkpt).not.toBe(s.beforeCkpt);
+  expect(s.afterCommit).toBe(s.afterCkpt);
+  expect(s.userVersion[1]).toBe(s.userVersion[0]);
+  expect(s.rows).toBe(21);
+});
+
+it('control: without primeWal the first commit after the checkpoint is the one that restarts the WAL', async () => {
+  const s = await saltsAroundCheckpoint(false);
+  expect(s.afterCkpt).toBe(s.beforeCkpt);
+  expect(s.afterCommit).not.toBe(s.afterCkpt);
+});
+
+it('primeWal: a tick with no commit since the last one does nothing (the primed WAL is not primed again while idle)', async () => {
+  const { store, salt } = tempStore({ checkpointEveryMs: NEVER_MS, primeWal: true });
+  try {
+    for (let i = 0; i < 5; i++) await store.record([rec(i)]);
+    await store.checkpointNow();
+    const primed = salt();
+    await store.checkpointNow();
+    await store.checkpointNow();
+    expect(salt()).toBe(primed);
+    // And the main connection's next commit still appends to the primed WAL.
+    await store.record([rec(99)]);
+    expect(salt()).toBe(primed);
+  } finally {
+    await store.close();
+  }
+});
+
+it('primeWal: timed checkpoints still recycle the WAL between bursts', async () => {
+  const timed = await walAfterBursts({ checkpointEveryMs: NEVER_MS, primeWal: true }, (s) => s.checkpointNow());
+  expect(timed[2]).toBeLessThanOrEqual((timed[0] ?? 0) * 1.2);
+});

@@ -74,7 +74,7 @@ export class LocalAuthority implements Authority {
         // missing: a new ledger, as expected
       }
     }
-    const store = opts.store ?? new SqliteStore(config.dbPath, opts.longLived ? { checkpointEveryMs: 500 } : {});
+    const store = opts.store ?? new SqliteStore(config.dbPath, opts.longLived ? { checkpointEveryMs: 500, primeWal: true } : {});
     const delay = opts.recordDelayMs ?? (opts.longLived ? RECORD_DELAY_MS : 0);
     const a = new LocalAuthority(new Ledger(store, config, { now: opts.now }), config.projectId, config, opts, delay);
     const targets = { webhook: config.alertsWebhook, command: config.alertsCommand };

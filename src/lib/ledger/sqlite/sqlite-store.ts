@@ -31,6 +31,8 @@ import type { Statements } from './statements.js';
 export interface SqliteStoreOptions extends OpenSqliteOptions {
   /** Checkpoint the WAL on this timer instead of in commits (long-lived writers: serve). */
   checkpointEveryMs?: number;
+  /** With checkpointEveryMs: the checkpoint's worker restarts the WAL itself, off the main thread (checkpointer.ts). */
+  primeWal?: boolean;
   /** How long a remote run's budget lease lives (serve's /v1/leases); default 30 s. */
   leaseTtlMs?: number;
 }
@@ -58,7 +60,7 @@ export class SqliteStore implements S.LedgerBackend {
     this.st = prepareStatements(this.db);
     if (opts.checkpointEveryMs) {
       // A long-lived writer (serve, noburn run) checkpoints on a timer, off its event loop, not in a commit (checkpointer.ts).
-      this.checkpoints = startCheckpoints(this.db, path, opts.checkpointEveryMs);
+      this.checkpoints = startCheckpoints(this.db, path, opts.checkpointEveryMs, opts.primeWal === true);
       // A long-lived writer (serve, noburn run's proxy): its first request must not pay for preparing.
       prepareAll(this.st);
     }
