@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { Ledger } from '../../src/lib/ledger/ledger.js';
 import { SqliteStore } from '../../src/lib/ledger/sqlite/sqlite-store.js';
-import { P, PRICES, T0 } from './harness.js';
+import { P, PRICES, T0, rec, record } from './harness.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -41,6 +41,26 @@ it('rehearse changes no table, and the next check decides as without it', async 
     // $0.004 held of the run's $0.01: $0.006 still fits, $0.007 does not.
     expect((await ledger.check(P, { model: 'test-model', tokensIn: 7000, tokensOut: 0, userId: 'u1', runId: run.runId })).blockReason).toBe('run_budget_exceeded');
     expect((await ledger.check(P, { model: 'test-model', tokensIn: 6000, tokensOut: 0, userId: 'u1', runId: run.runId })).blocked).toBe(false);
+  } finally {
+    await store.close();
+  }
+});
+
+it('rehearse settles its record as a real one is settled, alerts included, and keeps none of it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nb-rehearse-'));
+  dirs.push(dir);
+  const store = new SqliteStore(join(dir, 'l.db'), { checkpointEveryMs: 1000 });
+  const ledger = new Ledger(store, { prices: PRICES, fallbackPrice: null, unknownModel: 'block', holdTtlMs: 600_000 }, { now: () => T0 });
+  try {
+    // A run whose 1 % threshold any recorded cent reaches: the rehearsal's record (2 tokens at $1 per million) would fire it.
+    const run = await ledger.startRun(P, { budgetCapUsd: 0.000001, alertAt: [1] });
+    const before = dump(store);
+    await ledger.rehearse(P, { model: 'noburn-rehearsal', tokensIn: 1, tokensOut: 1, userId: null, runId: run.runId, clamp: true, minTokensOut: null, provider: null, tokensInSource: 'tokenizer', tags: [] });
+    expect(dump(store)).toEqual(before);
+    expect(await ledger.alerts(P)).toEqual([]);
+    // Control: a real record of that cost fires the run's alert.
+    await record(ledger, rec({ usd: 0.000002, runId: run.runId }));
+    expect((await ledger.alerts(P)).map((a) => a.threshold)).toEqual([1]);
   } finally {
     await store.close();
   }

@@ -37,6 +37,10 @@ const CALIBRATION_TTL_MS = 10_000;
 /** The price a rehearsal is decided at ($1 per million tokens each way): any real price takes the same path. */
 const REHEARSAL_PRICE: ResolvedPrice = { model: 'noburn-rehearsal', inputNanoPerMTok: 1_000_000_000, outputNanoPerMTok: 1_000_000_000, cacheReadNanoPerMTok: null, cacheWriteNanoPerMTok: null, source: 'config', matched: null };
 
+/** REHEARSAL_PRICE as a configured price, and a price cache a rehearsal's own pricer never needs. */
+const REHEARSAL_USD = { inputPerMTok: 1, outputPerMTok: 1 };
+const NO_PRICE_CACHE: PriceCache = { getCachedPrice: () => Promise.resolve(null), putCachedPrice: () => Promise.resolve() };
+
 /** What one settled record was charged. */
 export interface RecordedItem {
   idempotencyKey: string;
@@ -211,6 +215,8 @@ export class Ledger {
   async rehearse(projectId: string, c: NormalizedCheck): Promise<void> {
     if (!this.store.rehearse) return;
     await this.store.getCachedPrice(priceKey(c.model, c.provider));
+    // The pricer's path for a configured price, on a pricer of its own (this one's memo and cache untouched).
+    await new Pricer({ prices: { [c.model]: REHEARSAL_USD }, fallbackPrice: null }, NO_PRICE_CACHE).resolve(c.model, c.provider);
     const { sc, context } = await this.storeCheckOf(projectId, c, REHEARSAL_PRICE);
     decisionOf(await this.store.rehearse(sc), context);
   }

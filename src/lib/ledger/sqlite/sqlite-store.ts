@@ -11,7 +11,7 @@ import type { ApiKeyRow, KeyDbRow } from '../key-store.js';
 import { eventPageSql, eventRecordOf, runRecordOf } from '../rows.js';
 import type { EventRow, RunRow } from '../rows.js';
 import type * as S from '../store.js';
-import { UsageBatch, abandonIdleRuns, decide, decideBatch, settle } from './decide.js';
+import { UsageBatch, abandonIdleRuns, decideBatch, settle } from './decide.js';
 import { budgetKey } from '../../model-glob.js';
 import { fireAlerts } from './alerts.js';
 import { alertRecordOf } from '../rows.js';
@@ -51,6 +51,8 @@ export class SqliteStore implements S.LedgerBackend {
   private readonly checkTx: (cs: readonly S.StoreCheck[]) => S.StoreDecision[];
   private readonly recordTx: (rs: readonly S.StoreRecord[]) => RecordResult;
   private readonly recordCheckTx: (rs: readonly S.StoreRecord[], cs: readonly S.StoreCheck[]) => S.StoreDecision[];
+  /** Settles records inside the caller's transaction (recordThenCheck's, record's, rehearse's). */
+  private readonly settleAll: (rs: readonly S.StoreRecord[]) => RecordResult;
   private closed = false;
   private checkpoints: Checkpointer | null = null;
   private leasesI: SqliteLeases | null = null;
@@ -78,6 +80,7 @@ export class SqliteStore implements S.LedgerBackend {
       fireAlerts(this.st, settled, settled.reduce((t, r) => Math.max(t, r.ts), 0));
       return { accepted: settled.length, duplicates };
     };
+    this.settleAll = settleAll;
     const recordMany = this.db.transaction(settleAll);
     const recordCheck = this.db.transaction((rs: readonly S.StoreRecord[], cs: readonly S.StoreCheck[]) => (settleAll(rs), decideBatch(this.st, cs)));
     this.checkTx = (cs) => checkMany.immediate(cs);
@@ -99,11 +102,10 @@ export class SqliteStore implements S.LedgerBackend {
     return this.guard(() => {
       this.db.exec('BEGIN IMMEDIATE');
       try {
-        const d = decide(this.st, c);
-        const usage = new UsageBatch();
+        // The real check's and record's functions (decideBatch, settleAll with its alerts): compiled here, not by the first call.
+        const d = decideBatch(this.st, [c])[0] as S.StoreDecision;
         const r: S.StoreRecord = { projectId: c.projectId, userId: c.userId, runId: c.runId, model: c.model, tokensIn: c.tokensIn, tokensOut: c.tokensOut, cachedTokensIn: 0, cacheWriteTokensIn: 0, costNano: c.estimateNano, unpriced: false, wasBlocked: false, reservationId: d.reservationId, idempotencyKey: `rehearsal_${c.now}`, ts: c.now };
-        settle(this.st, r, usage);
-        usage.write(this.st);
+        this.settleAll([r]);
         return d;
       } finally {
         this.db.exec('ROLLBACK');
