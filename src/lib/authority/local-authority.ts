@@ -143,6 +143,9 @@ export class LocalAuthority implements Authority {
   async rehearse(c: NormalizedCheck): Promise<void> {
     if (this.recordDelayMs <= 0) return this.ledger.rehearse(this.projectId, c);
     await new GroupCommit((cs: readonly NormalizedCheck[]) => Promise.all(cs.map((x) => this.ledger.rehearse(this.projectId, x)))).submit(c);
+    // And the batch path itself with an empty batch (an empty transaction: nothing written),
+    // only while no record can be waiting in the queue for it to take.
+    if (this.queue === null) await this.decideTogether([]);
   }
   record(rs: readonly NormalizedRecord[], ts: readonly number[]): Promise<T.RecordResult> {
     return this.ledger.record(this.projectId, rs, ts);
