@@ -29,6 +29,12 @@ interface Lease {
   /** Estimates of the checks waiting for the next raise (it asks for at least their sum). */
   demand: number;
   ended: boolean;
+  /**
+   * Granted less than asked (the room is near the cap): W is raised only by what checks wait
+   * for, never ahead of need, so no approvable room sits idle here while another replica's
+   * database decision is refused.
+   */
+  tight: boolean;
 }
 
 interface KeyState {
@@ -43,6 +49,8 @@ interface KeyState {
   /** Estimates of the checks waiting for this key's next grant (it asks for at least their sum). */
   waiting: number;
   runId: string | null;
+  /** The key's last grant was less than asked, or refused: the next one starts tight too. */
+  tight: boolean;
 }
 
 export interface LeaseStats {
@@ -135,7 +143,7 @@ export class LeaseManager {
     const key = keyOf(c);
     let st = this.keys.get(key);
     if (!st) {
-      st = { lease: null, granting: null, refusedUntil: 0, renewAfter: 0, rate: new RateWindow(), prices: c.prices, waiting: 0, runId: c.runId };
+      st = { lease: null, granting: null, refusedUntil: 0, renewAfter: 0, rate: new RateWindow(), prices: c.prices, waiting: 0, runId: c.runId, tight: false };
       this.keys.set(key, st);
     }
     st.prices = c.prices;
@@ -150,7 +158,7 @@ export class LeaseManager {
         if (l.w + e <= l.g) {
           this.stats.waits++;
           l.demand += e;
-          await this.raise(l);
+          await this.raise(st, l);
           continue;
         }
       }
@@ -194,7 +202,7 @@ export class LeaseManager {
     l.lastUse = now;
     st.rate.add(now, e);
     this.stats.approved++;
-    if (background && shouldRaise(l)) this.track(this.raise(l));
+    if (background && !l.tight && shouldRaise(l)) this.track(this.raise(st, l));
     // The next lease is asked for ahead of need: at rotation, and when less than a raise step of
     // the grant is left to approve, so that a key in steady use never waits for a grant.
     if (background && !st.granting && now >= st.renewAfter && (now >= l.rotateAt || l.g - l.approved < l.step)) {
@@ -217,21 +225,33 @@ export class LeaseManager {
     };
   }
 
-  /** Raises W by a step (at least the waiting demand), once at a time per lease; learns a shrunk U as G = W. */
-  private raise(l: Lease): Promise<void> {
+  /**
+   * Raises W by a step (at least the waiting demand; a tight lease by the demand only), once at
+   * a time per lease. A raise that gets less than asked means row U was taken back by a
+   * database decision near the cap: the lease ends at once, so that its approvable headroom
+   * returns to the pool where every replica's database decision can use it.
+   */
+  private raise(st: KeyState, l: Lease): Promise<void> {
     l.raising ??= (async () => {
-      const want = Math.min(l.g - l.w, Math.max(l.step, l.demand));
+      const want = Math.min(l.g - l.w, l.tight ? l.demand : Math.max(l.step, l.demand));
       l.demand = 0;
+      let short = false;
       try {
         const got = want > 0 ? await this.port.raise(l.id, want, this.now()) : 0;
         this.stats.raises++;
         l.w += got;
-        if (got < want) l.g = l.w;
+        short = got < want;
       } catch {
         // The database is unreachable: no raise; the check goes to the database path (and fails there).
         l.g = l.w;
       } finally {
         l.raising = null;
+      }
+      if (short) {
+        l.g = l.w;
+        st.tight = true;
+        if (st.lease === l) st.lease = null;
+        this.track(this.end(l));
       }
     })();
     return l.raising;
@@ -241,9 +261,11 @@ export class LeaseManager {
   private renew(st: KeyState, c: StoreCheck): Promise<void> {
     return (async () => {
       const e = c.estimateNano;
-      // Sized for the recent rate plus the checks already waiting; W starts high enough for those.
+      // Sized for the recent rate plus the checks already waiting; W starts high enough for those
+      // (and, when the key's last grant was cut short by the cap, no higher).
       const g = sliceFor(st.rate.total(this.now()) + st.waiting, e);
-      const w0 = Math.min(g, Math.max(stepFor(g, e), Math.ceil(st.waiting / e) * e));
+      const need = Math.max(e, Math.ceil(st.waiting / e) * e);
+      const w0 = Math.min(g, st.tight ? need : Math.max(stepFor(g, e), need));
       const sentAt = this.now();
       let grant: LeaseGrant | null = null;
       try {
@@ -256,13 +278,15 @@ export class LeaseManager {
       const old = st.lease;
       if (grant) {
         this.stats.grants++;
+        st.tight = grant.granted < g;
         st.lease = {
           id: grant.leaseId, secret: grant.secret, g: grant.granted, w: grant.w, approved: 0, seq: 0,
           step: stepFor(grant.granted, e), deadline: deadlineOf(sentAt, this.port.ttlMs), rotateAt: rotateAt(sentAt, this.port.ttlMs),
-          lastUse: sentAt, grant, raising: null, demand: 0, ended: false,
+          lastUse: sentAt, grant, raising: null, demand: 0, ended: false, tight: st.tight,
         };
       } else {
         this.stats.refusedGrants++;
+        st.tight = true;
         if (old && !old.ended && this.now() < old.deadline && old.approved + e <= old.g) {
           // A renewal asked ahead of need was refused (near the cap): the live lease keeps
           // deciding what fits its W, else its room would be refused until its end committed.
