@@ -26,7 +26,7 @@ interface Lease {
   lastUse: number;
   grant: LeaseGrant;
   raising: Promise<void> | null;
-  /** Estimates of the checks waiting for the next raise (it asks for at least their sum). */
+  /** Estimates of the checks waiting for a raise (it asks for at least their sum; each check counts once). */
   demand: number;
   ended: boolean;
   /**
@@ -158,7 +158,11 @@ export class LeaseManager {
         if (l.w + e <= l.g) {
           this.stats.waits++;
           l.demand += e;
-          await this.raise(st, l);
+          try {
+            await this.raise(st, l);
+          } finally {
+            l.demand -= e;
+          }
           continue;
         }
       }
@@ -233,8 +237,9 @@ export class LeaseManager {
    */
   private raise(st: KeyState, l: Lease): Promise<void> {
     l.raising ??= (async () => {
-      const want = Math.min(l.g - l.w, l.tight ? l.demand : Math.max(l.step, l.demand));
-      l.demand = 0;
+      // One turn first, so that the checks resuming from the previous raise join this one.
+      await null;
+      const want = Math.min(l.g - l.w, l.tight ? Math.max(0, l.demand - (l.w - l.approved)) : Math.max(l.step, l.demand));
       let short = false;
       try {
         const got = want > 0 ? await this.port.raise(l.id, want, this.now()) : 0;

@@ -18,9 +18,10 @@
  * Rows C and S expire at the same instant (every cap query counts holds with expires_at > now),
  * so housekeeping deleting one before the other changes no sum.
  *
- * Row locks: raise and end (outside the project lock) lock C then U; writers under the project
- * lock touch U only after taking C with SKIP LOCKED (steal), or lock C (in id order) then U
- * (the end of a run). Row S is locked only by settlement: records under the project lock, and
+ * Row locks: raise and end (outside the project lock) lock C then U of one lease; writers under
+ * the project lock lock C (in id order) then U (steal near a cap, the end of a run). A raise
+ * holding C waits for no one but U's lock, which only a holder of C can take, so a steal
+ * waiting for C waits only for that raise's commit. Row S is locked only by settlement: records under the project lock, and
  * release outside it, each taking its S rows in id order and no C or U after them (a
  * pre-migration lease's C takes S's place in that order). No holder of S waits for C or U, and
  * no holder of C or U waits for S, so there is no cycle; and a raise never waits for a record
@@ -193,7 +194,8 @@ END $fn$;
 
 -- Near a cap (nb_decide, under the project lock): takes back every live lease's row U, i.e. room
 -- granted but not yet approvable; the holders learn it at their next raise. A lease whose row C is
--- locked by a raise in progress is skipped. Returns whether anything was taken.
+-- locked by a raise (or an end) in progress is waited for, C rows in id order: skipping it would
+-- refuse a check that the room still in its U would fit. Returns whether anything was taken.
 CREATE OR REPLACE FUNCTION nb_lease_steal(p_project text, p_now bigint) RETURNS boolean LANGUAGE plpgsql AS $fn$
 DECLARE
   v_l text;
@@ -201,7 +203,7 @@ DECLARE
 BEGIN
   FOR v_l IN SELECT c.lease_id FROM holds c WHERE c.project_id = p_project AND c.lease_id IS NOT NULL AND c.id = c.lease_id || '.c'
       AND EXISTS (SELECT 1 FROM holds u WHERE u.id = c.lease_id || '.u' AND u.amount_nano > 0 AND u.expires_at > p_now)
-      FOR UPDATE OF c SKIP LOCKED LOOP
+      ORDER BY c.id FOR UPDATE OF c LOOP
     DELETE FROM holds WHERE id = v_l || '.u';
     v_any := v_any OR FOUND;
   END LOOP;

@@ -234,6 +234,9 @@ const MIGRATIONS: readonly string[] = [
   // 11: each new lease gets row S (settled estimates, negative), which records and release lower
   // instead of row C, so a W raise never waits for a record batch (lease-functions.ts); no table changes.
   'SELECT 1;' + FUNCTIONS_SQL,
+  // 12: near a cap a decision waits for a raise in progress before taking back row U (it skipped
+  // that lease, and could refuse a check its room would have fitted); no table changes.
+  'SELECT 1;' + FUNCTIONS_SQL,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
