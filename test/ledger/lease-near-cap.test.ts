@@ -1,10 +1,10 @@
 /**
  * Budget leases near the cap (docs/operations-postgres.md "Near the cap"): headroom (W minus
  * what was approved) is the one room a database decision cannot take back, so a lease keeps as
- * little of it as it can. A raise that gets less than asked ends the lease at once; a grant cut
- * short by the cap, and the key's grants after it, are tight: W starts at what the waiting
- * checks need and is raised by what checks wait for, never ahead of need. A fake port records
- * every grant, raise and end the manager sends.
+ * little of it as it can. A raise that gets less than asked ends the lease at once; a key's first
+ * grant starts W at what waits for it; a grant cut short by the cap, and the key's grants after
+ * it, are tight: W starts at what the waiting checks need and is raised by what checks wait
+ * for, never ahead of need. A fake port records every grant, raise and end the manager sends.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { LeaseManager } from '../../src/lib/ledger/leases/manager.js';
@@ -61,17 +61,16 @@ describe('leases near the cap', () => {
 
   it('a raise that gets less than asked ends the lease at once, giving back its headroom', async () => {
     const port = new Port();
+    port.raiseShare = 0.5;
     const m = new LeaseManager(port);
     managers.push(m);
-    // A full grant of 8 estimates; W starts at its step (2).
+    // A key's first grant starts W at what waits for it (one estimate); granted in full (8 of 8).
     expect((await m.decide(check()))?.blocked).toBe(false);
-    expect(port.grants[0]).toMatchObject({ want: 8 * E, granted: 8 * E, w: 2 * E });
-    // The next approval leaves less than half a step: a raise ahead of need, which gets half.
-    port.raiseShare = 0.5;
-    expect((await m.decide(check()))?.blocked).toBe(false);
+    expect(port.grants[0]).toMatchObject({ want: 8 * E, granted: 8 * E, w: 1 * E });
+    // Not tight: a raise ahead of need (a step, 2), which gets half (row U was taken back).
     await flush();
     expect(port.raises).toEqual([{ leaseId: 'L_1', want: 2 * E, got: 1 * E }]);
-    // Ended at once, with W (3) minus the 2 approved as unused: that estimate is back in the pool.
+    // Ended at once, with W (2) minus the 1 approved as unused: that estimate is back in the pool.
     expect(port.ends).toEqual([{ leaseId: 'L_1', unused: 1 * E }]);
   });
 
@@ -82,11 +81,9 @@ describe('leases near the cap', () => {
     port.grantAll = false;
     const m = new LeaseManager(port);
     managers.push(m);
-    // Asked for 8, granted 6 (cut by the cap); W starts at the step asked for (2).
     expect((await m.decide(check()))?.blocked).toBe(false);
-    expect(port.grants[0]).toMatchObject({ want: 8 * E, granted: 6 * E, w: 2 * E });
-    // The second uses the rest of W0 and raises nothing ahead of need.
-    expect((await m.decide(check()))?.blocked).toBe(false);
+    expect(port.grants[0]).toMatchObject({ want: 8 * E, granted: 6 * E, w: 1 * E });
+    // W is used up, yet no raise ahead of need.
     await flush();
     expect(port.raises).toEqual([]);
     // Three checks at once past W: one raise, for exactly their three estimates.

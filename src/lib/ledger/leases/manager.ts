@@ -49,7 +49,10 @@ interface KeyState {
   /** Estimates of the checks waiting for this key's next grant (it asks for at least their sum). */
   waiting: number;
   runId: string | null;
-  /** The key's last grant was less than asked, or refused: the next one starts tight too. */
+  /**
+   * The key's last grant was less than asked, or refused, or it has had none yet (its first
+   * grant may be cut short too): the next one starts W at what waits for it.
+   */
   tight: boolean;
 }
 
@@ -143,7 +146,7 @@ export class LeaseManager {
     const key = keyOf(c);
     let st = this.keys.get(key);
     if (!st) {
-      st = { lease: null, granting: null, refusedUntil: 0, renewAfter: 0, rate: new RateWindow(), prices: c.prices, waiting: 0, runId: c.runId, tight: false };
+      st = { lease: null, granting: null, refusedUntil: 0, renewAfter: 0, rate: new RateWindow(), prices: c.prices, waiting: 0, runId: c.runId, tight: true };
       this.keys.set(key, st);
     }
     st.prices = c.prices;
