@@ -32,16 +32,12 @@ export class PostgresStore implements S.LedgerBackend {
   readonly kind = 'postgres' as const;
   private closed = false;
 
-  /** serve's /v1/leases for remote runs: always on (a run lease is asked for by its holder), with the URL's lease TTL. */
-  readonly runLeases: PgRunLeasePort;
-
   private constructor(
     readonly pool: Pool,
     readonly leasePort: PgLeasePort | null,
-    runLeaseTtlMs: number,
-  ) {
-    this.runLeases = new PgRunLeasePort(pool, runLeaseTtlMs);
-  }
+    /** serve's /v1/leases for remote runs: always on (a run lease is asked for by its holder), with the URL's lease TTL. */
+    readonly runLeases: PgRunLeasePort,
+  ) {}
 
   /** Connects, applies migrations (safe when replicas start together) and returns the store. */
   static async connect(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
@@ -59,7 +55,7 @@ export class PostgresStore implements S.LedgerBackend {
       await pool.end().catch(() => undefined);
       throw storeError(e);
     }
-    return new PostgresStore(pool, lo.leases === null ? null : new PgLeasePort(pool, lo.leases.ttlMs), lo.ttlMs);
+    return new PostgresStore(pool, lo.leases === null ? null : new PgLeasePort(pool, lo.leases.ttlMs), new PgRunLeasePort(pool, lo.ttlMs));
   }
 
   private async guard<T>(fn: () => Promise<T>): Promise<T> {
