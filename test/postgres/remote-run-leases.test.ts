@@ -1,6 +1,6 @@
 /**
  * `noburn run --cap` in remote mode against a `serve` on PostgreSQL leases its run's room
- * (docs/run.md, "Budget leases in remote mode"; docs/operations-postgres.md, "Limits"): the
+ * (docs/run.md, "Budget leases"; docs/operations-postgres.md, "Limits"): the
  * proxy decides most calls in memory, the run cap stays exact, the spend is the sum of the
  * records, and a run ended through another client gets no raise or grant. Real processes:
  * the built CLI's `serve --store postgres://...`, `noburn run`, an official-SDK child, a fake upstream.

@@ -7,6 +7,9 @@ import { statSync } from 'node:fs';
 import type { NoburnConfig } from '../config.js';
 import { GroupCommit } from '../ledger/group-commit.js';
 import { Ledger } from '../ledger/ledger.js';
+import { LeaseManager } from '../ledger/leases/manager.js';
+import { holderPort } from '../ledger/leases/port.js';
+import { newId } from '../ids.js';
 import { SqliteStore } from '../ledger/sqlite/sqlite-store.js';
 import type { LedgerBackend, RunListStatus, UserSummary } from '../ledger/store.js';
 import { MemoryRecordQueue } from '../record-queue.js';
@@ -52,6 +55,8 @@ export class LocalAuthority implements Authority {
   private queue: MemoryRecordQueue | null = null;
   /** The checks of one turn of the event loop, decided together (recordDelayMs > 0). */
   private checks: GroupCommit<NormalizedCheck, T.Decision | CheckFailed> | null = null;
+  /** Budget leases of the runs this process owns (ownRun; long-lived only). */
+  private runLeases: LeaseManager | null = null;
 
   constructor(
     readonly ledger: Ledger,
@@ -59,6 +64,7 @@ export class LocalAuthority implements Authority {
     config: NoburnConfig,
     private readonly hooks: AuthorityHooks = {},
     private readonly recordDelayMs = 0,
+    private readonly now: () => number = Date.now,
   ) {
     this.fallback = new FallbackPricing(config);
   }
@@ -76,7 +82,7 @@ export class LocalAuthority implements Authority {
     }
     const store = opts.store ?? new SqliteStore(config.dbPath, opts.longLived ? { checkpointEveryMs: 500, primeWal: true } : {});
     const delay = opts.recordDelayMs ?? (opts.longLived ? RECORD_DELAY_MS : 0);
-    const a = new LocalAuthority(new Ledger(store, config, { now: opts.now }), config.projectId, config, opts, delay);
+    const a = new LocalAuthority(new Ledger(store, config, { now: opts.now }), config.projectId, config, opts, delay, opts.now);
     const targets = { webhook: config.alertsWebhook, command: config.alertsCommand };
     if (opts.deliverAlerts === true && AlertDeliverer.wanted(targets)) {
       a.deliverer = new AlertDeliverer({ store, projectId: config.projectId, targets, now: opts.now }).start();
@@ -107,10 +113,25 @@ export class LocalAuthority implements Authority {
   }
 
   /**
+   * This process owns the run (`noburn run`: it started it and ends it). In a long-lived
+   * process its checks are then decided in memory from budget leases of its room where they
+   * fit, as in remote mode (docs/run.md, "Budget leases"): no commit per call, the caps stay
+   * exact because a lease's whole slice is held in the ledger. Near a cap they go to the ledger.
+   */
+  ownRun(runId: string): void {
+    const port = this.ledger.runLeasePort;
+    if (!port || this.recordDelayMs <= 0) return;
+    this.runLeases ??= new LeaseManager(holderPort(port, this.projectId, newId('local')), this.now, { runs: 'owned' });
+    this.runLeases.ownRun(runId);
+  }
+
+  /**
    * With recordDelayMs, checks that arrive together are decided in one transaction, with
    * the records waiting in the queue written first: one commit for all of them.
    */
   async check(c: NormalizedCheck): Promise<T.Decision> {
+    const leased = this.runLeases && c.runId !== null ? await this.ledger.checkOwnedRun(this.projectId, c, this.runLeases) : null;
+    if (leased) return leased;
     if (this.recordDelayMs <= 0) return this.ledger.check(this.projectId, c);
     this.checks ??= new GroupCommit((cs) => this.decideTogether(cs));
     const d = await this.checks.submit(c);
@@ -156,7 +177,9 @@ export class LocalAuthority implements Authority {
   startRun(req: T.StartRunRequest): Promise<T.RunInfo> {
     return this.ledger.startRun(this.projectId, req);
   }
-  endRun(runId: string): Promise<T.EndedRun> {
+  async endRun(runId: string): Promise<T.EndedRun> {
+    // The run's leases end first: their free room returns, and no leased approval follows the end.
+    await this.runLeases?.endRun(runId);
     return this.ledger.endRunFull(this.projectId, runId);
   }
   getRun(runId: string): Promise<T.RunInfo> {
@@ -190,6 +213,7 @@ export class LocalAuthority implements Authority {
   async close(): Promise<void> {
     try {
       await this.deliverer?.stop();
+      await this.runLeases?.close();
       await this.fallback.close();
     } finally {
       await this.ledger.close();

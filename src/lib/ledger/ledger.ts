@@ -20,7 +20,7 @@ import type { OpOutcome } from './group-commit.js';
 import { inputFactor, marginFor, scaledTokensIn } from './calibration.js';
 import { decisionOf, type CheckContext } from './decision.js';
 import { DEFAULT_RUN_IDLE_TTL_MS } from './runs.js';
-import { LeaseManager } from './leases/manager.js';
+import { LeaseManager, withLeaseRoom } from './leases/manager.js';
 import type { LeaseGrant, RunLeasePort } from './leases/port.js';
 import type { Calibration, LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreOp, StoreRecord } from './store.js';
 import { oneOf, parseDate, spendGroup } from './query-params.js';
@@ -109,6 +109,17 @@ export class Ledger {
     const leased = this.leases ? await this.leases.decide(sc) : null;
     const d = leased ?? (this.batcher ? decisionFrom(await this.batcher.submit(projectId, { kind: 'check', check: sc })) : await this.store.check(sc));
     return decisionOf(d, context);
+  }
+
+  /**
+   * A check of a run this process owns, decided in memory by `runs` (a lease manager of
+   * owned runs: noburn run's proxy) with the same estimate check() holds; null: decide it in
+   * the store. The room left counts the lease's unapproved part as the run's own.
+   */
+  async checkOwnedRun(projectId: string, c: NormalizedCheck, runs: LeaseManager): Promise<Decision | null> {
+    const { sc, context } = await this.storeCheckOf(projectId, c, await this.pricer.resolve(c.model, c.provider));
+    const d = await runs.decide(sc);
+    return d ? decisionOf(withLeaseRoom(d), context) : null;
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { FallbackPricing } from '../authority/fallback-pricing.js';
 import { decisionOf } from '../ledger/decision.js';
-import { LeaseManager } from '../ledger/leases/manager.js';
-import type { StoreCheck, StoreDecision } from '../ledger/store.js';
+import { LeaseManager, withLeaseRoom } from '../ledger/leases/manager.js';
+import type { StoreCheck } from '../ledger/store.js';
 import type * as T from '../types.js';
 import type { NormalizedCheck } from '../validate.js';
 import type { HttpClient } from './http-client.js';
@@ -9,7 +9,7 @@ import { HttpLeasePort } from './http-lease-port.js';
 
 /**
  * A remote `noburn run`'s own run, decided in memory from budget leases of its room
- * (docs/run.md, "Budget leases in remote mode"; docs/api.md, "Budget leases"). Only the
+ * (docs/run.md, "Budget leases"; docs/api.md, "Budget leases"). Only the
  * runs this process owns (started and will end); each call is priced locally (the
  * authority's fallback pricing), and a leased approval's reservation id names its lease,
  * so its record settles it on the server exactly once, through the outbox as any record.
@@ -58,16 +58,4 @@ export class RunLeases {
   close(): Promise<void> {
     return this.manager.close();
   }
-}
-
-/**
- * What is left under each cap as this wrapper sees it: the grant's figures count the whole
- * slice as held; the part of it not approved yet is this run's own room, not spend by others.
- */
-function withLeaseRoom(d: StoreDecision): StoreDecision {
-  const free = d.leaseFreeNano ?? 0;
-  if (free <= 0) return d;
-  const rem: StoreDecision['remainingNano'] = {};
-  for (const [k, v] of Object.entries(d.remainingNano) as [keyof StoreDecision['remainingNano'], number][]) rem[k] = v + free;
-  return { ...d, remainingNano: rem };
 }

@@ -89,6 +89,18 @@ export function leaseReservationId(leaseId: string, secret: string, seq: number,
 }
 
 /**
+ * What is left under each cap as the holder of a run's lease sees it: the grant's figures
+ * count the whole slice as held; the part not approved yet is the run's own room, not spend by others.
+ */
+export function withLeaseRoom(d: StoreDecision): StoreDecision {
+  const free = d.leaseFreeNano ?? 0;
+  if (free <= 0) return d;
+  const rem: StoreDecision['remainingNano'] = {};
+  for (const [k, v] of Object.entries(d.remainingNano) as [keyof StoreDecision['remainingNano'], number][]) rem[k] = v + free;
+  return { ...d, remainingNano: rem };
+}
+
+/**
  * Decides checks in memory against leased slices of a cap's room (docs/operations-postgres.md,
  * "Budget leases"). Exactness rests on W: a check is approved only while approved + e <= W,
  * and W is what the database already counts in the lease's row C. Everything else (grants,
