@@ -115,3 +115,33 @@ describe('leases near the cap', () => {
     expect(port.raises.filter((r) => r.leaseId === 'L_2')).toEqual([{ leaseId: 'L_2', want: step, got: step }]);
   });
 });
+
+describe('grantBehind (a store in the same process: noburn run on the ledger file)', () => {
+  it("a key with no live lease is decided in the store, and its grant is asked for two turns later, off that check's path", async () => {
+    const port = new Port();
+    const m = new LeaseManager(port, Date.now, { runs: 'none', grantBehind: true });
+    try {
+      expect(await m.decide(check())).toBeNull();
+      // The store decides the check in the next turn (its group commit); the grant waits one more.
+      await flush();
+      expect(port.grants).toHaveLength(0);
+      await flush();
+      await flush();
+      expect(port.grants).toHaveLength(1);
+      // From then on the key is decided from the lease.
+      expect((await m.decide(check()))?.reservationId).toMatch(/^L_1\./);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('without it the first check waits for the grant and is decided from the lease', async () => {
+    const port = new Port();
+    const m = new LeaseManager(port);
+    try {
+      expect((await m.decide(check()))?.reservationId).toMatch(/^L_1\./);
+    } finally {
+      await m.close();
+    }
+  });
+});

@@ -65,3 +65,27 @@ it('rehearse settles its record as a real one is settled, alerts included, and k
     await store.close();
   }
 });
+
+it('rehearse of an owned run (leased) takes, raises, settles and ends a lease in the rolled-back transaction: no table changes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nb-rehearse-'));
+  dirs.push(dir);
+  const store = new SqliteStore(join(dir, 'l.db'), { checkpointEveryMs: 1000 });
+  const ledger = new Ledger(store, { prices: PRICES, fallbackPrice: null, unknownModel: 'block', holdTtlMs: 600_000 }, { now: () => T0 });
+  try {
+    const run = await ledger.startRun(P, { budgetCapUsd: 1 });
+    const before = dump(store);
+    // Inside the rehearsal the lease is really granted: its rows are seen within the transaction.
+    const seen: number[] = [];
+    const inserts = store.db.prepare("SELECT count(*) AS n FROM holds WHERE id LIKE 'L\\_%' ESCAPE '\\'");
+    const settle = store.runLeases.rehearse.bind(store.runLeases);
+    store.runLeases.rehearse = (c, s) => settle(c, (id) => {
+      seen.push((inserts.get() as { n: number }).n);
+      s(id);
+    });
+    await ledger.rehearse(P, { model: 'noburn-rehearsal', tokensIn: 1, tokensOut: 1, userId: null, runId: run.runId, clamp: true, minTokensOut: null, provider: null, tokensInSource: 'tokenizer', tags: [] }, true);
+    expect(seen).toEqual([2]);
+    expect(dump(store)).toEqual(before);
+  } finally {
+    await store.close();
+  }
+});

@@ -121,7 +121,7 @@ export class LocalAuthority implements Authority {
   ownRun(runId: string): void {
     const port = this.ledger.runLeasePort;
     if (!port || this.recordDelayMs <= 0) return;
-    this.runLeases ??= new LeaseManager(holderPort(port, this.projectId, newId('local')), this.now, { runs: 'owned' });
+    this.runLeases ??= new LeaseManager(holderPort(port, this.projectId, newId('local')), this.now, { runs: 'owned', grantBehind: true });
     this.runLeases.ownRun(runId);
   }
 
@@ -163,7 +163,8 @@ export class LocalAuthority implements Authority {
    */
   async rehearse(c: NormalizedCheck): Promise<void> {
     if (this.recordDelayMs <= 0) return this.ledger.rehearse(this.projectId, c);
-    await new GroupCommit((cs: readonly NormalizedCheck[]) => Promise.all(cs.map((x) => this.ledger.rehearse(this.projectId, x)))).submit(c);
+    const leased = this.runLeases !== null && c.runId !== null;
+    await new GroupCommit((cs: readonly NormalizedCheck[]) => Promise.all(cs.map((x) => this.ledger.rehearse(this.projectId, x, leased)))).submit(c);
     // And the batch path itself with an empty batch (an empty transaction: nothing written),
     // only while no record can be waiting in the queue for it to take.
     if (this.queue === null) await this.decideTogether([]);

@@ -20,7 +20,7 @@ import type { OpOutcome } from './group-commit.js';
 import { inputFactor, marginFor, scaledTokensIn } from './calibration.js';
 import { decisionOf, type CheckContext } from './decision.js';
 import { DEFAULT_RUN_IDLE_TTL_MS } from './runs.js';
-import { LeaseManager, withLeaseRoom } from './leases/manager.js';
+import { LeaseManager, rehearseLeaseDecisions, withLeaseRoom } from './leases/manager.js';
 import type { LeaseGrant, RunLeasePort } from './leases/port.js';
 import type { Calibration, LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreOp, StoreRecord } from './store.js';
 import { oneOf, parseDate, spendGroup } from './query-params.js';
@@ -223,13 +223,15 @@ export class Ledger {
    * statements warm. The price is a fixed one, not resolved: resolving an unknown model
    * would write the price cache. Its cache row is read (read-only), as check() would.
    */
-  async rehearse(projectId: string, c: NormalizedCheck): Promise<void> {
+  async rehearse(projectId: string, c: NormalizedCheck, leased = false): Promise<void> {
     if (!this.store.rehearse) return;
     await this.store.getCachedPrice(priceKey(c.model, c.provider));
     // The pricer's path for a configured price, on a pricer of its own (this one's memo and cache untouched).
     await new Pricer({ prices: { [c.model]: REHEARSAL_USD }, fallbackPrice: null }, NO_PRICE_CACHE).resolve(c.model, c.provider);
     const { sc, context } = await this.storeCheckOf(projectId, c, REHEARSAL_PRICE);
-    decisionOf(await this.store.rehearse(sc), context);
+    decisionOf(await this.store.rehearse(sc, leased), context);
+    // The owned run's leased path (checkOwnedRun), on a manager of the rehearsal's own.
+    if (leased) for (const d of await rehearseLeaseDecisions(sc)) decisionOf(d, context);
   }
 
   /** How long an open run may stay idle before it ends as abandoned (config runIdleTtlMs). */

@@ -314,9 +314,10 @@ export interface LedgerStore {
   /**
    * Decides `c` and settles it, inside a transaction that is rolled back: changes nothing,
    * but a long-lived process's first real call then finds its path prepared and compiled.
-   * Optional (a store without it is simply not rehearsed).
+   * Optional (a store without it is simply not rehearsed). `leased`: a run lease's grant,
+   * raise, settled approval and end too (the process decides its own runs from leases).
    */
-  rehearse?(c: StoreCheck): Promise<StoreDecision>;
+  rehearse?(c: StoreCheck, leased?: boolean): Promise<StoreDecision>;
   /**
    * Frees holds without counting anything (the call was not made, or failed before it cost
    * anything). Unknown, expired or settled ids are skipped. Returns how many were freed.

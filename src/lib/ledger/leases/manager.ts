@@ -80,6 +80,13 @@ export interface LeaseManagerOptions {
    * only the checks of the runs this process owns (ownRun), none without a run.
    */
   runs?: 'none' | 'owned';
+  /**
+   * A key with no live lease and no grant in flight: decide the check in the store and ask
+   * for the grant after this turn (a store in this process: its grant is a synchronous
+   * transaction, which would otherwise sit on the check's path). noburn run on the ledger
+   * file: the first call of a key costs one ordinary check, not a grant.
+   */
+  grantBehind?: boolean;
 }
 
 export function leaseReservationId(leaseId: string, secret: string, seq: number, e: number, raw: number | null): string {
@@ -114,6 +121,7 @@ export class LeaseManager {
   readonly stats: LeaseStats = { approved: 0, grants: 0, refusedGrants: 0, raises: 0, waits: 0 };
   private readonly owned = new Set<string>();
   private readonly runs: 'none' | 'owned';
+  private readonly grantBehind: boolean;
 
   constructor(
     private readonly port: LeasePort,
@@ -121,6 +129,7 @@ export class LeaseManager {
     opts: LeaseManagerOptions = {},
   ) {
     this.runs = opts.runs ?? 'none';
+    this.grantBehind = opts.grantBehind === true;
     this.timer = setInterval(() => this.sweep(), SWEEP_MS);
     this.timer.unref();
   }
@@ -182,6 +191,11 @@ export class LeaseManager {
         }
       }
       // No lease for this key, or it cannot fit e any more: a new one (one grant at a time per key).
+      if (this.grantBehind && !st.granting && (!l || l.ended || now >= l.deadline)) {
+        st.granting = this.renew(st, c);
+        this.track(st.granting);
+        return null;
+      }
       this.stats.waits++;
       st.waiting += e;
       st.granting ??= this.renew(st, c);
@@ -286,8 +300,10 @@ export class LeaseManager {
       const g = sliceFor(st.rate.total(this.now()) + st.waiting, e);
       const need = Math.max(e, Math.ceil(st.waiting / e) * e);
       const w0 = Math.min(g, st.tight ? need : Math.max(stepFor(g, e), need));
-      const sentAt = this.now();
       let grant: LeaseGrant | null = null;
+      // Two turns: the store decides the check that asked in the next one (its group commit's), and the call is sent first.
+      if (this.grantBehind) await new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
+      const sentAt = this.now();
       try {
         grant = await this.port.grant({ check: { ...c, now: sentAt }, want: g, min: e, w0 });
       } catch {
@@ -363,4 +379,30 @@ export class LeaseManager {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
     this.keys.clear();
   }
+}
+
+/** Grants, raises and ends in memory: a manager's own path, rehearsed with no store. */
+const REHEARSAL_PORT: LeasePort = {
+  holder: 'rehearsal',
+  ttlMs: 30_000,
+  grant: (req) => Promise.resolve({ leaseId: 'L_rehearsal', secret: 'rehearsal', granted: req.want, w: req.w0, remainingNano: {}, limit: null }),
+  raise: (_id, want) => Promise.resolve(want),
+  end: () => Promise.resolve(),
+};
+
+/**
+ * Decides `c` a few times on a manager of its own over REHEARSAL_PORT (a grant behind the
+ * first, approvals, a raise): the code a long-lived process's first leased calls run is
+ * compiled before them. Nothing is written; the real manager is untouched.
+ */
+export async function rehearseLeaseDecisions(c: StoreCheck): Promise<StoreDecision[]> {
+  const m = new LeaseManager(REHEARSAL_PORT, () => c.now, { runs: 'owned', grantBehind: true });
+  if (c.runId !== null) m.ownRun(c.runId);
+  const out: StoreDecision[] = [];
+  for (let i = 0; i < 4; i++) {
+    const d = await m.decide(c);
+    if (d) out.push(withLeaseRoom(d));
+  }
+  await m.close();
+  return out;
 }

@@ -3,7 +3,8 @@ import { NoburnConflictError, NoburnNotFoundError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import { storedTags } from '../../tags.js';
 import type { LeaseGrant, LeaseGrantRequest, RunLeasePort } from '../leases/port.js';
-import type { StoreDecision, StoreLimit } from '../store.js';
+import type { StoreCheck, StoreDecision, StoreLimit } from '../store.js';
+import { leaseReservationId } from '../leases/manager.js';
 import { abandonIdleRuns, capsOf } from './decide.js';
 import type { ChainRow } from './decide.js';
 import type { RunRow } from '../rows.js';
@@ -57,48 +58,62 @@ export class SqliteLeases implements RunLeasePort {
   }
 
   grant(req: LeaseGrantRequest, holder: string): Promise<LeaseGrant | null> {
-    return this.tx(() => {
-      const c = req.check;
-      const now = c.now;
-      this.st.sweepHolds.run(now);
-      this.p.housekeepSettled.run(c.projectId, now);
-      this.p.housekeep.run(c.projectId, now);
-      const chain = c.runId === null ? [] : this.openChain(c.projectId, c.runId, now, c.runIdleTtlMs);
-      const { caps } = capsOf(this.st, c, chain);
-      let room: number | null = null;
-      let limit: StoreLimit | null = null;
-      for (const k of caps) {
-        const r = k.capNano - k.spentNano - k.heldNano;
-        if (room === null || r < room) {
-          room = r;
-          limit = k;
-        }
+    return this.tx(() => this.grantIn(req, holder));
+  }
+
+  /**
+   * A grant, a raise and a settled approval's end inside the caller's transaction, which
+   * SqliteStore.rehearse rolls back: compiled and warm before a long-lived process's first call.
+   */
+  rehearse(c: StoreCheck, settle: (reservationId: string) => void): void {
+    const g = this.grantIn({ check: c, want: 2 * c.estimateNano, min: c.estimateNano, w0: c.estimateNano }, 'rehearsal');
+    if (!g) return;
+    this.raiseIn(c.projectId, g.leaseId, c.estimateNano, c.now);
+    settle(leaseReservationId(g.leaseId, g.secret, 1, c.estimateNano, c.tokensInRaw ?? null));
+    this.endIn(c.projectId, g.leaseId, c.estimateNano);
+  }
+
+  private grantIn(req: LeaseGrantRequest, holder: string): LeaseGrant | null {
+    const c = req.check;
+    const now = c.now;
+    this.st.sweepHolds.run(now);
+    this.p.housekeepSettled.run(c.projectId, now);
+    this.p.housekeep.run(c.projectId, now);
+    const chain = c.runId === null ? [] : this.openChain(c.projectId, c.runId, now, c.runIdleTtlMs);
+    const { caps } = capsOf(this.st, c, chain);
+    let room: number | null = null;
+    let limit: StoreLimit | null = null;
+    for (const k of caps) {
+      const r = k.capNano - k.spentNano - k.heldNano;
+      if (room === null || r < room) {
+        room = r;
+        limit = k;
       }
-      // Granted only if the room left afterwards is at least k grants (k = 4 per holder of a live lease here, this one included).
-      const n = 4 * (this.p.holders.get(c.projectId, now, holder) as { n: number }).n;
-      let g = req.want;
-      if (room !== null) g = Math.min(g, Math.floor(room / (n + 1)));
-      g = Math.floor(g / req.min) * req.min;
-      if (g < req.min) return null;
-      const w = Math.min(g, req.w0);
-      const leaseId = newId('L');
-      const secret = leaseSecret();
-      const end = now + this.ttlMs;
-      const provider = c.provider ?? null;
-      this.p.insertLease.run(leaseId, c.projectId, holder, secret, c.runId, provider, now, end, end + c.holdTtlMs);
-      const tags = storedTags(c.tags);
-      this.st.insertHold.run(`${leaseId}.u`, c.projectId, c.userId, c.runId, c.model, g - w, now, end, provider, null, tags);
-      this.st.insertHold.run(`${leaseId}.c`, c.projectId, c.userId, c.runId, c.model, w, now, end + c.holdTtlMs, provider, null, tags);
-      // What is left under each cap with the lease counted (what a lease decision reports).
-      const remainingNano: StoreDecision['remainingNano'] = {};
-      for (const k of caps) {
-        const r = k.capNano - k.spentNano - k.heldNano - g;
-        const prev = remainingNano[k.scope];
-        remainingNano[k.scope] = prev === undefined ? r : Math.min(prev, r);
-      }
-      const lim = limit ? { ...limit, heldNano: limit.heldNano + g } : null;
-      return { leaseId, secret, granted: g, w, remainingNano, limit: lim };
-    });
+    }
+    // Granted only if the room left afterwards is at least k grants (k = 4 per holder of a live lease here, this one included).
+    const n = 4 * (this.p.holders.get(c.projectId, now, holder) as { n: number }).n;
+    let g = req.want;
+    if (room !== null) g = Math.min(g, Math.floor(room / (n + 1)));
+    g = Math.floor(g / req.min) * req.min;
+    if (g < req.min) return null;
+    const w = Math.min(g, req.w0);
+    const leaseId = newId('L');
+    const secret = leaseSecret();
+    const end = now + this.ttlMs;
+    const provider = c.provider ?? null;
+    this.p.insertLease.run(leaseId, c.projectId, holder, secret, c.runId, provider, now, end, end + c.holdTtlMs);
+    const tags = storedTags(c.tags);
+    this.st.insertHold.run(`${leaseId}.u`, c.projectId, c.userId, c.runId, c.model, g - w, now, end, provider, null, tags);
+    this.st.insertHold.run(`${leaseId}.c`, c.projectId, c.userId, c.runId, c.model, w, now, end + c.holdTtlMs, provider, null, tags);
+    // What is left under each cap with the lease counted (what a lease decision reports).
+    const remainingNano: StoreDecision['remainingNano'] = {};
+    for (const k of caps) {
+      const r = k.capNano - k.spentNano - k.heldNano - g;
+      const prev = remainingNano[k.scope];
+      remainingNano[k.scope] = prev === undefined ? r : Math.min(prev, r);
+    }
+    const lim = limit ? { ...limit, heldNano: limit.heldNano + g } : null;
+    return { leaseId, secret, granted: g, w, remainingNano, limit: lim };
   }
 
   private leaseOf(projectId: string, leaseId: string): { id: string; run_id: string | null } {
@@ -108,27 +123,31 @@ export class SqliteLeases implements RunLeasePort {
   }
 
   raise(projectId: string, leaseId: string, want: number, now: number): Promise<number> {
-    return this.tx(() => {
-      const l = this.leaseOf(projectId, leaseId);
-      if (l.run_id !== null) this.openChain(projectId, l.run_id, now, undefined);
-      const c = this.p.row.get(`${leaseId}.c`, projectId) as { amount_nano: number; expires_at: number } | undefined;
-      const u = this.p.row.get(`${leaseId}.u`, projectId) as { amount_nano: number; expires_at: number } | undefined;
-      if (!c || !u || u.expires_at <= now || c.expires_at <= now) return 0;
-      const x = Math.min(u.amount_nano, Math.max(0, Math.floor(want)));
-      if (x <= 0) return 0;
-      this.p.add.run(-x, `${leaseId}.u`, projectId);
-      this.p.add.run(x, `${leaseId}.c`, projectId);
-      return x;
-    });
+    return this.tx(() => this.raiseIn(projectId, leaseId, want, now));
+  }
+
+  private raiseIn(projectId: string, leaseId: string, want: number, now: number): number {
+    const l = this.leaseOf(projectId, leaseId);
+    if (l.run_id !== null) this.openChain(projectId, l.run_id, now, undefined);
+    const c = this.p.row.get(`${leaseId}.c`, projectId) as { amount_nano: number; expires_at: number } | undefined;
+    const u = this.p.row.get(`${leaseId}.u`, projectId) as { amount_nano: number; expires_at: number } | undefined;
+    if (!c || !u || u.expires_at <= now || c.expires_at <= now) return 0;
+    const x = Math.min(u.amount_nano, Math.max(0, Math.floor(want)));
+    if (x <= 0) return 0;
+    this.p.add.run(-x, `${leaseId}.u`, projectId);
+    this.p.add.run(x, `${leaseId}.c`, projectId);
+    return x;
   }
 
   end(projectId: string, leaseId: string, unused: number, now: number): Promise<void> {
     void now;
-    return this.tx(() => {
-      this.leaseOf(projectId, leaseId);
-      this.p.takeC.run(Math.max(0, Math.floor(unused)), `${leaseId}.c`, projectId);
-      this.p.dropU.run(`${leaseId}.u`, projectId);
-    });
+    return this.tx(() => this.endIn(projectId, leaseId, unused));
+  }
+
+  private endIn(projectId: string, leaseId: string, unused: number): void {
+    this.leaseOf(projectId, leaseId);
+    this.p.takeC.run(Math.max(0, Math.floor(unused)), `${leaseId}.c`, projectId);
+    this.p.dropU.run(`${leaseId}.u`, projectId);
   }
 
   private tx<T>(fn: () => T): Promise<T> {

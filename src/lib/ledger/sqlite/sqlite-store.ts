@@ -98,7 +98,7 @@ export class SqliteStore implements S.LedgerBackend {
     return this.leasesI;
   }
 
-  rehearse(c: S.StoreCheck): Promise<S.StoreDecision> {
+  rehearse(c: S.StoreCheck, leased = false): Promise<S.StoreDecision> {
     return this.guard(() => {
       this.db.exec('BEGIN IMMEDIATE');
       try {
@@ -106,6 +106,7 @@ export class SqliteStore implements S.LedgerBackend {
         const d = decideBatch(this.st, [c])[0] as S.StoreDecision;
         const r: S.StoreRecord = { projectId: c.projectId, userId: c.userId, runId: c.runId, model: c.model, tokensIn: c.tokensIn, tokensOut: c.tokensOut, cachedTokensIn: 0, cacheWriteTokensIn: 0, costNano: c.estimateNano, unpriced: false, wasBlocked: false, reservationId: d.reservationId, idempotencyKey: `rehearsal_${c.now}`, ts: c.now };
         this.settleAll([r]);
+        if (leased && c.runId !== null) this.runLeases.rehearse(c, (id) => this.settleAll([{ ...r, reservationId: id, idempotencyKey: `rehearsal_l_${c.now}` }]));
         return d;
       } finally {
         this.db.exec('ROLLBACK');
