@@ -1,6 +1,7 @@
 import type { FallbackPricing } from '../authority/fallback-pricing.js';
 import { decisionOf } from '../ledger/decision.js';
-import { LeaseManager, withLeaseRoom } from '../ledger/leases/manager.js';
+import { LeaseManager } from '../ledger/leases/manager.js';
+import { withLeaseRoom } from '../ledger/leases/room.js';
 import type { StoreCheck } from '../ledger/store.js';
 import type * as T from '../types.js';
 import type { NormalizedCheck } from '../validate.js';
