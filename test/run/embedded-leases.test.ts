@@ -6,18 +6,17 @@
  * another process stops the leased approvals within W - approved. Real processes: the
  * built CLI, an official-SDK child, a fake upstream (behind a slow relay for the burst).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { startFakeUpstream } from '../fixtures/fake-upstream.js';
 import { startSlowRelay } from '../fixtures/slow-relay.js';
-import { costNano, makeHome } from '../proxy/helpers.js';
-import { sql, sqlAll, until } from '../remote/helpers.js';
+import { makeHome } from '../proxy/helpers.js';
+import { sql, until } from '../remote/helpers.js';
 import { runCli, startCli, useDist, type RunOptions } from '../helpers/cli.js';
 import { FIXTURES } from './harness.js';
+import { expectExactLeasedBurst, leasedEstimate, leasedHeadroom, resultCalls } from './leased-burst.js';
 
-const CALL_NANO = costNano('gpt-4o-mini', { tokensIn: 20, cachedTokensIn: 5, tokensOut: 12, cacheWriteTokensIn: 0 });
-const LEASED_C = "id LIKE 'L\\_%.c' ESCAPE '\\'";
 
 const dist = useDist();
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -40,8 +39,6 @@ async function setup(relayDelayMs = 0) {
   return { upstream, client, work, env, db: join(client.home, 'noburn.db') };
 }
 
-const resultCalls = (dir: string) => (JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as { calls: { ok: boolean; status: number | null }[] }).calls;
-
 it('a burst through the embedded proxy is decided from the run lease: exactly floor(cap / e) approved, spend = the records, nothing left held', async () => {
   const t = await setup(2000);
   const burst = 200;
@@ -50,23 +47,10 @@ it('a burst through the embedded proxy is decided from the run lease: exactly fl
     home: t.client.home, env: t.env({ BURST: String(burst) }), timeoutMs: 120_000,
   }).done;
   expect(r.code, r.stderr).toBe(0);
-  const summary = JSON.parse(r.stdout) as { runId: string };
-  const approved = resultCalls(t.work.home).filter((c) => c.ok).length;
-  // Most calls were approved from the lease: their reservation ids name it (L_<lease>.<seq>.<estimate>...).
-  const leased = sqlAll<{ reservation_id: string }>(t.db, "SELECT reservation_id FROM records WHERE run_id = ? AND reservation_id LIKE 'L\\_%' ESCAPE '\\'", summary.runId);
-  expect(leased.length).toBeGreaterThan(approved / 2);
-  const e = Number((leased[0]?.reservation_id ?? '').split('.')[2]);
-  expect(e).toBeGreaterThan(0);
-  // Rule: leased + held + spent <= cap; every call of the burst is in flight at once, so the cap admits exactly floor(cap / e).
-  expect(approved).toBe(Math.floor((capUsd * 1e9) / e));
-  expect(resultCalls(t.work.home).filter((c) => !c.ok).every((c) => c.status === 402)).toBe(true);
-  const run = sql<{ status: string; spent_nano: number; calls: number }>(t.db, 'SELECT status, spent_nano, calls FROM runs WHERE id = ?', summary.runId);
-  const sum = sql<{ s: number; n: number }>(t.db, 'SELECT coalesce(sum(cost_nano), 0) AS s, count(*) AS n FROM records WHERE run_id = ?', summary.runId);
-  expect(run).toMatchObject({ status: 'ended', calls: approved, spent_nano: sum.s });
-  expect(sum).toEqual({ s: approved * CALL_NANO, n: approved });
-  expect(t.upstream.served.length).toBe(approved);
-  // The run's end ended its leases: nothing of them is held any more.
-  expect(sql<{ h: number }>(t.db, 'SELECT coalesce(sum(amount_nano), 0) AS h FROM holds WHERE run_id = ?', summary.runId).h).toBe(0);
+  const { runId } = JSON.parse(r.stdout) as { runId: string };
+  // Rule: leased + held + spent <= cap; every call of the burst is in flight at once, so the cap
+  // admits exactly floor(cap / e), most from the lease; the run's end ended its leases.
+  expectExactLeasedBurst({ db: t.db, workDir: t.work.home, served: t.upstream.served.length }, runId, capUsd);
 });
 
 it('a live lease counts in another process\'s check; a run ended by another process stops the leased approvals within W - approved', async () => {
@@ -80,7 +64,7 @@ it('a live lease counts in another process\'s check; a run ended by another proc
   // Row C of the lease is W - approved: room only this process may approve from, so every
   // other process's check counts it as held. (Row U, the rest of the grant, a decision near
   // the cap takes back.)
-  const rowC = sql<{ h: number }>(t.db, `SELECT coalesce(sum(amount_nano), 0) AS h FROM holds WHERE run_id = ? AND ${LEASED_C}`, runId).h;
+  const rowC = leasedHeadroom(t.db, runId);
   expect(rowC).toBeGreaterThan(0);
   const spent = sql<{ s: number }>(t.db, 'SELECT spent_nano AS s FROM runs WHERE id = ?', runId).s;
   // A check of the same run in another process for exactly the room row C leaves is allowed;
@@ -93,12 +77,12 @@ it('a live lease counts in another process\'s check; a run ended by another proc
 
   const ended = await runCli(dist.cli, ['run', 'end', runId], { home: t.client.home });
   expect(ended.code, ended.stderr).toBe(0);
-  const headroom = sqlAll<{ a: number }>(t.db, `SELECT amount_nano AS a FROM holds WHERE run_id = ? AND ${LEASED_C}`, runId).reduce((n, x) => n + x.a, 0);
+  const headroom = leasedHeadroom(t.db, runId);
   writeFileSync(join(t.work.home, 'p1.go'), '');
   const r = await run.done;
   expect(r.code, r.stderr).toBe(0);
   const after = resultCalls(t.work.home).slice(5);
-  const e = Number((sql<{ r: string }>(t.db, "SELECT reservation_id AS r FROM records WHERE run_id = ? AND reservation_id LIKE 'L\\_%' ESCAPE '\\'", runId)?.r ?? '').split('.')[2]);
+  const e = leasedEstimate(t.db, runId);
   // Rule: no grant or raise for an ended run: what passes after the end is at most the lease's W - approved.
   expect(after.filter((c) => c.ok).length * e).toBeLessThanOrEqual(headroom);
   expect(after.at(-1)).toMatchObject({ ok: false, status: 402 });

@@ -5,18 +5,17 @@
  * through another client stops the leased approvals within W - approved. Real processes:
  * the built CLI's `serve` (SQLite), `noburn run`, an official-SDK child, a fake upstream.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { startFakeUpstream } from '../fixtures/fake-upstream.js';
 import { startSlowRelay } from '../fixtures/slow-relay.js';
-import { costNano, makeHome } from '../proxy/helpers.js';
+import { makeHome } from '../proxy/helpers.js';
 import { sql, sqlAll, until } from '../remote/helpers.js';
 import { runCli, serveCli, startCli, useDist, type RunOptions, type ServeChild } from '../helpers/cli.js';
 import { FIXTURES } from './harness.js';
-
-const CALL_NANO = costNano('gpt-4o-mini', { tokensIn: 20, cachedTokensIn: 5, tokensOut: 12, cacheWriteTokensIn: 0 });
+import { CALL_NANO, expectExactLeasedBurst, leasedEstimate, leasedHeadroom, resultCalls } from './leased-burst.js';
 
 const dist = useDist();
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -84,27 +83,13 @@ it('a burst through the proxy is decided from the run lease: few /v1/check, exac
     home: t.client.home, env: t.env({ BURST: String(burst) }), timeoutMs: 120_000,
   }).done;
   expect(r.code, r.stderr).toBe(0);
-  const summary = JSON.parse(r.stdout) as { runId: string; calls: number; spendUsd: number };
-  const calls = (JSON.parse(readFileSync(join(t.work.home, 'result.json'), 'utf8')) as { calls: { ok: boolean; status: number | null }[] }).calls;
-  const approved = calls.filter((c) => c.ok).length;
-  // Each call's estimate, from a leased reservation id (L_<lease>.<seq>.<estimate>...).
-  const leased = sqlAll<{ reservation_id: string }>(t.db, "SELECT reservation_id FROM records WHERE run_id = ? AND reservation_id LIKE 'L\\_%' ESCAPE '\\'", summary.runId);
-  expect(leased.length).toBeGreaterThan(approved / 2);
-  const e = Number((leased[0]?.reservation_id ?? '').split('.')[2]);
-  expect(e).toBeGreaterThan(0);
-  // Rule: leased + held + spent <= cap: every call of the burst is in flight at once, so the cap admits exactly floor(cap / e).
-  expect(approved).toBe(Math.floor((capUsd * 1e9) / e));
-  expect(calls.filter((c) => !c.ok).every((c) => c.status === 402)).toBe(true);
+  const { runId } = JSON.parse(r.stdout) as { runId: string };
+  // Rule: leased + held + spent <= cap: every call of the burst is in flight at once, so the cap
+  // admits exactly floor(cap / e), most from the lease; the run's end left nothing held.
+  expectExactLeasedBurst({ db: t.db, workDir: t.work.home, served: t.upstream.served.length }, runId, capUsd);
   // Decided in memory: the server saw far fewer checks than calls.
   expect(await t.served('/v1/check')).toBeLessThan(burst / 4);
   expect(await t.served('/v1/leases')).toBeGreaterThan(0);
-  // Spend is the sum of the records (each call served once), and the leases left nothing held.
-  const run = sql<{ status: string; spent_nano: number; calls: number }>(t.db, 'SELECT status, spent_nano, calls FROM runs WHERE id = ?', summary.runId);
-  const sum = sql<{ s: number; n: number }>(t.db, 'SELECT coalesce(sum(cost_nano), 0) AS s, count(*) AS n FROM records WHERE run_id = ?', summary.runId);
-  expect(run).toMatchObject({ status: 'ended', calls: approved, spent_nano: sum.s });
-  expect(sum).toEqual({ s: approved * CALL_NANO, n: approved });
-  expect(t.upstream.served.length).toBe(approved);
-  expect(sql<{ h: number }>(t.db, 'SELECT coalesce(sum(amount_nano), 0) AS h FROM holds WHERE run_id = ?', summary.runId).h).toBe(0);
 });
 
 it('a run ended through another client: its leased approvals stop within W - approved, then the proxy refuses', async () => {
@@ -118,15 +103,14 @@ it('a run ended through another client: its leased approvals stop within W - app
   await until(() => sql<{ calls: number }>(t.db, 'SELECT calls FROM runs WHERE id = ?', runId).calls === 5, 30_000, 'the records');
   const ended = await runCli(dist.cli, ['run', 'end', runId], { home: t.client.home, env: { NOBURN_URL: t.url, NOBURN_API_KEY: t.key } });
   expect(ended.code, ended.stderr).toBe(0);
-  const rows = sqlAll<{ id: string; amount_nano: number }>(t.db, "SELECT id, amount_nano FROM holds WHERE run_id = ? AND id LIKE 'L\\_%.c' ESCAPE '\\'", runId);
-  const headroom = rows.reduce((n, x) => n + x.amount_nano, 0);
+  const headroom = leasedHeadroom(t.db, runId);
   writeFileSync(join(t.work.home, 'p1.go'), '');
   const r = await run.done;
   const summary = JSON.parse(r.stdout) as { status: string };
-  const calls = (JSON.parse(readFileSync(join(t.work.home, 'result.json'), 'utf8')) as { calls: { ok: boolean; status: number | null; code: string | null }[] }).calls;
+  const calls = resultCalls(t.work.home);
   const after = calls.slice(5);
   const afterOk = after.filter((c) => c.ok).length;
-  const e = Number((sql<{ r: string }>(t.db, "SELECT reservation_id AS r FROM records WHERE run_id = ? AND reservation_id LIKE 'L\\_%' ESCAPE '\\'", runId)?.r ?? '').split('.')[2]);
+  const e = leasedEstimate(t.db, runId);
   // Rule: no grant or raise for an ended run: what passes after the end is at most the lease's W - approved.
   expect(afterOk * e).toBeLessThanOrEqual(headroom);
   expect(after.at(-1)).toMatchObject({ ok: false, status: 402 });
@@ -144,7 +128,7 @@ it('serve goes away mid-run: the proxy approves within its lease (W - approved),
   const runId = sql<{ id: string }>(t.db, "SELECT id FROM runs WHERE status = 'open'").id;
   await until(() => sql<{ calls: number }>(t.db, 'SELECT calls FROM runs WHERE id = ?', runId).calls === 5, 30_000, 'the records');
   // Row C is W - approved: what the proxy may still approve with no server.
-  const headroom = sqlAll<{ a: number }>(t.db, "SELECT amount_nano AS a FROM holds WHERE run_id = ? AND id LIKE 'L\\_%.c' ESCAPE '\\'", runId).reduce((n, x) => n + x.a, 0);
+  const headroom = leasedHeadroom(t.db, runId);
   await t.stop();
   writeFileSync(join(t.work.home, 'p1.go'), '');
   await until(() => existsSync(join(t.work.home, 'p2')), 60_000, 'the child to reach p2');
@@ -153,7 +137,7 @@ it('serve goes away mid-run: the proxy approves within its lease (W - approved),
   const r = await run.done;
   expect(r.code, r.stderr).toBe(0);
   expect(r.stderr.match(/enforced locally/g)).toHaveLength(1);
-  const calls = (JSON.parse(readFileSync(join(t.work.home, 'result.json'), 'utf8')) as { calls: { ok: boolean }[] }).calls;
+  const calls = resultCalls(t.work.home);
   expect(calls.every((c) => c.ok)).toBe(true);
   // Once the server is back every record is in, once: leased ones (L_), fallback ones (fbk_), and the last two.
   await until(() => sql<{ n: number }>(t.db, 'SELECT count(*) AS n FROM records WHERE run_id = ?', runId).n === 19, 30_000, 'the outbox');
