@@ -12,6 +12,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { plainJs } from './plain-js.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -50,8 +52,8 @@ function startPrinting(args: string[], env: NodeJS.ProcessEnv = process.env): Pr
   });
 }
 
-const UPSTREAM = `
-import { startFakeUpstream } from './test/fixtures/fake-upstream.ts';
+const upstreamCode = (module: string): string => `
+import { startFakeUpstream } from ${JSON.stringify(module)};
 const up = await startFakeUpstream();
 // It keeps what it served for tests; a benchmark sends hundreds of thousands of calls.
 setInterval(() => { up.served.length = 0; }, 500).unref();
@@ -60,7 +62,9 @@ process.stdout.write(up.url + '\\n');
 `;
 
 export async function startUpstream(): Promise<Peer> {
-  const { proc, url } = await startPrinting(['--import', 'tsx', '--input-type=module', '-e', UPSTREAM], { ...process.env, NODE_ENV: 'production' });
+  // Plain JavaScript, as the client (plain-js.ts): no loader at work beside the calls.
+  const module = pathToFileURL(plainJs('test/fixtures/fake-upstream.ts', 'fake-upstream')).href;
+  const { proc, url } = await startPrinting(['--input-type=module', '-e', upstreamCode(module)], { ...process.env, NODE_ENV: 'production' });
   return { proc, base: `${url}/v1`, headers: {}, stop: stopper(proc) };
 }
 

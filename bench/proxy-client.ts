@@ -3,7 +3,7 @@
  * to noburn take the path an unmodified program's would (OPENAI_BASE_URL -> proxy ->
  * upstream); the same client, with the same undici agent, calls every other side.
  *
- *   node --import tsx bench/proxy-client.ts main|first PARAMS_JSON RESULT_FILE
+ *   node proxy-client.mjs main|first PARAMS_JSON RESULT_FILE   (bundled by bench/plain-js.ts)
  *
  * main: interleaved rounds over the sides (direct, noburn, bare, portkey): chat at one
  *   connection, stream at one connection, chat at 16 in flight (latency and throughput).

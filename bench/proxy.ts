@@ -11,12 +11,14 @@
  *
  *   npx tsx bench/proxy.ts [--json] [--quick] [--first-only] [--profile DIR] [--cli PATH]      (after npm run build)
  *
- * --profile DIR writes a V8 CPU profile of the noburn process (the proxy) into DIR.
+ * --profile DIR writes a V8 CPU profile of the noburn process (the proxy) into DIR (build
+ * with NOBURN_NO_MINIFY=1 node scripts/build.mjs for function names).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { plainJs } from './plain-js.js';
 import { installPortkey, startBareProxy, startPortkey, startUpstream } from './peers.js';
 import type { Peer } from './peers.js';
 import type { FirstResult, MainParams, MainResult, Side } from './proxy-client.js';
@@ -28,7 +30,8 @@ const ROOT = new URL('..', import.meta.url).pathname;
 // --cli PATH: another build of the CLI (a baseline build kept beside this one, measured the same way).
 const cliIdx = process.argv.indexOf('--cli');
 const CLI = cliIdx === -1 ? join(ROOT, 'dist/cli.cjs') : (process.argv[cliIdx + 1] ?? '');
-const CLIENT = join(ROOT, 'bench/proxy-client.ts');
+// The client runs as plain JavaScript (plain-js.ts), bundled from bench/proxy-client.ts.
+const CLIENT = plainJs('bench/proxy-client.ts', 'proxy-client');
 const quick = process.argv.includes('--quick');
 // Only the first-call figure (and its breakdown): no Portkey, no latency rounds.
 const firstOnly = process.argv.includes('--first-only');
@@ -38,7 +41,7 @@ async function underNoburn<T>(home: string, upstream: Peer, mode: string, params
   const resultFile = join(home, `result-${mode}.json`);
   const child = spawn(
     process.execPath,
-    [...prof, CLI, 'run', '--cap', '100000', '--label', `bench-proxy-${mode}`, '--json', '--', process.execPath, '--import', 'tsx', CLIENT, mode, JSON.stringify(params), resultFile],
+    [...prof, CLI, 'run', '--cap', '100000', '--label', `bench-proxy-${mode}`, '--json', '--', process.execPath, CLIENT, mode, JSON.stringify(params), resultFile],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NOBURN_HOME: home, OPENAI_BASE_URL: upstream.base, NO_COLOR: '1' } },
   );
   let out = '';

@@ -26,7 +26,8 @@ const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.opt
 const requireShim = 'import{createRequire as __nbcr}from"node:module";const require=__nbcr(import.meta.url);';
 // Linked source maps (positions only, no copy of the sources): a stack trace under
 // `node --enable-source-maps` names src/...ts and the line, for the published build too.
-const common = { bundle: true, format: 'esm', platform: 'node', target: 'node20', minify: true, sourcemap: true, sourcesContent: false, jsx: 'automatic', external, logLevel: 'warning' };
+// NOBURN_NO_MINIFY=1 keeps the names, for a readable CPU profile (bench/proxy.ts --profile).
+const common = { bundle: true, format: 'esm', platform: 'node', target: 'node20', minify: process.env.NOBURN_NO_MINIFY !== '1', sourcemap: true, sourcesContent: false, jsx: 'automatic', external, logLevel: 'warning' };
 
 const commandsDir = resolve(root, 'src/cli/commands');
 const lazyCommands = readdirSync(commandsDir).filter((f) => f.endsWith('.ts') && f !== 'check.ts').map((f) => basename(f, '.ts'));

@@ -186,6 +186,8 @@ export class NoburnGuard {
       normalizeRecord({ ...req, tokensIn: 1, tokensOut: 1, cachedTokensIn: 0, cacheWriteTokensIn: 0, wasBlocked: false, reservationId: null }, this.config.runId, newIdempotencyKey);
       const a = await this.authority();
       await a.rehearse?.(c);
+      // The fallback's pricing too: a tracked run's records are priced by it (guard-fallback.ts).
+      await this.fallbackPricing().warm(req.model);
     } catch {
       // a cold first call is all it costs
     }

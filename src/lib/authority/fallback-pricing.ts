@@ -80,6 +80,15 @@ export class FallbackPricing {
     };
   }
 
+  /**
+   * Opens the price cache and resolves `model` now (a long-lived process's warm-up): the
+   * first record of a run this guard tracks is priced here, and would otherwise open the
+   * ledger file's second connection on the call's path (about 2 ms).
+   */
+  async warm(model: string): Promise<void> {
+    await this.pricer().resolve(model);
+  }
+
   /** The cost of token counts recorded through a guard without a USD cost (for the fallback's local caps). */
   async recordCost(model: string, t: RecordTokens): Promise<number> {
     const price = await this.pricer().resolve(model);
