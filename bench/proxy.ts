@@ -22,7 +22,7 @@ import { plainJs } from './plain-js.js';
 import { installPortkey, startBareProxy, startPortkey, startUpstream } from './peers.js';
 import type { Peer } from './peers.js';
 import type { FirstResult, MainParams, MainResult, Side } from './proxy-client.js';
-import { STREAM } from './proxy-client.js';
+import { CHAT, STREAM } from './proxy-client.js';
 import { emit, median, percentile, plainFigure, ratioFigure } from './stats.js';
 import type { Figure } from './stats.js';
 
@@ -77,29 +77,66 @@ function latencyFigures(shape: string, s: Record<string, number[]>, hasPortkey: 
   return out;
 }
 
-/** The first proxied call of a run, each in a fresh `noburn run` (a fresh proxy process), with its breakdown. */
+/** The same client, not under noburn, against `base` (OPENAI_BASE_URL): the bare proxy's side of the first-call figure. */
+async function plainClient<T>(home: string, base: string, mode: string, params: unknown): Promise<T> {
+  const resultFile = join(home, `result-plain-${mode}.json`);
+  const child = spawn(process.execPath, [CLIENT, mode, JSON.stringify(params), resultFile], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, OPENAI_BASE_URL: base } });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`the client (${mode}) exited ${code}`);
+  return JSON.parse(readFileSync(resultFile, 'utf8')) as T;
+}
+
+/** A fresh bare proxy, warmed as noburn's proxy warms itself (four calls through it) before its client starts. */
+async function freshBareFirst(home: string, upstream: Peer, direct: Side): Promise<FirstResult> {
+  const bare = await startBareProxy(upstream.base);
+  try {
+    for (let i = 0; i < 4; i++) {
+      const r = await fetch(`${bare.base}/chat/completions`, { method: 'POST', body: CHAT, headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench' } });
+      await r.text();
+    }
+    return await plainClient<FirstResult>(home, bare.base, 'first', { direct, later: 200 });
+  } finally {
+    await bare.stop();
+  }
+}
+
+/**
+ * The first proxied call of a run, each in a fresh `noburn run` (a fresh proxy process), with
+ * its breakdown; beside it the same for a fresh bare proxy (the first call of any new
+ * process on a new connection: a cold process, the client's second connection...).
+ */
 async function firstCallFigures(home: string, upstream: Peer): Promise<Figure[]> {
   const firsts: FirstResult[] = [];
+  const bares: FirstResult[] = [];
   const direct: Side = { base: upstream.base, headers: {} };
-  // One first call per run, and a first call is noisy: 7 runs in quick mode too (about 1-2 s each).
-  for (let i = 0; i < 7; i++) firsts.push((await underNoburn<FirstResult>(home, upstream, 'first', { direct, later: 200 }, [])).result);
+  // One first call per run, and a first call is noisy: 7 runs in quick mode too (about 1-2 s each), alternated with the bare proxy's.
+  for (let i = 0; i < 7; i++) {
+    firsts.push((await underNoburn<FirstResult>(home, upstream, 'first', { direct, later: 200 }, [])).result);
+    bares.push(await freshBareFirst(home, upstream, direct));
+  }
   const later = median(firsts.flatMap((f) => f.later));
   // The spread: each run's first call against its own later median, lowest to highest.
   const perRun = firsts.map((f) => f.first / median(f.later)).sort((a, b) => a - b);
   const spread = `per run ${(perRun[0] ?? NaN).toFixed(2)}-${(perRun[perRun.length - 1] ?? NaN).toFixed(2)}x (median ${median(perRun).toFixed(2)}x), first calls ${Math.min(...firsts.map((f) => f.first)).toFixed(1)}-${Math.max(...firsts.map((f) => f.first)).toFixed(1)} ms`;
   const fresh = median(firsts.map((f) => f.freshDirect));
   const warm = median(firsts.map((f) => f.warmDirect));
+  const bareFirst = median(bares.map((f) => f.first));
+  const bareLater = median(bares.flatMap((f) => f.later));
   return [
     ratioFigure('first proxied call of a run', median(firsts.map((f) => f.first)), 'ms', 'a later call of the same run', later, { op: '<=', ratio: 3 }, `median of ${firsts.length} fresh runs (${spread}); the later calls are calls 101-200 of each run`),
     // Breakdown: what the child's own new connection costs (the same call straight to the upstream, new connection vs warm one).
     ratioFigure('first proxied call: a direct call over a new connection (the client\'s own connect)', fresh, 'ms', 'a direct call over a warm connection', warm),
+    // And what a first call costs through any fresh proxy process: the bare one's, same client, same warm-up count.
+    ratioFigure('first proxied call of a run', median(firsts.map((f) => f.first)), 'ms', 'a fresh bare proxy\'s first call', bareFirst),
+    ratioFigure('a fresh bare proxy\'s first call', bareFirst, 'ms', 'its later calls', bareLater, undefined, `median of ${bares.length} fresh bare proxies, each warmed with 4 calls before the client starts`),
   ];
 }
 
 async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
   const home = mkdtempSync(join(tmpdir(), 'nb-bench-proxy-'));
-  writeFileSync(join(home, 'config.json'), JSON.stringify({ prices: { 'gpt-4o-mini': { inputPerMTok: 0.15, outputPerMTok: 0.6 } } }));
+  // No price overrides: gpt-4o-mini is priced from the price data, as for a user who configured nothing.
+  writeFileSync(join(home, 'config.json'), JSON.stringify({}));
   const profIdx = process.argv.indexOf('--profile');
   const prof = profIdx === -1 ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.argv[profIdx + 1] ?? '.'}`];
   const peers: Peer[] = [];

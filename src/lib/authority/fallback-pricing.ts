@@ -43,6 +43,7 @@ function memoryCache(): PriceCache {
 
 export class FallbackPricing {
   private pricerI: Pricer | null = null;
+  private cache: PriceCache | null = null;
   private store: SqliteStore | null = null;
 
   /** `file`: cache prices in the ledger file at config.dbPath (false: in memory only). */
@@ -62,6 +63,7 @@ export class FallbackPricing {
           // The ledger file is what failed (embedded mode): keep looked-up prices in memory.
         }
       }
+      this.cache = cache;
       this.pricerI = new Pricer(this.config, cache);
     }
     return this.pricerI;
@@ -81,12 +83,14 @@ export class FallbackPricing {
   }
 
   /**
-   * Opens the price cache and resolves `model` now (a long-lived process's warm-up): the
+   * Opens the price cache and reads `model`'s row now (a long-lived process's warm-up): the
    * first record of a run this guard tracks is priced here, and would otherwise open the
-   * ledger file's second connection on the call's path (about 2 ms).
+   * ledger file's second connection on the call's path (about 2 ms). Read only: resolving
+   * an unknown model would write the cache.
    */
   async warm(model: string): Promise<void> {
-    await this.pricer().resolve(model);
+    this.pricer();
+    await this.cache?.getCachedPrice(model);
   }
 
   /** The cost of token counts recorded through a guard without a USD cost (for the fallback's local caps). */
@@ -99,6 +103,7 @@ export class FallbackPricing {
     const s = this.store;
     this.store = null;
     this.pricerI = null;
+    this.cache = null;
     await s?.close();
   }
 }

@@ -18,6 +18,7 @@ import type * as T from '../types.js';
 import type { NormalizedCheck, NormalizedRecord } from '../validate.js';
 import type { Authority, AuthorityHooks } from './authority.js';
 import { FallbackPricing } from './fallback-pricing.js';
+import { warmPriceData } from '../pricing/price-data.js';
 import { AlertDeliverer } from '../alerts/deliverer.js';
 
 export type { LedgerWarning } from './authority.js';
@@ -162,6 +163,8 @@ export class LocalAuthority implements Authority {
    * nothing waits in it, and no record is taken from the queue.
    */
   async rehearse(c: NormalizedCheck): Promise<void> {
+    // The price data's lookup too: a model's first call resolves its price there unless cached.
+    await warmPriceData();
     if (this.recordDelayMs <= 0) return this.ledger.rehearse(this.projectId, c);
     const leased = this.runLeases !== null && c.runId !== null;
     await new GroupCommit((cs: readonly NormalizedCheck[]) => Promise.all(cs.map((x) => this.ledger.rehearse(this.projectId, x, leased)))).submit(c);

@@ -91,6 +91,15 @@ export async function lookupGenaiPrice(model: string, provider?: string | null):
 }
 
 /**
+ * Looks a well-known model up once and keeps nothing (a long-lived process's warm-up): the
+ * price data's first lookup runs cold code for 3-4 ms, which the first call of a model with
+ * no cached price would otherwise pay. Writes no cache; never throws.
+ */
+export async function warmPriceData(): Promise<void> {
+  await lookupGenaiPrice('gpt-4o-mini').catch(() => undefined);
+}
+
+/**
  * The price data's provider for an upstream base URL (api.groq.com -> groq, openrouter.ai
  * -> openrouter...), or null for one it does not know (a local server). Loads the price
  * package: only `noburn run`'s proxy calls it, once per upstream.
