@@ -17,6 +17,23 @@ export function newId(prefix: string, chars = 12): string {
 }
 
 let random: ((into: Uint8Array) => Uint8Array) | undefined;
+/**
+ * Random bytes drawn 4 KiB at a time (256 keys): `randomFillSync` costs about 5 µs a call
+ * however small the buffer, against 0.1 µs for a slice of the pool (as Node's randomUUID
+ * caches its own). The keys need uniqueness, not secrecy, and the bytes are the same CSPRNG's.
+ */
+let pool: Uint8Array = new Uint8Array(0);
+let poolAt = 0;
+function random16(): Uint8Array {
+  if (poolAt + 16 > pool.length) {
+    random ??= (createRequire(import.meta.url)('node:crypto') as typeof Crypto).randomFillSync;
+    pool = random(new Uint8Array(4096));
+    poolAt = 0;
+  }
+  const b = pool.slice(poolAt, poolAt + 16);
+  poolAt += 16;
+  return b;
+}
 
 /**
  * A record's default idempotency key: a UUIDv7 (RFC 9562: 48 bits of epoch ms, then 74
@@ -26,8 +43,7 @@ let random: ((into: Uint8Array) => Uint8Array) | undefined;
  * half of the pages a batch commits.
  */
 export function newIdempotencyKey(ms: number = Date.now()): string {
-  random ??= (createRequire(import.meta.url)('node:crypto') as typeof Crypto).randomFillSync;
-  const b = random(new Uint8Array(16));
+  const b = random16();
   const t = Math.max(0, Math.min(Math.floor(ms), 2 ** 48 - 1));
   const hi = Math.floor(t / 2 ** 32);
   const lo = t % 2 ** 32;

@@ -33,6 +33,14 @@ describe('newIdempotencyKey', () => {
     expect(new Set(Array.from({ length: 1000 }, () => newIdempotencyKey(42))).size).toBe(1000);
   });
 
+  // Rule: the random part comes from a pool of CSPRNG bytes refilled every 256 keys; no slice is
+  // handed out twice, across refills too: at one millisecond only the random part tells keys apart.
+  it('keys of one millisecond stay distinct across many pool refills', () => {
+    const random = (k: string) => k.replace(/-/g, '').slice(12);
+    const keys = Array.from({ length: 256 * 40 + 7 }, () => random(newIdempotencyKey(7)));
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
   // Rule: keys sort by the millisecond they are made in (the ledger's unique index grows at its end).
   it('sorts by the time it is given, whatever the random part', () => {
     const times = [0, 1, 255, 256, 2 ** 32 - 1, 2 ** 32, 1_700_000_000_000, 1_764_650_000_000, 2 ** 48 - 1];
