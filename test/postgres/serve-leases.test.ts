@@ -12,6 +12,9 @@ import type { Replica } from './replica-cluster.js';
 
 const E_NANO = 1_000_000; // the check below: 1000 input tokens at $1/MTok = $0.001
 const check = { model: 'test-model', estimatedTokensIn: 1000, estimatedTokensOut: 0 };
+const CAP_USD = 0.4;
+/** floor(cap / e): the checks the cap admits. */
+const FITS = Math.floor((CAP_USD * 1e9) / E_NANO);
 
 /** The checks approved from leases, from the replica's /metrics. */
 async function leasedApprovals(r: Replica): Promise<number> {
@@ -79,10 +82,10 @@ if (PG_URL === '') {
     // unapproved is only headroom a replica still holds in a lease (W - approved), and it comes
     // back when that lease ends (here: 5 s idle), so all told exactly floor(cap / e) are approved.
     it('leases=on: 600 checks over 128 connections and two replicas never pass the cap, most from leases; once the leases end, exactly floor(cap / e)', async () => {
-      const { a, b, key, schema } = await cluster(0.4, { leases: 'on' });
+      const { a, b, key, schema } = await cluster(CAP_USD, { leases: 'on' });
       const allowed = await burst([a, b], key, 600);
-      expect(allowed).toBeLessThanOrEqual(400);
-      expect(await committed(schema)).toBeLessThanOrEqual(400 * E_NANO);
+      expect(allowed).toBeLessThanOrEqual(FITS);
+      expect(await committed(schema)).toBeLessThanOrEqual(FITS * E_NANO);
       const leased = (await leasedApprovals(a)) + (await leasedApprovals(b));
       expect(leased).toBeGreaterThan(300);
       expect(leased).toBeLessThanOrEqual(allowed);
@@ -90,13 +93,13 @@ if (PG_URL === '') {
       // the database then counts the approvals alone.
       await untilCommitted(schema, allowed * E_NANO);
       const later = await burst([a, b], key, 200);
-      expect(allowed + later).toBe(400);
-      expect(await committed(schema)).toBe(400 * E_NANO);
+      expect(allowed + later).toBe(FITS);
+      expect(await committed(schema)).toBe(FITS * E_NANO);
     });
 
     it('kill -9 of a replica holding leases: no overshoot; after the lease and hold TTLs the other replica can use the whole room', async () => {
       // Hold TTL 10 s: nothing expires during the second burst, so its count shows what A still withholds.
-      const { a, b, key, schema } = await cluster(0.4, { leases: 'on', lease_ttl_ms: '1500' }, { holdTtlSeconds: 10 });
+      const { a, b, key, schema } = await cluster(CAP_USD, { leases: 'on', lease_ttl_ms: '1500' }, { holdTtlSeconds: 10 });
       const first = await burst([a], key, 50);
       expect(first).toBe(50);
       expect(await leasedApprovals(a)).toBeGreaterThan(0);
@@ -104,11 +107,11 @@ if (PG_URL === '') {
       await a.exit;
       // A's approvals (rows C and S) and its unused leased room (row U) still count: B cannot go past the cap.
       const second = await burst([b], key, 450);
-      expect(first + second).toBeLessThanOrEqual(400);
-      expect(await committed(schema)).toBeLessThanOrEqual(400 * E_NANO);
+      expect(first + second).toBeLessThanOrEqual(FITS);
+      expect(await committed(schema)).toBeLessThanOrEqual(FITS * E_NANO);
       // Past A's lease end + hold TTL (and B's own holds' TTL) nothing is withheld: the whole cap is usable.
       await untilCommitted(schema, 0);
-      expect(await burst([b], key, 600)).toBe(400);
+      expect(await burst([b], key, 600)).toBe(FITS);
     });
   });
 }
