@@ -17,7 +17,6 @@ import { runCli, startCli, useDist, type RunOptions } from '../helpers/cli.js';
 import { FIXTURES } from './harness.js';
 import { expectExactLeasedBurst, leasedEstimate, leasedHeadroom, resultCalls } from './leased-burst.js';
 
-
 const dist = useDist();
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
