@@ -254,6 +254,7 @@ async function main(): Promise<void> {
   let mem: Awaited<ReturnType<typeof memory>>;
   let memKnob: Awaited<ReturnType<typeof memory>>;
   const memChecks = quick ? 200_000 : 1_000_000;
+  const memBoundMs = quick ? 60_000 : 300_000;
   try {
     const echo = await startEcho();
     const nb = await startServe(mkdtempSync(join(dir, 'r')), false);
@@ -286,8 +287,8 @@ async function main(): Promise<void> {
     } finally {
       for (const c of [echo, nb, capped]) await stopChild(c);
     }
-    mem = await memory(dir, memChecks, quick ? 60_000 : 300_000);
-    memKnob = await memory(dir, memChecks, quick ? 60_000 : 300_000, [MEMORY_KNOB]);
+    mem = await memory(dir, memChecks, memBoundMs);
+    memKnob = await memory(dir, memChecks, memBoundMs, [MEMORY_KNOB]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
