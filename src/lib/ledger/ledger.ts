@@ -77,7 +77,8 @@ export class Ledger {
   readonly pricer: Pricer;
   private readonly now: () => number;
   private readonly batcher: KeyedGroupCommit<StoreOp, OpOutcome> | null;
-  private readonly calibrations = new Map<string, { at: number; cal: Calibration | null }>();
+  /** The input factor per provider and model, with when its learnt ratio was read. */
+  private readonly calibrations = new Map<string, { at: number; factor: number }>();
   /** The budget leases of this ledger (null: every check is decided by the store). */
   readonly leases: LeaseManager | null;
 
@@ -99,10 +100,12 @@ export class Ledger {
     const now = this.now();
     let hit = this.calibrations.get(key);
     if (!hit || now - hit.at > CALIBRATION_TTL_MS) {
-      hit = { at: now, cal: await this.store.getCalibration(provider ?? '', model) };
+      // The margin is fixed per provider and model: computed with the ratio, not per check.
+      const cal: Calibration | null = await this.store.getCalibration(provider ?? '', model);
+      hit = { at: now, factor: inputFactor(marginFor(this.settings.inputMargin, provider, model), cal) };
       this.calibrations.set(key, hit);
     }
-    return inputFactor(marginFor(this.settings.inputMargin, provider, model), hit.cal);
+    return hit.factor;
   }
 
   async check(projectId: string, c: NormalizedCheck): Promise<Decision> {

@@ -21,7 +21,7 @@ function lazyCrypto(): typeof Crypto {
 
 /** The mac of a leased approval: the first 16 hex of md5(secret.seq.estimate.raw), as LeaseManager signs it. */
 export function leaseMac(secret: string, body: string): string {
-  return lazyCrypto().createHash('md5').update(`${secret}.${body}`).digest('hex').slice(0, 16);
+  return lazyCrypto().hash('md5', `${secret}.${body}`).slice(0, 16);
 }
 
 /** A lease's secret (it signs the reservation ids of its approvals). */
