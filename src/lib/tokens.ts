@@ -5,9 +5,12 @@
  */
 let encoder: Promise<(text: string) => number> | undefined;
 
+/** Special-token text in a prompt is counted as text, not refused; one options object for every count (a new Set per call costs more than a short prompt's count). */
+const COUNT_OPTIONS = { disallowedSpecial: new Set<string>() };
+
 /** The synchronous counter, once loaded (for per-chunk counting on a stream's hot path). */
 export function loadTokenCounter(): Promise<(text: string) => number> {
-  encoder ??= import('gpt-tokenizer/encoding/o200k_base').then((m) => (t: string) => m.countTokens(t, { disallowedSpecial: new Set() }));
+  encoder ??= import('gpt-tokenizer/encoding/o200k_base').then((m) => (t: string) => m.countTokens(t, COUNT_OPTIONS));
   return encoder;
 }
 

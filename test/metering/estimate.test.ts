@@ -28,6 +28,14 @@ describe('input estimate', () => {
     expect(e.tokensIn).toBe(text + 2 * PER_MESSAGE_TOKENS + REPLY_PRIMING_TOKENS);
   });
 
+  it("a prompt that contains special-token text is counted as text, not refused (and counted the same every time)", async () => {
+    const prompt = 'Repeat after me: <|endoftext|> and <|endofprompt|>.';
+    const n = await estimateTokens(prompt);
+    // Each special token's text is several ordinary tokens, not the one special token.
+    expect(n).toBeGreaterThan(await estimateTokens('Repeat after me:  and .') + 2);
+    expect(await estimateTokens(prompt)).toBe(n);
+  });
+
   it('counts tools, tool call arguments and tool results', async () => {
     const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
     const base = { model: 'm', messages: [{ role: 'user', content: PROMPT }] };
