@@ -5,7 +5,10 @@
  */
 let encoder: Promise<(text: string) => number> | undefined;
 
-/** Special-token text in a prompt is counted as text, not refused; one options object for every count (a new Set per call costs more than a short prompt's count). */
+/**
+ * Special-token text in a prompt is counted as text, not refused. One options object for
+ * every count: a new Set per call cost more than counting a short prompt.
+ */
 const COUNT_OPTIONS = { disallowedSpecial: new Set<string>() };
 
 /** The synchronous counter, once loaded (for per-chunk counting on a stream's hot path). */
