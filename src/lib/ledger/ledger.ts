@@ -23,7 +23,7 @@ import { DEFAULT_RUN_IDLE_TTL_MS } from './runs.js';
 import { LeaseManager } from './leases/manager.js';
 import { rehearseLeaseDecisions, withLeaseRoom } from './leases/room.js';
 import type { LeaseGrant, RunLeasePort } from './leases/port.js';
-import type { Calibration, LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreOp, StoreRecord } from './store.js';
+import type { LedgerStore, RunListStatus, StoreCheck, StoreDecision, StoreOp, StoreRecord } from './store.js';
 import { oneOf, parseDate, spendGroup } from './query-params.js';
 import { alertOf, budgetOf, endRunResult, eventOf, runInfo, spendReportOf, userSummaryOf } from './views.js';
 
@@ -101,8 +101,7 @@ export class Ledger {
     let hit = this.calibrations.get(key);
     if (!hit || now - hit.at > CALIBRATION_TTL_MS) {
       // The margin is fixed per provider and model: computed with the ratio, not per check.
-      const cal: Calibration | null = await this.store.getCalibration(provider ?? '', model);
-      hit = { at: now, factor: inputFactor(marginFor(this.settings.inputMargin, provider, model), cal) };
+      hit = { at: now, factor: inputFactor(marginFor(this.settings.inputMargin, provider, model), await this.store.getCalibration(provider ?? '', model)) };
       this.calibrations.set(key, hit);
     }
     return hit.factor;
