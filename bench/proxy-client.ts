@@ -30,6 +30,9 @@ export interface MainParams {
   per1: number;
   rounds16: number;
   per16: number;
+  /** Rounds and calls per side of the agent conversation (a long history sent again with one more message each call). */
+  roundsAgent: number;
+  perAgent: number;
   warmup: number;
 }
 
@@ -39,6 +42,9 @@ export interface MainResult {
   chat16: Record<string, number[]>;
   /** Requests per second of each 16-in-flight burst. */
   rate16: Record<string, number[]>;
+  agent1: Record<string, number[]>;
+  /** The agent conversation's size at its start: characters of message text, messages. */
+  agentSize: { chars: number; messages: number };
 }
 
 export interface FirstResult {
@@ -52,6 +58,29 @@ export interface FirstResult {
 
 export const CHAT = JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 40, messages: [{ role: 'user', content: 'Write one short, cheerful sentence about the sea.' }] });
 export const STREAM = JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 40, stream: true, messages: [{ role: 'user', content: 'Write one short, cheerful sentence about the sea.' }] });
+
+/** Deterministic prose-like text (a small vocabulary, a seeded generator): what an agent's history reads like to a tokenizer. */
+function prose(seed: number, chars: number): string {
+  const words = ['the', 'agent', 'read', 'file', 'src/lib/ledger.ts', 'and', 'found', 'that', 'check()', 'returns', 'a', 'decision', 'with', 'remaining', 'budget;', 'it', 'then', 'wrote', 'patch', 'for', 'tests', 'in', 'test/unit', 'failed:', 'expected', '42,', 'got', '41.', 'Next,', 'run', 'npm', 'lint', 'again', 'before', 'commit.', '{"ok":true}', 'error', 'line', '17', 'column', '3'];
+  let x = seed >>> 0 || 1;
+  const out: string[] = [];
+  let n = 0;
+  while (n < chars) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    const w = words[(x >>> 0) % words.length] as string;
+    out.push(w);
+    n += w.length + 1;
+  }
+  return out.join(' ');
+}
+
+/** An agent's conversation: 40 long turns (about 400,000 characters), then one short turn more per call. */
+function agentConversation(): { history: { role: string; content: string }[]; next: (k: number) => { role: string; content: string } } {
+  const history = Array.from({ length: 40 }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: prose(i + 1, 10_000) }));
+  return { history, next: (k) => ({ role: k % 2 === 0 ? 'user' : 'assistant', content: prose(1000 + k, 200) }) };
+}
 
 let agent: Agent | undefined;
 const agentOf = (): Agent => (agent ??= new Agent({ keepAliveTimeout: 60_000, connections: 32 }));
@@ -81,21 +110,36 @@ async function burst(side: Side, conc: number, perWorker: number, out: number[] 
 
 async function main(p: MainParams): Promise<MainResult> {
   const names = Object.keys(p.sides);
-  const r: MainResult = { chat1: {}, stream1: {}, chat16: {}, rate16: {} };
+  const conv = agentConversation();
+  const r: MainResult = { chat1: {}, stream1: {}, chat16: {}, rate16: {}, agent1: {}, agentSize: { chars: conv.history.reduce((t, m) => t + m.content.length, 0), messages: conv.history.length } };
+  // Each side's conversation grows by one turn a call, from the same history, through the same turns.
+  const turns: Record<string, { role: string; content: string }[]> = {};
   for (const n of names) {
     r.chat1[n] = [];
     r.stream1[n] = [];
     r.chat16[n] = [];
     r.rate16[n] = [];
+    r.agent1[n] = [];
+    turns[n] = [];
   }
+  const agentCalls = async (n: string, s: Side, count: number, out: number[] | null): Promise<void> => {
+    const mine = turns[n] as { role: string; content: string }[];
+    for (let i = 0; i < count; i++) {
+      mine.push(conv.next(mine.length));
+      const ms = await call(s, JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 40, messages: [...conv.history, ...mine] }));
+      out?.push(ms);
+    }
+  };
   const each = <T>(list: string[], f: (name: string, side: Side) => T): Record<string, () => T> => Object.fromEntries(list.map((n) => [n, () => f(n, p.sides[n] as Side)]));
   // Warm-up, not counted: connections, JIT, the ledger's statements.
   await interleave(2, each(names, (_, s) => sequential(s, CHAT, p.warmup / 2, null)));
   await interleave(2, each(p.streamSides, (_, s) => sequential(s, STREAM, p.warmup / 4, null)));
   await interleave(2, each(names, (_, s) => burst(s, 16, 5, null)));
+  await interleave(1, each(names, (n, s) => agentCalls(n, s, 2, null)));
 
   await interleave(p.rounds1, each(names, (n, s) => sequential(s, CHAT, p.per1, r.chat1[n] as number[])));
   await interleave(p.rounds1, each(p.streamSides, (n, s) => sequential(s, STREAM, p.per1, r.stream1[n] as number[])));
+  await interleave(p.roundsAgent, each(names, (n, s) => agentCalls(n, s, p.perAgent, r.agent1[n] as number[])));
   await interleave(
     p.rounds16,
     each(names, async (n, s) => {

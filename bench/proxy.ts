@@ -179,6 +179,8 @@ async function main(): Promise<void> {
       per1: quick ? 20 : 40,
       rounds16: quick ? 4 : 12,
       per16: quick ? 25 : 50,
+      roundsAgent: quick ? 6 : 12,
+      perAgent: quick ? 5 : 10,
       warmup: quick ? 100 : 400,
     };
     const { result: m, calls } = await underNoburn<MainResult>(home, upstream, 'main', params, prof);
@@ -195,6 +197,7 @@ async function main(): Promise<void> {
       ratioFigure('chat, 16 in flight: noburn calls/s', rate('noburn'), 'calls/s', 'bare proxy', rate('bare')),
       plainFigure('chat, 16 in flight: upstream called directly', rate('direct'), 'calls/s'),
       ...latencyFigures('stream to last byte, 1 connection', m.stream1, portkeyStreams, false),
+      ...latencyFigures(`agent conversation (${m.agentSize.messages} turns, ${Math.round(m.agentSize.chars / 1000)}k characters, one turn more each call), 1 connection`, m.agent1, portkey !== null, false),
       ...firsts,
     );
     const note = [`${(m.chat1['noburn'] ?? []).length} calls per side at 1 connection, ${(m.chat16['noburn'] ?? []).length} at 16 in flight; ${calls} calls metered and recorded by noburn`, portkeyNote];

@@ -21,10 +21,11 @@ const estimateOutputTokens = (kind: Kind, body: Json, model: string) => ENDPOINT
 const PROMPT = 'Summarise the plot of Hamlet in three short sentences, please.';
 
 describe('input estimate', () => {
-  it('chat: message text with the tokenizer, plus per-message and priming overheads', async () => {
+  it('chat: each message text with the tokenizer, plus per-message and priming overheads', async () => {
     const body = { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: PROMPT }] };
     const e = await estimateRequest('chat', body, 'gpt-4o-mini', estimateTokens);
-    const text = await estimateTokens('Be brief.\n' + PROMPT);
+    // Each message's content on its own, as OpenAI's counting guide counts them.
+    const text = (await estimateTokens('Be brief.')) + (await estimateTokens(PROMPT));
     expect(e.tokensIn).toBe(text + 2 * PER_MESSAGE_TOKENS + REPLY_PRIMING_TOKENS);
   });
 
@@ -50,27 +51,27 @@ describe('input estimate', () => {
         { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'RESULT' }] },
       ],
     });
-    expect(anthropic.text).toContain('SYS');
-    expect(anthropic.text).toContain('{"q":"QUERY"}');
-    expect(anthropic.text).toContain('RESULT');
-    expect(anthropic.text).not.toContain('toolu_1');
+    expect(anthropic.parts).toContain('SYS');
+    expect(anthropic.parts).toContain('{"q":"QUERY"}');
+    expect(anthropic.parts).toContain('RESULT');
+    expect(anthropic.parts.join('\n')).not.toContain('toolu_1');
   });
 
   it('images count as a fixed number of tokens, never as their base64 text', () => {
     const data = 'A'.repeat(200_000);
     const chat = requestText('chat', { messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${data}` } }] }] });
-    expect(chat.text).toBe('What is this?');
+    expect(chat.parts).toEqual(['What is this?']);
     expect(chat.extraTokens).toBe(PER_MESSAGE_TOKENS + MEDIA_PART_TOKENS + REPLY_PRIMING_TOKENS);
     const claude = requestText('messages', { messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data } }] }] });
-    expect(claude.text).toBe('');
+    expect(claude.parts).toEqual([]);
     expect(claude.extraTokens).toBe(PER_MESSAGE_TOKENS + MEDIA_PART_TOKENS + REPLY_PRIMING_TOKENS);
   });
 
   it('Responses: instructions and input (string or items)', () => {
     const r = requestText('responses', { instructions: 'INSTR', input: [{ role: 'user', content: [{ type: 'input_text', text: 'HELLO' }] }, { type: 'function_call_output', call_id: 'c1', output: 'OUT' }] });
-    expect(r.text).toBe('INSTR\nHELLO\nOUT');
+    expect(r.parts).toEqual(['INSTR', 'HELLO', 'OUT']);
     const s = requestText('responses', { input: 'just text' });
-    expect(s.text).toBe('just text');
+    expect(s.parts).toEqual(['just text']);
     expect(s.extraTokens).toBe(PER_MESSAGE_TOKENS + REPLY_PRIMING_TOKENS);
   });
 

@@ -31,7 +31,8 @@ export interface TokenEstimate {
 
 /** The text of a request to tokenize, and the tokens that are counted without tokenizing. */
 export interface RequestText {
-  text: string;
+  /** Each piece of text (a message's content, a tool's schema...), counted on its own. */
+  parts: readonly string[];
   /** Per-message framing, reply priming, media parts. */
   extraTokens: number;
   /** Inputs given as token ids (one number = one token). */
