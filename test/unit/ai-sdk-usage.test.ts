@@ -1,7 +1,8 @@
 /** The usage shapes of the AI SDK generations, in ledger terms (cache reads and writes are part of tokensIn). */
 import { describe, expect, it } from 'vitest';
 import { readUsage, usageToRecord } from '../../src/lib/ai-sdk/usage.js';
-import { promptText } from '../../src/lib/ai-sdk/prompt.js';
+import { estimatePromptTokens, promptText } from '../../src/lib/ai-sdk/prompt.js';
+import { estimateTokens } from '../../src/lib/tokens.js';
 
 describe('AI SDK usage readers', () => {
   it('ai v5: flat counts, inputTokens already includes the cache reads', () => {
@@ -27,7 +28,7 @@ describe('AI SDK usage readers', () => {
 
 describe('AI SDK prompt estimate', () => {
   it('counts system, user, assistant text, tool calls and results, tool definitions; media parts at a fixed cost', () => {
-    const { text, extraTokens } = promptText({
+    const { parts, extraTokens } = promptText({
       prompt: [
         { role: 'system', content: 'Be brief.' },
         { role: 'user', content: [{ type: 'text', text: 'Weather in Paris?' }, { type: 'file', mediaType: 'image/png', data: 'AAAA' }] },
@@ -36,8 +37,19 @@ describe('AI SDK prompt estimate', () => {
       ],
       tools: [{ type: 'function', name: 'weather', description: 'Weather for a city', inputSchema: { type: 'object', properties: { city: { type: 'string' } } } }],
     });
+    const text = parts.join('\n');
     for (const piece of ['Be brief.', 'Weather in Paris?', '"city":"Paris"', '"temp":21', 'Weather for a city', '"properties"']) expect(text).toContain(piece);
     expect(text).not.toContain('AAAA');
     expect(extraTokens).toBe(4 * 4 + 3 + 1600);
+  });
+
+  it('each piece is counted on its own, as the proxy counts a request; the same prompt sent again is estimated the same', async () => {
+    const prompt = [
+      { role: 'system', content: 'You are a careful agent.' },
+      { role: 'user', content: [{ type: 'text', text: 'Fix the failing test in src/lib/ledger.ts, then run it.' }] },
+    ];
+    const pieces = (await estimateTokens('You are a careful agent.')) + (await estimateTokens('Fix the failing test in src/lib/ledger.ts, then run it.'));
+    expect(await estimatePromptTokens({ prompt })).toBe(pieces + 2 * 4 + 3);
+    expect(await estimatePromptTokens({ prompt: structuredClone(prompt) })).toBe(pieces + 2 * 4 + 3);
   });
 });

@@ -2,10 +2,12 @@
  * Input estimate of an AI SDK call (the LanguageModel prompt format the SDK hands its
  * providers, the same in ai v5, v6 and v7): the prompt's text, tool definitions and the
  * response schema counted with the library's tokenizer, plus the fixed framing tokens the
- * proxy counts for a provider request (per message, reply priming, media parts). The
- * ledger then scales a tokenizer count to cover the provider's own (margin + calibration).
+ * proxy counts for a provider request (per message, reply priming, media parts). As in the
+ * proxy, each piece is counted on its own and a piece counted before is looked up: an agent
+ * loop sends its history again with every step. The ledger then scales a tokenizer count
+ * to cover the provider's own (margin + calibration).
  */
-import { MEDIA_PART_TOKENS, PER_MESSAGE_TOKENS, REPLY_PRIMING_TOKENS } from '../metering/estimate.js';
+import { countParts, MEDIA_PART_TOKENS, PER_MESSAGE_TOKENS, REPLY_PRIMING_TOKENS } from '../metering/estimate.js';
 import { estimateTokens } from '../tokens.js';
 
 type Obj = Record<string, unknown>;
@@ -51,8 +53,8 @@ class Collector {
   }
 }
 
-/** Text and fixed extra tokens of a call's prompt, tools and response format. */
-export function promptText(params: { prompt?: unknown; tools?: unknown; responseFormat?: unknown }): { text: string; extraTokens: number } {
+/** The text pieces and fixed extra tokens of a call's prompt, tools and response format. */
+export function promptText(params: { prompt?: unknown; tools?: unknown; responseFormat?: unknown }): { parts: readonly string[]; extraTokens: number } {
   const c = new Collector();
   const prompt = Array.isArray(params.prompt) ? params.prompt : [];
   for (const m of prompt) {
@@ -73,11 +75,11 @@ export function promptText(params: { prompt?: unknown; tools?: unknown; response
   }
   const rf = params.responseFormat;
   if (isObj(rf) && rf['type'] === 'json') c.json(rf['schema']);
-  return { text: c.parts.join('\n'), extraTokens: c.extra };
+  return { parts: c.parts, extraTokens: c.extra };
 }
 
 /** Tokens of the call's input, as a local tokenizer count. */
 export async function estimatePromptTokens(params: { prompt?: unknown; tools?: unknown; responseFormat?: unknown }): Promise<number> {
-  const { text, extraTokens } = promptText(params);
-  return (text === '' ? 0 : await estimateTokens(text)) + extraTokens;
+  const { parts, extraTokens } = promptText(params);
+  return (await countParts(parts, estimateTokens)) + extraTokens;
 }

@@ -165,7 +165,7 @@ const memos = new WeakMap<CountTokens, PartCounts>();
  * The tokens of the parts, each counted on its own, as OpenAI's counting guide counts each
  * message's content (the framing between them is PER_MESSAGE_TOKENS).
  */
-async function countParts(parts: readonly string[], count: CountTokens): Promise<number> {
+export async function countParts(parts: readonly string[], count: CountTokens): Promise<number> {
   let memo = memos.get(count);
   if (!memo) memos.set(count, (memo = new PartCounts()));
   let total = 0;
