@@ -44,6 +44,17 @@ describe('input estimate: parts already counted are not counted again', () => {
     expect(b.tokensIn - overhead(1)).toBe(2 * (a.tokensIn - overhead(1)));
   });
 
+  it('two long pieces of the same length and the same ends are told apart (each keeps its own count)', async () => {
+    const spy = spyCounter();
+    const ends = (middle: string) => `${'s'.repeat(100)}${middle}${'e'.repeat(100)}`;
+    const [one, two] = [ends('x'.repeat(500)), ends('y'.repeat(500))];
+    const count = (t: string) => (spy.asked.push(t), t.includes('x') ? 1 : 2);
+    expect((await estimateEndpoint(CHAT, chat(one), 'm', count)).tokensIn).toBe(1 + overhead(1));
+    expect((await estimateEndpoint(CHAT, chat(two), 'm', count)).tokensIn).toBe(2 + overhead(1));
+    expect((await estimateEndpoint(CHAT, chat(one, two), 'm', count)).tokensIn).toBe(3 + overhead(2));
+    expect(spy.asked).toEqual([one, two]);
+  });
+
   it('the counts kept are bounded (8M characters): the least recently used part is counted again', async () => {
     const spy = spyCounter();
     const [a, b, c] = ['a', 'b', 'c'].map((x) => x.repeat(3_000_000)) as [string, string, string];

@@ -7,7 +7,8 @@
  * loop sends its history again with every step. The ledger then scales a tokenizer count
  * to cover the provider's own (margin + calibration).
  */
-import { countParts, MEDIA_PART_TOKENS, PER_MESSAGE_TOKENS, REPLY_PRIMING_TOKENS } from '../metering/estimate.js';
+import { MEDIA_PART_TOKENS, PER_MESSAGE_TOKENS, REPLY_PRIMING_TOKENS } from '../metering/estimate.js';
+import { countParts } from '../metering/part-counts.js';
 import { estimateTokens } from '../tokens.js';
 
 type Obj = Record<string, unknown>;

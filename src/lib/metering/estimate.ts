@@ -5,6 +5,7 @@
  * call may produce up to that much and the check must bound it. The provider adapters
  * say which parts of a body are text; the pieces they share are here.
  */
+import { countParts } from './part-counts.js';
 import { isObj, type CountTokens, type Endpoint, type Json, type RequestText, type TokenEstimate } from './types.js';
 
 /** Per message/item framing tokens, and the reply priming, as in OpenAI's counting guide. */
@@ -122,61 +123,4 @@ const JSON_KEYS = new Set(['input', 'arguments', 'parameters', 'input_schema', '
 export async function estimateEndpoint(endpoint: Endpoint, body: Json, model: string, count: CountTokens): Promise<TokenEstimate> {
   const { parts, extraTokens, tokenIds } = endpoint.requestText(body);
   return { tokensIn: (await countParts(parts, count)) + extraTokens + tokenIds, tokensOut: endpoint.outputTokens(body, model) };
-}
-
-/** Characters of counted parts kept (about as many bytes: prompt text is mostly one byte a character). */
-const MEMO_MAX_CHARS = 8_000_000;
-const MEMO_MAX_PARTS = 20_000;
-
-/**
- * The counts of parts already seen, least recently used first. An agent sends its whole
- * conversation again with every call: counted afresh, a 93k-token history costs 15 ms of
- * tokenizer per call; looked up, a few tens of microseconds.
- */
-class PartCounts {
-  private readonly counts = new Map<string, number>();
-  private chars = 0;
-
-  get(part: string): number | undefined {
-    const n = this.counts.get(part);
-    if (n !== undefined) {
-      this.counts.delete(part);
-      this.counts.set(part, n);
-    }
-    return n;
-  }
-
-  set(part: string, n: number): void {
-    if (part.length > MEMO_MAX_CHARS) return;
-    this.counts.set(part, n);
-    this.chars += part.length;
-    for (const old of this.counts.keys()) {
-      if (this.chars <= MEMO_MAX_CHARS && this.counts.size <= MEMO_MAX_PARTS) break;
-      this.counts.delete(old);
-      this.chars -= old.length;
-    }
-  }
-}
-
-/** One memo per counter: a count is the counter's own (tests and callers may pass another). */
-const memos = new WeakMap<CountTokens, PartCounts>();
-
-/**
- * The tokens of the parts, each counted on its own, as OpenAI's counting guide counts each
- * message's content (the framing between them is PER_MESSAGE_TOKENS).
- */
-export async function countParts(parts: readonly string[], count: CountTokens): Promise<number> {
-  let memo = memos.get(count);
-  if (!memo) memos.set(count, (memo = new PartCounts()));
-  let total = 0;
-  for (const part of parts) {
-    let n = memo.get(part);
-    if (n === undefined) {
-      const c = count(part);
-      n = typeof c === 'number' ? c : await c;
-      memo.set(part, n);
-    }
-    total += n;
-  }
-  return total;
 }
