@@ -12,7 +12,7 @@
  *   warm-up and the one new connection to it; a direct call over a new connection and over
  *   a warm one are measured just before, for the breakdown).
  */
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { interleave, median } from './stats.js';
@@ -20,6 +20,8 @@ import { interleave, median } from './stats.js';
 export interface Side {
   base: string;
   headers: Record<string, string>;
+  /** The proxy's process id, for its CPU time (noburn's is this client's parent: noburn run). */
+  pid?: number;
 }
 
 export interface MainParams {
@@ -42,6 +44,9 @@ export interface MainResult {
   chat16: Record<string, number[]>;
   /** Requests per second of each 16-in-flight burst. */
   rate16: Record<string, number[]>;
+  /** The proxy process's CPU time per call (ms, all its threads), per round at 1 connection and per 16-in-flight burst. */
+  cpu1: Record<string, number[]>;
+  cpu16: Record<string, number[]>;
   agent1: Record<string, number[]>;
   /** The agent conversation's size at its start: characters of message text, messages. */
   agentSize: { chars: number; messages: number };
@@ -82,6 +87,28 @@ function agentConversation(): { history: { role: string; content: string }[]; ne
   return { history, next: (k) => ({ role: k % 2 === 0 ? 'user' : 'assistant', content: prose(1000 + k, 200) }) };
 }
 
+/** CPU time of a process so far, in ms: the time on a CPU of each of its threads (/proc/PID/task/TID/schedstat, in ns). */
+function cpuMs(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // a thread that ended meanwhile
+    }
+  }
+  return ns / 1e6;
+}
+
+/** Runs `f` (which makes `calls` calls through `side`) and adds the proxy's CPU ms per call to `out`. */
+async function withCpu(side: Side, calls: number, out: number[] | undefined, f: () => Promise<unknown>): Promise<void> {
+  const pid = side.pid;
+  if (pid === undefined || out === undefined) return void (await f());
+  const c0 = cpuMs(pid);
+  await f();
+  out.push((cpuMs(pid) - c0) / calls);
+}
+
 let agent: Agent | undefined;
 const agentOf = (): Agent => (agent ??= new Agent({ keepAliveTimeout: 60_000, connections: 32 }));
 
@@ -111,7 +138,7 @@ async function burst(side: Side, conc: number, perWorker: number, out: number[] 
 async function main(p: MainParams): Promise<MainResult> {
   const names = Object.keys(p.sides);
   const conv = agentConversation();
-  const r: MainResult = { chat1: {}, stream1: {}, chat16: {}, rate16: {}, agent1: {}, agentSize: { chars: conv.history.reduce((t, m) => t + m.content.length, 0), messages: conv.history.length } };
+  const r: MainResult = { chat1: {}, stream1: {}, chat16: {}, rate16: {}, cpu1: {}, cpu16: {}, agent1: {}, agentSize: { chars: conv.history.reduce((t, m) => t + m.content.length, 0), messages: conv.history.length } };
   // Each side's conversation grows by one turn a call, from the same history, through the same turns.
   const turns: Record<string, { role: string; content: string }[]> = {};
   for (const n of names) {
@@ -119,6 +146,8 @@ async function main(p: MainParams): Promise<MainResult> {
     r.stream1[n] = [];
     r.chat16[n] = [];
     r.rate16[n] = [];
+    r.cpu1[n] = [];
+    r.cpu16[n] = [];
     r.agent1[n] = [];
     turns[n] = [];
   }
@@ -137,13 +166,13 @@ async function main(p: MainParams): Promise<MainResult> {
   await interleave(2, each(names, (_, s) => burst(s, 16, 5, null)));
   await interleave(1, each(names, (n, s) => agentCalls(n, s, 2, null)));
 
-  await interleave(p.rounds1, each(names, (n, s) => sequential(s, CHAT, p.per1, r.chat1[n] as number[])));
+  await interleave(p.rounds1, each(names, (n, s) => withCpu(s, p.per1, r.cpu1[n], () => sequential(s, CHAT, p.per1, r.chat1[n] as number[]))));
   await interleave(p.rounds1, each(p.streamSides, (n, s) => sequential(s, STREAM, p.per1, r.stream1[n] as number[])));
   await interleave(p.roundsAgent, each(names, (n, s) => agentCalls(n, s, p.perAgent, r.agent1[n] as number[])));
   await interleave(
     p.rounds16,
     each(names, async (n, s) => {
-      (r.rate16[n] as number[]).push(await burst(s, 16, p.per16, r.chat16[n] as number[]));
+      await withCpu(s, 16 * p.per16, r.cpu16[n], async () => (r.rate16[n] as number[]).push(await burst(s, 16, p.per16, r.chat16[n] as number[])));
     }),
   );
   return r;
@@ -179,7 +208,7 @@ async function asClient(mode: string, params: string, resultFile: string): Promi
   const noburn: Side = { base: process.env['OPENAI_BASE_URL'] as string, headers: {} };
   if (mode === 'main') {
   const p = JSON.parse(params) as MainParams;
-    p.sides['noburn'] = noburn;
+    p.sides['noburn'] = { ...noburn, pid: process.ppid };
     writeFileSync(resultFile, JSON.stringify(await main(p)));
   } else if (mode === 'first') {
     const p = JSON.parse(params) as { direct: Side; later: number };

@@ -168,7 +168,7 @@ async function main(): Promise<void> {
     const sides: Record<string, Side> = {
       direct: { base: upstream.base, headers: {} },
       noburn: { base: '', headers: {} }, // the client takes it from OPENAI_BASE_URL (set by noburn run)
-      bare: { base: bare.base, headers: {} },
+      bare: { base: bare.base, headers: {}, ...(bare.proc.pid === undefined ? {} : { pid: bare.proc.pid }) },
     };
     if (portkey) sides['portkey'] = { base: portkey.base, headers: portkey.headers };
     const portkeyStreams = portkey ? await streams(sides['portkey'] as Side) : false;
@@ -193,7 +193,12 @@ async function main(): Promise<void> {
       ...latencyFigures('chat, 16 in flight', m.chat16, portkey !== null, true),
     ];
     if (portkey) figures.push(ratioFigure('chat, 16 in flight: noburn calls/s', rate('noburn'), 'calls/s', 'Portkey gateway', rate('portkey'), { op: '>=', ratio: 2 }));
+    // The proxy's own CPU per call: what its added latency is made of, read without the client's and upstream's noise.
+    const cpu = (shape: string, s: Record<string, number[]>): Figure =>
+      ratioFigure(`${shape}: proxy CPU per call`, median(s['noburn'] ?? []), 'ms', 'bare proxy CPU per call', median(s['bare'] ?? []), undefined, `median over rounds of (time on a CPU of the proxy process's threads during the round, /proc/PID/task/*/schedstat) / (calls in it)`);
     figures.push(
+      cpu('chat, 1 connection', m.cpu1),
+      cpu('chat, 16 in flight', m.cpu16),
       ratioFigure('chat, 16 in flight: noburn calls/s', rate('noburn'), 'calls/s', 'bare proxy', rate('bare')),
       plainFigure('chat, 16 in flight: upstream called directly', rate('direct'), 'calls/s'),
       ...latencyFigures('stream to last byte, 1 connection', m.stream1, portkeyStreams, false),
