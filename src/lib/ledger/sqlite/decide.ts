@@ -55,9 +55,23 @@ export function addUsage(st: Statements, projectId: string, scope: string, subje
  * Sums a batch's usage per scope and UTC minute before writing it: a batch of records for a
  * few users then costs a few upserts instead of one per period per scope per record. Every
  * period's window holds whole minutes, so one minute's sum lands in one row per period.
+ * A run's totals are summed per run the same way: one update of the run and its ancestors
+ * per batch, not one per record (the update walks the chain through a temporary b-tree).
  */
 export class UsageBatch {
   private readonly rows = new Map<string, { projectId: string; scope: string; subject: string; d: UsageDelta; last: number }>();
+  private readonly runs = new Map<string, { projectId: string; runId: string; d: UsageDelta; last: number }>();
+
+  addRun(projectId: string, runId: string, ts: number, d: UsageDelta): void {
+    const key = `${projectId}\u0000${runId}`;
+    const row = this.runs.get(key);
+    if (!row) {
+      this.runs.set(key, { projectId, runId, d: { ...d }, last: ts });
+      return;
+    }
+    sumInto(row.d, d);
+    row.last = Math.max(row.last, ts);
+  }
 
   add(projectId: string, scope: string, subject: string, ts: number, d: UsageDelta): void {
     const key = `${projectId}\u0000${scope}\u0000${subject}\u0000${Math.floor(ts / 60_000)}`;
@@ -66,19 +80,30 @@ export class UsageBatch {
       this.rows.set(key, { projectId, scope, subject, d: { ...d }, last: ts });
       return;
     }
-    row.d.spent += d.spent;
-    row.d.calls += d.calls;
-    row.d.blocked += d.blocked;
-    row.d.unpriced += d.unpriced;
-    row.d.tokensIn += d.tokensIn;
-    row.d.tokensOut += d.tokensOut;
+    sumInto(row.d, d);
     row.last = Math.max(row.last, ts);
   }
 
   write(st: Statements): void {
     for (const r of this.rows.values()) addUsage(st, r.projectId, r.scope, r.subject, r.last, r.d);
+    for (const r of this.runs.values()) addRunUsage(st, r.projectId, r.runId, r.last, r.d);
     this.rows.clear();
+    this.runs.clear();
   }
+}
+
+function sumInto(into: UsageDelta, d: UsageDelta): void {
+  into.spent += d.spent;
+  into.calls += d.calls;
+  into.blocked += d.blocked;
+  into.unpriced += d.unpriced;
+  into.tokensIn += d.tokensIn;
+  into.tokensOut += d.tokensOut;
+}
+
+/** A run's and its ancestors' totals (spend, calls, blocked, unpriced, last activity). */
+function addRunUsage(st: Statements, projectId: string, runId: string, ts: number, d: UsageDelta): void {
+  st.runRecord.run(d.spent, d.calls, d.blocked, d.unpriced, ts, runId, projectId);
 }
 
 /** A refused check, as it is counted and logged (by decide, and by the mirror for the server's). */
@@ -302,7 +327,10 @@ export function settle(st: Statements, r: StoreRecord, usage?: UsageBatch): bool
     if (usage) usage.add(r.projectId, scope, subject, r.ts, d);
     else addUsage(st, r.projectId, scope, subject, r.ts, d);
   }
-  if (r.runId !== null) st.runRecord.run(cost, d.calls, d.blocked, d.unpriced, r.ts, r.runId, r.projectId);
+  if (r.runId !== null) {
+    if (usage) usage.addRun(r.projectId, r.runId, r.ts, d);
+    else addRunUsage(st, r.projectId, r.runId, r.ts, d);
+  }
   if (h && !r.wasBlocked) {
     const over = isOverHold(h.amount_nano, cost);
     if (over && r.runId !== null) st.runOverHold.run(r.runId, r.projectId);
