@@ -1,5 +1,4 @@
-import { createRequire } from 'node:module';
-import type * as Crypto from 'node:crypto';
+import { nodeCrypto } from './lazy-crypto.js';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
@@ -26,7 +25,7 @@ let pool: Uint8Array = new Uint8Array(0);
 let poolAt = 0;
 function random16(): Uint8Array {
   if (poolAt + 16 > pool.length) {
-    random ??= (createRequire(import.meta.url)('node:crypto') as typeof Crypto).randomFillSync;
+    random ??= nodeCrypto().randomFillSync;
     pool = random(new Uint8Array(4096));
     poolAt = 0;
   }

@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
-import type * as Crypto from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
+import { nodeCrypto } from '../../lazy-crypto.js';
+import { leaseMac } from '../leases/mac.js';
 import type { HoldRow, Statements } from './statements.js';
 
 /**
@@ -11,22 +11,9 @@ import type { HoldRow, Statements } from './statements.js';
  */
 const LEASED_ID = /^(L_[A-Za-z0-9_-]+)\.([0-9]{1,15})\.([0-9]{1,15})\.([0-9]{0,15})\.([0-9a-f]{16})$/;
 
-let crypto: typeof Crypto | undefined;
-
-/** node:crypto, loaded on first use: the check path of `noburn check` never needs it. */
-function lazyCrypto(): typeof Crypto {
-  crypto ??= createRequire(import.meta.url)('node:crypto') as typeof Crypto;
-  return crypto;
-}
-
-/** The mac of a leased approval: the first 16 hex of md5(secret.seq.estimate.raw), as LeaseManager signs it. */
-export function leaseMac(secret: string, body: string): string {
-  return lazyCrypto().hash('md5', `${secret}.${body}`).slice(0, 16);
-}
-
 /** A lease's secret (it signs the reservation ids of its approvals). */
 export function leaseSecret(): string {
-  return lazyCrypto().randomBytes(12).toString('hex');
+  return nodeCrypto().randomBytes(12).toString('hex');
 }
 
 /** Names a lease (its rows or an approval): such an id never settles or frees an ordinary hold. */
