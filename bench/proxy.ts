@@ -179,8 +179,8 @@ async function main(): Promise<void> {
       per1: quick ? 20 : 40,
       rounds16: quick ? 4 : 12,
       per16: quick ? 25 : 50,
-      roundsAgent: quick ? 6 : 12,
-      perAgent: quick ? 5 : 10,
+      roundsAgent: quick ? 6 : 20,
+      perAgent: quick ? 5 : 15,
       warmup: quick ? 100 : 400,
     };
     const { result: m, calls } = await underNoburn<MainResult>(home, upstream, 'main', params, prof);
