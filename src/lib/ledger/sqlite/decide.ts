@@ -63,25 +63,12 @@ export class UsageBatch {
   private readonly runs = new Map<string, { projectId: string; runId: string; d: UsageDelta; last: number }>();
 
   addRun(projectId: string, runId: string, ts: number, d: UsageDelta): void {
-    const key = `${projectId}\u0000${runId}`;
-    const row = this.runs.get(key);
-    if (!row) {
-      this.runs.set(key, { projectId, runId, d: { ...d }, last: ts });
-      return;
-    }
-    sumInto(row.d, d);
-    row.last = Math.max(row.last, ts);
+    sumRow(this.runs, `${projectId}\u0000${runId}`, ts, d, (sum, last) => ({ projectId, runId, d: sum, last }));
   }
 
   add(projectId: string, scope: string, subject: string, ts: number, d: UsageDelta): void {
     const key = `${projectId}\u0000${scope}\u0000${subject}\u0000${Math.floor(ts / 60_000)}`;
-    const row = this.rows.get(key);
-    if (!row) {
-      this.rows.set(key, { projectId, scope, subject, d: { ...d }, last: ts });
-      return;
-    }
-    sumInto(row.d, d);
-    row.last = Math.max(row.last, ts);
+    sumRow(this.rows, key, ts, d, (sum, last) => ({ projectId, scope, subject, d: sum, last }));
   }
 
   write(st: Statements): void {
@@ -92,13 +79,21 @@ export class UsageBatch {
   }
 }
 
-function sumInto(into: UsageDelta, d: UsageDelta): void {
-  into.spent += d.spent;
-  into.calls += d.calls;
-  into.blocked += d.blocked;
-  into.unpriced += d.unpriced;
-  into.tokensIn += d.tokensIn;
-  into.tokensOut += d.tokensOut;
+/** Adds `d` (at `ts`) to the row under `key`, made by `make` from a copy of `d` on first use. */
+function sumRow<R extends { d: UsageDelta; last: number }>(rows: Map<string, R>, key: string, ts: number, d: UsageDelta, make: (sum: UsageDelta, last: number) => R): void {
+  const row = rows.get(key);
+  if (!row) {
+    rows.set(key, make({ ...d }, ts));
+    return;
+  }
+  const sum = row.d;
+  sum.spent += d.spent;
+  sum.calls += d.calls;
+  sum.blocked += d.blocked;
+  sum.unpriced += d.unpriced;
+  sum.tokensIn += d.tokensIn;
+  sum.tokensOut += d.tokensOut;
+  row.last = Math.max(row.last, ts);
 }
 
 /** A run's and its ancestors' totals (spend, calls, blocked, unpriced, last activity). */
