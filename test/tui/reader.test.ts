@@ -160,6 +160,34 @@ describe('DashboardReader: the figures', () => {
     expect(r.read(NOW, { runFilter: 'run_' }).runs).toHaveLength(3);
   });
 
+  it('runs not open (ended and abandoned alike) follow the open ones newest first, within the run limit', async () => {
+    const l = ledger();
+    const s = l.store;
+    // Started an hour apart, oldest first; run_0 and run_3 are then abandoned, run_1, 2, 4
+    // and 5 ended, and the last two stay open.
+    for (let i = 0; i < 8; i++) await s.startRun({ projectId: 'default', runId: `run_${i}`, capNano: null, label: null, now: NOW - (8 - i) * HOUR });
+    for (const i of [1, 2, 4, 5]) await s.endRun('default', `run_${i}`, NOW - MIN);
+    // Abandoned the way the ledger's idle-TTL sweep writes it.
+    const db = new Database(l.dbPath);
+    db.prepare("UPDATE runs SET status = 'abandoned', ended_at = ? WHERE id IN ('run_0', 'run_3')").run(NOW - MIN);
+    db.close();
+    const all = reader(l.dbPath).read(NOW);
+    expect(all.runs.map((x) => [x.runId, x.status])).toEqual([
+      ['run_7', 'open'],
+      ['run_6', 'open'],
+      ['run_5', 'ended'],
+      ['run_4', 'ended'],
+      ['run_3', 'ended'],
+      ['run_2', 'ended'],
+      ['run_1', 'ended'],
+      ['run_0', 'ended'],
+    ]);
+    const limited = new DashboardReader({ dbPath: l.dbPath, projectId: 'default', runLimit: 5 });
+    cleanups.push(() => limited.close());
+    expect(limited.read(NOW).runs.map((x) => x.runId)).toEqual(['run_7', 'run_6', 'run_5', 'run_4', 'run_3']);
+    expect(limited.read(NOW, { runFilter: 'run_' }).runs.map((x) => x.runId)).toEqual(['run_7', 'run_6', 'run_5', 'run_4', 'run_3']);
+  });
+
   it('blocked feed: newest first, with reasons (an exhausted run ending is not a decision)', async () => {
     const l = await populated();
     await l.store.endRun('default', 'run_tight', NOW - 5000);

@@ -316,7 +316,9 @@ export class DashboardReader {
     const fetch = (status: string, limit: number): RunRow[] =>
       limit <= 0 ? [] : needle === '' ? s.runs.all(projectId, status, limit) : s.runsFiltered.all(projectId, status, needle, limit);
     const open = fetch('open', this.runLimit);
-    const ended = fetch('ended', this.runLimit - open.length);
+    // Every run that is not open (ended, abandoned), newest first: the newest of each status, merged.
+    const rest = this.runLimit - open.length;
+    const ended = [...fetch('ended', rest), ...fetch('abandoned', rest)].sort((a, b) => b.started_at - a.started_at).slice(0, Math.max(0, rest));
     const held = toHeldMap(s.runHeld.all(projectId, now));
     return [...open, ...ended].map((r) => ({
       runId: r.id,

@@ -35,7 +35,6 @@ export interface Statements {
   blocked: Statement<[string, number], BlockedRow>;
 }
 
-const STATUS_GROUP = "(CASE status WHEN 'open' THEN 'open' ELSE 'ended' END)";
 const RUN_COLS = 'id, label, cap_nano, status, exhausted, started_at, ended_at, spent_nano, calls, blocked_calls, unpriced_calls, last_at';
 /** Ledger schema 2 counts clamped calls and over-holds; an older file (opened read-only, not migrated) reads 0. */
 function runCols(db: Database, alerts: boolean): string {
@@ -54,10 +53,11 @@ export function prepare(db: Database, alerts: boolean): Statements {
     userHeld: db.prepare(
       'SELECT user_id AS k, SUM(amount_nano) AS n FROM holds WHERE project_id = ? AND user_id IS NOT NULL AND expires_at > ? GROUP BY user_id',
     ),
-    // 'ended' covers every run that is not open (ended, abandoned).
-    runs: db.prepare(`SELECT ${cols} FROM runs WHERE project_id = ? AND ${STATUS_GROUP} = ? ORDER BY started_at DESC LIMIT ?`),
+    // One status at a time, newest first, straight off the index runs_project_status
+    // (project_id, status, started_at): no sort of every run however many there are.
+    runs: db.prepare(`SELECT ${cols} FROM runs WHERE project_id = ? AND status = ? ORDER BY started_at DESC LIMIT ?`),
     runsFiltered: db.prepare(
-      `SELECT ${cols} FROM runs WHERE project_id = ? AND ${STATUS_GROUP} = ? AND instr(lower(id || ' ' || coalesce(label, '')), ?) > 0 ORDER BY started_at DESC LIMIT ?`,
+      `SELECT ${cols} FROM runs WHERE project_id = ? AND status = ? AND instr(lower(id || ' ' || coalesce(label, '')), ?) > 0 ORDER BY started_at DESC LIMIT ?`,
     ),
     runCounts: db.prepare('SELECT status, COUNT(*) AS n FROM runs WHERE project_id = ? GROUP BY status'),
     runHeld: db.prepare(
