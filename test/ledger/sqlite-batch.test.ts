@@ -60,6 +60,27 @@ describe('decideBatch', () => {
     }
   });
 
+  // Rule: a batch reads each budgets row once (no decision writes a cap), and a cap set
+  // after a batch applies to the next one.
+  it('reads the caps once per batch, and the next batch sees a cap set in between', async () => {
+    const store = await cappedStore(1_000_000);
+    try {
+      const real = prepareStatements(store.db);
+      let reads = 0;
+      const st = Object.create(real, { getBudget: { value: { get: (...a: unknown[]) => (reads++, real.getBudget.get(...a)) } } }) as typeof real;
+      const six = [check(T0), check(T0), check(T0 + 1), check(T0 + 2), { ...check(T0 + 2), userId: 'w' }, check(T0 + 3)];
+      const out = store.db.transaction(() => decideBatch(st, six)).immediate();
+      expect(out.every((d) => !d.blocked)).toBe(true);
+      // project, then user u's own and the default-user cap, then user w's own (its default is known).
+      expect(reads).toBe(4);
+      await store.setBudget({ projectId: 'p', scope: 'user', userId: 'u', capNano: 500, period: 'day', now: T0 });
+      const [next] = await store.checkBatch([check(T0 + 4)]);
+      expect(next?.blockReason).toBe('user_budget_exceeded');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('decides a batch as one check at a time does (holds of earlier checks count, expired ones do not)', async () => {
     const one = await cappedStore(10_000);
     const seq = [check(T0, 5), check(T0, 5), check(T0 + 3), check(T0 + 5), check(T0 + 5), check(T0 + 9), check(T0 + 9, 0), check(T0 + 9)];

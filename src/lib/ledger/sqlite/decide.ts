@@ -12,6 +12,8 @@ import { storedTags } from '../../tags.js';
 import { logEvent } from './statements.js';
 import { isLeasedId, settleLeased } from './lease-settle.js';
 import type { HoldRow, Statements } from './statements.js';
+import { BatchBudgets } from './batch-budgets.js';
+import type { CapRow } from './batch-budgets.js';
 
 /**
  * The decision and settlement logic, run inside one BEGIN IMMEDIATE transaction by the
@@ -29,10 +31,8 @@ function budgetLimit(st: Statements, projectId: string, scope: 'project' | 'user
   return { scope, capNano: budget.cap_nano, spentNano: spentRow?.spent_nano ?? 0, heldNano: heldIn(st, projectId, scope, subject) };
 }
 
-function userBudget(st: Statements, projectId: string, userId: string) {
-  return (st.getBudget.get(projectId, 'user', userId) ?? st.getBudget.get(projectId, 'default_user', '')) as
-    | { cap_nano: number; period: Period }
-    | undefined;
+function userBudget(budgets: BatchBudgets, projectId: string, userId: string): CapRow | undefined {
+  return budgets.cap(projectId, 'user', userId) ?? budgets.cap(projectId, 'default_user', '');
 }
 
 export interface UsageDelta {
@@ -144,19 +144,19 @@ export function countBlocked(st: Statements, b: BlockedCheck, ref: string, count
 export type ChainRow = RunRow & { depth: number };
 
 /** Every cap that applies to `c` (its run chain given), with what is spent and held under each; run caps nearest first. */
-export function capsOf(st: Statements, c: StoreCheck, chain: readonly ChainRow[]): { caps: StoreLimit[]; runDepth: number[] } {
+export function capsOf(st: Statements, c: StoreCheck, chain: readonly ChainRow[], budgets = new BatchBudgets(st)): { caps: StoreLimit[]; runDepth: number[] } {
   const caps: StoreLimit[] = [];
-  const pb = st.getBudget.get(c.projectId, 'project', '') as { cap_nano: number; period: Period } | undefined;
+  const pb = budgets.cap(c.projectId, 'project', '');
   if (pb) caps.push(budgetLimit(st, c.projectId, 'project', '', pb, c.now));
   if (c.userId !== null) {
-    const ub = userBudget(st, c.projectId, c.userId);
+    const ub = userBudget(budgets, c.projectId, c.userId);
     if (ub) caps.push(budgetLimit(st, c.projectId, 'user', c.userId, ub, c.now));
   }
   // The model caps whose glob matches (the project's and this user's).
-  caps.push(...modelLimits(st, c.projectId, c.userId, c.model, c.now));
+  caps.push(...modelLimits(st, budgets, c.projectId, c.userId, c.model, c.now));
   // The caps on the call's tags (one budgets row per tag, looked up by key=value).
   for (const t of c.tags ?? []) {
-    const tb = st.getBudget.get(c.projectId, 'tag', t) as { cap_nano: number; period: Period } | undefined;
+    const tb = budgets.cap(c.projectId, 'tag', t);
     if (!tb) continue;
     const spentRow = st.getSpent.get(c.projectId, 'tag', t, windowKey(tb.period, c.now)) as { spent_nano: number } | undefined;
     const held = st.tagHeld.get({ project: c.projectId, now: c.now, tag: `,${t},` }) as { held: number };
@@ -182,20 +182,24 @@ export function capsOf(st: Statements, c: StoreCheck, chain: readonly ChainRow[]
 export function decideBatch(st: Statements, cs: readonly StoreCheck[]): StoreDecision[] {
   let sweptAt = -Infinity;
   let soonest = Infinity;
+  const budgets = new BatchBudgets(st);
   return cs.map((c) => {
     const sweep = c.now > sweptAt || soonest <= c.now;
     if (sweep) {
       sweptAt = c.now;
       soonest = Infinity;
     }
-    const d = decide(st, c, sweep);
+    const d = decide(st, c, sweep, budgets);
     if (d.reservationId !== null) soonest = Math.min(soonest, c.now + c.holdTtlMs);
     return d;
   });
 }
 
-/** One check's decision; `sweep` false only when decideBatch knows no hold has expired since its last sweep. */
-export function decide(st: Statements, c: StoreCheck, sweep = true): StoreDecision {
+/**
+ * One check's decision; `sweep` false only when decideBatch knows no hold has expired since
+ * its last sweep; `budgets`: the batch's budgets rows (read once per batch).
+ */
+export function decide(st: Statements, c: StoreCheck, sweep = true, budgets = new BatchBudgets(st)): StoreDecision {
   if (sweep) st.sweepHolds.run(c.now);
   const remaining: StoreDecision['remainingNano'] = {};
   let out: OutputChoice = { tokensOut: c.tokensOut, clamped: false, estimateNano: c.estimateNano, maxTokensOut: null };
@@ -222,7 +226,7 @@ export function decide(st: Statements, c: StoreCheck, sweep = true): StoreDecisi
 
   // Every cap that applies, read once inside the write lock: the room, the clamp and the
   // decision below all see the same figures.
-  const { caps, runDepth } = capsOf(st, c, chain);
+  const { caps, runDepth } = capsOf(st, c, chain, budgets);
   limit = tightest(caps);
   out = chooseOutput(c.unpriced ? null : (c.prices ?? null), c.tokensIn, c.tokensOut, c.estimateNano, limit, c.clamp === true, c.minTokensOut ?? 256);
 
@@ -241,7 +245,7 @@ export function decide(st: Statements, c: StoreCheck, sweep = true): StoreDecisi
     }
   }
   // Before refusing: other leases' unapprovable room (row U) returns to the pool, and the check is decided again.
-  if (reason !== null && st.leaseSteal.run(c.projectId, c.now).changes > 0) return decide(st, c);
+  if (reason !== null && st.leaseSteal.run(c.projectId, c.now).changes > 0) return decide(st, c, true, budgets);
   if (reason !== null) {
     // A blocked call takes no hold: report what is left without it; the limit is the cap that blocked.
     for (const k of ['project', 'user', 'run', 'model', 'tag'] as const) {

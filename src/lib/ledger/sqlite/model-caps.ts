@@ -3,6 +3,7 @@ import type { Period } from '../../periods.js';
 import { USER_MODEL_SEP, globMatches, userModelGlob, userModelSubject } from '../../model-glob.js';
 import type { StoreLimit } from '../store.js';
 import type { Statements } from './statements.js';
+import type { BatchBudgets } from './batch-budgets.js';
 
 /**
  * Per-model caps in the SQLite store. A cap is a budgets row of scope 'model' (subject: the
@@ -42,10 +43,10 @@ export function modelCapUsage(st: Statements, projectId: string, r: ModelBudgetR
 }
 
 /** The model caps that apply to a call: the project's whose glob matches, and the user's own. */
-export function modelLimits(st: Statements, projectId: string, userId: string | null, model: string, now: number): StoreLimit[] {
+export function modelLimits(st: Statements, budgets: BatchBudgets, projectId: string, userId: string | null, model: string, now: number): StoreLimit[] {
   const lo = userId === null ? '' : `${userId}${USER_MODEL_SEP}`;
   const hi = userId === null ? '' : `${userId}\u0020`;
-  const rows = st.modelBudgets.all({ project: projectId, lo, hi }) as ModelBudgetRow[];
+  const rows = budgets.modelRows(projectId, lo, hi);
   const out: StoreLimit[] = [];
   for (const r of rows) {
     if (!globMatches(splitModelSubject(r).glob, model)) continue;
