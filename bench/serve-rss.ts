@@ -6,7 +6,7 @@
  * value at start. What RSS holds beyond the heap and external memory is native: SQLite's
  * page cache, malloc arenas, code. A diagnosis tool, not part of `npm run bench`.
  *
- *   npx tsx bench/serve-rss.ts [--checks N] [--step N]      (default 400000, 50000)
+ *   npx tsx bench/serve-rss.ts [--checks N] [--step N] [--node-flag F]...   (default 400000, 50000)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { closedLoop } from './loadgen.js';
 
-const { values } = parseArgs({ options: { checks: { type: 'string' }, step: { type: 'string' } } });
+const { values } = parseArgs({ options: { checks: { type: 'string' }, step: { type: 'string' }, 'node-flag': { type: 'string', multiple: true } } });
 const TOTAL = Number(values.checks ?? 400_000);
 const STEP = Number(values.step ?? 50_000);
 const CLI = join(new URL('..', import.meta.url).pathname, 'dist/cli.js');
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ prices: { 'gpt-4o': { inputPerMTok: 2.5, outputPerMTok: 10 } } }));
   const env = { ...process.env, NOBURN_HOME: dir };
   const key = spawnSync(process.execPath, [CLI, 'keys', 'create', '--store', store, '--project', 'bench', '--role', 'admin'], { env, encoding: 'utf8' }).stdout.trim();
-  const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--store', store, '--json'], { stdio: ['ignore', 'pipe', 'ignore'], env });
+  const proc = spawn(process.execPath, [...(values['node-flag'] ?? []), CLI, 'serve', '--port', '0', '--store', store, '--json'], { stdio: ['ignore', 'pipe', 'ignore'], env });
   const url = await new Promise<string>((resolve) => {
     let out = '';
     proc.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -54,8 +54,9 @@ async function main(): Promise<void> {
       const heapTotal = g('nodejs_heap_size_total_bytes');
       const external = g('nodejs_external_memory_bytes');
       const rss = rssMb(pid);
+      const spaces = [...text.matchAll(/^nodejs_heap_space_size_total_bytes\{space="(\w+)"\} (\S+)/gm)].map((m) => `${m[1]} ${mb(Number(m[2]))}`).join(', ');
       if (done === 0) start = rss;
-      console.log(`${String(done).padStart(8)} checks  rss ${rss.toFixed(1)} MB (${(rss / start).toFixed(2)}x start)  heap used ${mb(heapUsed)} / total ${mb(heapTotal)} MB  external ${mb(external)} MB  rest (native) ${(rss - mb(heapTotal) - mb(external)).toFixed(1)} MB`);
+      console.log(`${String(done).padStart(8)} checks  rss ${rss.toFixed(1)} MB (${(rss / start).toFixed(2)}x start)  heap used ${mb(heapUsed)} / total ${mb(heapTotal)} MB  external ${mb(external)} MB  rest (native) ${(rss - mb(heapTotal) - mb(external)).toFixed(1)} MB  spaces: ${spaces}`);
     };
     await new Promise((r) => setTimeout(r, 200));
     await sample(0);
@@ -73,13 +74,16 @@ async function main(): Promise<void> {
           }
         }
       })();
+      const t0 = performance.now();
       await closedLoop({ url, path: '/v1/check', headers, body: BODY, connections: 16, pipelining: 4, count: STEP, onBody: (t) => {
         const id = (JSON.parse(t) as { reservationId: string | null }).reservationId;
         if (id) pending.push(id);
       } });
+      const rate = STEP / ((performance.now() - t0) / 1000);
       settling = false;
       await settler;
       pending = [];
+      process.stdout.write(`${Math.round(rate)} checks/s  `);
       await sample(done + STEP);
     }
     await recPool.destroy();
